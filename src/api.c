@@ -1,0 +1,213 @@
+/* api.c: the error envelope, query validation, list envelopes and object writers. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "log.h"
+
+const struct field empty_fields[] = { { .name = NULL } };
+const struct qparam no_params[] = { { .name = NULL } };
+
+const char *
+api_lltoa(long long v, char buf[24])
+{
+	snprintf(buf, 24, "%lld", v);
+	return buf;
+}
+
+void
+api_json_start(struct ctx *c, int status)
+{
+	c->resp->status = status;
+	c->resp->content_type = "application/json";
+	buf_reset(&c->resp->body);
+}
+
+void
+api_error(struct ctx *c, int status, const char *type, const char *code, const char *param,
+    const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	struct jw w;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	api_json_start(c, status);
+	jw_init(&w, &c->resp->body);
+	jw_obj_begin(&w, NULL);
+	jw_obj_begin(&w, "error");
+	jw_str(&w, "type", type);
+	jw_str(&w, "code", code);
+	jw_str(&w, "message", msg);
+	jw_str(&w, "param", param && *param ? param : NULL);
+	jw_str(&w, "request_id", c->req->request_id);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+}
+
+void
+api_db_error(struct ctx *c)
+{
+	if (c->db->status == DB_UNAVAILABLE) {
+		http_header(c->resp, "Retry-After", "1");
+		api_error(c, 503, "api_error", "database_unavailable", NULL,
+		    "The database is not reachable right now; retry shortly.");
+		return;
+	}
+	log_error("request %s: database error %s", c->req->request_id, c->db->sqlstate);
+	api_error(c, 500, "api_error", "internal_error", NULL,
+	    "Something went wrong on our side (request %s).", c->req->request_id);
+}
+
+void
+api_not_found(struct ctx *c, const char *what, const char *id)
+{
+	api_error(c, 404, "invalid_request_error", "resource_missing", "id",
+	    "No such %s: '%s'", what, id);
+}
+
+void
+api_invalid(struct ctx *c, const struct json_error *e)
+{
+	api_error(c, 400, "invalid_request_error", e->code, e->param, "%s", e->message);
+}
+
+const char *
+api_arg(struct ctx *c, const char *name)
+{
+	return http_kvs_get(&c->req->args, name);
+}
+
+int
+api_check_query(struct ctx *c, const struct qparam *params)
+{
+	struct http_kvs *args = &c->req->args;
+
+	if (args->bad) {
+		api_error(c, 400, "invalid_request_error", "parameter_invalid",
+		    args->bad_key, "The query string is malformed (a bad %%-escape, a NUL "
+		    "byte or more than %d parameters).", HTTP_MAX_KV);
+		return -1;
+	}
+	for (int i = 0; i < args->n; i++) {
+		const char *k = args->items[i].key, *v = args->items[i].value;
+		const struct qparam *p;
+		const char *why = NULL;
+
+		for (p = params; p->name != NULL; p++)
+			if (strcmp(p->name, k) == 0)
+				break;
+		if (p->name == NULL || !json_utf8_valid(k, strlen(k))) {
+			api_error(c, 400, "invalid_request_error", "parameter_unknown",
+			    json_utf8_valid(k, strlen(k)) && strlen(k) < 64 ? k : NULL,
+			    "Unknown query parameter.");
+			return -1;
+		}
+		for (int j = 0; j < i; j++)
+			if (strcmp(args->items[j].key, k) == 0) {
+				api_error(c, 400, "invalid_request_error", "parameter_duplicate",
+				    k, "%s is given more than once.", k);
+				return -1;
+			}
+		if (p->type == QT_INT) {
+			char *end;
+			long long n;
+
+			errno = 0;
+			n = strtoll(v, &end, 10);
+			if (errno != 0 || *v == '\0' || *end != '\0' || n < p->min || n > p->max) {
+				api_error(c, 400, "invalid_request_error", "parameter_invalid", k,
+				    "%s must be an integer between %lld and %lld.", k, p->min,
+				    p->max);
+				return -1;
+			}
+		} else if (p->type == QT_ID)
+			why = check_id(v);
+		else if (!json_utf8_valid(v, strlen(v)) || strlen(v) > 255)
+			why = "must be valid UTF-8 of at most 255 bytes";
+		if (why != NULL) {
+			api_error(c, 400, "invalid_request_error", "parameter_invalid", k,
+			    "%s %s.", k, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+api_list_limit(struct ctx *c)
+{
+	const char *v = api_arg(c, "limit");
+
+	return v ? atoi(v) : 10;
+}
+
+void
+api_list_begin(struct ctx *c, struct jw *w)
+{
+	api_json_start(c, 200);
+	jw_init(w, &c->resp->body);
+	jw_obj_begin(w, NULL);
+	jw_str(w, "object", "list");
+	jw_arr_begin(w, "data");
+}
+
+void
+api_list_end(struct ctx *c, struct jw *w, bool has_more)
+{
+	jw_arr_end(w);
+	jw_bool(w, "has_more", has_more);
+	jw_obj_end(w);
+}
+
+void
+api_write_customer(struct jw *w, const char *key, PGresult *res, int row)
+{
+	jw_obj_begin(w, key);
+	jw_str(w, "id", db_val(res, row, CUST_ID));
+	jw_str(w, "object", "customer");
+	jw_str(w, "email", db_val(res, row, CUST_EMAIL));
+	jw_str(w, "name", db_val(res, row, CUST_NAME));
+	jw_str(w, "phone", db_val(res, row, CUST_PHONE));
+	jw_raw(w, "billing_address", db_val(res, row, CUST_BILLING));
+	jw_raw(w, "metadata", db_val(res, row, CUST_METADATA));
+	jw_str(w, "portal_state", db_val(res, row, CUST_PORTAL_STATE));
+	jw_int_text(w, "created_at", db_val(res, row, CUST_CREATED));
+	jw_int_text(w, "updated_at", db_val(res, row, CUST_UPDATED));
+	jw_obj_end(w);
+}
+
+void
+api_write_portal_session(struct ctx *c, struct jw *w, PGresult *res, int row, const char *token)
+{
+	jw_obj_begin(w, NULL);
+	jw_str(w, "id", db_val(res, row, PS_ID));
+	jw_str(w, "object", "portal_session");
+	/* The token is stored only as a hash: it is shown in the create response alone. */
+	jw_str(w, "token", token);
+	if (token != NULL) {
+		size_t n = strlen(c->cfg->public_url) + strlen(token) + 32;
+		char *url = arena_alloc(&c->req->arena, n);
+
+		snprintf(url, n, "%s/portal/access/%s", c->cfg->public_url, token);
+		jw_str(w, "access_url", url);
+	} else
+		jw_null(w, "access_url");
+	jw_str(w, "redirect_url", db_val(res, row, PS_REDIRECT));
+	jw_str(w, "forward_url", db_val(res, row, PS_FORWARD));
+	jw_str(w, "status", db_val(res, row, PS_STATUS));
+	jw_int_text(w, "created_at", db_val(res, row, PS_CREATED));
+	jw_int_text(w, "expires_at", db_val(res, row, PS_EXPIRES));
+	jw_int_text(w, "login_at", db_val(res, row, PS_LOGIN_AT));
+	jw_int_text(w, "logout_at", db_val(res, row, PS_LOGOUT_AT));
+	jw_str(w, "login_ipaddress", db_val(res, row, PS_LOGIN_IP));
+	jw_str(w, "logout_ipaddress", db_val(res, row, PS_LOGOUT_IP));
+	jw_str(w, "customer_id", db_val(res, row, PS_CUSTOMER));
+	jw_raw(w, "features", db_val(res, row, PS_FEATURES));
+	jw_obj_end(w);
+}

@@ -1,0 +1,84 @@
+/* api.h: what every handler sees (the request context) and the helpers for answers. */
+#ifndef PORTALD_API_H
+#define PORTALD_API_H
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "json.h"
+
+struct site {
+	char		id[48];
+	char		mode[8];	/* "test" or "live" */
+	long long	clock_offset;
+};
+
+struct ctx {
+	const struct config	*cfg;
+	struct db		*db;
+	struct http_request	*req;
+	struct http_response	*resp;
+	struct site		 site;		/* API: the key's site */
+	long long		 now;		/* the site's clock, Unix seconds */
+	cJSON			*body;		/* validated JSON body, or NULL */
+	const char		*log_path;	/* what the access log shows for the path */
+};
+
+/* Query parameters a list endpoint accepts; anything else is a 400. */
+enum qtype { QT_INT = 1, QT_ID, QT_STRING };
+struct qparam {
+	const char	*name;
+	enum qtype	 type;
+	long long	 min, max;	/* QT_INT */
+};
+
+/* Writes the error envelope {"error":{type,code,message,param}}. */
+void	api_error(struct ctx *c, int status, const char *type, const char *code,
+	    const char *param, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* 503 when the database is unreachable, else a logged 500. */
+void	api_db_error(struct ctx *c);
+void	api_not_found(struct ctx *c, const char *what, const char *id);
+void	api_invalid(struct ctx *c, const struct json_error *e);
+/* Validates r->args against params; on failure answers 400 and returns -1. */
+int	api_check_query(struct ctx *c, const struct qparam *params);
+/* limit (1..100, default 10) and starting_after from the validated query. */
+int	api_list_limit(struct ctx *c);
+const char *api_arg(struct ctx *c, const char *name);
+/* Starts {"object":"list","data":[ ... ; api_list_end closes with has_more. */
+void	api_list_begin(struct ctx *c, struct jw *w);
+void	api_list_end(struct ctx *c, struct jw *w, bool has_more);
+void	api_json_start(struct ctx *c, int status);
+/* Portal session and customer objects, from their STMT_ rows. */
+void	api_write_customer(struct jw *w, const char *key, PGresult *res, int row);
+void	api_write_portal_session(struct ctx *c, struct jw *w, PGresult *res, int row,
+	    const char *token);
+/* Decimal text of v in a caller-owned buffer. */
+const char *api_lltoa(long long v, char buf[24]);
+
+/* Handlers */
+void	h_customer_create(struct ctx *c);
+void	h_customer_get(struct ctx *c);
+void	h_customer_update(struct ctx *c);
+void	h_customer_delete(struct ctx *c);
+void	h_customer_list(struct ctx *c);
+void	h_psess_create(struct ctx *c);
+void	h_psess_get(struct ctx *c);
+void	h_psess_logout(struct ctx *c);
+void	h_psess_activate(struct ctx *c);
+void	h_time_machine_get(struct ctx *c);
+void	h_time_machine_travel(struct ctx *c);
+
+extern const struct field customer_create_fields[];
+extern const struct field customer_update_fields[];
+extern const struct qparam customer_list_params[];
+extern const struct field psess_create_fields[];
+extern const struct field psess_activate_fields[];
+extern const struct field empty_fields[];
+extern const struct qparam no_params[];
+extern const struct field time_travel_fields[];
+
+#endif
