@@ -57,7 +57,8 @@ json_parse(char *body, size_t len, int max_depth, struct json_error *err)
 		} else if (c == '}' || c == ']')
 			depth--;
 	}
-	root = cJSON_ParseWithLengthOpts(body, len, &end, 1);
+	/* len + 1: the body is NUL-terminated, and cJSON wants to see that NUL. */
+	root = cJSON_ParseWithLengthOpts(body, len + 1, &end, 1);
 	if (root == NULL) {
 		const char *at = cJSON_GetErrorPtr();
 		long off = at && at >= body && at <= body + len ? (long)(at - body) : -1;

@@ -41,7 +41,8 @@ migrate_run(struct db *db, int *applied, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot connect: %s", db->errmsg);
 		return -1;
 	}
-	if (db_exec_sql(db, SQL_LOCK) != 0 || db_exec_sql(db, SQL_MIGRATIONS_TABLE) != 0) {
+	if (db_exec_sql(db, "SET client_min_messages TO warning") != 0 ||
+	    db_exec_sql(db, SQL_LOCK) != 0 || db_exec_sql(db, SQL_MIGRATIONS_TABLE) != 0) {
 		snprintf(err, errlen, "%s", db->errmsg);
 		return -1;
 	}
