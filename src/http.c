@@ -297,6 +297,8 @@ http_parse_cookies(struct arena *a, const char *s, struct http_kvs *kvs)
 		while (ke > kb && (ke[-1] == ' ' || ke[-1] == '\t'))
 			ke--;
 		vb = eq + 1;
+		while (vb < semi && (*vb == ' ' || *vb == '\t'))
+			vb++;
 		ve = semi;
 		while (ve > vb && (ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;

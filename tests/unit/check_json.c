@@ -1,0 +1,241 @@
+/* check_json.c: bounded parsing and table-driven validation of request bodies, and the writer. */
+#include <string.h>
+
+#include "check_main.h"
+#include "json.h"
+
+static const struct field addr[] = {
+	{ .name = "country", .type = FT_STRING, .max_len = 2, .check = check_country },
+	{ .name = NULL }
+};
+static const struct field spec[] = {
+	{ .name = "id", .type = FT_STRING, .max_len = 64, .check = check_id },
+	{ .name = "email", .type = FT_STRING, .check = check_email, .nullable = true },
+	{ .name = "name", .type = FT_STRING, .max_len = 10 },
+	{ .name = "n", .type = FT_INT, .min = 1, .max = 100 },
+	{ .name = "flag", .type = FT_BOOL },
+	{ .name = "address", .type = FT_OBJECT, .fields = addr },
+	{ .name = "meta", .type = FT_MAP, .max_len = 5 },
+	{ .name = "must", .type = FT_STRING, .required = true },
+	{ .name = NULL }
+};
+
+/* Parses and validates text; returns the error code ("" when valid). */
+static struct json_error e;
+static const char *
+run(const char *text)
+{
+	char *copy = strdup(text);
+	cJSON *root = json_parse(copy, strlen(copy), 8, &e);
+	int rc;
+
+	free(copy);
+	if (root == NULL)
+		return e.code;
+	rc = json_validate(root, spec, NULL, &e);
+	cJSON_Delete(root);
+	return rc == 0 ? "" : e.code;
+}
+
+START_TEST(valid_body_passes)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"id\":\"cus_1\",\"email\":\"a@b.co\",\"n\":5,"
+	    "\"flag\":true,\"address\":{\"country\":\"FR\"},\"meta\":{\"k\":\"v\"}}"), "");
+}
+END_TEST
+
+START_TEST(malformed_json_is_invalid_json)
+{
+	ck_assert_str_eq(run("{\"must\":"), "invalid_json");
+	ck_assert_str_eq(run("[1,2]"), "invalid_json");
+	ck_assert_str_eq(run("{\"must\":\"x\"} trailing"), "invalid_json");
+}
+END_TEST
+
+START_TEST(deep_nesting_is_refused_before_parsing)
+{
+	char deep[200] = "{\"must\":";
+	for (int i = 0; i < 20; i++) strcat(deep, "[");
+	ck_assert_str_eq(run(deep), "invalid_json");
+	ck_assert_ptr_nonnull(strstr(e.message, "deeper"));
+}
+END_TEST
+
+START_TEST(brackets_inside_strings_do_not_count_as_depth)
+{
+	ck_assert_str_eq(run("{\"must\":\"[[[[[[[[[[[[[[[[[[[[[[[[\"}"), "");
+}
+END_TEST
+
+START_TEST(unknown_field_names_param)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"emial\":\"a@b.co\"}"), "parameter_unknown");
+	ck_assert_str_eq(e.param, "emial");
+}
+END_TEST
+
+START_TEST(unknown_nested_field_names_path)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"address\":{\"zip\":\"1\"}}"), "parameter_unknown");
+	ck_assert_str_eq(e.param, "address.zip");
+}
+END_TEST
+
+START_TEST(wrong_type_names_param)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"n\":\"5\"}"), "parameter_invalid");
+	ck_assert_str_eq(e.param, "n");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"n\":1.5}"), "parameter_invalid");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"flag\":1}"), "parameter_invalid");
+	ck_assert_str_eq(run("{\"must\":5}"), "parameter_invalid");
+}
+END_TEST
+
+START_TEST(int_range_is_checked)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"n\":101}"), "parameter_invalid");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"n\":0}"), "parameter_invalid");
+}
+END_TEST
+
+START_TEST(missing_required_names_param)
+{
+	ck_assert_str_eq(run("{}"), "parameter_missing");
+	ck_assert_str_eq(e.param, "must");
+	ck_assert_str_eq(run("{\"must\":\"\"}"), "parameter_missing");
+}
+END_TEST
+
+START_TEST(overlong_string_is_refused)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"name\":\"12345678901\"}"), "parameter_too_long");
+	ck_assert_str_eq(e.param, "name");
+}
+END_TEST
+
+START_TEST(bad_utf8_names_param)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"name\":\"a\xc3\x28\"}"), "parameter_invalid");
+	ck_assert_str_eq(e.param, "name");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"name\":\"\xed\xa0\x80\"}"), "parameter_invalid");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"name\":\"\xc0\xaf\"}"), "parameter_invalid");
+}
+END_TEST
+
+START_TEST(embedded_nul_names_param)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"name\":\"a\\u0000b\"}"), "parameter_invalid");
+	ck_assert_str_eq(e.param, "name");
+	ck_assert_ptr_nonnull(strstr(e.message, "NUL"));
+}
+END_TEST
+
+START_TEST(escaped_backslash_before_u0000_text_is_not_nul)
+{
+	/* "\\u0000" is a backslash followed by the text u0000: harmless. */
+	ck_assert_str_eq(run("{\"must\":\"a\\\\u0000\"}"), "");
+}
+END_TEST
+
+START_TEST(control_characters_are_refused)
+{
+	ck_assert_str_eq(run("{\"must\":\"a\\nb\"}"), "parameter_invalid");
+}
+END_TEST
+
+START_TEST(duplicate_keys_are_refused)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"must\":\"y\"}"), "parameter_duplicate");
+}
+END_TEST
+
+START_TEST(null_only_where_nullable)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"email\":null}"), "");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"name\":null}"), "parameter_invalid");
+}
+END_TEST
+
+START_TEST(map_values_must_be_short_strings)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"meta\":{\"k\":1}}"), "parameter_invalid");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"meta\":{\"k\":\"123456\"}}"), "parameter_too_long");
+	ck_assert_str_eq(e.param, "meta.k");
+}
+END_TEST
+
+START_TEST(checks_reject_bad_values)
+{
+	ck_assert_ptr_nonnull(check_email("no-at-sign"));
+	ck_assert_ptr_nonnull(check_email("a@b"));
+	ck_assert_ptr_null(check_email("a.b+c@example.co.uk"));
+	ck_assert_ptr_nonnull(check_id("has space"));
+	ck_assert_ptr_nonnull(check_id(""));
+	ck_assert_ptr_null(check_id("cus_AZ-09"));
+	ck_assert_ptr_nonnull(check_http_url("javascript:alert(1)"));
+	ck_assert_ptr_nonnull(check_http_url("https://"));
+	ck_assert_ptr_nonnull(check_http_url("https://a.b/\"x"));
+	ck_assert_ptr_null(check_http_url("https://shop.example/account?x=1"));
+	ck_assert_ptr_nonnull(check_country("us"));
+	ck_assert_ptr_null(check_country("US"));
+}
+END_TEST
+
+START_TEST(writer_escapes_and_separates)
+{
+	struct buf b;
+	struct jw w;
+
+	buf_init(&b);
+	jw_init(&w, &b);
+	jw_obj_begin(&w, NULL);
+	jw_str(&w, "a", "q\"\\\n<");
+	jw_int(&w, "n", -5);
+	jw_arr_begin(&w, "l");
+	jw_bool(&w, NULL, true);
+	jw_null(&w, NULL);
+	jw_arr_end(&w);
+	jw_str(&w, "z", NULL);
+	jw_obj_end(&w);
+	ck_assert_str_eq(b.data, "{\"a\":\"q\\\"\\\\\\n\\u003c\",\"n\":-5,\"l\":[true,null],\"z\":null}");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(utf8_validator_accepts_all_planes)
+{
+	ck_assert(json_utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10));
+	ck_assert(!json_utf8_valid("\xf4\x90\x80\x80", 4));	/* > U+10FFFF */
+	ck_assert(!json_utf8_valid("\xe2\x82", 2));		/* truncated */
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("json");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, valid_body_passes);
+	tcase_add_test(tc, malformed_json_is_invalid_json);
+	tcase_add_test(tc, deep_nesting_is_refused_before_parsing);
+	tcase_add_test(tc, brackets_inside_strings_do_not_count_as_depth);
+	tcase_add_test(tc, unknown_field_names_param);
+	tcase_add_test(tc, unknown_nested_field_names_path);
+	tcase_add_test(tc, wrong_type_names_param);
+	tcase_add_test(tc, int_range_is_checked);
+	tcase_add_test(tc, missing_required_names_param);
+	tcase_add_test(tc, overlong_string_is_refused);
+	tcase_add_test(tc, bad_utf8_names_param);
+	tcase_add_test(tc, embedded_nul_names_param);
+	tcase_add_test(tc, escaped_backslash_before_u0000_text_is_not_nul);
+	tcase_add_test(tc, control_characters_are_refused);
+	tcase_add_test(tc, duplicate_keys_are_refused);
+	tcase_add_test(tc, null_only_where_nullable);
+	tcase_add_test(tc, map_values_must_be_short_strings);
+	tcase_add_test(tc, checks_reject_bad_values);
+	tcase_add_test(tc, writer_escapes_and_separates);
+	tcase_add_test(tc, utf8_validator_accepts_all_planes);
+	suite_add_tcase(s, tc);
+	return s;
+}
