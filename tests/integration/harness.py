@@ -1,0 +1,287 @@
+"""harness.py: starts the real stack (PostgreSQL, portald, nginx) on loopback for the
+integration tests, and gives them a small HTTP client. Standard library only."""
+import base64
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.parse
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers          # list of (name, value), names lower-cased
+        self.body = body                # bytes
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k == name.lower():
+                return v
+        return None
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k == name.lower()]
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<Response %d %s>" % (self.status, self.text[:300])
+
+
+class Stack:
+    """One stack per test run; tests share it and create their own sites."""
+
+    def __init__(self, bin_dir=None, workers=3):
+        self.bin_dir = bin_dir or os.environ.get("PORTALD_BIN") or os.path.join(ROOT, "src")
+        self.workers = workers
+        self.state = None
+
+    def _env(self):
+        env = dict(os.environ)
+        env.update({
+            "STACK_ROOT": ROOT,
+            "STACK_STATE": self.state,
+            "STACK_BIN": self.bin_dir,
+            "STACK_HTTP_PORT": str(self.http_port),
+            "STACK_PG_PORT": str(self.pg_port),
+            "STACK_WORKERS": str(self.workers),
+            "STACK_PG_OPTS": "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            "STACK_LOG_LEVEL": "info",
+        })
+        return env
+
+    def sh(self, script, check=True):
+        """Runs bash with tools/stacklib.sh sourced."""
+        return subprocess.run(
+            ["bash", "-c", '. "$STACK_ROOT/tools/stacklib.sh"; ' + script],
+            env=self._env(), check=check, capture_output=True, text=True)
+
+    def start(self):
+        # /tmp is reachable by the postgres and www-data users wherever the checkout is.
+        self.state = tempfile.mkdtemp(prefix="portald-it.")
+        os.chmod(self.state, 0o755)
+        self.http_port = free_port()
+        self.pg_port = free_port()
+        r = self.sh("stack_up_all", check=False)
+        if r.returncode != 0:
+            raise RuntimeError("stack did not start:\n" + r.stderr + self.tail_logs())
+        self.base = "http://127.0.0.1:%d" % self.http_port
+        return self
+
+    def stop(self):
+        if self.state is None:
+            return
+        self.sh("stack_down_all", check=False)
+        shutil.rmtree(self.state, ignore_errors=True)
+        self.state = None
+
+    def tail_logs(self, n=40):
+        out = []
+        for name in ("portald.log", "nginx/error.log", "pg/postgres.log"):
+            p = os.path.join(self.state, name)
+            if os.path.exists(p):
+                with open(p, errors="replace") as f:
+                    out.append("==> %s\n%s" % (name, "".join(f.readlines()[-n:])))
+        return "\n".join(out)
+
+    # ---- processes ----
+    def master_pid(self):
+        with open(os.path.join(self.state, "portald.pid")) as f:
+            return int(f.read().strip())
+
+    def worker_pids(self):
+        master = self.master_pid()
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == master and fields[0] != "Z":
+                    pids.append(int(entry))
+            except (OSError, IndexError):
+                pass
+        return sorted(pids)
+
+    def wait_workers(self, n, timeout=15, exclude=()):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            pids = [p for p in self.worker_pids() if p not in exclude]
+            if len(pids) >= n:
+                return pids
+            time.sleep(0.1)
+        raise AssertionError("expected %d workers, have %r" % (n, self.worker_pids()))
+
+    def pg_stop(self):
+        self.sh("stack_pg_stop")
+
+    def pg_start(self):
+        self.sh("stack_pg_start")
+
+    def psql(self, sql):
+        r = self.sh('as_pg "$PG_BIN/psql" -h "$STACK_STATE/pg/run" -p "$STACK_PG_PORT" '
+                    '-U postgres -d portald -tA -F "|" -c "$SQL"'.replace("$SQL", sql.replace('"', '\\"')))
+        return [line.split("|") for line in r.stdout.splitlines() if line]
+
+    def portalctl(self, *args):
+        r = subprocess.run([os.path.join(self.bin_dir, "portalctl"), "--config",
+                            os.path.join(self.state, "portald.conf")] + list(args),
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("portalctl %s failed: %s" % (" ".join(args), r.stderr))
+        return json.loads(r.stdout)
+
+    def new_site(self, prefix="t"):
+        site_id = "%s-%s" % (prefix, os.urandom(4).hex())
+        out = self.portalctl("site", "create", site_id, "--test", "--name", "Site " + site_id)
+        return Client(self, site_id, out["api_key"])
+
+    def log_text(self):
+        parts = []
+        for name in ("portald.log", "nginx/access.log", "nginx/error.log"):
+            p = os.path.join(self.state, name)
+            if os.path.exists(p):
+                with open(p, errors="replace") as f:
+                    parts.append(f.read())
+        return "\n".join(parts)
+
+    # ---- HTTP ----
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return Response(resp.status, [(k.lower(), v) for k, v in resp.getheaders()], data)
+        finally:
+            conn.close()
+
+
+class Client:
+    """A merchant backend of one site."""
+
+    def __init__(self, stack, site_id, key):
+        self.stack = stack
+        self.site_id = site_id
+        self.key = key
+
+    def call(self, method, path, body=None, key=None, headers=None, raw=None):
+        h = {"Authorization": "Bearer " + (key if key is not None else self.key)}
+        if key == "":
+            del h["Authorization"]
+        data = None
+        if raw is not None:
+            data = raw
+            h["Content-Type"] = "application/json"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        h.update(headers or {})
+        return self.stack.request(method, "/api/v1" + path, body=data, headers=h)
+
+    def post(self, path, body=None, **kw):
+        return self.call("POST", path, body if body is not None else {}, **kw)
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def customer(self, **fields):
+        r = self.post("/customers", fields)
+        assert r.status == 200, r
+        return r.json
+
+    def session(self, customer_id, redirect_url="https://shop.example/account", **extra):
+        body = {"customer_id": customer_id, "redirect_url": redirect_url}
+        body.update(extra)
+        r = self.post("/portal_sessions", body)
+        assert r.status == 200, r
+        return r.json
+
+    def travel(self, seconds):
+        r = self.post("/time_machine/travel_forward", {"seconds": seconds})
+        assert r.status == 200, r
+        return r.json
+
+
+class Browser:
+    """Follows portal pages like a browser without JavaScript: keeps cookies."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.cookies = {}
+
+    def _store(self, resp):
+        for sc in resp.header_all("set-cookie"):
+            pair = sc.split(";", 1)[0]
+            name, _, value = pair.partition("=")
+            if "Max-Age=0" in sc or value == "":
+                self.cookies.pop(name.strip(), None)
+            else:
+                self.cookies[name.strip()] = value.strip()
+
+    def _headers(self, extra=None):
+        h = dict(extra or {})
+        if self.cookies:
+            h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
+        return h
+
+    def get(self, url):
+        path = urllib.parse.urlsplit(url)
+        target = path.path + ("?" + path.query if path.query else "")
+        r = self.stack.request("GET", target, headers=self._headers())
+        self._store(r)
+        return r
+
+    def post_form(self, path, fields):
+        data = urllib.parse.urlencode(fields).encode()
+        r = self.stack.request("POST", path, body=data, headers=self._headers(
+            {"Content-Type": "application/x-www-form-urlencoded"}))
+        self._store(r)
+        return r
+
+
+def csrf_from(html):
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no CSRF token in page"
+    return m.group(1)
+
+
+def basic(key):
+    return "Basic " + base64.b64encode((key + ":").encode()).decode()
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+_STACK = None
+
+
+def stack():
+    """The shared stack of this run (started by run.py)."""
+    return _STACK
+
+
+def set_stack(s):
+    global _STACK
+    _STACK = s

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""run.py: runs the integration tests against one real stack and prints 'N passed, N failed'.
+Usage: run.py [--bin DIR] [pattern...]   (patterns select test names by substring)"""
+import argparse
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+
+class Result(unittest.TextTestResult):
+    def startTest(self, test):
+        self._t0 = time.time()
+        super().startTest(test)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.stream.write("ok   %s (%.2fs)\n" % (test.id(), time.time() - self._t0))
+        self.stream.flush()
+
+
+def selected(suite, patterns):
+    out = unittest.TestSuite()
+    for t in iter_tests(suite):
+        if not patterns or any(p in t.id() for p in patterns):
+            out.addTest(t)
+    return out
+
+
+def iter_tests(suite):
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            yield from iter_tests(t)
+        else:
+            yield t
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", help="directory holding portald and portalctl")
+    ap.add_argument("--label", default="integration")
+    ap.add_argument("patterns", nargs="*")
+    args = ap.parse_args()
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    suite = selected(unittest.defaultTestLoader.discover(here, pattern="test_*.py"),
+                     args.patterns)
+    stack = harness.Stack(bin_dir=args.bin)
+    try:
+        stack.start()
+    except Exception as e:  # the stack itself failing is one failure, said plainly
+        print("FAIL stack start: %s" % e)
+        stack.stop()
+        print("%s: 0 passed, 1 failed" % args.label)
+        return 1
+    harness.set_stack(stack)
+    try:
+        runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=0, resultclass=Result)
+        result = runner.run(suite)
+    finally:
+        if os.environ.get("KEEP_STACK"):
+            print("stack kept in", stack.state)
+        else:
+            stack.stop()
+    failed = len(result.failures) + len(result.errors)
+    passed = result.testsRun - failed - len(result.skipped)
+    print("%s: %d passed, %d failed" % (args.label, passed, failed))
+    return 0 if failed == 0 and result.testsRun > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

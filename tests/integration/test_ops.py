@@ -1,0 +1,202 @@
+"""test_ops.py: the process model and operations: database outage and recovery, worker
+crash and respawn, reload, socket ownership, logs without secrets, schema rules."""
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import Browser, stack
+
+TENANT_TABLES = {"customers", "portal_sessions", "idempotency_keys"}
+GLOBAL_TABLES = {"sites", "api_keys", "schema_migrations"}
+
+
+class Resilience(unittest.TestCase):
+    def setUp(self):
+        self.s = stack()
+        self.m = self.s.new_site("ops")
+        self.cus = self.m.customer(email="r@example.com")
+
+    def test_health_endpoint(self):
+        r = self.s.request("GET", "/healthz")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json, {"status": "ok"})
+
+    def test_database_outage_gives_503_then_recovers(self):
+        master = self.s.master_pid()
+        workers = self.s.worker_pids()
+        results = []
+        stop = threading.Event()
+
+        def hammer():
+            while not stop.is_set():
+                try:
+                    r = self.m.get("/customers/" + self.cus["id"])
+                    results.append(r.status)
+                except Exception as e:  # a hang or reset would show up here
+                    results.append(repr(e))
+                time.sleep(0.02)
+
+        t = threading.Thread(target=hammer)
+        t.start()
+        try:
+            time.sleep(0.3)
+            self.s.pg_stop()
+            time.sleep(0.5)
+            down = self.m.get("/customers/" + self.cus["id"])
+            self.assertEqual(down.status, 503)
+            self.assertEqual(down.json["error"]["code"], "database_unavailable")
+            self.assertEqual(self.m.post("/customers", {"name": "x"}).status, 503)
+            self.assertEqual(Browser(self.s).get("/portal/access/x.y.%s" % ("a" * 43)).status, 503)
+            self.assertEqual(self.s.request("GET", "/healthz").status, 503)
+            self.s.pg_start()
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            t.join()
+        up = self.m.get("/customers/" + self.cus["id"])
+        self.assertEqual(up.status, 200, self.s.tail_logs())
+        self.assertEqual(up.json["email"], "r@example.com")
+        self.assertEqual(self.s.master_pid(), master)
+        self.assertEqual(self.s.worker_pids(), workers, "no worker crashed")
+        bad = [x for x in results if x not in (200, 503)]
+        self.assertEqual(bad, [], "only 200 or 503 while the database was away")
+        self.assertIn(503, results)
+        self.assertEqual(results[-1], 200)
+        # Writes work again too.
+        self.assertEqual(self.m.post("/customers", {"name": "after"}).status, 200)
+
+    def test_killed_worker_is_respawned(self):
+        before = self.s.worker_pids()
+        victim = before[0]
+        os.kill(victim, signal.SIGKILL)
+        for _ in range(20):
+            self.assertEqual(self.m.get("/customers/" + self.cus["id"]).status, 200)
+        after = self.s.wait_workers(len(before), exclude=(victim,))
+        self.assertNotIn(victim, after)
+        self.assertEqual(len(after), len(before))
+        self.assertIn("killed by signal 9", self.s.log_text())
+
+    def test_sighup_replaces_workers_without_downtime(self):
+        before = set(self.s.worker_pids())
+        os.kill(self.s.master_pid(), signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            self.assertEqual(self.m.get("/customers/" + self.cus["id"]).status, 200)
+            now = set(self.s.worker_pids())
+            if now and not (now & before) and len(now) == len(before):
+                break
+            time.sleep(0.1)
+        now = set(self.s.worker_pids())
+        self.assertFalse(now & before, "old workers replaced")
+        self.assertEqual(len(now), len(before))
+
+    def test_second_instance_does_not_steal_socket(self):
+        conf = os.path.join(self.s.state, "portald.conf")
+        r = subprocess.run([os.path.join(self.s.bin_dir, "portald"), "--config", conf],
+                           capture_output=True, text=True, timeout=10)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("another portald is listening", r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(self.s.state, "run", "portald.sock")))
+        self.assertEqual(self.m.get("/customers/" + self.cus["id"]).status, 200)
+
+    def test_invalid_config_is_refused_with_message(self):
+        bad = os.path.join(self.s.state, "bad.conf")
+        with open(bad, "w") as f:
+            f.write("[server]\nworkers = many\n")
+        r = subprocess.run([os.path.join(self.s.bin_dir, "portald"), "--config", bad],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("workers", r.stderr)
+
+    def test_logs_hold_no_tokens_or_keys(self):
+        sess = self.m.session(self.cus["id"])
+        b = Browser(self.s)
+        self.assertEqual(b.get(sess["access_url"]).status, 303)
+        b.get("/portal")
+        logs = self.s.log_text()
+        self.assertNotIn(sess["token"].rsplit(".", 1)[1], logs)
+        self.assertNotIn(self.m.key.rsplit("_", 1)[1], logs)
+        self.assertNotIn(b.cookies["__Host-portald_session"].rsplit(".", 1)[1], logs)
+        self.assertIn("/portal/access/", logs)
+
+    def test_one_line_per_request_with_request_id(self):
+        r = self.m.get("/customers/" + self.cus["id"])
+        rid = r.header("x-request-id")
+        lines = [l for l in open(os.path.join(self.s.state, "portald.log")) if rid in l]
+        self.assertEqual(len(lines), 1)
+        self.assertRegex(lines[0], r"GET /api/v1/customers/\S+ 200 [0-9.]+ms id=" + rid)
+
+    def test_migrate_is_idempotent(self):
+        out = self.s.portalctl("migrate")
+        self.assertEqual(out, {"migrations_applied": 0})
+
+
+class Schema(unittest.TestCase):
+    """The sharding rules of DESIGN.md, checked against the catalog and statement table."""
+
+    def setUp(self):
+        self.s = stack()
+
+    def test_every_table_is_classified(self):
+        rows = self.s.psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        tables = {r[0] for r in rows}
+        self.assertEqual(tables - TENANT_TABLES - GLOBAL_TABLES, set(),
+                         "new tables must be declared tenant or global here")
+
+    def test_tenant_primary_keys_lead_with_site_id(self):
+        for t in TENANT_TABLES:
+            rows = self.s.psql(
+                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                "AND a.attnum = i.indkey[0] WHERE i.indisprimary AND i.indrelid = '%s'::regclass"
+                % t)
+            self.assertEqual(rows, [["site_id"]], t)
+
+    def test_tenant_unique_indexes_include_site_id(self):
+        rows = self.s.psql(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indrelid WHERE i.indisunique "
+            "AND c.relname IN ('customers','portal_sessions','idempotency_keys')")
+        for table, idx in rows:
+            self.assertIn("(site_id", idx, idx)
+
+    def test_foreign_keys_between_tenant_tables_include_site_id(self):
+        rows = self.s.psql(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text, "
+            "pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f'")
+        checked = 0
+        for src, dst, definition in rows:
+            if src in TENANT_TABLES and dst in TENANT_TABLES:
+                m = re.match(r"FOREIGN KEY \(([^)]*)\) REFERENCES \w+\(([^)]*)\)", definition)
+                self.assertTrue(m, definition)
+                self.assertEqual(m.group(1).split(",")[0].strip(), "site_id", definition)
+                self.assertEqual(m.group(2).split(",")[0].strip(), "site_id", definition)
+                checked += 1
+            elif src in TENANT_TABLES:
+                self.assertIn(dst, GLOBAL_TABLES, definition)
+        self.assertGreater(checked, 0)
+
+    def test_every_statement_on_tenant_tables_filters_by_site(self):
+        out = subprocess.run([os.path.join(self.s.bin_dir, "portalctl"), "stmts"],
+                             capture_output=True, text=True, check=True)
+        stmts = json.loads(out.stdout)
+        self.assertGreater(len(stmts), 10)
+        for st in stmts:
+            sql = st["sql"]
+            touches = [t for t in TENANT_TABLES if re.search(r"\b%s\b" % t, sql)]
+            if not touches:
+                continue
+            # Each tenant table reference is scoped to $1 (the site) by a site_id clause,
+            # an INSERT of $1 into site_id, or a join on site_id to a scoped table.
+            self.assertRegex(sql, r"site_id = \$1|VALUES \(\$1|SELECT \$1", st["name"])
+            for t in touches:
+                for m in re.finditer(r"\bJOIN %s (\w+) ON ([^J]*)" % t, sql):
+                    self.assertIn("%s.site_id = " % m.group(1), m.group(2), st["name"])
+
+
+if __name__ == "__main__":
+    unittest.main()
