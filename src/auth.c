@@ -59,7 +59,7 @@ auth_key_from_header(const char *header, char *key, size_t keylen)
 		const char *b64 = header + 6;
 		unsigned char dec[3 * AUTH_KEY_MAX / 2 + 4];
 		size_t n;
-		int len;
+		int len, pad = 0;
 		char *colon;
 
 		while (*b64 == ' ')
@@ -67,14 +67,16 @@ auth_key_from_header(const char *header, char *key, size_t keylen)
 		n = strlen(b64);
 		if (n == 0 || n > 2 * AUTH_KEY_MAX || n % 4 != 0)
 			return -1;
-		len = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)n);
-		if (len < 0)
+		/* At most two '=' of padding, and only at the end. */
+		while (pad < (int)n && b64[n - 1 - (size_t)pad] == '=')
+			pad++;
+		if (pad > 2 || memchr(b64, '=', n - (size_t)pad) != NULL)
 			return -1;
-		/* EVP_DecodeBlock counts padding bytes as zeros: drop them. */
-		while (n > 0 && b64[n - 1] == '=') {
-			n--;
-			len--;
-		}
+		len = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)n);
+		/* EVP_DecodeBlock counts padding as decoded zero bytes: drop them. */
+		if (len < 0 || len - pad <= 0)
+			return -1;
+		len -= pad;
 		dec[len] = '\0';
 		if (memchr(dec, '\0', (size_t)len) != NULL)
 			return -1;

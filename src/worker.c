@@ -1,6 +1,8 @@
 /* worker.c: the worker's accept loop. Connects to PostgreSQL after fork, keeps one
  * connection and its prepared statements, and reuses request and response buffers. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +19,9 @@
 static volatile sig_atomic_t worker_busy;
 static volatile sig_atomic_t worker_stop;
 
-/* Idle in accept(): leave at once. Busy: finish the request, then leave. */
+/* Waiting in poll(), nothing accepted: leave at once. Otherwise finish the request first.
+ * (libfcgi reads the request's parameters inside FCGX_Accept_r, after accept(): a worker
+ * must not die there, so "busy" starts before the accept.) */
 static void
 on_term(int sig)
 {
@@ -77,7 +81,10 @@ worker_run(const struct config *cfg, int listen_fd)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
+	/* SA_RESTART: libfcgi does not retry a read() that a signal interrupts. */
+	sa.sa_flags = SA_RESTART;
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_flags = 0;
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -102,16 +109,26 @@ worker_run(const struct config *cfg, int listen_fd)
 		log_error("worker: FCGX_InitRequest failed");
 		return 1;
 	}
+	/* Non-blocking: when another worker wins the accept, ours returns EAGAIN at once
+	 * instead of blocking while marked busy. Accepted sockets stay blocking. */
+	fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
 	while (!worker_stop) {
 		struct timespec t0;
+		struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
 		const char *log_path;
 		int rc;
 
 		worker_busy = 0;
 		if (worker_stop)
 			break;
-		rc = FCGX_Accept_r(&fr);
+		if (poll(&pfd, 1, -1) <= 0)
+			continue;	/* EINTR: look at worker_stop again */
 		worker_busy = 1;
+		if (worker_stop)
+			break;
+		rc = FCGX_Accept_r(&fr);
+		if (rc == -EAGAIN || rc == -EWOULDBLOCK)
+			continue;
 		if (rc < 0) {
 			if (worker_stop)
 				break;

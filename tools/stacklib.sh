@@ -1,7 +1,7 @@
 # stacklib.sh: start and stop the local stack (PostgreSQL, portald, nginx) on 127.0.0.1.
 # Sourced by tools/stack, tools/test and bench/run. Inputs (environment):
 #   STACK_ROOT   the checkout            STACK_STATE  directory for all run-time state
-#   STACK_BIN    directory of portald and portalctl (default $STACK_ROOT/src)
+#   STACK_BIN    directory of portald and portalctl (default $STACK_ROOT/build/local/src)
 #   STACK_HTTP_PORT, STACK_PG_PORT       STACK_WORKERS (default 4)
 #   STACK_PG_OPTS extra postgres -c options   STACK_ACCESS_LOG (path or "off")
 # Every process it starts has a pid file under STACK_STATE; stack_down stops exactly those.
@@ -97,11 +97,11 @@ EOC
 }
 
 stack_portalctl() {
-	"${STACK_BIN:-$STACK_ROOT/src}/portalctl" --config "$STACK_STATE/portald.conf" "$@"
+	"${STACK_BIN:-$STACK_ROOT/build/local/src}/portalctl" --config "$STACK_STATE/portald.conf" "$@"
 }
 
 stack_portald_up() {
-	local bin=${STACK_BIN:-$STACK_ROOT/src}
+	local bin=${STACK_BIN:-$STACK_ROOT/build/local/src}
 	if [ -f "$STACK_STATE/portald.pid" ] && kill -0 "$(cat "$STACK_STATE/portald.pid")" 2>/dev/null; then
 		return 0
 	fi

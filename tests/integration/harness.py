@@ -46,7 +46,7 @@ class Stack:
     """One stack per test run; tests share it and create their own sites."""
 
     def __init__(self, bin_dir=None, workers=3):
-        self.bin_dir = bin_dir or os.environ.get("PORTALD_BIN") or os.path.join(ROOT, "src")
+        self.bin_dir = bin_dir or os.environ.get("PORTALD_BIN") or os.path.join(ROOT, "build", "local", "src")
         self.workers = workers
         self.state = None
 

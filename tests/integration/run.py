@@ -42,6 +42,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", help="directory holding portald and portalctl")
     ap.add_argument("--label", default="integration")
+    ap.add_argument("--sanitizer-check", action="store_true",
+                    help="count sanitizer reports in portald's log as a failed test")
     ap.add_argument("patterns", nargs="*")
     args = ap.parse_args()
 
@@ -60,13 +62,24 @@ def main():
     try:
         runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=0, resultclass=Result)
         result = runner.run(suite)
+        extra_pass, extra_fail = 0, 0
+        if args.sanitizer_check:
+            with open(os.path.join(stack.state, "portald.log"), errors="replace") as f:
+                reports = [l for l in f if "Sanitizer" in l or "runtime error:" in l]
+            if reports:
+                print("FAIL sanitizer reports in portald.log:\n" + "".join(reports[:40]))
+                extra_fail = 1
+            else:
+                print("ok   no sanitizer reports in portald.log")
+                extra_pass = 1
     finally:
         if os.environ.get("KEEP_STACK"):
             print("stack kept in", stack.state)
         else:
             stack.stop()
-    failed = len(result.failures) + len(result.errors)
-    passed = result.testsRun - failed - len(result.skipped)
+    failed = len(result.failures) + len(result.errors) + extra_fail
+    passed = result.testsRun - len(result.failures) - len(result.errors) - \
+        len(result.skipped) + extra_pass
     print("%s: %d passed, %d failed" % (args.label, passed, failed))
     return 0 if failed == 0 and result.testsRun > 0 else 1
 

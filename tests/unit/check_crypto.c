@@ -83,6 +83,10 @@ START_TEST(bearer_and_basic_headers_yield_the_key)
 	ck_assert_int_eq(auth_key_from_header("Basic c2tfeDo=", key, sizeof(key)), 0);
 	ck_assert_str_eq(key, "sk_x");
 	ck_assert_int_eq(auth_key_from_header("Basic !!!!", key, sizeof(key)), -1);
+	/* Found by the fuzzer: all padding once drove the decoded length negative. */
+	ck_assert_int_eq(auth_key_from_header("Basic ====", key, sizeof(key)), -1);
+	ck_assert_int_eq(auth_key_from_header("Basic a===", key, sizeof(key)), -1);
+	ck_assert_int_eq(auth_key_from_header("Basic YQ=a", key, sizeof(key)), -1);
 	ck_assert_int_eq(auth_key_from_header("Digest x", key, sizeof(key)), -1);
 	ck_assert_int_eq(auth_key_from_header(NULL, key, sizeof(key)), -1);
 }

@@ -1,0 +1,72 @@
+/* fuzz_parsers.c: libFuzzer target for everything that reads untrusted bytes: the FastCGI
+ * environment, query strings and forms, cookies, Authorization headers, API keys, portal
+ * tokens, and JSON bodies with the API's validation tables. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "auth.h"
+#include "http.h"
+#include "json.h"
+#include "portal.h"
+
+static void
+fuzz_env(struct http_request *r, char *text)
+{
+	char *envp[33];
+	int n = 0;
+
+	for (char *line = strtok(text, "\n"); line != NULL && n < 32; line = strtok(NULL, "\n"))
+		envp[n++] = line;
+	envp[n] = NULL;
+	http_request_from_env(r, envp);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct http_request r;
+	static int init;
+	char *text;
+	struct http_kvs kvs;
+	struct json_error e;
+	struct portal_token t;
+	struct api_key_parts kp;
+	char key[AUTH_KEY_MAX + 1];
+	cJSON *root;
+
+	if (!init) {
+		http_request_init(&r);
+		init = 1;
+	}
+	if (size > 1 << 16)
+		return 0;
+	text = malloc(size + 1);
+	memcpy(text, data, size);
+	text[size] = '\0';
+
+	http_request_reset(&r);
+	http_parse_urlencoded(&r.arena, (const char *)data, size, &kvs);
+	http_parse_cookies(&r.arena, text, &kvs);
+	(void)portal_token_parse(text, &t);
+	(void)auth_parse_key(text, &kp);
+	(void)auth_key_from_header(text, key, sizeof(key));
+	(void)json_utf8_valid((const char *)data, size);
+
+	root = json_parse(text, strlen(text), 16, &e);
+	if (root != NULL) {
+		(void)json_validate(root, customer_create_fields, NULL, &e);
+		(void)json_validate(root, customer_update_fields, NULL, &e);
+		(void)json_validate(root, psess_create_fields, NULL, &e);
+		cJSON_Delete(root);
+	}
+	/* json_parse rewrites \u0000 escapes in place: start the env run from the input. */
+	memcpy(text, data, size);
+	http_request_reset(&r);
+	fuzz_env(&r, text);
+	free(text);
+	return 0;
+}
