@@ -2,10 +2,10 @@
  * connection and its prepared statements, and reuses request and response buffers. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,7 +77,7 @@ worker_run(const struct config *cfg, int listen_fd)
 	struct worker_state ws;
 	FCGX_Request fr;
 	struct sigaction sa;
-	int errors = 0;
+	int errors = 0, ep;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -112,16 +112,24 @@ worker_run(const struct config *cfg, int listen_fd)
 	/* Non-blocking: when another worker wins the accept, ours returns EAGAIN at once
 	 * instead of blocking while marked busy. Accepted sockets stay blocking. */
 	fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+	/* EPOLLEXCLUSIVE wakes one idle worker per connection, as a blocking accept() would,
+	 * where poll() would wake them all. epoll_wait is never restarted after a signal. */
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &(struct epoll_event){
+	    .events = EPOLLIN | EPOLLEXCLUSIVE }) != 0) {
+		log_error("worker: epoll: %s", strerror(errno));
+		return 1;
+	}
 	while (!worker_stop) {
 		struct timespec t0;
-		struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+		struct epoll_event ev;
 		const char *log_path;
 		int rc;
 
 		worker_busy = 0;
 		if (worker_stop)
 			break;
-		if (poll(&pfd, 1, -1) <= 0)
+		if (epoll_wait(ep, &ev, 1, -1) <= 0)
 			continue;	/* EINTR: look at worker_stop again */
 		worker_busy = 1;
 		if (worker_stop)
@@ -156,6 +164,7 @@ worker_run(const struct config *cfg, int listen_fd)
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 0);
+	close(ep);
 	db_close(&ws.db);
 	http_request_free(&ws.req);
 	http_response_free(&ws.resp);

@@ -152,7 +152,7 @@ stack_nginx_up() {
 	    -e "s|@STATIC_DIR@|$static|" \
 	    -e "s|@NGINX_DIR@|$ndir|" \
 	    -e "s|@SOCKET@|$STACK_STATE/run/portald.sock|" \
-	    -e "s|@ACCESS_LOG@|${STACK_ACCESS_LOG:-$ndir/access.log}|" \
+	    -e "s|@ACCESS_LOG@|${STACK_ACCESS_LOG:-$ndir/access.log portald}|" \
 	    "$STACK_ROOT/nginx/portald-site.conf.in" >"$ndir/portald-site.conf"
 	sed -e "s|@STATE@|$STACK_STATE|g" -e "s|@USER_LINE@|$user_line|" \
 	    "$STACK_ROOT/nginx/nginx-local.conf.in" >"$ndir/nginx.conf"
