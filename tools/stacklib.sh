@@ -14,7 +14,8 @@ stack_die() { stack_log "$*"; exit 1; }
 # Runs a command as the database's user: postgres refuses to run as root.
 as_pg() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		# From /: the postgres user may not be able to enter the current directory.
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
