@@ -24,6 +24,17 @@ answer(struct ctx *c)
 	jw_str(&w, "mode", c->site.mode);
 	jw_int(&w, "now", c->now);
 	jw_int(&w, "offset", c->site.clock_offset);
+	/* What the job runner still has to do at this clock: 0 once it has caught up. */
+	{
+		char now[24];
+		PGresult *res = db_exec(c->db, STMT_DUE_COUNT, (const char *[]){ c->site.id,
+		    api_lltoa(c->now, now) });
+
+		if (res != NULL) {
+			jw_int(&w, "pending_jobs", db_ll(res, 0, 0, 0));
+			PQclear(res);
+		}
+	}
 	jw_obj_end(&w);
 }
 
@@ -75,5 +86,7 @@ h_time_machine_travel(struct ctx *c)
 		c->now = (long long)time(NULL) + c->site.clock_offset;
 	}
 	PQclear(res);
+	/* Wake the job runner: everything that just fell due should run now. */
+	PQclear(db_exec(c->db, STMT_NOTIFY, (const char *[]){ c->site.id }));
 	answer(c);
 }

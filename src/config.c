@@ -29,6 +29,7 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->public_url, sizeof(cfg->public_url), "http://127.0.0.1:8080");
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 	cfg->key_grace_seconds = 24 * 3600;
+	cfg->jobs_enabled = 1;
 }
 
 static int
@@ -97,6 +98,13 @@ config_handler(void *user, const char *section, const char *name, const char *va
 		enum log_level lv;
 		rc = log_parse_level(value, &lv) == 0 ?
 		    copy_str(cfg->log_level, sizeof(cfg->log_level), value) : -1;
+	} else if (IS("jobs", "enabled")) {
+		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0)
+			cfg->jobs_enabled = 1;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0)
+			cfg->jobs_enabled = 0;
+		else
+			rc = -1;
 	} else if (IS("security", "key_rotation_grace")) {
 		if ((rc = parse_long(value, 0, 90L * 24 * 3600, 10, &v)) == 0)
 			cfg->key_grace_seconds = (int)v;

@@ -21,6 +21,7 @@ struct config {
 	char	public_url[CONFIG_STR_MAX];	/* [server] public_url, no trailing slash */
 	char	log_level[16];			/* [server] log_level */
 	int	key_grace_seconds;		/* [security] key_rotation_grace, seconds */
+	int	jobs_enabled;			/* [jobs] enabled: the master runs the job runner */
 };
 
 void	config_defaults(struct config *cfg);

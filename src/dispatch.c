@@ -45,6 +45,44 @@ static const struct route routes[] = {
 	  NULL, no_params, false },
 	{ { HTTP_POST, "/api/v1/time_machine/travel_forward" }, RK_API, h_time_machine_travel,
 	  time_travel_fields, no_params, false },
+#define API(m, path, h, body, query) { { m, path }, RK_API, h, body, query, false }
+	API(HTTP_POST, "/api/v1/plans", h_plan_create, plan_create_fields, no_params),
+	API(HTTP_GET, "/api/v1/plans", h_plan_list, NULL, plan_list_params),
+	API(HTTP_GET, "/api/v1/plans/:id", h_plan_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/plans/:id/archive", h_plan_archive, empty_fields, no_params),
+	API(HTTP_POST, "/api/v1/subscriptions", h_sub_create, sub_create_fields, no_params),
+	API(HTTP_GET, "/api/v1/subscriptions", h_sub_list, NULL, sub_list_params),
+	API(HTTP_GET, "/api/v1/subscriptions/:id", h_sub_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/subscriptions/:id/change_plan", h_sub_change, sub_change_fields,
+	    no_params),
+	API(HTTP_POST, "/api/v1/subscriptions/:id/change_plan/preview", h_sub_change_preview,
+	    sub_change_fields, no_params),
+	API(HTTP_POST, "/api/v1/subscriptions/:id/cancel", h_sub_cancel, sub_cancel_fields,
+	    no_params),
+	API(HTTP_POST, "/api/v1/subscriptions/:id/reactivate", h_sub_reactivate,
+	    sub_reactivate_fields, no_params),
+	API(HTTP_POST, "/api/v1/subscriptions/:id/pause", h_sub_pause, sub_pause_fields, no_params),
+	API(HTTP_POST, "/api/v1/subscriptions/:id/resume", h_sub_resume, empty_fields, no_params),
+	API(HTTP_GET, "/api/v1/invoices", h_inv_list, NULL, inv_list_params),
+	API(HTTP_GET, "/api/v1/invoices/:id", h_inv_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/invoices/:id/pay", h_inv_pay, empty_fields, no_params),
+	API(HTTP_POST, "/api/v1/invoices/:id/void", h_inv_void, empty_fields, no_params),
+	API(HTTP_POST, "/api/v1/test_gateway/tokens", h_token_create, token_create_fields,
+	    no_params),
+	API(HTTP_POST, "/api/v1/customers/:id/payment_methods", h_pm_attach, pm_attach_fields,
+	    no_params),
+	API(HTTP_GET, "/api/v1/customers/:id/payment_methods", h_pm_list, NULL, no_params),
+	API(HTTP_POST, "/api/v1/customers/:id/payment_methods/:pm/default", h_pm_default,
+	    empty_fields, no_params),
+	API(HTTP_DELETE, "/api/v1/customers/:id/payment_methods/:pm", h_pm_detach, NULL,
+	    no_params),
+	API(HTTP_GET, "/api/v1/events", h_event_list, NULL, event_list_params),
+	API(HTTP_GET, "/api/v1/events/:id", h_event_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/events/:id/resend", h_event_resend, empty_fields, no_params),
+	API(HTTP_POST, "/api/v1/webhook_endpoints", h_wh_create, wh_create_fields, no_params),
+	API(HTTP_GET, "/api/v1/webhook_endpoints", h_wh_list, NULL, no_params),
+	API(HTTP_DELETE, "/api/v1/webhook_endpoints/:id", h_wh_delete, NULL, no_params),
+#undef API
 	{ { HTTP_GET, "/portal/access/:token" }, RK_PORTAL, page_access, NULL, NULL, true },
 	{ { HTTP_GET, "/portal" }, RK_PORTAL, page_home, NULL, NULL, false },
 	{ { HTTP_POST, "/portal/logout" }, RK_PORTAL, page_logout, NULL, NULL, false },
@@ -156,11 +194,13 @@ api_mutation(struct ctx *c, const struct route *rt)
 static void
 dispatch_api(struct ctx *c, const struct route *rt)
 {
-	if (c->req->n_path_params > 0 && check_id(c->req->path_params[0]) != NULL) {
-		/* Ids are [A-Za-z0-9_-]{1,64}: anything else cannot name an object. */
-		api_error(c, 404, "invalid_request_error", "resource_missing", "id",
-		    "No such object.");
-		return;
+	/* Ids are [A-Za-z0-9_-]{1,64}: anything else cannot name an object. */
+	for (int i = 0; i < c->req->n_path_params; i++) {
+		if (check_id(c->req->path_params[i]) != NULL) {
+			api_error(c, 404, "invalid_request_error", "resource_missing", "id",
+			    "No such object.");
+			return;
+		}
 	}
 	if (auth_api_request(c) != 0)
 		return;

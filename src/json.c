@@ -131,6 +131,7 @@ type_name(enum field_type t)
 	case FT_BOOL: return "a boolean";
 	case FT_OBJECT: return "an object";
 	case FT_MAP: return "an object of strings";
+	case FT_LIST: return "an array of strings";
 	}
 	return "?";
 }
@@ -250,6 +251,29 @@ json_validate(const cJSON *obj, const struct field *fields, const char *prefix,
 			if (json_validate(item, f->fields, param, err) != 0)
 				return -1;
 			break;
+		case FT_LIST: {
+			const cJSON *el;
+			int count = 0;
+			struct field ef = { .name = "", .type = FT_STRING, .max_len = f->max_len,
+			    .check = f->check };
+
+			if (!cJSON_IsArray(item))
+				goto wrong_type;
+			cJSON_ArrayForEach(el, item) {
+				if (!cJSON_IsString(el) || ++count > 50) {
+					json_err(err, "parameter_invalid", param,
+					    "%s must be an array of 1 to 50 strings", param);
+					return -1;
+				}
+				if (validate_string(el->valuestring, &ef, param, err) != 0)
+					return -1;
+			}
+			if (count == 0) {
+				json_err(err, "parameter_invalid", param, "%s must not be empty", param);
+				return -1;
+			}
+			break;
+		}
 		case FT_MAP: {
 			const cJSON *kv;
 			int count = 0;

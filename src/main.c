@@ -5,15 +5,22 @@
 
 #include <fcgiapp.h>
 
+#include <signal.h>
+
 #include "config.h"
+#include "jobs.h"
 #include "listen.h"
 #include "log.h"
 #include "pool.h"
 
+static volatile sig_atomic_t stop_jobs;
+static void on_term(int s) { (void)s; stop_jobs = 1; }
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: portald [--config FILE] [--check-config] [--version]\n"
+	fprintf(stderr, "usage: portald [--config FILE] [--check-config] [--jobs-only] [--version]\n"
+	    "  --jobs-only runs the job runner alone (another host), no FastCGI socket\n"
 	    "  FILE defaults to $PORTALD_CONFIG, then " CONFIG_DEFAULT_PATH "\n");
 }
 
@@ -23,7 +30,7 @@ main(int argc, char **argv)
 	static struct config cfg;
 	struct listener l;
 	const char *path = getenv("PORTALD_CONFIG");
-	bool check_only = false;
+	bool check_only = false, jobs_only = false;
 	char err[512];
 	enum log_level lv;
 
@@ -32,6 +39,8 @@ main(int argc, char **argv)
 			path = argv[++i];
 		else if (strcmp(argv[i], "--check-config") == 0)
 			check_only = true;
+		else if (strcmp(argv[i], "--jobs-only") == 0)
+			jobs_only = true;
 		else if (strcmp(argv[i], "--version") == 0) {
 			printf("portald %s\n", PACKAGE_VERSION);
 			return 0;
@@ -52,6 +61,15 @@ main(int argc, char **argv)
 	if (check_only) {
 		printf("portald: %s is valid\n", path);
 		return 0;
+	}
+	if (jobs_only) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_term;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		return jobs_run(&cfg, &stop_jobs);
 	}
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, "portald: FCGX_Init failed\n");

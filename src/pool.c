@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "jobs.h"
 #include "worker.h"
 
 #define POOL_MAX		256
@@ -39,6 +40,33 @@ now_mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static volatile sig_atomic_t jobs_stop;
+static void on_jobs_term(int s) { (void)s; jobs_stop = 1; }
+
+/* The job runner: a child like the workers, without the socket. */
+static pid_t
+spawn_jobs(const struct config *cfg, struct listener *l, const sigset_t *orig)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_jobs_term;
+		sigaction(SIGTERM, &sa, NULL);
+		sa.sa_handler = SIG_DFL;
+		sigaction(SIGHUP, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGCHLD, &sa, NULL);
+		sigprocmask(SIG_SETMASK, orig, NULL);
+		if (l->fd > 2)
+			close(l->fd);
+		_exit(jobs_run(cfg, &jobs_stop));
+	}
+	return pid;
 }
 
 static pid_t
@@ -81,7 +109,8 @@ pool_run(struct config *cfg, const char *config_path, struct listener *l)
 	sigset_t block, orig;
 	int generation = 1, nslots = POOL_MAX * 2;
 	int crash_streak = 0;
-	double stop_deadline = 0;
+	double stop_deadline = 0, jobs_respawn_at = 0;
+	pid_t jobs_pid = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	/* No SA_RESTART: a signal must end the wait, not resume it. */
@@ -117,6 +146,15 @@ pool_run(struct config *cfg, const char *config_path, struct listener *l)
 
 			if (pid <= 0)
 				break;
+			if (pid == jobs_pid) {
+				char why[96];
+
+				describe_exit(pid, status, why, sizeof(why));
+				log_warn("job runner: %s", why + 7);
+				jobs_pid = 0;
+				jobs_respawn_at = t + 1;
+				continue;
+			}
 			for (int i = 0; i < nslots; i++) {
 				char why[96];
 
@@ -150,6 +188,8 @@ pool_run(struct config *cfg, const char *config_path, struct listener *l)
 			for (int i = 0; i < nslots; i++)
 				if (slots[i].pid > 0)
 					kill(slots[i].pid, SIGTERM);
+			if (jobs_pid > 0)
+				kill(jobs_pid, SIGTERM);
 		}
 		if (got_hup && stop_deadline == 0) {
 			struct config next;
@@ -182,6 +222,8 @@ pool_run(struct config *cfg, const char *config_path, struct listener *l)
 				}
 				generation++;
 				crash_streak = 0;
+				if (jobs_pid > 0)
+					kill(jobs_pid, SIGTERM);	/* respawned with the new config */
 				for (int i = 0, made = 0; i < nslots && made < cfg->workers; i++) {
 					if (slots[i].pid == 0 && slots[i].generation == 0) {
 						slots[i].generation = generation;
@@ -218,6 +260,16 @@ pool_run(struct config *cfg, const char *config_path, struct listener *l)
 			}
 		}
 
+		if (!stop_deadline && cfg->jobs_enabled && jobs_pid == 0) {
+			if (jobs_respawn_at <= t)
+				jobs_pid = spawn_jobs(cfg, l, &orig);
+			else if (jobs_respawn_at < next_wake)
+				next_wake = jobs_respawn_at;
+			if (jobs_pid < 0)
+				jobs_pid = 0;
+		}
+		if (jobs_pid > 0)
+			live++;
 		if (stop_deadline) {
 			if (live == 0)
 				break;
@@ -227,6 +279,8 @@ pool_run(struct config *cfg, const char *config_path, struct listener *l)
 				for (int i = 0; i < nslots; i++)
 					if (slots[i].pid > 0)
 						kill(slots[i].pid, SIGKILL);
+				if (jobs_pid > 0)
+					kill(jobs_pid, SIGKILL);
 				stop_deadline = t + 5;
 			}
 			if (stop_deadline < next_wake)

@@ -11,7 +11,10 @@ import unittest
 
 from harness import Browser, stack
 
-TENANT_TABLES = {"customers", "portal_sessions", "idempotency_keys"}
+TENANT_TABLES = {"customers", "portal_sessions", "idempotency_keys", "site_counters", "plans",
+                 "test_gateway_tokens", "payment_methods", "subscriptions", "invoices",
+                 "invoice_lines", "payment_attempts", "events", "webhook_endpoints",
+                 "webhook_deliveries"}
 GLOBAL_TABLES = {"sites", "api_keys", "schema_migrations"}
 
 
@@ -160,7 +163,7 @@ class Schema(unittest.TestCase):
         rows = self.s.psql(
             "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
             "JOIN pg_class c ON c.oid = i.indrelid WHERE i.indisunique "
-            "AND c.relname IN ('customers','portal_sessions','idempotency_keys')")
+            "AND c.relname IN (%s)" % ",".join("'%s'" % t for t in sorted(TENANT_TABLES)))
         for table, idx in rows:
             self.assertIn("(site_id", idx, idx)
 

@@ -1,0 +1,19 @@
+/* gateway_test.h: the built-in test payment gateway and its documented test cards. */
+#ifndef PORTALD_GATEWAY_TEST_H
+#define PORTALD_GATEWAY_TEST_H
+
+struct test_card {
+	const char	*brand;
+	char		 last4[5];
+	const char	*behavior;	/* succeed, decline, insufficient_funds, expired_card,
+					 * attach_then_decline */
+};
+
+/* Classifies a test card number; returns NULL (and *why) for anything else. */
+const char *gateway_test_card(const char *number, struct test_card *out);
+/* The outcome of charging a card with this behavior and expiry at time now:
+ * "succeeded", "declined", "insufficient_funds" or "expired_card". */
+const char *gateway_test_charge(const char *behavior, int exp_month, int exp_year,
+	    long long now);
+
+#endif

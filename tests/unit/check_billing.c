@@ -1,0 +1,104 @@
+/* check_billing.c: calendar-correct terms, the proration rounding rule, test cards. */
+#include <string.h>
+#include <time.h>
+
+#include "billing.h"
+#include "check_main.h"
+#include "gateway_test.h"
+
+static long long
+ts(int y, int m, int d)
+{
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = 10 };
+
+	return (long long)timegm(&tm);
+}
+
+START_TEST(month_end_clamps_and_returns_to_anchor)
+{
+	long long t = ts(2027, 1, 31);
+
+	t = billing_add_interval(t, "month", 1, 31);
+	ck_assert_int_eq(t, ts(2027, 2, 28));
+	t = billing_add_interval(t, "month", 1, 31);
+	ck_assert_int_eq(t, ts(2027, 3, 31));	/* back to the 31st */
+	t = billing_add_interval(t, "month", 1, 31);
+	ck_assert_int_eq(t, ts(2027, 4, 30));
+}
+END_TEST
+
+START_TEST(leap_february_has_29_days)
+{
+	ck_assert_int_eq(billing_add_interval(ts(2028, 1, 31), "month", 1, 31), ts(2028, 2, 29));
+	ck_assert_int_eq(billing_add_interval(ts(2028, 2, 29), "year", 1, 29), ts(2029, 2, 28));
+	ck_assert_int_eq(billing_add_interval(ts(2029, 2, 28), "year", 3, 29), ts(2032, 2, 29));
+}
+END_TEST
+
+START_TEST(months_cross_years)
+{
+	ck_assert_int_eq(billing_add_interval(ts(2027, 11, 15), "month", 3, 15), ts(2028, 2, 15));
+	ck_assert_int_eq(billing_add_interval(ts(2027, 12, 31), "month", 1, 31), ts(2028, 1, 31));
+}
+END_TEST
+
+START_TEST(days_and_weeks_are_exact_seconds)
+{
+	ck_assert_int_eq(billing_add_interval(1000, "day", 2, 1), 1000 + 2 * 86400);
+	ck_assert_int_eq(billing_add_interval(1000, "week", 1, 1), 1000 + 7 * 86400);
+}
+END_TEST
+
+START_TEST(proration_rounds_half_up)
+{
+	ck_assert_int_eq(billing_prorate(1000, 1, 2), 500);
+	ck_assert_int_eq(billing_prorate(1001, 1, 2), 501);	/* 500.5 -> 501 */
+	ck_assert_int_eq(billing_prorate(1000, 1, 3), 333);	/* 333.33 -> 333 */
+	ck_assert_int_eq(billing_prorate(1000, 2, 3), 667);	/* 666.67 -> 667 */
+	ck_assert_int_eq(billing_prorate(1000, 0, 3), 0);
+	ck_assert_int_eq(billing_prorate(1000, 5, 3), 1000);	/* never more than the whole */
+	ck_assert_int_eq(billing_prorate(100000000000LL, 2592000, 2592001), 99999961420LL);
+}
+END_TEST
+
+START_TEST(test_cards_have_documented_outcomes)
+{
+	struct test_card card;
+	long long now = ts(2027, 6, 1);
+
+	ck_assert_ptr_null(gateway_test_card("4242424242424242", &card));
+	ck_assert_str_eq(card.last4, "4242");
+	ck_assert_str_eq(gateway_test_charge(card.behavior, 12, 2030, now), "succeeded");
+	ck_assert_ptr_null(gateway_test_card("4000000000000002", &card));
+	ck_assert_str_eq(gateway_test_charge(card.behavior, 12, 2030, now), "declined");
+	ck_assert_ptr_null(gateway_test_card("4000000000009995", &card));
+	ck_assert_str_eq(gateway_test_charge(card.behavior, 12, 2030, now), "insufficient_funds");
+	ck_assert_ptr_null(gateway_test_card("4000000000000069", &card));
+	ck_assert_str_eq(gateway_test_charge(card.behavior, 12, 2030, now), "expired_card");
+	ck_assert_ptr_nonnull(gateway_test_card("4111111111111111", &card));
+}
+END_TEST
+
+START_TEST(cards_expire_after_their_month)
+{
+	ck_assert_str_eq(gateway_test_charge("succeed", 6, 2027, ts(2027, 6, 30)), "succeeded");
+	ck_assert_str_eq(gateway_test_charge("succeed", 6, 2027, ts(2027, 7, 1)), "expired_card");
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("billing");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, month_end_clamps_and_returns_to_anchor);
+	tcase_add_test(tc, leap_february_has_29_days);
+	tcase_add_test(tc, months_cross_years);
+	tcase_add_test(tc, days_and_weeks_are_exact_seconds);
+	tcase_add_test(tc, proration_rounds_half_up);
+	tcase_add_test(tc, test_cards_have_documented_outcomes);
+	tcase_add_test(tc, cards_expire_after_their_month);
+	suite_add_tcase(s, tc);
+	return s;
+}
