@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "billing.h"
 #include "crypto.h"
 
 static const struct field address_fields[] = {
@@ -86,6 +87,17 @@ answer_customer(struct ctx *c, int status, PGresult *res)
 	api_write_customer(&w, NULL, res, 0);
 }
 
+/* Answers with the customer and records the event in the same transaction. */
+static void
+answer_and_emit(struct ctx *c, PGresult *res, const char *type)
+{
+	struct bctx b = { c->db, c->site.id, c->now };
+
+	answer_customer(c, 200, res);
+	if (events_emit(&b, type, db_val(res, 0, CUST_ID), c->resp->body.data) != 0)
+		api_db_error(c);
+}
+
 void
 h_customer_create(struct ctx *c)
 {
@@ -122,7 +134,7 @@ h_customer_create(struct ctx *c)
 		    "A customer with id '%s' already exists.", params[1]);
 		return;
 	}
-	answer_customer(c, 200, res);
+	answer_and_emit(c, res, "customer.created");
 	PQclear(res);
 }
 
@@ -197,7 +209,7 @@ h_customer_update(struct ctx *c)
 	if (PQntuples(res) == 0)
 		api_not_found(c, "customer", params[1]);
 	else
-		answer_customer(c, 200, res);
+		answer_and_emit(c, res, "customer.updated");
 	PQclear(res);
 }
 
@@ -222,6 +234,12 @@ h_customer_delete(struct ctx *c)
 		jw_str(&w, "object", "customer");
 		jw_bool(&w, "deleted", true);
 		jw_obj_end(&w);
+		{
+			struct bctx b = { c->db, c->site.id, c->now };
+
+			if (events_emit(&b, "customer.deleted", params[1], c->resp->body.data) != 0)
+				api_db_error(c);
+		}
 	}
 	PQclear(res);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "billing.h"
 #include "crypto.h"
 #include "portal.h"
 
@@ -59,6 +60,25 @@ answer_session(struct ctx *c, PGresult *res, const char *token)
 	api_write_portal_session(c, &w, res, 0, token);
 }
 
+/* The event carries the session without its token. */
+static int
+emit_session(struct ctx *c, PGresult *res, const char *type)
+{
+	struct bctx b = { c->db, c->site.id, c->now };
+	struct buf data;
+	struct jw w;
+	int rc;
+
+	buf_init(&data);
+	jw_init(&w, &data);
+	api_write_portal_session(c, &w, res, 0, NULL);
+	rc = events_emit(&b, type, db_val(res, 0, PS_ID), data.data);
+	buf_free(&data);
+	if (rc != 0)
+		api_db_error(c);
+	return rc;
+}
+
 void
 h_psess_create(struct ctx *c)
 {
@@ -104,7 +124,7 @@ h_psess_create(struct ctx *c)
 	if (PQntuples(res) == 0)
 		api_error(c, 404, "invalid_request_error", "resource_missing", "customer_id",
 		    "No such customer: '%s'", params[2]);
-	else
+	else if (emit_session(c, res, "portal_session.created") == 0)
 		answer_session(c, res, token);
 	PQclear(res);
 }
@@ -155,6 +175,9 @@ h_psess_logout(struct ctx *c)
 		PQclear(res);
 		if ((res = get_session(c)) == NULL)
 			return;
+	} else if (emit_session(c, res, "portal_session.logged_out") != 0) {
+		PQclear(res);
+		return;
 	}
 	answer_session(c, res, NULL);
 	PQclear(res);
@@ -202,7 +225,7 @@ h_psess_activate(struct ctx *c)
 	if (PQntuples(done) == 0)	/* used in the meantime */
 		api_error(c, 409, "invalid_request_error", "portal_session_not_activatable",
 		    "token", "The portal session was used in the meantime.");
-	else
+	else if (emit_session(c, done, "portal_session.activated") == 0)
 		answer_session(c, done, NULL);
 	PQclear(done);
 }

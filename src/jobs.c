@@ -210,8 +210,10 @@ jobs_run(const struct config *cfg, volatile sig_atomic_t *stop)
 			listening = db_exec_sql(&db, "LISTEN portald_jobs") == 0;
 		}
 		done = jobs_pass(&db);
-		if (done > 0)
+		if (done > 0) {
+			log_info("jobs: pass processed %d items", done);
 			continue;
+		}
 		if (done < 0) {
 			listening = false;
 			sleep(1);
