@@ -22,6 +22,8 @@ usage(void)
 	    "  site create ID [--test|--live] [--name NAME]\n"
 	    "                                  create a site; prints its first API key once\n"
 	    "  site list                       list sites\n"
+	    "  site dunning SITE [--retry-days 1,3,5] [--final cancel|mark_uncollectible]\n"
+	    "                                  retries after a failed charge, and what ends them\n"
 	    "  key rotate SITE [--grace SECONDS]\n"
 	    "                                  issue a new key; old keys work for SECONDS more\n"
 	    "  config show                     print the effective configuration\n"
@@ -166,6 +168,53 @@ cmd_site_list(struct db *db)
 	jw_obj_end(&w);
 	PQclear(res);
 	print_json(&b);
+	return 0;
+}
+
+static int
+cmd_site_dunning(struct db *db, int argc, char **argv)
+{
+	char sched[256] = "";
+	const char *final = NULL;
+	PGresult *res;
+
+	if (argc < 1)
+		return usage(), 2;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--retry-days") == 0 && i + 1 < argc) {
+			/* Days after the first failure, ascending, stored in seconds. */
+			char list[256], *tok, *save = NULL;
+			long prev = 0;
+
+			snprintf(list, sizeof(list), "%s", argv[++i]);
+			for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				char *end;
+				long d = strtol(tok, &end, 10);
+
+				if (*end != '\0' || d <= prev || d > 60 || strlen(sched) > 200)
+					return die("--retry-days takes ascending days, 1 to 60", argv[i]);
+				prev = d;
+				snprintf(sched + strlen(sched), sizeof(sched) - strlen(sched), "%s%ld",
+				    sched[0] ? "," : "", d * 86400);
+			}
+		} else if (strcmp(argv[i], "--final") == 0 && i + 1 < argc) {
+			final = argv[++i];
+			if (strcmp(final, "cancel") != 0 && strcmp(final, "mark_uncollectible") != 0)
+				return die("--final takes cancel or mark_uncollectible", final);
+		} else
+			return usage(), 2;
+	}
+	res = db_exec(db, STMT_SITE_SET_DUNNING, (const char *[]){ argv[0], sched[0] ? sched : NULL,
+	    final });
+	if (res == NULL)
+		return die("database", db->errmsg);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return die("no such site", argv[0]);
+	}
+	printf("{\"site\":\"%s\",\"dunning_schedule_seconds\":[%s],\"dunning_final_action\":\"%s\"}\n",
+	    argv[0], db_val(res, 0, 0), db_val(res, 0, 1));
+	PQclear(res);
 	return 0;
 }
 
@@ -334,6 +383,9 @@ main(int argc, char **argv)
 	else if (strcmp(argv[i], "site") == 0 && i + 1 < argc &&
 	    strcmp(argv[i + 1], "list") == 0)
 		rc = cmd_site_list(&db);
+	else if (strcmp(argv[i], "site") == 0 && i + 1 < argc &&
+	    strcmp(argv[i + 1], "dunning") == 0)
+		rc = cmd_site_dunning(&db, argc - i - 2, argv + i + 2);
 	else if (strcmp(argv[i], "key") == 0 && i + 1 < argc &&
 	    strcmp(argv[i + 1], "rotate") == 0)
 		rc = cmd_key_rotate(&db, &cfg, argc - i - 2, argv + i + 2);

@@ -140,6 +140,11 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_SITE_BILLING] = { "site_billing",
 	    "SELECT array_to_string(dunning_schedule, ','), dunning_final_action, "
 	    "array_to_string(cancel_reasons, ',') FROM sites WHERE id = $1", 1 },
+	[STMT_SITE_SET_DUNNING] = { "site_set_dunning",
+	    "UPDATE sites SET dunning_schedule = COALESCE(string_to_array($2, ',')::integer[], "
+	    "dunning_schedule), dunning_final_action = COALESCE($3, dunning_final_action) "
+	    "WHERE id = $1 RETURNING array_to_string(dunning_schedule, ','), dunning_final_action",
+	    3 },
 	[STMT_SITE_CLOCKS] = { "site_clocks", "SELECT id, clock_offset FROM sites ORDER BY id", 0 },
 	/* Sequential invoice numbers: the row lock orders concurrent invoices of a site. */
 	[STMT_COUNTER_NEXT] = { "counter_next",

@@ -205,6 +205,54 @@ class Billing(Base):
         again = self.ok(self.action(s, "reactivate", {"plan_id": "pro"}))
         self.assertEqual((again["status"], again["plan_id"]), ("active", "pro"))
 
+    # Every action from every status: the resulting status, or None for a 409.
+    TRANSITIONS = {
+        #              cancel_now   cancel_end      reactivate  pause     resume    change_now  change_end
+        "in_trial":     ("cancelled", "non_renewing", None,       None,     None,     "in_trial", "in_trial"),
+        "active":       ("cancelled", "non_renewing", None,       "paused", None,     "active",   "active"),
+        "non_renewing": ("cancelled", None,           "active",   None,     None,     None,       None),
+        "past_due":     ("cancelled", None,           None,       None,     None,     None,       None),
+        "paused":       ("cancelled", None,           None,       None,     "active", None,       None),
+        "cancelled":    (None,        None,           "active",   None,     None,     None,       None),
+    }
+    ACTIONS = (("cancel", {"when": "now"}), ("cancel", {"when": "end_of_term"}),
+               ("reactivate", {}), ("pause", {}), ("resume", {}),
+               ("change_plan", {"plan_id": "pro"}),
+               ("change_plan", {"plan_id": "pro", "when": "end_of_term"}))
+
+    def make_in(self, status):
+        c = self.customer(DECLINE if status == "past_due" else GOOD)
+        s = self.sub(c["id"], trial_days=7 if status == "in_trial" else 0)["id"]
+        if status == "non_renewing":
+            self.ok(self.action(s, "cancel", {"when": "end_of_term"}))
+        elif status == "paused":
+            self.ok(self.action(s, "pause"))
+        elif status == "cancelled":
+            self.ok(self.action(s, "cancel", {"when": "now"}))
+        self.assertEqual(self.get_sub(s)["status"], status)
+        return s
+
+    def test_every_transition_from_every_status(self):
+        for status, expected in self.TRANSITIONS.items():
+            for (what, body), want in zip(self.ACTIONS, expected):
+                with self.subTest(status=status, action=what, body=body):
+                    s = self.make_in(status)
+                    r = self.action(s, what, body)
+                    if want is None:
+                        self.assertIllegal(r)
+                        self.assertEqual(self.get_sub(s)["status"], status)
+                    else:
+                        self.assertEqual(r.status, 200, r)
+                        self.assertEqual(r.json["status"], want)
+
+    def test_trial_cancelled_at_end_is_never_charged(self):
+        c = self.customer()
+        s = self.sub(c["id"], trial_days=7)
+        self.ok(self.action(s["id"], "cancel", {"when": "end_of_term"}))
+        self.travel_to(s["trial_end"] + 1)
+        self.assertEqual(self.get_sub(s["id"])["status"], "cancelled")
+        self.assertEqual(self.invoices(subscription_id=s["id"]), [])
+
     def test_past_due_transitions(self):
         c = self.customer(DECLINE)
         s = self.sub(c["id"])["id"]
@@ -352,6 +400,19 @@ class Billing(Base):
         self.assertEqual(self.get_sub(s["id"])["cancel_reason"], "not_paid")
         failed = self.ok(self.m.get("/events?type=invoice.payment_failed&limit=100"))["data"]
         self.assertEqual(len([e for e in failed if e["object_id"] == inv["id"]]), 4)
+
+    def test_dunning_per_site_schedule_and_uncollectible(self):
+        out = self.s.portalctl("site", "dunning", self.m.site_id, "--retry-days", "2",
+                               "--final", "mark_uncollectible")
+        self.assertEqual(out["dunning_schedule_seconds"], [2 * 86400])
+        c = self.customer(ATTACH_THEN_DECLINE)
+        s = self.sub(c["id"])
+        inv = self.invoices(subscription_id=s["id"])[0]
+        self.assertEqual(inv["next_attempt_at"], inv["created_at"] + 2 * 86400)
+        self.travel_to(inv["next_attempt_at"] + 1)
+        inv = self.ok(self.m.get("/invoices/" + inv["id"]))
+        self.assertEqual((inv["status"], inv["attempt_count"]), ("uncollectible", 2))
+        self.assertEqual(self.get_sub(s["id"])["status"], "active")
 
     def test_expired_card_fixed_by_new_card_pays_at_once(self):
         now = self.now()
