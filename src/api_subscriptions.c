@@ -263,11 +263,11 @@ h_sub_list(struct ctx *c)
 		}
 		snprintf(created, sizeof(created), "%s", db_val(cur, 0, SUB_CREATED));
 		PQclear(cur);
-		res = db_exec(c->db, STMT_SUB_LIST_AFTER, (const char *[]){ c->site.id, lim, cust,
-		    status, created, after });
+		res = db_exec(c->db, cust ? STMT_SUB_LIST_CUST_AFTER : STMT_SUB_LIST_AFTER,
+		    (const char *[]){ c->site.id, lim, cust, status, created, after });
 	} else
-		res = db_exec(c->db, STMT_SUB_LIST_FIRST, (const char *[]){ c->site.id, lim, cust,
-		    status });
+		res = db_exec(c->db, cust ? STMT_SUB_LIST_CUST_FIRST : STMT_SUB_LIST_FIRST,
+		    (const char *[]){ c->site.id, lim, cust, status });
 	if (res == NULL) {
 		api_db_error(c);
 		return;

@@ -221,6 +221,17 @@ const struct stmt stmts[STMT__MAX] = {
 	    "AND (s.created_at, s.id) < ($5::bigint, $6::text) "
 	    "AND ($3::text IS NULL OR s.customer_id = $3) AND ($4::text IS NULL OR s.status = $4) "
 	    "ORDER BY s.created_at DESC, s.id DESC LIMIT $2", 6 },
+	/* A customer's subscriptions: their own statements, so the plan always walks the
+	 * (site_id, customer_id, created_at, id) index, however deep the cursor. */
+	[STMT_SUB_LIST_CUST_FIRST] = { "sub_list_cust_first",
+	    "SELECT " SUB_COLS SUB_FROM "WHERE s.site_id = $1 AND s.customer_id = $3 "
+	    "AND ($4::text IS NULL OR s.status = $4) "
+	    "ORDER BY s.created_at DESC, s.id DESC LIMIT $2", 4 },
+	[STMT_SUB_LIST_CUST_AFTER] = { "sub_list_cust_after",
+	    "SELECT " SUB_COLS SUB_FROM "WHERE s.site_id = $1 AND s.customer_id = $3 "
+	    "AND (s.created_at, s.id) < ($5::bigint, $6::text) "
+	    "AND ($4::text IS NULL OR s.status = $4) "
+	    "ORDER BY s.created_at DESC, s.id DESC LIMIT $2", 6 },
 	/* The job runner: one due subscription, skipping those another runner holds. */
 	[STMT_SUB_CLAIM_DUE] = { "sub_claim_due",
 	    "SELECT id, next_billing_at FROM subscriptions WHERE site_id = $1 AND next_billing_at <= $2 "

@@ -303,6 +303,24 @@ class Billing(Base):
                          404)
         self.assertEqual(other.get("/invoices/" + self.invoices()[0]["id"]).status, 404)
 
+    def test_subscription_list_filters_and_paginates(self):
+        a = self.customer()
+        b = self.customer()
+        mine = [self.sub(a["id"])["id"] for _ in range(5)]
+        self.sub(b["id"])
+        self.ok(self.action(mine[0], "cancel", {"when": "now"}))
+        seen, after = [], None
+        while True:
+            q = "/subscriptions?customer_id=%s&limit=2" % a["id"]
+            page = self.ok(self.m.get(q + ("&starting_after=" + after if after else "")))
+            seen += [x["id"] for x in page["data"]]
+            if not page["has_more"]:
+                break
+            after = page["data"][-1]["id"]
+        self.assertEqual(sorted(seen), sorted(mine))
+        active = self.ok(self.m.get("/subscriptions?customer_id=%s&status=active" % a["id"]))
+        self.assertEqual(sorted(x["id"] for x in active["data"]), sorted(mine[1:]))
+
     # ---- proration ----
     def test_upgrade_mid_term_prorates_and_preview_equals_invoice(self):
         c = self.customer()
