@@ -25,9 +25,6 @@ void
 page_logout(struct ctx *c)
 {
 	struct portal_user u;
-	const char *params[4];
-	char now[24];
-	PGresult *res;
 
 	if (portal_auth(c, &u) != 0)
 		return;
@@ -38,18 +35,12 @@ page_logout(struct ctx *c)
 		portal_user_free(&u);
 		return;
 	}
-	params[0] = u.site_id;
-	params[1] = u.session_id;
-	params[2] = api_lltoa(c->now, now);
-	params[3] = c->req->remote_addr;
-	res = db_exec(c->db, STMT_PSESS_LOGOUT, params);
-	if (res == NULL) {
+	if (portal_logout(c, u.site_id, u.session_id) != 0) {
 		portal_message(c, 503, "Please try again", "The billing portal is briefly "
 		    "unavailable. Please try again in a moment.", NULL, NULL);
 		portal_user_free(&u);
 		return;
 	}
-	PQclear(res);
 	http_set_cookie(c->resp, PORTAL_COOKIE, "", 0);
 	http_header(c->resp, "Cache-Control", "no-store");
 	http_redirect(c->resp, 303, u.redirect_url);

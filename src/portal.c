@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "billing.h"
 #include "log.h"
 #include "portal.h"
 #include "tmpl.h"
@@ -95,6 +96,39 @@ signed_out(struct ctx *c, const char *redirect_url, const char *why)
 	    "Back to your account");
 }
 
+int
+portal_logout(struct ctx *c, const char *site_id, const char *session_id)
+{
+	struct bctx b = { c->db, site_id, c->now };
+	char now[24];
+	PGresult *res;
+	struct buf data;
+	struct jw w;
+	int rc = 0;
+
+	if (db_begin(c->db) != 0)
+		return -1;
+	res = db_exec(c->db, STMT_PSESS_LOGOUT, (const char *[]){ site_id, session_id,
+	    api_lltoa(c->now, now), c->req->remote_addr });
+	if (res == NULL) {
+		db_rollback(c->db);
+		return -1;
+	}
+	if (PQntuples(res) == 1) {
+		buf_init(&data);
+		jw_init(&w, &data);
+		api_write_portal_session(c, &w, res, 0, NULL);
+		rc = events_emit(&b, "portal_session.logged_out", session_id, data.data);
+		buf_free(&data);
+	}
+	PQclear(res);
+	if (rc != 0 || db_commit(c->db) != 0) {
+		db_rollback(c->db);
+		return -1;
+	}
+	return 0;
+}
+
 enum { PG_ID, PG_COOKIE, PG_STATUS, PG_LOGIN, PG_SEEN, PG_REDIRECT, PG_CUSTOMER, PG_CNAME,
 	PG_CEMAIL, PG_SNAME, PG_SMODE, PG_OFFSET, PG_IDLE, PG_ABS, PG_FEATURES };
 
@@ -141,12 +175,7 @@ portal_auth(struct ctx *c, struct portal_user *u)
 	seen = db_ll(res, 0, PG_SEEN, login);
 	if (c->now - seen > db_ll(res, 0, PG_IDLE, 1800) ||
 	    c->now - login > db_ll(res, 0, PG_ABS, 43200)) {
-		PGresult *lo;
-
-		params[2] = api_lltoa(c->now, now);
-		params[3] = c->req->remote_addr;
-		lo = db_exec(c->db, STMT_PSESS_LOGOUT, params);
-		PQclear(lo);
+		(void)portal_logout(c, t.site_id, t.session_id);	/* signed out either way */
 		signed_out(c, db_val(res, 0, PG_REDIRECT), "Your billing portal session timed "
 		    "out. Open it again from your account.");
 		PQclear(res);

@@ -45,6 +45,10 @@ int	portal_auth(struct ctx *c, struct portal_user *u);
 void	portal_user_free(struct portal_user *u);
 bool	portal_csrf_ok(const struct portal_user *u, const char *token);
 
+/* Logs the session out and records portal_session.logged_out, in one transaction.
+ * Returns -1 when the database failed. */
+int	portal_logout(struct ctx *c, const char *site_id, const char *session_id);
+
 /* Renders templates/<name>.html into the layout. data is consumed. */
 void	portal_render(struct ctx *c, int status, const char *title, const char *tpl,
 	    cJSON *data);

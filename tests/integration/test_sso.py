@@ -142,6 +142,20 @@ class SSO(unittest.TestCase):
         self.assertIn("Max-Age=0", r.header("set-cookie"))
         self.assertEqual(self.m.get("/portal_sessions/" + sess["id"]).json["status"], "logged_out")
 
+    def test_every_logout_is_an_event(self):
+        s1, b1, _ = self.login()
+        b1.post_form("/portal/logout", {"csrf_token": csrf_from(b1.get("/portal").text)})
+        s2, b2, _ = self.login()
+        self.m.post("/portal_sessions/%s/logout" % s2["id"])
+        s3, b3, _ = self.login()
+        self.m.travel(1801)
+        b3.get("/portal")
+        events = self.m.get("/events?type=portal_session.logged_out&limit=100").json["data"]
+        ids = [e["object_id"] for e in events]
+        for s in (s1, s2, s3):
+            self.assertEqual(ids.count(s["id"]), 1, s["id"])
+        self.assertIsNone(events[0]["data"]["token"])
+
     def test_old_cookie_opens_nothing_after_button_logout(self):
         _, b, _ = self.login()
         saved = dict(b.cookies)
