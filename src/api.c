@@ -147,6 +147,30 @@ api_list_limit(struct ctx *c)
 	return v ? atoi(v) : 10;
 }
 
+int
+api_cursor(struct ctx *c, enum stmt_id stmt, int col, const char *what, char created[24])
+{
+	const char *after = api_arg(c, "starting_after");
+	PGresult *cur;
+
+	if (after == NULL)
+		return 0;
+	cur = db_exec(c->db, stmt, (const char *[]){ c->site.id, after });
+	if (cur == NULL) {
+		api_db_error(c);
+		return -1;
+	}
+	if (PQntuples(cur) == 0) {
+		PQclear(cur);
+		api_error(c, 400, "invalid_request_error", "parameter_invalid", "starting_after",
+		    "starting_after names no %s of this site.", what);
+		return -1;
+	}
+	snprintf(created, 24, "%s", db_val(cur, 0, col));
+	PQclear(cur);
+	return 1;
+}
+
 void
 api_list_begin(struct ctx *c, struct jw *w)
 {

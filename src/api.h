@@ -48,6 +48,10 @@ int	api_check_query(struct ctx *c, const struct qparam *params);
 /* limit (1..100, default 10) and starting_after from the validated query. */
 int	api_list_limit(struct ctx *c);
 const char *api_arg(struct ctx *c, const char *name);
+/* Resolves starting_after through stmt (a "get by (site, id)" statement) to the cursor
+ * row's created_at (column col). Returns 1 with created filled, 0 when there is no cursor,
+ * -1 when it answered (400 for a cursor that names nothing, 503). */
+int	api_cursor(struct ctx *c, enum stmt_id stmt, int col, const char *what, char created[24]);
 /* Starts {"object":"list","data":[ ... ; api_list_end closes with has_more. */
 void	api_list_begin(struct ctx *c, struct jw *w);
 void	api_list_end(struct ctx *c, struct jw *w, bool has_more);

@@ -250,40 +250,20 @@ h_customer_list(struct ctx *c)
 	int limit = api_list_limit(c);
 	const char *after = api_arg(c, "starting_after");
 	const char *email = api_arg(c, "email");
-	char lim[24];
+	char lim[24], created[24];
 	PGresult *res;
 	struct jw w;
-	int n;
+	int n, rc;
 
 	api_lltoa(limit + 1, lim);	/* one more row tells whether there are more */
-	if (after != NULL) {
-		const char *gp[2] = { c->site.id, after };
-		const char *params[5];
-		PGresult *cur = db_exec(c->db, STMT_CUSTOMER_GET, gp);
-
-		if (cur == NULL) {
-			api_db_error(c);
-			return;
-		}
-		if (PQntuples(cur) == 0) {
-			PQclear(cur);
-			api_error(c, 400, "invalid_request_error", "parameter_invalid",
-			    "starting_after", "starting_after names no customer of this site.");
-			return;
-		}
-		params[0] = c->site.id;
-		params[1] = arena_strndup(&c->req->arena, db_val(cur, 0, CUST_CREATED),
-		    strlen(db_val(cur, 0, CUST_CREATED)));
-		params[2] = after;
-		params[3] = lim;
-		params[4] = email;
-		PQclear(cur);
-		res = db_exec(c->db, STMT_CUSTOMER_LIST_AFTER, params);
-	} else {
-		const char *params[3] = { c->site.id, lim, email };
-
-		res = db_exec(c->db, STMT_CUSTOMER_LIST_FIRST, params);
-	}
+	if ((rc = api_cursor(c, STMT_CUSTOMER_GET, CUST_CREATED, "customer", created)) < 0)
+		return;
+	if (rc == 1)
+		res = db_exec(c->db, STMT_CUSTOMER_LIST_AFTER, (const char *[]){ c->site.id,
+		    created, after, lim, email });
+	else
+		res = db_exec(c->db, STMT_CUSTOMER_LIST_FIRST, (const char *[]){ c->site.id, lim,
+		    email });
 	if (res == NULL) {
 		api_db_error(c);
 		return;

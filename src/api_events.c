@@ -51,30 +51,18 @@ h_event_list(struct ctx *c)
 {
 	int limit = api_list_limit(c);
 	const char *after = api_arg(c, "starting_after"), *type = api_arg(c, "type");
-	char lim[24];
+	char lim[24], created[24];
 	PGresult *res;
 	struct jw w;
+	int rc;
 
 	api_lltoa(limit + 1, lim);
-	if (after != NULL) {
-		PGresult *cur = db_exec(c->db, STMT_EVENT_GET, (const char *[]){ c->site.id, after });
-		char created[24];
-
-		if (cur == NULL) {
-			api_db_error(c);
-			return;
-		}
-		if (PQntuples(cur) == 0) {
-			PQclear(cur);
-			api_error(c, 400, "invalid_request_error", "parameter_invalid",
-			    "starting_after", "starting_after names no event of this site.");
-			return;
-		}
-		snprintf(created, sizeof(created), "%s", db_val(cur, 0, 4));
-		PQclear(cur);
+	if ((rc = api_cursor(c, STMT_EVENT_GET, 4, "event", created)) < 0)
+		return;
+	if (rc == 1)
 		res = db_exec(c->db, STMT_EVENT_LIST_AFTER, (const char *[]){ c->site.id, lim, type,
 		    created, after });
-	} else
+	else
 		res = db_exec(c->db, STMT_EVENT_LIST_FIRST, (const char *[]){ c->site.id, lim, type });
 	if (res == NULL) {
 		api_db_error(c);

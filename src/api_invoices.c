@@ -50,30 +50,18 @@ h_inv_list(struct ctx *c)
 	const char *after = api_arg(c, "starting_after");
 	const char *cust = api_arg(c, "customer_id"), *sub = api_arg(c, "subscription_id");
 	const char *status = api_arg(c, "status");
-	char lim[24];
+	char lim[24], created[24];
 	PGresult *res;
 	struct jw w;
+	int rc;
 
 	api_lltoa(limit + 1, lim);
-	if (after != NULL) {
-		PGresult *cur = db_exec(c->db, STMT_INV_GET, (const char *[]){ c->site.id, after });
-		char created[24];
-
-		if (cur == NULL) {
-			api_db_error(c);
-			return;
-		}
-		if (PQntuples(cur) == 0) {
-			PQclear(cur);
-			api_error(c, 400, "invalid_request_error", "parameter_invalid",
-			    "starting_after", "starting_after names no invoice of this site.");
-			return;
-		}
-		snprintf(created, sizeof(created), "%s", db_val(cur, 0, INV_CREATED));
-		PQclear(cur);
+	if ((rc = api_cursor(c, STMT_INV_GET, INV_CREATED, "invoice", created)) < 0)
+		return;
+	if (rc == 1)
 		res = db_exec(c->db, STMT_INV_LIST_AFTER, (const char *[]){ c->site.id, lim, cust,
 		    sub, status, created, after });
-	} else
+	else
 		res = db_exec(c->db, STMT_INV_LIST_FIRST, (const char *[]){ c->site.id, lim, cust,
 		    sub, status });
 	if (res == NULL) {
@@ -91,32 +79,46 @@ h_inv_list(struct ctx *c)
 	PQclear(res);
 }
 
+/* Locks the path's invoice; answers 404/409/503 and returns -1 unless it is open.
+ * attempts receives its attempt count. */
+static int
+lock_open(struct ctx *c, const char *verb, char attempts[24])
+{
+	PGresult *res = db_exec(c->db, STMT_INV_LOCK, (const char *[]){ c->site.id,
+	    c->req->path_params[0] });
+
+	if (res == NULL) {
+		api_db_error(c);
+		return -1;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		api_not_found(c, "invoice", c->req->path_params[0]);
+		return -1;
+	}
+	if (strcmp(db_val(res, 0, INV_STATUS), "open") != 0) {
+		api_error(c, 409, "invalid_request_error", "invoice_not_open", NULL,
+		    "The invoice is %s; only open invoices can be %s.", db_val(res, 0, INV_STATUS),
+		    verb);
+		PQclear(res);
+		return -1;
+	}
+	snprintf(attempts, 24, "%s", db_val(res, 0, INV_ATTEMPTS));
+	PQclear(res);
+	return 0;
+}
+
 /* Collects now. A declined card is recorded on the invoice (200, see payment_attempts),
  * not an error: the attempt must be kept. */
 void
 h_inv_pay(struct ctx *c)
 {
 	struct bctx b = { c->db, c->site.id, c->now };
-	PGresult *res = db_exec(c->db, STMT_INV_LOCK, (const char *[]){ c->site.id,
-	    c->req->path_params[0] });
+	char attempts[24];
 	bool paid;
 
-	if (res == NULL) {
-		api_db_error(c);
+	if (lock_open(c, "paid", attempts) != 0)
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		api_not_found(c, "invoice", c->req->path_params[0]);
-		return;
-	}
-	if (strcmp(db_val(res, 0, INV_STATUS), "open") != 0) {
-		api_error(c, 409, "invalid_request_error", "invoice_not_open", NULL,
-		    "The invoice is %s; only open invoices can be paid.", db_val(res, 0, INV_STATUS));
-		PQclear(res);
-		return;
-	}
-	PQclear(res);
 	if (billing_collect(&b, c->req->path_params[0], &paid) != 0) {
 		api_db_error(c);
 		return;
@@ -128,30 +130,14 @@ void
 h_inv_void(struct ctx *c)
 {
 	struct bctx b = { c->db, c->site.id, c->now };
-	PGresult *res = db_exec(c->db, STMT_INV_LOCK, (const char *[]){ c->site.id,
-	    c->req->path_params[0] });
 	char now[24], attempts[24];
+	PGresult *res;
 	struct buf data;
 	struct jw w;
 	int rc;
 
-	if (res == NULL) {
-		api_db_error(c);
+	if (lock_open(c, "voided", attempts) != 0)
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		api_not_found(c, "invoice", c->req->path_params[0]);
-		return;
-	}
-	if (strcmp(db_val(res, 0, INV_STATUS), "open") != 0) {
-		api_error(c, 409, "invalid_request_error", "invoice_not_open", NULL,
-		    "The invoice is %s; only open invoices can be voided.", db_val(res, 0, INV_STATUS));
-		PQclear(res);
-		return;
-	}
-	snprintf(attempts, sizeof(attempts), "%s", db_val(res, 0, INV_ATTEMPTS));
-	PQclear(res);
 	res = db_exec(c->db, STMT_INV_SET_STATE, (const char *[]){ c->site.id,
 	    c->req->path_params[0], "void", "0", attempts, NULL, NULL, api_lltoa(c->now, now) });
 	if (res == NULL) {

@@ -144,30 +144,18 @@ h_plan_list(struct ctx *c)
 {
 	int limit = api_list_limit(c);
 	const char *after = api_arg(c, "starting_after"), *status = api_arg(c, "status");
-	char lim[24];
+	char lim[24], created[24];
 	PGresult *res;
 	struct jw w;
+	int rc;
 
 	api_lltoa(limit + 1, lim);
-	if (after != NULL) {
-		PGresult *cur = db_exec(c->db, STMT_PLAN_GET, (const char *[]){ c->site.id, after });
-		char created[24];
-
-		if (cur == NULL) {
-			api_db_error(c);
-			return;
-		}
-		if (PQntuples(cur) == 0) {
-			PQclear(cur);
-			api_error(c, 400, "invalid_request_error", "parameter_invalid",
-			    "starting_after", "starting_after names no plan of this site.");
-			return;
-		}
-		snprintf(created, sizeof(created), "%s", db_val(cur, 0, PLAN_CREATED));
-		PQclear(cur);
+	if ((rc = api_cursor(c, STMT_PLAN_GET, PLAN_CREATED, "plan", created)) < 0)
+		return;
+	if (rc == 1)
 		res = db_exec(c->db, STMT_PLAN_LIST_AFTER, (const char *[]){ c->site.id, created,
 		    after, lim, status });
-	} else
+	else
 		res = db_exec(c->db, STMT_PLAN_LIST_FIRST, (const char *[]){ c->site.id, lim,
 		    status });
 	if (res == NULL) {

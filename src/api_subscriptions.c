@@ -128,26 +128,7 @@ is(const struct sub *s, const char *st)
 	return strcmp(s->status, st) == 0;
 }
 
-static void
-apply_plan(struct sub *s, const struct plan *p)
-{
-	snprintf(s->plan_id, sizeof(s->plan_id), "%s", p->id);
-	snprintf(s->plan_name, sizeof(s->plan_name), "%s", p->name);
-	snprintf(s->currency, sizeof(s->currency), "%s", p->currency);
-	snprintf(s->unit, sizeof(s->unit), "%s", p->unit);
-	s->amount = p->amount;
-	s->count = p->count;
-}
 
-static int
-anchor_of(long long ts)
-{
-	time_t t = (time_t)ts;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	return tm.tm_mday;
-}
 
 /* Emits the event and answers with the subscription; errors answer themselves. */
 static void
@@ -200,8 +181,8 @@ h_sub_create(struct ctx *c)
 	memset(&s, 0, sizeof(s));
 	snprintf(s.id, sizeof(s.id), "%s", id);
 	snprintf(s.customer_id, sizeof(s.customer_id), "%s", cid);
-	apply_plan(&s, &p);
-	s.anchor_day = anchor_of(c->now);
+	sub_apply_plan(&s, &p);
+	s.anchor_day = billing_anchor_day(c->now);
 	s.term_start = c->now;
 	s.term_end = trial > 0 ? c->now + trial * 86400 : c->now;
 	snprintf(s.status, sizeof(s.status), "%s", trial > 0 ? "in_trial" : "active");
@@ -242,30 +223,18 @@ h_sub_list(struct ctx *c)
 	int limit = api_list_limit(c);
 	const char *after = api_arg(c, "starting_after");
 	const char *cust = api_arg(c, "customer_id"), *status = api_arg(c, "status");
-	char lim[24];
+	char lim[24], created[24];
 	PGresult *res;
 	struct jw w;
+	int rc;
 
 	api_lltoa(limit + 1, lim);
-	if (after != NULL) {
-		PGresult *cur = db_exec(c->db, STMT_SUB_GET, (const char *[]){ c->site.id, after });
-		char created[24];
-
-		if (cur == NULL) {
-			api_db_error(c);
-			return;
-		}
-		if (PQntuples(cur) == 0) {
-			PQclear(cur);
-			api_error(c, 400, "invalid_request_error", "parameter_invalid",
-			    "starting_after", "starting_after names no subscription of this site.");
-			return;
-		}
-		snprintf(created, sizeof(created), "%s", db_val(cur, 0, SUB_CREATED));
-		PQclear(cur);
+	if ((rc = api_cursor(c, STMT_SUB_GET, SUB_CREATED, "subscription", created)) < 0)
+		return;
+	if (rc == 1)
 		res = db_exec(c->db, cust ? STMT_SUB_LIST_CUST_AFTER : STMT_SUB_LIST_AFTER,
 		    (const char *[]){ c->site.id, lim, cust, status, created, after });
-	} else
+	else
 		res = db_exec(c->db, cust ? STMT_SUB_LIST_CUST_FIRST : STMT_SUB_LIST_FIRST,
 		    (const char *[]){ c->site.id, lim, cust, status });
 	if (res == NULL) {
@@ -299,7 +268,7 @@ change_draft(struct ctx *c, struct sub *s, const struct plan *np, long long *at,
 	} else {
 		/* Another billing period: credit the unused time, start a new term now. */
 		char desc[240];
-		long long end = billing_add_interval(pd, np->unit, np->count, anchor_of(pd));
+		long long end = billing_add_interval(pd, np->unit, np->count, billing_anchor_day(pd));
 
 		snprintf(d->customer_id, sizeof(d->customer_id), "%s", s->customer_id);
 		snprintf(d->subscription_id, sizeof(d->subscription_id), "%s", s->id);
@@ -413,7 +382,7 @@ h_sub_change(struct ctx *c)
 		return;
 	}
 	if (is(&s, "in_trial")) {
-		apply_plan(&s, &np);
+		sub_apply_plan(&s, &np);
 		s.scheduled_plan[0] = '\0';
 		if (sub_save(&b, &s) != 0) {
 			api_db_error(c);
@@ -426,11 +395,11 @@ h_sub_change(struct ctx *c)
 		return;
 	if (strcmp(s.unit, np.unit) != 0 || s.count != np.count) {
 		s.term_start = at;
-		s.anchor_day = anchor_of(at);
+		s.anchor_day = billing_anchor_day(at);
 		s.term_end = billing_add_interval(at, np.unit, np.count, s.anchor_day);
 		s.next_billing_at = s.term_end;
 	}
-	apply_plan(&s, &np);
+	sub_apply_plan(&s, &np);
 	s.scheduled_plan[0] = '\0';
 	if (sub_save(&b, &s) != 0 || billing_raise_invoice(&b, &d, inv) != 0 ||
 	    billing_collect(&b, inv, &paid) != 0) {
@@ -543,13 +512,13 @@ h_sub_reactivate(struct ctx *c)
 	if (plan != NULL) {
 		if (load_plan(c, &b, plan, &np) != 0)
 			return;
-		apply_plan(&s, &np);
+		sub_apply_plan(&s, &np);
 	}
 	snprintf(s.status, sizeof(s.status), "active");
 	s.cancelled_at = -1;
 	s.cancel_at_end = false;
 	s.cancel_reason[0] = s.cancel_comment[0] = '\0';
-	s.anchor_day = anchor_of(c->now);
+	s.anchor_day = billing_anchor_day(c->now);
 	if (billing_start_term(&b, &s, c->now) != 0) {
 		api_db_error(c);
 		return;
@@ -602,7 +571,7 @@ h_sub_resume(struct ctx *c)
 	snprintf(s.status, sizeof(s.status), "active");
 	s.paused_at = -1;
 	s.resume_at = -1;
-	s.anchor_day = anchor_of(c->now);
+	s.anchor_day = billing_anchor_day(c->now);
 	if (billing_start_term(&b, &s, c->now) != 0) {
 		api_db_error(c);
 		return;

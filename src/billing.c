@@ -82,6 +82,16 @@ billing_prorate(long long amount, long long part, long long whole)
 }
 
 int
+billing_anchor_day(long long ts)
+{
+	time_t t = (time_t)ts;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	return tm.tm_mday;
+}
+
+int
 sub_from_row(PGresult *res, int row, struct sub *s)
 {
 #define STR(f, col) snprintf(s->f, sizeof(s->f), "%s", db_val(res, row, col) ? db_val(res, row, col) : "")
@@ -501,9 +511,8 @@ billing_start_term(struct bctx *b, struct sub *s, long long start)
 	return billing_collect(b, inv_id, &paid);
 }
 
-/* Copies a plan onto the subscription's plan fields. */
-static void
-apply_plan(struct sub *s, const struct plan *p)
+void
+sub_apply_plan(struct sub *s, const struct plan *p)
 {
 	snprintf(s->plan_id, sizeof(s->plan_id), "%s", p->id);
 	snprintf(s->plan_name, sizeof(s->plan_name), "%s", p->name);
@@ -543,7 +552,7 @@ billing_process_due(struct bctx *b, const char *sub_id)
 
 			if (plan_load(&due, s.scheduled_plan, &np) != 1)
 				return -1;
-			apply_plan(&s, &np);
+			sub_apply_plan(&s, &np);
 			s.scheduled_plan[0] = '\0';
 			if (sub_save(&due, &s) != 0 || billing_emit_sub(&due, "subscription.changed",
 			    s.id) != 0)

@@ -45,6 +45,10 @@ struct plan {
 int	sub_from_row(PGresult *res, int row, struct sub *s);
 int	sub_load(struct bctx *b, const char *id, bool lock, struct sub *s);
 int	sub_save(struct bctx *b, const struct sub *s);
+/* Puts the subscription on plan p (id, name, price, period). */
+void	sub_apply_plan(struct sub *s, const struct plan *p);
+/* The day of month of ts (UTC): a new term's anchor. */
+int	billing_anchor_day(long long ts);
 /* 1 found, 0 not found, -1 database error */
 int	plan_load(struct bctx *b, const char *id, struct plan *p);
 
