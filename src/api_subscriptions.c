@@ -172,9 +172,15 @@ h_sub_create(struct ctx *c)
 		crypto_random_hex(12, hex, sizeof(hex));
 		snprintf(id, sizeof(id), "sub_%s", hex);
 	}
-	if (sub_load(&b, id, false, &s) != 0) {
+	switch (sub_load(&b, id, false, &s)) {
+	case 0:
+		break;
+	case 1:
 		api_error(c, 409, "invalid_request_error", "resource_already_exists", "id",
 		    "A subscription with id '%s' already exists.", id);
+		return;
+	default:
+		api_db_error(c);
 		return;
 	}
 	trial = json_int(c->body, "trial_days", p.trial_days);
