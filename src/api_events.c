@@ -113,6 +113,21 @@ h_event_get(struct ctx *c)
 		jw_str(&w, "last_error", db_val(d, i, 6));
 		jw_int_text(&w, "created_at", db_val(d, i, 7));
 		jw_int_text(&w, "updated_at", db_val(d, i, 8));
+		{
+			PGresult *att = db_exec(c->db, STMT_WH_ATTEMPT_LIST, (const char *[]){
+			    c->site.id, db_val(d, i, 0) });
+
+			jw_arr_begin(&w, "attempt_log");
+			for (int k = 0; att != NULL && k < PQntuples(att); k++) {
+				jw_obj_begin(&w, NULL);
+				jw_int_text(&w, "attempted_at", db_val(att, k, 0));
+				jw_int_text(&w, "http_status", db_val(att, k, 1));
+				jw_str(&w, "error", db_val(att, k, 2));
+				jw_obj_end(&w);
+			}
+			jw_arr_end(&w);
+			PQclear(att);
+		}
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);

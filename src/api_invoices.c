@@ -4,6 +4,13 @@
 
 #include "api.h"
 #include "billing.h"
+#include "crypto.h"
+#include "gateway.h"
+
+const struct field inv_refund_fields[] = {
+	{ .name = "amount", .type = FT_INT, .min = 1, .max = 100000000000LL },
+	{ .name = NULL }
+};
 
 const struct qparam inv_list_params[] = {
 	{ .name = "limit", .type = QT_INT, .min = 1, .max = 100 },
@@ -156,4 +163,99 @@ h_inv_void(struct ctx *c)
 		return;
 	}
 	answer_invoice(c, c->req->path_params[0]);
+}
+
+/* Refunds part or all of a paid invoice through the gateway of its charge. */
+void
+h_inv_refund(struct ctx *c)
+{
+	struct bctx b = { c->db, c->site.id, c->now };
+	const char *id = c->req->path_params[0];
+	PGresult *inv = db_exec(c->db, STMT_INV_LOCK, (const char *[]){ c->site.id, id });
+	PGresult *charge, *res;
+	struct gateway_result result;
+	long long left, amount;
+	char a[4][24], rid[40], hex[25], idem[80], pm[72] = "";
+	struct buf data;
+	struct jw w;
+	int rc;
+
+	if (inv == NULL) {
+		api_db_error(c);
+		return;
+	}
+	if (PQntuples(inv) == 0) {
+		PQclear(inv);
+		api_not_found(c, "invoice", id);
+		return;
+	}
+	if (strcmp(db_val(inv, 0, INV_STATUS), "paid") != 0) {
+		api_error(c, 409, "invalid_request_error", "invoice_not_paid", NULL,
+		    "The invoice is %s; only paid invoices can be refunded.",
+		    db_val(inv, 0, INV_STATUS));
+		PQclear(inv);
+		return;
+	}
+	left = db_ll(inv, 0, INV_PAID, 0) - db_ll(inv, 0, INV_REFUNDED, 0);
+	PQclear(inv);
+	amount = json_int(c->body, "amount", left);
+	if (amount <= 0 || amount > left) {
+		api_error(c, 400, "invalid_request_error", "parameter_invalid", "amount",
+		    "amount must be between 1 and the %lld still refundable.", left);
+		return;
+	}
+	charge = db_exec(c->db, STMT_PAY_LAST_CHARGE, (const char *[]){ c->site.id, id });
+	if (charge == NULL) {
+		api_db_error(c);
+		return;
+	}
+	if (PQntuples(charge) == 0) {	/* paid from the credit balance: nothing to refund */
+		PQclear(charge);
+		api_error(c, 409, "invalid_request_error", "nothing_charged", NULL,
+		    "No card charge paid this invoice.");
+		return;
+	}
+	/* One key per refund: the API's Idempotency-Key guards against the client retrying. */
+	crypto_random_hex(12, hex, sizeof(hex));
+	snprintf(rid, sizeof(rid), "pay_%s", hex);
+	snprintf(idem, sizeof(idem), "%s-refund-%s", id, hex);
+	snprintf(pm, sizeof(pm), "%s", db_val(charge, 0, 1) ? db_val(charge, 0, 1) : "");
+	rc = gateway_get("test")->refund(&b, db_val(charge, 0, 0), amount, idem, &result);
+	PQclear(charge);
+	if (rc != 0) {
+		api_db_error(c);
+		return;
+	}
+	res = db_exec(c->db, STMT_PAY_INSERT, (const char *[]){ c->site.id, rid, id,
+	    pm[0] ? pm : NULL, api_lltoa(amount, a[0]), result.outcome, idem,
+	    api_lltoa(c->now, a[1]), "refund", result.ref });
+	if (res == NULL) {
+		api_db_error(c);
+		return;
+	}
+	PQclear(res);
+	if (strcmp(result.outcome, "succeeded") != 0) {
+		/* Keep the failed attempt on record (200), the invoice unchanged. */
+		answer_invoice(c, id);
+		return;
+	}
+	res = db_exec(c->db, STMT_INV_ADD_REFUND, (const char *[]){ c->site.id, id,
+	    api_lltoa(amount, a[2]) });
+	if (res == NULL || PQntuples(res) != 1) {
+		PQclear(res);
+		api_db_error(c);
+		return;
+	}
+	buf_init(&data);
+	jw_init(&w, &data);
+	rc = billing_write_invoice(&b, &w, NULL, res, 0);
+	if (rc == 0)
+		rc = events_emit(&b, "invoice.refunded", id, data.data);
+	buf_free(&data);
+	PQclear(res);
+	if (rc != 0) {
+		api_db_error(c);
+		return;
+	}
+	answer_invoice(c, id);
 }

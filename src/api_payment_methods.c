@@ -157,9 +157,23 @@ h_pm_attach(struct ctx *c)
 		api_db_error(c);
 		return;
 	}
-	/* The first card becomes the default; later ones when asked. */
+	/* The first card becomes the default; later ones when asked, or, unless told not to,
+	 * when the customer has unpaid invoices: a card added after a failed charge is the
+	 * card the customer means to pay with. */
 	make_default = PQntuples(cur) == 0 || cJSON_IsTrue(dflt);
 	PQclear(cur);
+	if (!make_default && dflt == NULL) {
+		PGresult *open = db_exec(c->db, STMT_INV_OPEN_FOR_CUSTOMER, (const char *[]){
+		    c->site.id, c->req->path_params[0] });
+
+		if (open == NULL) {
+			PQclear(tok);
+			api_db_error(c);
+			return;
+		}
+		make_default = PQntuples(open) > 0;
+		PQclear(open);
+	}
 	if (make_default) {
 		res = db_exec(c->db, STMT_PM_CLEAR_DEFAULT, (const char *[]){ c->site.id,
 		    c->req->path_params[0] });

@@ -10,7 +10,7 @@
 #include "api.h"
 #include "billing.h"
 #include "crypto.h"
-#include "gateway_test.h"
+#include "gateway.h"
 #include "log.h"
 
 static const char *
@@ -393,9 +393,10 @@ settle_subscription(struct bctx *b, const char *sub_id, bool paid, bool give_up,
 int
 billing_collect(struct bctx *b, const char *invoice_id, bool *paid)
 {
-	PGresult *inv, *pm, *tok, *res;
+	PGresult *inv, *pm, *res;
 	const char *outcome, *pm_id = NULL;
-	char a[8][24], pay_id[40], idem[80], sub_id[72], customer[72];
+	struct gateway_result result;
+	char a[8][24], pay_id[40], idem[80], sub_id[72], customer[72], currency[4];
 	long long due, created, attempts, next = -1, sched[8];
 	int nsched;
 	bool cancel = true, give_up = false;
@@ -414,30 +415,30 @@ billing_collect(struct bctx *b, const char *invoice_id, bool *paid)
 	snprintf(sub_id, sizeof(sub_id), "%s", db_val(inv, 0, INV_SUBSCRIPTION) ?
 	    db_val(inv, 0, INV_SUBSCRIPTION) : "");
 	snprintf(customer, sizeof(customer), "%s", db_val(inv, 0, INV_CUSTOMER));
+	snprintf(currency, sizeof(currency), "%s", db_val(inv, 0, INV_CURRENCY));
 	PQclear(inv);
 
 	pm = db_exec(b->db, STMT_PM_DEFAULT, (const char *[]){ b->site_id, customer });
 	if (pm == NULL)
 		return -1;
+	/* The key a real gateway would get: one charge per invoice attempt, ever. */
+	snprintf(idem, sizeof(idem), "%s-%lld", invoice_id, attempts);
+	result.ref[0] = '\0';
 	if (PQntuples(pm) == 0) {
 		outcome = "no_payment_method";
 	} else {
 		pm_id = db_val(pm, 0, PM_ID);
-		tok = db_exec(b->db, STMT_GWTOKEN_GET, (const char *[]){ b->site_id,
-		    db_val(pm, 0, PM_TOKEN) });
-		if (tok == NULL) {
+		if (gateway_get("test")->charge(b, db_val(pm, 0, PM_TOKEN), due, currency, idem,
+		    &result) != 0) {
 			PQclear(pm);
 			return -1;
 		}
-		outcome = PQntuples(tok) == 1 ? gateway_test_charge(db_val(tok, 0, 4),
-		    (int)db_ll(tok, 0, 2, 1), (int)db_ll(tok, 0, 3, 1970), b->now) : "declined";
-		PQclear(tok);
+		outcome = result.outcome;
 	}
-	/* The key a real gateway would get: one charge per invoice attempt, ever. */
 	new_id("pay", pay_id);
-	snprintf(idem, sizeof(idem), "%s-%lld", invoice_id, attempts);
 	res = db_exec(b->db, STMT_PAY_INSERT, (const char *[]){ b->site_id, pay_id, invoice_id,
-	    pm_id, lltoa(due, a[0]), outcome, idem, lltoa(b->now, a[1]) });
+	    pm_id, lltoa(due, a[0]), outcome, idem, lltoa(b->now, a[1]), "charge",
+	    result.ref[0] ? result.ref : NULL });
 	PQclear(pm);
 	if (res == NULL)
 		return -1;
@@ -669,6 +670,7 @@ billing_write_invoice(struct bctx *b, struct jw *w, const char *key, PGresult *r
 	jw_int_text(w, "total", db_val(res, row, INV_TOTAL));
 	jw_int_text(w, "amount_due", db_val(res, row, INV_DUE));
 	jw_int_text(w, "amount_paid", db_val(res, row, INV_PAID));
+	jw_int_text(w, "amount_refunded", db_val(res, row, INV_REFUNDED));
 	jw_int_text(w, "attempt_count", db_val(res, row, INV_ATTEMPTS));
 	jw_int_text(w, "next_attempt_at", db_val(res, row, INV_NEXT_ATTEMPT));
 	jw_int_text(w, "created_at", db_val(res, row, INV_CREATED));
@@ -692,6 +694,7 @@ billing_write_invoice(struct bctx *b, struct jw *w, const char *key, PGresult *r
 		jw_str(w, "id", db_val(pays, i, 0));
 		jw_str(w, "payment_method_id", db_val(pays, i, 1));
 		jw_int_text(w, "amount", db_val(pays, i, 2));
+		jw_str(w, "kind", db_val(pays, i, 5));
 		jw_str(w, "outcome", db_val(pays, i, 3));
 		jw_int_text(w, "created_at", db_val(pays, i, 4));
 		jw_obj_end(w);

@@ -67,6 +67,7 @@ static const struct route routes[] = {
 	API(HTTP_GET, "/api/v1/invoices/:id", h_inv_get, NULL, no_params),
 	API(HTTP_POST, "/api/v1/invoices/:id/pay", h_inv_pay, empty_fields, no_params),
 	API(HTTP_POST, "/api/v1/invoices/:id/void", h_inv_void, empty_fields, no_params),
+	API(HTTP_POST, "/api/v1/invoices/:id/refund", h_inv_refund, inv_refund_fields, no_params),
 	API(HTTP_POST, "/api/v1/test_gateway/tokens", h_token_create, token_create_fields,
 	    no_params),
 	API(HTTP_POST, "/api/v1/customers/:id/payment_methods", h_pm_attach, pm_attach_fields,

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "billing.h"
+#include "crypto.h"
 #include "jobs.h"
 #include "log.h"
 
@@ -142,6 +143,17 @@ webhook_step(struct db *db, const char *site, long long now)
 	snprintf(a[3], 24, "%lld", now);
 	upd = db_exec(db, STMT_DELIV_UPDATE, (const char *[]){ site, db_val(res, 0, 0), state, a[0],
 	    next >= 0 ? a[1] : NULL, status ? a[2] : NULL, err[0] ? err : NULL, a[3] });
+	if (upd != NULL) {
+		char aid[40], hex[25];
+		PGresult *att;
+
+		PQclear(upd);
+		crypto_random_hex(12, hex, sizeof(hex));
+		snprintf(aid, sizeof(aid), "wha_%s", hex);
+		att = db_exec(db, STMT_WH_ATTEMPT_INSERT, (const char *[]){ site, aid,
+		    db_val(res, 0, 0), a[3], status ? a[2] : NULL, err[0] ? err : NULL });
+		upd = att;
+	}
 	if (strcmp(state, "succeeded") != 0)
 		log_warn("jobs: webhook %s attempt %d: %s", db_val(res, 0, 0), attempts,
 		    err[0] ? err : "failed");

@@ -21,7 +21,7 @@
 #define INV_COLS \
 	"id, number, customer_id, subscription_id, status, currency, subtotal, credit_applied, " \
 	"total, amount_due, amount_paid, attempt_count, next_attempt_at, created_at, paid_at, " \
-	"voided_at"
+	"voided_at, amount_refunded"
 #define PSESS_COLS \
 	"id, customer_id, redirect_url, forward_url, features::text, status, created_at, " \
 	"expires_at, login_at, logout_at, login_ipaddress, logout_ipaddress, token_hash"
@@ -282,10 +282,25 @@ const struct stmt stmts[STMT__MAX] = {
 
 	[STMT_PAY_INSERT] = { "pay_insert",
 	    "INSERT INTO payment_attempts (site_id, id, invoice_id, payment_method_id, amount, "
-	    "outcome, idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8 },
+	    "outcome, idempotency_key, created_at, kind, gateway_ref) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", 10 },
 	[STMT_PAY_LIST] = { "pay_list",
-	    "SELECT id, payment_method_id, amount, outcome, created_at FROM payment_attempts "
-	    "WHERE site_id = $1 AND invoice_id = $2 ORDER BY created_at, id", 2 },
+	    "SELECT id, payment_method_id, amount, outcome, created_at, kind FROM payment_attempts "
+	    "WHERE site_id = $1 AND invoice_id = $2 ORDER BY seq", 2 },
+	[STMT_PAY_LAST_CHARGE] = { "pay_last_charge",
+	    "SELECT gateway_ref, payment_method_id FROM payment_attempts WHERE site_id = $1 "
+	    "AND invoice_id = $2 AND kind = 'charge' AND outcome = 'succeeded' "
+	    "ORDER BY seq DESC LIMIT 1", 2 },
+	[STMT_INV_ADD_REFUND] = { "inv_add_refund",
+	    "UPDATE invoices SET amount_refunded = amount_refunded + $3 "
+	    "WHERE site_id = $1 AND id = $2 AND amount_refunded + $3 <= amount_paid "
+	    "RETURNING " INV_COLS, 3 },
+	[STMT_WH_ATTEMPT_INSERT] = { "wh_attempt_insert",
+	    "INSERT INTO webhook_attempts (site_id, id, delivery_id, attempted_at, http_status, "
+	    "error) VALUES ($1, $2, $3, $4, $5, $6)", 6 },
+	[STMT_WH_ATTEMPT_LIST] = { "wh_attempt_list",
+	    "SELECT attempted_at, http_status, error FROM webhook_attempts "
+	    "WHERE site_id = $1 AND delivery_id = $2 ORDER BY attempted_at, id", 2 },
 	[STMT_CUST_CREDIT_ADD] = { "cust_credit_add",
 	    "UPDATE customers SET credit_balance = credit_balance + $3 "
 	    "WHERE site_id = $1 AND id = $2 RETURNING credit_balance", 3 },

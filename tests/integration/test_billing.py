@@ -458,6 +458,49 @@ class Billing(Base):
         self.assertEqual(self.m.post("/invoices/%s/void" % inv["id"]).status, 409)
         self.assertEqual(self.m.post("/invoices/%s/pay" % inv["id"]).status, 409)
 
+    def test_refunds_partial_then_rest(self):
+        c = self.customer()
+        s = self.sub(c["id"], plan="pro")
+        inv = self.invoices(subscription_id=s["id"])[0]
+        part = self.ok(self.m.post("/invoices/%s/refund" % inv["id"], {"amount": 1000}))
+        self.assertEqual(part["amount_refunded"], 1000)
+        self.assertEqual([(p["kind"], p["outcome"], p["amount"]) for p in part["payment_attempts"]],
+                         [("charge", "succeeded", 3000), ("refund", "succeeded", 1000)])
+        too_much = self.m.post("/invoices/%s/refund" % inv["id"], {"amount": 2001})
+        self.assertEqual(too_much.status, 400)
+        self.assertEqual(too_much.json["error"]["param"], "amount")
+        rest = self.ok(self.m.post("/invoices/%s/refund" % inv["id"]))
+        self.assertEqual(rest["amount_refunded"], 3000)
+        self.assertEqual(self.m.post("/invoices/%s/refund" % inv["id"]).status, 400)
+        types = [e["type"] for e in self.ok(self.m.get("/events?type=invoice.refunded"))["data"]]
+        self.assertEqual(len(types), 2)
+
+    def test_refund_of_unpaid_invoice_is_409(self):
+        c = self.customer(DECLINE)
+        s = self.sub(c["id"])
+        inv = self.invoices(subscription_id=s["id"])[0]
+        r = self.m.post("/invoices/%s/refund" % inv["id"])
+        self.assertEqual(r.status, 409)
+        self.assertEqual(r.json["error"]["code"], "invoice_not_paid")
+
+    def test_card_added_after_failure_is_used_at_once(self):
+        c = self.customer(DECLINE)
+        s = self.sub(c["id"])
+        self.assertEqual(self.get_sub(s["id"])["status"], "past_due")
+        pm = self.card(c["id"], GOOD)            # no "default": it becomes the default
+        self.assertTrue(pm["is_default"])
+        inv = self.invoices(subscription_id=s["id"])[0]
+        self.assertEqual((inv["status"], inv["payment_attempts"][-1]["payment_method_id"]),
+                         ("paid", pm["id"]))
+        self.assertEqual(self.get_sub(s["id"])["status"], "active")
+
+    def test_card_added_as_non_default_is_not_charged(self):
+        c = self.customer(DECLINE)
+        s = self.sub(c["id"])
+        pm = self.card(c["id"], GOOD, default=False)
+        self.assertFalse(pm["is_default"])
+        self.assertEqual(self.invoices(subscription_id=s["id"])[0]["status"], "open")
+
     def test_every_change_writes_an_event(self):
         c = self.customer()
         s = self.sub(c["id"])
@@ -547,6 +590,11 @@ class Webhooks(Base):
             self.assertTrue(self.wait(lambda: rx.got))
             d = self.ok(self.m.get("/events/" + evt["id"]))["deliveries"][0]
             self.assertEqual((d["status"], d["attempts"]), ("succeeded", 2))
+            log = d["attempt_log"]
+            self.assertEqual(len(log), 2)
+            self.assertIsNone(log[0]["http_status"])
+            self.assertIsNotNone(log[0]["error"])
+            self.assertEqual((log[1]["http_status"], log[1]["error"]), (200, None))
             # Replay on demand: a new delivery of the same event.
             again = self.ok(self.m.post("/events/%s/resend" % evt["id"]))
             self.assertEqual(len(again["deliveries"]), 2)
