@@ -530,8 +530,9 @@ billing_process_due(struct bctx *b, const char *sub_id)
 	int found = sub_load(b, sub_id, true, &s);
 	long long at;
 
+	/* Just claimed, so "not found" means its plan is gone: an error, not nothing to do. */
 	if (found <= 0)
-		return found;
+		return -1;
 	if (s.next_billing_at < 0 || s.next_billing_at > b->now)
 		return 0;
 	at = s.next_billing_at;

@@ -30,6 +30,7 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 	cfg->key_grace_seconds = 24 * 3600;
 	cfg->jobs_enabled = 1;
+	cfg->webhook_allow_private = 0;
 }
 
 static int
@@ -43,6 +44,18 @@ parse_long(const char *s, long min, long max, int base, long *out)
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+	if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0)
+		*out = 1;
+	else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0)
+		*out = 0;
+	else
+		return -1;
 	return 0;
 }
 
@@ -99,12 +112,9 @@ config_handler(void *user, const char *section, const char *name, const char *va
 		rc = log_parse_level(value, &lv) == 0 ?
 		    copy_str(cfg->log_level, sizeof(cfg->log_level), value) : -1;
 	} else if (IS("jobs", "enabled")) {
-		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0)
-			cfg->jobs_enabled = 1;
-		else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0)
-			cfg->jobs_enabled = 0;
-		else
-			rc = -1;
+		rc = parse_bool(value, &cfg->jobs_enabled);
+	} else if (IS("webhooks", "allow_private_targets")) {
+		rc = parse_bool(value, &cfg->webhook_allow_private);
 	} else if (IS("security", "key_rotation_grace")) {
 		if ((rc = parse_long(value, 0, 90L * 24 * 3600, 10, &v)) == 0)
 			cfg->key_grace_seconds = (int)v;

@@ -22,6 +22,7 @@ struct config {
 	char	log_level[16];			/* [server] log_level */
 	int	key_grace_seconds;		/* [security] key_rotation_grace, seconds */
 	int	jobs_enabled;			/* [jobs] enabled: the master runs the job runner */
+	int	webhook_allow_private;		/* [webhooks] allow_private_targets */
 };
 
 void	config_defaults(struct config *cfg);

@@ -22,12 +22,54 @@
 
 enum kind { K_NONE, K_RENEW, K_RESUME, K_RETRY };
 
+/* Items whose processing failed (not a lost connection) wait here for a while, so one bad
+ * row cannot hold up its site's queue. Per runner and in memory: another runner, or this
+ * one after QUARANTINE_SECONDS, tries again. */
+#define QUARANTINE_MAX		64
+#define QUARANTINE_SECONDS	300
+static struct {
+	char	site[48];
+	char	id[72];
+	time_t	until;
+} quarantine[QUARANTINE_MAX];
+
+static void
+quarantine_add(const char *site, const char *id)
+{
+	int slot = 0;
+
+	for (int i = 0; i < QUARANTINE_MAX; i++)
+		if (quarantine[i].until < quarantine[slot].until)
+			slot = i;
+	snprintf(quarantine[slot].site, sizeof(quarantine[slot].site), "%s", site);
+	snprintf(quarantine[slot].id, sizeof(quarantine[slot].id), "%s", id);
+	quarantine[slot].until = time(NULL) + QUARANTINE_SECONDS;
+}
+
+/* The site's set-aside ids as a PostgreSQL array literal (ids are [A-Za-z0-9_-]). */
+static void
+quarantine_list(const char *site, char *out, size_t n)
+{
+	time_t now = time(NULL);
+	size_t len;
+
+	snprintf(out, n, "{");
+	for (int i = 0; i < QUARANTINE_MAX; i++) {
+		if (quarantine[i].until <= now || strcmp(quarantine[i].site, site) != 0)
+			continue;
+		len = strlen(out);
+		snprintf(out + len, n - len, "%s%s", len > 1 ? "," : "", quarantine[i].id);
+	}
+	len = strlen(out);
+	snprintf(out + len, n - len, "}");
+}
+
 /* Claims the earliest due billing item of a site and processes it. 1 done, 0 nothing. */
 static int
 billing_step(struct db *db, const char *site, long long now)
 {
-	char t[24];
-	const char *p[2] = { site, t };
+	char t[24], skip[QUARANTINE_MAX * 74 + 4];
+	const char *p[3] = { site, t, skip };
 	PGresult *r[3];
 	enum stmt_id ids[3] = { STMT_SUB_CLAIM_DUE, STMT_SUB_CLAIM_RESUME, STMT_INV_CLAIM_RETRY };
 	enum kind kinds[3] = { K_RENEW, K_RESUME, K_RETRY };
@@ -39,6 +81,7 @@ billing_step(struct db *db, const char *site, long long now)
 	bool paid;
 
 	snprintf(t, sizeof(t), "%lld", now);
+	quarantine_list(site, skip, sizeof(skip));
 	if (db_begin(db) != 0)
 		return -1;
 	for (int i = 0; i < 3; i++) {
@@ -76,9 +119,15 @@ billing_step(struct db *db, const char *site, long long now)
 		break;
 	}
 	if (rc < 0) {
-		log_error("jobs: site %s: processing %s failed: %s", site, id, db->errmsg);
+		bool lost = db->status == DB_UNAVAILABLE;
+
 		db_rollback(db);
-		return -1;
+		if (lost)
+			return -1;
+		log_error("jobs: site %s: %s failed (%s); set aside for %d s", site, id,
+		    db->status == DB_ERROR ? db->errmsg : "inconsistent data", QUARANTINE_SECONDS);
+		quarantine_add(site, id);
+		return 1;	/* the rest of the site's work goes on */
 	}
 	if (db_commit(db) != 0)
 		return -1;
@@ -86,6 +135,8 @@ billing_step(struct db *db, const char *site, long long now)
 }
 
 /* Claims one due webhook delivery of a site and attempts it. 1 done, 0 nothing. */
+static bool allow_private;	/* [webhooks] allow_private_targets, set by jobs_run */
+
 static int
 webhook_step(struct db *db, const char *site, long long now)
 {
@@ -121,7 +172,8 @@ webhook_step(struct db *db, const char *site, long long now)
 	jw_int_text(&w, "created_at", db_val(res, 0, 9));
 	jw_obj_end(&w);
 	body = b.data;
-	status = webhook_post(db_val(res, 0, 3), db_val(res, 0, 4), body, err, sizeof(err));
+	status = webhook_post(db_val(res, 0, 3), db_val(res, 0, 4), body, allow_private, err,
+	    sizeof(err));
 	attempts = (int)db_ll(res, 0, 1, 0) + 1;
 	created = db_ll(res, 0, 2, now);
 	if (status >= 200 && status <= 299) {
@@ -208,6 +260,7 @@ jobs_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	bool listening = false;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	allow_private = cfg->webhook_allow_private != 0;
 	db_init(&db, cfg->db_conninfo, cfg->db_connect_timeout, true);
 	log_info("jobs: runner started");
 	while (!*stop) {

@@ -235,10 +235,12 @@ const struct stmt stmts[STMT__MAX] = {
 	/* The job runner: one due subscription, skipping those another runner holds. */
 	[STMT_SUB_CLAIM_DUE] = { "sub_claim_due",
 	    "SELECT id, next_billing_at FROM subscriptions WHERE site_id = $1 AND next_billing_at <= $2 "
-	    "ORDER BY next_billing_at, id LIMIT 1 FOR UPDATE SKIP LOCKED", 2 },
+	    "AND id <> ALL ($3::text[]) ORDER BY next_billing_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+	    3 },
 	[STMT_SUB_CLAIM_RESUME] = { "sub_claim_resume",
 	    "SELECT id, resume_at FROM subscriptions WHERE site_id = $1 AND status = 'paused' "
-	    "AND resume_at <= $2 ORDER BY resume_at, id LIMIT 1 FOR UPDATE SKIP LOCKED", 2 },
+	    "AND resume_at <= $2 AND id <> ALL ($3::text[]) ORDER BY resume_at, id LIMIT 1 "
+	    "FOR UPDATE SKIP LOCKED", 3 },
 	[STMT_SUB_COUNT_LIVE] = { "sub_count_live",
 	    "SELECT count(*) FROM subscriptions WHERE site_id = $1 AND customer_id = $2 "
 	    "AND status IN ('in_trial', 'active', 'non_renewing', 'past_due')", 2 },
@@ -277,8 +279,8 @@ const struct stmt stmts[STMT__MAX] = {
 	    "ORDER BY created_at, id FOR UPDATE", 2 },
 	[STMT_INV_CLAIM_RETRY] = { "inv_claim_retry",
 	    "SELECT id, next_attempt_at FROM invoices WHERE site_id = $1 AND status = 'open' "
-	    "AND next_attempt_at <= $2 ORDER BY next_attempt_at, id LIMIT 1 "
-	    "FOR UPDATE SKIP LOCKED", 2 },
+	    "AND next_attempt_at <= $2 AND id <> ALL ($3::text[]) ORDER BY next_attempt_at, id "
+	    "LIMIT 1 FOR UPDATE SKIP LOCKED", 3 },
 
 	[STMT_PAY_INSERT] = { "pay_insert",
 	    "INSERT INTO payment_attempts (site_id, id, invoice_id, payment_method_id, amount, "

@@ -94,6 +94,10 @@ log_level = ${STACK_LOG_LEVEL:-info}
 
 [security]
 key_rotation_grace = 86400
+
+[webhooks]
+; the local stack and the tests deliver to receivers on 127.0.0.1
+allow_private_targets = ${STACK_WEBHOOK_PRIVATE:-true}
 EOC
 }
 

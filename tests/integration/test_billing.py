@@ -447,6 +447,23 @@ class Billing(Base):
         self.assertEqual(inv["status"], "paid")
         self.assertEqual(self.get_sub(s["id"])["status"], "active")
 
+    def test_one_broken_subscription_does_not_block_the_others(self):
+        c1, c2 = self.customer(), self.customer()
+        bad = self.sub(c1["id"])
+        good = self.sub(c2["id"])
+        # Break one row behind the API's back: its plan no longer exists.
+        self.s.psql("SET session_replication_role = replica; UPDATE subscriptions "
+                    "SET plan_id = 'ghost' WHERE site_id = '%s' AND id = '%s'"
+                    % (self.m.site_id, bad["id"]))
+        self.ok(self.m.post("/time_machine/travel_forward",
+                            {"destination_time": good["current_term_end"] + 1}))
+        deadline = time.time() + 20
+        while time.time() < deadline and len(self.invoices(subscription_id=good["id"])) < 2:
+            time.sleep(0.05)
+        self.assertEqual(len(self.invoices(subscription_id=good["id"])), 2)
+        self.assertEqual(self.ok(self.m.get("/time_machine"))["pending_jobs"], 1)
+        self.assertIn("set aside", self.s.log_text())
+
     def test_pay_and_void(self):
         c = self.customer(DECLINE)
         s = self.sub(c["id"])

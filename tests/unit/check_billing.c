@@ -1,10 +1,14 @@
 /* check_billing.c: calendar-correct terms, the proration rounding rule, test cards. */
+#include <arpa/inet.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "billing.h"
 #include "check_main.h"
 #include "gateway_test.h"
+#include "jobs.h"
 
 static long long
 ts(int y, int m, int d)
@@ -86,6 +90,50 @@ START_TEST(cards_expire_after_their_month)
 }
 END_TEST
 
+START_TEST(internal_addresses_are_recognised)
+{
+	const char *internal[] = { "127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255",
+	    "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "::",
+	    "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "not-an-ip", "224.0.0.1" };
+	const char *external[] = { "93.184.216.34", "172.32.0.1", "8.8.8.8",
+	    "2606:4700:4700::1111", "::ffff:8.8.8.8", "100.128.0.1" };
+
+	for (size_t i = 0; i < sizeof(internal) / sizeof(internal[0]); i++)
+		ck_assert_msg(webhook_ip_is_internal(internal[i]), "%s", internal[i]);
+	for (size_t i = 0; i < sizeof(external) / sizeof(external[0]); i++)
+		ck_assert_msg(!webhook_ip_is_internal(external[i]), "%s", external[i]);
+}
+END_TEST
+
+START_TEST(webhook_to_loopback_is_refused_before_sending)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status;
+	char url[64], err[256] = "", buf[16];
+	ssize_t got;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", ntohs(sa.sin_port));
+	status = webhook_post(url, "whsec_x", "{}", false, err, sizeof(err));
+	ck_assert_int_eq(status, 0);
+	ck_assert_msg(strstr(err, "internal address") != NULL, "%s", err);
+	/* curl connected (the handshake), but not one byte of the request arrived. */
+	{
+		int c = accept(fd, NULL, NULL);
+
+		ck_assert_int_ge(c, 0);
+		got = recv(c, buf, sizeof(buf), 0);
+		ck_assert_int_le(got, 0);
+		close(c);
+	}
+	close(fd);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -99,6 +147,8 @@ make_suite(void)
 	tcase_add_test(tc, proration_rounds_half_up);
 	tcase_add_test(tc, test_cards_have_documented_outcomes);
 	tcase_add_test(tc, cards_expire_after_their_month);
+	tcase_add_test(tc, internal_addresses_are_recognised);
+	tcase_add_test(tc, webhook_to_loopback_is_refused_before_sending);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -39,6 +39,21 @@ START_TEST(values_are_read)
 }
 END_TEST
 
+START_TEST(webhooks_to_internal_addresses_are_refused_by_default)
+{
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(load("[server]\nworkers = 2\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.webhook_allow_private, 0);
+	ck_assert_int_eq(load("[webhooks]\nallow_private_targets = true\n", &cfg, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(cfg.webhook_allow_private, 1);
+	ck_assert_int_eq(load("[webhooks]\nallow_private_targets = maybe\n", &cfg, err,
+	    sizeof(err)), -1);
+}
+END_TEST
+
 START_TEST(unknown_setting_is_an_error)
 {
 	struct config cfg;
@@ -89,6 +104,7 @@ make_suite(void)
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, values_are_read);
+	tcase_add_test(tc, webhooks_to_internal_addresses_are_refused_by_default);
 	tcase_add_test(tc, unknown_setting_is_an_error);
 	tcase_add_test(tc, bad_number_is_an_error);
 	tcase_add_test(tc, public_url_needs_a_scheme);
