@@ -1,0 +1,30 @@
+"""test_browser.py: runs the browser tests (tests/browser, node --test with playwright-core
+and Debian's Chromium) against this run's stack, each node test counted as one test."""
+import os
+import re
+import subprocess
+import unittest
+
+from harness import ROOT, stack
+
+BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
+
+
+class Browser(unittest.TestCase):
+    def test_portal_in_chromium(self):
+        s = stack()
+        m = s.new_site("web")
+        self.assertTrue(os.path.exists("/usr/bin/chromium"), "apt-get install chromium")
+        if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER_DIR, check=True,
+                           capture_output=True)
+        env = dict(os.environ, PORTALD_URL=s.base, PORTALD_API_KEY=m.key)
+        r = subprocess.run(["node", "--test", "--test-reporter=spec"], cwd=BROWSER_DIR, env=env,
+                           capture_output=True, text=True, timeout=300)
+        out = r.stdout + r.stderr
+        passed = re.search(r"pass (\d+)", out)
+        failed = re.search(r"fail (\d+)", out)
+        self.assertEqual(r.returncode, 0, out[-4000:])
+        self.assertIsNotNone(passed, out[-2000:])
+        self.assertEqual(int(failed.group(1)), 0, out[-4000:])
+        self.assertGreaterEqual(int(passed.group(1)), 5, out[-2000:])
