@@ -285,3 +285,50 @@ def stack():
 def set_stack(s):
     global _STACK
     _STACK = s
+
+
+# ---- a minimal FastCGI client, to talk to portald without nginx ----
+def _fcgi_record(rtype, content, req_id=1):
+    import struct
+    pad = (8 - len(content) % 8) % 8
+    return struct.pack(">BBHHBB", 1, rtype, req_id, len(content), pad, 0) + content + b"\0" * pad
+
+
+def _fcgi_pair(name, value):
+    import struct
+
+    def ln(n):
+        return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+    return ln(len(name)) + ln(len(value)) + name + value
+
+
+def fcgi_params(params):
+    return _fcgi_record(4, b"".join(_fcgi_pair(k.encode(), v.encode())
+                                    for k, v in params.items())) + _fcgi_record(4, b"")
+
+
+FCGI_BEGIN = _fcgi_record(1, bytes([0, 1, 0, 0, 0, 0, 0, 0]))   # RESPONDER, no keep-conn
+FCGI_STDIN_END = _fcgi_record(5, b"")
+
+
+def fcgi_read_stdout(sock, timeout=10):
+    """Reads records until END_REQUEST; returns the STDOUT bytes."""
+    import struct
+    sock.settimeout(timeout)
+    data, out = b"", b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        while len(data) >= 8:
+            _, rtype, _, clen, plen, _ = struct.unpack(">BBHHBB", data[:8])
+            if len(data) < 8 + clen + plen:
+                break
+            content = data[8:8 + clen]
+            data = data[8 + clen + plen:]
+            if rtype == 6:
+                out += content
+            elif rtype == 3:
+                return out
+    return out

@@ -3,6 +3,7 @@
 Usage: run.py [--bin DIR] [pattern...]   (patterns select test names by substring)"""
 import argparse
 import os
+import signal
 import sys
 import time
 import unittest
@@ -38,7 +39,14 @@ def iter_tests(suite):
             yield t
 
 
+def _terminated(signum, frame):
+    # SIGTERM (a timeout, CI stopping) must still run the finally that stops the stack.
+    raise KeyboardInterrupt("terminated by signal %d" % signum)
+
+
 def main():
+    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGHUP, _terminated)
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", help="directory holding portald and portalctl")
     ap.add_argument("--label", default="integration")

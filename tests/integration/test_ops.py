@@ -203,3 +203,138 @@ class Schema(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ProcessModel(unittest.TestCase):
+    """A second portald of its own (same database, own socket), spoken to in FastCGI."""
+
+    def setUp(self):
+        self.s = stack()
+        self.dir = os.path.join(self.s.state, "pm-%s" % os.urandom(3).hex())
+        os.makedirs(self.dir)
+
+    def config(self, socket_line, workers=1):
+        src = open(os.path.join(self.s.state, "portald.conf")).read()
+        conf = re.sub(r"(?m)^socket = .*$", socket_line, src)
+        conf = re.sub(r"(?m)^workers = .*$", "workers = %d" % workers, conf)
+        conf += "\n[jobs]\nenabled = false\n"
+        path = os.path.join(self.dir, "portald.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        return path
+
+    def request(self, sock_path, path="/healthz", hold=None):
+        import socket as so
+        from harness import FCGI_BEGIN, FCGI_STDIN_END, fcgi_params, fcgi_read_stdout
+        c = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+        c.connect(sock_path)
+        params = fcgi_params({"REQUEST_METHOD": "GET", "REQUEST_URI": path,
+                              "REMOTE_ADDR": "127.0.0.1"})
+        c.sendall(FCGI_BEGIN + params[:20])
+        if hold:
+            hold()          # the worker has accepted and is reading the parameters
+        c.sendall(params[20:] + FCGI_STDIN_END)
+        out = fcgi_read_stdout(c)
+        c.close()
+        return out
+
+    def wait_socket(self, path, proc):
+        for _ in range(100):
+            if os.path.exists(path):
+                return
+            if proc.poll() is not None:   # read stderr only once it has ended
+                self.fail("portald exited: " + proc.stderr.read().decode(errors="replace"))
+            time.sleep(0.05)
+        self.fail("no socket at " + path)
+
+    def test_sigterm_lets_the_request_in_flight_finish(self):
+        sock = os.path.join(self.dir, "p.sock")
+        proc = subprocess.Popen([os.path.join(self.s.bin_dir, "portald"), "--config",
+                                 self.config("socket = " + sock)], stderr=subprocess.PIPE)
+        try:
+            self.wait_socket(sock, proc)
+            time.sleep(0.3)   # the worker is up and waiting
+
+            def stop_now():
+                time.sleep(0.2)
+                proc.send_signal(signal.SIGTERM)
+                time.sleep(0.3)
+                self.assertIsNone(proc.poll(), "portald left before the request was done")
+
+            out = self.request(sock, hold=stop_now)
+            self.assertIn(b"Status: 200", out)
+            self.assertIn(b'{"status":"ok"}', out)
+            self.assertEqual(proc.wait(timeout=15), 0)
+            self.assertFalse(os.path.exists(sock), "the socket it created is removed")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    def test_inherited_socket_on_fd0(self):
+        import socket as so
+        path = os.path.join(self.dir, "inherited.sock")
+        ls = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+        ls.bind(path)
+        ls.listen(16)
+        proc = subprocess.Popen([os.path.join(self.s.bin_dir, "portald"), "--config",
+                                 self.config("socket = inherit")], stdin=ls.fileno(),
+                                stderr=subprocess.PIPE)
+        try:
+            time.sleep(0.5)
+            self.assertIsNone(proc.poll())
+            self.assertIn(b"Status: 200", self.request(path))
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=15), 0)
+            self.assertTrue(os.path.exists(path), "an inherited socket is not ours to unlink")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            ls.close()
+
+    def test_inherited_socket_from_systemd_listen_fds(self):
+        import socket as so
+        path = os.path.join(self.dir, "systemd.sock")
+        ls = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+        ls.bind(path)
+        ls.listen(16)
+        os.set_inheritable(ls.fileno(), True)
+        # systemd hands the socket over as fd 3 and names the receiving pid.
+        script = 'exec 3<&%d; export LISTEN_FDS=1 LISTEN_PID=$$; exec "$0" --config "$1"' % ls.fileno()
+        proc = subprocess.Popen(["bash", "-c", script, os.path.join(self.s.bin_dir, "portald"),
+                                 self.config("socket = inherit")], pass_fds=(ls.fileno(),),
+                                stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            time.sleep(0.5)
+            self.assertIsNone(proc.poll())
+            self.assertIn(b"Status: 200", self.request(path))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+            ls.close()
+
+    def test_stale_socket_is_replaced_but_a_file_is_not_touched(self):
+        import socket as so
+        stale = os.path.join(self.dir, "stale.sock")
+        s = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+        s.bind(stale)
+        s.close()           # a socket file nobody listens on
+        proc = subprocess.Popen([os.path.join(self.s.bin_dir, "portald"), "--config",
+                                 self.config("socket = " + stale)], stderr=subprocess.PIPE)
+        try:
+            self.wait_socket(stale, proc)
+            time.sleep(0.3)
+            self.assertIn(b"Status: 200", self.request(stale))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+        regular = os.path.join(self.dir, "regular.sock")
+        with open(regular, "w") as f:
+            f.write("keep me")
+        r = subprocess.run([os.path.join(self.s.bin_dir, "portald"), "--config",
+                            self.config("socket = " + regular)], capture_output=True, text=True,
+                           timeout=10)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not a socket", r.stderr)
+        self.assertEqual(open(regular).read(), "keep me")
