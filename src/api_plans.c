@@ -99,27 +99,12 @@ h_plan_create(struct ctx *c)
 	PQclear(res);
 }
 
-void
-h_plan_get(struct ctx *c)
+/* Runs stmt on the path's plan and answers with it; event, when given, is recorded. */
+static void
+plan_by_path(struct ctx *c, enum stmt_id stmt, const char *event)
 {
-	PGresult *res = db_exec(c->db, STMT_PLAN_GET, (const char *[]){ c->site.id,
-	    c->req->path_params[0] });
-
-	if (res == NULL) {
-		api_db_error(c);
-		return;
-	}
-	if (PQntuples(res) == 0)
-		api_not_found(c, "plan", c->req->path_params[0]);
-	else
-		answer_plan(c, res);
-	PQclear(res);
-}
-
-void
-h_plan_archive(struct ctx *c)
-{
-	PGresult *res = db_exec(c->db, STMT_PLAN_ARCHIVE, (const char *[]){ c->site.id,
+	struct bctx b = { c->db, c->site.id, c->now };
+	PGresult *res = db_exec(c->db, stmt, (const char *[]){ c->site.id,
 	    c->req->path_params[0] });
 
 	if (res == NULL) {
@@ -129,14 +114,23 @@ h_plan_archive(struct ctx *c)
 	if (PQntuples(res) == 0)
 		api_not_found(c, "plan", c->req->path_params[0]);
 	else {
-		struct bctx b = { c->db, c->site.id, c->now };
-
-		if (events_emit(&b, "plan.archived", c->req->path_params[0], NULL) != 0)
+		answer_plan(c, res);
+		if (event && events_emit(&b, event, c->req->path_params[0], c->resp->body.data))
 			api_db_error(c);
-		else
-			answer_plan(c, res);
 	}
 	PQclear(res);
+}
+
+void
+h_plan_get(struct ctx *c)
+{
+	plan_by_path(c, STMT_PLAN_GET, NULL);
+}
+
+void
+h_plan_archive(struct ctx *c)
+{
+	plan_by_path(c, STMT_PLAN_ARCHIVE, "plan.archived");
 }
 
 void

@@ -1,5 +1,5 @@
 # stacklib.sh: start and stop the local stack (PostgreSQL, portald, nginx) on 127.0.0.1.
-# Sourced by tools/stack, tools/test and bench/run. Inputs (environment):
+# Sourced by tools/stack, tests/integration, tests/valgrind and bench/. Inputs (environment):
 #   STACK_ROOT   the checkout            STACK_STATE  directory for all run-time state
 #   STACK_BIN    directory of portald and portalctl (default $STACK_ROOT/build/local/src)
 #   STACK_HTTP_PORT, STACK_PG_PORT       STACK_WORKERS (default 4)
