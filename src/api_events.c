@@ -75,23 +75,34 @@ h_event_list(struct ctx *c)
 	PQclear(res);
 }
 
-void
-h_event_get(struct ctx *c)
+/* The path's event, or NULL once a 404 or the database error is answered. */
+static PGresult *
+load_event(struct ctx *c)
 {
 	PGresult *res = db_exec(c->db, STMT_EVENT_GET, (const char *[]){ c->site.id,
 	    c->req->path_params[0] });
-	PGresult *d;
-	struct jw w;
 
 	if (res == NULL) {
 		api_db_error(c);
-		return;
+		return NULL;
 	}
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		api_not_found(c, "event", c->req->path_params[0]);
-		return;
+		return NULL;
 	}
+	return res;
+}
+
+void
+h_event_get(struct ctx *c)
+{
+	PGresult *res = load_event(c);
+	PGresult *d;
+	struct jw w;
+
+	if (res == NULL)
+		return;
 	d = db_exec(c->db, STMT_DELIV_LIST, (const char *[]){ c->site.id, c->req->path_params[0] });
 	if (d == NULL) {
 		PQclear(res);
@@ -140,20 +151,12 @@ h_event_get(struct ctx *c)
 void
 h_event_resend(struct ctx *c)
 {
-	PGresult *res = db_exec(c->db, STMT_EVENT_GET, (const char *[]){ c->site.id,
-	    c->req->path_params[0] });
+	PGresult *res = load_event(c);
 	PGresult *eps;
 	char now[24];
 
-	if (res == NULL) {
-		api_db_error(c);
+	if (res == NULL)
 		return;
-	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		api_not_found(c, "event", c->req->path_params[0]);
-		return;
-	}
 	eps = db_exec(c->db, STMT_WH_MATCHING, (const char *[]){ c->site.id, db_val(res, 0, 1) });
 	PQclear(res);
 	if (eps == NULL) {
