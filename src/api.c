@@ -59,6 +59,17 @@ api_db_error(struct ctx *c)
 		    "The database is not reachable right now; retry shortly.");
 		return;
 	}
+	/* Two requests racing for the same rows (a unique key both want, a row the other just
+	 * deleted, a deadlock): the transaction rolls back and the client may simply retry. */
+	if (strcmp(c->db->sqlstate, "23505") == 0 || strcmp(c->db->sqlstate, "23503") == 0 ||
+	    strcmp(c->db->sqlstate, "40001") == 0 || strcmp(c->db->sqlstate, "40P01") == 0) {
+		log_warn("request %s: conflict with a concurrent request (%s)",
+		    c->req->request_id, c->db->sqlstate);
+		api_error(c, 409, "invalid_request_error", "concurrent_modification", NULL,
+		    "Another request changed the same data at the same time; nothing was "
+		    "changed by this one. Retry it.");
+		return;
+	}
 	log_error("request %s: database error %s", c->req->request_id, c->db->sqlstate);
 	api_error(c, 500, "api_error", "internal_error", NULL,
 	    "Something went wrong on our side (request %s).", c->req->request_id);

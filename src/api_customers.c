@@ -217,9 +217,25 @@ void
 h_customer_delete(struct ctx *c)
 {
 	const char *params[2] = { c->site.id, c->req->path_params[0] };
-	PGresult *res = db_exec(c->db, STMT_CUSTOMER_DELETE, params);
+	PGresult *res = db_exec(c->db, STMT_CUSTOMER_BILLING_REFS, params);
 	struct jw w;
 
+	if (res == NULL) {
+		api_db_error(c);
+		return;
+	}
+	/* Invoices are numbered records and live subscriptions still bill: deleting the
+	 * customer would take them along, so it is refused while they exist. */
+	if (PQntuples(res) == 1 && (db_ll(res, 0, 0, 0) > 0 || db_ll(res, 0, 1, 0) > 0)) {
+		api_error(c, 409, "invalid_request_error", "customer_has_billing_history", "id",
+		    "Customer '%s' has %lld invoice(s) and %lld subscription(s) still billing; "
+		    "a customer with billing history cannot be deleted.", params[1],
+		    db_ll(res, 0, 0, 0), db_ll(res, 0, 1, 0));
+		PQclear(res);
+		return;
+	}
+	PQclear(res);
+	res = db_exec(c->db, STMT_CUSTOMER_DELETE, params);
 	if (res == NULL) {
 		api_db_error(c);
 		return;

@@ -156,6 +156,8 @@ h_inv_void(struct ctx *c)
 	rc = billing_write_invoice(&b, &w, NULL, res, 0);
 	if (rc == 0)
 		rc = events_emit(&b, "invoice.voided", c->req->path_params[0], data.data);
+	if (rc == 0 && db_val(res, 0, INV_SUBSCRIPTION) != NULL)
+		rc = billing_invoice_closed(&b, db_val(res, 0, INV_SUBSCRIPTION));
 	buf_free(&data);
 	PQclear(res);
 	if (rc != 0) {

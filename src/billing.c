@@ -366,9 +366,8 @@ settle_subscription(struct bctx *b, const char *sub_id, bool paid, bool give_up,
 
 	if (found <= 0)
 		return found;
-	if (paid && strcmp(s.status, "past_due") == 0) {
-		snprintf(s.status, sizeof(s.status), "%s", s.cancel_at_end ? "non_renewing" : "active");
-		type = "subscription.activated";
+	if (paid) {
+		return billing_invoice_closed(b, sub_id);
 	} else if (!paid && !give_up && (strcmp(s.status, "active") == 0 ||
 	    strcmp(s.status, "non_renewing") == 0 || strcmp(s.status, "in_trial") == 0)) {
 		snprintf(s.status, sizeof(s.status), "past_due");
@@ -388,6 +387,29 @@ settle_subscription(struct bctx *b, const char *sub_id, bool paid, bool give_up,
 	if (sub_save(b, &s) != 0)
 		return -1;
 	return billing_emit_sub(b, type, s.id);
+}
+
+int
+billing_invoice_closed(struct bctx *b, const char *sub_id)
+{
+	struct sub s;
+	PGresult *res;
+	long long open;
+	int found = sub_load(b, sub_id, true, &s);
+
+	if (found <= 0 || strcmp(s.status, "past_due") != 0)
+		return found < 0 ? -1 : 0;
+	res = db_exec(b->db, STMT_INV_OPEN_COUNT_SUB, (const char *[]){ b->site_id, sub_id });
+	if (res == NULL)
+		return -1;
+	open = db_ll(res, 0, 0, 0);
+	PQclear(res);
+	if (open > 0)
+		return 0;
+	snprintf(s.status, sizeof(s.status), "%s", s.cancel_at_end ? "non_renewing" : "active");
+	if (sub_save(b, &s) != 0)
+		return -1;
+	return billing_emit_sub(b, "subscription.activated", s.id);
 }
 
 int

@@ -79,6 +79,9 @@ int	billing_raise_invoice(struct bctx *b, const struct inv_draft *d, char id[40]
 /* Charges an open invoice now: records the attempt, marks paid or schedules dunning,
  * moves the subscription between active and past_due. *paid tells the outcome. */
 int	billing_collect(struct bctx *b, const char *invoice_id, bool *paid);
+/* An invoice of the subscription stopped being open (paid, voided): a past_due
+ * subscription with nothing left unpaid goes back to active. */
+int	billing_invoice_closed(struct bctx *b, const char *sub_id);
 /* Retries every open invoice of a customer (after a card was added or made default). */
 int	billing_retry_customer(struct bctx *b, const char *customer_id);
 /* Starts a new paid term at start: invoice for the plan, collected at once. */

@@ -167,9 +167,12 @@ api_mutation(struct ctx *c, const struct route *rt)
 		return;
 	}
 	rt->handler(c);
-	if (c->resp->status >= 500 || c->db->status == DB_UNAVAILABLE) {
+	/* A statement that failed (a conflict with a concurrent request, a lost connection, a
+	 * bug) ends the request: roll back everything, the idempotency claim too, so a retry
+	 * with the same key runs afresh instead of replaying a transient failure. */
+	if (c->resp->status >= 500 || c->db->status != DB_OK) {
 		db_rollback(c->db);
-		if (c->resp->status < 500)
+		if (c->resp->status < 400)
 			api_db_error(c);
 		return;
 	}

@@ -74,6 +74,13 @@ const struct stmt stmts[STMT__MAX] = {
 	    "WHERE site_id = $1 AND id = $2 RETURNING " CUSTOMER_COLS, 12 },
 	[STMT_CUSTOMER_DELETE] = { "customer_delete",
 	    "DELETE FROM customers WHERE site_id = $1 AND id = $2 RETURNING id", 2 },
+	/* Locks the customer (a new subscription waits for it) and counts what must not be
+	 * deleted with it: invoices, and subscriptions that still bill. */
+	[STMT_CUSTOMER_BILLING_REFS] = { "customer_billing_refs",
+	    "SELECT (SELECT count(*) FROM invoices i WHERE i.site_id = $1 AND i.customer_id = $2), "
+	    "(SELECT count(*) FROM subscriptions s WHERE s.site_id = $1 AND s.customer_id = $2 "
+	    "AND s.status <> 'cancelled') FROM customers c WHERE c.site_id = $1 AND c.id = $2 "
+	    "FOR UPDATE OF c", 2 },
 	[STMT_CUSTOMER_LIST_FIRST] = { "customer_list_first",
 	    "SELECT " CUSTOMER_COLS " FROM customers WHERE site_id = $1 "
 	    "AND ($3::text IS NULL OR lower(email) = lower($3)) "
@@ -277,6 +284,9 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_INV_OPEN_FOR_CUSTOMER] = { "inv_open_for_customer",
 	    "SELECT id FROM invoices WHERE site_id = $1 AND customer_id = $2 AND status = 'open' "
 	    "ORDER BY created_at, id FOR UPDATE", 2 },
+	[STMT_INV_OPEN_COUNT_SUB] = { "inv_open_count_sub",
+	    "SELECT count(*) FROM invoices WHERE site_id = $1 AND subscription_id = $2 "
+	    "AND status = 'open'", 2 },
 	[STMT_INV_CLAIM_RETRY] = { "inv_claim_retry",
 	    "SELECT id, next_attempt_at FROM invoices WHERE site_id = $1 AND status = 'open' "
 	    "AND next_attempt_at <= $2 AND id <> ALL ($3::text[]) ORDER BY next_attempt_at, id "

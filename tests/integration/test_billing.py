@@ -158,6 +158,38 @@ class Billing(Base):
         self.assertEqual([p["id"] for p in left], [second["id"]])
         self.assertTrue(left[0]["is_default"])
 
+    def test_concurrent_default_cards_conflict_cleanly(self):
+        c = self.customer(None)
+        toks = [self.ok(self.m.post("/test_gateway/tokens", {"number": GOOD, "exp_month": 12,
+                                                             "exp_year": 2099}))["id"]
+                for _ in range(10)]
+        statuses = []
+
+        conflicted = []
+
+        def attach(tok):
+            r = self.m.post("/customers/%s/payment_methods" % c["id"],
+                            {"token": tok, "default": True}, headers={"Idempotency-Key": tok})
+            statuses.append(r.status)
+            if r.status == 409:
+                conflicted.append(tok)
+        threads = [threading.Thread(target=attach, args=(t,)) for t in toks]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertTrue(set(statuses) <= {200, 409}, statuses)   # never a 500
+        self.assertIn(200, statuses)
+        pms = self.ok(self.m.get("/customers/%s/payment_methods" % c["id"]))["data"]
+        self.assertEqual(len(pms), statuses.count(200))          # a 409 left nothing behind
+        self.assertEqual(sum(p["is_default"] for p in pms), 1)
+        # The conflict was not stored against the key: the same request now goes through.
+        for tok in conflicted:
+            r = self.m.post("/customers/%s/payment_methods" % c["id"],
+                            {"token": tok, "default": True}, headers={"Idempotency-Key": tok})
+            self.assertEqual(r.status, 200, r)
+            self.assertIsNone(r.header("idempotent-replayed"))
+
     def test_another_customers_card_is_404(self):
         a = self.customer()
         b = self.customer()
@@ -463,6 +495,33 @@ class Billing(Base):
         self.assertEqual(len(self.invoices(subscription_id=good["id"])), 2)
         self.assertEqual(self.ok(self.m.get("/time_machine"))["pending_jobs"], 1)
         self.assertIn("set aside", self.s.log_text())
+
+    def test_customer_with_billing_history_is_not_deleted(self):
+        c = self.customer()
+        s = self.sub(c["id"])
+        r = self.m.call("DELETE", "/customers/" + c["id"])
+        self.assertEqual(r.status, 409)
+        self.assertEqual(r.json["error"]["code"], "customer_has_billing_history")
+        self.ok(self.action(s["id"], "cancel", {"when": "now"}))
+        # Cancelled, but its invoices are records with numbers that must not vanish.
+        self.assertEqual(self.m.call("DELETE", "/customers/" + c["id"]).status, 409)
+        self.assertEqual(self.get_sub(s["id"])["status"], "cancelled")
+        self.assertEqual(len(self.invoices(customer_id=c["id"])), 1)
+        bare = self.customer()   # a card but no billing: may go
+        self.ok(self.m.call("DELETE", "/customers/" + bare["id"]))
+
+    def test_void_of_the_last_open_invoice_restores_the_subscription(self):
+        # One retry after 40 days: the renewal raises a second invoice before dunning ends.
+        self.s.portalctl("site", "dunning", self.m.site_id, "--retry-days", "40")
+        c = self.customer(DECLINE)
+        s = self.sub(c["id"])
+        self.travel_to(self.get_sub(s["id"])["next_billing_at"] + 1)
+        first, second = sorted(self.invoices(subscription_id=s["id"], status="open"),
+                               key=lambda i: i["number"])
+        self.ok(self.m.post("/invoices/%s/void" % first["id"]))
+        self.assertEqual(self.get_sub(s["id"])["status"], "past_due")  # one still unpaid
+        self.ok(self.m.post("/invoices/%s/void" % second["id"]))
+        self.assertEqual(self.get_sub(s["id"])["status"], "active")
 
     def test_pay_and_void(self):
         c = self.customer(DECLINE)
