@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "auth.h"
-#include "http.h"
-#include "json.h"
-#include "portal.h"
+#include "api/api.h"
+#include "api/auth.h"
+#include "http/http.h"
+#include "core/json.h"
+#include "portal/portal.h"
 
 static void
 fuzz_env(struct http_request *r, char *text)
@@ -33,7 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text;
 	struct http_kvs kvs;
 	struct json_error e;
-	struct portal_token t;
+	struct token t;
 	struct api_key_parts kp;
 	char key[AUTH_KEY_MAX + 1];
 	cJSON *root;
@@ -51,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	http_request_reset(&r);
 	http_parse_urlencoded(&r.arena, (const char *)data, size, &kvs);
 	http_parse_cookies(&r.arena, text, &kvs);
-	(void)portal_token_parse(text, &t);
+	(void)token_parse(text, &t);
 	(void)auth_parse_key(text, &kp);
 	(void)auth_key_from_header(text, key, sizeof(key));
 	(void)json_utf8_valid((const char *)data, size);

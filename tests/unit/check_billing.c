@@ -5,10 +5,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "billing.h"
+#include "billing/billing.h"
 #include "check_main.h"
-#include "gateway_test.h"
-#include "jobs.h"
+#include "billing/gateway_test.h"
+#include "jobs/jobs.h"
+#include "jobs/webhook.h"
 
 static long long
 ts(int y, int m, int d)

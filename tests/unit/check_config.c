@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
-#include "config.h"
+#include "core/config.h"
 
 static char path[64];
 

@@ -1,10 +1,10 @@
 /* check_crypto.c: random tokens, hashes, API key and portal token shapes, Basic auth. */
 #include <string.h>
 
-#include "auth.h"
+#include "api/auth.h"
 #include "check_main.h"
-#include "crypto.h"
-#include "portal.h"
+#include "core/crypto.h"
+#include "portal/portal.h"
 
 START_TEST(random_tokens_are_long_and_distinct)
 {
@@ -94,11 +94,11 @@ END_TEST
 
 START_TEST(portal_token_round_trips)
 {
-	char tok[PORTAL_TOKEN_MAX], hash[65];
-	struct portal_token t;
+	char tok[TOKEN_MAX], hash[65];
+	struct token t;
 
-	ck_assert_int_eq(portal_token_new("demo", "ps_abc", tok, sizeof(tok), hash), 0);
-	ck_assert_int_eq(portal_token_parse(tok, &t), 0);
+	ck_assert_int_eq(token_new("demo", "ps_abc", tok, sizeof(tok), hash), 0);
+	ck_assert_int_eq(token_parse(tok, &t), 0);
 	ck_assert_str_eq(t.site_id, "demo");
 	ck_assert_str_eq(t.session_id, "ps_abc");
 	ck_assert_uint_eq(strlen(t.secret), 43);
@@ -107,14 +107,14 @@ END_TEST
 
 START_TEST(malformed_portal_tokens_are_refused)
 {
-	struct portal_token t;
+	struct token t;
 
-	ck_assert_int_eq(portal_token_parse("demo.ps_abc", &t), -1);
-	ck_assert_int_eq(portal_token_parse("demo.ps_abc.short", &t), -1);
-	ck_assert_int_eq(portal_token_parse(".ps.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &t), -1);
-	ck_assert_int_eq(portal_token_parse("de mo.ps.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &t), -1);
-	ck_assert_int_eq(portal_token_parse("demo.ps.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.", &t), -1);
-	ck_assert_int_eq(portal_token_parse("demo.ps.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &t), 0);
+	ck_assert_int_eq(token_parse("demo.ps_abc", &t), -1);
+	ck_assert_int_eq(token_parse("demo.ps_abc.short", &t), -1);
+	ck_assert_int_eq(token_parse(".ps.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &t), -1);
+	ck_assert_int_eq(token_parse("de mo.ps.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &t), -1);
+	ck_assert_int_eq(token_parse("demo.ps.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.", &t), -1);
+	ck_assert_int_eq(token_parse("demo.ps.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &t), 0);
 }
 END_TEST
 

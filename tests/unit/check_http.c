@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "http.h"
+#include "http/http.h"
 
 static struct http_request r;
 

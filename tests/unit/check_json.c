@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "json.h"
+#include "core/json.h"
 
 static const struct field addr[] = {
 	{ .name = "country", .type = FT_STRING, .max_len = 2, .check = check_country },

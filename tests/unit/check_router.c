@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "router.h"
+#include "http/router.h"
 
 static const struct route_pattern table[] = {
 	{ HTTP_GET, "/api/v1/customers" },

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "tmpl.h"
+#include "core/tmpl.h"
 
 static struct buf out;
 static char err[128];

@@ -1,0 +1,219 @@
+/* db.c: the per-process PostgreSQL connection: connect after fork, prepare the statement
+ * table, notice a lost connection, reconnect and re-prepare. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "core/log.h"
+
+void
+db_init(struct db *db, const char *conninfo, int connect_timeout, bool prepare)
+{
+	memset(db, 0, sizeof(*db));
+	/* connect_timeout keeps a request from hanging on an unreachable server; later
+	 * keywords in a conninfo string override earlier ones, so the config can still set it. */
+	snprintf(db->conninfo, sizeof(db->conninfo), "connect_timeout=%d application_name=portald %s",
+	    connect_timeout, conninfo);
+	db->prepare = prepare;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->in_txn = false;
+}
+
+static void
+db_set_error(struct db *db, enum db_status st, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorMessage(res) : NULL;
+
+	db->status = st;
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
+	if (msg == NULL || *msg == '\0')
+		msg = db->conn ? PQerrorMessage(db->conn) : "no connection";
+	snprintf(db->errmsg, sizeof(db->errmsg), "%s", msg);
+	/* libpq messages end in a newline; the log wants one line. */
+	db->errmsg[strcspn(db->errmsg, "\n")] = '\0';
+}
+
+static int
+db_prepare_all(struct db *db)
+{
+	for (int i = 0; i < STMT__MAX; i++) {
+		PGresult *res = PQprepare(db->conn, stmts[i].name, stmts[i].sql,
+		    stmts[i].nparams, NULL);
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			db_set_error(db, PQstatus(db->conn) == CONNECTION_OK ? DB_ERROR :
+			    DB_UNAVAILABLE, res);
+			log_error("db: prepare %s failed: %s", stmts[i].name, db->errmsg);
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+	}
+	return 0;
+}
+
+int
+db_ensure(struct db *db)
+{
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		return 0;
+	db_close(db);
+	db->conn = PQconnectdb(db->conninfo);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		db_set_error(db, DB_UNAVAILABLE, NULL);
+		log_warn("db: cannot connect: %s", db->errmsg);
+		db_close(db);
+		return -1;
+	}
+	if (db->prepare && db_prepare_all(db) != 0) {
+		db_close(db);
+		db->status = DB_UNAVAILABLE;
+		return -1;
+	}
+	log_info("db: connected%s", db->prepare ? ", statements prepared" : "");
+	db->status = DB_OK;
+	return 0;
+}
+
+/* A dead connection shows as CONNECTION_BAD, or as an error with no SQLSTATE, or with
+ * class 57P (admin shutdown, crash shutdown, cannot connect now) or 08 (connection). */
+static bool
+conn_lost(const struct db *db, const PGresult *res)
+{
+	const char *st;
+
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		return true;
+	st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	return st == NULL || strncmp(st, "57P", 3) == 0 || strncmp(st, "08", 2) == 0;
+}
+
+PGresult *
+db_exec(struct db *db, enum stmt_id id, const char *const *params)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		PGresult *res;
+		ExecStatusType st;
+
+		if (db_ensure(db) != 0)
+			return NULL;
+		res = PQexecPrepared(db->conn, stmts[id].name, stmts[id].nparams, params,
+		    NULL, NULL, 0);
+		st = PQresultStatus(res);
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			db->status = DB_OK;
+			return res;
+		}
+		if (conn_lost(db, res)) {
+			db_set_error(db, DB_UNAVAILABLE, res);
+			PQclear(res);
+			log_warn("db: connection lost during %s: %s", stmts[id].name, db->errmsg);
+			db_close(db);
+			/* Inside a transaction the earlier statements are gone: no retry. */
+			if (db->in_txn)
+				return NULL;
+			continue;
+		}
+		db_set_error(db, DB_ERROR, res);
+		/* 26000: the server lost our prepared statements (a pooler, DISCARD ALL). */
+		if (strcmp(db->sqlstate, "26000") == 0 && !db->in_txn && attempt == 0) {
+			PQclear(res);
+			db_close(db);
+			continue;
+		}
+		log_error("db: %s failed: %s (%s)", stmts[id].name, db->errmsg, db->sqlstate);
+		PQclear(res);
+		return NULL;
+	}
+	return NULL;
+}
+
+int
+db_exec_sql(struct db *db, const char *sql)
+{
+	PGresult *res;
+
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		db_set_error(db, DB_UNAVAILABLE, NULL);
+		return -1;
+	}
+	res = PQexec(db->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+		db_set_error(db, conn_lost(db, res) ? DB_UNAVAILABLE : DB_ERROR, res);
+		PQclear(res);
+		if (db->status == DB_UNAVAILABLE)
+			db_close(db);
+		return -1;
+	}
+	PQclear(res);
+	db->status = DB_OK;
+	return 0;
+}
+
+int
+db_begin(struct db *db)
+{
+	if (db_ensure(db) != 0 || db_exec_sql(db, "BEGIN") != 0)
+		return -1;
+	db->in_txn = true;
+	return 0;
+}
+
+int
+db_commit(struct db *db)
+{
+	int rc = db_exec_sql(db, "COMMIT");
+
+	db->in_txn = false;
+	return rc;
+}
+
+int
+db_rollback(struct db *db)
+{
+	int rc = 0;
+
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		rc = db_exec_sql(db, "ROLLBACK");
+	db->in_txn = false;
+	return rc;
+}
+
+int
+db_savepoint(struct db *db)
+{
+	return db_exec_sql(db, "SAVEPOINT handler");
+}
+
+int
+db_rollback_savepoint(struct db *db)
+{
+	return db_exec_sql(db, "ROLLBACK TO SAVEPOINT handler");
+}
+
+const char *
+db_val(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return PQgetvalue(res, row, col);
+}
+
+long long
+db_ll(const PGresult *res, int row, int col, long long dflt)
+{
+	const char *v = db_val(res, row, col);
+
+	return v ? strtoll(v, NULL, 10) : dflt;
+}

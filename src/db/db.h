@@ -1,0 +1,48 @@
+/* db.h: one PostgreSQL connection per process, every statement prepared on connect. */
+#ifndef PORTALD_DB_H
+#define PORTALD_DB_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "db/stmts.h"
+
+enum db_status {
+	DB_OK = 0,
+	DB_UNAVAILABLE,		/* no connection: the caller answers 503 */
+	DB_ERROR		/* the statement failed: a bug or a constraint; see sqlstate */
+};
+
+struct db {
+	PGconn		*conn;
+	char		 conninfo[1100];
+	bool		 prepare;	/* prepare the statement table on connect */
+	bool		 in_txn;
+	enum db_status	 status;	/* of the last call */
+	char		 sqlstate[6];
+	char		 errmsg[256];
+};
+
+/* Sets up db; connects lazily (db_ensure). prepare=false for portalctl migrate. */
+void	 db_init(struct db *db, const char *conninfo, int connect_timeout, bool prepare);
+void	 db_close(struct db *db);
+/* Connects (and prepares) if needed. Returns -1 when the database cannot be reached. */
+int	 db_ensure(struct db *db);
+/* Runs a prepared statement with text parameters (NULL = SQL NULL). Returns the result
+ * (caller PQclears it) or NULL with db->status set. Outside a transaction a lost
+ * connection is retried once on a fresh one, so a database restart costs no request. */
+PGresult *db_exec(struct db *db, enum stmt_id id, const char *const *params);
+/* Runs constant SQL text (migrations, transaction control). */
+int	 db_exec_sql(struct db *db, const char *sql);
+int	 db_begin(struct db *db);
+int	 db_commit(struct db *db);
+int	 db_rollback(struct db *db);
+int	 db_savepoint(struct db *db);
+int	 db_rollback_savepoint(struct db *db);
+
+/* Value helpers: NULL for SQL NULL. */
+const char *db_val(const PGresult *res, int row, int col);
+long long db_ll(const PGresult *res, int row, int col, long long dflt);
+
+#endif

@@ -1,0 +1,87 @@
+/* migrate.c: schema migrations: sql/NNN_name.sql applied in order, each in its own
+ * transaction together with its row in schema_migrations. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/embedded.h"
+#include "db/migrate.h"
+
+/* The migrator's own statements; it runs before the statement table's tables exist. */
+#define SQL_MIGRATIONS_TABLE \
+	"CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, " \
+	"name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+#define SQL_LOCK	"SELECT pg_advisory_lock(7283140)"
+#define SQL_UNLOCK	"SELECT pg_advisory_unlock(7283140)"
+#define SQL_APPLIED	"SELECT version FROM schema_migrations WHERE version = $1"
+#define SQL_RECORD	"INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
+
+static int
+exec_params(struct db *db, const char *sql, int n, const char *const *params, int *rows)
+{
+	PGresult *res = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+	if (ok && rows != NULL)
+		*rows = PQntuples(res);
+	if (!ok)
+		snprintf(db->errmsg, sizeof(db->errmsg), "%s", PQresultErrorMessage(res));
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+int
+migrate_run(struct db *db, int *applied, char *err, size_t errlen)
+{
+	int rc = -1;
+
+	*applied = 0;
+	if (db_ensure(db) != 0) {
+		snprintf(err, errlen, "cannot connect: %s", db->errmsg);
+		return -1;
+	}
+	if (db_exec_sql(db, "SET client_min_messages TO warning") != 0 ||
+	    db_exec_sql(db, SQL_LOCK) != 0 || db_exec_sql(db, SQL_MIGRATIONS_TABLE) != 0) {
+		snprintf(err, errlen, "%s", db->errmsg);
+		return -1;
+	}
+	for (const struct embedded_file *f = embedded_files; f->path != NULL; f++) {
+		const char *base;
+		char version[24];
+		const char *params[2];
+		int rows = 0;
+		long v;
+
+		if (strncmp(f->path, "sql/", 4) != 0)
+			continue;
+		base = f->path + 4;
+		v = strtol(base, NULL, 10);
+		if (v <= 0) {
+			snprintf(err, errlen, "%s: migration files start with their number",
+			    f->path);
+			goto out;
+		}
+		snprintf(version, sizeof(version), "%ld", v);
+		params[0] = version;
+		params[1] = base;
+		if (exec_params(db, SQL_APPLIED, 1, params, &rows) != 0) {
+			snprintf(err, errlen, "%s", db->errmsg);
+			goto out;
+		}
+		if (rows > 0)
+			continue;
+		if (db_exec_sql(db, "BEGIN") != 0 || db_exec_sql(db, f->text) != 0 ||
+		    exec_params(db, SQL_RECORD, 2, params, NULL) != 0 ||
+		    db_exec_sql(db, "COMMIT") != 0) {
+			snprintf(err, errlen, "%s: %s", f->path, db->errmsg);
+			db_exec_sql(db, "ROLLBACK");
+			goto out;
+		}
+		(*applied)++;
+	}
+	rc = 0;
+out:
+	db_exec_sql(db, SQL_UNLOCK);
+	return rc;
+}

@@ -1,0 +1,380 @@
+/* stmts.c: the statement table. All SQL lives here; call sites use STMT_ names only.
+ * Every statement on a tenant table filters by site_id ($1), so the schema can be
+ * distributed by site (tests/integration checks this table against the catalog). */
+#include "db/stmts.h"
+
+#define CUSTOMER_COLS \
+	"id, email, name, phone, billing_address::text, metadata::text, portal_state, " \
+	"created_at, updated_at"
+#define PLAN_COLS \
+	"id, name, amount, currency, interval_unit, interval_count, trial_days, status, created_at"
+#define PM_COLS \
+	"id, customer_id, brand, last4, exp_month, exp_year, is_default, created_at, gateway_token"
+#define SUB_COLS \
+	"s.id, s.customer_id, s.plan_id, s.status, s.current_term_start, s.current_term_end, " \
+	"s.next_billing_at, s.trial_end, s.cancel_at_period_end, s.cancelled_at, s.cancel_reason, " \
+	"s.cancel_comment, s.paused_at, s.resume_at, s.scheduled_plan_id, s.created_at, " \
+	"s.updated_at, s.billing_anchor_day, p.amount, p.currency, p.interval_unit, " \
+	"p.interval_count, p.name"
+#define SUB_FROM \
+	" FROM subscriptions s JOIN plans p ON p.site_id = s.site_id AND p.id = s.plan_id "
+#define INV_COLS \
+	"id, number, customer_id, subscription_id, status, currency, subtotal, credit_applied, " \
+	"total, amount_due, amount_paid, attempt_count, next_attempt_at, created_at, paid_at, " \
+	"voided_at, amount_refunded"
+#define PSESS_COLS \
+	"id, customer_id, redirect_url, forward_url, features::text, status, created_at, " \
+	"expires_at, login_at, logout_at, login_ipaddress, logout_ipaddress, token_hash"
+
+const struct stmt stmts[STMT__MAX] = {
+	[STMT_PING] = { "ping", "SELECT 1", 0 },
+
+	/* Global tables: the key lookup joins the key to its site. */
+	[STMT_APIKEY_LOOKUP] = { "apikey_lookup",
+	    "SELECT k.site_id, encode(k.secret_hash, 'hex'), k.expires_at, s.mode, s.clock_offset "
+	    "FROM api_keys k JOIN sites s ON s.id = k.site_id WHERE k.id = $1", 1 },
+	[STMT_APIKEY_INSERT] = { "apikey_insert",
+	    "INSERT INTO api_keys (id, site_id, secret_hash, created_at) "
+	    "VALUES ($1, $2, decode($3, 'hex'), $4)", 4 },
+	[STMT_APIKEY_EXPIRE_OTHERS] = { "apikey_expire_others",
+	    "UPDATE api_keys SET expires_at = $3 WHERE site_id = $1 AND id <> $2 "
+	    "AND (expires_at IS NULL OR expires_at > $3)", 3 },
+	[STMT_SITE_INSERT] = { "site_insert",
+	    "INSERT INTO sites (id, name, mode, created_at) VALUES ($1, $2, $3, $4) "
+	    "ON CONFLICT (id) DO NOTHING RETURNING id", 4 },
+	[STMT_SITE_GET] = { "site_get",
+	    "SELECT id, name, mode, clock_offset, session_idle_timeout, "
+	    "session_absolute_timeout, created_at FROM sites WHERE id = $1", 1 },
+	[STMT_SITE_LIST] = { "site_list",
+	    "SELECT id, name, mode, clock_offset, session_idle_timeout, "
+	    "session_absolute_timeout, created_at FROM sites ORDER BY id", 0 },
+	[STMT_SITE_TRAVEL] = { "site_travel",
+	    "UPDATE sites SET clock_offset = clock_offset + $2 "
+	    "WHERE id = $1 AND mode = 'test' RETURNING clock_offset", 2 },
+
+	/* customers */
+	[STMT_CUSTOMER_INSERT] = { "customer_insert",
+	    "INSERT INTO customers (site_id, id, email, name, phone, billing_address, metadata, "
+	    "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, "
+	    "COALESCE($7::jsonb, '{}'), $8, $8) ON CONFLICT (site_id, id) DO NOTHING "
+	    "RETURNING " CUSTOMER_COLS, 8 },
+	[STMT_CUSTOMER_GET] = { "customer_get",
+	    "SELECT " CUSTOMER_COLS " FROM customers WHERE site_id = $1 AND id = $2", 2 },
+	/* $3..$10: for each of email, name, phone, billing_address a "set" flag and a value;
+	 * $11 metadata to merge (null values delete keys); $12 now. */
+	[STMT_CUSTOMER_UPDATE] = { "customer_update",
+	    "UPDATE customers SET "
+	    "email = CASE WHEN $3::bool THEN $4 ELSE email END, "
+	    "name = CASE WHEN $5::bool THEN $6 ELSE name END, "
+	    "phone = CASE WHEN $7::bool THEN $8 ELSE phone END, "
+	    "billing_address = CASE WHEN $9::bool THEN $10::jsonb ELSE billing_address END, "
+	    "metadata = CASE WHEN $11::jsonb IS NULL THEN metadata "
+	    "ELSE jsonb_strip_nulls(metadata || $11::jsonb) END, "
+	    "updated_at = $12 "
+	    "WHERE site_id = $1 AND id = $2 RETURNING " CUSTOMER_COLS, 12 },
+	[STMT_CUSTOMER_DELETE] = { "customer_delete",
+	    "DELETE FROM customers WHERE site_id = $1 AND id = $2 RETURNING id", 2 },
+	/* Locks the customer (a new subscription waits for it) and counts what must not be
+	 * deleted with it: invoices, and subscriptions that still bill. */
+	[STMT_CUSTOMER_BILLING_REFS] = { "customer_billing_refs",
+	    "SELECT (SELECT count(*) FROM invoices i WHERE i.site_id = $1 AND i.customer_id = $2), "
+	    "(SELECT count(*) FROM subscriptions s WHERE s.site_id = $1 AND s.customer_id = $2 "
+	    "AND s.status <> 'cancelled') FROM customers c WHERE c.site_id = $1 AND c.id = $2 "
+	    "FOR UPDATE OF c", 2 },
+	[STMT_CUSTOMER_LIST_FIRST] = { "customer_list_first",
+	    "SELECT " CUSTOMER_COLS " FROM customers WHERE site_id = $1 "
+	    "AND ($3::text IS NULL OR lower(email) = lower($3)) "
+	    "ORDER BY created_at DESC, id DESC LIMIT $2", 3 },
+	/* Keyset pagination: $2, $3 are the created_at and id of the starting_after row. */
+	[STMT_CUSTOMER_LIST_AFTER] = { "customer_list_after",
+	    "SELECT " CUSTOMER_COLS " FROM customers WHERE site_id = $1 "
+	    "AND (created_at, id) < ($2::bigint, $3::text) "
+	    "AND ($5::text IS NULL OR lower(email) = lower($5)) "
+	    "ORDER BY created_at DESC, id DESC LIMIT $4", 5 },
+
+	/* portal sessions */
+	[STMT_PSESS_INSERT] = { "psess_insert",
+	    "INSERT INTO portal_sessions (site_id, id, customer_id, token_hash, redirect_url, "
+	    "forward_url, features, status, created_at, expires_at) "
+	    "SELECT $1, $2, c.id, $4, $5, $6, COALESCE($7::jsonb, '{}'), 'created', $8, $9 "
+	    "FROM customers c WHERE c.site_id = $1 AND c.id = $3 RETURNING " PSESS_COLS, 9 },
+	[STMT_PSESS_GET] = { "psess_get",
+	    "SELECT " PSESS_COLS " FROM portal_sessions WHERE site_id = $1 AND id = $2", 2 },
+	/* Logging out twice changes nothing: the WHERE clause skips logged-out sessions. */
+	[STMT_PSESS_LOGOUT] = { "psess_logout",
+	    "UPDATE portal_sessions SET status = 'logged_out', logout_at = $3, "
+	    "logout_ipaddress = $4, cookie_hash = NULL "
+	    "WHERE site_id = $1 AND id = $2 AND status <> 'logged_out' RETURNING " PSESS_COLS, 4 },
+	/* Single use: only a 'created', unexpired session turns into 'logged_in', once. */
+	[STMT_PSESS_CONSUME] = { "psess_consume",
+	    "UPDATE portal_sessions SET status = 'logged_in', login_at = $3, last_seen_at = $3, "
+	    "login_ipaddress = $4, cookie_hash = $5 "
+	    "WHERE site_id = $1 AND id = $2 AND status = 'created' AND expires_at > $3 "
+	    "RETURNING " PSESS_COLS, 5 },
+	[STMT_PSESS_ACTIVATE] = { "psess_activate",
+	    "UPDATE portal_sessions SET status = 'activated', login_at = $3, "
+	    "login_ipaddress = $4 "
+	    "WHERE site_id = $1 AND id = $2 AND status = 'created' AND expires_at > $3 "
+	    "RETURNING " PSESS_COLS, 4 },
+	[STMT_PSESS_PORTAL_GET] = { "psess_portal_get",
+	    "SELECT p.id, p.cookie_hash, p.status, p.login_at, p.last_seen_at, p.redirect_url, "
+	    "p.customer_id, c.name, c.email, s.name, s.mode, s.clock_offset, "
+	    "s.session_idle_timeout, s.session_absolute_timeout, p.features::text "
+	    "FROM portal_sessions p "
+	    "JOIN customers c ON c.site_id = p.site_id AND c.id = p.customer_id "
+	    "JOIN sites s ON s.id = p.site_id "
+	    "WHERE p.site_id = $1 AND p.id = $2", 2 },
+	[STMT_PSESS_TOUCH] = { "psess_touch",
+	    "UPDATE portal_sessions SET last_seen_at = $3 "
+	    "WHERE site_id = $1 AND id = $2 AND status = 'logged_in'", 3 },
+
+	/* Idempotency: claim inserts, or takes over a key older than 24 hours; a concurrent
+	 * request with the same key waits on the row until the first one commits. */
+	[STMT_IDEM_CLAIM] = { "idem_claim",
+	    "INSERT INTO idempotency_keys (site_id, key, request_hash, created_at) "
+	    "VALUES ($1, $2, $3, $4) ON CONFLICT (site_id, key) DO UPDATE SET "
+	    "request_hash = EXCLUDED.request_hash, status = NULL, response = NULL, "
+	    "created_at = EXCLUDED.created_at "
+	    "WHERE idempotency_keys.created_at < EXCLUDED.created_at - 86400 RETURNING key", 4 },
+	[STMT_IDEM_GET] = { "idem_get",
+	    "SELECT request_hash, status, response FROM idempotency_keys "
+	    "WHERE site_id = $1 AND key = $2", 2 },
+	[STMT_IDEM_STORE] = { "idem_store",
+	    "UPDATE idempotency_keys SET status = $3, response = $4 "
+	    "WHERE site_id = $1 AND key = $2", 4 },
+
+	/* ---- billing ---- */
+	[STMT_SITE_BILLING] = { "site_billing",
+	    "SELECT array_to_string(dunning_schedule, ','), dunning_final_action, "
+	    "array_to_string(cancel_reasons, ',') FROM sites WHERE id = $1", 1 },
+	[STMT_SITE_SET_DUNNING] = { "site_set_dunning",
+	    "UPDATE sites SET dunning_schedule = COALESCE(string_to_array($2, ',')::integer[], "
+	    "dunning_schedule), dunning_final_action = COALESCE($3, dunning_final_action) "
+	    "WHERE id = $1 RETURNING array_to_string(dunning_schedule, ','), dunning_final_action",
+	    3 },
+	[STMT_SITE_CLOCKS] = { "site_clocks", "SELECT id, clock_offset FROM sites ORDER BY id", 0 },
+	/* Sequential invoice numbers: the row lock orders concurrent invoices of a site. */
+	[STMT_COUNTER_NEXT] = { "counter_next",
+	    "INSERT INTO site_counters (site_id, invoice_seq) VALUES ($1, 1) "
+	    "ON CONFLICT (site_id) DO UPDATE SET invoice_seq = site_counters.invoice_seq + 1 "
+	    "RETURNING invoice_seq", 1 },
+
+	[STMT_PLAN_INSERT] = { "plan_insert",
+	    "INSERT INTO plans (site_id, id, name, amount, currency, interval_unit, interval_count, "
+	    "trial_days, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+	    "ON CONFLICT (site_id, id) DO NOTHING RETURNING " PLAN_COLS, 9 },
+	[STMT_PLAN_GET] = { "plan_get",
+	    "SELECT " PLAN_COLS " FROM plans WHERE site_id = $1 AND id = $2", 2 },
+	[STMT_PLAN_LIST_FIRST] = { "plan_list_first",
+	    "SELECT " PLAN_COLS " FROM plans WHERE site_id = $1 "
+	    "AND ($3::text IS NULL OR status = $3) ORDER BY created_at DESC, id DESC LIMIT $2", 3 },
+	[STMT_PLAN_LIST_AFTER] = { "plan_list_after",
+	    "SELECT " PLAN_COLS " FROM plans WHERE site_id = $1 "
+	    "AND (created_at, id) < ($2::bigint, $3::text) AND ($5::text IS NULL OR status = $5) "
+	    "ORDER BY created_at DESC, id DESC LIMIT $4", 5 },
+	[STMT_PLAN_ARCHIVE] = { "plan_archive",
+	    "UPDATE plans SET status = 'archived' WHERE site_id = $1 AND id = $2 "
+	    "RETURNING " PLAN_COLS, 2 },
+
+	[STMT_GWTOKEN_INSERT] = { "gwtoken_insert",
+	    "INSERT INTO test_gateway_tokens (site_id, token, brand, last4, exp_month, exp_year, "
+	    "behavior, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8 },
+	[STMT_GWTOKEN_GET] = { "gwtoken_get",
+	    "SELECT brand, last4, exp_month, exp_year, behavior FROM test_gateway_tokens "
+	    "WHERE site_id = $1 AND token = $2", 2 },
+
+	[STMT_PM_INSERT] = { "pm_insert",
+	    "INSERT INTO payment_methods (site_id, id, customer_id, gateway_token, brand, last4, "
+	    "exp_month, exp_year, is_default, created_at) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING " PM_COLS, 10 },
+	[STMT_PM_GET] = { "pm_get",
+	    "SELECT " PM_COLS " FROM payment_methods WHERE site_id = $1 AND id = $2", 2 },
+	[STMT_PM_LIST] = { "pm_list",
+	    "SELECT " PM_COLS " FROM payment_methods WHERE site_id = $1 AND customer_id = $2 "
+	    "ORDER BY is_default DESC, created_at DESC, id DESC LIMIT 100", 2 },
+	[STMT_PM_CLEAR_DEFAULT] = { "pm_clear_default",
+	    "UPDATE payment_methods SET is_default = false "
+	    "WHERE site_id = $1 AND customer_id = $2 AND is_default", 2 },
+	[STMT_PM_SET_DEFAULT] = { "pm_set_default",
+	    "UPDATE payment_methods SET is_default = true WHERE site_id = $1 AND id = $2 "
+	    "RETURNING " PM_COLS, 2 },
+	[STMT_PM_DELETE] = { "pm_delete",
+	    "DELETE FROM payment_methods WHERE site_id = $1 AND id = $2 RETURNING " PM_COLS, 2 },
+	/* The method to charge: the default, else the newest. */
+	[STMT_PM_DEFAULT] = { "pm_default",
+	    "SELECT " PM_COLS " FROM payment_methods WHERE site_id = $1 AND customer_id = $2 "
+	    "ORDER BY is_default DESC, created_at DESC, id DESC LIMIT 1", 2 },
+
+	[STMT_SUB_INSERT] = { "sub_insert",
+	    "INSERT INTO subscriptions (site_id, id, customer_id, plan_id, status, "
+	    "billing_anchor_day, current_term_start, current_term_end, next_billing_at, trial_end, "
+	    "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)", 11 },
+	[STMT_SUB_GET] = { "sub_get",
+	    "SELECT " SUB_COLS SUB_FROM "WHERE s.site_id = $1 AND s.id = $2", 2 },
+	[STMT_SUB_LOCK] = { "sub_lock",
+	    "SELECT " SUB_COLS SUB_FROM "WHERE s.site_id = $1 AND s.id = $2 FOR UPDATE OF s", 2 },
+	[STMT_SUB_UPDATE] = { "sub_update",
+	    "UPDATE subscriptions SET plan_id = $3, status = $4, current_term_start = $5, "
+	    "current_term_end = $6, next_billing_at = $7, trial_end = $8, "
+	    "cancel_at_period_end = $9, cancelled_at = $10, cancel_reason = $11, "
+	    "cancel_comment = $12, paused_at = $13, resume_at = $14, scheduled_plan_id = $15, "
+	    "billing_anchor_day = $16, updated_at = $17 WHERE site_id = $1 AND id = $2", 17 },
+	[STMT_SUB_LIST_FIRST] = { "sub_list_first",
+	    "SELECT " SUB_COLS SUB_FROM "WHERE s.site_id = $1 "
+	    "AND ($3::text IS NULL OR s.customer_id = $3) AND ($4::text IS NULL OR s.status = $4) "
+	    "ORDER BY s.created_at DESC, s.id DESC LIMIT $2", 4 },
+	[STMT_SUB_LIST_AFTER] = { "sub_list_after",
+	    "SELECT " SUB_COLS SUB_FROM "WHERE s.site_id = $1 "
+	    "AND (s.created_at, s.id) < ($5::bigint, $6::text) "
+	    "AND ($3::text IS NULL OR s.customer_id = $3) AND ($4::text IS NULL OR s.status = $4) "
+	    "ORDER BY s.created_at DESC, s.id DESC LIMIT $2", 6 },
+	/* A customer's subscriptions: their own statements, so the plan always walks the
+	 * (site_id, customer_id, created_at, id) index, however deep the cursor. */
+	[STMT_SUB_LIST_CUST_FIRST] = { "sub_list_cust_first",
+	    "SELECT " SUB_COLS SUB_FROM "WHERE s.site_id = $1 AND s.customer_id = $3 "
+	    "AND ($4::text IS NULL OR s.status = $4) "
+	    "ORDER BY s.created_at DESC, s.id DESC LIMIT $2", 4 },
+	[STMT_SUB_LIST_CUST_AFTER] = { "sub_list_cust_after",
+	    "SELECT " SUB_COLS SUB_FROM "WHERE s.site_id = $1 AND s.customer_id = $3 "
+	    "AND (s.created_at, s.id) < ($5::bigint, $6::text) "
+	    "AND ($4::text IS NULL OR s.status = $4) "
+	    "ORDER BY s.created_at DESC, s.id DESC LIMIT $2", 6 },
+	/* The job runner: one due subscription, skipping those another runner holds. */
+	[STMT_SUB_CLAIM_DUE] = { "sub_claim_due",
+	    "SELECT id, next_billing_at FROM subscriptions WHERE site_id = $1 AND next_billing_at <= $2 "
+	    "AND id <> ALL ($3::text[]) ORDER BY next_billing_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+	    3 },
+	[STMT_SUB_CLAIM_RESUME] = { "sub_claim_resume",
+	    "SELECT id, resume_at FROM subscriptions WHERE site_id = $1 AND status = 'paused' "
+	    "AND resume_at <= $2 AND id <> ALL ($3::text[]) ORDER BY resume_at, id LIMIT 1 "
+	    "FOR UPDATE SKIP LOCKED", 3 },
+	[STMT_SUB_COUNT_LIVE] = { "sub_count_live",
+	    "SELECT count(*) FROM subscriptions WHERE site_id = $1 AND customer_id = $2 "
+	    "AND status IN ('in_trial', 'active', 'non_renewing', 'past_due')", 2 },
+
+	[STMT_INV_INSERT] = { "inv_insert",
+	    "INSERT INTO invoices (site_id, id, number, customer_id, subscription_id, status, "
+	    "currency, subtotal, credit_applied, total, amount_due, amount_paid, paid_at, created_at) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)", 14 },
+	[STMT_INV_LINE_INSERT] = { "inv_line_insert",
+	    "INSERT INTO invoice_lines (site_id, invoice_id, line_no, kind, description, amount, "
+	    "plan_id, period_start, period_end) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9 },
+	[STMT_INV_GET] = { "inv_get",
+	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 AND id = $2", 2 },
+	[STMT_INV_LOCK] = { "inv_lock",
+	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 AND id = $2 FOR UPDATE", 2 },
+	[STMT_INV_LINES] = { "inv_lines",
+	    "SELECT line_no, kind, description, amount, plan_id, period_start, period_end "
+	    "FROM invoice_lines WHERE site_id = $1 AND invoice_id = $2 ORDER BY line_no", 2 },
+	[STMT_INV_LIST_FIRST] = { "inv_list_first",
+	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 "
+	    "AND ($3::text IS NULL OR customer_id = $3) "
+	    "AND ($4::text IS NULL OR subscription_id = $4) AND ($5::text IS NULL OR status = $5) "
+	    "ORDER BY created_at DESC, id DESC LIMIT $2", 5 },
+	[STMT_INV_LIST_AFTER] = { "inv_list_after",
+	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 "
+	    "AND (created_at, id) < ($6::bigint, $7::text) "
+	    "AND ($3::text IS NULL OR customer_id = $3) "
+	    "AND ($4::text IS NULL OR subscription_id = $4) AND ($5::text IS NULL OR status = $5) "
+	    "ORDER BY created_at DESC, id DESC LIMIT $2", 7 },
+	[STMT_INV_SET_STATE] = { "inv_set_state",
+	    "UPDATE invoices SET status = $3, amount_paid = $4, attempt_count = $5, "
+	    "next_attempt_at = $6, paid_at = $7, voided_at = $8 WHERE site_id = $1 AND id = $2 "
+	    "RETURNING " INV_COLS, 8 },
+	[STMT_INV_OPEN_FOR_CUSTOMER] = { "inv_open_for_customer",
+	    "SELECT id FROM invoices WHERE site_id = $1 AND customer_id = $2 AND status = 'open' "
+	    "ORDER BY created_at, id FOR UPDATE", 2 },
+	[STMT_INV_OPEN_COUNT_SUB] = { "inv_open_count_sub",
+	    "SELECT count(*) FROM invoices WHERE site_id = $1 AND subscription_id = $2 "
+	    "AND status = 'open'", 2 },
+	[STMT_INV_CLAIM_RETRY] = { "inv_claim_retry",
+	    "SELECT id, next_attempt_at FROM invoices WHERE site_id = $1 AND status = 'open' "
+	    "AND next_attempt_at <= $2 AND id <> ALL ($3::text[]) ORDER BY next_attempt_at, id "
+	    "LIMIT 1 FOR UPDATE SKIP LOCKED", 3 },
+
+	[STMT_PAY_INSERT] = { "pay_insert",
+	    "INSERT INTO payment_attempts (site_id, id, invoice_id, payment_method_id, amount, "
+	    "outcome, idempotency_key, created_at, kind, gateway_ref) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", 10 },
+	[STMT_PAY_LIST] = { "pay_list",
+	    "SELECT id, payment_method_id, amount, outcome, created_at, kind FROM payment_attempts "
+	    "WHERE site_id = $1 AND invoice_id = $2 ORDER BY seq", 2 },
+	[STMT_PAY_LAST_CHARGE] = { "pay_last_charge",
+	    "SELECT gateway_ref, payment_method_id FROM payment_attempts WHERE site_id = $1 "
+	    "AND invoice_id = $2 AND kind = 'charge' AND outcome = 'succeeded' "
+	    "ORDER BY seq DESC LIMIT 1", 2 },
+	[STMT_INV_ADD_REFUND] = { "inv_add_refund",
+	    "UPDATE invoices SET amount_refunded = amount_refunded + $3 "
+	    "WHERE site_id = $1 AND id = $2 AND amount_refunded + $3 <= amount_paid "
+	    "RETURNING " INV_COLS, 3 },
+	[STMT_WH_ATTEMPT_INSERT] = { "wh_attempt_insert",
+	    "INSERT INTO webhook_attempts (site_id, id, delivery_id, attempted_at, http_status, "
+	    "error) VALUES ($1, $2, $3, $4, $5, $6)", 6 },
+	[STMT_WH_ATTEMPT_LIST] = { "wh_attempt_list",
+	    "SELECT attempted_at, http_status, error FROM webhook_attempts "
+	    "WHERE site_id = $1 AND delivery_id = $2 ORDER BY attempted_at, id", 2 },
+	[STMT_CUST_CREDIT_ADD] = { "cust_credit_add",
+	    "UPDATE customers SET credit_balance = credit_balance + $3 "
+	    "WHERE site_id = $1 AND id = $2 RETURNING credit_balance", 3 },
+	/* Takes up to $3 of the balance; returns what was taken. */
+	[STMT_CUST_CREDIT_TAKE] = { "cust_credit_take",
+	    "UPDATE customers c SET credit_balance = c.credit_balance - "
+	    "LEAST(c.credit_balance, $3::bigint) FROM customers old "
+	    "WHERE c.site_id = $1 AND c.id = $2 AND old.site_id = c.site_id AND old.id = c.id "
+	    "RETURNING LEAST(old.credit_balance, $3::bigint)", 3 },
+
+	[STMT_EVENT_INSERT] = { "event_insert",
+	    "INSERT INTO events (site_id, id, type, object_id, data, created_at) "
+	    "VALUES ($1, $2, $3, $4, $5::jsonb, $6)", 6 },
+	[STMT_EVENT_GET] = { "event_get",
+	    "SELECT id, type, object_id, data::text, created_at FROM events "
+	    "WHERE site_id = $1 AND id = $2", 2 },
+	[STMT_EVENT_LIST_FIRST] = { "event_list_first",
+	    "SELECT id, type, object_id, data::text, created_at FROM events WHERE site_id = $1 "
+	    "AND ($3::text IS NULL OR type = $3) ORDER BY created_at DESC, id DESC LIMIT $2", 3 },
+	[STMT_EVENT_LIST_AFTER] = { "event_list_after",
+	    "SELECT id, type, object_id, data::text, created_at FROM events WHERE site_id = $1 "
+	    "AND (created_at, id) < ($4::bigint, $5::text) AND ($3::text IS NULL OR type = $3) "
+	    "ORDER BY created_at DESC, id DESC LIMIT $2", 5 },
+
+	[STMT_WH_INSERT] = { "wh_insert",
+	    "INSERT INTO webhook_endpoints (site_id, id, url, secret, events, created_at) "
+	    "VALUES ($1, $2, $3, $4, string_to_array($5, ','), $6) "
+	    "RETURNING id, url, array_to_string(events, ','), created_at", 6 },
+	[STMT_WH_LIST] = { "wh_list",
+	    "SELECT id, url, array_to_string(events, ','), created_at FROM webhook_endpoints "
+	    "WHERE site_id = $1 ORDER BY created_at DESC, id DESC LIMIT 100", 1 },
+	[STMT_WH_DELETE] = { "wh_delete",
+	    "DELETE FROM webhook_endpoints WHERE site_id = $1 AND id = $2 RETURNING id", 2 },
+	[STMT_WH_MATCHING] = { "wh_matching",
+	    "SELECT id FROM webhook_endpoints WHERE site_id = $1 "
+	    "AND ('*' = ANY (events) OR $2 = ANY (events))", 2 },
+	[STMT_DELIV_INSERT] = { "deliv_insert",
+	    "INSERT INTO webhook_deliveries (site_id, id, endpoint_id, event_id, status, "
+	    "next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)",
+	    5 },
+	[STMT_DELIV_CLAIM_DUE] = { "deliv_claim_due",
+	    "SELECT d.id, d.attempts, d.created_at, w.url, w.secret, e.id, e.type, e.object_id, "
+	    "e.data::text, e.created_at FROM webhook_deliveries d "
+	    "JOIN webhook_endpoints w ON w.site_id = d.site_id AND w.id = d.endpoint_id "
+	    "JOIN events e ON e.site_id = d.site_id AND e.id = d.event_id "
+	    "WHERE d.site_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2 "
+	    "ORDER BY d.next_attempt_at, d.id LIMIT 1 FOR UPDATE OF d SKIP LOCKED", 2 },
+	[STMT_DELIV_UPDATE] = { "deliv_update",
+	    "UPDATE webhook_deliveries SET status = $3, attempts = $4, next_attempt_at = $5, "
+	    "last_status = $6, last_error = $7, updated_at = $8 WHERE site_id = $1 AND id = $2", 8 },
+	[STMT_DELIV_LIST] = { "deliv_list",
+	    "SELECT d.id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.last_status, "
+	    "d.last_error, d.created_at, d.updated_at FROM webhook_deliveries d "
+	    "WHERE d.site_id = $1 AND d.event_id = $2 ORDER BY d.created_at, d.id", 2 },
+	/* What the job runner still has to do for a site at its clock $2. */
+	[STMT_DUE_COUNT] = { "due_count",
+	    "SELECT (SELECT count(*) FROM subscriptions WHERE site_id = $1 AND next_billing_at <= $2) "
+	    "+ (SELECT count(*) FROM subscriptions WHERE site_id = $1 AND status = 'paused' "
+	    "AND resume_at <= $2) "
+	    "+ (SELECT count(*) FROM invoices WHERE site_id = $1 AND status = 'open' "
+	    "AND next_attempt_at <= $2) "
+	    "+ (SELECT count(*) FROM webhook_deliveries WHERE site_id = $1 AND status = 'pending' "
+	    "AND next_attempt_at <= $2)", 2 },
+	[STMT_NOTIFY] = { "notify", "SELECT pg_notify('portald_jobs', $1)", 1 },
+};

@@ -1,0 +1,278 @@
+/* dispatch.c: the route table, and the one path every request takes through it:
+ * route -> (API) authenticate -> validate query and body -> transaction + idempotency ->
+ * handler -> commit or roll back. Handlers see only validated input. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/dispatch.h"
+#include "api/auth.h"
+#include "api/idempotency.h"
+#include "core/log.h"
+#include "portal/portal.h"
+#include "http/router.h"
+
+enum route_kind { RK_API, RK_PORTAL, RK_HEALTH };
+
+struct route {
+	struct route_pattern	 p;	/* first, for router_match */
+	enum route_kind		 kind;
+	void			(*handler)(struct ctx *);
+	const struct field	*body;	/* POST: accepted JSON fields */
+	const struct qparam	*query;	/* accepted query parameters */
+	bool			 redact;	/* the path holds a secret: log the pattern */
+};
+
+static const struct route routes[] = {
+	{ { HTTP_POST, "/api/v1/customers" }, RK_API, h_customer_create,
+	  customer_create_fields, no_params, false },
+	{ { HTTP_GET, "/api/v1/customers" }, RK_API, h_customer_list,
+	  NULL, customer_list_params, false },
+	{ { HTTP_GET, "/api/v1/customers/:id" }, RK_API, h_customer_get,
+	  NULL, no_params, false },
+	{ { HTTP_POST, "/api/v1/customers/:id" }, RK_API, h_customer_update,
+	  customer_update_fields, no_params, false },
+	{ { HTTP_DELETE, "/api/v1/customers/:id" }, RK_API, h_customer_delete,
+	  NULL, no_params, false },
+	{ { HTTP_POST, "/api/v1/portal_sessions" }, RK_API, h_psess_create,
+	  psess_create_fields, no_params, false },
+	{ { HTTP_GET, "/api/v1/portal_sessions/:id" }, RK_API, h_psess_get,
+	  NULL, no_params, false },
+	{ { HTTP_POST, "/api/v1/portal_sessions/:id/logout" }, RK_API, h_psess_logout,
+	  empty_fields, no_params, false },
+	{ { HTTP_POST, "/api/v1/portal_sessions/:id/activate" }, RK_API, h_psess_activate,
+	  psess_activate_fields, no_params, false },
+	{ { HTTP_GET, "/api/v1/time_machine" }, RK_API, h_time_machine_get,
+	  NULL, no_params, false },
+	{ { HTTP_POST, "/api/v1/time_machine/travel_forward" }, RK_API, h_time_machine_travel,
+	  time_travel_fields, no_params, false },
+#define API(m, path, h, body, query) { { m, path }, RK_API, h, body, query, false }
+	API(HTTP_POST, "/api/v1/plans", h_plan_create, plan_create_fields, no_params),
+	API(HTTP_GET, "/api/v1/plans", h_plan_list, NULL, plan_list_params),
+	API(HTTP_GET, "/api/v1/plans/:id", h_plan_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/plans/:id/archive", h_plan_archive, empty_fields, no_params),
+	API(HTTP_POST, "/api/v1/subscriptions", h_sub_create, sub_create_fields, no_params),
+	API(HTTP_GET, "/api/v1/subscriptions", h_sub_list, NULL, sub_list_params),
+	API(HTTP_GET, "/api/v1/subscriptions/:id", h_sub_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/subscriptions/:id/change_plan", h_sub_change, sub_change_fields,
+	    no_params),
+	API(HTTP_POST, "/api/v1/subscriptions/:id/change_plan/preview", h_sub_change_preview,
+	    sub_change_fields, no_params),
+	API(HTTP_POST, "/api/v1/subscriptions/:id/cancel", h_sub_cancel, sub_cancel_fields,
+	    no_params),
+	API(HTTP_POST, "/api/v1/subscriptions/:id/reactivate", h_sub_reactivate,
+	    sub_reactivate_fields, no_params),
+	API(HTTP_POST, "/api/v1/subscriptions/:id/pause", h_sub_pause, sub_pause_fields, no_params),
+	API(HTTP_POST, "/api/v1/subscriptions/:id/resume", h_sub_resume, empty_fields, no_params),
+	API(HTTP_GET, "/api/v1/invoices", h_inv_list, NULL, inv_list_params),
+	API(HTTP_GET, "/api/v1/invoices/:id", h_inv_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/invoices/:id/pay", h_inv_pay, empty_fields, no_params),
+	API(HTTP_POST, "/api/v1/invoices/:id/void", h_inv_void, empty_fields, no_params),
+	API(HTTP_POST, "/api/v1/invoices/:id/refund", h_inv_refund, inv_refund_fields, no_params),
+	API(HTTP_POST, "/api/v1/test_gateway/tokens", h_token_create, token_create_fields,
+	    no_params),
+	API(HTTP_POST, "/api/v1/customers/:id/payment_methods", h_pm_attach, pm_attach_fields,
+	    no_params),
+	API(HTTP_GET, "/api/v1/customers/:id/payment_methods", h_pm_list, NULL, no_params),
+	API(HTTP_POST, "/api/v1/customers/:id/payment_methods/:pm/default", h_pm_default,
+	    empty_fields, no_params),
+	API(HTTP_DELETE, "/api/v1/customers/:id/payment_methods/:pm", h_pm_detach, NULL,
+	    no_params),
+	API(HTTP_GET, "/api/v1/events", h_event_list, NULL, event_list_params),
+	API(HTTP_GET, "/api/v1/events/:id", h_event_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/events/:id/resend", h_event_resend, empty_fields, no_params),
+	API(HTTP_POST, "/api/v1/webhook_endpoints", h_wh_create, wh_create_fields, no_params),
+	API(HTTP_GET, "/api/v1/webhook_endpoints", h_wh_list, NULL, no_params),
+	API(HTTP_DELETE, "/api/v1/webhook_endpoints/:id", h_wh_delete, NULL, no_params),
+#undef API
+	{ { HTTP_GET, "/portal/access/:token" }, RK_PORTAL, page_access, NULL, NULL, true },
+	{ { HTTP_GET, "/portal" }, RK_PORTAL, page_home, NULL, NULL, false },
+	{ { HTTP_POST, "/portal/logout" }, RK_PORTAL, page_logout, NULL, NULL, false },
+	{ { HTTP_GET, "/healthz" }, RK_HEALTH, NULL, NULL, NULL, false },
+};
+
+static bool
+is_api_path(const char *path)
+{
+	return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
+}
+
+static void
+health(struct ctx *c)
+{
+	PGresult *res = db_exec(c->db, STMT_PING, NULL);
+
+	if (res == NULL) {
+		api_db_error(c);
+		return;
+	}
+	PQclear(res);
+	api_json_start(c, 200);
+	buf_puts(&c->resp->body, "{\"status\":\"ok\"}");
+}
+
+/* Parses and validates the JSON body of an API POST; answers 4xx and returns -1. */
+static int
+api_body(struct ctx *c, const struct route *rt)
+{
+	struct http_request *r = c->req;
+	struct json_error e;
+
+	if (r->body_too_large) {
+		api_error(c, 413, "invalid_request_error", "body_too_large", NULL,
+		    "The request body is larger than %zu bytes.", c->cfg->max_body);
+		return -1;
+	}
+	if (r->body_len == 0) {
+		c->body = cJSON_CreateObject();
+	} else {
+		if (r->content_type == NULL ||
+		    strncasecmp(r->content_type, "application/json", 16) != 0) {
+			api_error(c, 415, "invalid_request_error", "unsupported_media_type", NULL,
+			    "Send the body as JSON with 'Content-Type: application/json'.");
+			return -1;
+		}
+		c->body = json_parse(r->body, r->body_len, c->cfg->json_max_depth, &e);
+		if (c->body == NULL) {
+			api_invalid(c, &e);
+			return -1;
+		}
+	}
+	if (json_validate(c->body, rt->body, NULL, &e) != 0) {
+		api_invalid(c, &e);
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs a mutating handler in one transaction, so a failed request changes nothing. */
+static void
+api_mutation(struct ctx *c, const struct route *rt)
+{
+	enum idem_result idem = IDEM_NONE;
+
+	if (db_begin(c->db) != 0) {
+		api_db_error(c);
+		return;
+	}
+	if (c->req->method == HTTP_POST)
+		idem = idem_begin(c);
+	if (idem == IDEM_ANSWERED) {
+		if (c->resp->status >= 500 ? db_rollback(c->db) : db_commit(c->db))
+			api_db_error(c);
+		return;
+	}
+	if (idem == IDEM_CLAIMED && db_savepoint(c->db) != 0) {
+		db_rollback(c->db);
+		api_db_error(c);
+		return;
+	}
+	rt->handler(c);
+	/* A statement that failed (a conflict with a concurrent request, a lost connection, a
+	 * bug) ends the request: roll back everything, the idempotency claim too, so a retry
+	 * with the same key runs afresh instead of replaying a transient failure. */
+	if (c->resp->status >= 500 || c->db->status != DB_OK) {
+		db_rollback(c->db);
+		if (c->resp->status < 400)
+			api_db_error(c);
+		return;
+	}
+	if (c->resp->status >= 400) {
+		/* Keep the claim and the stored 4xx (a retry gets the same answer), drop
+		 * whatever the handler wrote before it failed. */
+		if (idem != IDEM_CLAIMED) {
+			db_rollback(c->db);
+			return;
+		}
+		if (db_rollback_savepoint(c->db) != 0) {
+			db_rollback(c->db);
+			api_db_error(c);
+			return;
+		}
+	}
+	if ((idem == IDEM_CLAIMED && idem_store(c) != 0) || db_commit(c->db) != 0) {
+		db_rollback(c->db);
+		api_db_error(c);
+	}
+}
+
+static void
+dispatch_api(struct ctx *c, const struct route *rt)
+{
+	/* Ids are [A-Za-z0-9_-]{1,64}: anything else cannot name an object. */
+	for (int i = 0; i < c->req->n_path_params; i++) {
+		if (check_id(c->req->path_params[i]) != NULL) {
+			api_error(c, 404, "invalid_request_error", "resource_missing", "id",
+			    "No such object.");
+			return;
+		}
+	}
+	if (auth_api_request(c) != 0)
+		return;
+	if (api_check_query(c, rt->query) != 0)
+		return;
+	if (c->req->method == HTTP_POST && api_body(c, rt) != 0)
+		return;
+	if (c->req->method == HTTP_GET || c->req->method == HTTP_HEAD)
+		rt->handler(c);
+	else
+		api_mutation(c, rt);
+}
+
+void
+dispatch(struct worker_state *ws, const char **log_path)
+{
+	struct http_request *r = &ws->req;
+	struct ctx c = { .cfg = ws->cfg, .db = &ws->db, .req = r, .resp = &ws->resp };
+	size_t idx;
+	enum router_result rr;
+	const struct route *rt;
+
+	*log_path = r->path;
+	http_header(&ws->resp, "X-Request-Id", "%s", r->request_id);
+	rr = router_match(routes, sizeof(routes) / sizeof(routes[0]), sizeof(routes[0]), r, &idx);
+	if (rr != ROUTE_FOUND) {
+		bool api = is_api_path(r->path);
+		int status = rr == ROUTE_BAD_METHOD ? 405 : 404;
+
+		if (strncmp(r->path, "/portal/access/", 15) == 0)
+			*log_path = "/portal/access/:token";
+		if (api)
+			api_error(&c, status, "invalid_request_error",
+			    status == 405 ? "method_not_allowed" : "route_missing", NULL,
+			    status == 405 ? "This method is not allowed here." :
+			    "Unrecognised request URL.");
+		else
+			portal_message(&c, status, status == 405 ? "Not allowed" : "Page not found",
+			    "There is nothing here.", NULL, NULL);
+		return;
+	}
+	rt = &routes[idx];
+	if (rt->redact)
+		*log_path = rt->p.pattern;
+	if (r->content_length_bad) {
+		api_error(&c, 400, "invalid_request_error", "invalid_request", NULL,
+		    "Content-Length is not a number.");
+		return;
+	}
+	switch (rt->kind) {
+	case RK_HEALTH:
+		health(&c);
+		break;
+	case RK_API:
+		dispatch_api(&c, rt);
+		break;
+	case RK_PORTAL:
+		if (r->body_too_large) {
+			portal_message(&c, 413, "Too much data", "The form sent too much data.",
+			    "/portal", "Back to the portal");
+			break;
+		}
+		if (r->method == HTTP_POST && r->content_type != NULL &&
+		    strncasecmp(r->content_type, "application/x-www-form-urlencoded", 33) == 0)
+			http_parse_urlencoded(&r->arena, r->body ? r->body : "", r->body_len,
+			    &r->form);
+		rt->handler(&c);
+		break;
+	}
+	cJSON_Delete(c.body);
+}
