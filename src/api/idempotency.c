@@ -77,9 +77,33 @@ idem_begin(struct ctx *c)
 		api_db_error(c);
 		return IDEM_ANSWERED;
 	}
-	if (PQntuples(res) != 1 || db_val(res, 0, 1) == NULL) {
-		/* Cannot happen while claims hold a row lock; answer safely if it does. */
+	if (PQntuples(res) == 1 && !crypto_equal(db_val(res, 0, IDEM_HASH), hash, 64)) {
 		PQclear(res);
+		api_error(c, 409, "idempotency_error", "idempotency_key_reused", NULL,
+		    "This Idempotency-Key was used with a different request. Use a new key "
+		    "for a new request.");
+		return IDEM_ANSWERED;
+	}
+	if (PQntuples(res) == 1 && db_val(res, 0, IDEM_STATUS) == NULL &&
+	    db_val(res, 0, IDEM_ANSWER_KIND) != NULL &&
+	    db_ll(res, 0, IDEM_CREATED, 0) < (long long)time(NULL) - 30) {
+		/* Its changes were committed, but the request never finished (a worker that
+		 * died during a gateway call): answer with its object as it stands now. */
+		c->answer_set = true;
+		c->answer_kind = (enum obj_kind)db_ll(res, 0, IDEM_ANSWER_KIND, 0);
+		snprintf(c->answer_id, sizeof(c->answer_id), "%s", db_val(res, 0, IDEM_ANSWER_ID));
+		PQclear(res);
+		api_render_answer(c);
+		c->answer_set = false;
+		if (c->answer_kind >= OBJ__MAX || idem_store(c) != 0)
+			api_db_error(c);
+		http_header(c->resp, "Idempotent-Replayed", "true");
+		return IDEM_ANSWERED;
+	}
+	if (PQntuples(res) != 1 || db_val(res, 0, 1) == NULL) {
+		/* Still running (it holds the claim while its gateway calls are made). */
+		PQclear(res);
+		http_header(c->resp, "Retry-After", "1");
 		api_error(c, 409, "idempotency_error", "idempotency_key_in_use", NULL,
 		    "A request with this Idempotency-Key is still being processed.");
 		return IDEM_ANSWERED;
@@ -110,6 +134,19 @@ idem_store(struct ctx *c)
 	params[2] = buf_lltoa(c->resp->status, status);
 	params[3] = c->resp->body.data ? c->resp->body.data : "";
 	res = db_exec(c->db, STMT_IDEM_STORE, params);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int
+idem_set_answer(struct ctx *c)
+{
+	char kind[24];
+	PGresult *res = db_exec(c->db, STMT_IDEM_SET_ANSWER, (const char *[]){ c->site.id,
+	    c->req->idempotency_key, buf_lltoa(c->answer_kind, kind), c->answer_id });
+
 	if (res == NULL)
 		return -1;
 	PQclear(res);

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "db/migrate.h"
 #include "db/stmts.h"
+#include "billing/subscriptions.h"
 
 static void
 usage(void)
@@ -27,7 +28,8 @@ usage(void)
 	    "  key rotate SITE [--grace SECONDS]\n"
 	    "                                  issue a new key; old keys work for SECONDS more\n"
 	    "  config show                     print the effective configuration\n"
-	    "  stmts                           print the SQL statement table\n");
+	    "  stmts                           print the SQL statement table\n"
+	    "  subscription-rules              print the subscription state machine\n");
 }
 
 static int
@@ -335,6 +337,40 @@ cmd_stmts(void)
 	return 0;
 }
 
+/* The subscription state machine as declared (src/billing/subscriptions.c), for tests and
+ * for people: every row's operation, from-statuses, target and event. */
+static int
+cmd_subscription_rules(void)
+{
+	struct buf b;
+	struct jw w;
+
+	buf_init(&b);
+	jw_init(&w, &b);
+	jw_arr_begin(&w, NULL);
+	for (int a = 0; a < SA__MAX; a++) {
+		const struct sub_rule *r = &sub_rules[a];
+
+		jw_obj_begin(&w, NULL);
+		jw_str(&w, "name", r->name);
+		jw_str(&w, "op", r->op);
+		jw_str(&w, "variant", r->variant);
+		jw_arr_begin(&w, "from");
+		for (int st = SS_NONE; st < SS_SERVING; st++)
+			if (r->from & SS_BIT(st))
+				jw_str(&w, NULL, subs_status_name((enum sub_status)st));
+		jw_arr_end(&w);
+		jw_str(&w, "to", r->to == SS_NONE ? NULL : r->to == SS_SERVING ?
+		    "active_or_non_renewing" : subs_status_name(r->to));
+		jw_bool(&w, "charges", r->charges);
+		jw_str(&w, "event", r->event);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	print_json(&b);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -357,6 +393,8 @@ main(int argc, char **argv)
 	log_set_level(LOG_WARN);
 	if (strcmp(argv[i], "stmts") == 0)
 		return cmd_stmts();
+	if (strcmp(argv[i], "subscription-rules") == 0)
+		return cmd_subscription_rules();
 	config_defaults(&cfg);
 	if (config_load(&cfg, path, err, sizeof(err)) != 0)
 		return die("configuration", err);

@@ -202,6 +202,36 @@ db_rollback_savepoint(struct db *db)
 	return db_exec_sql(db, "ROLLBACK TO SAVEPOINT handler");
 }
 
+static int
+savepoint_cmd(struct db *db, const char *verb, const char *name)
+{
+	char sql[96];
+
+	for (const char *p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
+			return -1;	/* constant names only: never built from input */
+	snprintf(sql, sizeof(sql), "%s %s", verb, name);
+	return db_exec_sql(db, sql);
+}
+
+int
+db_savepoint_named(struct db *db, const char *name)
+{
+	return savepoint_cmd(db, "SAVEPOINT", name);
+}
+
+int
+db_rollback_named(struct db *db, const char *name)
+{
+	return savepoint_cmd(db, "ROLLBACK TO SAVEPOINT", name);
+}
+
+int
+db_release_named(struct db *db, const char *name)
+{
+	return savepoint_cmd(db, "RELEASE SAVEPOINT", name);
+}
+
 const char *
 db_val(const PGresult *res, int row, int col)
 {

@@ -40,6 +40,11 @@ int	 db_commit(struct db *db);
 int	 db_rollback(struct db *db);
 int	 db_savepoint(struct db *db);
 int	 db_rollback_savepoint(struct db *db);
+/* Named savepoints for nested work (a preview that runs an operation and undoes it).
+ * name is a constant identifier chosen by the caller, never input. */
+int	 db_savepoint_named(struct db *db, const char *name);
+int	 db_rollback_named(struct db *db, const char *name);
+int	 db_release_named(struct db *db, const char *name);
 
 /* Value helpers: NULL for SQL NULL. */
 const char *db_val(const PGresult *res, int row, int col);

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "billing/billing.h"
+#include "billing/sessions.h"
 #include "core/log.h"
 #include "portal/portal.h"
 #include "core/tmpl.h"
@@ -48,30 +48,17 @@ signed_out(struct ctx *c, const char *redirect_url, const char *why)
 int
 portal_logout(struct ctx *c, const char *site_id, const char *session_id)
 {
-	struct bctx b = { c->db, site_id, c->now };
-	char now[24];
-	PGresult *res;
-	struct buf data;
-	struct jw w;
-	int rc = 0;
+	struct site site;
+	struct dctx d;
+	struct derr e;
 
+	memset(&site, 0, sizeof(site));
+	snprintf(site.id, sizeof(site.id), "%s", site_id);
+	dctx_init(&d, c->db, &site, c->now, ACTOR_PORTAL_SESSION, session_id);
 	if (db_begin(c->db) != 0)
 		return -1;
-	res = db_exec(c->db, STMT_PSESS_LOGOUT, (const char *[]){ site_id, session_id,
-	    buf_lltoa(c->now, now), c->req->remote_addr });
-	if (res == NULL) {
-		db_rollback(c->db);
-		return -1;
-	}
-	if (PQntuples(res) == 1) {
-		buf_init(&data);
-		jw_init(&w, &data);
-		billing_write_portal_session(&w, res, 0, NULL, NULL);
-		rc = events_emit(&b, "portal_session.logged_out", session_id, data.data);
-		buf_free(&data);
-	}
-	PQclear(res);
-	if (rc != 0 || db_commit(c->db) != 0) {
+	if (sessions_logout(&d, session_id, c->req->remote_addr, &e) != 0 ||
+	    db_commit(c->db) != 0) {
 		db_rollback(c->db);
 		return -1;
 	}

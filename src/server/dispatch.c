@@ -7,6 +7,7 @@
 #include "server/dispatch.h"
 #include "api/auth.h"
 #include "api/idempotency.h"
+#include "billing/payments.h"
 #include "core/log.h"
 #include "portal/portal.h"
 #include "http/router.h"
@@ -49,6 +50,7 @@ static const struct route routes[] = {
 	API(HTTP_POST, "/api/v1/plans", h_plan_create, plan_create_fields, no_params),
 	API(HTTP_GET, "/api/v1/plans", h_plan_list, NULL, plan_list_params),
 	API(HTTP_GET, "/api/v1/plans/:id", h_plan_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/plans/:id", h_plan_update, plan_update_fields, no_params),
 	API(HTTP_POST, "/api/v1/plans/:id/archive", h_plan_archive, empty_fields, no_params),
 	API(HTTP_POST, "/api/v1/subscriptions", h_sub_create, sub_create_fields, no_params),
 	API(HTTP_GET, "/api/v1/subscriptions", h_sub_list, NULL, sub_list_params),
@@ -72,7 +74,13 @@ static const struct route routes[] = {
 	    no_params),
 	API(HTTP_POST, "/api/v1/customers/:id/payment_methods", h_pm_attach, pm_attach_fields,
 	    no_params),
-	API(HTTP_GET, "/api/v1/customers/:id/payment_methods", h_pm_list, NULL, no_params),
+	API(HTTP_GET, "/api/v1/customers/:id/payment_methods", h_pm_list, NULL, list_params),
+	API(HTTP_POST, "/api/v1/customers/:id/credit_entries", h_customer_credit_grant,
+	    credit_grant_fields, no_params),
+	API(HTTP_GET, "/api/v1/customers/:id/credit_entries", h_customer_credit_list, NULL,
+	    list_params),
+	API(HTTP_GET, "/api/v1/customers/:id/entitlements", h_customer_entitlements, NULL,
+	    no_params),
 	API(HTTP_POST, "/api/v1/customers/:id/payment_methods/:pm/default", h_pm_default,
 	    empty_fields, no_params),
 	API(HTTP_DELETE, "/api/v1/customers/:id/payment_methods/:pm", h_pm_detach, NULL,
@@ -81,7 +89,7 @@ static const struct route routes[] = {
 	API(HTTP_GET, "/api/v1/events/:id", h_event_get, NULL, no_params),
 	API(HTTP_POST, "/api/v1/events/:id/resend", h_event_resend, empty_fields, no_params),
 	API(HTTP_POST, "/api/v1/webhook_endpoints", h_wh_create, wh_create_fields, no_params),
-	API(HTTP_GET, "/api/v1/webhook_endpoints", h_wh_list, NULL, no_params),
+	API(HTTP_GET, "/api/v1/webhook_endpoints", h_wh_list, NULL, list_params),
 	API(HTTP_DELETE, "/api/v1/webhook_endpoints/:id", h_wh_delete, NULL, no_params),
 #undef API
 	{ { HTTP_GET, "/portal/access/:token" }, RK_PORTAL, page_access, NULL, NULL, true },
@@ -144,6 +152,29 @@ api_body(struct ctx *c, const struct route *rt)
 	return 0;
 }
 
+/* Money moves in three steps (DESIGN, rulings): the handler's changes, with each charge
+ * or refund recorded as intent, commit first; then the gateway calls run outside any
+ * transaction and record their outcomes; then the answer is rendered from what is now
+ * true and stored for the Idempotency-Key. */
+static void
+settle_and_answer(struct ctx *c, enum idem_result idem)
+{
+	struct derr e;
+
+	if ((idem == IDEM_CLAIMED && idem_set_answer(c) != 0) || db_commit(c->db) != 0) {
+		db_rollback(c->db);
+		api_db_error(c);
+		return;
+	}
+	if (payments_settle(&c->d, &e) != 0)
+		log_warn("request %s: a gateway call is left to the job runner: %s",
+		    c->req->request_id, e.message);
+	api_render_answer(c);
+	if (idem == IDEM_CLAIMED && c->resp->status < 500 && idem_store(c) != 0)
+		log_warn("request %s: its answer could not be stored for its Idempotency-Key",
+		    c->req->request_id);
+}
+
 /* Runs a mutating handler in one transaction, so a failed request changes nothing. */
 static void
 api_mutation(struct ctx *c, const struct route *rt)
@@ -188,6 +219,15 @@ api_mutation(struct ctx *c, const struct route *rt)
 			api_db_error(c);
 			return;
 		}
+	} else if (c->answer_set && (c->d.npending > 0 || c->d.pending_overflow)) {
+		settle_and_answer(c, idem);
+		return;
+	} else if (c->answer_set) {
+		api_render_answer(c);
+		if (c->resp->status >= 400) {
+			db_rollback(c->db);
+			return;
+		}
 	}
 	if ((idem == IDEM_CLAIMED && idem_store(c) != 0) || db_commit(c->db) != 0) {
 		db_rollback(c->db);
@@ -208,13 +248,16 @@ dispatch_api(struct ctx *c, const struct route *rt)
 	}
 	if (auth_api_request(c) != 0)
 		return;
+	dctx_init(&c->d, c->db, &c->site, c->now, ACTOR_API_KEY, c->key_id);
 	if (api_check_query(c, rt->query) != 0)
 		return;
 	if (c->req->method == HTTP_POST && api_body(c, rt) != 0)
 		return;
-	if (c->req->method == HTTP_GET || c->req->method == HTTP_HEAD)
+	if (c->req->method == HTTP_GET || c->req->method == HTTP_HEAD) {
 		rt->handler(c);
-	else
+		if (c->answer_set)
+			api_render_answer(c);
+	} else
 		api_mutation(c, rt);
 }
 

@@ -14,7 +14,8 @@ from harness import Browser, stack
 TENANT_TABLES = {"customers", "portal_sessions", "idempotency_keys", "site_counters", "plans",
                  "test_gateway_tokens", "payment_methods", "subscriptions", "invoices",
                  "invoice_lines", "payment_attempts", "events", "webhook_endpoints",
-                 "webhook_deliveries", "webhook_attempts"}
+                 "webhook_deliveries", "webhook_attempts", "plan_features",
+                 "subscription_history", "credit_entries", "test_gateway_charges"}
 GLOBAL_TABLES = {"sites", "api_keys", "schema_migrations"}
 
 

@@ -1,0 +1,206 @@
+/* customers.c: customers, their manual credit and their entitlements. */
+#include <stdio.h>
+#include <string.h>
+
+#include "billing/credit.h"
+#include "billing/customers.h"
+#include "billing/events.h"
+#include "billing/objects.h"
+#include "core/crypto.h"
+#include "core/currency.h"
+
+static int
+emit(struct dctx *d, const char *type, const char *id, struct derr *e)
+{
+	struct buf data;
+	int rc;
+
+	buf_init(&data);
+	rc = obj_render(d, OBJ_CUSTOMER, id, &data, e);
+	if (rc == 0)
+		rc = events_emit(d, type, id, data.data, e);
+	buf_free(&data);
+	return rc;
+}
+
+/* An empty string clears a text field, like null. */
+static const char *
+text(const char *v)
+{
+	return v && *v ? v : NULL;
+}
+
+int
+customers_exists(struct dctx *d, const char *id, struct derr *e)
+{
+	PGresult *res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id, id });
+	int n;
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	return n == 1 ? 0 : derr_not_found(e, "customer", id);
+}
+
+int
+customers_create(struct dctx *d, const struct customer_req *r, char id[DOM_ID_MAX],
+    struct derr *e)
+{
+	char now[24];
+	PGresult *res;
+	int n;
+
+	if (r->id != NULL)
+		snprintf(id, DOM_ID_MAX, "%s", r->id);
+	else if (dom_new_id("cus", id, e) != 0)
+		return -1;
+	res = db_exec(d->db, STMT_CUSTOMER_INSERT, (const char *[]){ d->site.id, id,
+	    text(r->email), text(r->name), text(r->phone), r->address_json, r->metadata_json,
+	    buf_lltoa(d->now, now), text(r->company), r->tax_id_type, r->tax_id_value });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0)
+		return derr_set(e, DERR_CONFLICT, "resource_already_exists", "id",
+		    "A customer with id '%s' already exists.", id);
+	return emit(d, "customer.created", id, e);
+}
+
+int
+customers_update(struct dctx *d, const char *id, const struct customer_req *r,
+    struct derr *e)
+{
+	char now[24];
+	PGresult *res;
+	int n;
+
+	res = db_exec(d->db, STMT_CUSTOMER_UPDATE, (const char *[]){ d->site.id, id,
+	    r->set_email ? "true" : "false", text(r->email),
+	    r->set_name ? "true" : "false", text(r->name),
+	    r->set_phone ? "true" : "false", text(r->phone),
+	    r->set_address ? "true" : "false", r->address_json,
+	    r->metadata_json, buf_lltoa(d->now, now),
+	    r->set_company ? "true" : "false", text(r->company),
+	    r->set_tax_id ? "true" : "false", r->tax_id_type, r->tax_id_value });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0)
+		return derr_not_found(e, "customer", id);
+	return emit(d, "customer.updated", id, e);
+}
+
+int
+customers_delete(struct dctx *d, const char *id, struct derr *e)
+{
+	PGresult *res = db_exec(d->db, STMT_CUSTOMER_BILLING_REFS, (const char *[]){ d->site.id,
+	    id });
+	struct buf data;
+	struct jw w;
+	int rc;
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return derr_not_found(e, "customer", id);
+	}
+	/* Invoices are numbered records and live subscriptions still bill: deleting the
+	 * customer would take them along, so it is refused while they exist. */
+	if (db_ll(res, 0, 0, 0) > 0 || db_ll(res, 0, 1, 0) > 0) {
+		derr_set(e, DERR_CONFLICT, "customer_has_billing_history", "id",
+		    "Customer '%s' has %lld invoice(s) and %lld subscription(s) still billing; "
+		    "a customer with billing history cannot be deleted.", id,
+		    db_ll(res, 0, 0, 0), db_ll(res, 0, 1, 0));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	res = db_exec(d->db, STMT_CUSTOMER_DELETE, (const char *[]){ d->site.id, id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	buf_init(&data);
+	jw_init(&w, &data);
+	obj_write_deleted(&w, "customer", id);
+	rc = events_emit(d, "customer.deleted", id, data.data, e);
+	buf_free(&data);
+	return rc;
+}
+
+int
+customers_grant_credit(struct dctx *d, const char *id, long long amount,
+    const char *currency, const char *description, char entry[DOM_ID_MAX], struct derr *e)
+{
+	const struct currency *cur = currency_get(currency);
+	struct credit_grant g;
+	struct buf data;
+	int rc;
+
+	if (cur == NULL || !cur->billable)
+		return derr_set(e, DERR_INVALID, "parameter_invalid", "currency",
+		    "currency must be a current ISO 4217 code such as USD or EUR.");
+	if (amount <= 0)
+		return derr_set(e, DERR_INVALID, "parameter_invalid", "amount",
+		    "amount must be a positive number of minor units.");
+	if (customers_exists(d, id, e) != 0)
+		return -1;
+	memset(&g, 0, sizeof(g));
+	g.customer_id = id;
+	g.currency = cur->code;
+	g.amount = amount;
+	g.source = "manual";
+	g.description = description && *description ? description : "Credit granted";
+	g.period_start = g.period_end = -1;
+	if (credit_grant(d, &g, entry, e) != 0)
+		return -1;
+	buf_init(&data);
+	rc = obj_render(d, OBJ_CREDIT_ENTRY, entry, &data, e);
+	if (rc == 0)
+		rc = events_emit(d, "customer.credit_granted", id, data.data, e);
+	buf_free(&data);
+	return rc;
+}
+
+int
+customers_entitlements_refresh(struct dctx *d, const char *id, struct derr *e)
+{
+	PGresult *res;
+	struct buf data;
+	unsigned char h[CRYPTO_SHA256_LEN];
+	char digest[65];
+	int rc = 0;
+
+	res = db_exec(d->db, STMT_CUSTOMER_LOCK, (const char *[]){ d->site.id, id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	buf_init(&data);
+	if (obj_render(d, OBJ_ENTITLEMENTS, id, &data, e) != 0) {
+		PQclear(res);
+		buf_free(&data);
+		return -1;
+	}
+	crypto_sha256(data.data, data.len, h);
+	crypto_hex(h, sizeof(h), digest);
+	if (strcmp(db_val(res, 0, 1), digest) != 0 &&
+	    !(db_val(res, 0, 1)[0] == '\0' && strstr(data.data, "\"data\":[]") != NULL)) {
+		PGresult *upd = db_exec(d->db, STMT_CUSTOMER_SET_DIGEST, (const char *[]){
+		    d->site.id, id, digest });
+
+		if (upd == NULL)
+			rc = derr_db(e, d->db);
+		PQclear(upd);
+		if (rc == 0)
+			rc = events_emit(d, "entitlements.updated", id, data.data, e);
+	}
+	PQclear(res);
+	buf_free(&data);
+	return rc;
+}
