@@ -23,13 +23,16 @@
 #define GAP		12.0
 #define CELL_PAD_X	6.0
 #define CELL_PAD_Y	5.0
+#define ROW_PAD		3.5	/* above and below a row of the totals or the tax summary */
 #define LOGO_MAX_W	170.0
 #define LOGO_MAX_H	56.0
 #define HEAD_W		250.0	/* the title and the number/date table at the top right */
 #define PARTY_MAX_H	220.0	/* a party block taller than this is cut */
 #define DESC_MAX_H	240.0	/* a line's description, likewise */
 #define SHORT_MAX_H	60.0	/* labels, amounts, the reference line */
+#define LABEL_MAX_H	120.0	/* a tax or total label */
 #define FOOTER_MAX_H	40.0
+#define NOTE_KEEP_LINES	6
 
 enum font {
 	F_BODY = 0,
@@ -188,6 +191,7 @@ static PangoLayout *
 text(const char *s, enum font f, double width, PangoAlignment align, double max_h)
 {
 	PangoLayout *l = pango_layout_new(pdf_ctx);
+	PangoAttrList *attrs;
 
 	pango_layout_set_font_description(l, pdf_fonts[f]);
 	if (width > 0) {
@@ -199,6 +203,11 @@ text(const char *s, enum font f, double width, PangoAlignment align, double max_
 		}
 	}
 	pango_layout_set_alignment(l, align);
+	/* A hyphen where a long word breaks would read as part of a tax id or an IBAN. */
+	attrs = pango_attr_list_new();
+	pango_attr_list_insert(attrs, pango_attr_insert_hyphens_new(FALSE));
+	pango_layout_set_attributes(l, attrs);
+	pango_attr_list_unref(attrs);
 	pango_layout_set_text(l, s != NULL ? s : "", -1);
 	return l;
 }
@@ -399,7 +408,7 @@ party_layout(const struct pdf_party *p, double width)
 			name_len = s->len;
 	}
 	l = text(s->str, F_BODY, width, PANGO_ALIGN_LEFT, PARTY_MAX_H);
-	attrs = pango_attr_list_new();
+	attrs = pango_attr_list_copy(pango_layout_get_attributes(l));
 	a = pango_attr_weight_new(PANGO_WEIGHT_BOLD);
 	a->start_index = 0;
 	a->end_index = (guint)name_len;
@@ -437,7 +446,7 @@ pair_build(struct pair *pr, const char *l, const char *v, int bold, int bold_lab
     double label_w, double value_w)
 {
 	pr->label = text(l, bold && bold_label ? F_BOLD : F_BODY, label_w, PANGO_ALIGN_LEFT,
-	    SHORT_MAX_H);
+	    LABEL_MAX_H);
 	pr->value = text(v, bold ? F_BOLD : F_BODY, value_w, PANGO_ALIGN_RIGHT, SHORT_MAX_H);
 	pr->bold = bold;
 	pr->h = MAX(height(pr->label), height(pr->value));
@@ -590,7 +599,7 @@ build_tail(struct render *r)
 		abort();
 	for (i = 0; i < d->ntotals; i++)
 		pair_build(&r->totals[i], d->totals[i].label, d->totals[i].amount,
-		    d->totals[i].bold, 1, r->totals_w - r->totals_amount_w - GAP - CELL_PAD_X,
+		    d->totals[i].bold, 1, r->totals_w - 2 * CELL_PAD_X - r->totals_amount_w - GAP,
 		    r->totals_amount_w);
 
 	r->tax_w = r->cw - r->totals_w - 2 * GAP;
@@ -606,7 +615,7 @@ build_tail(struct render *r)
 		    PANGO_ALIGN_LEFT, SHORT_MAX_H);
 	for (i = 0; i < d->ntaxes; i++)
 		pair_build(&r->taxes[i], d->taxes[i].label, d->taxes[i].amount, 0, 0,
-		    r->tax_w - r->tax_amount_w - GAP, r->tax_amount_w);
+		    r->tax_w - 2 * CELL_PAD_X - r->tax_amount_w - GAP, r->tax_amount_w);
 
 	if (!empty(d->note))
 		r->note = text(d->note, F_BODY, r->cw, PANGO_ALIGN_LEFT, 0);
@@ -722,32 +731,45 @@ draw_pair(struct render *r, const struct pair *p, unsigned label_rgb, double x, 
 	show(r, p->value, p->bold ? C_TEXT : C_DARK, x + w - vw, y);
 }
 
+/* Where the body starts, below the header of the first page or of the others. */
+static double
+body_top(const struct render *r, int first)
+{
+	double y = MARGIN_TOP - 4 + height(r->title) + 6;
+	size_t i;
+
+	for (i = 0; i < r->nmeta; i++)
+		if (first || (int)i == r->number_meta)
+			y += r->meta[i].h + 2;
+	return MAX(y, MARGIN_TOP + r->logo_h) + (first ? 20 : 14);
+}
+
 /* Logo on the left; the title and the number (and, on the first page, the dates and the
  * status) on the right. */
 static void
 draw_header(struct render *r)
 {
-	double top = MARGIN_TOP, y, rx = r->x0 + r->cw - HEAD_W;
+	double y = MARGIN_TOP - 4, rx = r->x0 + r->cw - HEAD_W;
 	size_t i;
 
 	if (r->logo != NULL && r->cr != NULL) {
 		cairo_save(r->cr);
-		cairo_translate(r->cr, r->x0, top);
+		cairo_translate(r->cr, r->x0, MARGIN_TOP);
 		cairo_scale(r->cr, r->logo_scale, r->logo_scale);
 		cairo_set_source_surface(r->cr, r->logo, 0, 0);
 		cairo_pattern_set_filter(cairo_get_source(r->cr), CAIRO_FILTER_GOOD);
 		cairo_paint(r->cr);
 		cairo_restore(r->cr);
 	}
-	show(r, r->title, C_TITLE, rx, top - 4);
-	y = top - 4 + height(r->title) + 6;
+	show(r, r->title, C_TITLE, rx, y);
+	y += height(r->title) + 6;
 	for (i = 0; i < r->nmeta; i++) {
 		if (r->page > 1 && (int)i != r->number_meta)
 			continue;
 		draw_pair(r, &r->meta[i], C_MUTED, rx, HEAD_W, y);
 		y += r->meta[i].h + 2;
 	}
-	r->y = MAX(y, top + r->logo_h) + (r->page > 1 ? 14 : 20);
+	r->y = body_top(r, r->page == 1);
 }
 
 static void
@@ -847,52 +869,91 @@ summary_height(const struct render *r)
 	size_t i;
 
 	for (i = 0; i < r->d->ntotals; i++)
-		t += r->totals[i].h + 2 * 3.5;
+		t += r->totals[i].h + 2 * ROW_PAD;
 	if (r->d->ntaxes > 0) {
-		x = height(r->tax_head) + 2 * 3.5;
+		x = height(r->tax_head) + 2 * ROW_PAD;
 		for (i = 0; i < r->d->ntaxes; i++)
-			x += r->taxes[i].h + 2 * 3.5;
+			x += r->taxes[i].h + 2 * ROW_PAD;
 	}
 	return MAX(t, x);
 }
 
-/* Tax summary on the left, totals right-aligned; kept together on one page. */
+/* Room for h more on this page, or a new page (unless this one is still empty). */
+static void
+need(struct render *r, double h)
+{
+	if (r->y + h > r->bottom && !r->fresh)
+		new_page(r);
+}
+
+/* The totals, right-aligned, a rule above each group of bold rows (the total, the amount
+ * due). With flow, a row that does not fit starts a new page. */
+static void
+draw_totals(struct render *r, int flow)
+{
+	double tx = r->x0 + r->cw - r->totals_w;
+	size_t i;
+
+	for (i = 0; i < r->d->ntotals; i++) {
+		const struct pair *p = &r->totals[i];
+
+		if (flow)
+			need(r, p->h + 2 * ROW_PAD);
+		if (p->bold && i > 0 && !r->totals[i - 1].bold)
+			rule(r, C_DARK, 0.9, tx, r->y, r->totals_w);
+		draw_pair(r, p, p->bold ? C_TEXT : C_DARK, tx + CELL_PAD_X,
+		    r->totals_w - 2 * CELL_PAD_X, r->y + ROW_PAD);
+		r->y += p->h + 2 * ROW_PAD;
+		r->fresh = 0;
+	}
+}
+
+/* The tax summary, at the left. */
+static void
+draw_taxes(struct render *r, int flow)
+{
+	size_t i;
+
+	if (r->d->ntaxes == 0)
+		return;
+	if (flow)
+		need(r, height(r->tax_head) + 2 * ROW_PAD + r->taxes[0].h + 2 * ROW_PAD);
+	show(r, r->tax_head, C_MUTED, r->x0 + CELL_PAD_X, r->y + ROW_PAD);
+	r->y += height(r->tax_head) + 2 * ROW_PAD;
+	rule(r, C_RULE, 0.5, r->x0, r->y, r->tax_w);
+	for (i = 0; i < r->d->ntaxes; i++) {
+		if (flow)
+			need(r, r->taxes[i].h + 2 * ROW_PAD);
+		draw_pair(r, &r->taxes[i], C_DARK, r->x0 + CELL_PAD_X,
+		    r->tax_w - 2 * CELL_PAD_X, r->y + ROW_PAD);
+		r->y += r->taxes[i].h + 2 * ROW_PAD;
+		r->fresh = 0;
+	}
+}
+
+/* Tax summary on the left, totals on the right, kept together on one page; if they are
+ * taller than a page, the totals and then the tax summary flow row by row. */
 static void
 draw_summary(struct render *r)
 {
-	double h = summary_height(r), y, tx = r->x0 + r->cw - r->totals_w;
-	size_t i;
+	double h = summary_height(r), top, end;
 
 	if (h == 0)
 		return;
 	r->y += 10;
-	if (r->y + h > r->bottom && !r->fresh)
-		new_page(r);
-	y = r->y;
-	for (i = 0; i < r->d->ntotals; i++) {
-		const struct pair *p = &r->totals[i];
-
-		/* A rule above each group of bold rows (the total, the amount due). */
-		if (p->bold && i > 0 && !r->totals[i - 1].bold)
-			rule(r, C_DARK, 0.9, tx, y, r->totals_w);
-		draw_pair(r, p, p->bold ? C_TEXT : C_DARK, tx + CELL_PAD_X,
-		    r->totals_w - 2 * CELL_PAD_X, y + 3.5);
-		y += p->h + 2 * 3.5;
+	if (h > r->bottom - body_top(r, 0)) {
+		draw_totals(r, 1);
+		r->y += 10;
+		draw_taxes(r, 1);
+		return;
 	}
-	if (r->d->ntaxes > 0) {
-		double ty = r->y;
-
-		show(r, r->tax_head, C_MUTED, r->x0 + CELL_PAD_X, ty + 3.5);
-		ty += height(r->tax_head) + 2 * 3.5;
-		rule(r, C_RULE, 0.5, r->x0, ty, r->tax_w);
-		for (i = 0; i < r->d->ntaxes; i++) {
-			draw_pair(r, &r->taxes[i], C_DARK, r->x0 + CELL_PAD_X,
-			    r->tax_w - 2 * CELL_PAD_X, ty + 3.5);
-			ty += r->taxes[i].h + 2 * 3.5;
-		}
-	}
-	r->y += h;
-	r->fresh = 0;
+	need(r, h);
+	top = r->y;
+	draw_totals(r, 0);
+	end = r->y;
+	r->y = top;
+	draw_taxes(r, 0);
+	r->y = MAX(r->y, end);
 }
 
 /* The note may be long (legal text): it flows line by line onto further pages. */
@@ -904,6 +965,9 @@ draw_note(struct render *r)
 	if (r->note == NULL)
 		return;
 	r->y += 18;
+	/* A short note is kept together rather than leave a line or two on the next page. */
+	if (pango_layout_get_line_count(r->note) <= NOTE_KEEP_LINES)
+		need(r, height(r->note));
 	it = pango_layout_get_iter(r->note);
 	do {
 		PangoRectangle logical;
@@ -912,8 +976,7 @@ draw_note(struct render *r)
 
 		pango_layout_iter_get_line_yrange(it, &y0, &y1);
 		lh = units_to_pt(y1 - y0);
-		if (r->y + lh > r->bottom && !r->fresh)
-			new_page(r);
+		need(r, lh);
 		if (r->cr != NULL) {
 			pango_layout_iter_get_line_extents(it, NULL, &logical);
 			ink(r, C_DARK);

@@ -2,6 +2,7 @@
  * Usage: pdf_sample write DIR [NAME...]   render samples to DIR/NAME.pdf
  *        pdf_sample list                 NAME MIN_PAGES MAX_PAGES CREATED (Unix seconds)
  *        pdf_sample expect NAME          the texts pdftotext must find, one per line
+ *        pdf_sample lines NAME           the descriptions of the lines, one per line
  *        pdf_sample loop N               render every sample N times (for valgrind) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,13 @@ main(int argc, char **argv)
 			rc = 1;
 		} else
 			expect(s);
+	} else if (argc == 3 && strcmp(argv[1], "lines") == 0) {
+		if ((s = pdf_sample_find(argv[2])) == NULL) {
+			fprintf(stderr, "pdf_sample: no sample %s\n", argv[2]);
+			rc = 1;
+		} else
+			for (i = 0; i < s->doc.nlines; i++)
+				say(s->doc.lines[i].description);
 	} else if (argc == 3 && strcmp(argv[1], "loop") == 0) {
 		struct buf out;
 		char err[256];
@@ -129,7 +137,7 @@ main(int argc, char **argv)
 		buf_free(&out);
 	} else {
 		fprintf(stderr, "usage: pdf_sample write DIR [NAME...] | list | expect NAME | "
-		    "loop N\n");
+		    "lines NAME | loop N\n");
 		rc = 2;
 	}
 	pdf_samples_free();

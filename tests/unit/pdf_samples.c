@@ -13,12 +13,15 @@
 #define NLONG	60
 #define MARCH_1_2026	1772323200	/* 2026-03-01T00:00:00Z */
 
-static struct pdf_sample table[10];
+static struct pdf_sample table[16];
 static size_t ntable;
 static struct buf logo, bad_logo, huge_logo;
 static struct pdf_line long_lines[NLONG];
 static char long_text[NLONG][3][160];
 static char long_total[32];
+#define NTAX	45
+static struct pdf_tax many_taxes[NTAX];
+static char many_text[NTAX][2][96];
 
 static const char *const footer_de =
     "Zoë Ångström Design GmbH · Straße des 17. Juni 135, 10623 Berlin · Managing director: "
@@ -168,6 +171,32 @@ static const struct pdf_total totals_plain[] = {
 	{ "Amount due", "€19.00", 1 },
 };
 
+static const struct pdf_line lines_stress[] = {
+	{ "Stundenkontingent für die Überarbeitung der Rechnungsvorlagen, der "
+	    "Mahnstufen und der Steuerlogik (Umsatzsteuer, Reverse-Charge, OSS), "
+	    "einschließlich Abstimmung mit der Buchhaltung und Dokumentation",
+	    "1. Januar 2026 – 31. Dezember 2026 (Leistungszeitraum laut Rahmenvertrag "
+	    "Nr. RV-2025-000123)", "1,000,000.5 hours", "KWD 1,234,567,890.123" },
+	{ "Supercalifragilisticexpialidocious-Unbreakable-Product-Identifier-"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ", NULL, "1",
+	    "KWD 0.001" },
+	{ "Ελληνικά · Кириллица · 株式会社テスト · Zoë Ångström", NULL, "12", "KWD 12.000" },
+};
+static const struct pdf_tax tax_stress[] = {
+	{ "VAT 19% on KWD 1,234,567,890.124 (standard-rated items, including the "
+	    "hours above and the identifiers, see the annex for the breakdown)",
+	    "KWD 234,567,899.124" },
+	{ "VAT 7% on KWD 0.000", "KWD 0.000" },
+};
+static const struct pdf_total totals_stress[] = {
+	{ "Subtotal before the credit for unused time on the previous plan", "KWD 1,234,567,890.124", 0 },
+	{ "Credit", "−KWD 1.000", 0 },
+	{ "VAT", "KWD 234,567,899.124", 0 },
+	{ "Total", "KWD 1,469,135,788.248", 1 },
+	{ "Paid", "KWD 0.000", 0 },
+	{ "Amount due", "KWD 1,469,135,788.248", 1 },
+};
+
 #define N(a)	(sizeof(a) / sizeof((a)[0]))
 
 static struct pdf_party seller_de = {
@@ -178,7 +207,7 @@ static struct pdf_party seller_de = {
 static void
 build(void)
 {
-	struct pdf_sample *s;
+	struct pdf_sample *s, *bad;
 	long total = 0;
 	int i;
 
@@ -341,7 +370,7 @@ build(void)
 		.created = MARCH_1_2026 + 19 * 86400,
 	};
 
-	s = &table[ntable++];
+	s = bad = &table[ntable++];
 	s->name = "bad_logo_no_buyer";
 	s->min_pages = s->max_pages = 1;
 	s->doc = (struct pdf_doc){
@@ -354,10 +383,68 @@ build(void)
 		.created = MARCH_1_2026,
 	};
 
+	/* Everything long: it must wrap, never overlap or leave the page (tests/pdf/run). */
+	s = &table[ntable++];
+	s->name = "invoice_stress";
+	s->min_pages = 1;
+	s->max_pages = 2;
+	s->doc = (struct pdf_doc){
+		.title = "Rechnungskorrektur", .number = "INV-2026-000000000000000000000042",
+		.issue_date = "Mittwoch, 1. März 2026",
+		.supply_date = "1. Januar 2026 bis einschließlich 31. Dezember 2026 "
+		    "(Leistungszeitraum)",
+		.due_date = "Zahlbar innerhalb von 14 Tagen ohne Abzug", .status = "Teilweise bezahlt",
+		.reference = "Korrigiert die Rechnung INV-2026-000000000000000000000041 vom "
+		    "1. Februar 2026, die wegen eines falschen Steuersatzes storniert wurde",
+		.paper = PDF_LETTER,
+		.logo = (const unsigned char *)logo.data, .logo_len = logo.len,
+		.seller = { "Rechnungssteller", { "Zoë Ångström Design und Beratung für "
+		    "Abrechnungssysteme, Steuerlogik und Kundenportale GmbH & Co. KG",
+		    "Straße des 17. Juni 135, Hinterhaus, Aufgang C, 4. Obergeschoss links",
+		    "10623 Berlin", "Germany",
+		    "IBAN:DE89370400440532013000DE89370400440532013000DE89370400440532013000",
+		    "VAT: DE123456789", "Registergericht: Amtsgericht Charlottenburg",
+		    "HRB 123456 B" }, 8 },
+		.buyer = { "Rechnungsempfänger", { "株式会社テスト · ООО «Кириллица» · "
+		    "Ελληνικά Α.Ε.", "Line 2", "Line 3", "Line 4", "Line 5", "Line 6",
+		    "Line 7", "Line 8", "Line 9", "Line 10", "Line 11",
+		    "Line 12 is the last one that fits the model" }, 12 },
+		.lines = lines_stress, .nlines = N(lines_stress),
+		.taxes = tax_stress, .ntaxes = N(tax_stress),
+		.totals = totals_stress, .ntotals = N(totals_stress),
+		.note = "Steuerschuldnerschaft des Leistungsempfängers (Reverse Charge) gilt "
+		    "nicht für die oben genannten Leistungen.\nDetails as issued on 1 March "
+		    "2026.\nZoë Ångström · Ελληνικά · Кириллица · 株式会社テスト",
+		.footer = footer_de, .created = MARCH_1_2026,
+	};
+
+	/* A tax summary taller than a page: it flows row by row after the totals. */
+	for (i = 0; i < NTAX; i++) {
+		snprintf(many_text[i][0], sizeof(many_text[i][0]), "Sales tax, district %d: "
+		    "0.%02d%% on $1,000.00", i + 1, 5 + i);
+		snprintf(many_text[i][1], sizeof(many_text[i][1]), "$0.%02d", (5 + i) / 10);
+		many_taxes[i] = (struct pdf_tax){ many_text[i][0], many_text[i][1] };
+	}
+	s = &table[ntable++];
+	s->name = "invoice_many_taxes";
+	s->min_pages = 2;
+	s->max_pages = 3;
+	s->doc = (struct pdf_doc){
+		.title = "Invoice", .number = "INV-2026-0049", .issue_date = "March 1, 2026",
+		.status = "Open", .paper = PDF_LETTER,
+		.seller = { "From", { "Northwind Traders", "1 Main Street",
+		    "Springfield, IL 62701", "United States" }, 4 },
+		.buyer = { "Bill to", { "Jane Roe", "5 Elm Street", "Springfield, IL 62702" }, 3 },
+		.lines = lines_refund, .nlines = N(lines_refund),
+		.taxes = many_taxes, .ntaxes = NTAX,
+		.totals = totals_refund, .ntotals = N(totals_refund),
+		.created = MARCH_1_2026,
+	};
+
 	s = &table[ntable++];
 	s->name = "huge_logo";
 	s->min_pages = s->max_pages = 1;
-	s->doc = table[ntable - 2].doc;
+	s->doc = bad->doc;
 	s->doc.number = "INV-2026-0048";
 	s->doc.logo = (const unsigned char *)huge_logo.data;
 	s->doc.logo_len = huge_logo.len;
