@@ -29,7 +29,7 @@
 #define HEAD_W		250.0	/* the title and the number/date table at the top right */
 #define PARTY_MAX_H	220.0	/* a party block taller than this is cut */
 #define DESC_MAX_H	240.0	/* a line's description, likewise */
-#define SHORT_MAX_H	60.0	/* labels, amounts, the reference line */
+#define SHORT_MAX_H	60.0	/* headings, amounts, dates, the reference line */
 #define LABEL_MAX_H	120.0	/* a tax or total label */
 #define FOOTER_MAX_H	40.0
 #define NOTE_KEEP_LINES	6
@@ -328,6 +328,11 @@ check_doc(const struct pdf_doc *d, char *err, size_t errlen)
 		if (check_text(d->totals[i].label, "total label", i, err, errlen) ||
 		    check_text(d->totals[i].amount, "total amount", i, err, errlen))
 			return -1;
+	if (d->created < 0 || d->created > 253402300799LL) {	/* 9999-12-31T23:59:59Z */
+		snprintf(err, errlen, "pdf: creation date %lld is out of range",
+		    (long long)d->created);
+		return -1;
+	}
 	if (d->paper != PDF_A4 && d->paper != PDF_LETTER) {
 		snprintf(err, errlen, "pdf: unknown paper size %d", (int)d->paper);
 		return -1;
@@ -498,7 +503,8 @@ build_head(struct render *r)
 		r->logo_w = iw * r->logo_scale;
 		r->logo_h = ih * r->logo_scale;
 	}
-	r->title = text(d->title, F_TITLE, HEAD_W, PANGO_ALIGN_RIGHT, SHORT_MAX_H);
+	if (!empty(d->title))
+		r->title = text(d->title, F_TITLE, HEAD_W, PANGO_ALIGN_RIGHT, SHORT_MAX_H);
 	for (k = PDF_LABEL_NUMBER; k <= PDF_LABEL_STATUS; k++)
 		label_w = MAX(label_w, natural_width(label(r, (enum pdf_label)k), F_BODY));
 	r->meta_label_w = MIN(label_w, HEAD_W * 0.45);
@@ -514,8 +520,9 @@ build_head(struct render *r)
 
 		if (!party_shown(p))
 			continue;
-		r->party_head[k] = text(p->heading, F_SMALL_BOLD, pw, PANGO_ALIGN_LEFT,
-		    SHORT_MAX_H);
+		if (!empty(p->heading))
+			r->party_head[k] = text(p->heading, F_SMALL_BOLD, pw,
+			    PANGO_ALIGN_LEFT, SHORT_MAX_H);
 		r->party[k] = party_layout(p, pw);
 	}
 	if (!empty(d->reference))
@@ -1042,11 +1049,6 @@ set_metadata(cairo_surface_t *s, const struct pdf_doc *d, char *err, size_t errl
 	time_t t;
 	GString *title;
 
-	if (d->created < 0 || d->created > 253402300799LL) {	/* 9999-12-31T23:59:59Z */
-		snprintf(err, errlen, "pdf: creation date %lld is out of range",
-		    (long long)d->created);
-		return -1;
-	}
 	t = (time_t)d->created;
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
@@ -1073,6 +1075,7 @@ pdf_render(const struct pdf_doc *d, struct buf *out, char *err, size_t errlen)
 	struct render r;
 	cairo_surface_t *s = NULL;
 	cairo_status_t st;
+	size_t start = out->len;
 	int rc = -1;
 
 	memset(&r, 0, sizeof(r));
@@ -1124,5 +1127,9 @@ done:
 	if (s != NULL)
 		cairo_surface_destroy(s);
 	unbuild(&r);
+	if (rc == -1 && out->len > start) {
+		out->len = start;	/* what cairo wrote before it failed */
+		out->data[start] = '\0';
+	}
 	return rc;
 }

@@ -95,7 +95,7 @@ struct pdf_doc {
  * Appends the PDF to out (which it does not reset). The same doc gives the same bytes,
  * in any process, at any time, as long as cairo, pango and the installed fonts are the
  * same. Returns 0, or -1 with err filled (text that is not UTF-8, too many party lines, a
- * creation date out of range, a cairo failure); out may then hold a partial document.
+ * creation date out of range, a cairo failure) and out as it was.
  * Not thread-safe: the font machinery is set up on first use and kept for the process.
  */
 int	pdf_render(const struct pdf_doc *d, struct buf *out, char *err, size_t errlen);

@@ -293,6 +293,18 @@ START_TEST(a_creation_date_out_of_range_is_refused)
 }
 END_TEST
 
+START_TEST(a_refused_document_leaves_the_buffer_as_it_was)
+{
+	struct pdf_doc d = pdf_sample_find("invoice_eu")->doc;
+
+	buf_puts(&out, "kept");
+	d.created = -5;
+	ck_assert_int_eq(pdf_render(&d, &out, err, sizeof(err)), -1);
+	ck_assert_uint_eq(out.len, 4);
+	ck_assert_str_eq(out.data, "kept");
+}
+END_TEST
+
 START_TEST(render_appends_to_the_buffer)
 {
 	buf_puts(&out, "prefix");
@@ -388,6 +400,7 @@ make_suite(void)
 	tcase_add_test(tc, text_that_is_not_utf8_is_refused);
 	tcase_add_test(tc, too_many_party_lines_are_refused);
 	tcase_add_test(tc, a_creation_date_out_of_range_is_refused);
+	tcase_add_test(tc, a_refused_document_leaves_the_buffer_as_it_was);
 	tcase_add_test(tc, render_appends_to_the_buffer);
 	tcase_add_test(tc, labels_can_be_translated);
 	tcase_add_test(tc, shutdown_then_render_again);
