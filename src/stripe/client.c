@@ -597,10 +597,10 @@ stripe_request(struct stripe_client *c, const char *method, const char *path,
 		{
 			long d = backoff_ms(c, out->attempts, retry_after);
 
-			log_warn("stripe: %s %s attempt %d: %s (%s)%s%s; retrying in %ld ms with "
-			    "the same idempotency key", method, path, out->attempts,
-			    stripe_outcome_name(out->outcome), out->detail,
-			    out->request_id[0] ? ", request " : "", out->request_id, d);
+			log_warn("stripe: %s %s attempt %d: %s (%s)%s%s; retrying in %ld ms%s",
+			    method, path, out->attempts, stripe_outcome_name(out->outcome),
+			    out->detail, out->request_id[0] ? ", request " : "", out->request_id, d,
+			    post ? " with the same idempotency key" : "");
 			sleep_ms(d);
 		}
 	}

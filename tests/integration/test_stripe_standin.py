@@ -176,6 +176,7 @@ class StandInCase(unittest.TestCase):
         r = subprocess.run(cmd + list(args), capture_output=True, text=True, env=env,
                            timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("Sanitizer", r.stderr)
         out = json.loads(r.stdout)
         out["stderr"] = r.stderr
         self.assertNotIn(key or self.key, r.stderr, "the secret key was logged")
@@ -759,6 +760,7 @@ class Webhooks(StandInCase):
         if now is not None:
             args += ["--now", str(now)]
         r = subprocess.run(args, input=delivery["body"], capture_output=True, timeout=30)
+        self.assertNotIn(b"Sanitizer", r.stderr)
         return r.stdout.decode().strip()
 
     def verify_node(self, deliveries, secret=None, now=None):
@@ -857,6 +859,125 @@ class Webhooks(StandInCase):
         self.assertEqual([e["data"]["object"]["id"] for e in lst["data"]], [pi["id"]])
         st, _, one, _ = self.raw("GET", "/v1/events/" + lst["data"][0]["id"])
         self.assertEqual(one["type"], "payment_intent.succeeded")
+
+
+class ProcessMode(unittest.TestCase):
+    """standin.py run as its own process (as a test of the whole stack would run it), driven
+    only through its control endpoints."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="stripe-proc.")
+        self.proc = subprocess.Popen([sys.executable, os.path.join(STRIPE_DIR, "standin.py"),
+                                      "--tls-dir", self.tmp], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        info = json.loads(self.proc.stdout.readline())
+        self.url, self.ca = info["url"], info["ca_file"]
+        self.port = int(self.url.rsplit(":", 1)[1])
+        self.ctx = ssl.create_default_context(cafile=self.ca)
+        self.receiver = Receiver()
+
+    def tearDown(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        self.receiver.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def ctl(self, method, path, body=None, status=200):
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30)
+        c.request(method, "/_standin/" + path, body=json.dumps(body) if body is not None
+                  else None, headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        out = json.loads(r.read())
+        c.close()
+        self.assertEqual(r.status, status, out)
+        return out
+
+    def cli(self, key, *args):
+        r = subprocess.run([cli_path(), "request", "--base", self.url, "--ca", self.ca,
+                            "--retry-delay-ms", "10", *args], capture_output=True, text=True,
+                           env=dict(os.environ, STRIPE_SECRET_KEY=key), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_control_endpoints(self):
+        self.assertTrue(self.ctl("GET", "health")["ok"])
+        acct = self.ctl("POST", "accounts", {"test_key": "sk_test_proc1"})
+        self.assertEqual(acct["test_key"], "sk_test_proc1")
+        key = acct["test_key"]
+        ep = self.ctl("POST", "webhook_endpoints", {"key": key, "url": self.receiver.url})
+        self.assertTrue(ep["secret"].startswith("whsec_"))
+        self.ctl("POST", "faults", {"path": "/v1/customers", "kind": "429"})
+        self.assertEqual(len(self.ctl("GET", "faults")["faults"]), 1)
+        cus = self.cli(key, "--idempotency-key", "p-cus", "POST", "/v1/customers", "name=P")
+        self.assertEqual((cus["outcome"], cus["attempts"]), ("ok", 2))
+        self.assertEqual(self.ctl("GET", "faults")["faults"][0]["count"], 0)
+        self.ctl("DELETE", "faults")
+        reqs = self.ctl("GET", "requests")["requests"]
+        self.assertEqual([r["status"] for r in reqs], [429, 200])
+        cid = cus["body"]["id"]
+        cs = self.cli(key, "--idempotency-key", "p-cs", "POST", "/v1/checkout/sessions",
+                      "mode=setup", "customer=" + cid, "currency=eur",
+                      "success_url=https://p.example/ok")["body"]
+        done = self.ctl("POST", "checkout/%s/complete" % cs["id"],
+                        {"payment_method": "pm_card_authenticationRequired",
+                         "three_d_secure": "approve"})
+        self.assertEqual(done["status"], "complete")
+        pm = done["payment_method"]["id"]
+        self.assertEqual(self.ctl("GET", "objects/" + pm)["customer"], cid)
+        pi = self.cli(key, "--idempotency-key", "p-pi", "POST", "/v1/payment_intents",
+                      "amount=1000", "currency=eur", "customer=" + cid, "payment_method=" + pm,
+                      "+payment_method_types=card", "confirm=true",
+                      "return_url=https://p.example/back")["body"]
+        self.assertEqual(pi["status"], "requires_action")
+        auth = self.ctl("POST", "payment_intents/%s/authenticate" % pi["id"],
+                        {"action": "approve"})
+        self.assertEqual(auth["status"], "succeeded")
+        self.assertIn("redirect_status=succeeded", auth["redirect"])
+        ok = self.cli(key, "--idempotency-key", "p-pi2", "POST", "/v1/payment_intents",
+                      "amount=1000", "currency=eur", "customer=" + cid, "payment_method=" + pm,
+                      "+payment_method_types=card", "confirm=true", "off_session=true")
+        self.assertEqual(ok["error"]["code"], "authentication_required")
+        card = self.ctl("POST", "checkout/%s/complete" % self.cli(
+            key, "--idempotency-key", "p-cs2", "POST", "/v1/checkout/sessions", "mode=setup",
+            "customer=" + cid, "+payment_method_types=card",
+            "success_url=https://p.example/ok")["body"]["id"],
+            {"payment_method": "pm_card_visa"})["payment_method"]["id"]
+        self.ctl("POST", "payment_methods/%s/decline" % card, {"decline_code": "expired_card"})
+        declined = self.cli(key, "--idempotency-key", "p-pi3", "POST", "/v1/payment_intents",
+                            "amount=1000", "currency=eur", "customer=" + cid,
+                            "payment_method=" + card, "+payment_method_types=card",
+                            "confirm=true", "off_session=true")
+        self.assertEqual(declined["error"]["decline_code"], "expired_card")
+        self.ctl("POST", "payment_methods/%s/decline" % card, {"decline_code": None})
+        self.ctl("POST", "webhooks/hold", {"key": key})
+        refund = self.ctl("POST", "refunds", {"payment_intent": pi["id"], "amount": 300})
+        self.assertEqual(refund["amount"], 300)
+        dispute = self.ctl("POST", "disputes", {"payment_intent": pi["id"]})
+        self.assertEqual(dispute["object"], "dispute")
+        self.assertEqual(self.ctl("POST", "webhooks/release", {"key": key,
+                                                               "order": "reverse"})["released"],
+                         3)
+        self.assertEqual(self.ctl("POST", "webhooks/drain", {"timeout": 10})["pending"], 0)
+        types = [json.loads(d["body"])["type"] for d in self.receiver.got[-3:]]
+        self.assertEqual(types, ["charge.dispute.created", "refund.created", "charge.refunded"])
+        events = self.ctl("GET", "events?key=" + key)["events"]
+        ev = [e for e in events if e["type"] == "charge.dispute.created"][0]
+        self.assertEqual(ev["_deliveries"][0]["status"], 200)
+        again = self.ctl("POST", "events/%s/resend" % ev["id"], {"timestamp_offset": -900})
+        self.assertEqual(again["deliveries"][0]["status"], 200)
+        self.assertEqual(self.ctl("GET", "complaints")["complaints"], [])
+        bad = self.cli(key, "--idempotency-key", "p-bad", "POST", "/v1/customers", "nmae=x")
+        self.assertEqual(bad["status"], 400)
+        got = self.ctl("DELETE", "complaints")["cleared"]
+        self.assertEqual([c["rule"] for c in got], ["unknown_parameter"])
+        self.assertEqual(self.ctl("GET", "complaints")["complaints"], [])
+        self.ctl("DELETE", "requests")
+        self.assertEqual(self.ctl("GET", "requests")["requests"], [])
+        self.ctl("GET", "objects/nope", status=404)
+        self.ctl("POST", "faults", {"path": "/v1/x", "kind": "nonsense"}, status=400)
+        self.ctl("DELETE", "webhook_endpoints/" + ep["id"])
 
 
 class Oracle(unittest.TestCase):
