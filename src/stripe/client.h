@@ -13,9 +13,9 @@
 /*
  * The one API version every request names (Stripe-Version). 2024-06-20 is the last dated
  * version before Stripe's named releases (2024-09-30.acacia onwards), and it has the shapes
- * Portald relies on: latest_charge instead of an embedded charges list (2022-11-15), Checkout
- * Sessions that create their SetupIntent when the customer confirms (2022-08-01), automatic
- * payment methods on by default for PaymentIntents (2023-08-16). Changing it is a deliberate
+ * Portald relies on: a PaymentIntent names its latest_charge instead of embedding a charges
+ * list (2022-11-15), and PaymentIntents get automatic payment methods unless told otherwise
+ * (2023-08-16: Portald sends payment_method_types[0]=card). Changing it is a deliberate
  * upgrade: read Stripe's changelog for every object Portald reads, and change the stand-in
  * (tests/stripe/standin.py) with it.
  */

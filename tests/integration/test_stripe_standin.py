@@ -334,6 +334,19 @@ class StandInProtocol(StandInCase):
         self.assertEqual(st, 400)
         self.take("invalid_request")
 
+    def test_empty_values_unset_only_what_can_be_unset(self):
+        cus = self.post("/v1/customers", [("name", "N"), ("phone", "+1 555")], "k-e1")[2]
+        st, _, b, _ = self.post("/v1/customers/" + cus["id"], [("phone", ""),
+                                                               ("metadata", "")], "k-e2")
+        self.assertEqual(st, 200, b)
+        self.assertIsNone(b["phone"])
+        st, _, b, _ = self.post("/v1/payment_intents", [
+            ("amount", "500"), ("currency", "usd"), ("customer", ""),
+            ("payment_method_types[0]", "card")], "k-e3")
+        self.assertEqual((st, b["error"]["param"]), (400, "customer"))
+        self.assertIn("empty string", b["error"]["message"])
+        self.take("invalid_request")
+
     def test_live_key_cannot_use_test_cards_or_test_objects(self):
         cus = self.post("/v1/customers", [("name", "T")], "k-mode")[2]
         live = self.acct["live_key"]

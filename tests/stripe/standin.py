@@ -90,6 +90,13 @@ needs 3D Secure when set up (Checkout asks for it) and on-session; once set up, 
 payments succeed. A saved card can be told to start declining (/_standin/payment_methods/
 {pm}/decline), as a real card runs out of funds.
 
+Where Stripe's documentation leaves a detail open, the stand-in takes the stricter reading, so
+code that passes here does not depend on it: a setup-mode Checkout Session names its
+setup_intent only once the customer has confirmed (read the session, expanded, after
+completion or from checkout.session.completed); a PaymentIntent's payment_method is cleared
+when an attempt fails (the card is in last_payment_error.payment_method); a declined test card
+cannot be attached or set up.
+
 Amounts follow Stripe's currency rules: zero-decimal currencies, three-decimal currencies
 whose amounts must end in 0, ISK as two-decimal with whole units only, minimum and maximum
 charge amounts.
@@ -370,10 +377,14 @@ class Params:
 
 
 class P:
+    """One parameter: its kind, whether it is required, and whether an empty value may unset
+    it (Stripe refuses "" for anything that cannot be unset)."""
+
     def __init__(self, kind, required=False, max_len=5000, choices=(), fields=None,
-                 item=None):
+                 item=None, unset=False):
         self.kind = kind
         self.required = required
+        self.unset = unset
         self.max_len = max_len
         self.choices = choices
         self.fields = fields
@@ -417,8 +428,6 @@ def Email(**kw):
 
 
 EXPAND = {"expand": List()}
-ADDRESS = Hash({"city": Str(), "country": Str(max_len=2), "line1": Str(), "line2": Str(),
-                "postal_code": Str(), "state": Str()})
 LIST_PARAMS = {"limit": Int(), "starting_after": Str(), "ending_before": Str(), **EXPAND}
 CREATED = {"created": P("range")}
 
@@ -484,6 +493,11 @@ def coerce(v, spec, full):
         return [coerce(x, spec.item, "%s[%d]" % (full, i)) for i, x in enumerate(v)]
     if not isinstance(v, str):
         raise invalid("Invalid %s: expected a value, not an object" % full, param=full)
+    if v == "" and not spec.unset:
+        raise invalid("You passed an empty string for '%s'. We assume empty values are an "
+                      "attempt to unset a parameter; however '%s' cannot be unset. You should "
+                      "remove '%s' from your request or supply a non-empty value."
+                      % (full, full, full), param=full)
     if k == "int":
         if not re.fullmatch(r"-?[0-9]{1,18}", v):
             raise ApiError(400, "Invalid integer: %s" % v[:50], code="parameter_invalid_integer",
@@ -1325,12 +1339,18 @@ class StandIn:
                 "url": url}
 
     # -- customers --
-    CUSTOMER_FIELDS = {"address": ADDRESS, "description": Str(), "email": Email(),
-                       "invoice_settings": Hash({"default_payment_method": Str()}),
-                       "metadata": Meta(), "name": Str(max_len=256), "phone": Str(max_len=20),
-                       "preferred_locales": List(), **EXPAND}
-    CUSTOMER_CREATE = {**CUSTOMER_FIELDS, "payment_method": Str()}
-    CUSTOMER_UPDATE = dict(CUSTOMER_FIELDS)
+    @staticmethod
+    def _customer_fields(u):
+        return {"address": Hash({k: Str(max_len=2 if k == "country" else 5000, unset=u)
+                                 for k in ("city", "country", "line1", "line2",
+                                           "postal_code", "state")}),
+                "description": Str(unset=u), "email": Email(unset=u),
+                "invoice_settings": Hash({"default_payment_method": Str(unset=u)}),
+                "metadata": Meta(), "name": Str(max_len=256, unset=u),
+                "phone": Str(max_len=20, unset=u), "preferred_locales": List(), **EXPAND}
+
+    CUSTOMER_CREATE = {**_customer_fields.__func__(False), "payment_method": Str()}
+    CUSTOMER_UPDATE = _customer_fields.__func__(True)
 
     def _apply_customer(self, ctx, c, p):
         for f in ("description", "email", "name", "phone"):
@@ -1667,8 +1687,8 @@ class StandIn:
                  "statement_descriptor_suffix": Str(max_len=22),
                  "capture_method": Enum("automatic", "automatic_async", "manual"),
                  "error_on_requires_action": Bool(), **EXPAND}
-    PI_UPDATE = {"metadata": Meta(), "description": Str(max_len=1000),
-                 "payment_method": Str(), "receipt_email": Email(), **EXPAND}
+    PI_UPDATE = {"metadata": Meta(), "description": Str(max_len=1000, unset=True),
+                 "payment_method": Str(), "receipt_email": Email(unset=True), **EXPAND}
     PI_CONFIRM = {"payment_method": Str(), "off_session": Bool(), "return_url": Url(),
                   "receipt_email": Email(), "error_on_requires_action": Bool(),
                   "setup_future_usage": Enum("off_session", "on_session"), **EXPAND}
