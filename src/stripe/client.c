@@ -578,7 +578,10 @@ stripe_request(struct stripe_client *c, const char *method, const char *path,
 		if (rc == CURLE_OK) {
 			curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
 			read_answer(c, (int)status, out);
-			if (c->should_retry == 1)
+			if (out->status == 400 || out->status == 401 || out->status == 402 ||
+			    out->status == 403 || out->status == 404)
+				retry = false;	/* whatever a header says: the same answer again */
+			else if (c->should_retry == 1)
 				retry = true;
 			else if (c->should_retry == -1 &&
 			    (out->status == 409 || out->status == 429))

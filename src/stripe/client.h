@@ -104,7 +104,8 @@ void	stripe_client_free(struct stripe_client *c);
  * 402, 403 and 404 are never retried. Every retry is logged (method, path, status, request
  * id); the secret key and request bodies never are.
  *
- * out is reset first and filled in every case; free it with stripe_response_free.
+ * out is overwritten (free an earlier answer in it first) and filled in every case; free it
+ * with stripe_response_free.
  */
 enum stripe_outcome stripe_request(struct stripe_client *c, const char *method,
 	    const char *path, const struct stripe_form *form, const char *idempotency_key,

@@ -449,6 +449,12 @@ class CClient(StandInCase):
                          ("rate_limited", 2, False))
         self.s.clear_faults()
 
+    def test_5xx_marked_should_retry_is_retried(self):
+        self.s.add_fault({"path": "/v1/customers", "kind": "503"})
+        r = self.cli("--idempotency-key", "cus-503", "POST", "/v1/customers", "name=A")
+        self.assertEqual((r["outcome"], r["attempts"]), ("ok", 2), r)
+        self.assertEqual([x["status"] for x in self.requests_to("/v1/customers")], [503, 200])
+
     def test_409_is_retried(self):
         self.s.add_fault({"path": "/v1/customers", "kind": "409"})
         r = self.cli("--idempotency-key", "cus-409", "POST", "/v1/customers", "name=A")

@@ -57,7 +57,8 @@ Control endpoints (JSON in and out, no auth):
   GET    /_standin/requests                 DELETE /_standin/requests   (every API request)
   POST   /_standin/faults   {path (glob), method?, kind, count?, perform?, delay?} -> {id}
          kind: "500" (saved under the idempotency key, Stripe-Should-Retry: false; with
-         perform the operation runs first), "429", "409", "reset" (connection reset; with
+         perform the operation runs first), "503" (not run, not saved, Stripe-Should-Retry:
+         true, as for a lock timeout), "429", "409", "reset" (connection reset; with
          perform after running and saving), "timeout" (no answer for delay s, default 30;
          with perform, the default for it, after running and saving), "slow" (run, save,
          wait delay s, answer).
@@ -560,7 +561,7 @@ class Fault:
         self.method = (spec.get("method") or "*").upper()
         self.path = spec["path"]
         self.kind = str(spec["kind"])
-        if self.kind not in ("500", "429", "409", "reset", "timeout", "slow"):
+        if self.kind not in ("500", "503", "429", "409", "reset", "timeout", "slow"):
             raise ValueError("unknown fault kind %r" % self.kind)
         self.count = int(spec.get("count", 1))
         default_perform = self.kind in ("timeout", "slow")
@@ -1095,6 +1096,11 @@ class StandIn:
                     "message": "Request rate limit exceeded. Learn more about rate limits "
                                "here https://stripe.com/docs/rate-limits.",
                     "type": "invalid_request_error"}}))
+            if fault.kind == "503":
+                return finish(Answer(503, {"error": {
+                    "message": "The request could not be completed in time (a lock was held "
+                               "by another request). It was not executed; retry it.",
+                    "type": "api_error"}}, [("Stripe-Should-Retry", "true")]))
             if fault.kind == "409":
                 return finish(Answer(409, {"error": {
                     "code": "idempotency_key_in_use",
