@@ -1,6 +1,6 @@
 /* fuzz_parsers.c: libFuzzer target for everything that reads untrusted bytes: the FastCGI
  * environment, query strings and forms, cookies, Authorization headers, API keys, portal
- * tokens, and JSON bodies with the API's validation tables. */
+ * tokens, JSON bodies with the API's validation tables, and Stripe-Signature headers. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,8 @@
 #include "http/http.h"
 #include "core/json.h"
 #include "portal/portal.h"
+#include "stripe/form.h"
+#include "stripe/webhook.h"
 
 static void
 fuzz_env(struct http_request *r, char *text)
@@ -55,6 +57,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)auth_parse_key(text, &kp);
 	(void)auth_key_from_header(text, key, sizeof(key));
 	(void)json_utf8_valid((const char *)data, size);
+	{
+		char err[256];
+		struct stripe_form *f = stripe_form_new();
+		struct buf b;
+
+		/* The header and the body are both attacker's bytes on the webhook endpoint. */
+		(void)stripe_webhook_verify(text, (const char *)data, size, "whsec_fuzz",
+		    1700000000LL, 300, err, sizeof(err));
+		(void)stripe_form_add(f, text, text);
+		buf_init(&b);
+		stripe_form_encode(f, &b);
+		buf_free(&b);
+		stripe_form_free(f);
+	}
 
 	root = json_parse(text, strlen(text), 16, &e);
 	if (root != NULL) {
