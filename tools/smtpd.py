@@ -32,14 +32,21 @@ transactions, or each one with probability R). Needs python3-aiosmtpd (Debian); 
 rest is the standard library. Binds only where told; meant for 127.0.0.1."""
 import argparse
 import asyncio
+import logging
 import os
 import random
 import signal
 import ssl
 import sys
 import time
+import warnings
 
 from aiosmtpd.smtp import SMTP, AuthResult
+
+# aiosmtpd warns about AUTH without TLS (meant here: a loopback test server) and about
+# its own deprecations on every connection; only errors are worth a line.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", module="aiosmtpd")
 
 HANG_POLL = 0.2
 

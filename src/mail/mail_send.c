@@ -11,9 +11,9 @@
 
 /* What the relay said, as seen by the debug callback. */
 struct smtp_trace {
-	char	 verb[8];		/* the command last sent: "EHLO", "RCPT", "body"... */
+	char	 verb[12];		/* the command last sent: "EHLO", "RCPT", "body"... */
 	int	 fail_code;		/* the first 4xx/5xx reply, 0 if none */
-	char	 fail_verb[8];		/* the command it answered */
+	char	 fail_verb[12];		/* the command it answered */
 	char	 fail_text[REPLY_MAX];	/* its text, printable ASCII only */
 	int	 last_code;
 };
@@ -60,12 +60,22 @@ debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *user)
 
 	(void)h;
 	if (type == CURLINFO_HEADER_OUT) {
-		size_t n = 0;
+		/* Only a known verb is kept. Anything else is a SASL exchange line (the
+		 * credentials in base64), which counts as part of AUTH and is not read. */
+		static const char *const verbs[] = { "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL",
+		    "RCPT", "DATA", "RSET", "NOOP", "QUIT", NULL };
+		const char *v = "AUTH";
 
-		while (n < size && n < sizeof(t->verb) - 1 && data[n] >= 'A' && data[n] <= 'Z')
-			n++;
-		memcpy(t->verb, data, n);
-		t->verb[n] = '\0';
+		for (size_t i = 0; verbs[i] != NULL; i++) {
+			size_t n = strlen(verbs[i]);
+
+			if (size > n && memcmp(data, verbs[i], n) == 0 &&
+			    (data[n] == ' ' || data[n] == '\r')) {
+				v = verbs[i];
+				break;
+			}
+		}
+		snprintf(t->verb, sizeof(t->verb), "%s", v);
 	} else if (type == CURLINFO_DATA_OUT) {
 		snprintf(t->verb, sizeof(t->verb), "body");
 	} else if (type == CURLINFO_HEADER_IN) {
