@@ -322,6 +322,15 @@ one_line(struct buf *b)
 		b->data[j] = '\0';
 }
 
+/* Drops trailing line breaks and spaces. */
+static void
+trim_end(struct buf *b)
+{
+	while (b->len > 0 && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == ' ' ||
+	    b->data[b->len - 1] == '\r'))
+		b->data[--b->len] = '\0';
+}
+
 int
 mail_render(const char *type, const cJSON *data, struct mail_content *out, char *err,
     size_t errlen)
@@ -363,9 +372,11 @@ mail_render(const char *type, const cJSON *data, struct mail_content *out, char 
 	if (set_str(d, "subject", out->subject.data, err, errlen) != 0)
 		goto done;
 
-	/* Text: the type's body inside the text layout. */
+	/* Text: the type's body inside the text layout. Optional sections leave blank
+	 * lines at the end; the layout decides the spacing. */
 	if (tmpl_render_text(body_tpl, d, &part, err, errlen) != 0)
 		goto done;
+	trim_end(&part);
 	if (set_str(d, "body", part.data, err, errlen) != 0)
 		goto done;
 	if ((tpl = embedded_get("templates/mail/layout.txt")) == NULL) {
@@ -374,6 +385,8 @@ mail_render(const char *type, const cJSON *data, struct mail_content *out, char 
 	}
 	if (tmpl_render_text(tpl, d, &out->text, err, errlen) != 0)
 		goto done;
+	trim_end(&out->text);
+	buf_putc(&out->text, '\n');
 
 	/* HTML: the type's fragment inside the HTML layout. The fragment was escaped as
 	 * it was rendered, so the layout inserts it raw. */
