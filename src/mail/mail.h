@@ -105,7 +105,8 @@ void	mail_relay_from_config(struct mail_relay *r, const struct config *cfg);
 
 /* Sends len bytes of msg (a composed message) to the NULL-terminated rcpts, with
  * from_addr as the envelope sender, through the relay. Runs the whole SMTP
- * transaction; call it outside any database transaction. *smtp_code (may be NULL) gets
+ * transaction; call it outside any database transaction. All or nothing: a recipient
+ * the relay refuses fails the whole message, so a retry never delivers twice. *smtp_code (may be NULL) gets
  * the relay's reply code that decided the outcome, or 0 when there was none (no
  * connection, timeout). err gets a line for the operator (never the password). Needs
  * curl_global_init() done once by the process. */
