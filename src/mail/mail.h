@@ -41,8 +41,9 @@ struct mail_msg {
 
 /* Writes the message into out (reset first): header fields, then a multipart/alternative
  * body with a quoted-printable text/plain and text/html part (or text/plain alone when
- * html is NULL), CRLF line ends, no line over 76 characters outside unfoldable header
- * tokens. The same msg gives the same bytes. Non-ASCII names and subjects become RFC 2047
+ * html is NULL), CRLF line ends, body lines of at most 76 characters, header lines
+ * folded at 78 (only a single unbreakable token runs longer). The same msg gives the
+ * same bytes. Non-ASCII names and subjects become RFC 2047
  * encoded-words. Returns 0, or -1 with err filled when a field is invalid: CR, LF or
  * another control character in a header value (no header injection), an address outside
  * mail_addr_valid, a malformed Message-ID, bad UTF-8, an extra header that would
@@ -106,9 +107,9 @@ void	mail_relay_from_config(struct mail_relay *r, const struct config *cfg);
 /* Sends len bytes of msg (a composed message) to the NULL-terminated rcpts, with
  * from_addr as the envelope sender, through the relay. Runs the whole SMTP
  * transaction; call it outside any database transaction. All or nothing: a recipient
- * the relay refuses fails the whole message, so a retry never delivers twice. *smtp_code (may be NULL) gets
- * the relay's reply code that decided the outcome, or 0 when there was none (no
- * connection, timeout). err gets a line for the operator (never the password). Needs
+ * the relay refuses fails the whole message, so a retry never delivers twice.
+ * *smtp_code (may be NULL) gets the relay's reply code that decided the outcome, or 0
+ * when there was none (no connection, timeout). err gets a line for the operator (never the password). Needs
  * curl_global_init() done once by the process. */
 enum mail_result mail_send(const struct mail_relay *r, const char *from_addr,
 	    const char *const *rcpts, const char *msg, size_t len, int *smtp_code, char *err,
