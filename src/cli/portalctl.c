@@ -311,6 +311,17 @@ cmd_config_show(const struct config *cfg, const char *path)
 	jw_str(&w, "server.public_url", cfg->public_url);
 	jw_str(&w, "server.log_level", cfg->log_level);
 	jw_int(&w, "security.key_rotation_grace", cfg->key_grace_seconds);
+	/* [mail] has no secret in it: the relay password lives in the secrets file. */
+	jw_str(&w, "mail.relay", cfg->mail_relay);
+	jw_str(&w, "mail.starttls", cfg->mail_starttls);
+	jw_str(&w, "mail.username", cfg->mail_username);
+	jw_str(&w, "mail.from_address", cfg->mail_from_address);
+	jw_str(&w, "mail.from_name", cfg->mail_from_name);
+	jw_str(&w, "mail.helo", cfg->mail_helo);
+	jw_int(&w, "mail.connect_timeout", cfg->mail_connect_timeout);
+	jw_int(&w, "mail.timeout", cfg->mail_timeout);
+	jw_str(&w, "mail.ca_file", cfg->mail_ca_file);
+	jw_bool(&w, "mail.tls_verify", cfg->mail_tls_verify != 0);
 	jw_obj_end(&w);
 	print_json(&b);
 	return 0;

@@ -31,6 +31,11 @@ config_defaults(struct config *cfg)
 	cfg->key_grace_seconds = 24 * 3600;
 	cfg->jobs_enabled = 1;
 	cfg->webhook_allow_private = 0;
+
+	snprintf(cfg->mail_starttls, sizeof(cfg->mail_starttls), "required");
+	cfg->mail_connect_timeout = 10;
+	cfg->mail_timeout = 60;
+	cfg->mail_tls_verify = 1;
 }
 
 static int
@@ -66,6 +71,58 @@ copy_str(char *dst, size_t dstlen, const char *value)
 		return -1;
 	memcpy(dst, value, strlen(value) + 1);
 	return 0;
+}
+
+/* [mail]: one key into cfg, *rc = -1 on a bad value. Returns -1 for an unknown key. */
+static int
+config_mail(struct config *cfg, const char *name, const char *value, int *rc)
+{
+	long v;
+
+	if (strcmp(name, "relay") == 0)
+		*rc = copy_str(cfg->mail_relay, sizeof(cfg->mail_relay), value);
+	else if (strcmp(name, "starttls") == 0) {
+		*rc = strcmp(value, "none") == 0 || strcmp(value, "opportunistic") == 0 ||
+		    strcmp(value, "required") == 0 ?
+		    copy_str(cfg->mail_starttls, sizeof(cfg->mail_starttls), value) : -1;
+	} else if (strcmp(name, "username") == 0)
+		*rc = copy_str(cfg->mail_username, sizeof(cfg->mail_username), value);
+	else if (strcmp(name, "from_address") == 0)
+		*rc = copy_str(cfg->mail_from_address, sizeof(cfg->mail_from_address), value);
+	else if (strcmp(name, "from_name") == 0)
+		*rc = copy_str(cfg->mail_from_name, sizeof(cfg->mail_from_name), value);
+	else if (strcmp(name, "helo") == 0)
+		*rc = copy_str(cfg->mail_helo, sizeof(cfg->mail_helo), value);
+	else if (strcmp(name, "connect_timeout") == 0) {
+		if ((*rc = parse_long(value, 1, 300, 10, &v)) == 0)
+			cfg->mail_connect_timeout = (int)v;
+	} else if (strcmp(name, "timeout") == 0) {
+		if ((*rc = parse_long(value, 1, 3600, 10, &v)) == 0)
+			cfg->mail_timeout = (int)v;
+	} else if (strcmp(name, "ca_file") == 0)
+		*rc = copy_str(cfg->mail_ca_file, sizeof(cfg->mail_ca_file), value);
+	else if (strcmp(name, "tls_verify") == 0)
+		*rc = parse_bool(value, &cfg->mail_tls_verify);
+	else
+		return -1;
+	return 0;
+}
+
+/* true when the relay URL's host is this machine, where a password in the clear does
+ * not cross a network. */
+static int
+relay_is_loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	size_t n;
+
+	if (h == NULL)
+		return 0;
+	h += 3;
+	if (strncmp(h, "[::1]", 5) == 0)
+		return 1;
+	n = strcspn(h, ":/");
+	return (n == 9 && strncmp(h, "localhost", 9) == 0) || strncmp(h, "127.", 4) == 0;
 }
 
 /* inih callback: returns 0 to stop with an error recorded in ctx->err. */
@@ -118,6 +175,12 @@ config_handler(void *user, const char *section, const char *name, const char *va
 	} else if (IS("security", "key_rotation_grace")) {
 		if ((rc = parse_long(value, 0, 90L * 24 * 3600, 10, &v)) == 0)
 			cfg->key_grace_seconds = (int)v;
+	} else if (strcmp(section, "mail") == 0) {
+		if (config_mail(cfg, name, value, &rc) != 0) {
+			snprintf(ctx->err, sizeof(ctx->err), "unknown setting [%s] %s", section,
+			    name);
+			return 0;
+		}
 	} else {
 		snprintf(ctx->err, sizeof(ctx->err), "unknown setting [%s] %s", section, name);
 		return 0;
@@ -149,6 +212,42 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	return config_validate(cfg, err, errlen);
 }
 
+/* [mail] as a whole. The relay's password is in the secrets file: neither a key here nor
+ * part of the URL. */
+static int
+config_validate_mail(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *url = cfg->mail_relay, *at, *auth;
+	int smtps;
+
+	if (url[0] == '\0')
+		return 0;
+	smtps = strncmp(url, "smtps://", 8) == 0;
+	if (!smtps && strncmp(url, "smtp://", 7) != 0) {
+		snprintf(err, errlen, "[mail] relay must start with smtp:// or smtps://");
+		return -1;
+	}
+	auth = url + (smtps ? 8 : 7);
+	at = strchr(auth, '@');
+	if (at != NULL && at < auth + strcspn(auth, "/")) {
+		snprintf(err, errlen, "[mail] relay must not contain a user name or password "
+		    "(username is a key of its own, the password is in the secrets file)");
+		return -1;
+	}
+	if (strchr(cfg->mail_from_address, '@') == NULL ||
+	    strpbrk(cfg->mail_from_address, " <>\"") != NULL) {
+		snprintf(err, errlen, "[mail] from_address must be an address (local@domain)");
+		return -1;
+	}
+	if (cfg->mail_username[0] != '\0' && !smtps &&
+	    strcmp(cfg->mail_starttls, "required") != 0 && !relay_is_loopback(url)) {
+		snprintf(err, errlen, "[mail] a username needs an encrypted connection: set "
+		    "starttls = required or use smtps://");
+		return -1;
+	}
+	return 0;
+}
+
 int
 config_validate(const struct config *cfg, char *err, size_t errlen)
 {
@@ -161,5 +260,5 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "[server] socket must be a path or \"inherit\"");
 		return -1;
 	}
-	return 0;
+	return config_validate_mail(cfg, err, errlen);
 }

@@ -23,6 +23,20 @@ struct config {
 	int	key_grace_seconds;		/* [security] key_rotation_grace, seconds */
 	int	jobs_enabled;			/* [jobs] enabled: the master runs the job runner */
 	int	webhook_allow_private;		/* [webhooks] allow_private_targets */
+
+	/* [mail]: the SMTP relay. Its password is not a key here: it lives in the secrets
+	 * file, and the caller puts it into struct mail_relay (src/mail/mail.h). */
+	char	mail_relay[CONFIG_STR_MAX];	/* relay: smtp://host:port or smtps://host:port;
+						 * "" = no relay, messages wait in the outbox */
+	char	mail_starttls[16];		/* starttls: none, opportunistic, required */
+	char	mail_username[256];		/* username: "" = no AUTH */
+	char	mail_from_address[256];		/* from_address: envelope and From address */
+	char	mail_from_name[256];		/* from_name: default display name */
+	char	mail_helo[256];			/* helo: EHLO name, "" = the host name */
+	int	mail_connect_timeout;		/* connect_timeout, seconds */
+	int	mail_timeout;			/* timeout, seconds for one whole message */
+	char	mail_ca_file[CONFIG_STR_MAX];	/* ca_file: "" = the system's CA store */
+	int	mail_tls_verify;		/* tls_verify: check the relay's certificate */
 };
 
 void	config_defaults(struct config *cfg);

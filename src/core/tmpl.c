@@ -12,6 +12,7 @@
 struct tmpl_ctx {
 	const cJSON	*stack[TMPL_STACK];
 	int		 depth;
+	bool		 text;	/* plain text: no escaping at all */
 	char		*err;
 	size_t		 errlen;
 };
@@ -209,7 +210,7 @@ render(struct tmpl_ctx *c, const char *p, const char *end, struct buf *out)
 			p = after;
 			continue;
 		}
-		put_value(out, lookup(c, name, n), raw);
+		put_value(out, lookup(c, name, n), raw || c->text);
 	}
 	return 0;
 }
@@ -218,6 +219,16 @@ int
 tmpl_render(const char *tpl, const cJSON *data, struct buf *out, char *err, size_t errlen)
 {
 	struct tmpl_ctx c = { .depth = 1, .err = err, .errlen = errlen };
+
+	c.stack[0] = data;
+	return render(&c, tpl, tpl + strlen(tpl), out);
+}
+
+int
+tmpl_render_text(const char *tpl, const cJSON *data, struct buf *out, char *err,
+    size_t errlen)
+{
+	struct tmpl_ctx c = { .depth = 1, .text = true, .err = err, .errlen = errlen };
 
 	c.stack[0] = data;
 	return render(&c, tpl, tpl + strlen(tpl), out);

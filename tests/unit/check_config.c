@@ -96,6 +96,99 @@ START_TEST(missing_file_is_an_error)
 }
 END_TEST
 
+START_TEST(mail_keys_are_read)
+{
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(load("[mail]\nrelay = smtps://smtp.example.net:465\nstarttls = none\n"
+	    "username = portald\nfrom_address = billing@shop.example\nfrom_name = Shop Billing\n"
+	    "helo = portal.shop.example\nconnect_timeout = 5\ntimeout = 30\n"
+	    "ca_file = /etc/ssl/relay.pem\ntls_verify = no\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg.mail_relay, "smtps://smtp.example.net:465");
+	ck_assert_str_eq(cfg.mail_starttls, "none");
+	ck_assert_str_eq(cfg.mail_username, "portald");
+	ck_assert_str_eq(cfg.mail_from_address, "billing@shop.example");
+	ck_assert_str_eq(cfg.mail_from_name, "Shop Billing");
+	ck_assert_str_eq(cfg.mail_helo, "portal.shop.example");
+	ck_assert_int_eq(cfg.mail_connect_timeout, 5);
+	ck_assert_int_eq(cfg.mail_timeout, 30);
+	ck_assert_str_eq(cfg.mail_ca_file, "/etc/ssl/relay.pem");
+	ck_assert_int_eq(cfg.mail_tls_verify, 0);
+}
+END_TEST
+
+START_TEST(mail_defaults_are_safe)
+{
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(load("[server]\nworkers = 2\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg.mail_relay, "");		/* no relay: mail waits */
+	ck_assert_str_eq(cfg.mail_starttls, "required");
+	ck_assert_int_eq(cfg.mail_tls_verify, 1);
+	ck_assert_int_eq(cfg.mail_connect_timeout, 10);
+	ck_assert_int_eq(cfg.mail_timeout, 60);
+}
+END_TEST
+
+START_TEST(mail_password_is_not_a_config_key)
+{
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(load("[mail]\npassword = hunter2\n", &cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "unknown setting [mail] password"));
+	ck_assert_ptr_null(strstr(err, "hunter2"));
+	ck_assert_int_eq(load("[mail]\nrelay = smtp://portald:hunter2@smtp.example.net\n"
+	    "from_address = b@shop.example\n", &cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "secrets file"));
+	ck_assert_ptr_null(strstr(err, "hunter2"));
+}
+END_TEST
+
+START_TEST(mail_bad_values_are_errors)
+{
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(load("[mail]\nstarttls = maybe\n", &cfg, err, sizeof(err)), -1);
+	ck_assert_int_eq(load("[mail]\ntls_verify = perhaps\n", &cfg, err, sizeof(err)), -1);
+	ck_assert_int_eq(load("[mail]\ntimeout = 0\n", &cfg, err, sizeof(err)), -1);
+	ck_assert_int_eq(load("[mail]\nconnect_timeout = 301\n", &cfg, err, sizeof(err)), -1);
+	ck_assert_int_eq(load("[mail]\nrelay = http://smtp.example.net\n"
+	    "from_address = b@shop.example\n", &cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "smtp://"));
+	/* A relay needs a sender. */
+	ck_assert_int_eq(load("[mail]\nrelay = smtp://127.0.0.1:25\n", &cfg, err, sizeof(err)),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(err, "from_address"));
+}
+END_TEST
+
+START_TEST(mail_credentials_need_encryption_off_this_host)
+{
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(load("[mail]\nrelay = smtp://smtp.example.net:587\nstarttls = "
+	    "opportunistic\nusername = u\nfrom_address = b@shop.example\n", &cfg, err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "encrypted"));
+	ck_assert_int_eq(load("[mail]\nrelay = smtp://smtp.example.net:587\nstarttls = "
+	    "required\nusername = u\nfrom_address = b@shop.example\n", &cfg, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(load("[mail]\nrelay = smtps://smtp.example.net\nstarttls = none\n"
+	    "username = u\nfrom_address = b@shop.example\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(load("[mail]\nrelay = smtp://127.0.0.1:2525\nstarttls = none\n"
+	    "username = u\nfrom_address = b@shop.example\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(load("[mail]\nrelay = smtp://localhost\nstarttls = none\n"
+	    "username = u\nfrom_address = b@shop.example\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(load("[mail]\nrelay = smtp://localhost.evil.example\nstarttls = none\n"
+	    "username = u\nfrom_address = b@shop.example\n", &cfg, err, sizeof(err)), -1);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -109,6 +202,11 @@ make_suite(void)
 	tcase_add_test(tc, bad_number_is_an_error);
 	tcase_add_test(tc, public_url_needs_a_scheme);
 	tcase_add_test(tc, missing_file_is_an_error);
+	tcase_add_test(tc, mail_keys_are_read);
+	tcase_add_test(tc, mail_defaults_are_safe);
+	tcase_add_test(tc, mail_password_is_not_a_config_key);
+	tcase_add_test(tc, mail_bad_values_are_errors);
+	tcase_add_test(tc, mail_credentials_need_encryption_off_this_host);
 	suite_add_tcase(s, tc);
 	return s;
 }
