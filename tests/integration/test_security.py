@@ -2,6 +2,7 @@
 each through the real stack: webhook targets, HEAD, tokens kept out of stores and logs,
 number ranges, duplicate keys, UTF-8 in every answer, nginx's own errors, content types,
 randomness failures and the idempotency of reordered bodies."""
+import json
 import os
 import re
 import shutil
@@ -143,6 +144,51 @@ class SecretsFile(unittest.TestCase):
                 f.write(old)
             self.s.sh('as_pg "$PG_BIN/pg_ctl" -D "$STACK_STATE/pg/data" reload')
             self.s.psql("DROP ROLE %s" % role)
+
+
+def strict_json(resp):
+    """The body decoded as strict UTF-8 JSON (fails on any invalid byte)."""
+    return json.loads(resp.body.decode("utf-8", "strict"))
+
+
+class Inputs(unittest.TestCase):
+    """Findings 4, 5 and 6: numbers out of range, duplicate keys, bad UTF-8 in names."""
+
+    def setUp(self):
+        self.s = stack()
+        self.m = self.s.new_site("in")
+
+    def test_huge_amount_is_400_and_no_worker_dies(self):
+        workers = self.s.worker_pids()
+        for raw in (b'{"name":"P","amount":1e19,"currency":"USD","interval":"month"}',
+                    b'{"name":"P","amount":-1e300,"currency":"USD","interval":"month"}',
+                    b'{"name":"P","amount":1e400,"currency":"USD","interval":"month"}'):
+            r = self.m.call("POST", "/plans", raw=raw)
+            self.assertEqual(r.status, 400, r)
+            self.assertEqual(r.json["error"]["param"], "amount")
+        self.assertEqual(self.m.get("/plans").status, 200)
+        self.assertEqual(self.s.worker_pids(), workers, "no worker died")
+
+    def test_duplicate_metadata_keys_are_refused(self):
+        for raw, param in ((b'{"metadata":{"k":"a","k":"b"}}', "metadata.k"),
+                           (b'{"billing_address":{"city":"a","city":"b"}}',
+                            "billing_address.city")):
+            r = self.m.call("POST", "/customers", raw=raw)
+            self.assertEqual(r.status, 400, r)
+            self.assertEqual(r.json["error"]["code"], "parameter_duplicate")
+            self.assertEqual(r.json["error"]["param"], param)
+        self.assertEqual(self.m.get("/customers").json["data"], [])
+
+    def test_answers_are_valid_utf8_whatever_the_query(self):
+        for q in ("?%FF%FE=1", "?%FF%FE=%ZZ", "?limit=1&%C0%AF=2", "?a%ED%A0%80b=1",
+                  "?%FF=1&%FF=2", "?" + "%FF" * 100 + "=1"):
+            for path in ("/api/v1/customers", "/api/v1/customers/cus_x", "/api/v1/nothing"):
+                r = self.s.request("GET", path + q,
+                                   headers={"Authorization": "Bearer " + self.m.key})
+                self.assertEqual(r.status // 100, 4, (path, q, r))
+                body = strict_json(r)
+                param = body["error"]["param"]
+                self.assertTrue(param is None or "\ufffd" not in param, (q, param))
 
 
 if __name__ == "__main__":
