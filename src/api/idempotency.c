@@ -4,28 +4,27 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "core/crypto.h"
 #include "api/idempotency.h"
 
+/* The same request is the same method, path and JSON value: the body is hashed in its
+ * canonical form (keys sorted at every depth, strings and numbers as parsed), so a client
+ * that serialises the same object in another key order or spelling still gets its replay. */
 static void
 request_hash(struct ctx *c, char hex[65])
 {
-	EVP_MD_CTX *md;
 	unsigned char h[CRYPTO_SHA256_LEN];
-	unsigned int len = sizeof(h);
+	struct buf b;
 
-	md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, c->req->method_str, strlen(c->req->method_str));
-	EVP_DigestUpdate(md, "\n", 1);
-	EVP_DigestUpdate(md, c->req->path, strlen(c->req->path));
-	EVP_DigestUpdate(md, "\n", 1);
-	EVP_DigestUpdate(md, c->req->body ? c->req->body : "", c->req->body_len);
-	EVP_DigestFinal_ex(md, h, &len);
-	EVP_MD_CTX_free(md);
+	buf_init(&b);
+	buf_puts(&b, c->req->method_str);
+	buf_putc(&b, '\n');
+	buf_puts(&b, c->req->path);
+	buf_putc(&b, '\n');
+	json_canonical(c->body, &b);
+	crypto_sha256(b.data, b.len, h);
 	crypto_hex(h, sizeof(h), hex);
+	buf_free(&b);
 }
 
 static bool

@@ -155,6 +155,56 @@ json_parse(char *body, size_t len, int max_depth, struct json_error *err)
 	return root;
 }
 
+void
+json_canonical(const cJSON *v, struct buf *out)
+{
+	const cJSON *c;
+
+	if (cJSON_IsObject(v)) {
+		const cJSON **kids;
+		int n = 0, i = 0;
+
+		cJSON_ArrayForEach(c, v)
+			n++;
+		kids = malloc(sizeof(*kids) * (size_t)(n > 0 ? n : 1));
+		if (kids == NULL)
+			abort();	/* as buf.c: out of memory ends the worker */
+		cJSON_ArrayForEach(c, v)
+			kids[i++] = c;
+		qsort(kids, (size_t)n, sizeof(*kids), key_cmp);
+		buf_putc(out, '{');
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				buf_putc(out, ',');
+			json_escape(out, kids[i]->string);
+			buf_putc(out, ':');
+			json_canonical(kids[i], out);
+		}
+		buf_putc(out, '}');
+		free(kids);
+	} else if (cJSON_IsArray(v)) {
+		bool first = true;
+
+		buf_putc(out, '[');
+		cJSON_ArrayForEach(c, v) {
+			if (!first)
+				buf_putc(out, ',');
+			first = false;
+			json_canonical(c, out);
+		}
+		buf_putc(out, ']');
+	} else if (cJSON_IsString(v))
+		json_escape(out, v->valuestring);
+	else if (cJSON_IsNumber(v))
+		buf_printf(out, "%.17g", v->valuedouble);
+	else if (cJSON_IsTrue(v))
+		buf_puts(out, "true");
+	else if (cJSON_IsFalse(v))
+		buf_puts(out, "false");
+	else
+		buf_puts(out, "null");
+}
+
 bool
 json_utf8_valid(const char *str, size_t n)
 {

@@ -191,5 +191,47 @@ class Inputs(unittest.TestCase):
                 self.assertTrue(param is None or "\ufffd" not in param, (q, param))
 
 
+class IdempotencyCanonical(unittest.TestCase):
+    """Issue 6 rule 7: the same JSON in another key order, at any depth, is the same request."""
+
+    def setUp(self):
+        self.s = stack()
+        self.m = self.s.new_site("idc")
+
+    def post(self, raw, key):
+        return self.m.call("POST", "/customers", raw=raw, headers={"Idempotency-Key": key})
+
+    def test_reordered_body_replays(self):
+        a = (b'{"email":"r@example.com","name":"R","billing_address":{"city":"X","line1":"1 St",'
+             b'"country":"FR"},"metadata":{"b":"2","a":"1"}}')
+        b = (b'{ "metadata": {"a": "1", "b": "2"}, "billing_address": {"country": "FR",'
+             b' "line1": "1 St", "city": "X"}, "name": "R", "email": "r@example.com" }')
+        r1, r2 = self.post(a, "ro-1"), self.post(b, "ro-1")
+        self.assertEqual((r1.status, r2.status), (200, 200), r2)
+        self.assertEqual(r2.header("idempotent-replayed"), "true")
+        self.assertEqual(r1.json, r2.json)
+        self.assertEqual(len(self.m.get("/customers").json["data"]), 1)
+
+    def test_escapes_and_number_forms_are_the_same_value(self):
+        plan = b'{"name":"P\\u0031","amount":100,"currency":"USD","interval":"month"}'
+        same = b'{"interval":"month","currency":"USD","amount":1e2,"name":"P1"}'
+        r1 = self.m.call("POST", "/plans", raw=plan, headers={"Idempotency-Key": "num"})
+        r2 = self.m.call("POST", "/plans", raw=same, headers={"Idempotency-Key": "num"})
+        self.assertEqual((r1.status, r2.status), (200, 200), r2)
+        self.assertEqual(r2.header("idempotent-replayed"), "true")
+
+    def test_different_value_at_depth_is_409(self):
+        a = b'{"billing_address":{"city":"X","country":"FR"}}'
+        b = b'{"billing_address":{"country":"FR","city":"Y"}}'
+        self.assertEqual(self.post(a, "ro-2").status, 200)
+        r = self.post(b, "ro-2")
+        self.assertEqual(r.status, 409)
+        self.assertEqual(r.json["error"]["code"], "idempotency_key_reused")
+
+    def test_key_and_value_boundaries_do_not_blur(self):
+        self.assertEqual(self.post(b'{"metadata":{"ab":"c"}}', "ro-3").status, 200)
+        self.assertEqual(self.post(b'{"metadata":{"a":"bc"}}', "ro-3").status, 409)
+
+
 if __name__ == "__main__":
     unittest.main()

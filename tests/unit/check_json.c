@@ -309,6 +309,41 @@ START_TEST(writer_replaces_invalid_utf8)
 }
 END_TEST
 
+static char *
+canon(const char *text)
+{
+	cJSON *v = cJSON_Parse(text);
+	struct buf b;
+
+	buf_init(&b);
+	json_canonical(v, &b);
+	cJSON_Delete(v);
+	return b.data;
+}
+
+START_TEST(canonical_text_ignores_order_blanks_and_spelling)
+{
+	char *a = canon("{\"b\":{\"y\":[1,{\"q\":1,\"p\":2}],\"x\":\"\\u0041\"},\"a\":1e2}");
+	char *b = canon(" { \"a\" : 100.0 , \"b\" : { \"x\" : \"A\", \"y\" : [ 1, {\"p\":2,\"q\":1} ] } } ");
+	char *c = canon("{\"a\":100,\"b\":{\"x\":\"A\",\"y\":[{\"p\":2,\"q\":1},1]}}");
+
+	ck_assert_str_eq(a, "{\"a\":100,\"b\":{\"x\":\"A\",\"y\":[1,{\"p\":2,\"q\":1}]}}");
+	ck_assert_str_eq(a, b);
+	ck_assert_str_ne(a, c);	/* array order is meaning */
+	free(a);
+	free(b);
+	free(c);
+	a = canon("{\"k\":\"a\\\"b\"}");
+	b = canon("{\"k\\\"\":\"ab\"}");
+	ck_assert_str_ne(a, b);
+	free(a);
+	free(b);
+	a = canon("{\"n\":0.1,\"t\":true,\"f\":false,\"z\":null}");
+	ck_assert_str_eq(a, "{\"f\":false,\"n\":0.10000000000000001,\"t\":true,\"z\":null}");
+	free(a);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -341,6 +376,7 @@ make_suite(void)
 	tcase_add_test(tc, duplicates_are_found_by_the_parser_in_any_object);
 	tcase_add_test(tc, many_keys_are_checked_quickly);
 	tcase_add_test(tc, writer_replaces_invalid_utf8);
+	tcase_add_test(tc, canonical_text_ignores_order_blanks_and_spelling);
 	suite_add_tcase(s, tc);
 	return s;
 }
