@@ -233,5 +233,53 @@ class IdempotencyCanonical(unittest.TestCase):
         self.assertEqual(self.post(b'{"metadata":{"a":"bc"}}', "ro-3").status, 409)
 
 
+class SealedReplays(unittest.TestCase):
+    """Finding 3: a stored create response holds the access token: it is kept sealed."""
+
+    def setUp(self):
+        self.s = stack()
+        self.m = self.s.new_site("seal")
+        self.c = self.m.customer()
+        self.body = {"customer_id": self.c["id"], "redirect_url": "https://x.example"}
+
+    def stored(self, key):
+        return self.s.psql("SELECT response FROM idempotency_keys WHERE site_id = '%s' AND key = '%s'"
+                           % (self.m.site_id, key))[0][0]
+
+    def test_token_is_not_stored_in_clear_and_replay_gives_it_back(self):
+        h = {"Idempotency-Key": "seal-1"}
+        r1 = self.m.post("/portal_sessions", self.body, headers=h)
+        self.assertEqual(r1.status, 200)
+        secret = r1.json["token"].rsplit(".", 1)[1]
+        row = self.stored("seal-1")
+        self.assertTrue(row.startswith("v1."), row[:20])
+        self.assertNotIn(secret, row)
+        self.assertNotIn(self.c["id"], row)
+        r2 = self.m.post("/portal_sessions", self.body, headers=h)
+        self.assertEqual(r2.status, 200)
+        self.assertEqual(r2.header("idempotent-replayed"), "true")
+        self.assertEqual(r2.json["token"], r1.json["token"])
+        self.assertEqual(r2.json["access_url"], r1.json["access_url"])
+        dump = "\n".join("|".join(row) for row in self.s.psql(
+            "SELECT * FROM idempotency_keys WHERE site_id = '%s'" % self.m.site_id))
+        self.assertNotIn(secret, dump)
+
+    def test_tampered_or_moved_replay_is_refused_and_nothing_runs_twice(self):
+        for key in ("seal-a", "seal-b"):
+            self.assertEqual(self.m.post("/portal_sessions", self.body,
+                                         headers={"Idempotency-Key": key}).status, 200)
+        a = self.stored("seal-a")
+        flipped = a[:-5] + ("A" if a[-5] != "A" else "B") + a[-4:]
+        for key, text in (("seal-a", flipped), ("seal-b", a)):
+            self.s.psql("UPDATE idempotency_keys SET response = '%s' WHERE site_id = '%s' "
+                        "AND key = '%s'" % (text, self.m.site_id, key))
+            r = self.m.post("/portal_sessions", self.body, headers={"Idempotency-Key": key})
+            self.assertEqual(r.status, 409, r)
+            self.assertEqual(r.json["error"]["code"], "idempotency_replay_unreadable")
+            self.assertNotIn("token", r.json)
+        n = self.s.psql("SELECT count(*) FROM portal_sessions WHERE site_id = '%s'" % self.m.site_id)
+        self.assertEqual(n, [["2"]])
+
+
 if __name__ == "__main__":
     unittest.main()
