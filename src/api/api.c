@@ -45,6 +45,16 @@ api_error(struct ctx *c, int status, const char *type, const char *code, const c
 }
 
 void
+api_no_randomness(struct ctx *c)
+{
+	log_error("request %s: no randomness available", c->req->request_id);
+	http_header(c->resp, "Retry-After", "1");
+	api_error(c, 503, "api_error", "randomness_unavailable",  NULL,
+	    "The server could not make secure random numbers; nothing was changed. Retry "
+	    "shortly.");
+}
+
+void
 api_db_error(struct ctx *c)
 {
 	if (c->db->status == DB_UNAVAILABLE) {

@@ -20,6 +20,8 @@ struct qparam {
 /* Writes the error envelope {"error":{type,code,message,param}}. */
 void	api_error(struct ctx *c, int status, const char *type, const char *code,
 	    const char *param, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* 503 with Retry-After: no secure random bytes could be made (nothing may be written). */
+void	api_no_randomness(struct ctx *c);
 /* 503 when the database is unreachable, else a logged 500. */
 void	api_db_error(struct ctx *c);
 void	api_not_found(struct ctx *c, const char *what, const char *id);

@@ -111,7 +111,7 @@ h_customer_create(struct ctx *c)
 		char hex[25];
 
 		if (crypto_random_hex(12, hex, sizeof(hex)) != 0) {
-			api_error(c, 500, "api_error", "internal_error", NULL, "No randomness.");
+			api_no_randomness(c);
 			return;
 		}
 		snprintf(id, sizeof(id), "cus_%s", hex);

@@ -168,7 +168,11 @@ h_event_resend(struct ctx *c)
 		char did[40], hex[25];
 		PGresult *ins;
 
-		crypto_random_hex(12, hex, sizeof(hex));
+		if (crypto_random_hex(12, hex, sizeof(hex)) != 0) {
+			PQclear(eps);
+			api_no_randomness(c);
+			return;
+		}
 		snprintf(did, sizeof(did), "whd_%s", hex);
 		ins = db_exec(c->db, STMT_DELIV_INSERT, (const char *[]){ c->site.id, did,
 		    db_val(eps, i, 0), c->req->path_params[0], now });
@@ -201,10 +205,13 @@ h_wh_create(struct ctx *c)
 				strncat(events, ",", sizeof(events) - strlen(events) - 1);
 			strncat(events, e->valuestring, sizeof(events) - strlen(events) - 1);
 		}
-	crypto_random_hex(12, hex, sizeof(hex));
-	snprintf(id, sizeof(id), "we_%s", hex);
 	memcpy(secret, "whsec_", 6);
-	crypto_random_b64url(CRYPTO_SECRET_BYTES, secret + 6, sizeof(secret) - 6);
+	if (crypto_random_hex(12, hex, sizeof(hex)) != 0 ||
+	    crypto_random_b64url(CRYPTO_SECRET_BYTES, secret + 6, sizeof(secret) - 6) != 0) {
+		api_no_randomness(c);
+		return;
+	}
+	snprintf(id, sizeof(id), "we_%s", hex);
 	res = db_exec(c->db, STMT_WH_INSERT, (const char *[]){ c->site.id, id,
 	    json_str(c->body, "url"), secret, events, buf_lltoa(c->now, now) });
 	if (res == NULL) {

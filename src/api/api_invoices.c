@@ -218,7 +218,11 @@ h_inv_refund(struct ctx *c)
 		return;
 	}
 	/* One key per refund: the API's Idempotency-Key guards against the client retrying. */
-	crypto_random_hex(12, hex, sizeof(hex));
+	if (crypto_random_hex(12, hex, sizeof(hex)) != 0) {
+		PQclear(charge);
+		api_no_randomness(c);
+		return;
+	}
 	snprintf(rid, sizeof(rid), "pay_%s", hex);
 	snprintf(idem, sizeof(idem), "%s-refund-%s", id, hex);
 	snprintf(pm, sizeof(pm), "%s", db_val(charge, 0, 1) ? db_val(charge, 0, 1) : "");

@@ -103,7 +103,10 @@ h_token_create(struct ctx *c)
 		api_error(c, 400, "card_error", "invalid_number", "number", "number %s.", why);
 		return;
 	}
-	crypto_random_hex(12, hex, sizeof(hex));
+	if (crypto_random_hex(12, hex, sizeof(hex)) != 0) {
+		api_no_randomness(c);
+		return;
+	}
 	snprintf(tok, sizeof(tok), "tok_%s", hex);
 	res = db_exec(c->db, STMT_GWTOKEN_INSERT, (const char *[]){ c->site.id, tok, card.brand,
 	    card.last4, buf_lltoa(json_int(c->body, "exp_month", 1), a[0]),
@@ -179,7 +182,11 @@ h_pm_attach(struct ctx *c)
 		    c->req->path_params[0] });
 		PQclear(res);
 	}
-	crypto_random_hex(12, hex, sizeof(hex));
+	if (crypto_random_hex(12, hex, sizeof(hex)) != 0) {
+		PQclear(tok);
+		api_no_randomness(c);
+		return;
+	}
 	snprintf(id, sizeof(id), "pm_%s", hex);
 	res = db_exec(c->db, STMT_PM_INSERT, (const char *[]){ c->site.id, id,
 	    c->req->path_params[0], token, db_val(tok, 0, 0), db_val(tok, 0, 1), db_val(tok, 0, 2),

@@ -63,7 +63,10 @@ h_plan_create(struct ctx *c)
 	p[0] = c->site.id;
 	p[1] = json_str(c->body, "id");
 	if (p[1] == NULL) {
-		crypto_random_hex(12, hex, sizeof(hex));
+		if (crypto_random_hex(12, hex, sizeof(hex)) != 0) {
+			api_no_randomness(c);
+			return;
+		}
 		snprintf(id, sizeof(id), "plan_%s", hex);
 		p[1] = id;
 	}

@@ -96,12 +96,12 @@ h_psess_create(struct ctx *c)
 		return;
 	}
 	if (crypto_random_hex(12, hex, sizeof(hex)) != 0) {
-		api_error(c, 500, "api_error", "internal_error", NULL, "No randomness.");
+		api_no_randomness(c);
 		return;
 	}
 	snprintf(sid, sizeof(sid), "ps_%s", hex);
 	if (token_new(c->site.id, sid, token, sizeof(token), hash) != 0) {
-		api_error(c, 500, "api_error", "internal_error", NULL, "No randomness.");
+		api_no_randomness(c);
 		return;
 	}
 	if (features != NULL)

@@ -169,7 +169,10 @@ h_sub_create(struct ctx *c)
 	if (json_str(c->body, "id") != NULL)
 		snprintf(id, sizeof(id), "%s", json_str(c->body, "id"));
 	else {
-		crypto_random_hex(12, hex, sizeof(hex));
+		if (crypto_random_hex(12, hex, sizeof(hex)) != 0) {
+			api_no_randomness(c);
+			return;
+		}
 		snprintf(id, sizeof(id), "sub_%s", hex);
 	}
 	switch (sub_load(&b, id, false, &s)) {

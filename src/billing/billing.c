@@ -21,14 +21,17 @@ lltoa(long long v, char buf[24])
 	return buf;
 }
 
-static void
+/* -1 when no randomness: the caller fails, and its transaction rolls back. */
+static int
 new_id(const char *prefix, char out[40])
 {
 	char hex[25];
 
+	out[0] = '\0';
 	if (crypto_random_hex(12, hex, sizeof(hex)) != 0)
-		abort();	/* no randomness: nothing safe to do */
+		return -1;
 	snprintf(out, 40, "%s_%s", prefix, hex);
+	return 0;
 }
 
 static int
@@ -270,7 +273,8 @@ billing_raise_invoice(struct bctx *b, const struct inv_draft *d, char id[40])
 	}
 	total = subtotal;
 	due = subtotal > 0 ? subtotal - credit : 0;
-	new_id("inv", id);
+	if (new_id("inv", id) != 0)
+		return -1;
 	p[0] = b->site_id;
 	p[1] = id;
 	p[2] = number;
@@ -456,7 +460,10 @@ billing_collect(struct bctx *b, const char *invoice_id, bool *paid)
 		}
 		outcome = result.outcome;
 	}
-	new_id("pay", pay_id);
+	if (new_id("pay", pay_id) != 0) {
+		PQclear(pm);
+		return -1;
+	}
 	res = db_exec(b->db, STMT_PAY_INSERT, (const char *[]){ b->site_id, pay_id, invoice_id,
 	    pm_id, lltoa(due, a[0]), outcome, idem, lltoa(b->now, a[1]), "charge",
 	    result.ref[0] ? result.ref : NULL });

@@ -70,7 +70,8 @@ test_charge(struct bctx *b, const char *token, long long amount, const char *cur
 	out->outcome = PQntuples(tok) == 1 ? gateway_test_charge(db_val(tok, 0, 4),
 	    (int)db_ll(tok, 0, 2, 1), (int)db_ll(tok, 0, 3, 1970), b->now) : "declined";
 	PQclear(tok);
-	crypto_random_hex(12, hex, sizeof(hex));
+	if (crypto_random_hex(12, hex, sizeof(hex)) != 0)
+		return -1;
 	snprintf(out->ref, sizeof(out->ref), "ch_test_%s", hex);
 	return 0;
 }
@@ -87,7 +88,8 @@ test_refund(struct bctx *b, const char *charge_ref, long long amount, const char
 	(void)idem;
 	out->outcome = charge_ref != NULL && strncmp(charge_ref, "ch_test_", 8) == 0 ?
 	    "succeeded" : "declined";
-	crypto_random_hex(12, hex, sizeof(hex));
+	if (crypto_random_hex(12, hex, sizeof(hex)) != 0)
+		return -1;
 	snprintf(out->ref, sizeof(out->ref), "re_test_%s", hex);
 	return 0;
 }

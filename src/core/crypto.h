@@ -15,11 +15,13 @@
  * failure, so a request that ignored one can still be refused as a whole
  * (crypto_random_failures). */
 /* Fills out with n random bytes encoded base64url (no padding). out needs 4*n/3+2 bytes. */
-int	crypto_random_b64url(size_t n, char *out, size_t outlen);
+int	crypto_random_b64url(size_t n, char *out, size_t outlen)
+	    __attribute__((warn_unused_result));
 /* Fills out with n random bytes as lowercase hex. out needs 2*n+1 bytes. */
-int	crypto_random_hex(size_t n, char *out, size_t outlen);
+int	crypto_random_hex(size_t n, char *out, size_t outlen)
+	    __attribute__((warn_unused_result));
 /* Fills out with n random bytes. */
-int	crypto_random_bytes(void *out, size_t n);
+int	crypto_random_bytes(void *out, size_t n) __attribute__((warn_unused_result));
 /* How many times randomness failed in this process so far. */
 unsigned long crypto_random_failures(void);
 void	crypto_sha256(const void *p, size_t n, unsigned char out[CRYPTO_SHA256_LEN]);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http/http.h"
 
@@ -324,6 +325,38 @@ http_kvs_get(const struct http_kvs *kvs, const char *key)
 		if (strcmp(kvs->items[i].key, key) == 0)
 			return kvs->items[i].value;
 	return NULL;
+}
+
+static const char *
+skip_ows(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+bool
+http_content_type_is_json(const char *ct)
+{
+	const char *p;
+
+	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
+		return false;
+	p = skip_ows(ct + 16);
+	while (*p == ';') {
+		p = skip_ows(p + 1);
+		if (strncasecmp(p, "charset=", 8) != 0)
+			return false;
+		p += 8;
+		if (strncasecmp(p, "utf-8", 5) == 0)
+			p += 5;
+		else if (strncasecmp(p, "\"utf-8\"", 7) == 0)
+			p += 7;
+		else
+			return false;
+		p = skip_ows(p);
+	}
+	return *p == '\0';
 }
 
 void

@@ -86,6 +86,9 @@ void	 http_parse_urlencoded(struct arena *a, const char *s, size_t n, struct htt
 void	 http_parse_cookies(struct arena *a, const char *s, struct http_kvs *kvs);
 /* First value for key, or NULL. */
 const char *http_kvs_get(const struct http_kvs *kvs, const char *key);
+/* true for "application/json" with no parameter but charset=utf-8 (any case, quoted or
+ * not): look-alikes such as "application/jsonfoo" or another charset are not JSON. */
+bool	 http_content_type_is_json(const char *ct);
 /* Decodes %XX (and '+' as space when plus_space); returns -1 on a bad escape or NUL. */
 int	 http_urldecode(char *s, bool plus_space);
 

@@ -7,6 +7,7 @@
 #include "server/dispatch.h"
 #include "api/auth.h"
 #include "api/idempotency.h"
+#include "core/crypto.h"
 #include "core/log.h"
 #include "portal/portal.h"
 #include "http/router.h"
@@ -125,10 +126,10 @@ api_body(struct ctx *c, const struct route *rt)
 	if (r->body_len == 0) {
 		c->body = cJSON_CreateObject();
 	} else {
-		if (r->content_type == NULL ||
-		    strncasecmp(r->content_type, "application/json", 16) != 0) {
+		if (!http_content_type_is_json(r->content_type)) {
 			api_error(c, 415, "invalid_request_error", "unsupported_media_type", NULL,
-			    "Send the body as JSON with 'Content-Type: application/json'.");
+			    "Send the body as JSON with 'Content-Type: application/json' (a charset, "
+			    "if any, must be utf-8).");
 			return -1;
 		}
 		c->body = json_parse(r->body, r->body_len, c->cfg->json_max_depth, &e);
@@ -149,6 +150,7 @@ static void
 api_mutation(struct ctx *c, const struct route *rt)
 {
 	enum idem_result idem = IDEM_NONE;
+	unsigned long random_failures = crypto_random_failures();
 
 	if (db_begin(c->db) != 0) {
 		api_db_error(c);
@@ -167,6 +169,13 @@ api_mutation(struct ctx *c, const struct route *rt)
 		return;
 	}
 	rt->handler(c);
+	/* Randomness failed somewhere in the handler, checked or not: nothing it did can be
+	 * trusted (an id or a secret may be empty). Keep nothing, say so. */
+	if (crypto_random_failures() != random_failures) {
+		db_rollback(c->db);
+		api_no_randomness(c);
+		return;
+	}
 	/* A statement that failed (a conflict with a concurrent request, a lost connection, a
 	 * bug) ends the request: roll back everything, the idempotency claim too, so a retry
 	 * with the same key runs afresh instead of replaying a transient failure. */
@@ -191,7 +200,10 @@ api_mutation(struct ctx *c, const struct route *rt)
 	}
 	if ((idem == IDEM_CLAIMED && idem_store(c) != 0) || db_commit(c->db) != 0) {
 		db_rollback(c->db);
-		api_db_error(c);
+		if (crypto_random_failures() != random_failures)
+			api_no_randomness(c);	/* sealing the stored answer needs a nonce */
+		else
+			api_db_error(c);
 	}
 }
 
@@ -226,6 +238,7 @@ dispatch(struct worker_state *ws, const char **log_path)
 	size_t idx;
 	enum router_result rr;
 	const struct route *rt;
+	unsigned long random_failures = crypto_random_failures();
 
 	*log_path = r->path;
 	http_header(&ws->resp, "X-Request-Id", "%s", r->request_id);
@@ -273,6 +286,15 @@ dispatch(struct worker_state *ws, const char **log_path)
 			    &r->form);
 		rt->handler(&c);
 		break;
+	}
+	/* The last line of defence for paths outside api_mutation: an answer built on a
+	 * failed random draw is not given out. */
+	if (crypto_random_failures() != random_failures && c.resp->status < 500) {
+		if (rt->kind == RK_API)
+			api_no_randomness(&c);
+		else
+			portal_message(&c, 503, "Please try again", "The billing portal is briefly "
+			    "unavailable. Please try again in a moment.", NULL, NULL);
 	}
 	cJSON_Delete(c.body);
 }

@@ -281,5 +281,147 @@ class SealedReplays(unittest.TestCase):
         self.assertEqual(n, [["2"]])
 
 
+class ContentType(unittest.TestCase):
+    """Finding 8: only application/json (with charset=utf-8 at most) is JSON."""
+
+    def setUp(self):
+        self.s = stack()
+        self.m = self.s.new_site("ct")
+
+    def post(self, ctype):
+        return self.s.request("POST", "/api/v1/customers", body=b'{"name":"x"}', headers={
+            "Authorization": "Bearer " + self.m.key, "Content-Type": ctype})
+
+    def test_look_alike_types_are_415(self):
+        for ct in ("application/jsonfoo", "application/json-seq", "application/json; charset=latin1",
+                   "application/json; x=y", "text/json"):
+            r = self.post(ct)
+            self.assertEqual(r.status, 415, (ct, r))
+            self.assertEqual(r.json["error"]["code"], "unsupported_media_type")
+        self.assertEqual(self.m.get("/customers").json["data"], [])
+
+    def test_json_with_utf8_charset_is_accepted(self):
+        for ct in ("application/json", "application/json; charset=utf-8",
+                   "Application/JSON;charset=UTF-8"):
+            self.assertEqual(self.post(ct).status, 200, ct)
+
+
+class NoRandomness(unittest.TestCase):
+    """Finding 8: when randomness fails, every request that needs it is a 503 with
+    Retry-After, nothing is written, and no worker dies. A second portald on the same
+    database runs with an OpenSSL configuration whose random generator cannot be made
+    (RAND_bytes fails in every process), reached over FastCGI directly."""
+
+    @classmethod
+    def setUpClass(cls):
+        import socket
+        import time
+        cls.s = stack()
+        cls.m = cls.s.new_site("rnd")
+        cls.cus = cls.m.customer(id="rnd-cus")
+        cls.dir = tempfile.mkdtemp(prefix="portald-rnd.")
+        os.chmod(cls.dir, 0o755)
+        with open(os.path.join(cls.s.state, "portald.conf")) as f:
+            conf = f.read()
+        cls.sock = os.path.join(cls.dir, "portald.sock")
+        conf = re.sub(r"(?m)^socket = .*$", "socket = " + cls.sock, conf)
+        conf = re.sub(r"(?m)^workers = .*$", "workers = 2", conf)
+        conf += "\n[jobs]\nenabled = false\n"
+        with open(os.path.join(cls.dir, "portald.conf"), "w") as f:
+            f.write(conf)
+        with open(os.path.join(cls.dir, "openssl.cnf"), "w") as f:
+            f.write("openssl_conf = init\n[init]\nrandom = rnd\n[rnd]\nrandom = NO-SUCH-DRBG\n")
+        env = dict(os.environ, OPENSSL_CONF=os.path.join(cls.dir, "openssl.cnf"))
+        cls.log = open(os.path.join(cls.dir, "portald.log"), "w")
+        cls.proc = subprocess.Popen([os.path.join(cls.s.bin_dir, "portald"), "--config",
+                                     os.path.join(cls.dir, "portald.conf")], env=env,
+                                    stdout=cls.log, stderr=cls.log)
+        for _ in range(100):
+            if os.path.exists(cls.sock):
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(timeout=20)
+        cls.log.close()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def fcgi(self, method, path, body=b"", idem=None):
+        import socket
+        from harness import FCGI_BEGIN, FCGI_STDIN_END, _fcgi_record, fcgi_params, fcgi_read_stdout
+        params = {"REQUEST_METHOD": method, "REQUEST_URI": path, "REMOTE_ADDR": "127.0.0.1",
+                  "REQUEST_ID": os.urandom(8).hex(), "CONTENT_LENGTH": str(len(body)),
+                  "CONTENT_TYPE": "application/json",
+                  "HTTP_AUTHORIZATION": "Bearer " + self.m.key}
+        if idem:
+            params["HTTP_IDEMPOTENCY_KEY"] = idem
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.sock)
+        try:
+            s.sendall(FCGI_BEGIN + fcgi_params(params) +
+                      (_fcgi_record(5, body) if body else b"") + FCGI_STDIN_END)
+            out = fcgi_read_stdout(s)
+        finally:
+            s.close()
+        head, _, payload = out.partition(b"\r\n\r\n")
+        status = int(re.search(rb"Status: (\d+)", head).group(1))
+        return status, head.decode(), payload
+
+    def workers(self):
+        out = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry) as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                            out.append(int(entry))
+                except (OSError, IndexError):
+                    pass
+        return sorted(out)
+
+    def count(self, table):
+        return self.s.psql("SELECT count(*) FROM %s WHERE site_id = '%s'" % (table, self.m.site_id))[0][0]
+
+    def test_access_link_is_not_used_up(self):
+        sess = self.m.session("rnd-cus")
+        path = "/portal/access/" + sess["token"]
+        status, head, _ = self.fcgi("GET", path)
+        self.assertEqual(status, 503)
+        self.assertNotIn("Set-Cookie", head)
+        self.assertEqual(self.m.get("/portal_sessions/" + sess["id"]).json["status"], "created")
+
+    def test_reads_still_work(self):
+        status, _, body = self.fcgi("GET", "/api/v1/customers/rnd-cus")
+        self.assertEqual(status, 200, body)
+
+    def test_every_write_that_needs_randomness_is_503(self):
+        before = self.workers()
+        self.assertTrue(before)
+        tables = ("customers", "plans", "portal_sessions", "webhook_endpoints",
+                  "test_gateway_tokens", "events", "idempotency_keys")
+        counts = {t: self.count(t) for t in tables}
+        calls = [
+            ("/api/v1/customers", b'{"name":"n"}'),
+            ("/api/v1/plans", b'{"name":"P","amount":1,"currency":"USD","interval":"month"}'),
+            ("/api/v1/portal_sessions", b'{"customer_id":"rnd-cus","redirect_url":"https://x.example"}'),
+            ("/api/v1/webhook_endpoints", b'{"url":"https://hooks.example/x"}'),
+            ("/api/v1/test_gateway/tokens", b'{"number":"4242424242424242","exp_month":12,"exp_year":2030}'),
+            ("/api/v1/customers/rnd-cus", b'{"name":"changed"}'),
+        ]
+        for path, body in calls:
+            for idem in (None, "rnd-" + os.urandom(4).hex()):
+                status, head, payload = self.fcgi("POST", path, body, idem)
+                self.assertEqual(status, 503, (path, idem, payload))
+                self.assertIn("Retry-After:", head)
+                self.assertEqual(json.loads(payload)["error"]["type"], "api_error")
+        self.assertEqual({t: self.count(t) for t in tables}, counts, "nothing was written")
+        status, _, body = self.fcgi("GET", "/api/v1/customers/rnd-cus")
+        self.assertEqual(json.loads(body)["name"], None)
+        self.assertEqual(self.workers(), before, "no worker died")
+
+
 if __name__ == "__main__":
     unittest.main()

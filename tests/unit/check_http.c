@@ -186,6 +186,26 @@ START_TEST(html_escape_covers_quotes)
 }
 END_TEST
 
+START_TEST(content_type_is_json_exactly)
+{
+	ck_assert(http_content_type_is_json("application/json"));
+	ck_assert(http_content_type_is_json("Application/JSON"));
+	ck_assert(http_content_type_is_json("application/json; charset=utf-8"));
+	ck_assert(http_content_type_is_json("application/json;charset=\"UTF-8\""));
+	ck_assert(http_content_type_is_json("application/json ;  charset=utf-8 "));
+	ck_assert(!http_content_type_is_json(NULL));
+	ck_assert(!http_content_type_is_json(""));
+	ck_assert(!http_content_type_is_json("application/jsonfoo"));
+	ck_assert(!http_content_type_is_json("application/json-patch+json"));
+	ck_assert(!http_content_type_is_json("application/json; charset=latin1"));
+	ck_assert(!http_content_type_is_json("application/json; boundary=x"));
+	ck_assert(!http_content_type_is_json("application/json;"));
+	ck_assert(!http_content_type_is_json("application/json; charset=utf-8; charset=utf-8x"));
+	ck_assert(!http_content_type_is_json("text/json"));
+	ck_assert(!http_content_type_is_json(" application/json"));
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -207,6 +227,7 @@ make_suite(void)
 	tcase_add_test(tc, serialize_writes_status_and_length);
 	tcase_add_test(tc, arena_survives_many_resets);
 	tcase_add_test(tc, html_escape_covers_quotes);
+	tcase_add_test(tc, content_type_is_json_exactly);
 	suite_add_tcase(s, tc);
 	return s;
 }
