@@ -55,6 +55,7 @@ db_close(struct db *db)
 		PQfinish(db->conn);
 	db->conn = NULL;
 	db->in_txn = false;
+	db->depth = 0;
 }
 
 static void
@@ -189,21 +190,44 @@ db_exec_sql(struct db *db, const char *sql)
 	return 0;
 }
 
+/* The savepoint of nesting level d (1 for the first db_begin inside another). */
+static int
+db_nest_sql(struct db *db, const char *verb, int d)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "%s nest_%d", verb, d);
+	return db_exec_sql(db, sql);
+}
+
 int
 db_begin(struct db *db)
 {
+	if (db->in_txn && db->depth > 0) {
+		if (db_nest_sql(db, "SAVEPOINT", db->depth) != 0)
+			return -1;
+		db->depth++;
+		return 0;
+	}
 	if (db_ensure(db) != 0 || db_exec_sql(db, "BEGIN") != 0)
 		return -1;
 	db->in_txn = true;
+	db->depth = 1;
 	return 0;
 }
 
 int
 db_commit(struct db *db)
 {
-	int rc = db_exec_sql(db, "COMMIT");
+	int rc;
 
+	if (db->in_txn && db->depth > 1) {
+		db->depth--;
+		return db_nest_sql(db, "RELEASE SAVEPOINT", db->depth);
+	}
+	rc = db_exec_sql(db, "COMMIT");
 	db->in_txn = false;
+	db->depth = 0;
 	return rc;
 }
 
@@ -212,9 +236,18 @@ db_rollback(struct db *db)
 {
 	int rc = 0;
 
+	if (db->in_txn && db->depth > 1 && db->conn != NULL &&
+	    PQstatus(db->conn) == CONNECTION_OK) {
+		db->depth--;
+		if (db_nest_sql(db, "ROLLBACK TO SAVEPOINT", db->depth) != 0 ||
+		    db_nest_sql(db, "RELEASE SAVEPOINT", db->depth) != 0)
+			return -1;
+		return 0;
+	}
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		rc = db_exec_sql(db, "ROLLBACK");
 	db->in_txn = false;
+	db->depth = 0;
 	return rc;
 }
 

@@ -19,6 +19,7 @@ struct db {
 	char		 conninfo[1100];
 	bool		 prepare;	/* prepare the statement table on connect */
 	bool		 in_txn;
+	int		 depth;		/* open db_begin calls; inner ones are savepoints */
 	enum db_status	 status;	/* of the last call */
 	char		 sqlstate[6];
 	char		 errmsg[256];
@@ -39,6 +40,9 @@ int	 db_ensure(struct db *db);
 PGresult *db_exec(struct db *db, enum stmt_id id, const char *const *params);
 /* Runs constant SQL text (migrations, transaction control). */
 int	 db_exec_sql(struct db *db, const char *sql);
+/* Transactions nest: a db_begin inside another opens a savepoint, and its commit or
+ * rollback releases or rolls back to it, so the outermost caller decides (a HEAD request
+ * runs its handler in a transaction that is always rolled back). */
 int	 db_begin(struct db *db);
 int	 db_commit(struct db *db);
 int	 db_rollback(struct db *db);

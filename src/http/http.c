@@ -425,6 +425,27 @@ http_redirect(struct http_response *resp, int status, const char *location)
 	buf_reset(&resp->body);
 }
 
+void
+http_header_remove(struct http_response *resp, const char *name)
+{
+	size_t n = strlen(name), in = 0, out = 0;
+	char *h = resp->headers.data;
+
+	while (in < resp->headers.len) {
+		char *eol = memchr(h + in, '\n', resp->headers.len - in);
+		size_t len = eol ? (size_t)(eol - (h + in)) + 1 : resp->headers.len - in;
+
+		if (!(len > n && h[in + n] == ':' && strncasecmp(h + in, name, n) == 0)) {
+			memmove(h + out, h + in, len);
+			out += len;
+		}
+		in += len;
+	}
+	resp->headers.len = out;
+	if (resp->headers.cap > 0)
+		h[out] = '\0';
+}
+
 const char *
 http_status_text(int status)
 {

@@ -101,6 +101,8 @@ void	 http_header(struct http_response *resp, const char *name, const char *fmt,
 void	 http_set_cookie(struct http_response *resp, const char *name, const char *value,
 	    long max_age);
 void	 http_redirect(struct http_response *resp, int status, const char *location);
+/* Removes every header line called name (any case). */
+void	 http_header_remove(struct http_response *resp, const char *name);
 /* Writes status line, headers and body into out, ready for the FastCGI stream. */
 void	 http_response_serialize(const struct http_response *resp, bool head, struct buf *out);
 const char *http_status_text(int status);

@@ -225,7 +225,7 @@ dispatch_api(struct ctx *c, const struct route *rt)
 	if (c->req->method == HTTP_POST && api_body(c, rt) != 0)
 		return;
 	if (c->req->method == HTTP_GET || c->req->method == HTTP_HEAD)
-		rt->handler(c);
+		rt->handler(c);	/* HEAD: inside dispatch's rolled-back transaction */
 	else
 		api_mutation(c, rt);
 }
@@ -267,6 +267,19 @@ dispatch(struct worker_state *ws, const char **log_path)
 		    "Content-Length is not a number.");
 		return;
 	}
+	/* HEAD answers what GET would and changes nothing: the GET handler runs in a
+	 * transaction that is always rolled back (one a handler opens nests inside it),
+	 * and the client is given no cookie. */
+	if (r->method == HTTP_HEAD) {
+		if (db_begin(c.db) != 0) {
+			if (rt->kind == RK_PORTAL)
+				portal_message(&c, 503, "Please try again", "The billing portal is "
+				    "briefly unavailable. Please try again in a moment.", NULL, NULL);
+			else
+				api_db_error(&c);
+			return;
+		}
+	}
 	switch (rt->kind) {
 	case RK_HEALTH:
 		health(&c);
@@ -286,6 +299,12 @@ dispatch(struct worker_state *ws, const char **log_path)
 			    &r->form);
 		rt->handler(&c);
 		break;
+	}
+	if (r->method == HTTP_HEAD) {
+		db_rollback(c.db);
+		while (c.db->in_txn)	/* a handler that left a level open */
+			db_rollback(c.db);
+		http_header_remove(c.resp, "Set-Cookie");
 	}
 	/* The last line of defence for paths outside api_mutation: an answer built on a
 	 * failed random draw is not given out. */

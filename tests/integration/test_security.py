@@ -423,5 +423,71 @@ class NoRandomness(unittest.TestCase):
         self.assertEqual(self.workers(), before, "no worker died")
 
 
+class HeadChangesNothing(unittest.TestCase):
+    """Finding 2: HEAD answers what GET would, and changes no state anywhere."""
+
+    def setUp(self):
+        from harness import Browser
+        self.s = stack()
+        self.m = self.s.new_site("head")
+        self.c = self.m.customer(name="H")
+        self.Browser = Browser
+
+    def head(self, path, cookies=None):
+        h = {}
+        if cookies:
+            h["Cookie"] = "; ".join("%s=%s" % kv for kv in cookies.items())
+        return self.s.request("HEAD", path, headers=h)
+
+    def status(self, sess):
+        return self.m.get("/portal_sessions/" + sess["id"]).json["status"]
+
+    def test_head_on_access_url_does_not_use_it_up(self):
+        sess = self.m.session(self.c["id"])
+        path = "/portal/access/" + sess["token"]
+        for _ in range(3):
+            r = self.head(path)
+            self.assertEqual(r.status, 303)
+            self.assertEqual(r.header("location"), "/portal")
+            self.assertEqual(r.header_all("set-cookie"), [])
+            self.assertEqual(r.body, b"")
+        self.assertEqual(self.status(sess), "created")
+        b = self.Browser(self.s)
+        self.assertEqual(b.get(path).status, 303)
+        self.assertIn("__Host-portald_session", b.cookies)
+        self.assertEqual(b.get("/portal").status, 200)
+        self.assertEqual(self.status(sess), "logged_in")
+        self.assertEqual(self.head(path).status, 410)
+
+    def test_head_does_not_record_activity_or_log_out(self):
+        sess = self.m.session(self.c["id"])
+        b = self.Browser(self.s)
+        b.get(sess["access_url"])
+        seen = lambda: self.s.psql("SELECT last_seen_at FROM portal_sessions WHERE site_id = '%s' "
+                                   "AND id = '%s'" % (self.m.site_id, sess["id"]))[0][0]
+        before = seen()
+        self.m.travel(600)
+        r = self.head("/portal", b.cookies)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(seen(), before, "HEAD is not activity")
+        self.m.travel(1300)  # past the idle timeout since the last GET
+        r = self.head("/portal", b.cookies)
+        self.assertEqual(r.status, 401)
+        self.assertEqual(r.header_all("set-cookie"), [])
+        self.assertEqual(self.status(sess), "logged_in", "HEAD logs nobody out")
+        self.assertEqual(b.get("/portal").status, 401)
+        self.assertEqual(self.status(sess), "logged_out")
+
+    def test_head_on_api_matches_get(self):
+        h = {"Authorization": "Bearer " + self.m.key}
+        for path in ("/api/v1/customers/" + self.c["id"], "/api/v1/customers/nobody",
+                     "/api/v1/customers?limit=1"):
+            g = self.s.request("GET", path, headers=h)
+            hd = self.s.request("HEAD", path, headers=h)
+            self.assertEqual(hd.status, g.status, path)
+            self.assertEqual(hd.body, b"")
+            self.assertEqual(hd.header("content-length"), g.header("content-length"))
+
+
 if __name__ == "__main__":
     unittest.main()

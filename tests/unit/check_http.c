@@ -206,6 +206,21 @@ START_TEST(content_type_is_json_exactly)
 }
 END_TEST
 
+START_TEST(header_remove_drops_every_line_of_that_name)
+{
+	struct http_response resp;
+
+	http_response_init(&resp);
+	http_set_cookie(&resp, "a", "1", -1);
+	http_header(&resp, "X-Set-Cookie-Not", "keep");
+	http_header(&resp, "set-cookie", "b=2");
+	http_header(&resp, "Location", "/x");
+	http_header_remove(&resp, "Set-Cookie");
+	ck_assert_str_eq(resp.headers.data, "X-Set-Cookie-Not: keep\r\nLocation: /x\r\n");
+	http_response_free(&resp);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -228,6 +243,7 @@ make_suite(void)
 	tcase_add_test(tc, arena_survives_many_resets);
 	tcase_add_test(tc, html_escape_covers_quotes);
 	tcase_add_test(tc, content_type_is_json_exactly);
+	tcase_add_test(tc, header_remove_drops_every_line_of_that_name);
 	suite_add_tcase(s, tc);
 	return s;
 }
