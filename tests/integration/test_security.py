@@ -16,6 +16,33 @@ from harness import stack
 SECRETS_KEY_RE = re.compile(r"^server_key = [A-Za-z0-9+/]{43}=$")
 
 
+_PRIVATE = None
+
+
+def private_stack():
+    """A second stack of this module's own, started once: webhooks to internal addresses
+    refused (as shipped), and free to be stopped and broken by the tests here."""
+    global _PRIVATE
+    if _PRIVATE is None:
+        import harness
+
+        class Shipped(harness.Stack):
+            def _env(self):
+                env = super()._env()
+                env["STACK_WEBHOOK_PRIVATE"] = "false"
+                return env
+        bin_dir = stack().bin_dir
+        _PRIVATE = Shipped(bin_dir=bin_dir, workers=2).start()
+    return _PRIVATE
+
+
+def tearDownModule():
+    global _PRIVATE
+    if _PRIVATE is not None:
+        _PRIVATE.stop()
+        _PRIVATE = None
+
+
 def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=30, **kw)
 
@@ -487,6 +514,54 @@ class HeadChangesNothing(unittest.TestCase):
             self.assertEqual(hd.status, g.status, path)
             self.assertEqual(hd.body, b"")
             self.assertEqual(hd.header("content-length"), g.header("content-length"))
+
+
+class WebhookTargets(unittest.TestCase):
+    """Finding 1, through the stack as shipped: an internal target gets one error whatever
+    its port's state, and nothing connects to it."""
+
+    def test_open_and_closed_internal_ports_look_the_same(self):
+        import socket
+        import time
+        from harness import Client
+        ps = private_stack()
+        m = ps.new_site("wh")
+        lsn = socket.socket()
+        lsn.bind(("127.0.0.1", 0))
+        lsn.listen(8)
+        lsn.setblocking(False)
+        gone = socket.socket()
+        gone.bind(("127.0.0.1", 0))
+        closed = gone.getsockname()[1]
+        gone.close()
+        try:
+            urls = ["http://127.0.0.1:%d/" % lsn.getsockname()[1],
+                    "http://127.0.0.1:%d/" % closed,
+                    "https://127.0.0.1:%d/" % lsn.getsockname()[1],
+                    "http://[::ffff:127.0.0.1]:%d/" % lsn.getsockname()[1],
+                    "http://localhost:%d/" % lsn.getsockname()[1]]
+            for u in urls:
+                r = m.post("/webhook_endpoints", {"url": u, "enabled_events": ["customer.created"]})
+                self.assertEqual(r.status, 200, r)
+            c = m.customer()
+            evt = [e for e in m.get("/events?type=customer.created").json["data"]
+                   if e["object_id"] == c["id"]][0]
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                ds = m.get("/events/" + evt["id"]).json["deliveries"]
+                if len(ds) == len(urls) and all(d["attempts"] >= 1 for d in ds):
+                    break
+                time.sleep(0.1)
+            errors = {d["last_error"] for d in ds}
+            self.assertEqual(errors, {"the address is not allowed"}, ds)
+            for d in ds:
+                self.assertEqual([a["error"] for a in d["attempt_log"]],
+                                 ["the address is not allowed"])
+                self.assertIsNone(d["attempt_log"][0]["http_status"])
+            with self.assertRaises(BlockingIOError):
+                lsn.accept()
+        finally:
+            lsn.close()
 
 
 if __name__ == "__main__":
