@@ -564,5 +564,164 @@ class WebhookTargets(unittest.TestCase):
             lsn.close()
 
 
+def raw_http(port, data, timeout=10):
+    """Sends bytes as they are; returns (status, headers dict, body bytes)."""
+    import socket
+    c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    out = b""
+    try:
+        c.sendall(data)
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            out += d
+    finally:
+        c.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+class NginxErrors(unittest.TestCase):
+    """Finding 7: every error nginx makes on the API is the JSON envelope with nginx's
+    request id (the one portald also gets); portald away or dying is a 503 with
+    Retry-After, never a 502."""
+
+    def setUp(self):
+        self.s = stack()
+        self.m = self.s.new_site("ngx")
+
+    def envelope(self, status, data, code=None):
+        st, h, body = raw_http(self.s.http_port, data)
+        self.assertEqual(st, status, body[:300])
+        self.assertTrue(h["content-type"].startswith("application/json"), h)
+        err = strict_json(type("R", (), {"body": body})())["error"]
+        for k in ("type", "code", "message", "param", "request_id"):
+            self.assertIn(k, err)
+        self.assertRegex(err["request_id"], r"^[0-9a-f]{32}$")
+        self.assertEqual(h.get("x-request-id"), err["request_id"])
+        if code:
+            self.assertEqual(err["code"], code)
+        return err, h
+
+    def test_uri_too_long_is_json_414(self):
+        self.envelope(414, b"GET /api/v1/customers?" + b"x" * 9000 + b" HTTP/1.1\r\nHost: a\r\n"
+                      b"Connection: close\r\n\r\n", "uri_too_long")
+
+    def test_headers_too_large_is_json_400(self):
+        self.envelope(400, b"GET /api/v1/customers HTTP/1.1\r\nHost: a\r\nX-Big: " + b"y" * 40000 +
+                      b"\r\nConnection: close\r\n\r\n", "invalid_request")
+
+    def test_unknown_transfer_encoding_is_json_501(self):
+        self.envelope(501, b"POST /api/v1/customers HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo\r\n"
+                      b"Connection: close\r\n\r\n", "not_implemented")
+
+    def test_trace_is_json_405(self):
+        self.envelope(405, b"TRACE /api/v1/customers HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                      "method_not_allowed")
+
+    def test_unreadable_request_line_is_json_400(self):
+        for line in (b"GET /api/v1/\x00 HTTP/1.1", b"GARBAGE", b"GET /api/v1/customers HTTP/9.9"):
+            st, _, body = raw_http(self.s.http_port, line + b"\r\nHost: a\r\nConnection: close\r\n\r\n")
+            self.assertIn(st, (400, 505), body)
+            self.assertIn(b'"request_id":"', body)
+
+    def test_body_over_nginx_limit_is_json_413_with_request_id(self):
+        self.envelope(413, b"POST /api/v1/customers HTTP/1.1\r\nHost: a\r\nContent-Length: 90000000\r\n"
+                      b"Content-Type: application/json\r\nConnection: close\r\n\r\n", "body_too_large")
+
+    def test_unknown_api_path_is_json_404_from_portald_with_the_same_request_id(self):
+        err, h = self.envelope(404, b"GET /api/v2/nothing HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                               "route_missing")
+        lines = [l for l in open(os.path.join(self.s.state, "portald.log")) if err["request_id"] in l]
+        self.assertEqual(len(lines), 1, "portald logged the request under nginx's id")
+
+    def test_unknown_paths_elsewhere_get_a_page_not_nginx_html(self):
+        st, h, body = raw_http(self.s.http_port, b"GET /nothing HTTP/1.1\r\nHost: a\r\n"
+                               b"Connection: close\r\n\r\n")
+        self.assertEqual(st, 404)
+        self.assertTrue(h["content-type"].startswith("text/html"))
+        self.assertNotIn(b"nginx", body)
+        self.assertIn(h["x-request-id"].encode(), body)
+
+
+class PortaldAway(unittest.TestCase):
+    """Findings 7 and 3 on a stack of this module's own: portald stopped or its workers
+    killed mid-request; and no access token in any log when that happens."""
+
+    def setUp(self):
+        self.ps = private_stack()
+        self.m = self.ps.new_site("away")
+        self.c = self.m.customer()
+
+    def tearDown(self):
+        self.ps.sh("stack_portald_up")
+        self.ps.wait_workers(2)
+
+    def test_stopped_portald_is_503_with_retry_after_and_tokens_stay_out_of_logs(self):
+        sess = self.m.session(self.c["id"])
+        secret = sess["token"].rsplit(".", 1)[1]
+        self.ps.sh("stack_portald_stop")
+        st, h, body = raw_http(self.ps.http_port, b"GET /api/v1/customers HTTP/1.1\r\nHost: a\r\n"
+                               b"Connection: close\r\n\r\n")
+        self.assertEqual(st, 503)
+        self.assertEqual(h.get("retry-after"), "1")
+        self.assertEqual(json.loads(body)["error"]["code"], "service_unavailable")
+        for path in ("/portal/access/" + sess["token"], "/portal/access/" + sess["token"] + "?x=1",
+                     "/portal"):
+            st, h, body = raw_http(self.ps.http_port, ("GET %s HTTP/1.1\r\nHost: a\r\n"
+                                                       "Connection: close\r\n\r\n" % path).encode())
+            self.assertEqual(st, 503, path)
+            self.assertEqual(h.get("retry-after"), "1")
+            self.assertTrue(h["content-type"].startswith("text/html"))
+            self.assertNotIn(secret.encode(), body)
+        logs = self.ps.log_text()
+        self.assertIn("connect() to unix:", logs, "the failure itself is logged")
+        self.assertNotIn(secret, logs)
+        for name in os.listdir(os.path.join(self.ps.state, "nginx")):
+            p = os.path.join(self.ps.state, "nginx", name)
+            if os.path.isfile(p):
+                with open(p, errors="replace") as f:
+                    self.assertNotIn(secret, f.read(), name)
+
+    def test_worker_dying_mid_request_is_503_with_retry_after(self):
+        import signal
+        import threading
+        lock = subprocess.Popen(
+            ["bash", "-c", '. "$STACK_ROOT/tools/stacklib.sh"; as_pg "$PG_BIN/psql" -h '
+             '"$STACK_STATE/pg/run" -p "$STACK_PG_PORT" -U postgres -d portald -qtA'],
+            env=self.ps._env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        got = {}
+        try:
+            lock.stdin.write("BEGIN; LOCK TABLE customers IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
+            lock.stdin.flush()
+            self.assertEqual(lock.stdout.readline().strip(), "locked")
+
+            def call():
+                got["r"] = raw_http(self.ps.http_port, ("GET /api/v1/customers/%s HTTP/1.1\r\n"
+                                    "Host: a\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n"
+                                    % (self.c["id"], self.m.key)).encode(), timeout=30)
+            t = threading.Thread(target=call)
+            t.start()
+            import time
+            time.sleep(0.5)  # the request is now waiting for the lock inside a worker
+            for pid in self.ps.worker_pids():
+                os.kill(pid, signal.SIGKILL)
+            t.join(30)
+        finally:
+            lock.stdin.write("ROLLBACK;\n")
+            lock.stdin.close()
+            lock.wait(timeout=10)
+        st, h, body = got["r"]
+        self.assertEqual(st, 503, body)
+        self.assertEqual(h.get("retry-after"), "1")
+        self.assertEqual(json.loads(body)["error"]["code"], "service_unavailable")
+
+
 if __name__ == "__main__":
     unittest.main()
