@@ -3,6 +3,7 @@
  * handler -> commit or roll back. Handlers see only validated input. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/dispatch.h"
 #include "api/auth.h"
@@ -90,6 +91,18 @@ static const struct route routes[] = {
 	{ { HTTP_POST, "/portal/logout" }, RK_PORTAL, page_logout, NULL, NULL, false },
 	{ { HTTP_GET, "/healthz" }, RK_HEALTH, NULL, NULL, NULL, false },
 };
+
+/* true when s contains word, in any case */
+static bool
+has_ci(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (; *s != '\0'; s++)
+		if (strncasecmp(s, word, n) == 0)
+			return true;
+	return false;
+}
 
 static bool
 is_api_path(const char *path)
@@ -247,8 +260,13 @@ dispatch(struct worker_state *ws, const char **log_path)
 		bool api = is_api_path(r->path);
 		int status = rr == ROUTE_BAD_METHOD ? 405 : 404;
 
-		if (strncmp(r->path, "/portal/access/", 15) == 0)
+		/* The access path spelled another way (case, %-escapes) may still carry a
+		 * live token: keep it out of the log as well. */
+		if (strncasecmp(r->path, "/portal/access/", 15) == 0)
 			*log_path = "/portal/access/:token";
+		else if (has_ci(r->path, "portal") &&
+		    (strchr(r->path, '%') != NULL || has_ci(r->path, "access")))
+			*log_path = "/portal/[redacted]";
 		if (api)
 			api_error(&c, status, "invalid_request_error",
 			    status == 405 ? "method_not_allowed" : "route_missing", NULL,

@@ -609,6 +609,16 @@ class NginxErrors(unittest.TestCase):
             self.assertEqual(err["code"], code)
         return err, h
 
+    def test_access_path_spelled_otherwise_stays_out_of_logs(self):
+        c = self.m.customer()
+        sess = self.m.session(c["id"])
+        secret = sess["token"].rsplit(".", 1)[1]
+        for path in ("/portal/%61ccess/", "/portal/ACCESS/", "/portal/access%2F", "/portal//access/"):
+            st, _, _ = raw_http(self.s.http_port, ("GET %s%s HTTP/1.1\r\nHost: a\r\n"
+                                "Connection: close\r\n\r\n" % (path, sess["token"])).encode())
+            self.assertIn(st, (303, 404), path)
+        self.assertNotIn(secret, self.s.log_text())
+
     def test_uri_too_long_is_json_414(self):
         self.envelope(414, b"GET /api/v1/customers?" + b"x" * 9000 + b" HTTP/1.1\r\nHost: a\r\n"
                       b"Connection: close\r\n\r\n", "uri_too_long")
