@@ -76,9 +76,26 @@ stack_pg_start() {
 		start >/dev/null
 }
 
+# The stack's secrets file: a fresh server key, mode 0640, owned by the user portald runs
+# as (whoever runs the stack). Kept across restarts so sealed data stays readable.
+stack_write_secrets() {
+	local bin=${STACK_BIN:-$STACK_ROOT/build/local/src} f=$STACK_STATE/secrets
+	[ -s "$f" ] && return 0
+	(
+		umask 027
+		{ echo "; secrets for the local stack (written by tools/stacklib.sh)"
+		  echo "[keys]"
+		  "$bin/portalctl" secrets generate
+		} >"$f.tmp"
+	) || stack_die "cannot write the secrets file"
+	chmod 0640 "$f.tmp"
+	mv "$f.tmp" "$f"
+}
+
 stack_write_config() {
 	mkdir -p "$STACK_STATE/run"
 	chmod 755 "$STACK_STATE/run"
+	stack_write_secrets
 	cat >"$STACK_STATE/portald.conf" <<EOC
 ; portald.conf for the local stack (written by tools/stacklib.sh)
 [database]
@@ -96,6 +113,7 @@ log_level = ${STACK_LOG_LEVEL:-info}
 
 [security]
 key_rotation_grace = 86400
+secrets_file = $STACK_STATE/secrets
 
 [webhooks]
 ; the local stack and the tests deliver to receivers on 127.0.0.1

@@ -50,6 +50,16 @@ api_error(struct ctx *c, int status, const char *type, const char *code, const c
 }
 
 void
+api_no_randomness(struct ctx *c)
+{
+	log_error("request %s: no randomness available", c->req->request_id);
+	http_header(c->resp, "Retry-After", "1");
+	api_error(c, 503, "api_error", "randomness_unavailable",  NULL,
+	    "The server could not make secure random numbers; nothing was changed. Retry "
+	    "shortly.");
+}
+
+void
 api_db_error(struct ctx *c)
 {
 	struct derr e;
@@ -205,6 +215,19 @@ api_arg(struct ctx *c, const char *name)
 	return http_kvs_get(&c->req->args, name);
 }
 
+/* A name from the request may be echoed only when it is short, valid UTF-8 and free of
+ * control characters; otherwise the answer names no parameter. */
+static const char *
+echoable(const char *name)
+{
+	if (name == NULL || strlen(name) > 64 || !json_utf8_valid(name, strlen(name)))
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return NULL;
+	return name;
+}
+
 int
 api_check_query(struct ctx *c, const struct qparam *params)
 {
@@ -212,7 +235,7 @@ api_check_query(struct ctx *c, const struct qparam *params)
 
 	if (args->bad) {
 		api_error(c, 400, "invalid_request_error", "parameter_invalid",
-		    args->bad_key, "The query string is malformed (a bad %%-escape, a NUL "
+		    echoable(args->bad_key), "The query string is malformed (a bad %%-escape, a NUL "
 		    "byte or more than %d parameters).", HTTP_MAX_KV);
 		return -1;
 	}
@@ -224,10 +247,9 @@ api_check_query(struct ctx *c, const struct qparam *params)
 		for (p = params; p->name != NULL; p++)
 			if (strcmp(p->name, k) == 0)
 				break;
-		if (p->name == NULL || !json_utf8_valid(k, strlen(k))) {
+		if (p->name == NULL) {
 			api_error(c, 400, "invalid_request_error", "parameter_unknown",
-			    json_utf8_valid(k, strlen(k)) && strlen(k) < 64 ? k : NULL,
-			    "Unknown query parameter.");
+			    echoable(k), "Unknown query parameter.");
 			return -1;
 		}
 		for (int j = 0; j < i; j++)

@@ -28,6 +28,9 @@ void	api_error(struct ctx *c, int status, const char *type, const char *code,
 void	api_derr(struct ctx *c, const struct derr *e);
 /* 503 when the database is unreachable, 409 for a conflict with a concurrent request,
  * else a logged 500. */
+/* 503 with Retry-After: no secure random bytes could be made (nothing may be written). */
+void	api_no_randomness(struct ctx *c);
+/* 503 when the database is unreachable, else a logged 500. */
 void	api_db_error(struct ctx *c);
 void	api_invalid(struct ctx *c, const struct json_error *e);
 /* Validates r->args against params; on failure answers 400 and returns -1. */

@@ -4,28 +4,36 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "core/crypto.h"
+#include "core/log.h"
+#include "core/secrets.h"
 #include "api/idempotency.h"
 
+/* The same request is the same method, path and JSON value: the body is hashed in its
+ * canonical form (keys sorted at every depth, strings and numbers as parsed), so a client
+ * that serialises the same object in another key order or spelling still gets its replay. */
 static void
 request_hash(struct ctx *c, char hex[65])
 {
-	EVP_MD_CTX *md;
 	unsigned char h[CRYPTO_SHA256_LEN];
-	unsigned int len = sizeof(h);
+	struct buf b;
 
-	md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, c->req->method_str, strlen(c->req->method_str));
-	EVP_DigestUpdate(md, "\n", 1);
-	EVP_DigestUpdate(md, c->req->path, strlen(c->req->path));
-	EVP_DigestUpdate(md, "\n", 1);
-	EVP_DigestUpdate(md, c->req->body ? c->req->body : "", c->req->body_len);
-	EVP_DigestFinal_ex(md, h, &len);
-	EVP_MD_CTX_free(md);
+	buf_init(&b);
+	buf_puts(&b, c->req->method_str);
+	buf_putc(&b, '\n');
+	buf_puts(&b, c->req->path);
+	buf_putc(&b, '\n');
+	json_canonical(c->body, &b);
+	crypto_sha256(b.data, b.len, h);
 	crypto_hex(h, sizeof(h), hex);
+	buf_free(&b);
+}
+
+static void
+seal_context(struct ctx *c, struct buf *out)
+{
+	buf_init(out);
+	buf_printf(out, "portald idempotency v1\n%s\n%s", c->site.id, c->req->idempotency_key);
 }
 
 static bool
@@ -48,6 +56,7 @@ idem_begin(struct ctx *c)
 	char hash[65], now[24];
 	const char *params[4];
 	PGresult *res;
+	struct buf ctx;
 	int claimed;
 
 	if (key == NULL)
@@ -116,28 +125,58 @@ idem_begin(struct ctx *c)
 		return IDEM_ANSWERED;
 	}
 	api_json_start(c, (int)db_ll(res, 0, 1, 500));
-	buf_puts(&c->resp->body, db_val(res, 0, 2) ? db_val(res, 0, 2) : "");
+	seal_context(c, &ctx);
+	if (secrets_open(&c->cfg->secrets, db_val(res, 0, 2), ctx.data, &c->resp->body) != 0) {
+		/* Tampered with, moved from another key, or sealed under a key no longer
+		 * listed: never replay what cannot be verified, and never run it again. */
+		log_warn("request %s: the stored answer of an Idempotency-Key does not open",
+		    c->req->request_id);
+		buf_free(&ctx);
+		PQclear(res);
+		api_error(c, 409, "idempotency_error", "idempotency_replay_unreadable", NULL,
+		    "The answer stored for this Idempotency-Key cannot be read back. The request "
+		    "was processed before: check the object's state before retrying with a new "
+		    "key.");
+		return IDEM_ANSWERED;
+	}
+	buf_free(&ctx);
 	http_header(c->resp, "Idempotent-Replayed", "true");
 	PQclear(res);
 	return IDEM_ANSWERED;
 }
 
+/* Stored answers can hold secrets (a portal session's token): they are sealed under the
+ * server key, bound to their site and key so a row copied elsewhere does not open. */
 int
 idem_store(struct ctx *c)
 {
 	char status[24];
 	const char *params[4];
 	PGresult *res;
+	struct buf ctx, sealed;
+	int rc = -1;
 
+	buf_init(&ctx);
+	buf_init(&sealed);
+	seal_context(c, &ctx);
+	if (secrets_seal(&c->cfg->secrets, c->resp->body.data ? c->resp->body.data : "",
+	    c->resp->body.len, ctx.data, &sealed) != 0) {
+		log_error("request %s: cannot seal the stored answer", c->req->request_id);
+		goto done;
+	}
 	params[0] = c->site.id;
 	params[1] = c->req->idempotency_key;
 	params[2] = buf_lltoa(c->resp->status, status);
-	params[3] = c->resp->body.data ? c->resp->body.data : "";
+	params[3] = sealed.data;
 	res = db_exec(c->db, STMT_IDEM_STORE, params);
 	if (res == NULL)
-		return -1;
+		goto done;
 	PQclear(res);
-	return 0;
+	rc = 0;
+done:
+	buf_free(&ctx);
+	buf_free(&sealed);
+	return rc;
 }
 
 int

@@ -27,7 +27,8 @@ usage(void)
 	    "                                  retries after a failed charge, and what ends them\n"
 	    "  key rotate SITE [--grace SECONDS]\n"
 	    "                                  issue a new key; old keys work for SECONDS more\n"
-	    "  config show                     print the effective configuration\n"
+	    "  config show                     print the effective configuration (no secrets)\n"
+	    "  secrets generate                print a new '[keys] server_key = ...' line\n"
 	    "  stmts                           print the SQL statement table\n"
 	    "  subscription-rules              print the subscription state machine\n");
 }
@@ -278,28 +279,60 @@ cmd_key_rotate(struct db *db, const struct config *cfg, int argc, char **argv)
 	return 0;
 }
 
-/* Shows the configuration with any password in the conninfo masked. */
+/* The conninfo as libpq reads it, every password-like keyword (libpq marks them with
+ * dispchar '*') left out whatever its quoting, re-quoted so it reads back the same. */
+static void
+conninfo_public(const char *conninfo, struct buf *out)
+{
+	char *perr = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+
+	if (opts == NULL) {
+		buf_puts(out, "(not a valid conninfo)");
+		PQfreemem(perr);
+		return;
+	}
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL || (o->dispchar != NULL && o->dispchar[0] == '*'))
+			continue;
+		if (out->len > 0)
+			buf_putc(out, ' ');
+		buf_puts(out, o->keyword);
+		buf_putc(out, '=');
+		if (o->val[0] != '\0' && strpbrk(o->val, " \t\n'\\") == NULL) {
+			buf_puts(out, o->val);
+			continue;
+		}
+		buf_putc(out, '\'');
+		for (const char *p = o->val; *p != '\0'; p++) {
+			if (*p == '\'' || *p == '\\')
+				buf_putc(out, '\\');
+			buf_putc(out, *p);
+		}
+		buf_putc(out, '\'');
+	}
+	PQconninfoFree(opts);
+}
+
+/* Shows the configuration. No secret is printed: the conninfo without any password, and
+ * of the secrets file only its path and how many server keys it holds. */
 static int
 cmd_config_show(const struct config *cfg, const char *path)
 {
-	char conn[CONFIG_STR_MAX];
-	char *p;
+	struct buf conn;
 	struct buf b;
 	struct jw w;
 	char mode[8];
 
-	snprintf(conn, sizeof(conn), "%s", cfg->db_conninfo);
-	if ((p = strstr(conn, "password=")) != NULL) {
-		char *end = p + 9;
-		while (*end && *end != ' ')
-			*end++ = '*';
-	}
+	buf_init(&conn);
+	conninfo_public(cfg->db_conninfo, &conn);
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)cfg->socket_mode);
 	buf_init(&b);
 	jw_init(&w, &b);
 	jw_obj_begin(&w, NULL);
 	jw_str(&w, "config_file", path);
-	jw_str(&w, "database.conninfo", conn);
+	jw_str(&w, "database.conninfo", conn.data ? conn.data : "");
+	jw_bool(&w, "database.password_set", cfg->secrets.db_password[0] != '\0');
 	jw_int(&w, "database.connect_timeout", cfg->db_connect_timeout);
 	jw_str(&w, "server.socket", cfg->socket_path);
 	jw_str(&w, "server.socket_owner", cfg->socket_owner);
@@ -322,7 +355,11 @@ cmd_config_show(const struct config *cfg, const char *path)
 	jw_int(&w, "mail.timeout", cfg->mail_timeout);
 	jw_str(&w, "mail.ca_file", cfg->mail_ca_file);
 	jw_bool(&w, "mail.tls_verify", cfg->mail_tls_verify != 0);
+	jw_str(&w, "security.secrets_file", cfg->secrets_file);
+	jw_int(&w, "security.server_keys", cfg->secrets.nkeys);
+	jw_bool(&w, "webhooks.allow_private_targets", cfg->webhook_allow_private != 0);
 	jw_obj_end(&w);
+	buf_free(&conn);
 	print_json(&b);
 	return 0;
 }
@@ -406,9 +443,19 @@ main(int argc, char **argv)
 		return cmd_stmts();
 	if (strcmp(argv[i], "subscription-rules") == 0)
 		return cmd_subscription_rules();
+	if (strcmp(argv[i], "secrets") == 0 && i + 1 < argc &&
+	    strcmp(argv[i + 1], "generate") == 0) {
+		char key[SECRETS_KEY_B64_LEN + 1];
+
+		if (secrets_new_key(key) != 0)
+			return die("secrets generate", "no randomness available");
+		printf("server_key = %s\n", key);
+		return 0;
+	}
 	config_defaults(&cfg);
 	if (config_load(&cfg, path, err, sizeof(err)) != 0)
 		return die("configuration", err);
+	db_set_password(cfg.secrets.db_password);
 	if (strcmp(argv[i], "config") == 0 && i + 1 < argc && strcmp(argv[i + 1], "show") == 0)
 		return cmd_config_show(&cfg, path);
 

@@ -36,6 +36,7 @@ config_defaults(struct config *cfg)
 	cfg->mail_connect_timeout = 10;
 	cfg->mail_timeout = 60;
 	cfg->mail_tls_verify = 1;
+	snprintf(cfg->secrets_file, sizeof(cfg->secrets_file), "%s", SECRETS_DEFAULT_PATH);
 }
 
 static int
@@ -172,6 +173,10 @@ config_handler(void *user, const char *section, const char *name, const char *va
 		rc = parse_bool(value, &cfg->jobs_enabled);
 	} else if (IS("webhooks", "allow_private_targets")) {
 		rc = parse_bool(value, &cfg->webhook_allow_private);
+	} else if (IS("security", "secrets_file")) {
+		rc = copy_str(cfg->secrets_file, sizeof(cfg->secrets_file), value);
+		if (rc == 0 && value[0] != '/')
+			rc = -1;	/* relative to what? the service's cwd is not ours to guess */
 	} else if (IS("security", "key_rotation_grace")) {
 		if ((rc = parse_long(value, 0, 90L * 24 * 3600, 10, &v)) == 0)
 			cfg->key_grace_seconds = (int)v;
@@ -209,7 +214,9 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		    ctx.err[0] ? ctx.err : "syntax error");
 		return -1;
 	}
-	return config_validate(cfg, err, errlen);
+	if (config_validate(cfg, err, errlen) != 0)
+		return -1;
+	return secrets_load(&cfg->secrets, cfg->secrets_file, err, errlen);
 }
 
 /* [mail] as a whole. The relay's password is in the secrets file: neither a key here nor
@@ -254,6 +261,16 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 	if (strncmp(cfg->public_url, "http://", 7) != 0 &&
 	    strncmp(cfg->public_url, "https://", 8) != 0) {
 		snprintf(err, errlen, "[server] public_url must start with http:// or https://");
+		return -1;
+	}
+	/* A URI would carry its password in the one string the config file holds, and is
+	 * parsed by other rules (percent-escapes): key=value pairs only, password in the
+	 * secrets file. */
+	if (strstr(cfg->db_conninfo, "postgresql://") != NULL ||
+	    strstr(cfg->db_conninfo, "postgres://") != NULL) {
+		snprintf(err, errlen, "[database] conninfo must be key=value pairs such as "
+		    "\"host=/run/postgresql dbname=portald user=portald\", not a postgresql:// "
+		    "URI; the password goes in the secrets file ([database] password)");
 		return -1;
 	}
 	if (cfg->socket_path[0] == '\0') {

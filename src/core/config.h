@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "core/secrets.h"
+
 #define CONFIG_DEFAULT_PATH	"/etc/portald/portald.conf"
 #define CONFIG_STR_MAX		1024
 
@@ -21,6 +23,7 @@ struct config {
 	char	public_url[CONFIG_STR_MAX];	/* [server] public_url, no trailing slash */
 	char	log_level[16];			/* [server] log_level */
 	int	key_grace_seconds;		/* [security] key_rotation_grace, seconds */
+	char	secrets_file[CONFIG_STR_MAX];	/* [security] secrets_file */
 	int	jobs_enabled;			/* [jobs] enabled: the master runs the job runner */
 	int	webhook_allow_private;		/* [webhooks] allow_private_targets */
 
@@ -37,10 +40,12 @@ struct config {
 	int	mail_timeout;			/* timeout, seconds for one whole message */
 	char	mail_ca_file[CONFIG_STR_MAX];	/* ca_file: "" = the system's CA store */
 	int	mail_tls_verify;		/* tls_verify: check the relay's certificate */
+	struct secrets secrets;			/* read from secrets_file by config_load */
 };
 
 void	config_defaults(struct config *cfg);
-/* Reads path over the defaults; on failure fills err and returns -1. */
+/* Reads path over the defaults, then the secrets file it names (which must exist, be
+ * well-formed and not be readable by others); on failure fills err and returns -1. */
 int	config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 /* Checks values that depend on each other; returns -1 with err filled. */
 int	config_validate(const struct config *cfg, char *err, size_t errlen);

@@ -53,6 +53,11 @@ int	 json_validate(const cJSON *obj, const struct field *fields, const char *pre
 /* true when s (n bytes) is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 bool	 json_utf8_valid(const char *s, size_t n);
 
+/* Appends one canonical text of v: object keys sorted bytewise at every depth, no blanks,
+ * strings by their parsed value (escapes resolved), numbers by their parsed value
+ * ("%.17g"), so two bodies that mean the same JSON give the same text. */
+void	 json_canonical(const cJSON *v, struct buf *out);
+
 /* Field accessors for validated objects: NULL / default when absent or null. */
 const char *json_str(const cJSON *obj, const char *name);
 bool	 json_has(const cJSON *obj, const char *name);	/* present, null included */

@@ -82,7 +82,8 @@ put_value(struct buf *out, const cJSON *v, bool raw)
 	if (cJSON_IsString(v))
 		s = v->valuestring;
 	else if (cJSON_IsNumber(v)) {
-		snprintf(num, sizeof(num), "%lld", (long long)v->valuedouble);
+		snprintf(num, sizeof(num), "%lld", v->valuedouble >= -9.0e15 &&
+		    v->valuedouble <= 9.0e15 ? (long long)v->valuedouble : 0LL);
 		s = num;
 	} else if (cJSON_IsTrue(v))
 		s = "true";

@@ -236,14 +236,15 @@ webhook_step(struct db *db, const char *site, long long now)
 	    next >= 0 ? a[1] : NULL, status ? a[2] : NULL, err[0] ? err : NULL, a[3] });
 	if (upd != NULL) {
 		char aid[40], hex[25];
-		PGresult *att;
 
 		PQclear(upd);
-		crypto_random_hex(12, hex, sizeof(hex));
-		snprintf(aid, sizeof(aid), "wha_%s", hex);
-		att = db_exec(db, STMT_WH_ATTEMPT_INSERT, (const char *[]){ site, aid,
-		    db_val(res, 0, 0), a[3], status ? a[2] : NULL, err[0] ? err : NULL });
-		upd = att;
+		upd = NULL;
+		/* No randomness: roll back; the delivery stays due and is tried again. */
+		if (crypto_random_hex(12, hex, sizeof(hex)) == 0) {
+			snprintf(aid, sizeof(aid), "wha_%s", hex);
+			upd = db_exec(db, STMT_WH_ATTEMPT_INSERT, (const char *[]){ site, aid,
+			    db_val(res, 0, 0), a[3], status ? a[2] : NULL, err[0] ? err : NULL });
+		}
 	}
 	if (strcmp(state, "succeeded") != 0)
 		log_warn("jobs: webhook %s attempt %d: %s", db_val(res, 0, 0), attempts,

@@ -65,7 +65,8 @@ page_access(struct ctx *c)
 	/* The cookie gets a fresh secret: the token in the URL never becomes the session. */
 	if (token_new(t.site_id, t.session_id, cookie, sizeof(cookie), cookie_hash) != 0) {
 		PQclear(sess);
-		portal_message(c, 500, "Something went wrong", "Please try again.", NULL, NULL);
+		portal_message(c, 503, "Please try again", "The billing portal is briefly "
+		    "unavailable. Please try again in a moment.", NULL, NULL);
 		return;
 	}
 	params[2] = buf_lltoa(c->now, now);

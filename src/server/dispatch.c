@@ -3,11 +3,13 @@
  * handler -> commit or roll back. Handlers see only validated input. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/dispatch.h"
 #include "api/auth.h"
 #include "api/idempotency.h"
 #include "billing/payments.h"
+#include "core/crypto.h"
 #include "core/log.h"
 #include "portal/portal.h"
 #include "http/router.h"
@@ -98,6 +100,18 @@ static const struct route routes[] = {
 	{ { HTTP_GET, "/healthz" }, RK_HEALTH, NULL, NULL, NULL, false },
 };
 
+/* true when s contains word, in any case */
+static bool
+has_ci(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (; *s != '\0'; s++)
+		if (strncasecmp(s, word, n) == 0)
+			return true;
+	return false;
+}
+
 static bool
 is_api_path(const char *path)
 {
@@ -133,10 +147,10 @@ api_body(struct ctx *c, const struct route *rt)
 	if (r->body_len == 0) {
 		c->body = cJSON_CreateObject();
 	} else {
-		if (r->content_type == NULL ||
-		    strncasecmp(r->content_type, "application/json", 16) != 0) {
+		if (!http_content_type_is_json(r->content_type)) {
 			api_error(c, 415, "invalid_request_error", "unsupported_media_type", NULL,
-			    "Send the body as JSON with 'Content-Type: application/json'.");
+			    "Send the body as JSON with 'Content-Type: application/json' (a charset, "
+			    "if any, must be utf-8).");
 			return -1;
 		}
 		c->body = json_parse(r->body, r->body_len, c->cfg->json_max_depth, &e);
@@ -180,6 +194,7 @@ static void
 api_mutation(struct ctx *c, const struct route *rt)
 {
 	enum idem_result idem = IDEM_NONE;
+	unsigned long random_failures = crypto_random_failures();
 
 	if (db_begin(c->db) != 0) {
 		api_db_error(c);
@@ -198,6 +213,13 @@ api_mutation(struct ctx *c, const struct route *rt)
 		return;
 	}
 	rt->handler(c);
+	/* Randomness failed somewhere in the handler, checked or not: nothing it did can be
+	 * trusted (an id or a secret may be empty). Keep nothing, say so. */
+	if (crypto_random_failures() != random_failures) {
+		db_rollback(c->db);
+		api_no_randomness(c);
+		return;
+	}
 	/* A statement that failed (a conflict with a concurrent request, a lost connection, a
 	 * bug) ends the request: roll back everything, the idempotency claim too, so a retry
 	 * with the same key runs afresh instead of replaying a transient failure. */
@@ -231,7 +253,10 @@ api_mutation(struct ctx *c, const struct route *rt)
 	}
 	if ((idem == IDEM_CLAIMED && idem_store(c) != 0) || db_commit(c->db) != 0) {
 		db_rollback(c->db);
-		api_db_error(c);
+		if (crypto_random_failures() != random_failures)
+			api_no_randomness(c);	/* sealing the stored answer needs a nonce */
+		else
+			api_db_error(c);
 	}
 }
 
@@ -254,7 +279,7 @@ dispatch_api(struct ctx *c, const struct route *rt)
 	if (c->req->method == HTTP_POST && api_body(c, rt) != 0)
 		return;
 	if (c->req->method == HTTP_GET || c->req->method == HTTP_HEAD) {
-		rt->handler(c);
+		rt->handler(c);	/* HEAD: inside dispatch's rolled-back transaction */
 		if (c->answer_set)
 			api_render_answer(c);
 	} else
@@ -269,6 +294,7 @@ dispatch(struct worker_state *ws, const char **log_path)
 	size_t idx;
 	enum router_result rr;
 	const struct route *rt;
+	unsigned long random_failures = crypto_random_failures();
 
 	*log_path = r->path;
 	http_header(&ws->resp, "X-Request-Id", "%s", r->request_id);
@@ -277,8 +303,13 @@ dispatch(struct worker_state *ws, const char **log_path)
 		bool api = is_api_path(r->path);
 		int status = rr == ROUTE_BAD_METHOD ? 405 : 404;
 
-		if (strncmp(r->path, "/portal/access/", 15) == 0)
+		/* The access path spelled another way (case, %-escapes) may still carry a
+		 * live token: keep it out of the log as well. */
+		if (strncasecmp(r->path, "/portal/access/", 15) == 0)
 			*log_path = "/portal/access/:token";
+		else if (has_ci(r->path, "portal") &&
+		    (strchr(r->path, '%') != NULL || has_ci(r->path, "access")))
+			*log_path = "/portal/[redacted]";
 		if (api)
 			api_error(&c, status, "invalid_request_error",
 			    status == 405 ? "method_not_allowed" : "route_missing", NULL,
@@ -296,6 +327,19 @@ dispatch(struct worker_state *ws, const char **log_path)
 		api_error(&c, 400, "invalid_request_error", "invalid_request", NULL,
 		    "Content-Length is not a number.");
 		return;
+	}
+	/* HEAD answers what GET would and changes nothing: the GET handler runs in a
+	 * transaction that is always rolled back (one a handler opens nests inside it),
+	 * and the client is given no cookie. */
+	if (r->method == HTTP_HEAD) {
+		if (db_begin(c.db) != 0) {
+			if (rt->kind == RK_PORTAL)
+				portal_message(&c, 503, "Please try again", "The billing portal is "
+				    "briefly unavailable. Please try again in a moment.", NULL, NULL);
+			else
+				api_db_error(&c);
+			return;
+		}
 	}
 	switch (rt->kind) {
 	case RK_HEALTH:
@@ -316,6 +360,21 @@ dispatch(struct worker_state *ws, const char **log_path)
 			    &r->form);
 		rt->handler(&c);
 		break;
+	}
+	if (r->method == HTTP_HEAD) {
+		db_rollback(c.db);
+		while (c.db->in_txn)	/* a handler that left a level open */
+			db_rollback(c.db);
+		http_header_remove(c.resp, "Set-Cookie");
+	}
+	/* The last line of defence for paths outside api_mutation: an answer built on a
+	 * failed random draw is not given out. */
+	if (crypto_random_failures() != random_failures && c.resp->status < 500) {
+		if (rt->kind == RK_API)
+			api_no_randomness(&c);
+		else
+			portal_message(&c, 503, "Please try again", "The billing portal is briefly "
+			    "unavailable. Please try again in a moment.", NULL, NULL);
 	}
 	cJSON_Delete(c.body);
 }

@@ -1,6 +1,7 @@
 /* check_billing.c: calendar-correct terms, the proration rounding rule, test cards, and
  * the subscription state machine's table. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -158,8 +159,7 @@ START_TEST(webhook_to_loopback_is_refused_before_sending)
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), status;
-	char url[64], err[256] = "", buf[16];
-	ssize_t got;
+	char url[64], err[256] = "";
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -168,16 +168,10 @@ START_TEST(webhook_to_loopback_is_refused_before_sending)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", ntohs(sa.sin_port));
 	status = webhook_post(url, "whsec_x", "{}", false, err, sizeof(err));
 	ck_assert_int_eq(status, 0);
-	ck_assert_msg(strstr(err, "internal address") != NULL, "%s", err);
-	/* curl connected (the handshake), but not one byte of the request arrived. */
-	{
-		int c = accept(fd, NULL, NULL);
-
-		ck_assert_int_ge(c, 0);
-		got = recv(c, buf, sizeof(buf), 0);
-		ck_assert_int_le(got, 0);
-		close(c);
-	}
+	ck_assert_str_eq(err, WEBHOOK_NOT_ALLOWED);
+	/* Refused before connecting: nothing reached the listener at all. */
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	ck_assert_int_lt(accept(fd, NULL, NULL), 0);
 	close(fd);
 }
 END_TEST

@@ -1,27 +1,36 @@
 /* check_config.c: portald.conf parsing: values, defaults, and clear errors. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check_main.h"
 #include "core/config.h"
 
-static char path[64];
+static char path[64], secrets_path[64];
 
+/* Writes text, and a secrets file it names, then loads them. */
 static int
 load(const char *text, struct config *cfg, char *err, size_t errlen)
 {
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/tmp/check_config.%d.conf", (int)getpid());
+	snprintf(secrets_path, sizeof(secrets_path), "/tmp/check_config.%d.secrets",
+	    (int)getpid());
+	f = fopen(secrets_path, "w");
+	fputs("[keys]\nserver_key = AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", f);
+	fclose(f);
+	chmod(secrets_path, 0600);
 	f = fopen(path, "w");
 	fputs(text, f);
+	fprintf(f, "\n[security]\nsecrets_file = %s\n", secrets_path);
 	fclose(f);
 	config_defaults(cfg);
 	return config_load(cfg, path, err, errlen);
 }
 
-static void teardown(void) { unlink(path); }
+static void teardown(void) { unlink(path); unlink(secrets_path); }
 
 START_TEST(values_are_read)
 {
