@@ -15,17 +15,22 @@ struct config {
 	char	socket_owner[64];		/* [server] socket_owner (user name), "" = unchanged */
 	char	socket_group[64];		/* [server] socket_group, "" = unchanged */
 	mode_t	socket_mode;			/* [server] socket_mode, octal */
-	int	workers;			/* [server] workers */
+	int	workers;			/* [server] workers ("auto": 2 per usable CPU) */
+	int	workers_auto;			/* workers came from "auto" */
 	size_t	max_body;			/* [server] max_body, bytes */
 	int	json_max_depth;			/* [server] json_max_depth */
 	char	public_url[CONFIG_STR_MAX];	/* [server] public_url, no trailing slash */
 	char	log_level[16];			/* [server] log_level */
 	int	key_grace_seconds;		/* [security] key_rotation_grace, seconds */
+	char	secrets_file[CONFIG_STR_MAX];	/* [security] secrets_file, "" = none */
 	int	jobs_enabled;			/* [jobs] enabled: the master runs the job runner */
+	int	jobs_max_lag;			/* [jobs] max_lag, seconds: /healthz says "lagging" */
 	int	webhook_allow_private;		/* [webhooks] allow_private_targets */
 };
 
 void	config_defaults(struct config *cfg);
+/* What "workers = auto" means on this machine: 2 per CPU this process may run on. */
+int	config_auto_workers(void);
 /* Reads path over the defaults; on failure fills err and returns -1. */
 int	config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 /* Checks values that depend on each other; returns -1 with err filled. */
