@@ -3,7 +3,6 @@
  * and database are made as the PostgreSQL superuser: through --admin-conninfo, or, run as
  * root with the database on this host, as the postgres system user (peer authentication). */
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
 #include <poll.h>

@@ -16,9 +16,9 @@
 #include "db/stmts.h"
 
 static void
-usage(void)
+usage_to(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: portalctl [--config FILE] COMMAND\n"
 	    "  setup [--site ID] [--name NAME] [--live] [--admin-conninfo CONNINFO]\n"
 	    "                                  first install: database role and database (or\n"
@@ -38,7 +38,14 @@ usage(void)
 	    "  key rotate SITE [--grace SECONDS]\n"
 	    "                                  issue a new key; old keys work for SECONDS more\n"
 	    "  config show                     print the effective configuration\n"
-	    "  stmts                           print the SQL statement table\n");
+	    "  stmts                           print the SQL statement table\n"
+	    "  help                            this text\n");
+}
+
+static void
+usage(void)
+{
+	usage_to(stderr);
 }
 
 static int
@@ -419,6 +426,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(LOG_WARN);
+	if (strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0) {
+		usage_to(stdout);
+		return 0;
+	}
 	if (strcmp(argv[i], "stmts") == 0)
 		return cmd_stmts();
 	config_defaults(&cfg);
