@@ -85,6 +85,38 @@ START_TEST(public_url_needs_a_scheme)
 }
 END_TEST
 
+START_TEST(workers_default_to_two_per_cpu)
+{
+	struct config cfg;
+	char err[256];
+	int cpus = config_auto_workers() / 2;
+
+	ck_assert_int_ge(cpus, 1);
+	ck_assert_int_eq(load("[server]\npublic_url = https://b.example\n", &cfg, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(cfg.workers, 2 * cpus);
+	ck_assert_int_eq(cfg.workers_auto, 1);
+	ck_assert_int_eq(load("[server]\nworkers = 3\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.workers, 3);
+	ck_assert_int_eq(cfg.workers_auto, 0);
+	ck_assert_int_eq(load("[server]\nworkers = auto\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.workers, 2 * cpus);
+}
+END_TEST
+
+START_TEST(secrets_file_and_max_lag_are_read)
+{
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(load("[security]\nsecrets_file = /etc/portald/secrets\n[jobs]\n"
+	    "max_lag = 60\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg.secrets_file, "/etc/portald/secrets");
+	ck_assert_int_eq(cfg.jobs_max_lag, 60);
+	ck_assert_int_eq(load("[jobs]\nmax_lag = 1\n", &cfg, err, sizeof(err)), -1);
+}
+END_TEST
+
 START_TEST(missing_file_is_an_error)
 {
 	struct config cfg;
@@ -109,6 +141,8 @@ make_suite(void)
 	tcase_add_test(tc, bad_number_is_an_error);
 	tcase_add_test(tc, public_url_needs_a_scheme);
 	tcase_add_test(tc, missing_file_is_an_error);
+	tcase_add_test(tc, workers_default_to_two_per_cpu);
+	tcase_add_test(tc, secrets_file_and_max_lag_are_read);
 	suite_add_tcase(s, tc);
 	return s;
 }
