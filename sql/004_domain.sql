@@ -14,7 +14,9 @@ WITH o AS (SELECT site_id, id, row_number() OVER (ORDER BY created_at, id) AS n 
 	UPDATE events e SET seq = o.n FROM o WHERE e.site_id = o.site_id AND e.id = o.id;
 SELECT setval('events_seq', COALESCE((SELECT max(seq) FROM events), 0) + 1, false);
 ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq');
+-- portald: compatible: the previous release never writes seq; the default fills it.
 ALTER TABLE events ALTER COLUMN seq SET NOT NULL;
+-- portald: compatible: every seq comes from one sequence, so none repeats.
 CREATE UNIQUE INDEX events_seq_list ON events (site_id, seq DESC);
 CREATE INDEX events_type_seq ON events (site_id, type, seq DESC);
 
@@ -107,11 +109,14 @@ INSERT INTO credit_entries (site_id, id, customer_id, currency, amount, source, 
 -- Payments follow the ruling "record the intent, commit, call, record the outcome": an
 -- attempt is 'pending' until the gateway's answer is recorded; a crash leaves it pending
 -- and the job runner resolves it from the recorded key.
+-- portald: compatible: the check is replaced by a wider one (a superset of the values).
 ALTER TABLE payment_attempts DROP CONSTRAINT payment_attempts_outcome_check;
+-- portald: compatible: the new check allows every value the previous release writes.
 ALTER TABLE payment_attempts
 	ADD CONSTRAINT payment_attempts_outcome_check CHECK (outcome IN ('pending', 'succeeded',
 	    'declined', 'insufficient_funds', 'expired_card', 'no_payment_method',
-	    'authentication_required', 'processing_error', 'unknown')),
+	    'authentication_required', 'processing_error', 'unknown'));
+ALTER TABLE payment_attempts
 	ADD COLUMN gateway text NOT NULL DEFAULT 'test',
 	ADD COLUMN currency text,
 	ADD COLUMN failure_message text,
@@ -120,6 +125,7 @@ ALTER TABLE payment_attempts
 CREATE INDEX payment_attempts_pending ON payment_attempts (site_id, wall_created_at)
 	WHERE outcome = 'pending';
 -- One charge in flight per invoice at a time.
+-- portald: compatible: the previous release never writes 'pending'.
 CREATE UNIQUE INDEX payment_attempts_one_pending ON payment_attempts (site_id, invoice_id)
 	WHERE outcome = 'pending' AND kind = 'charge';
 

@@ -1,11 +1,13 @@
-/* portalctl.c: the administrator's tool: migrate, create sites, issue and rotate API keys,
- * show the configuration and the statement table. Output is JSON for scripts. */
+/* portalctl.c: the administrator's tool: set up, check and migrate an installation, create
+ * sites, issue and rotate API keys, show the configuration and the statement table. Output
+ * is JSON for scripts, except setup and check, which talk to a person. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api/auth.h"
+#include "cli/ops.h"
 #include "core/config.h"
 #include "db/db.h"
 #include "core/json.h"
@@ -15,11 +17,20 @@
 #include "billing/subscriptions.h"
 
 static void
-usage(void)
+usage_to(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: portalctl [--config FILE] COMMAND\n"
+	    "  setup [--site ID] [--name NAME] [--live] [--admin-conninfo CONNINFO]\n"
+	    "                                  first install: database role and database (or\n"
+	    "                                  the SQL to run), migrations, the first site\n"
+	    "  check                           config, secrets, database, schema, socket, mail\n"
+	    "                                  relay and gateway; one line each\n"
 	    "  migrate                         apply pending schema migrations\n"
+	    "  migrate --status                applied and pending migrations\n"
+	    "  migrate --if-local              migrate only a database on this host (postinst)\n"
+	    "  drop-database --yes-really [--admin-conninfo CONNINFO]\n"
+	    "                                  drop the database and its role, for good\n"
 	    "  site create ID [--test|--live] [--name NAME]\n"
 	    "                                  create a site; prints its first API key once\n"
 	    "  site list                       list sites\n"
@@ -30,7 +41,14 @@ usage(void)
 	    "  config show                     print the effective configuration (no secrets)\n"
 	    "  secrets generate                print a new '[keys] server_key = ...' line\n"
 	    "  stmts                           print the SQL statement table\n"
-	    "  subscription-rules              print the subscription state machine\n");
+	    "  subscription-rules              print the subscription state machine\n"
+	    "  help                            this text\n");
+}
+
+static void
+usage(void)
+{
+	usage_to(stderr);
 }
 
 static int
@@ -339,6 +357,7 @@ cmd_config_show(const struct config *cfg, const char *path)
 	jw_str(&w, "server.socket_group", cfg->socket_group);
 	jw_str(&w, "server.socket_mode", mode);
 	jw_int(&w, "server.workers", cfg->workers);
+	jw_bool(&w, "server.workers_auto", cfg->workers_auto);
 	jw_int(&w, "server.max_body", (long long)cfg->max_body);
 	jw_int(&w, "server.json_max_depth", cfg->json_max_depth);
 	jw_str(&w, "server.public_url", cfg->public_url);
@@ -358,10 +377,61 @@ cmd_config_show(const struct config *cfg, const char *path)
 	jw_str(&w, "security.secrets_file", cfg->secrets_file);
 	jw_int(&w, "security.server_keys", cfg->secrets.nkeys);
 	jw_bool(&w, "webhooks.allow_private_targets", cfg->webhook_allow_private != 0);
+	jw_bool(&w, "jobs.enabled", cfg->jobs_enabled);
+	jw_int(&w, "jobs.max_lag", cfg->jobs_max_lag);
 	jw_obj_end(&w);
 	buf_free(&conn);
 	print_json(&b);
 	return 0;
+}
+
+/* First install: the database, then the first site unless there is one, then what is left
+ * for the administrator to do. Safe to run again. */
+static int
+cmd_setup(const struct config *cfg, const char *path, int argc, char **argv)
+{
+	struct setup_opts o;
+	struct db db;
+	PGresult *res;
+	int rc = 0, nsites;
+
+	if (ops_setup_args(argc, argv, &o) != 0)
+		return usage(), 2;
+	if (ops_setup_database(cfg, &o) != 0)
+		return 1;
+	db_init(&db, cfg->db_conninfo, cfg->db_connect_timeout, true);
+	if (db_ensure(&db) != 0) {
+		db_close(&db);
+		return die("cannot connect to the database", db.errmsg);
+	}
+	res = db_exec(&db, STMT_SITE_LIST, NULL);
+	if (res == NULL) {
+		db_close(&db);
+		return die("database", db.errmsg);
+	}
+	nsites = PQntuples(res);
+	PQclear(res);
+	if (nsites == 0) {
+		char *args[5];
+		int n = 0;
+
+		args[n++] = (char *)o.site;
+		args[n++] = strcmp(o.mode, "live") == 0 ? "--live" : "--test";
+		if (o.name != NULL) {
+			args[n++] = "--name";
+			args[n++] = (char *)o.name;
+		}
+		args[n] = NULL;
+		printf("setup: the first site, %s; its API key is shown once:\n", o.site);
+		fflush(stdout);
+		rc = cmd_site_create(&db, n, args);
+	} else
+		printf("setup: %d site%s exist%s already ('portalctl site list'); none created\n",
+		    nsites, nsites == 1 ? "" : "s", nsites == 1 ? "s" : "");
+	db_close(&db);
+	if (rc == 0)
+		ops_setup_next_steps(path);
+	return rc;
 }
 
 static int
@@ -439,6 +509,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(LOG_WARN);
+	if (strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0) {
+		usage_to(stdout);
+		return 0;
+	}
 	if (strcmp(argv[i], "stmts") == 0)
 		return cmd_stmts();
 	if (strcmp(argv[i], "subscription-rules") == 0)
@@ -453,23 +527,26 @@ main(int argc, char **argv)
 		return 0;
 	}
 	config_defaults(&cfg);
+	/* check reports on the secrets file itself, so a bad one is a line, not an exit. */
+	if (strcmp(argv[i], "check") == 0 && i + 1 == argc) {
+		if (config_load_settings(&cfg, path, err, sizeof(err)) != 0)
+			return die("configuration", err);
+		return ops_check(&cfg, path);
+	}
 	if (config_load(&cfg, path, err, sizeof(err)) != 0)
 		return die("configuration", err);
 	db_set_password(cfg.secrets.db_password);
 	if (strcmp(argv[i], "config") == 0 && i + 1 < argc && strcmp(argv[i + 1], "show") == 0)
 		return cmd_config_show(&cfg, path);
 
-	if (strcmp(argv[i], "migrate") == 0) {
-		int applied;
-
-		db_init(&db, cfg.db_conninfo, cfg.db_connect_timeout, false);
-		rc = migrate_run(&db, &applied, err, sizeof(err));
-		db_close(&db);
-		if (rc != 0)
-			return die("migrate", err);
-		printf("{\"migrations_applied\":%d}\n", applied);
-		return 0;
-	}
+	if (strcmp(argv[i], "migrate") == 0)
+		return ops_migrate(&cfg, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "check") == 0 && i + 1 == argc)
+		return ops_check(&cfg, path);
+	if (strcmp(argv[i], "drop-database") == 0)
+		return ops_drop_database(&cfg, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "setup") == 0)
+		return cmd_setup(&cfg, path, argc - i - 1, argv + i + 1);
 	db_init(&db, cfg.db_conninfo, cfg.db_connect_timeout, true);
 	if (db_ensure(&db) != 0)
 		return die("cannot connect to the database (did you run 'portalctl migrate'?)",

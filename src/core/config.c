@@ -1,9 +1,12 @@
 /* config.c: reads portald.conf (INI, via inih) into struct config and checks it. */
+#define _GNU_SOURCE	/* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -23,13 +26,15 @@ config_defaults(struct config *cfg)
 	cfg->db_connect_timeout = 3;
 	snprintf(cfg->socket_path, sizeof(cfg->socket_path), "/run/portald/portald.sock");
 	cfg->socket_mode = 0660;
-	cfg->workers = 4;
+	cfg->workers = config_auto_workers();
+	cfg->workers_auto = 1;
 	cfg->max_body = 1024 * 1024;
 	cfg->json_max_depth = 16;
 	snprintf(cfg->public_url, sizeof(cfg->public_url), "http://127.0.0.1:8080");
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 	cfg->key_grace_seconds = 24 * 3600;
 	cfg->jobs_enabled = 1;
+	cfg->jobs_max_lag = 300;
 	cfg->webhook_allow_private = 0;
 
 	snprintf(cfg->mail_starttls, sizeof(cfg->mail_starttls), "required");
@@ -37,6 +42,25 @@ config_defaults(struct config *cfg)
 	cfg->mail_timeout = 60;
 	cfg->mail_tls_verify = 1;
 	snprintf(cfg->secrets_file, sizeof(cfg->secrets_file), "%s", SECRETS_DEFAULT_PATH);
+}
+
+/* Workers block on the database for part of each request, so two per CPU keep the CPUs
+ * busy without piling up connections; the affinity mask counts what a container or
+ * systemd's CPUAffinity= leaves us. */
+int
+config_auto_workers(void)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	if (n <= 0)
+		n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (n <= 0)
+		n = 1;
+	n *= 2;
+	return n > 64 ? 64 : n;
 }
 
 static int
@@ -151,7 +175,10 @@ config_handler(void *user, const char *section, const char *name, const char *va
 		if ((rc = parse_long(value, 0, 0777, 8, &v)) == 0)
 			cfg->socket_mode = (mode_t)v;
 	} else if (IS("server", "workers")) {
-		if ((rc = parse_long(value, 1, 256, 10, &v)) == 0)
+		cfg->workers_auto = strcmp(value, "auto") == 0;
+		if (cfg->workers_auto)
+			cfg->workers = config_auto_workers();
+		else if ((rc = parse_long(value, 1, 256, 10, &v)) == 0)
 			cfg->workers = (int)v;
 	} else if (IS("server", "max_body")) {
 		if ((rc = parse_long(value, 1024, 64L * 1024 * 1024, 10, &v)) == 0)
@@ -171,6 +198,11 @@ config_handler(void *user, const char *section, const char *name, const char *va
 		    copy_str(cfg->log_level, sizeof(cfg->log_level), value) : -1;
 	} else if (IS("jobs", "enabled")) {
 		rc = parse_bool(value, &cfg->jobs_enabled);
+	} else if (IS("jobs", "max_lag")) {
+		if ((rc = parse_long(value, 10, 30L * 86400, 10, &v)) == 0)
+			cfg->jobs_max_lag = (int)v;
+	} else if (IS("security", "secrets_file")) {
+		rc = copy_str(cfg->secrets_file, sizeof(cfg->secrets_file), value);
 	} else if (IS("webhooks", "allow_private_targets")) {
 		rc = parse_bool(value, &cfg->webhook_allow_private);
 	} else if (IS("security", "secrets_file")) {
@@ -201,6 +233,14 @@ config_handler(void *user, const char *section, const char *name, const char *va
 int
 config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
+	if (config_load_settings(cfg, path, err, errlen) != 0)
+		return -1;
+	return secrets_load(&cfg->secrets, cfg->secrets_file, err, errlen);
+}
+
+int
+config_load_settings(struct config *cfg, const char *path, char *err, size_t errlen)
+{
 	struct config_ctx ctx = { .cfg = cfg, .err = "" };
 	int rc;
 
@@ -214,9 +254,7 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		    ctx.err[0] ? ctx.err : "syntax error");
 		return -1;
 	}
-	if (config_validate(cfg, err, errlen) != 0)
-		return -1;
-	return secrets_load(&cfg->secrets, cfg->secrets_file, err, errlen);
+	return config_validate(cfg, err, errlen);
 }
 
 /* [mail] as a whole. The relay's password is in the secrets file: neither a key here nor

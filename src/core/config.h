@@ -17,7 +17,8 @@ struct config {
 	char	socket_owner[64];		/* [server] socket_owner (user name), "" = unchanged */
 	char	socket_group[64];		/* [server] socket_group, "" = unchanged */
 	mode_t	socket_mode;			/* [server] socket_mode, octal */
-	int	workers;			/* [server] workers */
+	int	workers;			/* [server] workers ("auto": 2 per usable CPU) */
+	int	workers_auto;			/* workers came from "auto" */
 	size_t	max_body;			/* [server] max_body, bytes */
 	int	json_max_depth;			/* [server] json_max_depth */
 	char	public_url[CONFIG_STR_MAX];	/* [server] public_url, no trailing slash */
@@ -25,6 +26,7 @@ struct config {
 	int	key_grace_seconds;		/* [security] key_rotation_grace, seconds */
 	char	secrets_file[CONFIG_STR_MAX];	/* [security] secrets_file */
 	int	jobs_enabled;			/* [jobs] enabled: the master runs the job runner */
+	int	jobs_max_lag;			/* [jobs] max_lag, seconds: /healthz says "lagging" */
 	int	webhook_allow_private;		/* [webhooks] allow_private_targets */
 
 	/* [mail]: the SMTP relay. Its password is not a key here: it lives in the secrets
@@ -44,9 +46,13 @@ struct config {
 };
 
 void	config_defaults(struct config *cfg);
+/* What "workers = auto" means on this machine: 2 per CPU this process may run on. */
+int	config_auto_workers(void);
 /* Reads path over the defaults, then the secrets file it names (which must exist, be
  * well-formed and not be readable by others); on failure fills err and returns -1. */
 int	config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+/* The same without the secrets file: for "portalctl check", which reports on it. */
+int	config_load_settings(struct config *cfg, const char *path, char *err, size_t errlen);
 /* Checks values that depend on each other; returns -1 with err filled. */
 int	config_validate(const struct config *cfg, char *err, size_t errlen);
 

@@ -532,5 +532,21 @@ const struct stmt stmts[STMT__MAX] = {
 	    "AND next_attempt_at <= $2) "
 	    "+ (SELECT count(*) FROM payment_attempts WHERE site_id = $1 AND outcome = 'pending')",
 	    2 },
+	/* /healthz: how many of this binary's migrations ($1) are applied, and the job runner's
+	 * lag: the age, on its site's clock, of the oldest item that is due and not done. The
+	 * one statement that reads every site, by design; each min() is an index probe. */
+	[STMT_HEALTH] = { "health",
+	    "SELECT (SELECT count(*) FROM schema_migrations WHERE version = ANY ($1::int[])), "
+	    "COALESCE((SELECT max(extract(epoch FROM now())::bigint + st.clock_offset - d.due) "
+	    "FROM sites st CROSS JOIN LATERAL (SELECT LEAST("
+	    "(SELECT min(next_billing_at) FROM subscriptions WHERE site_id = st.id "
+	    "AND next_billing_at IS NOT NULL), "
+	    "(SELECT min(resume_at) FROM subscriptions WHERE site_id = st.id "
+	    "AND status = 'paused' AND resume_at IS NOT NULL), "
+	    "(SELECT min(next_attempt_at) FROM invoices WHERE site_id = st.id "
+	    "AND status = 'open' AND next_attempt_at IS NOT NULL), "
+	    "(SELECT min(next_attempt_at) FROM webhook_deliveries WHERE site_id = st.id "
+	    "AND status = 'pending')) AS due) d "
+	    "WHERE d.due <= extract(epoch FROM now())::bigint + st.clock_offset), 0)", 1 },
 	[STMT_NOTIFY] = { "notify", "SELECT pg_notify('portald_jobs', $1)", 1 },
 };

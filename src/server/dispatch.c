@@ -11,6 +11,7 @@
 #include "billing/payments.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "db/migrate.h"
 #include "portal/portal.h"
 #include "http/router.h"
 
@@ -118,18 +119,45 @@ is_api_path(const char *path)
 	return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
 }
 
+/* GET /healthz, for load balancers: 200 while this host can serve (database reachable,
+ * every migration this binary needs applied), 503 otherwise. The job runner's lag is
+ * reported, not judged: runners lagging is no reason to take a web host out of rotation.
+ * Nothing in it names a version, host or site. */
 static void
 health(struct ctx *c)
 {
-	PGresult *res = db_exec(c->db, STMT_PING, NULL);
+	static char versions[MIGRATE_MAX * 8];
+	static int nversions = -1;
+	const char *params[1];
+	PGresult *res;
+	bool current;
+	long long lag;
 
+	if (nversions < 0) {
+		struct migration m[MIGRATE_MAX];
+
+		nversions = migrate_list(m, MIGRATE_MAX);
+		migrate_versions_literal(versions, sizeof(versions));
+	}
+	params[0] = versions;
+	http_header(c->resp, "Cache-Control", "no-store");
+	res = db_exec(c->db, STMT_HEALTH, params);
 	if (res == NULL) {
-		api_db_error(c);
+		api_json_start(c, 503);
+		http_header(c->resp, "Retry-After", "5");
+		buf_puts(&c->resp->body, "{\"status\":\"unavailable\",\"database\":\"unreachable\","
+		    "\"schema\":\"unknown\",\"jobs\":\"unknown\"}");
 		return;
 	}
+	current = db_ll(res, 0, 0, 0) == nversions;
+	lag = db_ll(res, 0, 1, 0);
 	PQclear(res);
-	api_json_start(c, 200);
-	buf_puts(&c->resp->body, "{\"status\":\"ok\"}");
+	if (lag < 0)
+		lag = 0;
+	api_json_start(c, current ? 200 : 503);
+	buf_printf(&c->resp->body, "{\"status\":\"%s\",\"database\":\"ok\",\"schema\":\"%s\","
+	    "\"jobs\":\"%s\",\"jobs_lag_seconds\":%lld}", current ? "ok" : "unavailable",
+	    current ? "current" : "behind", lag > c->cfg->jobs_max_lag ? "lagging" : "ok", lag);
 }
 
 /* Parses and validates the JSON body of an API POST; answers 4xx and returns -1. */

@@ -94,6 +94,38 @@ START_TEST(public_url_needs_a_scheme)
 }
 END_TEST
 
+START_TEST(workers_default_to_two_per_cpu)
+{
+	struct config cfg;
+	char err[256];
+	int cpus = config_auto_workers() / 2;
+
+	ck_assert_int_ge(cpus, 1);
+	ck_assert_int_eq(load("[server]\npublic_url = https://b.example\n", &cfg, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(cfg.workers, 2 * cpus);
+	ck_assert_int_eq(cfg.workers_auto, 1);
+	ck_assert_int_eq(load("[server]\nworkers = 3\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.workers, 3);
+	ck_assert_int_eq(cfg.workers_auto, 0);
+	ck_assert_int_eq(load("[server]\nworkers = auto\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.workers, 2 * cpus);
+}
+END_TEST
+
+START_TEST(secrets_file_and_max_lag_are_read)
+{
+	struct config cfg;
+	char err[256];
+
+	/* load() names its own secrets file last: that one is read. */
+	ck_assert_int_eq(load("[jobs]\nmax_lag = 60\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg.secrets_file, secrets_path);
+	ck_assert_int_eq(cfg.jobs_max_lag, 60);
+	ck_assert_int_eq(load("[jobs]\nmax_lag = 1\n", &cfg, err, sizeof(err)), -1);
+}
+END_TEST
+
 START_TEST(missing_file_is_an_error)
 {
 	struct config cfg;
@@ -216,6 +248,8 @@ make_suite(void)
 	tcase_add_test(tc, mail_password_is_not_a_config_key);
 	tcase_add_test(tc, mail_bad_values_are_errors);
 	tcase_add_test(tc, mail_credentials_need_encryption_off_this_host);
+	tcase_add_test(tc, workers_default_to_two_per_cpu);
+	tcase_add_test(tc, secrets_file_and_max_lag_are_read);
 	suite_add_tcase(s, tc);
 	return s;
 }
