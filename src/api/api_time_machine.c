@@ -5,6 +5,9 @@
 
 #include "api/api.h"
 
+/* The most billing periods one travel may make the runner create. */
+#define TRAVEL_MAX_PERIODS	10000
+
 const struct field time_travel_fields[] = {
 	{ .name = "seconds", .type = FT_INT, .min = 1, .max = 20LL * 365 * 86400 },
 	{ .name = "destination_time", .type = FT_INT, .min = 0, .max = 32503680000LL },
@@ -72,6 +75,27 @@ h_time_machine_travel(struct ctx *c)
 			    "destination_time must be after %lld.", c->now);
 			return;
 		}
+	}
+	/* One test site may not make the runner create an unbounded amount of work. */
+	{
+		char to[24];
+		PGresult *n = db_exec(c->db, STMT_PERIODS_UNTIL, (const char *[]){ c->site.id,
+		    buf_lltoa(c->now + delta, to) });
+
+		if (n == NULL) {
+			api_db_error(c);
+			return;
+		}
+		if (db_ll(n, 0, 0, 0) > TRAVEL_MAX_PERIODS) {
+			api_error(c, 400, "invalid_request_error", "travel_too_far",
+			    json_has(c->body, "seconds") ? "seconds" : "destination_time",
+			    "This travel would make about %lld billing periods, more than the %d "
+			    "one travel may make; travel in smaller steps.", db_ll(n, 0, 0, 0),
+			    TRAVEL_MAX_PERIODS);
+			PQclear(n);
+			return;
+		}
+		PQclear(n);
 	}
 	snprintf(id, sizeof(id), "%s", c->site.id);
 	params[0] = id;

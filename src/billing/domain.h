@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "core/secrets.h"
 #include "db/db.h"
 
 #define DOM_ID_MAX	72	/* ids are 1-64 of [A-Za-z0-9_-], plus room */
@@ -52,6 +53,7 @@ struct dctx {
 	struct site	 site;
 	long long	 now;		/* the site's clock */
 	struct actor	 actor;
+	const struct secrets *secrets;	/* the server keys, to seal what must be kept */
 	int		 npending;
 	char		 pending[DOM_PENDING_MAX][DOM_ID_MAX];	/* payment attempt ids */
 	bool		 pending_overflow;	/* more than fit: the runner resolves the rest */

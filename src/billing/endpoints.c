@@ -10,7 +10,8 @@ int
 endpoints_create(struct dctx *d, const char *url, const char *const *types, int ntypes,
     char id[DOM_ID_MAX], char secret[ENDPOINT_SECRET_MAX], struct derr *e)
 {
-	char list[ENDPOINT_EVENTS_MAX * 48] = "", now[24];
+	char list[ENDPOINT_EVENTS_MAX * 48] = "", now[24], context[160];
+	struct buf sealed;
 	PGresult *res;
 
 	for (int i = 0; i < ntypes; i++) {
@@ -32,8 +33,21 @@ endpoints_create(struct dctx *d, const char *url, const char *const *types, int 
 	if (crypto_random_b64url(CRYPTO_SECRET_BYTES, secret + 6, ENDPOINT_SECRET_MAX - 6) != 0)
 		return derr_set(e, DERR_UNAVAILABLE, "randomness_unavailable", NULL,
 		    "No secure randomness is available right now; retry shortly.");
-	res = db_exec(d->db, STMT_WH_INSERT, (const char *[]){ d->site.id, id, url, secret, list,
-	    buf_lltoa(d->now, now) });
+	/* Kept sealed with the server key: the signing needs it in clear, the database
+	 * never holds it so (DESIGN, rulings). */
+	if (d->secrets == NULL || !d->secrets->loaded)
+		return derr_set(e, DERR_INTERNAL, "secrets_unavailable", NULL,
+		    "No server key is loaded to keep the signing secret.");
+	buf_init(&sealed);
+	snprintf(context, sizeof(context), "webhook:%s:%s", d->site.id, id);
+	if (secrets_seal(d->secrets, secret, strlen(secret), context, &sealed) != 0) {
+		buf_free(&sealed);
+		return derr_set(e, DERR_UNAVAILABLE, "randomness_unavailable", NULL,
+		    "No secure randomness is available right now; retry shortly.");
+	}
+	res = db_exec(d->db, STMT_WH_INSERT, (const char *[]){ d->site.id, id, url, sealed.data,
+	    list, buf_lltoa(d->now, now) });
+	buf_free(&sealed);
 	if (res == NULL)
 		return derr_db(e, d->db);
 	PQclear(res);

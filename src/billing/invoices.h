@@ -10,7 +10,7 @@
 #define INV_MAX_LINES 8
 
 struct inv_line {
-	const char	*kind;		/* plan_charge, proration_charge */
+	char		 kind[24];	/* plan_charge, proration_charge */
 	char		 description[240];
 	long long	 amount;	/* never negative: credit goes to the ledger */
 	char		 plan_id[DOM_ID_MAX];

@@ -34,6 +34,7 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 	cfg->key_grace_seconds = 24 * 3600;
 	cfg->jobs_enabled = 1;
+	cfg->jobs_billing_processes = 1;
 	cfg->jobs_max_lag = 300;
 	cfg->webhook_allow_private = 0;
 
@@ -198,6 +199,9 @@ config_handler(void *user, const char *section, const char *name, const char *va
 		    copy_str(cfg->log_level, sizeof(cfg->log_level), value) : -1;
 	} else if (IS("jobs", "enabled")) {
 		rc = parse_bool(value, &cfg->jobs_enabled);
+	} else if (IS("jobs", "billing_processes")) {
+		if ((rc = parse_long(value, 1, 8, 10, &v)) == 0)
+			cfg->jobs_billing_processes = (int)v;
 	} else if (IS("jobs", "max_lag")) {
 		if ((rc = parse_long(value, 10, 30L * 86400, 10, &v)) == 0)
 			cfg->jobs_max_lag = (int)v;

@@ -26,6 +26,7 @@ struct config {
 	int	key_grace_seconds;		/* [security] key_rotation_grace, seconds */
 	char	secrets_file[CONFIG_STR_MAX];	/* [security] secrets_file */
 	int	jobs_enabled;			/* [jobs] enabled: the master runs the job runner */
+	int	jobs_billing_processes;		/* [jobs] billing_processes: billing lanes */
 	int	jobs_max_lag;			/* [jobs] max_lag, seconds: /healthz says "lagging" */
 	int	webhook_allow_private;		/* [webhooks] allow_private_targets */
 

@@ -507,16 +507,49 @@ const struct stmt stmts[STMT__MAX] = {
 	    "INSERT INTO webhook_deliveries (site_id, id, endpoint_id, event_id, status, "
 	    "next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)",
 	    5 },
+	/* Leases up to $3 deliveries of a site that may go now ($2 the site's clock, $4 the
+	 * wall clock): per endpoint not in backoff, its oldest first attempt by event sequence
+	 * and its earliest due retry, each unless one like it is already in flight. So first
+	 * attempts go out in sequence order per endpoint, retries never block later events,
+	 * and an endpoint has at most two POSTs in flight. */
 	[STMT_DELIV_CLAIM_DUE] = { "deliv_claim_due",
-	    "SELECT d.id, d.attempts, d.created_at, w.url, w.secret, e.id, e.type, e.object_id, "
-	    "e.data::text, e.created_at FROM webhook_deliveries d "
-	    "JOIN webhook_endpoints w ON w.site_id = d.site_id AND w.id = d.endpoint_id "
+	    "WITH heads AS ("
+	    "(SELECT DISTINCT ON (d.endpoint_id) d.id, d.lease_until FROM webhook_deliveries d "
 	    "JOIN events e ON e.site_id = d.site_id AND e.id = d.event_id "
-	    "WHERE d.site_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2 "
-	    "ORDER BY d.next_attempt_at, d.id LIMIT 1 FOR UPDATE OF d SKIP LOCKED", 2 },
+	    "WHERE d.site_id = $1 AND d.status = 'pending' AND d.attempts = 0 "
+	    "ORDER BY d.endpoint_id, e.seq, d.id) UNION ALL "
+	    "(SELECT DISTINCT ON (d.endpoint_id) d.id, d.lease_until FROM webhook_deliveries d "
+	    "WHERE d.site_id = $1 AND d.status = 'pending' AND d.attempts > 0 "
+	    "AND (d.next_attempt_at <= $2 OR d.lease_until >= $4) "
+	    "ORDER BY d.endpoint_id, d.lease_until DESC NULLS LAST, d.next_attempt_at, d.id)), "
+	    "pick AS (SELECT h.id FROM heads h JOIN webhook_deliveries d "
+	    "ON d.site_id = $1 AND d.id = h.id "
+	    "JOIN webhook_endpoints w ON w.site_id = d.site_id AND w.id = d.endpoint_id "
+	    "WHERE (h.lease_until IS NULL OR h.lease_until < $4) "
+	    "AND (w.backoff_until IS NULL OR w.backoff_until <= $2) "
+	    "ORDER BY d.next_attempt_at LIMIT $3) "
+	    "UPDATE webhook_deliveries d SET lease_until = $4 + 60 FROM pick, webhook_endpoints w, "
+	    "events e WHERE d.site_id = $1 AND d.id = pick.id "
+	    "AND (d.lease_until IS NULL OR d.lease_until < $4) AND d.status = 'pending' "
+	    "AND w.site_id = d.site_id AND w.id = d.endpoint_id "
+	    "AND e.site_id = d.site_id AND e.id = d.event_id "
+	    "RETURNING d.id, d.attempts, d.created_at, w.url, w.secret, e.id, w.id", 4 },
+	/* Sites with deliveries waiting (the one place the delivery engine looks across
+	 * sites; each subquery is one site's index probe). */
+	[STMT_DELIV_SITES] = { "deliv_sites",
+	    "SELECT st.id, st.clock_offset FROM sites st WHERE EXISTS (SELECT 1 FROM "
+	    "webhook_deliveries WHERE site_id = st.id AND status = 'pending') ORDER BY st.id", 0 },
 	[STMT_DELIV_UPDATE] = { "deliv_update",
 	    "UPDATE webhook_deliveries SET status = $3, attempts = $4, next_attempt_at = $5, "
-	    "last_status = $6, last_error = $7, updated_at = $8 WHERE site_id = $1 AND id = $2", 8 },
+	    "last_status = $6, last_error = $7, updated_at = $8, lease_until = NULL "
+	    "WHERE site_id = $1 AND id = $2", 8 },
+	/* An endpoint's health: a success clears its backoff; the third failure in a row and
+	 * each one after double it ($3 failed, $4 the site's clock). */
+	[STMT_WH_HEALTH] = { "wh_health",
+	    "UPDATE webhook_endpoints SET failures = CASE WHEN $3::bool THEN failures + 1 ELSE 0 "
+	    "END, backoff_until = CASE WHEN $3::bool AND failures + 1 >= 3 THEN $4::bigint + "
+	    "LEAST(3600, 30 * (1 << LEAST(failures - 1, 7))) ELSE NULL END "
+	    "WHERE site_id = $1 AND id = $2", 4 },
 	[STMT_DELIV_LIST] = { "deliv_list",
 	    "SELECT d.id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.last_status, "
 	    "d.last_error, d.created_at, d.updated_at FROM webhook_deliveries d "
@@ -528,8 +561,10 @@ const struct stmt stmts[STMT__MAX] = {
 	    "AND resume_at <= $2) "
 	    "+ (SELECT count(*) FROM invoices WHERE site_id = $1 AND status = 'open' "
 	    "AND next_attempt_at <= $2) "
-	    "+ (SELECT count(*) FROM webhook_deliveries WHERE site_id = $1 AND status = 'pending' "
-	    "AND next_attempt_at <= $2) "
+	    "+ (SELECT count(*) FROM webhook_deliveries d JOIN webhook_endpoints w "
+	    "ON w.site_id = d.site_id AND w.id = d.endpoint_id WHERE d.site_id = $1 "
+	    "AND d.status = 'pending' AND d.next_attempt_at <= $2 "
+	    "AND (w.backoff_until IS NULL OR w.backoff_until <= $2)) "
 	    "+ (SELECT count(*) FROM payment_attempts WHERE site_id = $1 AND outcome = 'pending')",
 	    2 },
 	/* /healthz: how many of this binary's migrations ($1) are applied, and the job runner's
@@ -548,5 +583,15 @@ const struct stmt stmts[STMT__MAX] = {
 	    "(SELECT min(next_attempt_at) FROM webhook_deliveries WHERE site_id = st.id "
 	    "AND status = 'pending')) AS due) d "
 	    "WHERE d.due <= extract(epoch FROM now())::bigint + st.clock_offset), 0)", 1 },
+	/* At most how many billing periods the runner would create if the site's clock moved
+	 * to $2 (a month counted as 28 days: an upper bound). */
+	[STMT_PERIODS_UNTIL] = { "periods_until",
+	    "SELECT COALESCE(sum(1 + floor(($2::bigint - GREATEST(s.next_billing_at, "
+	    "COALESCE(s.resume_at, s.next_billing_at)))::numeric / (p.interval_count * "
+	    "CASE p.interval_unit WHEN 'day' THEN 86400 WHEN 'week' THEN 604800 "
+	    "WHEN 'month' THEN 2419200 ELSE 31536000 END))), 0)::bigint "
+	    "FROM subscriptions s JOIN plans p ON p.site_id = s.site_id AND p.id = s.plan_id "
+	    "WHERE s.site_id = $1 AND ((s.next_billing_at IS NOT NULL AND "
+	    "s.next_billing_at <= $2) OR (s.status = 'paused' AND s.resume_at <= $2))", 2 },
 	[STMT_NOTIFY] = { "notify", "SELECT pg_notify('portald_jobs', $1)", 1 },
 };

@@ -1,15 +1,19 @@
-/* jobs.c: the job runner. For each site, on the site's clock, it takes the earliest due
- * item (a renewal, a trial end, a resume, a dunning retry) with FOR UPDATE SKIP LOCKED and
- * processes it in its own transaction, so several runners on several hosts never do the
- * same work twice and a crash rolls back to "still due". Then webhook deliveries. It sleeps
- * on LISTEN portald_jobs, with a one-second poll as a backstop. */
+/* jobs.c: the job runner, a supervisor of lanes (processes): billing (one or more) and
+ * webhook deliveries (deliveries.c). The billing lane, for each site on the site's clock,
+ * takes the earliest due item (a renewal, a trial end, a resume, a dunning retry) with FOR
+ * UPDATE SKIP LOCKED and processes it in its own transaction, so several runners on several
+ * hosts never do the same work twice and a crash rolls back to "still due"; the gateway
+ * calls it queued run after the commit. Lanes sleep on LISTEN portald_jobs, with a
+ * one-second poll as a backstop. */
 #include <errno.h>
+#include <signal.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <curl/curl.h>
 
@@ -18,10 +22,8 @@
 #include "billing/subscriptions.h"
 #include "core/crypto.h"
 #include "jobs/jobs.h"
-#include "jobs/webhook.h"
 #include "core/log.h"
 
-#define WEBHOOK_GIVE_UP	(3 * 86400)	/* retried with backoff for up to 3 days */
 #define PAYMENT_STALE_SECONDS	30	/* a gateway answer not recorded by then was lost */
 
 enum kind { K_NONE, K_RENEW, K_RESUME, K_RETRY };
@@ -170,95 +172,6 @@ reconcile_step(struct db *db, const struct site *site, long long now)
 	return rc < 0 ? -1 : n;
 }
 
-/* Claims one due webhook delivery of a site and attempts it. 1 done, 0 nothing. */
-static bool allow_private;	/* [webhooks] allow_private_targets, set by jobs_run */
-
-static int
-webhook_step(struct db *db, const char *site, long long now)
-{
-	char t[24], a[4][24], err[256] = "", *body;
-	PGresult *res, *upd;
-	struct buf b;
-	struct site st;
-	struct dctx d;
-	struct derr e;
-	int status, attempts;
-	long long created, next = -1;
-	const char *state;
-
-	snprintf(t, sizeof(t), "%lld", now);
-	if (db_begin(db) != 0)
-		return -1;
-	res = db_exec(db, STMT_DELIV_CLAIM_DUE, (const char *[]){ site, t });
-	if (res == NULL) {
-		db_rollback(db);
-		return -1;
-	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		db_rollback(db);
-		return 0;
-	}
-	/* The payload is the event exactly as the API shows it. */
-	memset(&st, 0, sizeof(st));
-	snprintf(st.id, sizeof(st.id), "%s", site);
-	dctx_init(&d, db, &st, now, ACTOR_JOB_RUNNER, NULL);
-	buf_init(&b);
-	if (obj_render(&d, OBJ_EVENT, db_val(res, 0, 5), &b, &e) != 0) {
-		PQclear(res);
-		buf_free(&b);
-		db_rollback(db);
-		return -1;
-	}
-	body = b.data;
-	status = webhook_post(db_val(res, 0, 3), db_val(res, 0, 4), body, allow_private, err,
-	    sizeof(err));
-	attempts = (int)db_ll(res, 0, 1, 0) + 1;
-	created = db_ll(res, 0, 2, now);
-	if (status >= 200 && status <= 299) {
-		state = "succeeded";
-	} else {
-		/* 1 min, 2, 4, ... capped at 6 h, until three days after the event. */
-		long long delay = attempts < 20 ? 60LL << (attempts - 1) : 6 * 3600;
-
-		if (delay > 6 * 3600)
-			delay = 6 * 3600;
-		next = now + delay;
-		state = next - created > WEBHOOK_GIVE_UP ? "failed" : "pending";
-		if (strcmp(state, "failed") == 0)
-			next = -1;
-	}
-	snprintf(a[0], 24, "%d", attempts);
-	snprintf(a[1], 24, "%lld", next);
-	snprintf(a[2], 24, "%d", status);
-	snprintf(a[3], 24, "%lld", now);
-	upd = db_exec(db, STMT_DELIV_UPDATE, (const char *[]){ site, db_val(res, 0, 0), state, a[0],
-	    next >= 0 ? a[1] : NULL, status ? a[2] : NULL, err[0] ? err : NULL, a[3] });
-	if (upd != NULL) {
-		char aid[40], hex[25];
-
-		PQclear(upd);
-		upd = NULL;
-		/* No randomness: roll back; the delivery stays due and is tried again. */
-		if (crypto_random_hex(12, hex, sizeof(hex)) == 0) {
-			snprintf(aid, sizeof(aid), "wha_%s", hex);
-			upd = db_exec(db, STMT_WH_ATTEMPT_INSERT, (const char *[]){ site, aid,
-			    db_val(res, 0, 0), a[3], status ? a[2] : NULL, err[0] ? err : NULL });
-		}
-	}
-	if (strcmp(state, "succeeded") != 0)
-		log_warn("jobs: webhook %s attempt %d: %s", db_val(res, 0, 0), attempts,
-		    err[0] ? err : "failed");
-	PQclear(res);
-	buf_free(&b);
-	if (upd == NULL) {
-		db_rollback(db);
-		return -1;
-	}
-	PQclear(upd);
-	return db_commit(db) == 0 ? 1 : -1;
-}
-
 int
 jobs_pass(struct db *db)
 {
@@ -279,15 +192,10 @@ jobs_pass(struct db *db)
 		if (rc < 0)
 			break;
 		done += rc;
-		/* Bounded per pass so one busy site cannot starve the others. */
-		for (int n = 0; n < 500; n++) {
+		/* Bounded per pass, in count and in time (a slow gateway), so one busy site
+		 * cannot starve the others. */
+		for (int n = 0, t0 = (int)time(NULL); n < 500 && (int)time(NULL) - t0 < 2; n++) {
 			rc = billing_step(db, &site, (long long)time(NULL) + site.clock_offset);
-			if (rc <= 0)
-				break;
-			done++;
-		}
-		for (int n = 0; rc >= 0 && n < 100; n++) {
-			rc = webhook_step(db, site.id, (long long)time(NULL) + site.clock_offset);
 			if (rc <= 0)
 				break;
 			done++;
@@ -299,16 +207,16 @@ jobs_pass(struct db *db)
 	return done;
 }
 
-int
-jobs_run(const struct config *cfg, volatile sig_atomic_t *stop)
+/* The billing lane: renewals, trial ends, resumes, dunning retries and lost gateway
+ * answers, site by site. */
+static int
+billing_run(const struct config *cfg, volatile sig_atomic_t *stop)
 {
 	struct db db;
 	bool listening = false;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	allow_private = cfg->webhook_allow_private != 0;
 	db_init(&db, cfg->db_conninfo, cfg->db_connect_timeout, true);
-	log_info("jobs: runner started");
+	log_info("jobs: billing lane started");
 	while (!*stop) {
 		int done;
 
@@ -317,12 +225,11 @@ jobs_run(const struct config *cfg, volatile sig_atomic_t *stop)
 			sleep(1);
 			continue;
 		}
-		if (!listening) {
+		if (!listening)
 			listening = db_exec_sql(&db, "LISTEN portald_jobs") == 0;
-		}
 		done = jobs_pass(&db);
 		if (done > 0) {
-			log_info("jobs: pass processed %d items", done);
+			log_debug("jobs: pass processed %d items", done);
 			continue;
 		}
 		if (done < 0) {
@@ -342,6 +249,80 @@ jobs_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		}
 	}
 	db_close(&db);
+	log_info("jobs: billing lane stopped");
+	return 0;
+}
+
+/* The lanes of the job runner: each a process of its own, so network work of one kind
+ * (a slow webhook endpoint, a dead mail relay, a slow gateway) never holds up another. */
+static const struct lane {
+	const char	*name;
+	int		(*run)(const struct config *, volatile sig_atomic_t *);
+} lanes[] = {
+	{ "billing", billing_run },
+	{ "webhooks", deliveries_run },
+};
+#define NLANES	(sizeof(lanes) / sizeof(lanes[0]))
+#define MAX_PROCS 16
+
+int
+jobs_run(const struct config *cfg, volatile sig_atomic_t *stop)
+{
+	struct { pid_t pid; size_t lane; time_t started; } procs[MAX_PROCS];
+	int nprocs = 0;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* The billing lane runs in as many processes as configured; SKIP LOCKED shares out
+	 * the work. One process of every other lane. */
+	for (size_t l = 0; l < NLANES; l++) {
+		int n = l == 0 ? cfg->jobs_billing_processes : 1;
+
+		for (int k = 0; k < n && nprocs < MAX_PROCS; k++)
+			procs[nprocs++] = (typeof(procs[0])){ 0, l, 0 };
+	}
+	log_info("jobs: runner started (%d processes)", nprocs);
+	while (!*stop) {
+		int status;
+		pid_t pid;
+
+		for (int i = 0; i < nprocs && !*stop; i++) {
+			if (procs[i].pid > 0)
+				continue;
+			/* A lane that keeps dying is restarted at most once a second. */
+			if (procs[i].started == time(NULL))
+				continue;
+			procs[i].started = time(NULL);
+			pid = fork();
+			if (pid == 0)
+				_exit(lanes[procs[i].lane].run(cfg, stop));
+			if (pid < 0)
+				log_error("jobs: fork: %s", strerror(errno));
+			else
+				procs[i].pid = pid;
+		}
+		pid = waitpid(-1, &status, 0);
+		if (pid < 0) {
+			if (errno == ECHILD)
+				sleep(1);
+			continue;	/* EINTR: a signal, perhaps the stop */
+		}
+		for (int i = 0; i < nprocs; i++) {
+			if (procs[i].pid != pid)
+				continue;
+			procs[i].pid = 0;
+			if (!*stop)
+				log_warn("jobs: %s lane %d %s %d; restarting it",
+				    lanes[procs[i].lane].name, (int)pid, WIFSIGNALED(status) ?
+				    "killed by signal" : "exited with status", WIFSIGNALED(status) ?
+				    WTERMSIG(status) : WEXITSTATUS(status));
+		}
+	}
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i].pid > 0)
+			kill(procs[i].pid, SIGTERM);
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i].pid > 0)
+			waitpid(procs[i].pid, NULL, 0);
 	curl_global_cleanup();
 	log_info("jobs: runner stopped");
 	return 0;

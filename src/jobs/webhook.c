@@ -143,52 +143,85 @@ discard(char *p, size_t size, size_t n, void *u)
 }
 
 int
+webhook_xfer_init(struct webhook_xfer *x, const char *url, const char *secret,
+    const char *body, bool allow_private, long long t)
+{
+	char sig[100], line[160];
+
+	memset(x, 0, sizeof(*x));
+	x->h = curl_easy_init();
+	x->body = strdup(body);
+	if (x->h == NULL || x->body == NULL) {
+		webhook_xfer_free(x);
+		return -1;
+	}
+	webhook_signature(secret, t, body, sig);
+	snprintf(line, sizeof(line), "Portald-Signature: %s", sig);
+	x->hdr = curl_slist_append(x->hdr, "Content-Type: application/json");
+	x->hdr = curl_slist_append(x->hdr, "User-Agent: Portald-Webhooks/1");
+	x->hdr = curl_slist_append(x->hdr, line);
+	curl_easy_setopt(x->h, CURLOPT_URL, url);
+	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, x->hdr);
+	curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, x->body);
+	curl_easy_setopt(x->h, CURLOPT_POSTFIELDSIZE, (long)strlen(x->body));
+	curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(x->h, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(x->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(x->h, CURLOPT_ERRORBUFFER, x->ebuf);
+	curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+	/* A proxy from the environment would be the address connected, not the target. */
+	curl_easy_setopt(x->h, CURLOPT_PROXY, "");
+	if (!allow_private) {
+		curl_easy_setopt(x->h, CURLOPT_OPENSOCKETFUNCTION, open_checked);
+		curl_easy_setopt(x->h, CURLOPT_OPENSOCKETDATA, &x->refused);
+	}
+	return 0;
+}
+
+int
+webhook_xfer_result(struct webhook_xfer *x, CURLcode rc, char *err, size_t errlen)
+{
+	long status = 0;
+
+	err[0] = '\0';
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+	else if (x->refused)	/* one answer, whatever the port's state */
+		snprintf(err, errlen, "%s", WEBHOOK_NOT_ALLOWED);
+	else
+		snprintf(err, errlen, "%s", x->ebuf[0] ? x->ebuf : curl_easy_strerror(rc));
+	if (rc == CURLE_OK && (status < 200 || status > 299))
+		snprintf(err, errlen, "HTTP %ld", status);
+	return (int)status;
+}
+
+void
+webhook_xfer_free(struct webhook_xfer *x)
+{
+	if (x == NULL)
+		return;
+	if (x->h != NULL)
+		curl_easy_cleanup(x->h);
+	curl_slist_free_all(x->hdr);
+	free(x->body);
+	memset(x, 0, sizeof(*x));
+}
+
+int
 webhook_post(const char *url, const char *secret, const char *body, bool allow_private,
     char *err, size_t errlen)
 {
-	bool refused = false;
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdr = NULL;
-	char sig[100], line[160], ebuf[CURL_ERROR_SIZE] = "";
-	long status = 0;
-	CURLcode rc;
+	struct webhook_xfer x;
+	int status;
 
-	if (h == NULL) {
-		snprintf(err, errlen, "curl_easy_init failed");
+	if (webhook_xfer_init(&x, url, secret, body, allow_private, (long long)time(NULL)) != 0) {
+		snprintf(err, errlen, "out of memory");
 		return 0;
 	}
-	webhook_signature(secret, (long long)time(NULL), body, sig);
-	snprintf(line, sizeof(line), "Portald-Signature: %s", sig);
-	hdr = curl_slist_append(hdr, "Content-Type: application/json");
-	hdr = curl_slist_append(hdr, "User-Agent: Portald-Webhooks/1");
-	hdr = curl_slist_append(hdr, line);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-	/* A proxy from the environment would be the address connected, not the target. */
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	if (!allow_private) {
-		curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_checked);
-		curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &refused);
-	}
-	rc = curl_easy_perform(h);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	else if (refused)	/* one answer, whatever the port's state */
-		snprintf(err, errlen, "%s", WEBHOOK_NOT_ALLOWED);
-	else
-		snprintf(err, errlen, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
-	if (rc == CURLE_OK && (status < 200 || status > 299))
-		snprintf(err, errlen, "HTTP %ld", status);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(h);
-	return (int)status;
+	status = webhook_xfer_result(&x, curl_easy_perform(x.h), err, errlen);
+	webhook_xfer_free(&x);
+	return status;
 }

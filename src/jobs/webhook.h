@@ -7,8 +7,26 @@
 
 #include <sys/socket.h>
 
+#include <curl/curl.h>
+
 /* The one error an attempt to an internal address records, whatever the port's state. */
 #define WEBHOOK_NOT_ALLOWED	"the address is not allowed"
+
+/* One POST as an easy handle, for the delivery engine's curl multi handle. */
+struct webhook_xfer {
+	CURL			*h;
+	struct curl_slist	*hdr;
+	char			*body;
+	bool			 refused;	/* the address was internal: nothing sent */
+	char			 ebuf[CURL_ERROR_SIZE];
+};
+
+/* Prepares the signed POST (signature time t); body is copied. -1 when out of memory. */
+int	webhook_xfer_init(struct webhook_xfer *x, const char *url, const char *secret,
+	    const char *body, bool allow_private, long long t);
+/* Once it finished with rc: the HTTP status (0 without an answer), err filled unless 2xx. */
+int	webhook_xfer_result(struct webhook_xfer *x, CURLcode rc, char *err, size_t errlen);
+void	webhook_xfer_free(struct webhook_xfer *x);
 
 /* Delivers body to url signed with secret; returns the HTTP status (0 when there was no
  * answer) and fills err on failure. Unless allow_private, no socket is ever connected to

@@ -302,6 +302,7 @@ dispatch_api(struct ctx *c, const struct route *rt)
 	if (auth_api_request(c) != 0)
 		return;
 	dctx_init(&c->d, c->db, &c->site, c->now, ACTOR_API_KEY, c->key_id);
+	c->d.secrets = &c->cfg->secrets;
 	if (api_check_query(c, rt->query) != 0)
 		return;
 	if (c->req->method == HTTP_POST && api_body(c, rt) != 0)

@@ -1,0 +1,171 @@
+"""test_deliveries.py: the webhook delivery engine (src/jobs/deliveries.c): POSTs run
+concurrently outside any transaction, so a slow endpoint delays neither another endpoint
+nor any site's billing; first attempts go out in sequence order per endpoint; a failed
+delivery's retries never block later events; an endpoint that keeps failing backs off on
+its own; signing secrets are kept sealed."""
+import http.server
+import json
+import threading
+import time
+import unittest
+
+from harness import stack
+from test_billing import Base
+
+
+class SlowReceiver:
+    """Answers each POST after `delay` seconds (a tarpit), or with `status`."""
+
+    def __init__(self, delay=0.0, status=200, fail_first=0):
+        self.got = []
+        self.delay = delay
+        self.status = status
+        self.fail_first = fail_first
+        rec = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(rec.delay)
+                n = len(rec.got)
+                rec.got.append((time.time(), json.loads(body)))
+                code = 500 if n < rec.fail_first else rec.status
+                try:
+                    self.send_response(code)
+                    self.end_headers()
+                except OSError:
+                    pass
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self):
+        return "http://127.0.0.1:%d/hook" % self.port
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Deliveries(Base):
+    def wait(self, cond, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if cond():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def hook(self, rx, events=("customer.created",), site=None):
+        return self.ok((site or self.m).post("/webhook_endpoints", {
+            "url": rx.url(), "enabled_events": list(events)}))
+
+    def test_a_tarpit_endpoint_delays_neither_another_endpoint_nor_billing(self):
+        slow = SlowReceiver(delay=8)
+        fast = SlowReceiver()
+        other = self.s.new_site("tarpit")
+        try:
+            for _ in range(3):
+                self.hook(slow)
+            self.hook(fast)
+            t0 = time.time()
+            for _ in range(5):
+                self.m.customer()
+            # The fast endpoint has all five while the tarpit still holds its POSTs.
+            self.assertTrue(self.wait(lambda: len(fast.got) == 5, timeout=20))
+            self.assertLess(max(t for t, _ in fast.got) - t0, 6)
+            # Another site's billing runs meanwhile: a renewal falls due and is made.
+            plan = self.ok(other.post("/plans", {"id": "p", "name": "P", "amount": 100,
+                                                 "currency": "USD", "interval": "day"}))
+            c = other.customer()
+            tok = self.ok(other.post("/test_gateway/tokens", {
+                "number": "4242424242424242", "exp_month": 12, "exp_year": 2099}))
+            self.ok(other.post("/customers/%s/payment_methods" % c["id"],
+                               {"token": tok["id"]}))
+            sub = self.ok(other.post("/subscriptions", {"customer_id": c["id"],
+                                                        "plan_id": plan["id"]}))
+            t1 = time.time()
+            self.ok(other.post("/time_machine/travel_forward",
+                               {"destination_time": sub["current_term_end"] + 1}))
+            self.assertTrue(self.wait(lambda: len(self.ok(other.get(
+                "/invoices?subscription_id=" + sub["id"]))["data"]) == 2, timeout=20))
+            self.assertLess(time.time() - t1, 6)
+        finally:
+            slow.close()
+            fast.close()
+
+    def test_first_attempts_go_out_in_sequence_order(self):
+        rx = SlowReceiver(delay=0.05)
+        try:
+            self.hook(rx, ("customer.created", "customer.updated"))
+            ids = []
+            for i in range(6):
+                c = self.m.customer(name="n%d" % i)
+                self.ok(self.m.post("/customers/" + c["id"], {"name": "m%d" % i}))
+                ids.append(c["id"])
+            self.assertTrue(self.wait(lambda: len(rx.got) == 12))
+            seqs = [e["sequence"] for _, e in rx.got]
+            self.assertEqual(seqs, sorted(seqs))
+        finally:
+            rx.close()
+
+    def test_a_failing_delivery_does_not_hold_back_later_events(self):
+        rx = SlowReceiver(fail_first=1)
+        try:
+            self.hook(rx)
+            first = self.m.customer()
+            self.assertTrue(self.wait(lambda: len(rx.got) >= 1))
+            later = [self.m.customer() for _ in range(3)]
+            self.assertTrue(self.wait(lambda: len(rx.got) >= 4))
+            delivered = [e["data"]["id"] for _, e in rx.got[1:4]]
+            self.assertEqual(sorted(delivered), sorted(c["id"] for c in later))
+            self.assertNotIn(first["id"], delivered)
+        finally:
+            rx.close()
+
+    def test_an_endpoint_that_keeps_failing_backs_off(self):
+        rx = SlowReceiver(status=503)
+        try:
+            ep = self.hook(rx)
+            for _ in range(5):
+                self.m.customer()
+            self.assertTrue(self.wait(lambda: len(rx.got) >= 3))
+            time.sleep(1.5)
+            rows = self.s.psql("SELECT failures, backoff_until IS NOT NULL FROM "
+                               "webhook_endpoints WHERE site_id = '%s' AND id = '%s'"
+                               % (self.m.site_id, ep["id"]))
+            self.assertGreaterEqual(int(rows[0][0]), 3)
+            self.assertEqual(rows[0][1], "t")
+            # In backoff, the remaining first attempts wait: fewer than five arrived.
+            self.assertLess(len(rx.got), 5)
+            # A success clears it.
+            rx.status = 200
+            self.ok(self.m.post("/time_machine/travel_forward", {"seconds": 3 * 3600}))
+            self.assertTrue(self.wait(lambda: self.s.psql(
+                "SELECT failures FROM webhook_endpoints WHERE site_id = '%s' AND id = '%s'"
+                % (self.m.site_id, ep["id"]))[0][0] == "0"))
+        finally:
+            rx.close()
+
+    def test_signing_secrets_are_kept_sealed(self):
+        rx = SlowReceiver()
+        try:
+            ep = self.hook(rx)
+            stored = self.s.psql("SELECT secret FROM webhook_endpoints WHERE site_id = '%s' "
+                                 "AND id = '%s'" % (self.m.site_id, ep["id"]))[0][0]
+            self.assertTrue(stored.startswith("v1."), stored[:10])
+            self.assertNotIn(ep["secret"], stored)
+            self.assertNotIn(ep["secret"], self.s.log_text())
+            self.m.customer()
+            self.assertTrue(self.wait(lambda: rx.got))
+        finally:
+            rx.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
