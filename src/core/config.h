@@ -28,6 +28,9 @@ struct config {
 void	config_defaults(struct config *cfg);
 /* Reads path over the defaults; on failure fills err and returns -1. */
 int	config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+/* The same from text in memory; name labels the messages. */
+int	config_load_string(struct config *cfg, const char *text, const char *name, char *err,
+	    size_t errlen);
 /* Checks values that depend on each other; returns -1 with err filled. */
 int	config_validate(const struct config *cfg, char *err, size_t errlen);
 

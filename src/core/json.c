@@ -231,7 +231,7 @@ json_validate(const cJSON *obj, const struct field *fields, const char *prefix,
 			if (!cJSON_IsNumber(item))
 				goto wrong_type;
 			d = item->valuedouble;
-			if (d != (double)(int64_t)d || d < -9.0e15 || d > 9.0e15)
+			if (d < -9.0e15 || d > 9.0e15 || d != (double)(int64_t)d)
 				goto wrong_type;
 			if ((int64_t)d < f->min || (int64_t)d > f->max) {
 				json_err(err, "parameter_invalid", param,

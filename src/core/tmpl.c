@@ -81,7 +81,13 @@ put_value(struct buf *out, const cJSON *v, bool raw)
 	if (cJSON_IsString(v))
 		s = v->valuestring;
 	else if (cJSON_IsNumber(v)) {
-		snprintf(num, sizeof(num), "%lld", (long long)v->valuedouble);
+		double d = v->valuedouble;
+
+		/* Range first: casting a double beyond long long is undefined. */
+		if (d >= -9.0e15 && d <= 9.0e15 && d == (double)(long long)d)
+			snprintf(num, sizeof(num), "%lld", (long long)d);
+		else
+			snprintf(num, sizeof(num), "%g", d);
 		s = num;
 	} else if (cJSON_IsTrue(v))
 		s = "true";

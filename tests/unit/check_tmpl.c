@@ -29,6 +29,13 @@ START_TEST(values_are_escaped)
 }
 END_TEST
 
+START_TEST(numbers_render_whole_or_in_short_form)
+{
+	ck_assert_str_eq(render("{{a}} {{b}} {{c}}", "{\"a\":42,\"b\":1.5,\"c\":3e23}"),
+	    "42 1.5 3e+23");
+}
+END_TEST
+
 START_TEST(triple_braces_are_raw)
 {
 	ck_assert_str_eq(render("{{{html}}}", "{\"html\":\"<b>x</b>\"}"), "<b>x</b>");
@@ -95,6 +102,7 @@ make_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, values_are_escaped);
+	tcase_add_test(tc, numbers_render_whole_or_in_short_form);
 	tcase_add_test(tc, triple_braces_are_raw);
 	tcase_add_test(tc, sections_follow_truthiness);
 	tcase_add_test(tc, arrays_repeat_with_item_context);
