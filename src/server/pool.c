@@ -87,7 +87,10 @@ spawn(const struct config *cfg, struct listener *l, const sigset_t *orig)
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGCHLD, &sa, NULL);
 		sigprocmask(SIG_SETMASK, orig, NULL);
-		_exit(worker_run(cfg, l->fd));
+		int rc = worker_run(cfg, l->fd);
+
+		log_flush();	/* deferred request lines, whatever way the worker ended */
+		_exit(rc);
 	}
 	return pid;
 }

@@ -16,18 +16,15 @@
 #include "core/log.h"
 #include "server/worker.h"
 
-static volatile sig_atomic_t worker_busy;
 static volatile sig_atomic_t worker_stop;
 
-/* Waiting in poll(), nothing accepted: leave at once. Otherwise finish the request first.
- * (libfcgi reads the request's parameters inside FCGX_Accept_r, after accept(): a worker
- * must not die there, so "busy" starts before the accept.) */
+/* SIGTERM is blocked except while the worker waits in epoll_pwait: a request that has
+ * begun (libfcgi reads its parameters inside FCGX_Accept_r, after accept) always
+ * finishes, and the stop is seen at the next wait, which then returns at once. */
 static void
 on_term(int sig)
 {
 	(void)sig;
-	if (!worker_busy)
-		_exit(0);
 	worker_stop = 1;
 }
 
@@ -57,6 +54,10 @@ read_body(struct worker_state *ws, FCGX_Stream *in)
 			break;
 		buf_append(&ws->body, scratch, (size_t)n);
 	}
+	/* Read on to the end of the stream (the empty record that closes it), so nothing is
+	 * left unread on the connection when it is closed. */
+	while (FCGX_GetStr(scratch, sizeof(scratch), in) > 0)
+		;
 	buf_append(&ws->body, "", 0);	/* NUL-terminate even when empty */
 	r->body = ws->body.data;
 	r->body_len = ws->body.len;
@@ -77,23 +78,26 @@ worker_run(const struct config *cfg, int listen_fd)
 	struct worker_state ws;
 	FCGX_Request fr;
 	struct sigaction sa;
+	sigset_t term, waitmask;
 	int errors = 0, ep;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
-	/* SA_RESTART: libfcgi does not retry a read() that a signal interrupts. */
-	sa.sa_flags = SA_RESTART;
 	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_flags = 0;
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
 	/* If the master dies, so do we: no orphans holding the socket. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		return 0;
+	log_defer_start();
 
 	memset(&ws, 0, sizeof(ws));
 	ws.cfg = cfg;
@@ -110,7 +114,7 @@ worker_run(const struct config *cfg, int listen_fd)
 		return 1;
 	}
 	/* Non-blocking: when another worker wins the accept, ours returns EAGAIN at once
-	 * instead of blocking while marked busy. Accepted sockets stay blocking. */
+	 * instead of blocking. Accepted sockets stay blocking. */
 	fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
 	/* EPOLLEXCLUSIVE wakes one idle worker per connection, as a blocking accept() would,
 	 * where poll() would wake them all. epoll_wait is never restarted after a signal. */
@@ -126,20 +130,16 @@ worker_run(const struct config *cfg, int listen_fd)
 		const char *log_path;
 		int rc;
 
-		worker_busy = 0;
-		if (worker_stop)
-			break;
-		if (epoll_wait(ep, &ev, 1, -1) <= 0)
+		/* Sleep until a connection, a stop, or the deferred log lines are due. */
+		rc = epoll_pwait(ep, &ev, 1, log_flush_due_ms(), &waitmask);
+		if (rc <= 0) {
+			log_tick();
 			continue;	/* EINTR: look at worker_stop again */
-		worker_busy = 1;
-		if (worker_stop)
-			break;
+		}
 		rc = FCGX_Accept_r(&fr);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK)
 			continue;
 		if (rc < 0) {
-			if (worker_stop)
-				break;
 			/* A bad accept is rare; a run of them means the socket is gone. */
 			if (++errors > 100) {
 				log_error("worker: accept keeps failing (%d), exiting", rc);
@@ -159,9 +159,10 @@ worker_run(const struct config *cfg, int listen_fd)
 		http_response_serialize(&ws.resp, ws.req.method == HTTP_HEAD, &ws.out);
 		FCGX_PutStr(ws.out.data, (int)ws.out.len, fr.out);
 		/* Log before Finish: the request strings live in fr.envp until then. */
-		log_info("%s %s %d %.1fms id=%s", ws.req.method_str, log_path, ws.resp.status,
+		log_request("%s %s %d %.1fms id=%s", ws.req.method_str, log_path, ws.resp.status,
 		    ms_since(&t0), ws.req.request_id);
 		FCGX_Finish_r(&fr);
+		log_tick();
 	}
 	FCGX_Free(&fr, 0);
 	close(ep);
@@ -170,5 +171,6 @@ worker_run(const struct config *cfg, int listen_fd)
 	http_response_free(&ws.resp);
 	buf_free(&ws.body);
 	buf_free(&ws.out);
+	log_flush();
 	return 0;
 }
