@@ -12,6 +12,7 @@
 
 #include <fcgiapp.h>
 
+#include "api/auth.h"
 #include "server/dispatch.h"
 #include "core/log.h"
 #include "server/worker.h"
@@ -72,6 +73,24 @@ ms_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* Keeps the database connection's socket in the epoll set across reconnects: a NOTIFY
+ * wakes an idle worker, and so does the server closing the connection. */
+static void
+watch_db(int ep, struct db *db, unsigned *gen)
+{
+	int fd = db_socket(db);
+
+	if (fd < 0 || *gen == db->generation)
+		return;
+	/* A closed socket left the set by itself; a new one may reuse its number. */
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &(struct epoll_event){ .events = EPOLLIN,
+	    .data.fd = fd }) != 0 && errno == EEXIST)
+		epoll_ctl(ep, EPOLL_CTL_MOD, fd, &(struct epoll_event){ .events = EPOLLIN,
+		    .data.fd = fd });
+	*gen = db->generation;
+	auth_cache_flush();
+}
+
 int
 worker_run(const struct config *cfg, int listen_fd)
 {
@@ -79,6 +98,7 @@ worker_run(const struct config *cfg, int listen_fd)
 	FCGX_Request fr;
 	struct sigaction sa;
 	sigset_t term, waitmask;
+	unsigned db_gen = 0;
 	int errors = 0, ep;
 
 	memset(&sa, 0, sizeof(sa));
@@ -106,6 +126,7 @@ worker_run(const struct config *cfg, int listen_fd)
 	buf_init(&ws.body);
 	buf_init(&ws.out);
 	db_init(&ws.db, cfg->db_conninfo, cfg->db_connect_timeout, true);
+	db_listen(&ws.db, DB_CHANNEL_API_KEYS);
 	(void)db_ensure(&ws.db);	/* failure is fine: requests get 503 until it is back */
 
 	FCGX_Init();
@@ -120,7 +141,7 @@ worker_run(const struct config *cfg, int listen_fd)
 	 * where poll() would wake them all. epoll_wait is never restarted after a signal. */
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &(struct epoll_event){
-	    .events = EPOLLIN | EPOLLEXCLUSIVE }) != 0) {
+	    .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd }) != 0) {
 		log_error("worker: epoll: %s", strerror(errno));
 		return 1;
 	}
@@ -130,11 +151,19 @@ worker_run(const struct config *cfg, int listen_fd)
 		const char *log_path;
 		int rc;
 
-		/* Sleep until a connection, a stop, or the deferred log lines are due. */
+		watch_db(ep, &ws.db, &db_gen);
+		/* Sleep until a connection, a stop, the deferred log lines are due, or the
+		 * database says something unasked (a key changed, or it is going away). */
 		rc = epoll_pwait(ep, &ev, 1, log_flush_due_ms(), &waitmask);
 		if (rc <= 0) {
 			log_tick();
 			continue;	/* EINTR: look at worker_stop again */
+		}
+		if (ev.data.fd != listen_fd) {
+			db_consume(&ws.db);	/* queues the notifications for the next request */
+			if (db_notified(&ws.db) > 0)
+				auth_cache_flush();
+			continue;
 		}
 		rc = FCGX_Accept_r(&fr);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK)
