@@ -2,6 +2,7 @@
  * connection and its prepared statements, and reuses request and response buffers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +74,34 @@ ms_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* Buffers are kept from one request to the next up to this size; a larger one (a big
+ * body or answer) is given back after its request, so a worker at rest stays small. */
+#define WORKER_KEEP_BYTES	(64 * 1024)
+
+static bool
+shrink(struct buf *b)
+{
+	if (b->cap <= WORKER_KEEP_BYTES)
+		return false;
+	buf_free(b);
+	return true;
+}
+
+static void
+shrink_after_request(struct worker_state *ws)
+{
+	bool big = false;
+
+	big |= shrink(&ws->body);
+	big |= shrink(&ws->out);
+	big |= shrink(&ws->resp.body);
+	big |= shrink(&ws->resp.headers);
+	/* What a big request left in the heap (a parsed body's many small pieces) goes back
+	 * too; ordinary requests never pay for this. */
+	if (big)
+		malloc_trim(0);
+}
+
 /* Keeps the database connection's socket in the epoll set across reconnects: a NOTIFY
  * wakes an idle worker, and so does the server closing the connection. */
 static void
@@ -118,6 +147,10 @@ worker_run(const struct config *cfg, int listen_fd)
 	if (getppid() == 1)
 		return 0;
 	log_defer_start();
+	/* Fixed thresholds: glibc would otherwise raise them after the first big buffer is
+	 * freed, and keep every later one in the heap. Big buffers are mapped and unmapped. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024);
 
 	memset(&ws, 0, sizeof(ws));
 	ws.cfg = cfg;
@@ -191,6 +224,7 @@ worker_run(const struct config *cfg, int listen_fd)
 		log_request("%s %s %d %.1fms id=%s", ws.req.method_str, log_path, ws.resp.status,
 		    ms_since(&t0), ws.req.request_id);
 		FCGX_Finish_r(&fr);
+		shrink_after_request(&ws);
 		log_tick();
 	}
 	FCGX_Free(&fr, 0);
