@@ -8,10 +8,16 @@
 #include "core/tmpl.h"
 
 #define TMPL_STACK 16
+/* Nested sections over arrays multiply: bounds on tags rendered and on the page's size
+ * keep a template that nests deeply over long lists from taking seconds (a real page
+ * renders a few thousand tags and tens of kilobytes). */
+#define TMPL_MAX_STEPS	200000
+#define TMPL_MAX_OUTPUT	(1024 * 1024)
 
 struct tmpl_ctx {
 	const cJSON	*stack[TMPL_STACK];
 	int		 depth;
+	unsigned long	 steps;
 	char		*err;
 	size_t		 errlen;
 };
@@ -99,15 +105,30 @@ put_value(struct buf *out, const cJSON *v, bool raw)
 		buf_put_html(out, s);
 }
 
+/* strstr within [p, end): a section is rendered once per array item, and an unbounded
+ * search would scan the rest of the template each time. */
+static const char *
+find(const char *p, const char *end, const char *pat)
+{
+	size_t n = strlen(pat);
+
+	while (p < end && (p = memchr(p, pat[0], (size_t)(end - p))) != NULL) {
+		if ((size_t)(end - p) >= n && memcmp(p, pat, n) == 0)
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
 /* Finds the {{/name}} that closes a section opened before p, honouring nesting. */
 static const char *
 find_close(const char *p, const char *end, const char *name, size_t n, const char **after)
 {
 	int level = 1;
 
-	while ((p = strstr(p, "{{")) != NULL && p < end) {
+	while ((p = find(p, end, "{{")) != NULL) {
 		const char *q = p + 2;
-		const char *close = strstr(q, "}}");
+		const char *close = find(q, end, "}}");
 		char kind;
 
 		if (close == NULL)
@@ -139,7 +160,7 @@ static int
 render(struct tmpl_ctx *c, const char *p, const char *end, struct buf *out)
 {
 	while (p < end) {
-		const char *open = strstr(p, "{{");
+		const char *open = find(p, end, "{{");
 		const char *q, *close, *name;
 		size_t n;
 		bool raw = false;
@@ -150,13 +171,18 @@ render(struct tmpl_ctx *c, const char *p, const char *end, struct buf *out)
 			return 0;
 		}
 		buf_append(out, p, (size_t)(open - p));
+		if (++c->steps > TMPL_MAX_STEPS || out->len > TMPL_MAX_OUTPUT) {
+			snprintf(c->err, c->errlen, "the page would take more than %d tags or "
+			    "%d bytes", TMPL_MAX_STEPS, TMPL_MAX_OUTPUT);
+			return -1;
+		}
 		q = open + 2;
 		if (*q == '{') {
 			raw = true;
 			q++;
-			close = strstr(q, "}}}");
+			close = find(q, end, "}}}");
 		} else
-			close = strstr(q, "}}");
+			close = find(q, end, "}}");
 		if (close == NULL || close >= end) {
 			snprintf(c->err, c->errlen, "unclosed tag");
 			return -1;
