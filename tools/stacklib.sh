@@ -229,6 +229,9 @@ stack_nginx_up() {
 	    -e "s|@SOCKET@|$STACK_STATE/run/portald.sock|" \
 	    -e "s|@ACCESS_LOG@|${STACK_ACCESS_LOG:-$ndir/access.log portald}|" \
 	    "$STACK_ROOT/nginx/portald-site.conf.in" >"$ndir/portald-site.conf"
+	if [ "${STACK_ACCESS_LOG:-}" = off ]; then
+		sed -i 's|^\( *access_log\) off .*;|\1 off;|' "$ndir/portald-site.conf"
+	fi
 	sed -e "s|@STATE@|$STACK_STATE|g" -e "s|@USER_LINE@|$user_line|" \
 	    "$STACK_ROOT/nginx/nginx-local.conf.in" >"$ndir/nginx.conf"
 	if [ -f "$ndir/nginx.pid" ] && kill -0 "$(cat "$ndir/nginx.pid")" 2>/dev/null; then

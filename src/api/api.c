@@ -43,7 +43,7 @@ api_error(struct ctx *c, int status, const char *type, const char *code, const c
 	jw_str(&w, "type", type);
 	jw_str(&w, "code", code);
 	jw_str(&w, "message", msg);
-	jw_str(&w, "param", param && *param ? param : NULL);
+	jw_str(&w, "param", param && *param && json_utf8_valid(param, strlen(param)) ? param : NULL);
 	jw_str(&w, "request_id", c->req->request_id);
 	jw_obj_end(&w);
 	jw_obj_end(&w);

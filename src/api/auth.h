@@ -21,7 +21,10 @@ int	auth_key_from_header(const char *header, char *key, size_t keylen);
 /* Makes a new key for a site: fills key (shown once), id and hex SHA-256 of the key. */
 int	auth_new_key(const char *mode, char *key, size_t keylen, char id[AUTH_KEY_ID_LEN + 1],
 	    char hash_hex[65]);
-/* Authenticates the request; fills c->site and c->now, or answers 401/503 and returns -1. */
+/* Authenticates the request; fills c->site and c->now, or answers 401/503 and returns -1.
+ * Verified keys are cached per process for at most a second (see auth.c). */
 int	auth_api_request(struct ctx *c);
+/* Forgets every cached key. */
+void	auth_cache_flush(void);
 
 #endif

@@ -38,6 +38,7 @@ usage_to(FILE *f)
 	    "                                  retries after a failed charge, and what ends them\n"
 	    "  key rotate SITE [--grace SECONDS]\n"
 	    "                                  issue a new key; old keys work for SECONDS more\n"
+	    "  key revoke SITE KEY_ID          end one key now (its id is the part after sk_MODE_)\n"
 	    "  config show                     print the effective configuration (no secrets)\n"
 	    "  secrets generate                print a new '[keys] server_key = ...' line\n"
 	    "  stmts                           print the SQL statement table\n"
@@ -279,6 +280,10 @@ cmd_key_rotate(struct db *db, const struct config *cfg, int argc, char **argv)
 	params[1] = kid;
 	params[2] = until;
 	res = db_exec(db, STMT_APIKEY_EXPIRE_OTHERS, params);
+	if (res != NULL) {
+		PQclear(res);
+		res = db_exec(db, STMT_APIKEY_NOTIFY, params);	/* delivered at commit */
+	}
 	if (res == NULL || db_commit(db) != 0) {
 		PQclear(res);
 		db_rollback(db);
@@ -292,6 +297,48 @@ cmd_key_rotate(struct db *db, const struct config *cfg, int argc, char **argv)
 	jw_str(&w, "api_key", key);
 	jw_str(&w, "api_key_id", kid);
 	jw_int(&w, "previous_keys_expire_at", atoll(until));
+	jw_obj_end(&w);
+	print_json(&b);
+	return 0;
+}
+
+/* Ends one key of a site at once; workers drop their cached copy on the NOTIFY. */
+static int
+cmd_key_revoke(struct db *db, int argc, char **argv)
+{
+	const char *params[3];
+	char now[24];
+	PGresult *res;
+	struct buf b;
+	struct jw w;
+	int n;
+
+	if (argc != 2)
+		return usage(), 2;
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	params[0] = argv[0];
+	params[1] = argv[1];
+	params[2] = now;
+	if (db_begin(db) != 0)
+		return die("database", db->errmsg);
+	res = db_exec(db, STMT_APIKEY_REVOKE, params);
+	n = res ? PQntuples(res) : 0;
+	PQclear(res);
+	if (res != NULL && n == 1) {
+		res = db_exec(db, STMT_APIKEY_NOTIFY, params);
+		PQclear(res);
+	}
+	if (res == NULL || n != 1 || db_commit(db) != 0) {
+		db_rollback(db);
+		return die(res == NULL ? "cannot revoke" : "no such live key", res == NULL ?
+		    db->errmsg : argv[1]);
+	}
+	buf_init(&b);
+	jw_init(&w, &b);
+	jw_obj_begin(&w, NULL);
+	jw_str(&w, "site", argv[0]);
+	jw_str(&w, "api_key_id", argv[1]);
+	jw_int(&w, "revoked_at", atoll(now));
 	jw_obj_end(&w);
 	print_json(&b);
 	return 0;
@@ -562,6 +609,9 @@ main(int argc, char **argv)
 	else if (strcmp(argv[i], "key") == 0 && i + 1 < argc &&
 	    strcmp(argv[i + 1], "rotate") == 0)
 		rc = cmd_key_rotate(&db, &cfg, argc - i - 2, argv + i + 2);
+	else if (strcmp(argv[i], "key") == 0 && i + 1 < argc &&
+	    strcmp(argv[i + 1], "revoke") == 0)
+		rc = cmd_key_revoke(&db, argc - i - 2, argv + i + 2);
 	else {
 		usage();
 		rc = 2;

@@ -298,6 +298,21 @@ config_validate_mail(const struct config *cfg, char *err, size_t errlen)
 }
 
 int
+config_load_string(struct config *cfg, const char *text, const char *name, char *err,
+    size_t errlen)
+{
+	struct config_ctx ctx = { .cfg = cfg, .err = "" };
+	int rc;
+
+	rc = ini_parse_string(text, config_handler, &ctx);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s:%d: %s", name, rc, ctx.err[0] ? ctx.err : "syntax error");
+		return -1;
+	}
+	return config_validate(cfg, err, errlen);
+}
+
+int
 config_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	if (strncmp(cfg->public_url, "http://", 7) != 0 &&

@@ -54,6 +54,9 @@ int	config_auto_workers(void);
 int	config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 /* The same without the secrets file: for "portalctl check", which reports on it. */
 int	config_load_settings(struct config *cfg, const char *path, char *err, size_t errlen);
+/* The same from text in memory; name labels the messages. */
+int	config_load_string(struct config *cfg, const char *text, const char *name, char *err,
+	    size_t errlen);
 /* Checks values that depend on each other; returns -1 with err filled. */
 int	config_validate(const struct config *cfg, char *err, size_t errlen);
 

@@ -8,11 +8,17 @@
 #include "core/tmpl.h"
 
 #define TMPL_STACK 16
+/* Nested sections over arrays multiply: bounds on tags rendered and on the page's size
+ * keep a template that nests deeply over long lists from taking seconds (a real page
+ * renders a few thousand tags and tens of kilobytes). */
+#define TMPL_MAX_STEPS	200000
+#define TMPL_MAX_OUTPUT	(1024 * 1024)
 
 struct tmpl_ctx {
 	const cJSON	*stack[TMPL_STACK];
 	int		 depth;
 	bool		 text;	/* plain text: no escaping at all */
+	unsigned long	 steps;
 	char		*err;
 	size_t		 errlen;
 };
@@ -82,8 +88,13 @@ put_value(struct buf *out, const cJSON *v, bool raw)
 	if (cJSON_IsString(v))
 		s = v->valuestring;
 	else if (cJSON_IsNumber(v)) {
-		snprintf(num, sizeof(num), "%lld", v->valuedouble >= -9.0e15 &&
-		    v->valuedouble <= 9.0e15 ? (long long)v->valuedouble : 0LL);
+		double d = v->valuedouble;
+
+		/* Range first: casting a double beyond long long is undefined. */
+		if (d >= -9.0e15 && d <= 9.0e15 && d == (double)(long long)d)
+			snprintf(num, sizeof(num), "%lld", (long long)d);
+		else
+			snprintf(num, sizeof(num), "%g", d);
 		s = num;
 	} else if (cJSON_IsTrue(v))
 		s = "true";
@@ -95,15 +106,30 @@ put_value(struct buf *out, const cJSON *v, bool raw)
 		buf_put_html(out, s);
 }
 
+/* strstr within [p, end): a section is rendered once per array item, and an unbounded
+ * search would scan the rest of the template each time. */
+static const char *
+find(const char *p, const char *end, const char *pat)
+{
+	size_t n = strlen(pat);
+
+	while (p < end && (p = memchr(p, pat[0], (size_t)(end - p))) != NULL) {
+		if ((size_t)(end - p) >= n && memcmp(p, pat, n) == 0)
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
 /* Finds the {{/name}} that closes a section opened before p, honouring nesting. */
 static const char *
 find_close(const char *p, const char *end, const char *name, size_t n, const char **after)
 {
 	int level = 1;
 
-	while ((p = strstr(p, "{{")) != NULL && p < end) {
+	while ((p = find(p, end, "{{")) != NULL) {
 		const char *q = p + 2;
-		const char *close = strstr(q, "}}");
+		const char *close = find(q, end, "}}");
 		char kind;
 
 		if (close == NULL)
@@ -135,7 +161,7 @@ static int
 render(struct tmpl_ctx *c, const char *p, const char *end, struct buf *out)
 {
 	while (p < end) {
-		const char *open = strstr(p, "{{");
+		const char *open = find(p, end, "{{");
 		const char *q, *close, *name;
 		size_t n;
 		bool raw = false;
@@ -146,13 +172,18 @@ render(struct tmpl_ctx *c, const char *p, const char *end, struct buf *out)
 			return 0;
 		}
 		buf_append(out, p, (size_t)(open - p));
+		if (++c->steps > TMPL_MAX_STEPS || out->len > TMPL_MAX_OUTPUT) {
+			snprintf(c->err, c->errlen, "the page would take more than %d tags or "
+			    "%d bytes", TMPL_MAX_STEPS, TMPL_MAX_OUTPUT);
+			return -1;
+		}
 		q = open + 2;
 		if (*q == '{') {
 			raw = true;
 			q++;
-			close = strstr(q, "}}}");
+			close = find(q, end, "}}}");
 		} else
-			close = strstr(q, "}}");
+			close = find(q, end, "}}");
 		if (close == NULL || close >= end) {
 			snprintf(c->err, c->errlen, "unclosed tag");
 			return -1;

@@ -110,9 +110,60 @@ db_ensure(struct db *db)
 		db->status = DB_UNAVAILABLE;
 		return -1;
 	}
+	if (db->listen != NULL) {
+		char sql[80];
+
+		snprintf(sql, sizeof(sql), "LISTEN %s", db->listen);
+		if (db_exec_sql(db, sql) != 0) {
+			log_warn("db: %s failed: %s", sql, db->errmsg);
+			db_close(db);
+			db->status = DB_UNAVAILABLE;
+			return -1;
+		}
+	}
+	db->generation++;
 	log_info("db: connected%s", db->prepare ? ", statements prepared" : "");
 	db->status = DB_OK;
 	return 0;
+}
+
+void
+db_listen(struct db *db, const char *channel)
+{
+	db->listen = channel;
+}
+
+int
+db_socket(const struct db *db)
+{
+	return db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK ? PQsocket(db->conn) : -1;
+}
+
+void
+db_consume(struct db *db)
+{
+	if (db->conn == NULL)
+		return;
+	if (PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK) {
+		db_set_error(db, DB_UNAVAILABLE, NULL);
+		log_warn("db: connection lost while idle: %s", db->errmsg);
+		db_close(db);
+	}
+}
+
+int
+db_notified(struct db *db)
+{
+	PGnotify *n;
+	int k = 0;
+
+	if (db->conn == NULL)
+		return 0;
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		PQfreemem(n);
+		k++;
+	}
+	return k;
 }
 
 /* A dead connection shows as CONNECTION_BAD, or as an error with no SQLSTATE, or with

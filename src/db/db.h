@@ -20,6 +20,8 @@ struct db {
 	bool		 prepare;	/* prepare the statement table on connect */
 	bool		 in_txn;
 	int		 depth;		/* open db_begin calls; inner ones are savepoints */
+	const char	*listen;	/* channel to LISTEN on after each connect, or NULL */
+	unsigned	 generation;	/* counts connects: what was read before may be stale */
 	enum db_status	 status;	/* of the last call */
 	char		 sqlstate[6];
 	char		 errmsg[256];
@@ -34,6 +36,15 @@ void	 db_init(struct db *db, const char *conninfo, int connect_timeout, bool pre
 void	 db_close(struct db *db);
 /* Connects (and prepares) if needed. Returns -1 when the database cannot be reached. */
 int	 db_ensure(struct db *db);
+/* LISTENs on channel (a constant identifier) after every connect from now on. */
+void	 db_listen(struct db *db, const char *channel);
+/* The connection's socket, or -1: readable when the server sent something unasked. */
+int	 db_socket(const struct db *db);
+/* Reads what the server sent while the connection was idle (notifications). A
+ * connection found dead is closed, so the next statement reconnects. */
+void	 db_consume(struct db *db);
+/* Takes the notifications received so far (no system call); returns how many. */
+int	 db_notified(struct db *db);
 /* Runs a prepared statement with text parameters (NULL = SQL NULL). Returns the result
  * (caller PQclears it) or NULL with db->status set. Outside a transaction a lost
  * connection is retried once on a fresh one, so a database restart costs no request. */

@@ -58,6 +58,14 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_APIKEY_EXPIRE_OTHERS] = { "apikey_expire_others",
 	    "UPDATE api_keys SET expires_at = $3 WHERE site_id = $1 AND id <> $2 "
 	    "AND (expires_at IS NULL OR expires_at > $3)", 3 },
+	[STMT_APIKEY_REVOKE] = { "apikey_revoke",
+	    "UPDATE api_keys SET expires_at = $3 WHERE site_id = $1 AND id = $2 "
+	    "AND (expires_at IS NULL OR expires_at > $3) RETURNING id", 3 },
+	/* Workers cache verified keys for a second; this tells them to forget at once. */
+	[STMT_APIKEY_NOTIFY] = { "apikey_notify",
+	    "SELECT pg_notify('" DB_CHANNEL_API_KEYS "', $1)", 1 },
+	[STMT_SITE_CLOCK] = { "site_clock",
+	    "SELECT clock_offset FROM sites WHERE id = $1", 1 },
 	[STMT_SITE_INSERT] = { "site_insert",
 	    "INSERT INTO sites (id, name, mode, created_at) VALUES ($1, $2, $3, $4) "
 	    "ON CONFLICT (id) DO NOTHING RETURNING id", 4 },

@@ -2,11 +2,17 @@
 #ifndef PORTALD_STMTS_H
 #define PORTALD_STMTS_H
 
+/* NOTIFY channel: API keys changed (rotated, revoked); workers drop their key caches. */
+#define DB_CHANNEL_API_KEYS	"portald_api_keys"
+
 enum stmt_id {
 	STMT_PING = 0,
 	STMT_APIKEY_LOOKUP,
 	STMT_APIKEY_INSERT,
 	STMT_APIKEY_EXPIRE_OTHERS,
+	STMT_APIKEY_REVOKE,
+	STMT_APIKEY_NOTIFY,
+	STMT_SITE_CLOCK,
 	STMT_SITE_INSERT,
 	STMT_SITE_GET,
 	STMT_SITE_LIST,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,6 +64,7 @@ spawn_jobs(const struct config *cfg, struct listener *l, const sigset_t *orig)
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGCHLD, &sa, NULL);
 		sigprocmask(SIG_SETMASK, orig, NULL);
+		prctl(PR_SET_NAME, "portald-jobs");	/* what ps and top show */
 		if (l->fd > 2)
 			close(l->fd);
 		_exit(jobs_run(cfg, &jobs_stop));
@@ -88,7 +90,11 @@ spawn(const struct config *cfg, struct listener *l, const sigset_t *orig)
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGCHLD, &sa, NULL);
 		sigprocmask(SIG_SETMASK, orig, NULL);
-		_exit(worker_run(cfg, l->fd));
+		prctl(PR_SET_NAME, "portald-worker");
+		int rc = worker_run(cfg, l->fd);
+
+		log_flush();	/* deferred request lines, whatever way the worker ended */
+		_exit(rc);
 	}
 	return pid;
 }

@@ -2,6 +2,7 @@
  * connection and its prepared statements, and reuses request and response buffers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,22 +13,20 @@
 
 #include <fcgiapp.h>
 
+#include "api/auth.h"
 #include "server/dispatch.h"
 #include "core/log.h"
 #include "server/worker.h"
 
-static volatile sig_atomic_t worker_busy;
 static volatile sig_atomic_t worker_stop;
 
-/* Waiting in poll(), nothing accepted: leave at once. Otherwise finish the request first.
- * (libfcgi reads the request's parameters inside FCGX_Accept_r, after accept(): a worker
- * must not die there, so "busy" starts before the accept.) */
+/* SIGTERM is blocked except while the worker waits in epoll_pwait: a request that has
+ * begun (libfcgi reads its parameters inside FCGX_Accept_r, after accept) always
+ * finishes, and the stop is seen at the next wait, which then returns at once. */
 static void
 on_term(int sig)
 {
 	(void)sig;
-	if (!worker_busy)
-		_exit(0);
 	worker_stop = 1;
 }
 
@@ -57,6 +56,10 @@ read_body(struct worker_state *ws, FCGX_Stream *in)
 			break;
 		buf_append(&ws->body, scratch, (size_t)n);
 	}
+	/* Read on to the end of the stream (the empty record that closes it), so nothing is
+	 * left unread on the connection when it is closed. */
+	while (FCGX_GetStr(scratch, sizeof(scratch), in) > 0)
+		;
 	buf_append(&ws->body, "", 0);	/* NUL-terminate even when empty */
 	r->body = ws->body.data;
 	r->body_len = ws->body.len;
@@ -91,29 +94,83 @@ ms_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* Buffers are kept from one request to the next up to this size; a larger one (a big
+ * body or answer) is given back after its request, so a worker at rest stays small. */
+#define WORKER_KEEP_BYTES	(64 * 1024)
+
+static bool
+shrink(struct buf *b)
+{
+	if (b->cap <= WORKER_KEEP_BYTES)
+		return false;
+	buf_free(b);
+	return true;
+}
+
+static void
+shrink_after_request(struct worker_state *ws)
+{
+	bool big = false;
+
+	big |= shrink(&ws->body);
+	big |= shrink(&ws->out);
+	big |= shrink(&ws->resp.body);
+	big |= shrink(&ws->resp.headers);
+	/* What a big request left in the heap (a parsed body's many small pieces) goes back
+	 * too; ordinary requests never pay for this. */
+	if (big)
+		malloc_trim(0);
+}
+
+/* Keeps the database connection's socket in the epoll set across reconnects: a NOTIFY
+ * wakes an idle worker, and so does the server closing the connection. */
+static void
+watch_db(int ep, struct db *db, unsigned *gen)
+{
+	int fd = db_socket(db);
+
+	if (fd < 0 || *gen == db->generation)
+		return;
+	/* A closed socket left the set by itself; a new one may reuse its number. */
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &(struct epoll_event){ .events = EPOLLIN,
+	    .data.fd = fd }) != 0 && errno == EEXIST)
+		epoll_ctl(ep, EPOLL_CTL_MOD, fd, &(struct epoll_event){ .events = EPOLLIN,
+		    .data.fd = fd });
+	*gen = db->generation;
+	auth_cache_flush();
+}
+
 int
 worker_run(const struct config *cfg, int listen_fd)
 {
 	struct worker_state ws;
 	FCGX_Request fr;
 	struct sigaction sa;
+	sigset_t term, waitmask;
+	unsigned db_gen = 0;
 	int errors = 0, ep;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
-	/* SA_RESTART: libfcgi does not retry a read() that a signal interrupts. */
-	sa.sa_flags = SA_RESTART;
 	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_flags = 0;
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
 	/* If the master dies, so do we: no orphans holding the socket. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		return 0;
+	log_defer_start();
+	/* Fixed thresholds: glibc would otherwise raise them after the first big buffer is
+	 * freed, and keep every later one in the heap. Big buffers are mapped and unmapped. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024);
 
 	memset(&ws, 0, sizeof(ws));
 	ws.cfg = cfg;
@@ -122,6 +179,7 @@ worker_run(const struct config *cfg, int listen_fd)
 	buf_init(&ws.body);
 	buf_init(&ws.out);
 	db_init(&ws.db, cfg->db_conninfo, cfg->db_connect_timeout, true);
+	db_listen(&ws.db, DB_CHANNEL_API_KEYS);
 	(void)db_ensure(&ws.db);	/* failure is fine: requests get 503 until it is back */
 
 	FCGX_Init();
@@ -130,13 +188,13 @@ worker_run(const struct config *cfg, int listen_fd)
 		return 1;
 	}
 	/* Non-blocking: when another worker wins the accept, ours returns EAGAIN at once
-	 * instead of blocking while marked busy. Accepted sockets stay blocking. */
+	 * instead of blocking. Accepted sockets stay blocking. */
 	fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
 	/* EPOLLEXCLUSIVE wakes one idle worker per connection, as a blocking accept() would,
 	 * where poll() would wake them all. epoll_wait is never restarted after a signal. */
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &(struct epoll_event){
-	    .events = EPOLLIN | EPOLLEXCLUSIVE }) != 0) {
+	    .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd }) != 0) {
 		log_error("worker: epoll: %s", strerror(errno));
 		return 1;
 	}
@@ -147,20 +205,24 @@ worker_run(const struct config *cfg, int listen_fd)
 		char path_buf[1100];
 		int rc;
 
-		worker_busy = 0;
-		if (worker_stop)
-			break;
-		if (epoll_wait(ep, &ev, 1, -1) <= 0)
+		watch_db(ep, &ws.db, &db_gen);
+		/* Sleep until a connection, a stop, the deferred log lines are due, or the
+		 * database says something unasked (a key changed, or it is going away). */
+		rc = epoll_pwait(ep, &ev, 1, log_flush_due_ms(), &waitmask);
+		if (rc <= 0) {
+			log_tick();
 			continue;	/* EINTR: look at worker_stop again */
-		worker_busy = 1;
-		if (worker_stop)
-			break;
+		}
+		if (ev.data.fd != listen_fd) {
+			db_consume(&ws.db);	/* queues the notifications for the next request */
+			if (db_notified(&ws.db) > 0)
+				auth_cache_flush();
+			continue;
+		}
 		rc = FCGX_Accept_r(&fr);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK)
 			continue;
 		if (rc < 0) {
-			if (worker_stop)
-				break;
 			/* A bad accept is rare; a run of them means the socket is gone. */
 			if (++errors > 100) {
 				log_error("worker: accept keeps failing (%d), exiting", rc);
@@ -180,10 +242,12 @@ worker_run(const struct config *cfg, int listen_fd)
 		http_response_serialize(&ws.resp, ws.req.method == HTTP_HEAD, &ws.out);
 		FCGX_PutStr(ws.out.data, (int)ws.out.len, fr.out);
 		/* Log before Finish: the request strings live in fr.envp until then. */
-		log_info("method=%s path=%s status=%d duration_ms=%.1f request_id=%s",
+		log_request("method=%s path=%s status=%d duration_ms=%.1f request_id=%s",
 		    ws.req.method_str, log_value(log_path, path_buf, sizeof(path_buf)),
 		    ws.resp.status, ms_since(&t0), ws.req.request_id);
 		FCGX_Finish_r(&fr);
+		shrink_after_request(&ws);
+		log_tick();
 	}
 	FCGX_Free(&fr, 0);
 	close(ep);
@@ -192,5 +256,6 @@ worker_run(const struct config *cfg, int listen_fd)
 	http_response_free(&ws.resp);
 	buf_free(&ws.body);
 	buf_free(&ws.out);
+	log_flush();
 	return 0;
 }

@@ -175,6 +175,22 @@ class Stack:
                     parts.append(f.read())
         return "\n".join(parts)
 
+    def wait_logged(self, text, names=("portald.log", "nginx/access.log"), timeout=5):
+        """Waits until every named log holds text: portald writes request lines within
+        0.1 s, nginx its buffered access log within 1 s."""
+        deadline = time.time() + timeout
+        while True:
+            missing = []
+            for name in names:
+                p = os.path.join(self.state, name)
+                if not os.path.exists(p) or text not in open(p, errors="replace").read():
+                    missing.append(name)
+            if not missing:
+                return
+            if time.time() > deadline:
+                raise AssertionError("%r not logged in %s" % (text, ", ".join(missing)))
+            time.sleep(0.05)
+
     # ---- HTTP ----
     def request(self, method, path, body=None, headers=None, timeout=30):
         conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)

@@ -127,7 +127,8 @@ class Resilience(unittest.TestCase):
         sess = self.m.session(self.cus["id"])
         b = Browser(self.s)
         self.assertEqual(b.get(sess["access_url"]).status, 303)
-        b.get("/portal")
+        last = b.get("/portal")
+        self.s.wait_logged(last.header("x-request-id"))
         logs = self.s.log_text()
         self.assertNotIn(sess["token"].rsplit(".", 1)[1], logs)
         self.assertNotIn(self.m.key.rsplit("_", 1)[1], logs)
@@ -137,6 +138,7 @@ class Resilience(unittest.TestCase):
     def test_one_line_per_request_with_request_id(self):
         r = self.m.get("/customers/" + self.cus["id"])
         rid = r.header("x-request-id")
+        self.s.wait_logged(rid, names=("portald.log",), timeout=2)
         lines = [l for l in open(os.path.join(self.s.state, "portald.log")) if rid in l]
         self.assertEqual(len(lines), 1)
         self.assertRegex(lines[0], r"^ts=\S+ level=info pid=\d+ method=GET "
@@ -285,6 +287,26 @@ class ProcessModel(unittest.TestCase):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+    def test_request_lines_buffered_by_workers_survive_a_clean_stop(self):
+        sock = os.path.join(self.dir, "log.sock")
+        log = os.path.join(self.dir, "portald.log")
+        with open(log, "ab") as err:
+            proc = subprocess.Popen([os.path.join(self.s.bin_dir, "portald"), "--config",
+                                     self.config("socket = " + sock, workers=2)], stderr=err)
+        try:
+            self.wait_socket(sock, proc)
+            for i in range(30):
+                self.assertIn(b"Status: 200", self.request(sock, "/healthz?n=%d" % i))
+            # At once: the last lines are still in the workers' buffers.
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=15), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        lines = [l for l in open(log) if "method=GET path=/healthz " in l]
+        self.assertEqual(len(lines), 30, "every request line reached the log")
 
     def test_inherited_socket_on_fd0(self):
         import socket as so

@@ -648,6 +648,7 @@ class NginxErrors(unittest.TestCase):
     def test_unknown_api_path_is_json_404_from_portald_with_the_same_request_id(self):
         err, h = self.envelope(404, b"GET /api/v2/nothing HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
                                "route_missing")
+        self.s.wait_logged(err["request_id"], names=("portald.log",))
         lines = [l for l in open(os.path.join(self.s.state, "portald.log")) if err["request_id"] in l]
         self.assertEqual(len(lines), 1, "portald logged the request under nginx's id")
 

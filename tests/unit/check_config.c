@@ -48,6 +48,22 @@ START_TEST(values_are_read)
 }
 END_TEST
 
+START_TEST(text_in_memory_is_read_like_a_file)
+{
+	struct config cfg;
+	char err[256];
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_load_string(&cfg, "[server]\nworkers = 7\n", "mem", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(cfg.workers, 7);
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_load_string(&cfg, "[server]\nworkers = 0\n", "mem", err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, "mem:2: bad value for [server] workers");
+}
+END_TEST
+
 START_TEST(webhooks_to_internal_addresses_are_refused_by_default)
 {
 	struct config cfg;
@@ -238,6 +254,7 @@ make_suite(void)
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, values_are_read);
+	tcase_add_test(tc, text_in_memory_is_read_like_a_file);
 	tcase_add_test(tc, webhooks_to_internal_addresses_are_refused_by_default);
 	tcase_add_test(tc, unknown_setting_is_an_error);
 	tcase_add_test(tc, bad_number_is_an_error);

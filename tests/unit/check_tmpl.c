@@ -29,6 +29,24 @@ START_TEST(values_are_escaped)
 }
 END_TEST
 
+START_TEST(numbers_render_whole_or_in_short_form)
+{
+	ck_assert_str_eq(render("{{a}} {{b}} {{c}}", "{\"a\":42,\"b\":1.5,\"c\":3e23}"),
+	    "42 1.5 3e+23");
+}
+END_TEST
+
+START_TEST(runaway_nesting_stops_with_an_error)
+{
+	/* Eight nested sections over ten items: 10^8 renders of the inner tag. */
+	const char *tpl = "{{#a}}{{#a}}{{#a}}{{#a}}{{#a}}{{#a}}{{#a}}{{#a}}{{x}}"
+	    "{{/a}}{{/a}}{{/a}}{{/a}}{{/a}}{{/a}}{{/a}}{{/a}}";
+
+	ck_assert_ptr_null(render(tpl, "{\"a\":[1,2,3,4,5,6,7,8,9,10],\"x\":\"y\"}"));
+	ck_assert_ptr_nonnull(strstr(err, "more than"));
+}
+END_TEST
+
 START_TEST(triple_braces_are_raw)
 {
 	ck_assert_str_eq(render("{{{html}}}", "{\"html\":\"<b>x</b>\"}"), "<b>x</b>");
@@ -107,6 +125,8 @@ make_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, values_are_escaped);
+	tcase_add_test(tc, numbers_render_whole_or_in_short_form);
+	tcase_add_test(tc, runaway_nesting_stops_with_an_error);
 	tcase_add_test(tc, triple_braces_are_raw);
 	tcase_add_test(tc, sections_follow_truthiness);
 	tcase_add_test(tc, arrays_repeat_with_item_context);

@@ -1,0 +1,35 @@
+/* fuzz_cookie.c: the Cookie header, and the portal session token taken from it as
+ * portal_auth does. Parsed names and values never carry the separators. */
+#include "fuzz.h"
+
+#include "core/json.h"
+#include "http/http.h"
+#include "portal/portal.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct arena a;
+	struct http_kvs kvs;
+	struct token t;
+	const char *v;
+	char *s;
+
+	if (size > FUZZ_MAX_INPUT)
+		return 0;
+	s = fuzz_cstr(data, size);
+	arena_reset(&a);
+	http_parse_cookies(&a, s, &kvs);
+	FUZZ_CHECK(kvs.n >= 0 && kvs.n <= HTTP_MAX_KV);
+	for (int i = 0; i < kvs.n; i++) {
+		FUZZ_CHECK(strchr(kvs.items[i].key, ';') == NULL);
+		FUZZ_CHECK(strchr(kvs.items[i].value, ';') == NULL);
+		FUZZ_CHECK(strchr(kvs.items[i].key, '=') == NULL);
+	}
+	if ((v = http_kvs_get(&kvs, PORTAL_COOKIE)) != NULL && token_parse(v, &t) == 0) {
+		FUZZ_CHECK(check_id(t.site_id) == NULL && check_id(t.session_id) == NULL);
+		FUZZ_CHECK(strlen(t.secret) == CRYPTO_SECRET_B64_LEN - 1);
+	}
+	free(s);
+	return 0;
+}
