@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <curl/curl.h>
@@ -257,10 +258,11 @@ billing_run(const struct config *cfg, volatile sig_atomic_t *stop)
  * (a slow webhook endpoint, a dead mail relay, a slow gateway) never holds up another. */
 static const struct lane {
 	const char	*name;
+	const char	*title;		/* what ps and top show */
 	int		(*run)(const struct config *, volatile sig_atomic_t *);
 } lanes[] = {
-	{ "billing", billing_run },
-	{ "webhooks", deliveries_run },
+	{ "billing", "portald-billing", billing_run },
+	{ "webhooks", "portald-hooks", deliveries_run },
 };
 #define NLANES	(sizeof(lanes) / sizeof(lanes[0]))
 #define MAX_PROCS 16
@@ -293,8 +295,12 @@ jobs_run(const struct config *cfg, volatile sig_atomic_t *stop)
 				continue;
 			procs[i].started = time(NULL);
 			pid = fork();
-			if (pid == 0)
+			if (pid == 0) {
+				/* A lane ends with its runner, however the runner ended. */
+				prctl(PR_SET_PDEATHSIG, SIGTERM);
+				prctl(PR_SET_NAME, lanes[procs[i].lane].title);
 				_exit(lanes[procs[i].lane].run(cfg, stop));
+			}
 			if (pid < 0)
 				log_error("jobs: fork: %s", strerror(errno));
 			else

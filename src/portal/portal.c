@@ -179,6 +179,9 @@ portal_message(struct ctx *c, int status, const char *title, const char *text,
 {
 	cJSON *d = cJSON_CreateObject();
 
+	/* Unavailable for a moment (the database): say when to come back. */
+	if (status == 503)
+		http_header(c->resp, "Retry-After", "1");
 	cJSON_AddStringToObject(d, "heading", title);
 	cJSON_AddStringToObject(d, "text", text);
 	if (link != NULL) {
