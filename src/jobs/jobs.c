@@ -18,6 +18,7 @@
 #include "billing/subscriptions.h"
 #include "core/crypto.h"
 #include "jobs/jobs.h"
+#include "jobs/outbox.h"
 #include "jobs/webhook.h"
 #include "core/log.h"
 
@@ -292,6 +293,8 @@ jobs_pass(struct db *db)
 				break;
 			done++;
 		}
+		if (rc >= 0 && (rc = outbox_site_pass(db, &site)) > 0)	/* mail: outbox.c */
+			done += rc;
 		if (rc < 0)
 			break;
 	}
