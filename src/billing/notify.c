@@ -479,7 +479,7 @@ queue_draft(struct dctx *d, const struct notify_settings *set, struct draft *dr,
 	else
 		snprintf(to_name, sizeof(to_name), "%s", cname);
 	if (to[0] == '\0') {
-		log_info("mail: site %s: no address for %s to customer %s; not queued",
+		log_debug("mail: site %s: no address for %s to customer %s; not queued",
 		    d->site.id, dr->type, dr->customer_id ? dr->customer_id : "-");
 		return 0;
 	}

@@ -190,7 +190,7 @@ outbox_record_one(struct db *db, const struct outbox_msg *m, const struct outbox
 	if (db_commit(db) != 0)
 		return -1;
 	if (o->result == MAIL_SENT)
-		log_info("mail: site %s: message %s %s sent", m->site, m->id, m->message_id);
+		log_debug("mail: site %s: message %s %s sent", m->site, m->id, m->message_id);
 	else
 		log_warn("mail: site %s: message %s attempt %d %s: %s", m->site, m->id,
 		    m->attempts + 1, strcmp(status, "pending") == 0 ? "failed, retried later" :
