@@ -212,8 +212,11 @@ outbox_release(struct db *db, const struct outbox_msg *m)
 
 /* ---- the simple driver ---- */
 
-/* When each site was last scanned, and at which clock offset (time travel rescans). */
-#define SCANNED_MAX	256
+/* When each site was last scanned, and at which clock offset (time travel rescans): a
+ * small hash table by site id, per runner. A site whose slot was taken by another is
+ * simply scanned again. */
+#define SCANNED_MAX	4096
+#define SCANNED_PROBE	8
 static struct {
 	char		site[48];
 	time_t		at;
@@ -224,20 +227,24 @@ static time_t relay_hold_until;
 static bool
 scan_due(const struct site *site, time_t now)
 {
-	int slot = 0;
+	unsigned h = 2166136261u;
+	int slot = -1;
 
-	for (int i = 0; i < SCANNED_MAX; i++) {
-		if (strcmp(scanned[i].site, site->id) == 0) {
-			if (now - scanned[i].at < SCAN_INTERVAL &&
-			    scanned[i].offset == site->clock_offset)
+	for (const unsigned char *p = (const unsigned char *)site->id; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	for (int i = 0; i < SCANNED_PROBE; i++) {
+		int k = (int)((h + (unsigned)i) % SCANNED_MAX);
+
+		if (strcmp(scanned[k].site, site->id) == 0) {
+			if (now - scanned[k].at < SCAN_INTERVAL &&
+			    scanned[k].offset == site->clock_offset)
 				return false;
-			slot = i;
-			goto mark;
+			slot = k;
+			break;
 		}
-		if (scanned[i].at < scanned[slot].at)
-			slot = i;
+		if (slot < 0 || scanned[k].at < scanned[slot].at)
+			slot = k;
 	}
-mark:
 	snprintf(scanned[slot].site, sizeof(scanned[slot].site), "%s", site->id);
 	scanned[slot].at = now;
 	scanned[slot].offset = site->clock_offset;

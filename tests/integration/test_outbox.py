@@ -226,6 +226,28 @@ class Messages(Base):
         self.assertIn("Visa ending 4242", text)
         self.assertIn("Basic", text)          # the invoice line
 
+    def test_non_ascii_site_name_in_the_subject_is_encoded_and_decodes_back(self):
+        from harness import Client
+        site_id = "caf-%s" % os.urandom(4).hex()
+        out = self.s.portalctl("site", "create", site_id, "--test", "--name", "Zoë’s Café")
+        self.m = Client(self.s, site_id, out["api_key"])
+        self.ok(self.m.post("/plans", {"id": "basic", "name": "Basic", "amount": 1000,
+                                       "currency": "EUR", "interval": "month"}))
+        c = self.customer(name="Jürgen \"JJ\" Müller")
+        self.sub(c["id"])
+        [(msg, raw)] = self.mail_to(c["email"])
+        head = raw.split(b"\r\n\r\n")[0].decode("ascii")   # headers are ASCII only
+        self.assertRegex(head, r"(?m)^Subject: =\?UTF-8\?[QB]\?")
+        self.assertEqual(str(msg["Subject"]), "Receipt for your payment to Zoë’s Café "
+                         "(invoice 1)")
+        # No sender name of its own: [mail] from_name (the stack's is "Portald").
+        self.assertEqual(msg["From"].addresses[0].display_name, "Portald")
+        self.assertEqual(msg["To"].addresses[0].display_name, 'Jürgen "JJ" Müller')
+        text, html = self.assertWellFormed(msg, raw, c["email"])
+        self.assertIn("€10.00", text)
+        self.assertIn("Zoë’s Café", text)
+        self.assertIn("Zoë’s Café", html)
+
     def test_no_receipt_for_an_invoice_paid_by_credit_alone(self):
         c = self.customer(number=None)
         self.ok(self.m.post("/customers/%s/credit_entries" % c["id"],
