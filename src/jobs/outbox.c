@@ -1,9 +1,11 @@
 /* outbox.c: the mail outbox's delivery in three steps (claim, send, record) and the simple
  * driver the job runner calls for each site; see outbox.h. */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "billing/notify.h"
 #include "core/crypto.h"
@@ -327,4 +329,70 @@ outbox_site_pass(struct db *db, const struct site *site)
 	}
 	outbox_batch_free(&b);
 	return rc < 0 ? -1 : done;
+}
+
+/* One pass over every site; how many items, or -1 when the database is gone. */
+static int
+mail_pass(struct db *db)
+{
+	PGresult *sites = db_exec(db, STMT_SITE_CLOCKS, NULL);
+	int done = 0, rc = 0;
+
+	if (sites == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(sites) && rc >= 0; i++) {
+		struct site site;
+
+		memset(&site, 0, sizeof(site));
+		snprintf(site.id, sizeof(site.id), "%s", db_val(sites, i, 0));
+		site.clock_offset = db_ll(sites, i, 1, 0);
+		snprintf(site.mode, sizeof(site.mode), "%s", db_val(sites, i, 2));
+		rc = outbox_site_pass(db, &site);
+		if (rc > 0)
+			done += rc;
+	}
+	PQclear(sites);
+	return rc < 0 ? -1 : done;
+}
+
+int
+outbox_run(const struct config *cfg, volatile sig_atomic_t *stop)
+{
+	struct db db;
+	bool listening = false;
+
+	notify_configure(cfg);
+	db_init(&db, cfg->db_conninfo, cfg->db_connect_timeout, true);
+	log_info("jobs: mail lane started");
+	while (!*stop) {
+		struct pollfd pfd;
+		PGnotify *n;
+		int done;
+
+		if (db_ensure(&db) != 0) {
+			listening = false;
+			sleep(1);
+			continue;
+		}
+		if (!listening)
+			listening = db_exec_sql(&db, "LISTEN portald_jobs") == 0;
+		done = mail_pass(&db);
+		if (done > 0)
+			continue;
+		if (done < 0) {
+			listening = false;
+			sleep(1);
+			continue;
+		}
+		pfd.fd = PQsocket(db.conn);
+		pfd.events = POLLIN;
+		if (pfd.fd >= 0 && poll(&pfd, 1, 1000) > 0) {
+			PQconsumeInput(db.conn);
+			while ((n = PQnotifies(db.conn)) != NULL)
+				PQfreemem(n);
+		}
+	}
+	db_close(&db);
+	log_info("jobs: mail lane stopped");
+	return 0;
 }

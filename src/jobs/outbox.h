@@ -7,6 +7,7 @@
 #ifndef PORTALD_OUTBOX_H
 #define PORTALD_OUTBOX_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -82,5 +83,10 @@ long long outbox_backoff(int attempts);
  * clock moved), then claim, send and record a few messages. Returns how many items it
  * handled, or -1 when the database is unreachable. */
 int	outbox_site_pass(struct db *db, const struct site *site);
+/* The same as a lane of its own (a process: main's job runner runs lanes), so a dead or
+ * slow relay holds up nothing else: every site's outbox_site_pass, again at once while
+ * there is work, else on NOTIFY portald_jobs or after a second. Until *stop; returns an
+ * exit code. */
+int	outbox_run(const struct config *cfg, volatile sig_atomic_t *stop);
 
 #endif
