@@ -108,6 +108,9 @@ void	h_event_resend(struct ctx *c);
 void	h_wh_create(struct ctx *c);
 void	h_wh_list(struct ctx *c);
 void	h_wh_delete(struct ctx *c);
+void	h_mail_settings_get(struct ctx *c);
+void	h_mail_settings_update(struct ctx *c);
+void	h_mail_test(struct ctx *c);
 
 extern const struct field customer_create_fields[];
 extern const struct field customer_update_fields[];
@@ -131,5 +134,7 @@ extern const struct field pm_attach_fields[];
 extern const struct field token_create_fields[];
 extern const struct field wh_create_fields[];
 extern const struct qparam event_list_params[];
+extern const struct field mail_settings_fields[];
+extern const struct field mail_test_fields[];
 
 #endif

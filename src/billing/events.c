@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "billing/events.h"
+#include "billing/notify.h"
 
 const char *const events_types[] = {
 	"customer.created", "customer.updated", "customer.deleted",
@@ -90,5 +91,6 @@ events_emit(struct dctx *d, const char *type, const char *object_id, const char 
 			return derr_db(e, d->db);
 		PQclear(res);
 	}
-	return 0;
+	/* The mail this event sends (notify.c's table), in the same transaction. */
+	return notify_event(d, type, id, object_id, data, e);
 }

@@ -21,6 +21,7 @@ static const struct {
 	{ "4000000000000069", "visa", "expired_card" },
 	{ "4000000000000341", "visa", "attach_then_decline" },
 	{ "4000000000000259", "visa", "slow" },
+	{ "4000002760003184", "visa", "authenticate" },	/* every charge needs 3-D Secure */
 };
 
 const char *
@@ -60,6 +61,8 @@ gateway_test_charge(const char *behavior, int exp_month, int exp_year, long long
 		return "insufficient_funds";
 	if (strcmp(behavior, "expired_card") == 0)
 		return "expired_card";
+	if (strcmp(behavior, "authenticate") == 0)
+		return "authentication_required";
 	return "declined";
 }
 
@@ -67,7 +70,8 @@ static void
 result_from(const char *outcome, const char *ref, struct gw_result *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->outcome = strcmp(outcome, "succeeded") == 0 ? GW_SUCCEEDED : GW_DECLINED;
+	out->outcome = strcmp(outcome, "succeeded") == 0 ? GW_SUCCEEDED :
+	    strcmp(outcome, "authentication_required") == 0 ? GW_REQUIRES_ACTION : GW_DECLINED;
 	snprintf(out->code, sizeof(out->code), "%s", outcome);
 	snprintf(out->ref, sizeof(out->ref), "%s", ref);
 }

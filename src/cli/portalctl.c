@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "api/auth.h"
+#include "cli/mailctl.h"
 #include "cli/ops.h"
 #include "core/config.h"
 #include "db/db.h"
@@ -14,6 +15,7 @@
 #include "core/log.h"
 #include "db/migrate.h"
 #include "db/stmts.h"
+#include "billing/notify.h"
 #include "billing/subscriptions.h"
 
 static void
@@ -43,7 +45,8 @@ usage_to(FILE *f)
 	    "  secrets generate                print a new '[keys] server_key = ...' line\n"
 	    "  stmts                           print the SQL statement table\n"
 	    "  subscription-rules              print the subscription state machine\n"
-	    "  help                            this text\n");
+	    "%s"
+	    "  help                            this text\n", mailctl_usage);
 }
 
 static void
@@ -583,6 +586,7 @@ main(int argc, char **argv)
 	if (config_load(&cfg, path, err, sizeof(err)) != 0)
 		return die("configuration", err);
 	db_set_password(cfg.secrets.db_password);
+	notify_configure(&cfg);
 	if (strcmp(argv[i], "config") == 0 && i + 1 < argc && strcmp(argv[i + 1], "show") == 0)
 		return cmd_config_show(&cfg, path);
 
@@ -606,6 +610,8 @@ main(int argc, char **argv)
 	else if (strcmp(argv[i], "site") == 0 && i + 1 < argc &&
 	    strcmp(argv[i + 1], "dunning") == 0)
 		rc = cmd_site_dunning(&db, argc - i - 2, argv + i + 2);
+	else if (strcmp(argv[i], "mail") == 0)
+		rc = mailctl_main(&db, &cfg, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "key") == 0 && i + 1 < argc &&
 	    strcmp(argv[i + 1], "rotate") == 0)
 		rc = cmd_key_rotate(&db, &cfg, argc - i - 2, argv + i + 2);

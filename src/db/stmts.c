@@ -41,6 +41,14 @@
 #define PAY_COLS \
 	"id, invoice_id, payment_method_id, amount, outcome, idempotency_key, created_at, kind, " \
 	"gateway_ref, gateway, currency, failure_message, completed_at"
+#define MAIL_COLS \
+	"id, type, test, customer_id, event_id, resent_from, message_id, date, from_name, " \
+	"from_address, reply_to, to_name, to_address, cc_address, subject, text_sealed, " \
+	"html_sealed, status, attempts, next_attempt_at, last_error, last_smtp_code, created_at, " \
+	"queued_at, sent_at, lease_until, dedupe_key, seq"
+#define MAIL_SETTINGS_COLS \
+	"array_to_string(disabled_types, ','), from_name, reply_to, receipts_cc, " \
+	"trial_ending_days, renewal_reminder_days, updated_at"
 #define PSESS_COLS \
 	"id, customer_id, redirect_url, forward_url, features::text, status, created_at, " \
 	"expires_at, login_at, logout_at, login_ipaddress, logout_ipaddress, token_hash"
@@ -562,6 +570,94 @@ const struct stmt stmts[STMT__MAX] = {
 	    "SELECT d.id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.last_status, "
 	    "d.last_error, d.created_at, d.updated_at FROM webhook_deliveries d "
 	    "WHERE d.site_id = $1 AND d.event_id = $2 ORDER BY d.created_at, d.id", 2 },
+	/* ---- mail (src/billing/notify.c, src/jobs/outbox.c) ---- */
+	[STMT_MAIL_SETTINGS_GET] = { "mail_settings_get",
+	    "SELECT " MAIL_SETTINGS_COLS " FROM mail_settings WHERE site_id = $1", 1 },
+	/* A row to lock before a change (the first change of a site makes it). */
+	[STMT_MAIL_SETTINGS_ENSURE] = { "mail_settings_ensure",
+	    "INSERT INTO mail_settings (site_id, updated_at) VALUES ($1, $2) "
+	    "ON CONFLICT (site_id) DO NOTHING", 2 },
+	[STMT_MAIL_SETTINGS_LOCK] = { "mail_settings_lock",
+	    "SELECT " MAIL_SETTINGS_COLS " FROM mail_settings WHERE site_id = $1 FOR UPDATE", 1 },
+	[STMT_MAIL_SETTINGS_PUT] = { "mail_settings_put",
+	    "UPDATE mail_settings SET disabled_types = string_to_array($2, ','), from_name = $3, "
+	    "reply_to = $4, receipts_cc = $5, trial_ending_days = $6, renewal_reminder_days = $7, "
+	    "updated_at = $8 WHERE site_id = $1 RETURNING " MAIL_SETTINGS_COLS, 8 },
+	/* A scheduled message exists once per dedupe key: a second runner's copy is dropped. */
+	[STMT_MAIL_INSERT] = { "mail_insert",
+	    "INSERT INTO mail_outbox (site_id, id, type, test, customer_id, event_id, dedupe_key, "
+	    "resent_from, message_id, date, from_name, from_address, reply_to, to_name, "
+	    "to_address, cc_address, subject, text_sealed, html_sealed, status, last_error, "
+	    "next_attempt_at, created_at, queued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+	    "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) "
+	    "ON CONFLICT (site_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING "
+	    "RETURNING id", 24 },
+	[STMT_MAIL_LINK_INSERT] = { "mail_link_insert",
+	    "INSERT INTO mail_links (site_id, id, customer_id, purpose, path, token_hash, "
+	    "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8 },
+	[STMT_MAIL_GET] = { "mail_get",
+	    "SELECT " MAIL_COLS " FROM mail_outbox WHERE site_id = $1 AND id = $2", 2 },
+	[STMT_MAIL_LIST_FIRST] = { "mail_list_first",
+	    "SELECT " MAIL_COLS " FROM mail_outbox WHERE site_id = $1 "
+	    "AND ($3::text IS NULL OR status = $3) ORDER BY seq DESC LIMIT $2", 3 },
+	[STMT_MAIL_LIST_AFTER] = { "mail_list_after",
+	    "SELECT " MAIL_COLS " FROM mail_outbox WHERE site_id = $1 AND seq < $4::bigint "
+	    "AND ($3::text IS NULL OR status = $3) ORDER BY seq DESC LIMIT $2", 4 },
+	/* Messages queued more than three days ago ($2) and not in flight at $3: a message
+	 * whose every attempt died with its runner ends here instead of looping. */
+	[STMT_MAIL_GIVE_UP] = { "mail_give_up",
+	    "UPDATE mail_outbox SET status = 'failed', lease_until = NULL, lease_id = NULL, "
+	    "last_error = COALESCE(last_error, 'never delivered') || ' (gave up after 3 days)' "
+	    "WHERE site_id = $1 AND status = 'pending' AND queued_at <= $2 "
+	    "AND (lease_until IS NULL OR lease_until <= $3) RETURNING id", 3 },
+	/* Step one of sending: up to $5 due messages, skipping those another runner holds,
+	 * leased to this claim ($4) until $3. Committed before any SMTP is spoken. */
+	[STMT_MAIL_CLAIM] = { "mail_claim",
+	    "UPDATE mail_outbox SET lease_until = $3, lease_id = $4 WHERE site_id = $1 AND id IN "
+	    "(SELECT id FROM mail_outbox WHERE site_id = $1 AND status = 'pending' "
+	    "AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) "
+	    "ORDER BY next_attempt_at, seq LIMIT $5 FOR UPDATE SKIP LOCKED) "
+	    "RETURNING " MAIL_COLS, 5 },
+	/* Step three: the outcome, recorded only by the claim that still holds the lease. */
+	[STMT_MAIL_RECORD] = { "mail_record",
+	    "UPDATE mail_outbox SET status = $4, attempts = attempts + 1, "
+	    "next_attempt_at = COALESCE($5, next_attempt_at), last_error = $6, "
+	    "last_smtp_code = $7, sent_at = $8, lease_until = NULL, lease_id = NULL "
+	    "WHERE site_id = $1 AND id = $2 AND lease_id = $3 AND status = 'pending' "
+	    "RETURNING id", 8 },
+	[STMT_MAIL_RELEASE] = { "mail_release",
+	    "UPDATE mail_outbox SET lease_until = NULL, lease_id = NULL "
+	    "WHERE site_id = $1 AND id = $2 AND lease_id = $3 AND status = 'pending'", 3 },
+	/* The runner's scans, on the site's clock $2: trials ending within $3 seconds ... */
+	[STMT_MAIL_DUE_TRIALS] = { "mail_due_trials",
+	    "SELECT s.id, s.trial_end FROM subscriptions s WHERE s.site_id = $1 "
+	    "AND s.status = 'in_trial' AND s.trial_end > $2::bigint "
+	    "AND s.trial_end <= $2::bigint + $3::bigint AND NOT EXISTS (SELECT 1 FROM mail_outbox m "
+	    "WHERE m.site_id = $1 AND m.dedupe_key = 'trial_ending:' || s.id || ':' || s.trial_end) "
+	    "ORDER BY s.trial_end, s.id LIMIT $4", 4 },
+	/* ... yearly renewals within $3 seconds ... */
+	[STMT_MAIL_DUE_RENEWALS] = { "mail_due_renewals",
+	    "SELECT s.id, s.next_billing_at FROM subscriptions s "
+	    "JOIN plans p ON p.site_id = s.site_id AND p.id = s.plan_id WHERE s.site_id = $1 "
+	    "AND s.status = 'active' AND NOT s.cancel_at_period_end AND s.pause_at IS NULL "
+	    "AND s.next_billing_at > $2::bigint AND s.next_billing_at <= $2::bigint + $3::bigint "
+	    "AND (p.interval_unit = 'year' OR (p.interval_unit = 'month' "
+	    "AND p.interval_count >= 12)) AND NOT EXISTS (SELECT 1 FROM mail_outbox m "
+	    "WHERE m.site_id = $1 AND m.dedupe_key = "
+	    "'renewal_reminder:' || s.id || ':' || s.next_billing_at) "
+	    "ORDER BY s.next_billing_at, s.id LIMIT $4", 4 },
+	/* ... and default cards expiring in month $2/$3 or $4/$5, of customers with a
+	 * subscription that still bills, not yet told in the month named $6. */
+	[STMT_MAIL_DUE_CARDS] = { "mail_due_cards",
+	    "SELECT pm.id, pm.customer_id FROM payment_methods pm WHERE pm.site_id = $1 "
+	    "AND pm.is_default AND ((pm.exp_year = $2::integer AND pm.exp_month = $3::integer) "
+	    "OR (pm.exp_year = $4::integer AND pm.exp_month = $5::integer)) "
+	    "AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.site_id = $1 "
+	    "AND s.customer_id = pm.customer_id "
+	    "AND s.status IN ('in_trial', 'active', 'non_renewing', 'past_due')) "
+	    "AND NOT EXISTS (SELECT 1 FROM mail_outbox m WHERE m.site_id = $1 "
+	    "AND m.dedupe_key = 'card_expiring:' || pm.id || ':' || $6::text) "
+	    "ORDER BY pm.id LIMIT $7", 7 },
 	/* What the job runner still has to do for a site at its clock $2. */
 	[STMT_DUE_COUNT] = { "due_count",
 	    "SELECT (SELECT count(*) FROM subscriptions WHERE site_id = $1 AND next_billing_at <= $2) "

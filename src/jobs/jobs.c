@@ -23,6 +23,7 @@
 #include "billing/subscriptions.h"
 #include "core/crypto.h"
 #include "jobs/jobs.h"
+#include "jobs/outbox.h"
 #include "core/log.h"
 
 #define PAYMENT_STALE_SECONDS	30	/* a gateway answer not recorded by then was lost */
@@ -263,6 +264,7 @@ static const struct lane {
 } lanes[] = {
 	{ "billing", "portald-billing", billing_run },
 	{ "webhooks", "portald-hooks", deliveries_run },
+	{ "mail", "portald-mail", outbox_run },
 };
 #define NLANES	(sizeof(lanes) / sizeof(lanes[0]))
 #define MAX_PROCS 16

@@ -94,6 +94,10 @@ static const struct route routes[] = {
 	API(HTTP_POST, "/api/v1/webhook_endpoints", h_wh_create, wh_create_fields, no_params),
 	API(HTTP_GET, "/api/v1/webhook_endpoints", h_wh_list, NULL, list_params),
 	API(HTTP_DELETE, "/api/v1/webhook_endpoints/:id", h_wh_delete, NULL, no_params),
+	API(HTTP_GET, "/api/v1/mail_settings", h_mail_settings_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/mail_settings", h_mail_settings_update, mail_settings_fields,
+	    no_params),
+	API(HTTP_POST, "/api/v1/mail_settings/test", h_mail_test, mail_test_fields, no_params),
 #undef API
 	{ { HTTP_GET, "/portal/access/:token" }, RK_PORTAL, page_access, NULL, NULL, true },
 	{ { HTTP_GET, "/portal" }, RK_PORTAL, page_home, NULL, NULL, false },

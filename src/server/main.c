@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "billing/notify.h"
 #include "core/config.h"
 #include "db/db.h"
 #include "jobs/jobs.h"
@@ -71,6 +72,7 @@ main(int argc, char **argv)
 	if (log_parse_level(cfg.log_level, &lv) == 0)
 		log_set_level(lv);
 	db_set_password(cfg.secrets.db_password);
+	notify_configure(&cfg);	/* mail is made with this config (a reload rewrites it) */
 	if (check_only) {
 		printf("portald: %s is valid (secrets file %s: %d server key%s)\n", path,
 		    cfg.secrets_file, cfg.secrets.nkeys, cfg.secrets.nkeys == 1 ? "" : "s");
