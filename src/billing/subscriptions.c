@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "billing/cnotes.h"
 #include "billing/credit.h"
 #include "billing/customers.h"
 #include "billing/events.h"
@@ -361,14 +362,16 @@ term_credited(struct dctx *d, const struct sub *s, bool *yes, struct derr *e)
 }
 
 /* The unused part of a paid term goes to the customer's credit, prorated by the
- * documented rule. A term in trial, unpaid, already credited or over gives nothing. */
+ * documented rule, with a credit note on the term's invoice (which adds the tax the
+ * invoice charged on it and caps it by what the invoice has not credited yet). A term in
+ * trial, unpaid, already credited or over gives nothing. */
 static int
 credit_unused(struct dctx *d, struct sub *s, long long at, const char *source,
     struct sm_result *out, struct derr *e)
 {
 	struct credit_grant g;
-	char id[DOM_ID_MAX], desc[240];
-	long long amount, cap = 0;
+	char desc[240];
+	long long amount, cap = 0, granted;
 	bool done;
 	int err;
 
@@ -384,9 +387,7 @@ credit_unused(struct dctx *d, struct sub *s, long long at, const char *source,
 	if (done)
 		return 0;
 	amount = terms_prorate(s->amount, s->term_end - at, s->term_end - s->term_start);
-	if (amount > cap)
-		amount = cap;	/* never more back than the term brought in */
-	if (amount <= 0)
+	if (amount <= 0 || cap <= 0)
 		return 0;
 	snprintf(desc, sizeof(desc), "Unused time on %s", s->plan_name);
 	memset(&g, 0, sizeof(g));
@@ -399,10 +400,10 @@ credit_unused(struct dctx *d, struct sub *s, long long at, const char *source,
 	g.subscription_id = s->id;
 	g.period_start = at;
 	g.period_end = s->term_end;
-	if (credit_grant(d, &g, id, e) != 0)
+	if (cnotes_credit_unused(d, &g, &granted, e) != 0)
 		return -1;
-	if (out != NULL) {
-		out->credit = amount;
+	if (out != NULL && granted > 0) {
+		out->credit = granted;
 		copy(out->credit_description, sizeof(out->credit_description), desc);
 		out->credit_start = at;
 		out->credit_end = s->term_end;

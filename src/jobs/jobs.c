@@ -18,6 +18,7 @@
 #include "billing/subscriptions.h"
 #include "core/crypto.h"
 #include "jobs/jobs.h"
+#include "jobs/pdfjob.h"
 #include "jobs/webhook.h"
 #include "core/log.h"
 
@@ -294,6 +295,7 @@ jobs_pass(struct db *db)
 		}
 		if (rc < 0)
 			break;
+		done += pdfjob_pass(db, &site);
 	}
 	PQclear(sites);
 	return done;
