@@ -721,6 +721,15 @@ build_zip(PGresult *res, struct buf *out, struct derr *e)
 
 	if (pdfs == NULL)
 		return derr_set(e, DERR_INTERNAL, "internal_error", NULL, "out of memory");
+	if (n == 0) {
+		/* libzip writes nothing for an archive without files: an empty ZIP is just its
+		 * end-of-central-directory record. */
+		static const char empty[22] = { 'P', 'K', 5, 6 };
+
+		buf_append(out, empty, sizeof(empty));
+		free(pdfs);
+		return 0;
+	}
 	zip_error_init(&ze);
 	src = zip_source_buffer_create(NULL, 0, 0, &ze);
 	za = src != NULL ? zip_open_from_source(src, ZIP_TRUNCATE, &ze) : NULL;

@@ -34,7 +34,7 @@ inv_draft_add(struct inv_draft *dr, const char *kind, const char *desc, long lon
 	if (dr->n == INV_MAX_LINES)
 		return;
 	l = &dr->lines[dr->n++];
-	l->kind = kind;
+	snprintf(l->kind, sizeof(l->kind), "%s", kind ? kind : "");
 	snprintf(l->description, sizeof(l->description), "%s", desc ? desc : "");
 	l->amount = amount;
 	snprintf(l->plan_id, sizeof(l->plan_id), "%s", plan_id ? plan_id : "");

@@ -10,7 +10,8 @@
 #define INV_MAX_LINES 100	/* a one-off invoice's lines; subscriptions bill one or two */
 
 struct inv_line {
-	const char	*kind;		/* plan_charge, proration_charge, one_off */
+	char		 kind[24];	/* plan_charge, proration_charge, one_off (a copy:
+				 * drafts are rebuilt from rows that are freed) */
 	char		 description[240];
 	long long	 amount;	/* never negative: credit goes to the ledger */
 	char		 plan_id[DOM_ID_MAX];

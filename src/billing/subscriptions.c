@@ -784,6 +784,22 @@ invoice_totals(struct dctx *d, const char *inv, struct sub_preview *p, struct de
 	if (PQntuples(res) == 1) {
 		p->credit_applied = db_ll(res, 0, INV_CREDIT, 0);
 		p->amount_due = db_ll(res, 0, INV_DUE, 0);
+		p->tax = db_ll(res, 0, INV_TAX, 0);
+		p->total = db_ll(res, 0, INV_TOTAL, 0);
+		copy(p->tax_treatment, sizeof(p->tax_treatment), db_val(res, 0, INV_TAX_TREATMENT));
+	}
+	PQclear(res);
+	res = db_exec(d->db, STMT_INV_TAXES, (const char *[]){ d->site.id, inv });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	for (int i = 0; i < PQntuples(res) && p->ntaxes < TAX_MAX_RATES; i++) {
+		struct sub_preview_tax *t = &p->taxes[p->ntaxes++];
+
+		copy(t->name, sizeof(t->name), db_val(res, i, DTAX_NAME));
+		t->ppm = (long)db_ll(res, i, DTAX_PPM, 0);
+		t->inclusive = strcmp(db_val(res, i, DTAX_INCLUSIVE), "t") == 0;
+		t->taxable = db_ll(res, i, DTAX_TAXABLE, 0);
+		t->amount = db_ll(res, i, DTAX_AMOUNT, 0);
 	}
 	PQclear(res);
 	lines = db_exec(d->db, STMT_INV_LINES, (const char *[]){ d->site.id, inv });
@@ -798,7 +814,8 @@ invoice_totals(struct dctx *d, const char *inv, struct sub_preview *p, struct de
 	return 0;
 }
 
-/* The next renewal of s as it stands: when, on which plan, for how much (credit off). */
+/* The next renewal of s as it stands: when, on which plan, for how much (with the tax
+ * the customer pays today, credit off). */
 static int
 next_renewal(struct dctx *d, const struct sub *s, long long *at, long long *amount,
     char plan[DOM_ID_MAX], struct derr *e)
@@ -819,6 +836,8 @@ next_renewal(struct dctx *d, const struct sub *s, long long *at, long long *amou
 			return -1;
 		price = p.amount;
 	}
+	if (taxes_gross_for(d, s->customer_id, price, &price, e) != 0)
+		return -1;
 	credit = balance(d, s->customer_id, s->currency, e, &err);
 	if (err != 0)
 		return -1;
