@@ -151,5 +151,6 @@ extern const struct field inv_create_fields[];
 extern const struct qparam tax_rate_list_params[];
 extern const struct qparam cn_list_params[];
 extern const struct qparam documents_zip_params[];
+extern const struct qparam pdf_params[];
 
 #endif

@@ -163,6 +163,13 @@ document_error(struct ctx *c, const struct derr *e)
 	api_derr(c, e);
 }
 
+/* ?customer_id=: a merchant serving its own signed-in customer can have Portald check the
+ * document is theirs (another customer's is then a 404, as in the portal). */
+const struct qparam pdf_params[] = {
+	{ .name = "customer_id", .type = QT_ID },
+	{ .name = NULL }
+};
+
 static void
 pdf(struct ctx *c, enum doc_kind k)
 {
@@ -171,7 +178,8 @@ pdf(struct ctx *c, enum doc_kind k)
 	struct derr e;
 
 	buf_init(&b);
-	if (documents_get(&c->d, k, c->req->path_params[0], NULL, &b, filename, &e) != 0)
+	if (documents_get(&c->d, k, c->req->path_params[0], api_arg(c, "customer_id"), &b,
+	    filename, &e) != 0)
 		document_error(c, &e);
 	else
 		api_binary(c, "application/pdf", filename, &b);

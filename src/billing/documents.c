@@ -590,9 +590,14 @@ documents_render_next(struct dctx *d, struct derr *e)
 	PQclear(res);
 	k = strcmp(kind, "credit_note") == 0 ? DOC_CREDIT_NOTE : DOC_INVOICE;
 	buf_init(&pdf);
+	/* A document that fails (bad data, a bug) is recorded and skipped after five tries,
+	 * so it cannot hold up the documents after it; a failed statement is undone to here. */
+	if (db_savepoint_named(d->db, "render") != 0)
+		return derr_db(e, d->db);
 	if (documents_render(d, k, id, &pdf, e) != 0) {
 		buf_free(&pdf);
-		if (d->db->status != DB_OK)
+		if (d->db->status == DB_UNAVAILABLE ||
+		    db_rollback_named(d->db, "render") != 0)
 			return -1;
 		log_error("documents: site %s: %s %s cannot be rendered: %s", d->site.id, kind,
 		    id, e->message);
@@ -602,6 +607,10 @@ documents_render_next(struct dctx *d, struct derr *e)
 			return derr_db(e, d->db);
 		PQclear(res);
 		return 1;
+	}
+	if (db_release_named(d->db, "render") != 0) {
+		buf_free(&pdf);
+		return derr_db(e, d->db);
 	}
 	hex = malloc(pdf.len * 2 + 1);
 	if (hex == NULL) {

@@ -106,10 +106,10 @@ static const struct route routes[] = {
 	API(HTTP_POST, "/api/v1/tax_rates/:id", h_tax_rate_update, tax_rate_update_fields,
 	    no_params),
 	API(HTTP_POST, "/api/v1/invoices", h_inv_create, inv_create_fields, no_params),
-	API(HTTP_GET, "/api/v1/invoices/:id/pdf", h_inv_pdf, NULL, no_params),
+	API(HTTP_GET, "/api/v1/invoices/:id/pdf", h_inv_pdf, NULL, pdf_params),
 	API(HTTP_GET, "/api/v1/credit_notes", h_cn_list, NULL, cn_list_params),
 	API(HTTP_GET, "/api/v1/credit_notes/:id", h_cn_get, NULL, no_params),
-	API(HTTP_GET, "/api/v1/credit_notes/:id/pdf", h_cn_pdf, NULL, no_params),
+	API(HTTP_GET, "/api/v1/credit_notes/:id/pdf", h_cn_pdf, NULL, pdf_params),
 	API(HTTP_GET, "/api/v1/customers/:id/documents.zip", h_customer_documents_zip, NULL,
 	    documents_zip_params),
 #undef API

@@ -587,10 +587,22 @@ class Pdfs(Base):
             "Unused time on Pro", money(cn["subtotal"], "EUR"), money(cn["tax"], "EUR"),
             money(cn["total"], "EUR"), "To your account balance", "change of plan"])
 
-    def test_other_sites_documents_and_unknown_ids_are_404(self):
+    def test_other_sites_and_other_customers_documents_are_404(self):
         c = self.customer()
         inv = self.invoice(c["id"], "USD", [{"description": "x", "amount": 100}])
-        self.pdf("invoices", inv["id"])
+        self.ok(self.m.post("/invoices/%s/void" % inv["id"]))
+        cn = self.ok(self.m.get("/credit_notes?invoice_id=%s" % inv["id"]))["data"][0]
+        mine = self.pdf("invoices", inv["id"]).body
+        self.pdf("credit_notes", cn["id"])
+        # Scoped to a customer (as the portal scopes to the signed-in one).
+        someone = self.customer()
+        for kind, oid in (("invoices", inv["id"]), ("credit_notes", cn["id"])):
+            r = self.m.get("/%s/%s/pdf?customer_id=%s" % (kind, oid, someone["id"]))
+            self.assertEqual(r.status, 404, r)
+            r = self.m.get("/%s/%s/pdf?customer_id=%s" % (kind, oid, c["id"]))
+            self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.m.get("/invoices/%s/pdf?customer_id=%s" % (inv["id"], c["id"])).body,
+                         mine)
         other = self.s.new_site("inv")
         for path in ("/invoices/%s/pdf" % inv["id"], "/invoices/inv_nope/pdf",
                      "/credit_notes/cn_nope/pdf", "/customers/%s/documents.zip?year=2026" % c["id"]):
@@ -617,6 +629,26 @@ class Pdfs(Base):
                     % self.m.site_id)
         for k, i in (("invoices", inv["id"]), ("credit_notes", cn["id"])):
             self.assertEqual(self.pdf(k, i).body, first[k], k)
+
+
+    def test_a_document_that_cannot_be_rendered_does_not_hold_up_the_others(self):
+        c = self.customer()
+        self.s.psql("INSERT INTO documents (site_id, kind, object_id, number_text, customer_id, "
+                    "issued_at) VALUES ('%s', 'invoice', 'inv_ghost', 'INV-9999', '%s', 0)"
+                    % (self.m.site_id, c["id"]))
+        inv = self.invoice(c["id"], "USD", [{"description": "x", "amount": 100}])
+        self.pdf("invoices", inv["id"])
+        deadline = time.time() + 30
+        while True:
+            row = self.s.psql("SELECT attempts, last_error FROM documents WHERE site_id = '%s' "
+                              "AND object_id = 'inv_ghost'" % self.m.site_id)[0]
+            if int(row[0]) >= 5 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(row[0], "5")
+        self.assertIn("No such invoice", row[1])
+        r = self.m.get("/invoices/inv_ghost/pdf")
+        self.assertEqual(r.status, 500, r)
 
 
 class Archive(Base):
