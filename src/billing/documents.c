@@ -67,7 +67,14 @@ static const char *const months[12] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
 };
 
-/* Runs localtime_r or mktime with TZ set to zone (each process is single-threaded). */
+static bool
+is_utc(const char *zone)
+{
+	return zone == NULL || strcmp(zone, "UTC") == 0;
+}
+
+/* Runs localtime_r or mktime with TZ set to zone (each process is single-threaded); UTC,
+ * the common case, never touches the environment. */
 static void
 with_zone(const char *zone, void (*fn)(void *), void *arg)
 {
@@ -75,8 +82,6 @@ with_zone(const char *zone, void (*fn)(void *), void *arg)
 	char saved[128];
 	bool had = old != NULL;
 
-	if (zone == NULL || strcmp(zone, "UTC") == 0)
-		zone = "UTC0";
 	snprintf(saved, sizeof(saved), "%s", had ? old : "");
 	setenv("TZ", zone, 1);
 	tzset();
@@ -109,20 +114,21 @@ do_mktime(void *p)
 	a->t = mktime(&a->tm);
 }
 
-/* "1 Mar 2026" in the zone: English month names, whatever the process's locale. */
-static void
-format_date(long long ts, const char *zone, char out[32])
+void
+documents_format_date(long long ts, const char *zone, char out[32])
 {
 	struct tm_arg a = { .t = (time_t)ts };
 
-	with_zone(zone, do_localtime, &a);
+	if (is_utc(zone))
+		gmtime_r(&a.t, &a.tm);
+	else
+		with_zone(zone, do_localtime, &a);
 	snprintf(out, 32, "%d %s %d", a.tm.tm_mday, months[a.tm.tm_mon % 12],
 	    a.tm.tm_year + 1900);
 }
 
-/* The first second of 1 January of year in the zone. */
-static long long
-year_start(int year, const char *zone)
+long long
+documents_year_start(int year, const char *zone)
 {
 	struct tm_arg a;
 
@@ -130,6 +136,8 @@ year_start(int year, const char *zone)
 	a.tm.tm_year = year - 1900;
 	a.tm.tm_mday = 1;
 	a.tm.tm_isdst = -1;
+	if (is_utc(zone))
+		return (long long)timegm(&a.tm);
 	with_zone(zone, do_mktime, &a);
 	return (long long)a.t;
 }
@@ -221,7 +229,7 @@ date(struct model *m, long long ts)
 {
 	char out[32];
 
-	format_date(ts, m->zone, out);
+	documents_format_date(ts, m->zone, out);
 	return S(m, "%s", out);
 }
 
@@ -233,8 +241,8 @@ period(struct model *m, long long start, long long end)
 
 	if (start < 0 || end < 0)
 		return NULL;
-	format_date(start, m->zone, a);
-	format_date(end, m->zone, b);
+	documents_format_date(start, m->zone, a);
+	documents_format_date(end, m->zone, b);
 	return S(m, "%s \u2013 %s", a, b);
 }
 
@@ -247,7 +255,7 @@ str(const cJSON *o, const char *key)
 }
 
 static void
-party_add(struct model *m, struct pdf_party *p, const char *line)
+party_add(struct pdf_party *p, const char *line)
 {
 	if (line != NULL && *line != '\0' && p->nlines < PDF_PARTY_LINES)
 		p->lines[p->nlines++] = line;
@@ -260,14 +268,14 @@ address(struct model *m, struct pdf_party *p, const cJSON *a)
 
 	if (a == NULL || !cJSON_IsObject(a))
 		return;
-	party_add(m, p, str(a, "line1"));
-	party_add(m, p, str(a, "line2"));
-	party_add(m, p, str(a, "line3"));
+	party_add(p, str(a, "line1"));
+	party_add(p, str(a, "line2"));
+	party_add(p, str(a, "line3"));
 	if (pc != NULL || city != NULL)
-		party_add(m, p, S(m, "%s%s%s", pc ? pc : "", pc && city ? " " : "",
+		party_add(p, S(m, "%s%s%s", pc ? pc : "", pc && city ? " " : "",
 		    city ? city : ""));
-	party_add(m, p, str(a, "state"));
-	party_add(m, p, str(a, "country"));
+	party_add(p, str(a, "state"));
+	party_add(p, str(a, "country"));
 }
 
 /* "VAT: DE123456789": the name a tax id goes by on invoices. */
@@ -300,12 +308,12 @@ seller_party(struct model *m)
 	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(m->seller, "tax_ids"), *id;
 
 	p->heading = "From";
-	party_add(m, p, str(m->seller, "name"));
+	party_add(p, str(m->seller, "name"));
 	address(m, p, cJSON_GetObjectItemCaseSensitive(m->seller, "address"));
 	cJSON_ArrayForEach(id, ids)
-		party_add(m, p, tax_id_line(m, str(id, "type"), str(id, "value")));
-	party_add(m, p, str(m->seller, "email"));
-	party_add(m, p, str(m->seller, "phone"));
+		party_add(p, tax_id_line(m, str(id, "type"), str(id, "value")));
+	party_add(p, str(m->seller, "email"));
+	party_add(p, str(m->seller, "phone"));
 }
 
 static void
@@ -316,12 +324,12 @@ buyer_party(struct model *m)
 
 	p->heading = "Bill to";
 	/* The company is the party when there is one; the name then says who in it. */
-	party_add(m, p, str(m->buyer, "company"));
-	party_add(m, p, str(m->buyer, "name"));
+	party_add(p, str(m->buyer, "company"));
+	party_add(p, str(m->buyer, "name"));
 	address(m, p, cJSON_GetObjectItemCaseSensitive(m->buyer, "address"));
 	if (tax != NULL)
-		party_add(m, p, tax_id_line(m, str(tax, "type"), str(tax, "value")));
-	party_add(m, p, str(m->buyer, "email"));
+		party_add(p, tax_id_line(m, str(tax, "type"), str(tax, "value")));
+	party_add(p, str(m->buyer, "email"));
 }
 
 /* The site's look and the frozen parties; paper and footer come with the seller. */
@@ -834,7 +842,8 @@ documents_archive(struct dctx *d, const char *customer_id, int year,
 	site_look(d, zone, &logo);
 	buf_free(&logo);
 	res = db_exec(d->db, STMT_DOC_YEAR, (const char *[]){ d->site.id, customer_id,
-	    buf_lltoa(year_start(year, zone), from), buf_lltoa(year_start(year + 1, zone), to) });
+	    buf_lltoa(documents_year_start(year, zone), from),
+	    buf_lltoa(documents_year_start(year + 1, zone), to) });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	if (PQntuples(res) > DOC_ARCHIVE_MAX) {

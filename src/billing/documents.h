@@ -15,6 +15,12 @@ enum doc_kind {
 #define DOC_FILENAME_MAX	96
 #define DOC_ARCHIVE_MAX		2000	/* documents in one yearly archive */
 
+/* "1 Mar 2026": ts in the IANA zone (NULL or "UTC": UTC), English month names whatever
+ * the locale. Sets TZ for a moment for other zones: single-threaded processes only. */
+void	documents_format_date(long long ts, const char *zone, char out[32]);
+/* The first second of 1 January of year in the zone. */
+long long documents_year_start(int year, const char *zone);
+
 /* "invoice", "credit_note": the kind as the documents table names it. */
 const char *documents_kind_name(enum doc_kind k);
 
