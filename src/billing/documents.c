@@ -724,9 +724,10 @@ zip_fail(zip_t *za, zip_source_t *src, struct derr *e, const char *what)
 	return -1;
 }
 
-/* Adds the rows' PDFs to a ZIP made in memory, then copies the archive into out. */
+/* Adds the rows' PDFs (read one by one, so no result holds them all as text) to a ZIP
+ * made in memory, then copies the archive into out. */
 static int
-build_zip(PGresult *res, struct buf *out, struct derr *e)
+build_zip(struct dctx *d, PGresult *res, struct buf *out, struct derr *e)
 {
 	int n = PQntuples(res);
 	struct buf *pdfs = calloc(n > 0 ? (size_t)n : 1, sizeof(*pdfs));
@@ -758,21 +759,23 @@ build_zip(PGresult *res, struct buf *out, struct derr *e)
 	zip_error_fini(&ze);
 	zip_source_keep(src);	/* it outlives zip_close, which writes the archive into it */
 	for (int i = 0; i < n; i++) {
-		char name[DOC_FILENAME_MAX + 16];
+		bool invoice = strcmp(db_val(res, i, DOC_KIND), "invoice") == 0;
+		const char *folder = invoice ? "invoices" : "credit_notes";
+		char name[DOC_FILENAME_MAX + 16], fn[DOC_FILENAME_MAX];
 		zip_source_t *s;
 		zip_int64_t idx;
 
-		buf_init(&pdfs[i]);
-		if (unhex(db_val(res, i, DOC_PDF_HEX), &pdfs[i]) != 0) {
-			rc = zip_fail(za, src, e, "stored PDF");
+		if (documents_get(d, invoice ? DOC_INVOICE : DOC_CREDIT_NOTE,
+		    db_val(res, i, DOC_OBJECT), NULL, &pdfs[i], fn, e) != 0) {
+			zip_discard(za);
+			zip_source_free(src);
+			rc = -1;
 			goto out;
 		}
-		snprintf(name, sizeof(name), "%s/%s.pdf", strcmp(db_val(res, i, DOC_KIND),
-		    "invoice") == 0 ? "invoices" : "credit_notes", db_val(res, i, DOC_NUMBER_TEXT));
+		snprintf(name, sizeof(name), "%s/%s.pdf", folder, db_val(res, i, DOC_NUMBER_TEXT));
 		/* Two prefixes over the years may print the same number: keep both files. */
 		if (zip_name_locate(za, name, 0) >= 0)
-			snprintf(name, sizeof(name), "%s/%s-%s.pdf", strcmp(db_val(res, i, DOC_KIND),
-			    "invoice") == 0 ? "invoices" : "credit_notes",
+			snprintf(name, sizeof(name), "%s/%s-%s.pdf", folder,
 			    db_val(res, i, DOC_NUMBER_TEXT), db_val(res, i, DOC_OBJECT));
 		s = zip_source_buffer(za, pdfs[i].data, pdfs[i].len, 0);
 		if (s == NULL) {
@@ -858,7 +861,7 @@ documents_archive(struct dctx *d, const char *customer_id, int year,
 			PQclear(res);
 			return rc;
 		}
-	rc = build_zip(res, zip, e);
+	rc = build_zip(d, res, zip, e);
 	PQclear(res);
 	if (rc == 0)
 		snprintf(filename, DOC_FILENAME_MAX, "documents-%s-%d.zip", customer_id, year);

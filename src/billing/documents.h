@@ -13,7 +13,7 @@ enum doc_kind {
 };
 
 #define DOC_FILENAME_MAX	96
-#define DOC_ARCHIVE_MAX		2000	/* documents in one yearly archive */
+#define DOC_ARCHIVE_MAX		1000	/* documents in one yearly archive (STMT_DOC_YEAR) */
 
 /* "1 Mar 2026": ts in the IANA zone (NULL or "UTC": UTC), English month names whatever
  * the locale. Sets TZ for a moment for other zones: single-threaded processes only. */
