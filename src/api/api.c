@@ -124,6 +124,19 @@ api_render_answer(struct ctx *c)
 }
 
 void
+api_binary(struct ctx *c, const char *content_type, const char *filename,
+    const struct buf *data)
+{
+	c->resp->status = 200;
+	c->resp->content_type = content_type;
+	buf_reset(&c->resp->body);
+	buf_append(&c->resp->body, data->data ? data->data : "", data->len);
+	http_header(c->resp, "Content-Disposition", "attachment; filename=\"%s\"", filename);
+	http_header(c->resp, "Cache-Control", "private, no-store");
+	http_header(c->resp, "X-Content-Type-Options", "nosniff");
+}
+
+void
 api_get(struct ctx *c, enum obj_kind kind, const char *id)
 {
 	api_answer(c, kind, id);

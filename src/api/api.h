@@ -43,6 +43,10 @@ void	api_json_start(struct ctx *c, int status);
 void	api_answer(struct ctx *c, enum obj_kind kind, const char *id);
 /* Writes the answer set by api_answer (200), or the error it meets. */
 void	api_render_answer(struct ctx *c);
+/* A file as the answer (200): its bytes, its type, and "Content-Disposition: attachment"
+ * with filename (which must be a plain name: [A-Za-z0-9._-] and the like, no quote). */
+void	api_binary(struct ctx *c, const char *content_type, const char *filename,
+	    const struct buf *data);
 /* GET of one object of this site: the object, or a 404 naming it. */
 void	api_get(struct ctx *c, enum obj_kind kind, const char *id);
 
@@ -105,6 +109,18 @@ void	h_pm_detach(struct ctx *c);
 void	h_event_list(struct ctx *c);
 void	h_event_get(struct ctx *c);
 void	h_event_resend(struct ctx *c);
+void	h_legal_get(struct ctx *c);
+void	h_legal_update(struct ctx *c);
+void	h_tax_rate_create(struct ctx *c);
+void	h_tax_rate_get(struct ctx *c);
+void	h_tax_rate_update(struct ctx *c);
+void	h_tax_rate_list(struct ctx *c);
+void	h_inv_create(struct ctx *c);
+void	h_inv_pdf(struct ctx *c);
+void	h_cn_get(struct ctx *c);
+void	h_cn_list(struct ctx *c);
+void	h_cn_pdf(struct ctx *c);
+void	h_customer_documents_zip(struct ctx *c);
 void	h_wh_create(struct ctx *c);
 void	h_wh_list(struct ctx *c);
 void	h_wh_delete(struct ctx *c);
@@ -136,5 +152,10 @@ extern const struct field wh_create_fields[];
 extern const struct qparam event_list_params[];
 extern const struct field mail_settings_fields[];
 extern const struct field mail_test_fields[];
+extern const struct field inv_create_fields[];
+extern const struct qparam tax_rate_list_params[];
+extern const struct qparam cn_list_params[];
+extern const struct qparam documents_zip_params[];
+extern const struct qparam pdf_params[];
 
 #endif

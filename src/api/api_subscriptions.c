@@ -168,8 +168,24 @@ h_sub_change_preview(struct ctx *c)
 		write_line(&w, &p.draft.lines[i]);
 	jw_arr_end(&w);
 	jw_int(&w, "subtotal", total);
+	jw_int(&w, "tax", p.tax);
+	jw_int(&w, "total", p.draft.n > 0 ? p.total : total);
+	jw_str(&w, "tax_treatment", p.tax_treatment[0] ? p.tax_treatment : "none");
+	jw_arr_begin(&w, "tax_amounts");
+	for (int i = 0; i < p.ntaxes; i++) {
+		char pct[24];
+
+		taxes_format_percentage(p.taxes[i].ppm, pct);
+		jw_obj_begin(&w, NULL);
+		jw_str(&w, "display_name", p.taxes[i].name);
+		jw_str(&w, "percentage", pct);
+		jw_bool(&w, "inclusive", p.taxes[i].inclusive);
+		jw_int(&w, "taxable_amount", p.taxes[i].taxable);
+		jw_int(&w, "amount", p.taxes[i].amount);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
 	jw_int(&w, "credit_applied", p.credit_applied);
-	jw_int(&w, "total", total);
 	jw_int(&w, "amount_due", p.amount_due);
 	jw_arr_begin(&w, "credits");
 	if (p.credit_granted > 0) {

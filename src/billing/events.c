@@ -23,6 +23,7 @@ const char *const events_types[] = {
 	"subscription.past_due", "subscription.activated",
 	"invoice.created", "invoice.paid", "invoice.payment_failed", "invoice.voided",
 	"invoice.marked_uncollectible", "invoice.refunded", "invoice.payment_pending",
+	"credit_note.created", "tax_rate.created", "tax_rate.updated", "legal_details.updated",
 	NULL
 };
 

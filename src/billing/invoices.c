@@ -1,13 +1,19 @@
-/* invoices.c: issuing invoices (gapless per-site numbers, credit applied, buyer and seller
- * details frozen at issue) and voiding them. */
+/* invoices.c: issuing invoices (gapless per-site numbers, taxes, credit applied, buyer and
+ * seller details frozen at issue, the PDF queued) and voiding them (with a credit note). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "billing/cnotes.h"
 #include "billing/credit.h"
+#include "billing/documents.h"
 #include "billing/events.h"
 #include "billing/invoices.h"
 #include "billing/objects.h"
+#include "billing/payments.h"
 #include "billing/subscriptions.h"
+#include "billing/taxes.h"
+#include "core/currency.h"
 
 void
 inv_draft_init(struct inv_draft *dr, const char *customer_id, const char *sub_id,
@@ -60,12 +66,49 @@ emit(struct dctx *d, const char *type, const char *id, struct derr *e)
 	return rc;
 }
 
+/* "INV-0042": the prefix as the site's legal details had it, then at least four digits. */
+void
+inv_number_text(const char *prefix, long long seq, char out[48])
+{
+	snprintf(out, 48, "%s%04lld", prefix ? prefix : "", seq);
+}
+
+/* The taxes of the draft's lines, one rounding per line and rate (taxes.h), and the
+ * invoice's tax lines: per rate, the net it applied to and the tax. */
+static int
+insert_taxes(struct dctx *d, const char *id, const struct tax_ctx *tc,
+    const struct tax_amounts *la, int n, struct derr *e)
+{
+	for (int r = 0; r < tc->n; r++) {
+		const struct tax_rate *rt = &tc->rates[r];
+		long long taxable = 0, amount = 0;
+		char a[4][24];
+		PGresult *res;
+
+		for (int i = 0; i < n; i++) {
+			taxable += la[i].net;
+			amount += la[i].tax[r];
+		}
+		res = db_exec(d->db, STMT_INV_TAX_INSERT, (const char *[]){ d->site.id, id,
+		    buf_lltoa(r + 1, a[0]), rt->id[0] ? rt->id : NULL, rt->name,
+		    buf_lltoa(rt->ppm, a[1]), rt->inclusive ? "true" : "false", rt->country,
+		    rt->region[0] ? rt->region : NULL, buf_lltoa(taxable, a[2]),
+		    buf_lltoa(amount, a[3]) });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		PQclear(res);
+	}
+	return 0;
+}
+
 int
 invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
     struct derr *e)
 {
-	long long subtotal = inv_draft_total(dr), credit = 0, due;
-	char a[8][24], number[24], buyer[4096] = "{}", seller[1024] = "{}";
+	long long subtotal = inv_draft_total(dr), credit = 0, due, total, tax = 0, excl = 0;
+	char a[8][24], number[24], number_text[48], buyer[4096] = "{}", seller[4096] = "{}";
+	struct tax_amounts la[INV_MAX_LINES];
+	struct tax_ctx tc;
 	PGresult *res;
 
 	if (subtotal < 0)
@@ -81,34 +124,53 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 	res = db_exec(d->db, STMT_INV_PARTIES, (const char *[]){ d->site.id, dr->customer_id });
 	if (res == NULL)
 		return derr_db(e, d->db);
-	if (PQntuples(res) == 1) {
-		snprintf(buyer, sizeof(buyer), "%s", db_val(res, 0, 0));
-		snprintf(seller, sizeof(seller), "%s", db_val(res, 0, 1));
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return derr_not_found(e, "customer", dr->customer_id);
+	}
+	snprintf(buyer, sizeof(buyer), "%s", db_val(res, 0, PARTY_BUYER));
+	snprintf(seller, sizeof(seller), "%s", db_val(res, 0, PARTY_SELLER));
+	inv_number_text(db_val(res, 0, PARTY_INVOICE_PREFIX), atoll(number), number_text);
+	if (taxes_from_parties(d, res, &tc, e) != 0) {
+		PQclear(res);
+		return -1;
 	}
 	PQclear(res);
+	for (int i = 0; i < dr->n; i++) {
+		taxes_line(&tc, dr->lines[i].amount, &la[i]);
+		tax += la[i].tax_total;
+		excl += la[i].excl;
+	}
+	/* Exclusive tax is added to the lines; inclusive tax is inside them already. */
+	total = subtotal + excl;
 	/* The invoice row first, then the credit it takes (which refers to it). */
 	res = db_exec(d->db, STMT_INV_INSERT, (const char *[]){ d->site.id, id, number,
 	    dr->customer_id, dr->subscription_id[0] ? dr->subscription_id : NULL, "open",
-	    dr->currency, buf_lltoa(subtotal, a[0]), "0", buf_lltoa(subtotal, a[1]),
-	    buf_lltoa(subtotal, a[2]), "0", NULL, buf_lltoa(d->now, a[3]), buyer, seller });
+	    dr->currency, buf_lltoa(subtotal, a[0]), "0", buf_lltoa(total, a[1]),
+	    buf_lltoa(total, a[2]), "0", NULL, buf_lltoa(d->now, a[3]), buyer, seller,
+	    number_text, buf_lltoa(tax, a[7]), taxes_treatment_name(tc.treatment),
+	    tc.treatment == TAX_REVERSE_CHARGE ? TAX_REVERSE_CHARGE_NOTE : NULL });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	PQclear(res);
 	for (int i = 0; i < dr->n; i++) {
 		const struct inv_line *l = &dr->lines[i];
-		char ln[24], amt[24], s0[24], s1[24];
+		char ln[24], amt[24], s0[24], s1[24], tx[24];
 
 		res = db_exec(d->db, STMT_INV_LINE_INSERT, (const char *[]){ d->site.id, id,
 		    buf_lltoa(i + 1, ln), l->kind, l->description, buf_lltoa(l->amount, amt),
-		    l->plan_id[0] ? l->plan_id : NULL, dom_opt(l->start, s0), dom_opt(l->end, s1) });
+		    l->plan_id[0] ? l->plan_id : NULL, dom_opt(l->start, s0), dom_opt(l->end, s1),
+		    buf_lltoa(la[i].tax_total, tx) });
 		if (res == NULL)
 			return derr_db(e, d->db);
 		PQclear(res);
 	}
-	if (subtotal > 0 && credit_apply(d, dr->customer_id, dr->currency, subtotal, id,
-	    &credit, e) != 0)
+	if (insert_taxes(d, id, &tc, la, dr->n, e) != 0)
 		return -1;
-	due = subtotal - credit;
+	if (total > 0 && credit_apply(d, dr->customer_id, dr->currency, total, id, &credit,
+	    e) != 0)
+		return -1;
+	due = total - credit;
 	if (credit > 0 || due == 0) {
 		res = db_exec(d->db, STMT_INV_SET_TOTALS, (const char *[]){ d->site.id, id,
 		    buf_lltoa(credit, a[4]), buf_lltoa(due, a[5]), due == 0 ? "paid" : "open",
@@ -117,6 +179,8 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 			return derr_db(e, d->db);
 		PQclear(res);
 	}
+	if (documents_queue(d, DOC_INVOICE, id, number_text, dr->customer_id, e) != 0)
+		return -1;
 	if (emit(d, "invoice.created", id, e) != 0)
 		return -1;
 	if (due == 0) {
@@ -125,6 +189,45 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 			return -1;
 	}
 	return 0;
+}
+
+int
+invoices_create(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
+    struct derr *e)
+{
+	const struct currency *cur = currency_get(dr->currency);
+	PGresult *res;
+	int n;
+
+	if (cur == NULL || !cur->billable)
+		return derr_set(e, DERR_INVALID, "parameter_invalid", "currency",
+		    "currency must be a current ISO 4217 code such as \"EUR\".");
+	if (dr->n == 0)
+		return derr_set(e, DERR_INVALID, "parameter_missing", "lines",
+		    "An invoice needs at least one line.");
+	for (int i = 0; i < dr->n; i++) {
+		if ((dr->lines[i].start >= 0) != (dr->lines[i].end >= 0) ||
+		    dr->lines[i].end < dr->lines[i].start) {
+			derr_set(e, DERR_INVALID, "parameter_invalid", NULL,
+			    "A line's period needs both period_start and period_end, in order.");
+			snprintf(e->param, sizeof(e->param), "lines[%d].period_end", i);
+			return -1;
+		}
+	}
+	if (inv_draft_total(dr) <= 0)
+		return derr_set(e, DERR_INVALID, "parameter_invalid", "lines",
+		    "An invoice must charge something.");
+	res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id, dr->customer_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n != 1)
+		return derr_set(e, DERR_NOT_FOUND, "resource_missing", "customer_id",
+		    "No such customer: '%s'", dr->customer_id);
+	if (invoices_raise(d, dr, id, e) != 0)
+		return -1;
+	return payments_collect(d, id, e);
 }
 
 int
@@ -147,6 +250,7 @@ invoices_void(struct dctx *d, const char *id, bool settle_sub, struct derr *e)
 {
 	PGresult *inv, *res;
 	char status[16], customer[DOM_ID_MAX], currency[4], sub[DOM_ID_MAX], now[24];
+	long long credit, due;
 
 	inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, id });
 	if (inv == NULL)
@@ -160,6 +264,8 @@ invoices_void(struct dctx *d, const char *id, bool settle_sub, struct derr *e)
 	snprintf(currency, sizeof(currency), "%s", db_val(inv, 0, INV_CURRENCY));
 	snprintf(sub, sizeof(sub), "%s", db_val(inv, 0, INV_SUBSCRIPTION) ?
 	    db_val(inv, 0, INV_SUBSCRIPTION) : "");
+	credit = db_ll(inv, 0, INV_CREDIT, 0);
+	due = db_ll(inv, 0, INV_DUE, 0) - db_ll(inv, 0, INV_PAID, 0);
 	PQclear(inv);
 	if (strcmp(status, "open") != 0 && strcmp(status, "uncollectible") != 0)
 		return derr_set(e, DERR_CONFLICT, "invoice_not_open", NULL,
@@ -179,7 +285,10 @@ invoices_void(struct dctx *d, const char *id, bool settle_sub, struct derr *e)
 	if (res == NULL)
 		return derr_db(e, d->db);
 	PQclear(res);
+	/* The credit it used comes back to the balance; the credit note cancels the whole
+	 * invoice: that credit, and what was still due. */
 	if (credit_invoice_voided(d, id, customer, currency, e) != 0 ||
+	    cnotes_for_void(d, id, credit, due, e) != 0 ||
 	    emit(d, "invoice.voided", id, e) != 0)
 		return -1;
 	if (settle_sub && sub[0] != '\0')

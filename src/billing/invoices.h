@@ -7,10 +7,11 @@
 
 #include "billing/domain.h"
 
-#define INV_MAX_LINES 8
+#define INV_MAX_LINES 100	/* a one-off invoice's lines; subscriptions bill one or two */
 
 struct inv_line {
-	char		 kind[24];	/* plan_charge, proration_charge */
+	char		 kind[24];	/* plan_charge, proration_charge, one_off (a copy:
+				 * drafts are rebuilt from rows that are freed) */
 	char		 description[240];
 	long long	 amount;	/* never negative: credit goes to the ledger */
 	char		 plan_id[DOM_ID_MAX];
@@ -29,12 +30,20 @@ void	inv_draft_add(struct inv_draft *dr, const char *kind, const char *desc,
 	    long long amount, const char *plan_id, long long start, long long end);
 long long inv_draft_total(const struct inv_draft *dr);
 
-/* Issues the invoice: numbered, the customer's available credit in its currency applied,
- * details frozen, invoice.created (and invoice.paid when nothing is due). */
+/* A one-off invoice (lines of kind one_off): checks the customer, the currency and the
+ * lines, issues it and collects it like any other. */
+int	invoices_create(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
+	    struct derr *e);
+/* Issues the invoice: numbered, taxed (taxes.h: the rates of the buyer's billing address,
+ * or the reverse charge), the customer's available credit in its currency applied to its
+ * total, details frozen, its PDF queued, invoice.created (and invoice.paid when nothing
+ * is due). */
 int	invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 	    struct derr *e);
+/* The number as printed: prefix, then the sequence with at least four digits. */
+void	inv_number_text(const char *prefix, long long seq, char out[48]);
 /* Voids an open or uncollectible invoice: the credit it consumed goes back, credit
- * computed from its term is never spendable. With settle_sub, a past-due subscription
+ * computed from its term is never spendable, and a credit note cancels it. With settle_sub, a past-due subscription
  * with nothing left unpaid returns to service. */
 int	invoices_void(struct dctx *d, const char *id, bool settle_sub, struct derr *e);
 /* Status of an invoice ("open", "paid", ...) into out; 0, or -1 with e (404). */

@@ -5,6 +5,7 @@
 
 #include "billing/events.h"
 #include "billing/objects.h"
+#include "billing/taxes.h"
 
 #define V(col)	db_val(res, row, (col))
 
@@ -117,7 +118,8 @@ write_plan(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
 }
 
 /* What the next renewal charges if nothing else changes first: the scheduled plan's price
- * or the plan's, less the credit in its currency; nothing when it will not renew. */
+ * or the plan's, with the tax the customer pays on it today, less the credit in its
+ * currency; nothing when it will not renew. */
 static int
 write_subscription(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
 {
@@ -126,9 +128,16 @@ write_subscription(struct dctx *d, struct jw *w, PGresult *res, int row, struct 
 	bool renews = V(SUB_NEXT) != NULL && !cancel_at_end && V(SUB_PAUSE_AT) == NULL &&
 	    (strcmp(status, "active") == 0 || strcmp(status, "in_trial") == 0 ||
 	    strcmp(status, "past_due") == 0);
+	long long price = 0;
 
-	(void)d;
-	(void)e;
+	if (renews) {
+		price = V(SUB_SCHEDULED_AMOUNT) ? db_ll(res, row, SUB_SCHEDULED_AMOUNT, 0) :
+		    db_ll(res, row, SUB_AMOUNT, 0);
+		/* Only a site with tax rates can charge tax (the reverse charge charges none). */
+		if (is_true(V(SUB_SITE_TAXES)) && taxes_gross_for(d, V(SUB_CUSTOMER), price,
+		    &price, e) != 0)
+			return -1;
+	}
 	jw_obj_begin(w, NULL);
 	jw_str(w, "id", V(SUB_ID));
 	jw_str(w, "object", "subscription");
@@ -138,8 +147,6 @@ write_subscription(struct dctx *d, struct jw *w, PGresult *res, int row, struct 
 	jw_int_text(w, "current_term_start", V(SUB_TERM_START));
 	jw_int_text(w, "current_term_end", V(SUB_TERM_END));
 	if (renews) {
-		long long price = V(SUB_SCHEDULED_AMOUNT) ? db_ll(res, row, SUB_SCHEDULED_AMOUNT, 0) :
-		    db_ll(res, row, SUB_AMOUNT, 0);
 		long long credit = db_ll(res, row, SUB_CREDIT, 0);
 
 		jw_int_text(w, "next_billing_at", V(SUB_NEXT));
@@ -165,11 +172,49 @@ write_subscription(struct dctx *d, struct jw *w, PGresult *res, int row, struct 
 	return 0;
 }
 
+/* The tax lines of an invoice or credit note (STMT_INV_TAXES / STMT_CN_TAXES rows). */
+static void
+write_taxes(struct jw *w, const char *key, PGresult *t)
+{
+	char pct[24];
+
+	jw_arr_begin(w, key);
+	for (int i = 0; i < PQntuples(t); i++) {
+		taxes_format_percentage((long)db_ll(t, i, DTAX_PPM, 0), pct);
+		jw_obj_begin(w, NULL);
+		jw_str(w, "tax_rate_id", db_val(t, i, DTAX_RATE_ID));
+		jw_str(w, "display_name", db_val(t, i, DTAX_NAME));
+		jw_str(w, "percentage", pct);
+		jw_bool(w, "inclusive", is_true(db_val(t, i, DTAX_INCLUSIVE)));
+		jw_str(w, "country", db_val(t, i, DTAX_COUNTRY));
+		jw_str(w, "region", db_val(t, i, DTAX_REGION));
+		jw_int_text(w, "taxable_amount", db_val(t, i, DTAX_TAXABLE));
+		jw_int_text(w, "amount", db_val(t, i, DTAX_AMOUNT));
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
+/* Where the document's PDF is, once the job runner has rendered it. */
+static void
+write_pdf_url(struct jw *w, const char *key, const char *ready, const char *what,
+    const char *id)
+{
+	char url[DOM_ID_MAX + 48];
+
+	if (!is_true(ready)) {
+		jw_null(w, key);
+		return;
+	}
+	snprintf(url, sizeof(url), "/api/v1/%s/%s/pdf", what, id);
+	jw_str(w, key, url);
+}
+
 static int
 write_invoice(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
 {
 	const char *id = V(INV_ID);
-	PGresult *lines, *pays;
+	PGresult *lines, *pays, *taxes;
 
 	lines = db_exec(d->db, STMT_INV_LINES, (const char *[]){ d->site.id, id });
 	if (lines == NULL)
@@ -179,20 +224,35 @@ write_invoice(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr 
 		PQclear(lines);
 		return derr_db(e, d->db);
 	}
+	taxes = db_exec(d->db, STMT_INV_TAXES, (const char *[]){ d->site.id, id });
+	if (taxes == NULL) {
+		PQclear(lines);
+		PQclear(pays);
+		return derr_db(e, d->db);
+	}
 	jw_obj_begin(w, NULL);
 	jw_str(w, "id", id);
 	jw_str(w, "object", "invoice");
 	jw_int_text(w, "number", V(INV_NUMBER));
+	jw_str(w, "formatted_number", V(INV_NUMBER_TEXT));
 	jw_str(w, "customer_id", V(INV_CUSTOMER));
 	jw_str(w, "subscription_id", V(INV_SUBSCRIPTION));
 	jw_str(w, "status", V(INV_STATUS));
 	jw_str(w, "currency", V(INV_CURRENCY));
 	jw_int_text(w, "subtotal", V(INV_SUBTOTAL));
-	jw_int_text(w, "credit_applied", V(INV_CREDIT));
+	jw_int_text(w, "tax", V(INV_TAX));
+	jw_int(w, "total_excluding_tax", db_ll(res, row, INV_TOTAL, 0) -
+	    db_ll(res, row, INV_TAX, 0));
 	jw_int_text(w, "total", V(INV_TOTAL));
+	jw_int_text(w, "credit_applied", V(INV_CREDIT));
 	jw_int_text(w, "amount_due", V(INV_DUE));
 	jw_int_text(w, "amount_paid", V(INV_PAID));
 	jw_int_text(w, "amount_refunded", V(INV_REFUNDED));
+	jw_int_text(w, "amount_credited", V(INV_CREDITED));
+	jw_str(w, "tax_treatment", V(INV_TAX_TREATMENT));
+	jw_str(w, "tax_note", V(INV_TAX_NOTE));
+	write_taxes(w, "tax_amounts", taxes);
+	write_pdf_url(w, "invoice_pdf", V(INV_PDF_READY), "invoices", id);
 	jw_int_text(w, "attempt_count", V(INV_ATTEMPTS));
 	jw_int_text(w, "next_attempt_at", V(INV_NEXT_ATTEMPT));
 	jw_int_text(w, "created_at", V(INV_CREATED));
@@ -207,6 +267,7 @@ write_invoice(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr 
 		jw_str(w, "kind", db_val(lines, i, LINE_KIND));
 		jw_str(w, "description", db_val(lines, i, LINE_DESCRIPTION));
 		jw_int_text(w, "amount", db_val(lines, i, LINE_AMOUNT));
+		jw_int_text(w, "tax_amount", db_val(lines, i, LINE_TAX));
 		jw_str(w, "plan_id", db_val(lines, i, LINE_PLAN));
 		jw_int_text(w, "period_start", db_val(lines, i, LINE_START));
 		jw_int_text(w, "period_end", db_val(lines, i, LINE_END));
@@ -231,6 +292,7 @@ write_invoice(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr 
 	jw_obj_end(w);
 	PQclear(lines);
 	PQclear(pays);
+	PQclear(taxes);
 	return 0;
 }
 
@@ -408,6 +470,109 @@ write_entitlements(struct dctx *d, struct jw *w, PGresult *res, int row, struct 
 	return 0;
 }
 
+static int
+write_tax_rate(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
+{
+	char pct[24];
+
+	(void)d;
+	(void)e;
+	taxes_format_percentage((long)db_ll(res, row, TXR_PPM, 0), pct);
+	jw_obj_begin(w, NULL);
+	jw_str(w, "id", V(TXR_ID));
+	jw_str(w, "object", "tax_rate");
+	jw_str(w, "display_name", V(TXR_NAME));
+	jw_str(w, "description", V(TXR_DESCRIPTION));
+	jw_str(w, "percentage", pct);
+	jw_bool(w, "inclusive", is_true(V(TXR_INCLUSIVE)));
+	jw_str(w, "country", V(TXR_COUNTRY));
+	jw_str(w, "region", V(TXR_REGION));
+	jw_bool(w, "active", is_true(V(TXR_ACTIVE)));
+	jw_int_text(w, "created_at", V(TXR_CREATED));
+	jw_obj_end(w);
+	return 0;
+}
+
+static int
+write_credit_note(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
+{
+	const char *id = V(CN_ID);
+	PGresult *lines, *taxes;
+
+	lines = db_exec(d->db, STMT_CN_LINES, (const char *[]){ d->site.id, id });
+	if (lines == NULL)
+		return derr_db(e, d->db);
+	taxes = db_exec(d->db, STMT_CN_TAXES, (const char *[]){ d->site.id, id });
+	if (taxes == NULL) {
+		PQclear(lines);
+		return derr_db(e, d->db);
+	}
+	jw_obj_begin(w, NULL);
+	jw_str(w, "id", id);
+	jw_str(w, "object", "credit_note");
+	jw_int_text(w, "number", V(CN_NUMBER));
+	jw_str(w, "formatted_number", V(CN_NUMBER_TEXT));
+	jw_str(w, "invoice_id", V(CN_INVOICE));
+	jw_str(w, "invoice_number", V(CN_INVOICE_NUMBER_TEXT));
+	jw_str(w, "customer_id", V(CN_CUSTOMER));
+	jw_str(w, "currency", V(CN_CURRENCY));
+	jw_str(w, "reason", V(CN_REASON));
+	jw_int_text(w, "subtotal", V(CN_SUBTOTAL));
+	jw_int_text(w, "tax", V(CN_TAX));
+	jw_int(w, "total_excluding_tax", db_ll(res, row, CN_TOTAL, 0) -
+	    db_ll(res, row, CN_TAX, 0));
+	jw_int_text(w, "total", V(CN_TOTAL));
+	jw_int_text(w, "credit_amount", V(CN_CREDIT_AMOUNT));
+	jw_int_text(w, "refund_amount", V(CN_REFUND_AMOUNT));
+	jw_int_text(w, "void_amount", V(CN_VOID_AMOUNT));
+	jw_str(w, "credit_entry_id", V(CN_CREDIT_ENTRY));
+	jw_str(w, "payment_attempt_id", V(CN_PAYMENT_ATTEMPT));
+	jw_str(w, "tax_treatment", V(CN_TAX_TREATMENT));
+	jw_str(w, "tax_note", V(CN_TAX_NOTE));
+	write_taxes(w, "tax_amounts", taxes);
+	jw_arr_begin(w, "lines");
+	for (int i = 0; i < PQntuples(lines); i++) {
+		jw_obj_begin(w, NULL);
+		jw_str(w, "description", db_val(lines, i, CNL_DESCRIPTION));
+		jw_int_text(w, "amount", db_val(lines, i, CNL_AMOUNT));
+		jw_int_text(w, "tax_amount", db_val(lines, i, CNL_TAX));
+		jw_int_text(w, "period_start", db_val(lines, i, CNL_START));
+		jw_int_text(w, "period_end", db_val(lines, i, CNL_END));
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_raw(w, "customer_details", V(CN_CUSTOMER_DETAILS));
+	jw_raw(w, "seller_details", V(CN_SELLER_DETAILS));
+	write_pdf_url(w, "credit_note_pdf", V(CN_PDF_READY), "credit_notes", id);
+	jw_int_text(w, "created_at", V(CN_CREATED));
+	jw_obj_end(w);
+	PQclear(lines);
+	PQclear(taxes);
+	return 0;
+}
+
+static int
+write_legal_details(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
+{
+	(void)e;
+	jw_obj_begin(w, NULL);
+	jw_str(w, "object", "legal_details");
+	jw_str(w, "site_id", d->site.id);
+	jw_str(w, "legal_name", V(LEGAL_NAME));
+	jw_str(w, "name_on_documents", V(LEGAL_NAME) ? V(LEGAL_NAME) : V(LEGAL_SITE_NAME));
+	jw_raw(w, "address", V(LEGAL_ADDRESS));
+	jw_raw(w, "tax_ids", V(LEGAL_TAX_IDS));
+	jw_str(w, "email", V(LEGAL_EMAIL));
+	jw_str(w, "phone", V(LEGAL_PHONE));
+	jw_str(w, "invoice_prefix", V(LEGAL_INVOICE_PREFIX));
+	jw_str(w, "credit_note_prefix", V(LEGAL_CN_PREFIX));
+	jw_str(w, "footer", V(LEGAL_FOOTER));
+	jw_str(w, "paper_size", V(LEGAL_PAPER));
+	jw_int_text(w, "updated_at", V(LEGAL_UPDATED));
+	jw_obj_end(w);
+	return 0;
+}
+
 const struct obj_type obj_types[OBJ__MAX] = {
 	[OBJ_CUSTOMER] = { "customer", STMT_CUSTOMER_GET, write_customer },
 	[OBJ_PORTAL_SESSION] = { "portal_session", STMT_PSESS_GET, write_portal_session },
@@ -420,6 +585,10 @@ const struct obj_type obj_types[OBJ__MAX] = {
 	[OBJ_WEBHOOK_ENDPOINT] = { "webhook_endpoint", STMT_WH_GET, write_webhook_endpoint },
 	[OBJ_CREDIT_ENTRY] = { "credit_entry", STMT_CREDIT_GET, write_credit_entry },
 	[OBJ_ENTITLEMENTS] = { "customer", STMT_ENTITLEMENTS, write_entitlements },
+	[OBJ_TAX_RATE] = { "tax_rate", STMT_TAXRATE_GET, write_tax_rate },
+	[OBJ_CREDIT_NOTE] = { "credit_note", STMT_CN_GET, write_credit_note },
+	/* By site: the id is the site's; STMT_LEGAL_GET takes only $1. */
+	[OBJ_LEGAL_DETAILS] = { "site", STMT_LEGAL_GET, write_legal_details },
 };
 
 int

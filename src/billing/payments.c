@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "billing/cnotes.h"
 #include "billing/credit.h"
 #include "billing/events.h"
 #include "billing/objects.h"
@@ -234,7 +235,7 @@ int
 payments_refund(struct dctx *d, const char *invoice_id, long long amount, struct derr *e)
 {
 	PGresult *inv, *res;
-	long long left;
+	long long left, total;
 	char id[DOM_ID_MAX], idem[DOM_ID_MAX * 2 + 16], pm[DOM_ID_MAX] = "", currency[4];
 	int rc;
 
@@ -253,12 +254,21 @@ payments_refund(struct dctx *d, const char *invoice_id, long long amount, struct
 		return -1;
 	}
 	left = db_ll(inv, 0, INV_PAID, 0) - db_ll(inv, 0, INV_REFUNDED, 0);
+	total = db_ll(inv, 0, INV_TOTAL, 0);
 	snprintf(currency, sizeof(currency), "%s", db_val(inv, 0, INV_CURRENCY));
 	PQclear(inv);
 	res = db_exec(d->db, STMT_PAY_REFUNDING, (const char *[]){ d->site.id, invoice_id });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	left -= db_ll(res, 0, 0, 0);	/* refunds still in flight */
+	PQclear(res);
+	/* Each refund gets a credit note, and an invoice's credit notes never exceed its
+	 * total: what was credited to the balance already (unused time) is not refunded too. */
+	res = db_exec(d->db, STMT_INV_CREDITED, (const char *[]){ d->site.id, invoice_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (total - db_ll(res, 0, 0, 0) < left)
+		left = total - db_ll(res, 0, 0, 0);
 	PQclear(res);
 	if (amount < 0)
 		amount = left;
@@ -337,6 +347,8 @@ payments_record(struct dctx *d, const char *attempt_id, const struct gw_result *
 		if (res == NULL)
 			return derr_db(e, d->db);
 		PQclear(res);
+		if (cnotes_for_refund(d, inv, amount, attempt_id, e) != 0)
+			return -1;
 		return emit_invoice(d, "invoice.refunded", inv, e);
 	}
 	if (r->outcome == GW_SUCCEEDED)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "billing/cnotes.h"
 #include "billing/credit.h"
 #include "billing/customers.h"
 #include "billing/events.h"
@@ -361,14 +362,16 @@ term_credited(struct dctx *d, const struct sub *s, bool *yes, struct derr *e)
 }
 
 /* The unused part of a paid term goes to the customer's credit, prorated by the
- * documented rule. A term in trial, unpaid, already credited or over gives nothing. */
+ * documented rule, with a credit note on the term's invoice (which adds the tax the
+ * invoice charged on it and caps it by what the invoice has not credited yet). A term in
+ * trial, unpaid, already credited or over gives nothing. */
 static int
 credit_unused(struct dctx *d, struct sub *s, long long at, const char *source,
     struct sm_result *out, struct derr *e)
 {
 	struct credit_grant g;
-	char id[DOM_ID_MAX], desc[240];
-	long long amount, cap = 0;
+	char desc[240];
+	long long amount, cap = 0, granted;
 	bool done;
 	int err;
 
@@ -384,9 +387,7 @@ credit_unused(struct dctx *d, struct sub *s, long long at, const char *source,
 	if (done)
 		return 0;
 	amount = terms_prorate(s->amount, s->term_end - at, s->term_end - s->term_start);
-	if (amount > cap)
-		amount = cap;	/* never more back than the term brought in */
-	if (amount <= 0)
+	if (amount <= 0 || cap <= 0)
 		return 0;
 	snprintf(desc, sizeof(desc), "Unused time on %s", s->plan_name);
 	memset(&g, 0, sizeof(g));
@@ -399,10 +400,10 @@ credit_unused(struct dctx *d, struct sub *s, long long at, const char *source,
 	g.subscription_id = s->id;
 	g.period_start = at;
 	g.period_end = s->term_end;
-	if (credit_grant(d, &g, id, e) != 0)
+	if (cnotes_credit_unused(d, &g, &granted, e) != 0)
 		return -1;
-	if (out != NULL) {
-		out->credit = amount;
+	if (out != NULL && granted > 0) {
+		out->credit = granted;
 		copy(out->credit_description, sizeof(out->credit_description), desc);
 		out->credit_start = at;
 		out->credit_end = s->term_end;
@@ -783,6 +784,22 @@ invoice_totals(struct dctx *d, const char *inv, struct sub_preview *p, struct de
 	if (PQntuples(res) == 1) {
 		p->credit_applied = db_ll(res, 0, INV_CREDIT, 0);
 		p->amount_due = db_ll(res, 0, INV_DUE, 0);
+		p->tax = db_ll(res, 0, INV_TAX, 0);
+		p->total = db_ll(res, 0, INV_TOTAL, 0);
+		copy(p->tax_treatment, sizeof(p->tax_treatment), db_val(res, 0, INV_TAX_TREATMENT));
+	}
+	PQclear(res);
+	res = db_exec(d->db, STMT_INV_TAXES, (const char *[]){ d->site.id, inv });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	for (int i = 0; i < PQntuples(res) && p->ntaxes < TAX_MAX_RATES; i++) {
+		struct sub_preview_tax *t = &p->taxes[p->ntaxes++];
+
+		copy(t->name, sizeof(t->name), db_val(res, i, DTAX_NAME));
+		t->ppm = (long)db_ll(res, i, DTAX_PPM, 0);
+		t->inclusive = strcmp(db_val(res, i, DTAX_INCLUSIVE), "t") == 0;
+		t->taxable = db_ll(res, i, DTAX_TAXABLE, 0);
+		t->amount = db_ll(res, i, DTAX_AMOUNT, 0);
 	}
 	PQclear(res);
 	lines = db_exec(d->db, STMT_INV_LINES, (const char *[]){ d->site.id, inv });
@@ -797,7 +814,8 @@ invoice_totals(struct dctx *d, const char *inv, struct sub_preview *p, struct de
 	return 0;
 }
 
-/* The next renewal of s as it stands: when, on which plan, for how much (credit off). */
+/* The next renewal of s as it stands: when, on which plan, for how much (with the tax
+ * the customer pays today, credit off). */
 static int
 next_renewal(struct dctx *d, const struct sub *s, long long *at, long long *amount,
     char plan[DOM_ID_MAX], struct derr *e)
@@ -818,6 +836,8 @@ next_renewal(struct dctx *d, const struct sub *s, long long *at, long long *amou
 			return -1;
 		price = p.amount;
 	}
+	if (taxes_gross_for(d, s->customer_id, price, &price, e) != 0)
+		return -1;
 	credit = balance(d, s->customer_id, s->currency, e, &err);
 	if (err != 0)
 		return -1;

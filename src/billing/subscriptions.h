@@ -9,6 +9,7 @@
 #include "billing/domain.h"
 #include "billing/invoices.h"
 #include "billing/plans.h"
+#include "billing/taxes.h"
 
 enum sub_status {
 	SS_NONE = 0,		/* not created yet */
@@ -114,12 +115,24 @@ struct sub_pause_req {
 	long long	 resume_at;		/* -1: until resumed */
 };
 
+/* One tax line of a preview's invoice. */
+struct sub_preview_tax {
+	char		 name[64];
+	long		 ppm;
+	bool		 inclusive;
+	long long	 taxable, amount;
+};
+
 /* What a plan change would bill, computed by running it and rolling it back. */
 struct sub_preview {
 	bool		 end_of_term;
 	long long	 proration_date;
 	char		 currency[4];
 	struct inv_draft draft;		/* what is billed now (no lines at end of term) */
+	long long	 tax, total;	/* total = the draft's lines + exclusive tax */
+	char		 tax_treatment[16];
+	struct sub_preview_tax taxes[TAX_MAX_RATES];
+	int		 ntaxes;
 	long long	 credit_applied, amount_due;
 	long long	 credit_granted;	/* unused time going to the balance */
 	char		 credit_description[240];

@@ -16,6 +16,8 @@
 #include "db/migrate.h"
 #include "db/stmts.h"
 #include "billing/notify.h"
+#include "billing/legal.h"
+#include "billing/objects.h"
 #include "billing/subscriptions.h"
 
 static void
@@ -38,6 +40,10 @@ usage_to(FILE *f)
 	    "  site list                       list sites\n"
 	    "  site dunning SITE [--retry-days 1,3,5] [--final cancel|mark_uncollectible]\n"
 	    "                                  retries after a failed charge, and what ends them\n"
+	    "  legal-details SITE [--set FILE]\n"
+	    "                                  show the seller's details invoices print, or set\n"
+	    "                                  them from a JSON file ('-': stdin) with the\n"
+	    "                                  fields of POST /api/v1/legal_details\n"
 	    "  key rotate SITE [--grace SECONDS]\n"
 	    "                                  issue a new key; old keys work for SECONDS more\n"
 	    "  key revoke SITE KEY_ID          end one key now (its id is the part after sk_MODE_)\n"
@@ -347,6 +353,101 @@ cmd_key_revoke(struct db *db, int argc, char **argv)
 	return 0;
 }
 
+/* Reads all of path ("-": stdin) into b, NUL-terminated. */
+static int
+read_all(const char *path, struct buf *b)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	char chunk[4096];
+	size_t n;
+
+	if (f == NULL)
+		return -1;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b->len < (1u << 20))
+		buf_append(b, chunk, n);
+	buf_append(b, "", 0);
+	if (f != stdin)
+		fclose(f);
+	return b->len < (1u << 20) ? 0 : -1;
+}
+
+/* The site's legal details (the seller on its invoices): shown, or set from a JSON file
+ * through the same domain call and field table as POST /api/v1/legal_details. */
+static int
+cmd_legal_details(struct db *db, int argc, char **argv)
+{
+	const char *file = NULL;
+	struct json_error je;
+	struct site site;
+	struct dctx d;
+	struct derr e;
+	struct buf in, out;
+	cJSON *body = NULL;
+	PGresult *res;
+	int rc = 1;
+
+	if (argc < 1)
+		return usage(), 2;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--set") == 0 && i + 1 < argc)
+			file = argv[++i];
+		else
+			return usage(), 2;
+	}
+	res = db_exec(db, STMT_SITE_GET, (const char *[]){ argv[0] });
+	if (res == NULL)
+		return die("database", db->errmsg);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return die("no such site", argv[0]);
+	}
+	memset(&site, 0, sizeof(site));
+	snprintf(site.id, sizeof(site.id), "%s", argv[0]);
+	snprintf(site.mode, sizeof(site.mode), "%s", db_val(res, 0, SITE_MODE));
+	site.clock_offset = db_ll(res, 0, SITE_OFFSET, 0);
+	PQclear(res);
+	dctx_init(&d, db, &site, (long long)time(NULL) + site.clock_offset, ACTOR_ADMIN, NULL);
+	buf_init(&in);
+	buf_init(&out);
+	if (file != NULL) {
+		if (read_all(file, &in) != 0) {
+			die("cannot read (at most 1 MiB)", file);
+			goto out;
+		}
+		body = json_parse(in.data, in.len, 16, &je);
+		if (body == NULL || json_validate(body, legal_fields, NULL, &je) != 0) {
+			fprintf(stderr, "portalctl: %s: %s\n", file, je.message);
+			goto out;
+		}
+		if (db_begin(db) != 0) {
+			die("database", db->errmsg);
+			goto out;
+		}
+		if (legal_update(&d, body, &e) != 0) {
+			db_rollback(db);
+			fprintf(stderr, "portalctl: %s%s%s\n", e.message, e.param[0] ? ": " : "",
+			    e.param);
+			goto out;
+		}
+		if (db_commit(db) != 0) {
+			die("database", db->errmsg);
+			goto out;
+		}
+	}
+	if (obj_render(&d, OBJ_LEGAL_DETAILS, site.id, &out, &e) != 0) {
+		die("cannot read the legal details", e.message);
+		goto out;
+	}
+	fwrite(out.data, 1, out.len, stdout);
+	fputc('\n', stdout);
+	rc = 0;
+out:
+	cJSON_Delete(body);
+	buf_free(&in);
+	buf_free(&out);
+	return rc;
+}
+
 /* The conninfo as libpq reads it, every password-like keyword (libpq marks them with
  * dispchar '*') left out whatever its quoting, re-quoted so it reads back the same. */
 static void
@@ -612,6 +713,8 @@ main(int argc, char **argv)
 		rc = cmd_site_dunning(&db, argc - i - 2, argv + i + 2);
 	else if (strcmp(argv[i], "mail") == 0)
 		rc = mailctl_main(&db, &cfg, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "legal-details") == 0)
+		rc = cmd_legal_details(&db, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "key") == 0 && i + 1 < argc &&
 	    strcmp(argv[i + 1], "rotate") == 0)
 		rc = cmd_key_rotate(&db, &cfg, argc - i - 2, argv + i + 2);

@@ -25,14 +25,37 @@
 	"p.interval_count, p.name, s.pause_at, s.term_invoice_id, sp.amount, " \
 	"(SELECT COALESCE(sum(ce.amount), 0) FROM credit_entries ce WHERE ce.site_id = s.site_id " \
 	"AND ce.customer_id = s.customer_id AND ce.currency = p.currency " \
-	"AND ce.status = 'available')"
+	"AND ce.status = 'available'), " \
+	"EXISTS (SELECT 1 FROM tax_rates tr WHERE tr.site_id = s.site_id AND tr.active)"
 #define SUB_FROM \
 	" FROM subscriptions s JOIN plans p ON p.site_id = s.site_id AND p.id = s.plan_id " \
 	"LEFT JOIN plans sp ON sp.site_id = s.site_id AND sp.id = s.scheduled_plan_id "
 #define INV_COLS \
 	"id, number, customer_id, subscription_id, status, currency, subtotal, credit_applied, " \
 	"total, amount_due, amount_paid, attempt_count, next_attempt_at, created_at, paid_at, " \
-	"voided_at, amount_refunded, customer_details::text, seller_details::text"
+	"voided_at, amount_refunded, customer_details::text, seller_details::text, number_text, " \
+	"tax, tax_treatment, tax_note, (SELECT COALESCE(sum(cn.total), 0) FROM credit_notes cn " \
+	"WHERE cn.site_id = invoices.site_id AND cn.invoice_id = invoices.id), " \
+	"(SELECT dc.pdf IS NOT NULL FROM documents dc WHERE dc.site_id = invoices.site_id " \
+	"AND dc.kind = 'invoice' AND dc.object_id = invoices.id)"
+#define LEGAL_COLS \
+	"l.legal_name, l.address::text, COALESCE(l.tax_ids, '[]')::text, l.email, l.phone, " \
+	"COALESCE(l.invoice_prefix, 'INV-'), COALESCE(l.credit_note_prefix, 'CN-'), l.footer, " \
+	"COALESCE(l.paper, 'a4'), l.updated_at, st.name"
+#define TAXRATE_COLS \
+	"id, display_name, description, rate_ppm, inclusive, country, region, active, created_at"
+#define DOC_TAX_COLS \
+	"tax_no, tax_rate_id, display_name, rate_ppm, inclusive, country, region, " \
+	"taxable_amount, amount"
+#define CN_COLS \
+	"cn.id, cn.number, cn.number_text, cn.invoice_id, cn.customer_id, cn.currency, " \
+	"cn.reason, cn.subtotal, cn.tax, cn.total, cn.credit_amount, cn.refund_amount, " \
+	"cn.void_amount, cn.credit_entry_id, cn.payment_attempt_id, cn.tax_treatment, " \
+	"cn.tax_note, cn.customer_details::text, cn.seller_details::text, cn.created_at, " \
+	"i.number_text, i.created_at, (SELECT dc.pdf IS NOT NULL FROM documents dc " \
+	"WHERE dc.site_id = cn.site_id AND dc.kind = 'credit_note' AND dc.object_id = cn.id)"
+#define CN_FROM \
+	" FROM credit_notes cn JOIN invoices i ON i.site_id = cn.site_id AND i.id = cn.invoice_id "
 #define EVENT_COLS \
 	"id, type, object_id, data::text, created_at, seq, actor_type, actor_id"
 #define CREDIT_COLS \
@@ -352,27 +375,42 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_INV_INSERT] = { "inv_insert",
 	    "INSERT INTO invoices (site_id, id, number, customer_id, subscription_id, status, "
 	    "currency, subtotal, credit_applied, total, amount_due, amount_paid, paid_at, "
-	    "created_at, customer_details, seller_details) "
+	    "created_at, customer_details, seller_details, number_text, tax, tax_treatment, "
+	    "tax_note) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, "
-	    "$16::jsonb)", 16 },
-	/* The buyer's and the seller's details as an invoice freezes them when issued. */
+	    "$16::jsonb, $17, $18, $19, $20)", 20 },
+	/* The buyer's and the seller's details as an invoice freezes them when issued (the
+	 * seller's legal details, else the site's name), the number prefixes, and what decides
+	 * the taxes: the buyer's country, region and tax id, the seller's country and tax ids,
+	 * and whether the site has any tax rate at all (see enum parties_col). */
 	[STMT_INV_PARTIES] = { "inv_parties",
 	    "SELECT json_strip_nulls(json_build_object('name', c.name, 'email', c.email, "
 	    "'company', c.company, 'phone', c.phone, 'address', c.billing_address, "
 	    "'tax_id', CASE WHEN c.tax_id_type IS NULL THEN NULL ELSE json_build_object('type', "
 	    "c.tax_id_type, 'value', c.tax_id_value) END))::text, "
-	    "json_build_object('name', st.name)::text FROM customers c "
-	    "JOIN sites st ON st.id = c.site_id WHERE c.site_id = $1 AND c.id = $2", 2 },
+	    "json_strip_nulls(json_build_object('name', COALESCE(l.legal_name, st.name), "
+	    "'address', l.address, 'tax_ids', CASE WHEN jsonb_array_length(l.tax_ids) > 0 "
+	    "THEN l.tax_ids END, 'email', l.email, 'phone', l.phone, 'footer', l.footer, "
+	    "'paper', COALESCE(l.paper, 'a4')))::text, COALESCE(l.invoice_prefix, 'INV-'), "
+	    "upper(c.billing_address->>'country'), upper(btrim(c.billing_address->>'state')), "
+	    "c.tax_id_type, c.tax_id_value, upper(l.address->>'country'), l.tax_ids::text, "
+	    "EXISTS (SELECT 1 FROM tax_rates tr WHERE tr.site_id = c.site_id AND tr.active), "
+	    "COALESCE(l.credit_note_prefix, 'CN-') FROM customers c "
+	    "JOIN sites st ON st.id = c.site_id "
+	    "LEFT JOIN site_legal_details l ON l.site_id = c.site_id "
+	    "WHERE c.site_id = $1 AND c.id = $2", 2 },
 	[STMT_INV_LINE_INSERT] = { "inv_line_insert",
 	    "INSERT INTO invoice_lines (site_id, invoice_id, line_no, kind, description, amount, "
-	    "plan_id, period_start, period_end) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9 },
+	    "plan_id, period_start, period_end, tax_amount) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", 10 },
 	[STMT_INV_GET] = { "inv_get",
 	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 AND id = $2", 2 },
 	[STMT_INV_LOCK] = { "inv_lock",
 	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 AND id = $2 FOR UPDATE", 2 },
 	[STMT_INV_LINES] = { "inv_lines",
-	    "SELECT line_no, kind, description, amount, plan_id, period_start, period_end "
-	    "FROM invoice_lines WHERE site_id = $1 AND invoice_id = $2 ORDER BY line_no", 2 },
+	    "SELECT line_no, kind, description, amount, plan_id, period_start, period_end, "
+	    "tax_amount FROM invoice_lines WHERE site_id = $1 AND invoice_id = $2 "
+	    "ORDER BY line_no", 2 },
 	/* Invoices list newest first by their number, which orders them even within a second. */
 	[STMT_INV_LIST_FIRST] = { "inv_list_first",
 	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 "
@@ -658,6 +696,125 @@ const struct stmt stmts[STMT__MAX] = {
 	    "AND NOT EXISTS (SELECT 1 FROM mail_outbox m WHERE m.site_id = $1 "
 	    "AND m.dedupe_key = 'card_expiring:' || pm.id || ':' || $6::text) "
 	    "ORDER BY pm.id LIMIT $7", 7 },
+	/* Invoicing (007): the site's legal details, tax rates, credit notes, documents. */
+	/* One row for every site: its legal details, or the defaults and the site's name. */
+	[STMT_LEGAL_GET] = { "legal_get",
+	    "SELECT " LEGAL_COLS " FROM sites st "
+	    "LEFT JOIN site_legal_details l ON l.site_id = $1 WHERE st.id = $1", 1 },
+	[STMT_LEGAL_UPSERT] = { "legal_upsert",
+	    "INSERT INTO site_legal_details (site_id, legal_name, address, tax_ids, email, phone, "
+	    "invoice_prefix, credit_note_prefix, footer, paper, updated_at) "
+	    "VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8, $9, $10, $11) "
+	    "ON CONFLICT (site_id) DO UPDATE SET legal_name = $2, address = $3::jsonb, "
+	    "tax_ids = $4::jsonb, email = $5, phone = $6, invoice_prefix = $7, "
+	    "credit_note_prefix = $8, footer = $9, paper = $10, updated_at = $11", 11 },
+	[STMT_TAXRATE_INSERT] = { "taxrate_insert",
+	    "INSERT INTO tax_rates (site_id, id, display_name, description, rate_ppm, inclusive, "
+	    "country, region, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+	    "ON CONFLICT (site_id, id) DO NOTHING RETURNING " TAXRATE_COLS, 9 },
+	[STMT_TAXRATE_GET] = { "taxrate_get",
+	    "SELECT " TAXRATE_COLS " FROM tax_rates WHERE site_id = $1 AND id = $2", 2 },
+	/* $3 display name, $4/$5 the description (flag, value), $6 active; NULL keeps. */
+	[STMT_TAXRATE_UPDATE] = { "taxrate_update",
+	    "UPDATE tax_rates SET display_name = COALESCE($3, display_name), "
+	    "description = CASE WHEN $4::bool THEN $5 ELSE description END, "
+	    "active = COALESCE($6::bool, active) WHERE site_id = $1 AND id = $2 "
+	    "RETURNING " TAXRATE_COLS, 6 },
+	[STMT_TAXRATE_LIST_FIRST] = { "taxrate_list_first",
+	    "SELECT " TAXRATE_COLS " FROM tax_rates WHERE site_id = $1 "
+	    "AND ($3::text IS NULL OR country = $3) AND ($4::bool IS NULL OR active = $4::bool) "
+	    "ORDER BY created_at DESC, id DESC LIMIT $2", 4 },
+	[STMT_TAXRATE_LIST_AFTER] = { "taxrate_list_after",
+	    "SELECT " TAXRATE_COLS " FROM tax_rates WHERE site_id = $1 "
+	    "AND (created_at, id) < ($5::bigint, $6::text) "
+	    "AND ($3::text IS NULL OR country = $3) AND ($4::bool IS NULL OR active = $4::bool) "
+	    "ORDER BY created_at DESC, id DESC LIMIT $2", 6 },
+	/* The active rates for a buyer in country $2 and region $3: the country's own rates
+	 * first, then the region's, each in the order they were made. */
+	[STMT_TAXRATE_MATCH] = { "taxrate_match",
+	    "SELECT " TAXRATE_COLS " FROM tax_rates WHERE site_id = $1 AND active "
+	    "AND country = $2 AND (region IS NULL OR region = $3) "
+	    "ORDER BY region NULLS FIRST, created_at, id LIMIT 8", 3 },
+	[STMT_INV_TAX_INSERT] = { "inv_tax_insert",
+	    "INSERT INTO invoice_taxes (site_id, invoice_id, tax_no, tax_rate_id, display_name, "
+	    "rate_ppm, inclusive, country, region, taxable_amount, amount) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", 11 },
+	[STMT_INV_TAXES] = { "inv_taxes",
+	    "SELECT " DOC_TAX_COLS " FROM invoice_taxes WHERE site_id = $1 AND invoice_id = $2 "
+	    "ORDER BY tax_no", 2 },
+	/* What an invoice has credited so far, refunds still in flight included: a credit
+	 * note never takes more than the invoice's total. */
+	[STMT_INV_CREDITED] = { "inv_credited",
+	    "SELECT (SELECT COALESCE(sum(total), 0) FROM credit_notes WHERE site_id = $1 "
+	    "AND invoice_id = $2) + (SELECT COALESCE(sum(amount), 0) FROM payment_attempts "
+	    "WHERE site_id = $1 AND invoice_id = $2 AND kind = 'refund' AND outcome = 'pending')",
+	    2 },
+	/* Credit note numbers, gapless per site, like invoice numbers. */
+	[STMT_CN_COUNTER_NEXT] = { "cn_counter_next",
+	    "INSERT INTO site_counters (site_id, credit_note_seq) VALUES ($1, 1) "
+	    "ON CONFLICT (site_id) DO UPDATE SET credit_note_seq = "
+	    "site_counters.credit_note_seq + 1 RETURNING credit_note_seq", 1 },
+	[STMT_CN_INSERT] = { "cn_insert",
+	    "INSERT INTO credit_notes (site_id, id, number, number_text, invoice_id, customer_id, "
+	    "currency, reason, subtotal, tax, total, credit_amount, refund_amount, void_amount, "
+	    "credit_entry_id, payment_attempt_id, tax_treatment, tax_note, customer_details, "
+	    "seller_details, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+	    "$12, $13, $14, $15, $16, $17, $18, $19::jsonb, $20::jsonb, $21)", 21 },
+	[STMT_CN_LINE_INSERT] = { "cn_line_insert",
+	    "INSERT INTO credit_note_lines (site_id, credit_note_id, line_no, description, amount, "
+	    "tax_amount, period_start, period_end) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8 },
+	[STMT_CN_TAX_INSERT] = { "cn_tax_insert",
+	    "INSERT INTO credit_note_taxes (site_id, credit_note_id, tax_no, tax_rate_id, "
+	    "display_name, rate_ppm, inclusive, country, region, taxable_amount, amount) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", 11 },
+	[STMT_CN_GET] = { "cn_get",
+	    "SELECT " CN_COLS CN_FROM "WHERE cn.site_id = $1 AND cn.id = $2", 2 },
+	[STMT_CN_LINES] = { "cn_lines",
+	    "SELECT line_no, description, amount, tax_amount, period_start, period_end "
+	    "FROM credit_note_lines WHERE site_id = $1 AND credit_note_id = $2 ORDER BY line_no",
+	    2 },
+	[STMT_CN_TAXES] = { "cn_taxes",
+	    "SELECT " DOC_TAX_COLS " FROM credit_note_taxes WHERE site_id = $1 "
+	    "AND credit_note_id = $2 ORDER BY tax_no", 2 },
+	/* Newest number first; filters $3 customer, $4 invoice; $5 the cursor's number. */
+	[STMT_CN_LIST_FIRST] = { "cn_list_first",
+	    "SELECT " CN_COLS CN_FROM "WHERE cn.site_id = $1 "
+	    "AND ($3::text IS NULL OR cn.customer_id = $3) "
+	    "AND ($4::text IS NULL OR cn.invoice_id = $4) ORDER BY cn.number DESC LIMIT $2", 4 },
+	[STMT_CN_LIST_AFTER] = { "cn_list_after",
+	    "SELECT " CN_COLS CN_FROM "WHERE cn.site_id = $1 AND cn.number < $5::bigint "
+	    "AND ($3::text IS NULL OR cn.customer_id = $3) "
+	    "AND ($4::text IS NULL OR cn.invoice_id = $4) ORDER BY cn.number DESC LIMIT $2", 5 },
+	[STMT_DOC_QUEUE] = { "doc_queue",
+	    "INSERT INTO documents (site_id, kind, object_id, number_text, customer_id, "
+	    "issued_at) VALUES ($1, $2, $3, $4, $5, $6)", 6 },
+	/* The job runner: the oldest document not rendered yet, skipping those another runner
+	 * holds and those that failed five times (see last_error). */
+	[STMT_DOC_CLAIM] = { "doc_claim",
+	    "SELECT kind, object_id FROM documents WHERE site_id = $1 AND pdf IS NULL "
+	    "AND attempts < 5 ORDER BY issued_at, kind, object_id LIMIT 1 "
+	    "FOR UPDATE SKIP LOCKED", 1 },
+	/* Stored once: a rendered document is never written again. */
+	[STMT_DOC_STORE] = { "doc_store",
+	    "UPDATE documents SET pdf = decode($4, 'hex'), sha256 = $5, rendered_at = $6, "
+	    "last_error = NULL WHERE site_id = $1 AND kind = $2 AND object_id = $3 "
+	    "AND pdf IS NULL RETURNING object_id", 6 },
+	[STMT_DOC_FAIL] = { "doc_fail",
+	    "UPDATE documents SET attempts = attempts + 1, last_error = $4 "
+	    "WHERE site_id = $1 AND kind = $2 AND object_id = $3", 4 },
+	[STMT_DOC_GET] = { "doc_get",
+	    "SELECT number_text, customer_id, issued_at, encode(pdf, 'hex'), attempts, "
+	    "last_error, kind, object_id FROM documents "
+	    "WHERE site_id = $1 AND kind = $2 AND object_id = $3", 3 },
+	/* A customer's documents issued in [$3, $4): the yearly archive. Without the bytes
+	 * (DOC_PDF_HEX is '' once rendered): the archive reads them one at a time. */
+	[STMT_DOC_YEAR] = { "doc_year",
+	    "SELECT number_text, customer_id, issued_at, CASE WHEN pdf IS NULL THEN NULL "
+	    "ELSE '' END, attempts, "
+	    "last_error, kind, object_id FROM documents WHERE site_id = $1 AND customer_id = $2 "
+	    "AND issued_at >= $3 AND issued_at < $4 ORDER BY issued_at, kind, number_text "
+	    "LIMIT 1001", 4 },
+
 	/* What the job runner still has to do for a site at its clock $2. */
 	[STMT_DUE_COUNT] = { "due_count",
 	    "SELECT (SELECT count(*) FROM subscriptions WHERE site_id = $1 AND next_billing_at <= $2) "

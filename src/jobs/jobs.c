@@ -24,6 +24,7 @@
 #include "core/crypto.h"
 #include "jobs/jobs.h"
 #include "jobs/outbox.h"
+#include "jobs/pdfjob.h"
 #include "core/log.h"
 
 #define PAYMENT_STALE_SECONDS	30	/* a gateway answer not recorded by then was lost */
@@ -209,16 +210,17 @@ jobs_pass(struct db *db)
 	return done;
 }
 
-/* The billing lane: renewals, trial ends, resumes, dunning retries and lost gateway
- * answers, site by site. */
+/* A lane that runs pass() over every site, again at once while it finds work, else when
+ * woken (LISTEN portald_jobs) or after a second. */
 static int
-billing_run(const struct config *cfg, volatile sig_atomic_t *stop)
+lane_loop(const struct config *cfg, volatile sig_atomic_t *stop, const char *name,
+    int (*pass)(struct db *))
 {
 	struct db db;
 	bool listening = false;
 
 	db_init(&db, cfg->db_conninfo, cfg->db_connect_timeout, true);
-	log_info("jobs: billing lane started");
+	log_info("jobs: %s lane started", name);
 	while (!*stop) {
 		int done;
 
@@ -229,11 +231,9 @@ billing_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		}
 		if (!listening)
 			listening = db_exec_sql(&db, "LISTEN portald_jobs") == 0;
-		done = jobs_pass(&db);
-		if (done > 0) {
-			log_debug("jobs: pass processed %d items", done);
+		done = pass(&db);
+		if (done > 0)
 			continue;
-		}
 		if (done < 0) {
 			listening = false;
 			sleep(1);
@@ -251,8 +251,51 @@ billing_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		}
 	}
 	db_close(&db);
-	log_info("jobs: billing lane stopped");
+	log_info("jobs: %s lane stopped", name);
 	return 0;
+}
+
+/* The billing lane: renewals, trial ends, resumes, dunning retries and lost gateway
+ * answers, site by site. */
+static int
+billing_run(const struct config *cfg, volatile sig_atomic_t *stop)
+{
+	return lane_loop(cfg, stop, "billing", jobs_pass);
+}
+
+/* Every site's issued documents still to render (pdfjob.c): PDF rendering is CPU work that
+ * must not hold up billing. */
+static int
+documents_pass(struct db *db)
+{
+	PGresult *sites = db_exec(db, STMT_SITE_CLOCKS, NULL);
+	int done = 0;
+
+	if (sites == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(sites); i++) {
+		struct site site;
+		int rc;
+
+		memset(&site, 0, sizeof(site));
+		snprintf(site.id, sizeof(site.id), "%s", db_val(sites, i, 0));
+		site.clock_offset = db_ll(sites, i, 1, 0);
+		snprintf(site.mode, sizeof(site.mode), "%s", db_val(sites, i, 2));
+		rc = pdfjob_pass(db, &site);
+		if (rc < 0) {
+			done = -1;
+			break;
+		}
+		done += rc;
+	}
+	PQclear(sites);
+	return done;
+}
+
+static int
+documents_run(const struct config *cfg, volatile sig_atomic_t *stop)
+{
+	return lane_loop(cfg, stop, "documents", documents_pass);
 }
 
 /* The lanes of the job runner: each a process of its own, so network work of one kind
@@ -265,6 +308,7 @@ static const struct lane {
 	{ "billing", "portald-billing", billing_run },
 	{ "webhooks", "portald-hooks", deliveries_run },
 	{ "mail", "portald-mail", outbox_run },
+	{ "documents", "portald-docs", documents_run },
 };
 #define NLANES	(sizeof(lanes) / sizeof(lanes[0]))
 #define MAX_PROCS 16

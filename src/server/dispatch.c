@@ -8,7 +8,9 @@
 #include "server/dispatch.h"
 #include "api/auth.h"
 #include "api/idempotency.h"
+#include "billing/legal.h"
 #include "billing/payments.h"
+#include "billing/taxes.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "db/migrate.h"
@@ -98,6 +100,22 @@ static const struct route routes[] = {
 	API(HTTP_POST, "/api/v1/mail_settings", h_mail_settings_update, mail_settings_fields,
 	    no_params),
 	API(HTTP_POST, "/api/v1/mail_settings/test", h_mail_test, mail_test_fields, no_params),
+	/* Invoicing: legal details, tax rates, one-off invoices, credit notes, PDFs. */
+	API(HTTP_GET, "/api/v1/legal_details", h_legal_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/legal_details", h_legal_update, legal_fields, no_params),
+	API(HTTP_POST, "/api/v1/tax_rates", h_tax_rate_create, tax_rate_create_fields,
+	    no_params),
+	API(HTTP_GET, "/api/v1/tax_rates", h_tax_rate_list, NULL, tax_rate_list_params),
+	API(HTTP_GET, "/api/v1/tax_rates/:id", h_tax_rate_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/tax_rates/:id", h_tax_rate_update, tax_rate_update_fields,
+	    no_params),
+	API(HTTP_POST, "/api/v1/invoices", h_inv_create, inv_create_fields, no_params),
+	API(HTTP_GET, "/api/v1/invoices/:id/pdf", h_inv_pdf, NULL, pdf_params),
+	API(HTTP_GET, "/api/v1/credit_notes", h_cn_list, NULL, cn_list_params),
+	API(HTTP_GET, "/api/v1/credit_notes/:id", h_cn_get, NULL, no_params),
+	API(HTTP_GET, "/api/v1/credit_notes/:id/pdf", h_cn_pdf, NULL, pdf_params),
+	API(HTTP_GET, "/api/v1/customers/:id/documents.zip", h_customer_documents_zip, NULL,
+	    documents_zip_params),
 #undef API
 	{ { HTTP_GET, "/portal/access/:token" }, RK_PORTAL, page_access, NULL, NULL, true },
 	{ { HTTP_GET, "/portal" }, RK_PORTAL, page_home, NULL, NULL, false },

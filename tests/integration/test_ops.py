@@ -16,7 +16,9 @@ TENANT_TABLES = {"customers", "portal_sessions", "idempotency_keys", "site_count
                  "invoice_lines", "payment_attempts", "events", "webhook_endpoints",
                  "webhook_deliveries", "webhook_attempts", "plan_features",
                  "subscription_history", "credit_entries", "test_gateway_charges",
-                 "mail_outbox", "mail_links", "mail_settings"}
+                 "mail_outbox", "mail_links", "mail_settings",
+                 "site_legal_details", "tax_rates", "invoice_taxes", "credit_notes",
+                 "credit_note_lines", "credit_note_taxes", "documents"}
 GLOBAL_TABLES = {"sites", "api_keys", "schema_migrations"}
 # Statements that read every site by design, each tenant table only through a per-site
 # correlated "site_id = st.id" (one index probe per site, no join across sites).

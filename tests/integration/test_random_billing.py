@@ -104,6 +104,20 @@ INVARIANTS = {
     "invoice numbers have gaps": """
         SELECT count(*), min(number), max(number) FROM invoices WHERE site_id = '$SITE'
         HAVING count(*) > 0 AND (min(number) <> 1 OR max(number) <> count(*))""",
+    # Credit notes (issue 10): never more than the invoice they correct, and the credit
+    # they document is in the ledger at the same amount.
+    "credit notes exceed their invoice": """
+        SELECT i.id, i.total, sum(n.total) FROM credit_notes n JOIN invoices i
+            ON i.site_id = n.site_id AND i.id = n.invoice_id WHERE n.site_id = '$SITE'
+         GROUP BY i.id, i.total HAVING sum(n.total) > i.total LIMIT 5""",
+    "a credit note's credit is not in the ledger": """
+        SELECT n.id, n.credit_amount FROM credit_notes n WHERE n.site_id = '$SITE'
+           AND n.credit_amount > 0 AND n.reason <> 'void' AND NOT EXISTS (
+               SELECT 1 FROM credit_entries e WHERE e.site_id = n.site_id
+                  AND e.id = n.credit_entry_id AND e.amount = n.credit_amount) LIMIT 5""",
+    "credit notes are not gapless": """
+        SELECT count(*), min(number), max(number) FROM credit_notes WHERE site_id = '$SITE'
+        HAVING count(*) > 0 AND (min(number) <> 1 OR max(number) <> count(*))""",
     "a payment is left pending": """
         SELECT id, invoice_id FROM payment_attempts WHERE site_id = '$SITE'
            AND outcome = 'pending' LIMIT 5""",
@@ -143,9 +157,13 @@ class Driver:
                                            "currency": "USD", "interval": unit,
                                            "interval_count": count,
                                            "trial_days": 0}), "plan")
+        # Half the customers pay 19% tax on top (issue 10): credit, refunds and credit
+        # notes then carry tax, and the invariants must hold all the same.
+        self.ok(self.m.post("/tax_rates", {"display_name": "VAT", "percentage": "19",
+                                           "country": "DE", "inclusive": False}), "tax rate")
         self.lanes = []
         for i in range(self.subs):
-            c = self.m.customer()
+            c = self.m.customer(billing_address={"country": "DE" if i % 2 else "US"})
             self.card(c["id"], GOOD)
             plan = self.rng.choice(PLANS)[0]
             body = {"customer_id": c["id"], "plan_id": plan}

@@ -1,0 +1,36 @@
+/* pdfjob.c: the job runner's document step. Rendering is local work (no network call), so
+ * it runs inside the transaction that holds the document's claim and stores its bytes. */
+#include <stdio.h>
+#include <time.h>
+
+#include "billing/documents.h"
+#include "core/log.h"
+#include "jobs/pdfjob.h"
+
+int
+pdfjob_pass(struct db *db, const struct site *site)
+{
+	int done = 0;
+
+	for (int n = 0; n < PDFJOB_PER_PASS; n++) {
+		struct dctx d;
+		struct derr e;
+		int rc;
+
+		if (db_begin(db) != 0)
+			break;
+		dctx_init(&d, db, site, (long long)time(NULL) + site->clock_offset,
+		    ACTOR_JOB_RUNNER, NULL);
+		rc = documents_render_next(&d, &e);
+		if (rc <= 0) {
+			db_rollback(db);
+			if (rc < 0)
+				log_warn("jobs: site %s: documents: %s", site->id, e.message);
+			break;
+		}
+		if (db_commit(db) != 0)
+			break;
+		done++;
+	}
+	return done;
+}
