@@ -108,6 +108,13 @@ void	h_event_resend(struct ctx *c);
 void	h_wh_create(struct ctx *c);
 void	h_wh_list(struct ctx *c);
 void	h_wh_delete(struct ctx *c);
+void	h_gateway_get(struct ctx *c);
+void	h_gateway_set(struct ctx *c);
+void	h_setup_create(struct ctx *c);
+void	h_setup_get(struct ctx *c);
+void	h_setup_sync(struct ctx *c);
+void	h_inv_complete_payment(struct ctx *c);
+void	h_gateway_stripe_webhook(struct ctx *c);
 
 extern const struct field customer_create_fields[];
 extern const struct field customer_update_fields[];
@@ -131,5 +138,8 @@ extern const struct field pm_attach_fields[];
 extern const struct field token_create_fields[];
 extern const struct field wh_create_fields[];
 extern const struct qparam event_list_params[];
+extern const struct field gateway_set_fields[];
+extern const struct field setup_create_fields[];
+extern const struct field complete_payment_fields[];
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include "billing/gateways.h"
 #include "core/config.h"
 #include "db/db.h"
 #include "jobs/jobs.h"
@@ -60,6 +61,8 @@ main(int argc, char **argv)
 	if (log_parse_level(cfg.log_level, &lv) == 0)
 		log_set_level(lv);
 	db_set_password(cfg.secrets.db_password);
+	/* cfg is static: a reload rewrites it in place, and the gateways read it there. */
+	gateways_configure(&cfg);
 	if (check_only) {
 		printf("portald: %s is valid (secrets file %s: %d server key%s)\n", path,
 		    cfg.secrets_file, cfg.secrets.nkeys, cfg.secrets.nkeys == 1 ? "" : "s");

@@ -15,7 +15,8 @@ TENANT_TABLES = {"customers", "portal_sessions", "idempotency_keys", "site_count
                  "test_gateway_tokens", "payment_methods", "subscriptions", "invoices",
                  "invoice_lines", "payment_attempts", "events", "webhook_endpoints",
                  "webhook_deliveries", "webhook_attempts", "plan_features",
-                 "subscription_history", "credit_entries", "test_gateway_charges"}
+                 "subscription_history", "credit_entries", "test_gateway_charges",
+                 "site_gateways", "gateway_customers", "gateway_setups", "gateway_events"}
 GLOBAL_TABLES = {"sites", "api_keys", "schema_migrations"}
 # Statements that read every site by design, each tenant table only through a per-site
 # correlated "site_id = st.id" (one index probe per site, no join across sites).
