@@ -621,6 +621,54 @@ class Webhooks(Base):
         self.assertEqual(applied[0], applied[1])
 
 
+class Faults(Base):
+    """Stripe keeps a 5xx under its key: Portald looks before it tries again, and then
+    uses a new key; a reset after the work was done is retried under the same key."""
+
+    def test_saved_500s_are_looked_at_then_retried_under_a_new_key(self):
+        m = self.site()
+        self.plan(m)
+        cus = m.customer()
+        self.add_card(m, cus["id"])
+        S.clear_requests()
+        S.add_fault({"path": "/v1/payment_intents", "method": "POST", "kind": "500"})
+        S.add_fault({"path": "/v1/payment_intents/*/confirm", "method": "POST", "kind": "500",
+                     "perform": True})
+        sub = self.ok(m.post("/subscriptions", {"customer_id": cus["id"], "plan_id": "basic"}))
+        inv = self.inv(m, sub["latest_invoice_id"])
+        self.assertEqual(inv["status"], "paid")
+        (pi,) = self.intents(inv["id"])
+        reqs = [(r["method"], r["path"], r["idempotency_key"], r["status"])
+                for r in S.requests()]
+        creates = [r for r in reqs if r[:2] == ("POST", "/v1/payment_intents")]
+        self.assertEqual([r[3] for r in creates], [500, 200])
+        self.assertNotEqual(creates[0][2], creates[1][2], "a new key after a saved 500")
+        self.assertTrue(creates[0][2].startswith("portald:%s:%s-1:create" % (m.site_id,
+                                                                            inv["id"])))
+        self.assertIn(("GET", "/v1/payment_intents"), [r[:2] for r in reqs],
+                      "listed by customer before the second create")
+        confirms = [r for r in reqs if r[1].endswith("/confirm")]
+        self.assertEqual([r[3] for r in confirms], [500], "confirmed once: it had succeeded")
+        self.assertIn(("GET", "/v1/payment_intents/" + pi["id"]), [r[:2] for r in reqs])
+        self.assertNotIn("/v1/payment_intents/search", [r[1] for r in reqs])
+        # a refund whose 500 came after the work: found by its metadata, not made twice
+        S.add_fault({"path": "/v1/refunds", "method": "POST", "kind": "500", "perform": True})
+        got = self.ok(m.post("/invoices/%s/refund" % inv["id"], {"amount": 400}))
+        self.assertEqual(got["amount_refunded"], 400)
+        refunds = [o for o in (S.obj(i) for i in list(S.index)) if o and
+                   o.get("object") == "refund" and o["payment_intent"] == pi["id"]]
+        self.assertEqual([r["amount"] for r in refunds], [400])
+        # a connection reset after the charge: the same key again, Stripe's saved answer
+        S.add_fault({"path": "/v1/payment_intents/*/confirm", "method": "POST",
+                     "kind": "reset", "perform": True})
+        m.travel(32 * 86400)
+        self.settled(m)
+        latest = self.ok(m.get("/subscriptions/" + sub["id"]))["latest_invoice_id"]
+        self.assertEqual(self.inv(m, latest)["status"], "paid")
+        self.assertEqual(len(self.intents(latest)), 1)
+        self.assertEqual(len(self.succeeded_intents(latest)), 1)
+
+
 class Crashes(Base):
     """Killed between Stripe's answer and its record: recovered from the recorded
     PaymentIntent by the job runner (webhooks held, so nothing else can tell Portald)."""
