@@ -56,6 +56,11 @@ def setUpModule():
 
 def tearDownModule():
     global S, ST
+    reports = []
+    if ST is not None:
+        # This stack's own log, as run.py --sanitizer-check reads the shared one's.
+        with open(os.path.join(ST.state, "portald.log"), errors="replace") as f:
+            reports = [l for l in f if "Sanitizer" in l or "runtime error:" in l]
     if ST is not None and os.environ.get("KEEP_STACK"):
         print("stripe stack kept in", ST.state)
     elif ST is not None:
@@ -65,6 +70,9 @@ def tearDownModule():
         S.stop()
         S = None
     shutil.rmtree(TMP, ignore_errors=True)
+    if reports:
+        raise AssertionError("sanitizer reports in the Stripe stack's portald.log:\n" +
+                             "".join(reports[:40]))
 
 
 def page(method, url, fields=None):
