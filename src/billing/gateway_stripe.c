@@ -514,6 +514,8 @@ stripe_charge(struct dctx *d, const struct gw_charge *c, struct gw_result *out, 
 
 	memset(out, 0, sizeof(*out));
 	if (gateways_stripe_client(d, &sc, e) != 0) {
+		if (e->kind == DERR_UNAVAILABLE)
+			return -1;	/* the database: the attempt waits, nothing was sent */
 		/* The site left Stripe (or its keys cannot be opened): nothing can be charged. */
 		log_error("site %s: charge %s: %s", d->site.id, c->idem, e->message);
 		result(out, GW_DECLINED, "processing_error", NULL, e->message);
@@ -802,6 +804,8 @@ stripe_refund(struct dctx *d, const char *charge_ref, long long amount, const ch
 	snprintf(invoice, sizeof(invoice), "%s", db_val(att, 0, PAY_INVOICE));
 	PQclear(att);
 	if (gateways_stripe_client(d, &sc, e) != 0) {
+		if (e->kind == DERR_UNAVAILABLE)
+			return -1;
 		log_error("site %s: refund %s: %s", d->site.id, idem, e->message);
 		result(out, GW_DECLINED, "processing_error", NULL, e->message);
 		return 0;

@@ -415,6 +415,31 @@ class Charges(Base):
         r = m.post("/invoices/%s/complete_payment" % inv["id"], {"return_url": back})
         self.assertEqual(r.status, 409, r)
 
+    def test_abandoned_authentication_is_canceled_so_it_never_succeeds_later(self):
+        m = self.site()
+        self.plan(m)
+        cus = m.customer()
+        self.add_card(m, cus["id"], "pm_card_authenticationRequired", three_ds="approve")
+        sub = self.ok(m.post("/subscriptions", {"customer_id": cus["id"], "plan_id": "basic"}))
+        inv_id = sub["latest_invoice_id"]
+        r = self.ok(m.post("/invoices/%s/complete_payment" % inv_id,
+                           {"return_url": "https://shop.example/back"}))
+        url = r["next_action"]["redirect_url"]
+        self.assertEqual(self.ok(m.get("/time_machine"))["pending_jobs"], 1)
+        # the customer left the bank's page half an hour ago
+        ST.psql("UPDATE payment_attempts SET wall_created_at = wall_created_at - 2000 "
+                "WHERE site_id = '%s' AND outcome = 'pending'" % m.site_id)
+        self.wait("the runner", lambda: self.inv(m, inv_id)["payment_attempts"][-1]["outcome"]
+                  != "pending", 60)
+        inv = self.inv(m, inv_id)
+        self.assertEqual((inv["status"], inv["payment_attempts"][-1]["outcome"]),
+                         ("open", "authentication_required"))
+        pi = S.obj(url.rsplit("/", 1)[1])
+        self.assertEqual((pi["status"], pi["cancellation_reason"]), ("canceled", "abandoned"))
+        status, _ = page("POST", url, {"action": "approve"})
+        self.assertNotEqual(status, 303, "too late: nothing can be paid on it any more")
+        self.assertEqual(self.succeeded_intents(inv_id), [])
+
     def test_failed_authentication_leaves_the_invoice_open(self):
         m = self.site()
         self.plan(m)
