@@ -174,7 +174,7 @@ gateways_site_set(struct dctx *d, const struct gateway_site_req *r, struct derr 
 {
 	PGresult *res;
 	struct buf key, hook;
-	char hint[32] = "", now[24], mode[8];
+	char hint[32] = "", now[24], mode[8], was[16];
 	const char *prev;
 	bool stripe = strcmp(r->name, "stripe") == 0;
 	int rc = -1;
@@ -186,6 +186,7 @@ gateways_site_set(struct dctx *d, const struct gateway_site_req *r, struct derr 
 	if (res == NULL)
 		return -1;
 	snprintf(mode, sizeof(mode), "%s", db_val(res, 0, SGW_MODE));
+	effective_name(res, was);
 	prev = db_val(res, 0, SGW_GATEWAY);
 	if (stripe && (prev == NULL || strcmp(prev, "stripe") != 0) &&
 	    (r->secret_key == NULL || r->webhook_secret == NULL)) {
@@ -237,6 +238,16 @@ gateways_site_set(struct dctx *d, const struct gateway_site_req *r, struct derr 
 		log_info("site %s: gateway %s; %d card(s) of another gateway marked unusable",
 		    d->site.id, r->name, PQntuples(res));
 	PQclear(res);
+	/* Leaving a gateway forgets its customers too: coming back (perhaps to another Stripe
+	 * account) starts afresh, with new cards. */
+	if (strcmp(was, r->name) != 0) {
+		res = db_exec(d->db, STMT_GWCUST_FORGET, (const char *[]){ d->site.id, r->name });
+		if (res == NULL) {
+			derr_db(e, d->db);
+			goto out;
+		}
+		PQclear(res);
+	}
 	rc = 0;
 out:
 	buf_free(&key);

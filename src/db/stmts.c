@@ -600,6 +600,9 @@ const struct stmt stmts[STMT__MAX] = {
 	    "INSERT INTO gateway_customers (site_id, customer_id, gateway, ref, created_at) "
 	    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site_id, customer_id, gateway) DO NOTHING",
 	    5 },
+	/* A site that left a gateway: its customers there belong to that account. */
+	[STMT_GWCUST_FORGET] = { "gwcust_forget",
+	    "DELETE FROM gateway_customers WHERE site_id = $1 AND gateway <> $2", 2 },
 	[STMT_SETUP_INSERT] = { "setup_insert",
 	    "INSERT INTO gateway_setups (site_id, id, customer_id, gateway, status, make_default, "
 	    "success_url, cancel_url, created_at) VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, "

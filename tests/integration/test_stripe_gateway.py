@@ -292,6 +292,30 @@ class Configuration(Base):
         self.wait("the new card to pay", lambda: self.inv(m, inv["id"])["status"] == "paid")
         self.assertEqual(len(self.succeeded_intents(inv["id"])), 1)
 
+    def test_another_stripe_account_after_leaving_stripe_starts_afresh(self):
+        m = self.site()
+        cus = m.customer(email="twice@example.com")
+        first = self.add_card(m, cus["id"])
+        self.ok(m.post("/gateway", {"gateway": "test"}))
+        acct = S.add_account()
+        ep = S.add_webhook_endpoint(acct["test_key"], "%s/gateway/stripe/%s/webhook"
+                                    % (ST.base, m.site_id))
+        SECRETS.extend([acct["test_key"], ep["secret"]])
+        self.ok(m.post("/gateway", {"gateway": "stripe", "stripe_secret_key": acct["test_key"],
+                                    "stripe_webhook_secret": ep["secret"]}))
+        m.stripe_key = acct["test_key"]
+        self.assertEqual([c["usable"] for c in self.cards(m, cus["id"])], [False])
+        second = self.add_card(m, cus["id"], "pm_card_mastercard")
+        self.assertNotEqual(second["payment_method_id"], first["payment_method_id"])
+        cards = {c["id"]: c for c in self.cards(m, cus["id"])}
+        self.assertTrue(cards[second["payment_method_id"]]["is_default"])
+        self.assertEqual(S.obj(cards[second["payment_method_id"]]["gateway_token"])["livemode"],
+                         False)
+        self.plan(m)
+        sub = self.ok(m.post("/subscriptions", {"customer_id": cus["id"], "plan_id": "basic"}))
+        (pi,) = self.succeeded_intents(sub["latest_invoice_id"])
+        self.assertIs(S.index[pi["id"]], S.dataset(acct["test_key"]), "charged on the new account")
+
     def test_portalctl_connects_a_live_site_reading_secrets_from_stdin(self):
         sid = "pctl-" + os.urandom(4).hex()
         ST.portalctl("site", "create", sid, "--live")
