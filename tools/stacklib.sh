@@ -6,6 +6,8 @@
 #   STACK_PG_OPTS extra postgres -c options   STACK_ACCESS_LOG (path or "off")
 #   STACK_SMTP_PORT the loopback SMTP server's port (tools/smtpd.py; chosen when unset);
 #                 it keeps every message portald sends in $STACK_STATE/mailbox
+#   STACK_STRIPE_API_BASE, STACK_STRIPE_CA_FILE, STACK_STRIPE_TIMEOUT  a [stripe] section
+#                 pointing at a Stripe stand-in (tests/stripe/standin.py)
 # Every process it starts has a pid file under STACK_STATE; stack_down stops exactly those.
 
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
@@ -119,6 +121,16 @@ secrets_file = $STACK_STATE/secrets
 ; the local stack and the tests deliver to receivers on 127.0.0.1
 allow_private_targets = ${STACK_WEBHOOK_PRIVATE:-true}
 EOC
+	if [ -n "${STACK_STRIPE_API_BASE:-}" ]; then
+		cat >>"$STACK_STATE/portald.conf" <<EOC
+
+[stripe]
+; a Stripe stand-in on loopback (tests/stripe/standin.py)
+api_base = $STACK_STRIPE_API_BASE
+${STACK_STRIPE_CA_FILE:+ca_file = $STACK_STRIPE_CA_FILE}
+timeout = ${STACK_STRIPE_TIMEOUT:-30}
+EOC
+	fi
 	if [ -n "${STACK_SMTP_PORT:-}" ]; then
 		cat >>"$STACK_STATE/portald.conf" <<EOC
 

@@ -127,6 +127,13 @@ void	h_wh_delete(struct ctx *c);
 void	h_mail_settings_get(struct ctx *c);
 void	h_mail_settings_update(struct ctx *c);
 void	h_mail_test(struct ctx *c);
+void	h_gateway_get(struct ctx *c);
+void	h_gateway_set(struct ctx *c);
+void	h_setup_create(struct ctx *c);
+void	h_setup_get(struct ctx *c);
+void	h_setup_sync(struct ctx *c);
+void	h_inv_complete_payment(struct ctx *c);
+void	h_gateway_stripe_webhook(struct ctx *c);
 
 extern const struct field customer_create_fields[];
 extern const struct field customer_update_fields[];
@@ -157,5 +164,8 @@ extern const struct qparam tax_rate_list_params[];
 extern const struct qparam cn_list_params[];
 extern const struct qparam documents_zip_params[];
 extern const struct qparam pdf_params[];
+extern const struct field gateway_set_fields[];
+extern const struct field setup_create_fields[];
+extern const struct field complete_payment_fields[];
 
 #endif

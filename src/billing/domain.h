@@ -21,7 +21,7 @@ struct site {
 
 /* Who causes a change; every event records it (DESIGN, rulings). */
 enum actor_type { ACTOR_NONE = 0, ACTOR_API_KEY, ACTOR_PORTAL_SESSION, ACTOR_ADMIN,
-	ACTOR_JOB_RUNNER };
+	ACTOR_JOB_RUNNER, ACTOR_GATEWAY };
 struct actor {
 	enum actor_type	type;
 	char		id[DOM_ID_MAX];	/* key id, portal session id; empty otherwise */
@@ -46,8 +46,10 @@ struct derr {
 };
 
 /* A charge or refund recorded as intent and committed, whose gateway call is still to be
- * made (payments.c): the caller commits, then runs payments_settle(). */
+ * made (payments.c), or a hosted card set-up (setups.c, ids "setup_..."): the caller
+ * commits, then runs payments_settle(). */
 #define DOM_PENDING_MAX	32
+#define DOM_URL_MAX	1024
 struct dctx {
 	struct db	*db;
 	struct site	 site;
@@ -57,6 +59,10 @@ struct dctx {
 	int		 npending;
 	char		 pending[DOM_PENDING_MAX][DOM_ID_MAX];	/* payment attempt ids */
 	bool		 pending_overflow;	/* more than fit: the runner resolves the rest */
+	/* After payments_settle: an on-session charge of invoice action_invoice waits for the
+	 * customer to authenticate at action_url (the bank's page); empty otherwise. */
+	char		 action_invoice[DOM_ID_MAX];
+	char		 action_url[DOM_URL_MAX];
 };
 
 void	dctx_init(struct dctx *d, struct db *db, const struct site *site, long long now,

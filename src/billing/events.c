@@ -24,6 +24,7 @@ const char *const events_types[] = {
 	"invoice.created", "invoice.paid", "invoice.payment_failed", "invoice.voided",
 	"invoice.marked_uncollectible", "invoice.refunded", "invoice.payment_pending",
 	"credit_note.created", "tax_rate.created", "tax_rate.updated", "legal_details.updated",
+	"invoice.payment_action_required", "invoice.disputed",
 	NULL
 };
 
@@ -44,6 +45,7 @@ events_actor_name(enum actor_type t)
 	case ACTOR_PORTAL_SESSION: return "portal_session";
 	case ACTOR_ADMIN: return "admin";
 	case ACTOR_JOB_RUNNER: return "job_runner";
+	case ACTOR_GATEWAY: return "gateway";
 	case ACTOR_NONE: break;
 	}
 	return NULL;

@@ -23,7 +23,10 @@ struct gw_result {
 	char		 code[48];	/* the attempt's recorded outcome, e.g. "declined" */
 	char		 ref[96];	/* the gateway's id of the charge or refund */
 	char		 message[200];
-	char		 action_url[512];	/* GW_REQUIRES_ACTION: where the customer goes */
+	char		 action_url[DOM_URL_MAX];	/* GW_REQUIRES_ACTION on-session: where
+						 * the customer goes to authenticate */
+	char		 decline_code[64];	/* the gateway's own reason, e.g.
+						 * "insufficient_funds", "generic_decline" */
 };
 
 struct gw_charge {
@@ -34,6 +37,8 @@ struct gw_charge {
 	const char	*idem;		/* the same key for the same logical charge, always */
 	const char	*invoice_id;
 	bool		 off_session;	/* the customer is not there to authenticate */
+	const char	*return_url;	/* on-session: where the bank's page sends the
+					 * customer back (GW_REQUIRES_ACTION), or NULL */
 };
 
 struct gateway {
@@ -51,7 +56,8 @@ struct gateway {
 		    struct derr *e);
 };
 
-/* The gateway of that name, or NULL. Today: "test". */
+/* The gateway of that name, or NULL: "test" (gateway_test.c), "stripe" (gateway_stripe.c).
+ * Defined in gateways.c, with each site's choice of gateway. */
 const struct gateway *gateway_get(const char *name);
 
 #endif

@@ -184,10 +184,4 @@ test_refund(struct dctx *d, const char *charge_ref, long long amount, const char
 	return 0;
 }
 
-static const struct gateway test_gateway = { "test", test_charge, test_retrieve, test_refund };
-
-const struct gateway *
-gateway_get(const char *name)
-{
-	return name != NULL && strcmp(name, "test") == 0 ? &test_gateway : NULL;
-}
+const struct gateway gateway_test = { "test", test_charge, test_retrieve, test_refund };

@@ -4,6 +4,10 @@
 
 #include <stdbool.h>
 
+#include "billing/gateway.h"
+
+extern const struct gateway gateway_test;
+
 struct test_card {
 	const char	*brand;
 	char		 last4[5];

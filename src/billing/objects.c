@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "billing/events.h"
+#include "billing/gateways.h"
 #include "billing/objects.h"
 #include "billing/taxes.h"
 
@@ -258,6 +259,19 @@ write_invoice(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr 
 	jw_int_text(w, "created_at", V(INV_CREATED));
 	jw_int_text(w, "paid_at", V(INV_PAID_AT));
 	jw_int_text(w, "voided_at", V(INV_VOIDED_AT));
+	/* A chargeback: the customer's bank took the payment back pending review. */
+	jw_bool(w, "disputed", V(INV_DISPUTED_AT) != NULL);
+	jw_int_text(w, "disputed_at", V(INV_DISPUTED_AT));
+	jw_str(w, "dispute_reason", V(INV_DISPUTE_REASON));
+	/* Only the answer to the request that started an on-session charge carries where the
+	 * customer must go (never an event: the address is the customer's alone). */
+	if (d->action_url[0] != '\0' && strcmp(d->action_invoice, id) == 0) {
+		jw_obj_begin(w, "next_action");
+		jw_str(w, "type", "redirect_to_url");
+		jw_str(w, "redirect_url", d->action_url);
+		jw_obj_end(w);
+	} else
+		jw_null(w, "next_action");
 	/* As they were when it was issued: later edits never change an issued invoice. */
 	jw_raw(w, "customer_details", V(INV_CUSTOMER_DETAILS) ? V(INV_CUSTOMER_DETAILS) : "{}");
 	jw_raw(w, "seller_details", V(INV_SELLER_DETAILS) ? V(INV_SELLER_DETAILS) : "{}");
@@ -282,6 +296,9 @@ write_invoice(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr 
 		jw_int_text(w, "amount", db_val(pays, i, PAY_AMOUNT));
 		jw_str(w, "kind", db_val(pays, i, PAY_KIND));
 		jw_str(w, "outcome", db_val(pays, i, PAY_OUTCOME));
+		jw_str(w, "decline_code", db_val(pays, i, PAY_DECLINE));
+		jw_str(w, "failure_message", db_val(pays, i, PAY_MESSAGE));
+		jw_bool(w, "on_session", db_val(pays, i, PAY_RETURN_URL) != NULL);
 		jw_str(w, "gateway", db_val(pays, i, PAY_GATEWAY));
 		jw_str(w, "gateway_reference", db_val(pays, i, PAY_REF));
 		jw_int_text(w, "created_at", db_val(pays, i, PAY_CREATED));
@@ -305,8 +322,10 @@ write_payment_method(struct dctx *d, struct jw *w, PGresult *res, int row, struc
 	jw_str(w, "id", V(PM_ID));
 	jw_str(w, "object", "payment_method");
 	jw_str(w, "customer_id", V(PM_CUSTOMER));
-	jw_str(w, "gateway", "test");
+	jw_str(w, "gateway", V(PM_GATEWAY));
 	jw_str(w, "gateway_token", V(PM_TOKEN));
+	/* A card of a gateway the site no longer uses: kept for the record, never charged. */
+	jw_bool(w, "usable", !is_true(V(PM_UNUSABLE)));
 	jw_str(w, "brand", V(PM_BRAND));
 	jw_str(w, "last4", V(PM_LAST4));
 	jw_int_text(w, "exp_month", V(PM_EXP_MONTH));
@@ -573,6 +592,69 @@ write_legal_details(struct dctx *d, struct jw *w, PGresult *res, int row, struct
 	return 0;
 }
 
+static int
+write_setup(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
+{
+	char purpose[DOM_ID_MAX + 16];
+	struct buf url;
+	long long dflt = db_ll(res, row, SETUP_DEFAULT, -1);
+
+	(void)e;
+	buf_init(&url);
+	snprintf(purpose, sizeof(purpose), "setup_url/%s", V(SETUP_ID));
+	if (strcmp(V(SETUP_STATUS), "open") == 0 && V(SETUP_URL_SEALED) != NULL &&
+	    gateways_open(d, purpose, V(SETUP_URL_SEALED), &url) != 0)
+		buf_reset(&url);
+	jw_obj_begin(w, NULL);
+	jw_str(w, "id", V(SETUP_ID));
+	jw_str(w, "object", "payment_method_setup");
+	jw_str(w, "customer_id", V(SETUP_CUSTOMER));
+	jw_str(w, "gateway", V(SETUP_GATEWAY));
+	jw_str(w, "status", V(SETUP_STATUS));
+	jw_str(w, "url", url.len > 0 ? url.data : NULL);
+	jw_int_text(w, "expires_at", V(SETUP_EXPIRES));
+	jw_str(w, "success_url", V(SETUP_SUCCESS_URL));
+	jw_str(w, "cancel_url", V(SETUP_CANCEL_URL));
+	if (dflt < 0)
+		jw_null(w, "default");
+	else
+		jw_bool(w, "default", dflt == 1);
+	jw_str(w, "payment_method_id", V(SETUP_PM));
+	jw_str(w, "failure_message", V(SETUP_FAILURE));
+	jw_int_text(w, "created_at", V(SETUP_CREATED));
+	jw_int_text(w, "completed_at", V(SETUP_COMPLETED));
+	jw_obj_end(w);
+	buf_free(&url);
+	return 0;
+}
+
+/* The keys themselves never: which key is set (its hint) and where Stripe must send its
+ * events. */
+static int
+write_gateway(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
+{
+	struct gateway_site g;
+
+	(void)res;
+	(void)row;
+	if (gateways_site_get(d, &g, e) != 0)
+		return -1;
+	jw_obj_begin(w, NULL);
+	jw_str(w, "object", "gateway_configuration");
+	jw_str(w, "site", d->site.id);
+	jw_str(w, "gateway", g.name[0] ? g.name : NULL);
+	if (strcmp(g.name, "stripe") == 0) {
+		jw_obj_begin(w, "stripe");
+		jw_str(w, "secret_key_hint", g.key_hint);
+		jw_bool(w, "webhook_secret_set", g.webhook_secret_set);
+		jw_str(w, "webhook_url", g.webhook_url);
+		jw_obj_end(w);
+	} else
+		jw_null(w, "stripe");
+	jw_obj_end(w);
+	return 0;
+}
+
 const struct obj_type obj_types[OBJ__MAX] = {
 	[OBJ_CUSTOMER] = { "customer", STMT_CUSTOMER_GET, write_customer },
 	[OBJ_PORTAL_SESSION] = { "portal_session", STMT_PSESS_GET, write_portal_session },
@@ -589,6 +671,8 @@ const struct obj_type obj_types[OBJ__MAX] = {
 	[OBJ_CREDIT_NOTE] = { "credit_note", STMT_CN_GET, write_credit_note },
 	/* By site: the id is the site's; STMT_LEGAL_GET takes only $1. */
 	[OBJ_LEGAL_DETAILS] = { "site", STMT_LEGAL_GET, write_legal_details },
+	[OBJ_SETUP] = { "payment_method_setup", STMT_SETUP_GET, write_setup },
+	[OBJ_GATEWAY] = { "gateway_configuration", STMT_SITE_GATEWAY_GET, write_gateway },
 };
 
 int

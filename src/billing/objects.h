@@ -14,6 +14,8 @@ enum obj_kind {
 	OBJ_CUSTOMER, OBJ_PORTAL_SESSION, OBJ_PLAN, OBJ_SUBSCRIPTION, OBJ_INVOICE,
 	OBJ_PAYMENT_METHOD, OBJ_EVENT, OBJ_EVENT_DETAIL, OBJ_WEBHOOK_ENDPOINT,
 	OBJ_CREDIT_ENTRY, OBJ_ENTITLEMENTS, OBJ_TAX_RATE, OBJ_CREDIT_NOTE, OBJ_LEGAL_DETAILS,
+	OBJ_SETUP,		/* a hosted card set-up ("payment_method_setup") */
+	OBJ_GATEWAY,		/* the site's gateway configuration; its id is the site's */
 	OBJ__MAX
 };
 

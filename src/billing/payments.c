@@ -10,8 +10,11 @@
 #include "billing/cnotes.h"
 #include "billing/credit.h"
 #include "billing/events.h"
+#include "billing/gateways.h"
+#include "billing/invoices.h"
 #include "billing/objects.h"
 #include "billing/payments.h"
+#include "billing/setups.h"
 #include "billing/subscriptions.h"
 #include "core/log.h"
 
@@ -29,8 +32,8 @@ emit_invoice(struct dctx *d, const char *type, const char *id, struct derr *e)
 	return rc;
 }
 
-static void
-queue(struct dctx *d, const char *attempt_id)
+void
+payments_queue(struct dctx *d, const char *attempt_id)
 {
 	if (d->npending == DOM_PENDING_MAX) {
 		d->pending_overflow = true;	/* the runner resolves it shortly */
@@ -143,16 +146,19 @@ charge_succeeded(struct dctx *d, const char *inv_id, long long amount, struct de
 	return sub[0] != '\0' ? subs_invoice_settled(d, sub, e) : 0;
 }
 
+/* gateway: the card's (or, for a refund, the charge's) gateway, which answers for the
+ * attempt even after the site changes gateway. return_url: an on-session charge. */
 static int
 insert_attempt(struct dctx *d, const char *id, const char *inv, const char *pm,
     long long amount, const char *outcome, const char *idem, const char *kind,
-    const char *currency, struct derr *e)
+    const char *currency, const char *gateway, const char *return_url, struct derr *e)
 {
 	char a[3][24];
 	bool done = strcmp(outcome, "pending") != 0;
 	PGresult *res = db_exec(d->db, STMT_PAY_INSERT, (const char *[]){ d->site.id, id, inv, pm,
-	    buf_lltoa(amount, a[0]), outcome, idem, buf_lltoa(d->now, a[1]), kind, NULL, "test",
-	    currency, done ? buf_lltoa(d->now, a[2]) : NULL });
+	    buf_lltoa(amount, a[0]), outcome, idem, buf_lltoa(d->now, a[1]), kind, NULL,
+	    gateway[0] ? gateway : "test", currency, done ? buf_lltoa(d->now, a[2]) : NULL,
+	    return_url });
 
 	if (res == NULL)
 		return derr_db(e, d->db);
@@ -160,30 +166,30 @@ insert_attempt(struct dctx *d, const char *id, const char *inv, const char *pm,
 	return 0;
 }
 
-int
-payments_collect(struct dctx *d, const char *invoice_id, struct derr *e)
+/* Phase one of a charge of the open invoice (locked by the caller), on-session when
+ * return_url is given. */
+static int
+collect(struct dctx *d, PGresult *inv, const char *return_url, struct derr *e)
 {
-	PGresult *inv, *pm, *res;
+	PGresult *pm, *res;
 	long long due, attempts;
 	char customer[DOM_ID_MAX], currency[4], idem[DOM_ID_MAX + 24], id[DOM_ID_MAX], a[2][24];
+	char invoice_id[DOM_ID_MAX], gw[16];
 	int rc;
 
-	inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, invoice_id });
-	if (inv == NULL)
-		return derr_db(e, d->db);
-	if (PQntuples(inv) != 1 || strcmp(db_val(inv, 0, INV_STATUS), "open") != 0) {
-		PQclear(inv);
-		return 0;
-	}
+	snprintf(invoice_id, sizeof(invoice_id), "%s", db_val(inv, 0, INV_ID));
 	due = db_ll(inv, 0, INV_DUE, 0);
 	attempts = db_ll(inv, 0, INV_ATTEMPTS, 0) + 1;
 	snprintf(customer, sizeof(customer), "%s", db_val(inv, 0, INV_CUSTOMER));
 	snprintf(currency, sizeof(currency), "%s", db_val(inv, 0, INV_CURRENCY));
-	PQclear(inv);
-	res = db_exec(d->db, STMT_PAY_PENDING_COUNT, (const char *[]){ d->site.id, invoice_id });
+	res = db_exec(d->db, STMT_PAY_PENDING_CHARGE, (const char *[]){ d->site.id, invoice_id });
 	if (res == NULL)
 		return derr_db(e, d->db);
-	rc = db_ll(res, 0, 0, 0) > 0;
+	rc = PQntuples(res) > 0;
+	/* The customer is back for a charge still waiting for them at the bank's page: the
+	 * same attempt again (its gateway gives the same page, or its answer by now). */
+	if (rc && return_url != NULL && db_val(res, 0, PAY_RETURN_URL) != NULL)
+		payments_queue(d, db_val(res, 0, PAY_ID));
 	PQclear(res);
 	if (rc)
 		return 0;	/* a charge is in flight: its answer decides */
@@ -201,19 +207,71 @@ payments_collect(struct dctx *d, const char *invoice_id, struct derr *e)
 		return derr_db(e, d->db);
 	if (PQntuples(pm) == 0) {
 		PQclear(pm);
-		if (insert_attempt(d, id, invoice_id, NULL, due, "no_payment_method", idem,
-		    "charge", currency, e) != 0)
+		if (gateways_site_name(d, gw, e) != 0 || insert_attempt(d, id, invoice_id, NULL,
+		    due, "no_payment_method", idem, "charge", currency, gw, NULL, e) != 0)
 			return -1;
 		return charge_failed(d, invoice_id, e);
 	}
+	/* Only a gateway that can send the customer to their bank charges on-session. */
+	if (return_url != NULL && strcmp(db_val(pm, 0, PM_GATEWAY), "stripe") != 0)
+		return_url = NULL;
 	rc = insert_attempt(d, id, invoice_id, db_val(pm, 0, PM_ID), due, "pending", idem,
-	    "charge", currency, e);
+	    "charge", currency, db_val(pm, 0, PM_GATEWAY), return_url, e);
 	PQclear(pm);
 	if (rc != 0)
 		return -1;
-	queue(d, id);
+	payments_queue(d, id);
 	(void)a[1];
 	return 0;
+}
+
+int
+payments_collect(struct dctx *d, const char *invoice_id, struct derr *e)
+{
+	PGresult *inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id,
+	    invoice_id });
+	int rc;
+
+	if (inv == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(inv) != 1 || strcmp(db_val(inv, 0, INV_STATUS), "open") != 0) {
+		PQclear(inv);
+		return 0;
+	}
+	rc = collect(d, inv, NULL, e);
+	PQclear(inv);
+	return rc;
+}
+
+int
+payments_collect_on_session(struct dctx *d, const char *invoice_id, const char *customer_id,
+    const char *return_url, struct derr *e)
+{
+	PGresult *inv;
+	int rc;
+
+	if (return_url == NULL || check_http_url(return_url) != NULL ||
+	    strlen(return_url) > 2000)
+		return derr_set(e, DERR_INVALID, "parameter_invalid", "return_url",
+		    "return_url must be an http(s) address of at most 2000 characters.");
+	inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, invoice_id });
+	if (inv == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(inv) != 1 || (customer_id != NULL &&
+	    strcmp(db_val(inv, 0, INV_CUSTOMER), customer_id) != 0)) {
+		PQclear(inv);
+		return derr_not_found(e, "invoice", invoice_id);
+	}
+	if (strcmp(db_val(inv, 0, INV_STATUS), "open") != 0) {
+		derr_set(e, DERR_CONFLICT, "invoice_not_open", NULL,
+		    "The invoice is %s; only open invoices can be paid.",
+		    db_val(inv, 0, INV_STATUS));
+		PQclear(inv);
+		return -1;
+	}
+	rc = collect(d, inv, return_url, e);
+	PQclear(inv);
+	return rc;
 }
 
 int
@@ -237,6 +295,7 @@ payments_refund(struct dctx *d, const char *invoice_id, long long amount, struct
 	PGresult *inv, *res;
 	long long left, total;
 	char id[DOM_ID_MAX], idem[DOM_ID_MAX * 2 + 16], pm[DOM_ID_MAX] = "", currency[4];
+	char gw[16];
 	int rc;
 
 	inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, invoice_id });
@@ -284,15 +343,16 @@ payments_refund(struct dctx *d, const char *invoice_id, long long amount, struct
 		    "No card charge paid this invoice.");
 	}
 	snprintf(pm, sizeof(pm), "%s", db_val(res, 0, PAY_PM) ? db_val(res, 0, PAY_PM) : "");
+	snprintf(gw, sizeof(gw), "%s", db_val(res, 0, PAY_GATEWAY));
 	PQclear(res);
 	if (dom_new_id("pay", id, e) != 0)
 		return -1;
 	/* One key per refund, stable across retries of this refund. */
 	snprintf(idem, sizeof(idem), "%s-refund-%s", invoice_id, id);
 	rc = insert_attempt(d, id, invoice_id, pm[0] ? pm : NULL, amount, "pending", idem,
-	    "refund", currency, e);
+	    "refund", currency, gw, NULL, e);
 	if (rc == 0)
-		queue(d, id);
+		payments_queue(d, id);
 	return rc;
 }
 
@@ -323,10 +383,13 @@ payments_record(struct dctx *d, const char *attempt_id, const struct gw_result *
 
 	if (r->outcome == GW_UNKNOWN || r->outcome == GW_PENDING || r->outcome == GW_NOT_FOUND)
 		return 0;	/* still in flight: asked again later with the same key */
+	if (r->outcome == GW_REQUIRES_ACTION && r->action_url[0] != '\0')
+		return 0;	/* the customer is on their way to their bank; the gateway's
+				 * webhook (or the runner, once abandoned) gives the answer */
 	outcome_text(r, outcome);
 	res = db_exec(d->db, STMT_PAY_COMPLETE, (const char *[]){ d->site.id, attempt_id,
 	    outcome, r->ref[0] ? r->ref : NULL, r->message[0] ? r->message : NULL,
-	    buf_lltoa(d->now, now) });
+	    buf_lltoa(d->now, now), r->decline_code[0] ? r->decline_code : NULL });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	if (PQntuples(res) == 0) {
@@ -353,7 +416,18 @@ payments_record(struct dctx *d, const char *attempt_id, const struct gw_result *
 	}
 	if (r->outcome == GW_SUCCEEDED)
 		return charge_succeeded(d, inv, amount, e);
-	return charge_failed(d, inv, e);
+	if (charge_failed(d, inv, e) != 0)
+		return -1;
+	/* The bank wants the customer: the portal's "Complete payment" (and its mail). */
+	if (strcmp(outcome, "authentication_required") == 0) {
+		char status[16];
+
+		if (invoices_status(d, inv, status, e) != 0)
+			return -1;
+		if (strcmp(status, "open") == 0)
+			return emit_invoice(d, "invoice.payment_action_required", inv, e);
+	}
+	return 0;
 }
 
 /* The card an attempt charges, from the payment method it recorded. */
@@ -402,7 +476,7 @@ resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e)
 	const struct gateway *gw;
 	struct gw_result r;
 	char idem[DOM_ID_MAX * 2 + 16], inv[DOM_ID_MAX], kind[16], currency[4];
-	char pm[DOM_ID_MAX] = "", token[DOM_ID_MAX * 2];
+	char pm[DOM_ID_MAX] = "", token[DOM_ID_MAX * 2], return_url[DOM_URL_MAX] = "";
 	long long amount;
 	int rc;
 
@@ -421,6 +495,8 @@ resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e)
 	if (db_val(att, 0, PAY_PM) != NULL)
 		snprintf(pm, sizeof(pm), "%s", db_val(att, 0, PAY_PM));
 	amount = db_ll(att, 0, PAY_AMOUNT, 0);
+	if (db_val(att, 0, PAY_RETURN_URL) != NULL)
+		snprintf(return_url, sizeof(return_url), "%s", db_val(att, 0, PAY_RETURN_URL));
 	gw = gateway_get(db_val(att, 0, PAY_GATEWAY));
 	PQclear(att);
 	if (gw == NULL)
@@ -458,10 +534,15 @@ resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e)
 			c.currency = currency;
 			c.idem = idem;
 			c.invoice_id = inv;
-			c.off_session = d->actor.type != ACTOR_PORTAL_SESSION;
+			c.return_url = return_url[0] ? return_url : NULL;
+			c.off_session = c.return_url == NULL;
 			if (gw->charge(d, &c, &r, e) != 0)
 				return e->kind == DERR_UNAVAILABLE ? -1 : 0;
 		}
+	}
+	if (r.outcome == GW_REQUIRES_ACTION && r.action_url[0] != '\0' && return_url[0]) {
+		snprintf(d->action_invoice, sizeof(d->action_invoice), "%s", inv);
+		snprintf(d->action_url, sizeof(d->action_url), "%s", r.action_url);
 	}
 	if (db_begin(d->db) != 0)
 		return derr_db(e, d->db);
@@ -484,8 +565,13 @@ payments_settle(struct dctx *d, struct derr *e)
 {
 	int rc = 0;
 
-	for (int i = 0; i < d->npending && rc == 0; i++)
-		rc = payments_resolve(d, d->pending[i], false, e);
+	/* The list may grow on the way: a stored card pays what is overdue. */
+	for (int i = 0; i < d->npending && rc == 0; i++) {
+		if (strncmp(d->pending[i], "setup_", 6) == 0)
+			rc = setups_settle(d, d->pending[i], e);
+		else
+			rc = payments_resolve(d, d->pending[i], false, e);
+	}
 	d->npending = 0;
 	return rc;
 }

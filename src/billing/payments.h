@@ -13,11 +13,28 @@
  * once, with dunning). Nothing to do for an invoice that is not open or already has a
  * charge in flight. */
 int	payments_collect(struct dctx *d, const char *invoice_id, struct derr *e);
+/*
+ * "Complete payment": phase one of a charge made while the customer is there (the portal's
+ * page, or a merchant's own), in the caller's transaction. For an open invoice (of
+ * customer_id, unless NULL) it records a pending on-session charge of the default card,
+ * or, when such a charge already waits for the customer, queues that one again. After the
+ * commit, payments_settle confirms it with the gateway, asking it to send the customer
+ * back to return_url; then either d->action_url holds the bank's page to redirect the
+ * browser to (d->action_invoice names the invoice), or the answer is already recorded on
+ * the invoice (paid, or a failed attempt). The outcome of the authentication arrives by
+ * the gateway's webhook; calling this again after the customer's return records it at
+ * once. A card of a gateway without on-session payments is simply charged.
+ */
+int	payments_collect_on_session(struct dctx *d, const char *invoice_id,
+	    const char *customer_id, const char *return_url, struct derr *e);
 /* Collects every open invoice of the customer's subscriptions that still serve. */
 int	payments_retry_customer(struct dctx *d, const char *customer_id, struct derr *e);
 /* Phase one of a refund: amount (<= what is left to refund) of a paid invoice. */
 int	payments_refund(struct dctx *d, const char *invoice_id, long long amount,
 	    struct derr *e);
+/* Queues gateway work recorded as intent (a payment attempt id, or a hosted card set-up
+ * "setup_...") for payments_settle. */
+void	payments_queue(struct dctx *d, const char *id);
 /* Phases two and three for every attempt queued on d; outside any transaction. Returns
  * -1 only when the database is unreachable (the attempts stay pending for the runner). */
 int	payments_settle(struct dctx *d, struct derr *e);

@@ -5,6 +5,7 @@
 #include "billing/customers.h"
 #include "billing/events.h"
 #include "billing/gateway_test.h"
+#include "billing/gateways.h"
 #include "billing/objects.h"
 #include "billing/payments.h"
 #include "billing/pms.h"
@@ -66,8 +67,16 @@ pms_attach(struct dctx *d, const struct pm_attach_req *r, char id[DOM_ID_MAX],
 	char now[24];
 	bool make_default;
 
-	if (customers_exists(d, r->customer_id, e) != 0)
+	char gw[16];
+
+	if (customers_exists(d, r->customer_id, e) != 0 || gateways_site_name(d, gw, e) != 0)
 		return -1;
+	/* On a hosted gateway no card detail passes through Portald: its own page only. */
+	if (strcmp(gw, "test") != 0)
+		return derr_set(e, DERR_CONFLICT, "gateway_hosted", "token",
+		    "This site's cards are set up on %s's page: create a set-up session "
+		    "(POST /api/v1/customers/{id}/payment_methods/setup_session).",
+		    gw[0] ? "the gateway" : "a gateway (connect one first)");
 	tok = db_exec(d->db, STMT_GWTOKEN_GET, (const char *[]){ d->site.id, r->token });
 	if (tok == NULL)
 		return derr_db(e, d->db);
@@ -111,7 +120,7 @@ pms_attach(struct dctx *d, const struct pm_attach_req *r, char id[DOM_ID_MAX],
 /* The customer's own card, or a 404. */
 static int
 own(struct dctx *d, const char *customer_id, const char *pm_id, bool *is_default,
-    struct derr *e)
+    bool *unusable, struct derr *e)
 {
 	PGresult *res = db_exec(d->db, STMT_PM_GET, (const char *[]){ d->site.id, pm_id });
 	bool mine;
@@ -121,6 +130,8 @@ own(struct dctx *d, const char *customer_id, const char *pm_id, bool *is_default
 	mine = PQntuples(res) == 1 && strcmp(db_val(res, 0, PM_CUSTOMER), customer_id) == 0;
 	if (mine && is_default != NULL)
 		*is_default = strcmp(db_val(res, 0, PM_DEFAULT), "t") == 0;
+	if (mine && unusable != NULL)
+		*unusable = strcmp(db_val(res, 0, PM_UNUSABLE), "t") == 0;
 	PQclear(res);
 	return mine ? 0 : derr_not_found(e, "payment_method", pm_id);
 }
@@ -128,8 +139,13 @@ own(struct dctx *d, const char *customer_id, const char *pm_id, bool *is_default
 int
 pms_make_default(struct dctx *d, const char *customer_id, const char *pm_id, struct derr *e)
 {
-	if (own(d, customer_id, pm_id, NULL, e) != 0)
+	bool unusable = false;
+
+	if (own(d, customer_id, pm_id, NULL, &unusable, e) != 0)
 		return -1;
+	if (unusable)
+		return derr_set(e, DERR_CONFLICT, "payment_method_unusable", NULL,
+		    "This card belongs to a gateway the site no longer uses; add a new card.");
 	return set_default(d, customer_id, pm_id, e);
 }
 
@@ -142,7 +158,7 @@ pms_detach(struct dctx *d, const char *customer_id, const char *pm_id, struct de
 	struct buf data;
 	int rc = 0;
 
-	if (own(d, customer_id, pm_id, &was_default, e) != 0)
+	if (own(d, customer_id, pm_id, &was_default, NULL, e) != 0)
 		return -1;
 	all = db_exec(d->db, STMT_PM_LIST, (const char *[]){ d->site.id, customer_id });
 	if (all == NULL)
@@ -172,7 +188,8 @@ pms_detach(struct dctx *d, const char *customer_id, const char *pm_id, struct de
 	buf_free(&data);
 	/* The newest remaining card takes over as the default. */
 	for (int i = 0; rc == 0 && was_default && i < PQntuples(all); i++) {
-		if (strcmp(db_val(all, i, PM_ID), pm_id) != 0) {
+		if (strcmp(db_val(all, i, PM_ID), pm_id) != 0 &&
+		    strcmp(db_val(all, i, PM_UNUSABLE), "t") != 0) {
 			rc = set_default(d, customer_id, db_val(all, i, PM_ID), e);
 			break;
 		}

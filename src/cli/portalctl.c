@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "api/auth.h"
 #include "cli/mailctl.h"
 #include "cli/ops.h"
@@ -15,6 +17,7 @@
 #include "core/log.h"
 #include "db/migrate.h"
 #include "db/stmts.h"
+#include "billing/gateways.h"
 #include "billing/notify.h"
 #include "billing/legal.h"
 #include "billing/objects.h"
@@ -44,6 +47,12 @@ usage_to(FILE *f)
 	    "                                  show the seller's details invoices print, or set\n"
 	    "                                  them from a JSON file ('-': stdin) with the\n"
 	    "                                  fields of POST /api/v1/legal_details\n"
+	    "  gateway show SITE               the site's payment gateway (never its keys)\n"
+	    "  gateway set SITE test           the built-in test gateway (test sites only)\n"
+	    "  gateway set SITE stripe [--secret-key-file FILE] [--webhook-secret-file FILE]\n"
+	    "                                  Stripe, with the account's secret key and the\n"
+	    "                                  webhook endpoint's signing secret, read from the\n"
+	    "                                  files (\"-\": standard input, one per line)\n"
 	    "  key rotate SITE [--grace SECONDS]\n"
 	    "                                  issue a new key; old keys work for SECONDS more\n"
 	    "  key revoke SITE KEY_ID          end one key now (its id is the part after sk_MODE_)\n"
@@ -448,6 +457,110 @@ out:
 	return rc;
 }
 
+/* One line of a secret from path ("-": the next line of standard input), without its
+ * line end. Secrets never come as arguments: those show in ps and shell histories. */
+static int
+read_secret(const char *path, char *out, size_t n)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	size_t len;
+
+	if (f == NULL)
+		return -1;
+	if (fgets(out, (int)n, f) == NULL)
+		out[0] = '\0';
+	if (f != stdin)
+		fclose(f);
+	len = strlen(out);
+	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r' ||
+	    out[len - 1] == ' '))
+		out[--len] = '\0';
+	return len > 0 ? 0 : -1;
+}
+
+static int
+print_gateway(struct dctx *d)
+{
+	struct derr e;
+	struct buf b;
+
+	buf_init(&b);
+	if (obj_render(d, OBJ_GATEWAY, d->site.id, &b, &e) != 0) {
+		buf_free(&b);
+		return die("gateway", e.message);
+	}
+	print_json(&b);
+	return 0;
+}
+
+/* portalctl gateway show|set SITE ...: the site's payment gateway, as an administrator. */
+static int
+cmd_gateway(struct db *db, const struct config *cfg, int argc, char **argv)
+{
+	char key[300] = "", hook[300] = "";
+	const char *key_file = NULL, *hook_file = NULL;
+	struct gateway_site_req r = { NULL, NULL, NULL };
+	struct site site;
+	struct dctx d;
+	struct derr e;
+	PGresult *res;
+	int rc;
+
+	if (argc < 2 || (strcmp(argv[0], "show") != 0 && strcmp(argv[0], "set") != 0) ||
+	    (strcmp(argv[0], "set") == 0 && argc < 3))
+		return usage(), 2;
+	res = db_exec(db, STMT_SITE_GET, (const char *[]){ argv[1] });
+	if (res == NULL)
+		return die("database", db->errmsg);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return die("no such site", argv[1]);
+	}
+	memset(&site, 0, sizeof(site));
+	snprintf(site.id, sizeof(site.id), "%s", db_val(res, 0, SITE_ID));
+	snprintf(site.mode, sizeof(site.mode), "%s", db_val(res, 0, SITE_MODE));
+	site.clock_offset = db_ll(res, 0, SITE_OFFSET, 0);
+	PQclear(res);
+	gateways_configure(cfg);
+	dctx_init(&d, db, &site, (long long)time(NULL) + site.clock_offset, ACTOR_ADMIN, NULL);
+	if (strcmp(argv[0], "show") == 0)
+		return print_gateway(&d);
+	r.name = argv[2];
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--secret-key-file") == 0 && i + 1 < argc)
+			key_file = argv[++i];
+		else if (strcmp(argv[i], "--webhook-secret-file") == 0 && i + 1 < argc)
+			hook_file = argv[++i];
+		else
+			return usage(), 2;
+	}
+	/* Stripe with neither file: both from standard input, the key first. */
+	if (strcmp(r.name, "stripe") == 0 && key_file == NULL && hook_file == NULL)
+		key_file = hook_file = "-";
+	if (key_file != NULL) {
+		if (read_secret(key_file, key, sizeof(key)) != 0)
+			return die("cannot read the secret key from", key_file);
+		r.secret_key = key;
+	}
+	if (hook_file != NULL) {
+		if (read_secret(hook_file, hook, sizeof(hook)) != 0)
+			return die("cannot read the webhook signing secret from", hook_file);
+		r.webhook_secret = hook;
+	}
+	if (db_begin(db) != 0)
+		return die("database", db->errmsg);
+	rc = gateways_site_set(&d, &r, &e);
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(hook, sizeof(hook));
+	if (rc != 0) {
+		db_rollback(db);
+		return die("gateway", e.message);
+	}
+	if (db_commit(db) != 0)
+		return die("database", db->errmsg);
+	return print_gateway(&d);
+}
+
 /* The conninfo as libpq reads it, every password-like keyword (libpq marks them with
  * dispchar '*') left out whatever its quoting, re-quoted so it reads back the same. */
 static void
@@ -525,6 +638,10 @@ cmd_config_show(const struct config *cfg, const char *path)
 	jw_int(&w, "mail.timeout", cfg->mail_timeout);
 	jw_str(&w, "mail.ca_file", cfg->mail_ca_file);
 	jw_bool(&w, "mail.tls_verify", cfg->mail_tls_verify != 0);
+	jw_str(&w, "stripe.api_base", cfg->stripe_api_base);
+	jw_str(&w, "stripe.ca_file", cfg->stripe_ca_file);
+	jw_int(&w, "stripe.connect_timeout", cfg->stripe_connect_timeout);
+	jw_int(&w, "stripe.timeout", cfg->stripe_timeout);
 	jw_str(&w, "security.secrets_file", cfg->secrets_file);
 	jw_int(&w, "security.server_keys", cfg->secrets.nkeys);
 	jw_bool(&w, "webhooks.allow_private_targets", cfg->webhook_allow_private != 0);
@@ -713,6 +830,8 @@ main(int argc, char **argv)
 		rc = cmd_site_dunning(&db, argc - i - 2, argv + i + 2);
 	else if (strcmp(argv[i], "mail") == 0)
 		rc = mailctl_main(&db, &cfg, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "gateway") == 0)
+		rc = cmd_gateway(&db, &cfg, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "legal-details") == 0)
 		rc = cmd_legal_details(&db, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "key") == 0 && i + 1 < argc &&

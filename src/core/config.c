@@ -42,6 +42,9 @@ config_defaults(struct config *cfg)
 	cfg->mail_connect_timeout = 10;
 	cfg->mail_timeout = 60;
 	cfg->mail_tls_verify = 1;
+	snprintf(cfg->stripe_api_base, sizeof(cfg->stripe_api_base), "https://api.stripe.com");
+	cfg->stripe_connect_timeout = 5;
+	cfg->stripe_timeout = 30;
 	snprintf(cfg->secrets_file, sizeof(cfg->secrets_file), "%s", SECRETS_DEFAULT_PATH);
 }
 
@@ -134,6 +137,32 @@ config_mail(struct config *cfg, const char *name, const char *value, int *rc)
 	return 0;
 }
 
+/* [stripe]: one key into cfg, *rc = -1 on a bad value. Returns -1 for an unknown key. */
+static int
+config_stripe(struct config *cfg, const char *name, const char *value, int *rc)
+{
+	long v;
+
+	if (strcmp(name, "api_base") == 0) {
+		size_t n;
+
+		*rc = copy_str(cfg->stripe_api_base, sizeof(cfg->stripe_api_base), value);
+		n = strlen(cfg->stripe_api_base);
+		while (*rc == 0 && n > 0 && cfg->stripe_api_base[n - 1] == '/')
+			cfg->stripe_api_base[--n] = '\0';
+	} else if (strcmp(name, "ca_file") == 0)
+		*rc = copy_str(cfg->stripe_ca_file, sizeof(cfg->stripe_ca_file), value);
+	else if (strcmp(name, "connect_timeout") == 0) {
+		if ((*rc = parse_long(value, 1, 60, 10, &v)) == 0)
+			cfg->stripe_connect_timeout = (int)v;
+	} else if (strcmp(name, "timeout") == 0) {
+		if ((*rc = parse_long(value, 1, 120, 10, &v)) == 0)
+			cfg->stripe_timeout = (int)v;
+	} else
+		return -1;
+	return 0;
+}
+
 /* true when the relay URL's host is this machine, where a password in the clear does
  * not cross a network. */
 static int
@@ -216,6 +245,12 @@ config_handler(void *user, const char *section, const char *name, const char *va
 	} else if (IS("security", "key_rotation_grace")) {
 		if ((rc = parse_long(value, 0, 90L * 24 * 3600, 10, &v)) == 0)
 			cfg->key_grace_seconds = (int)v;
+	} else if (strcmp(section, "stripe") == 0) {
+		if (config_stripe(cfg, name, value, &rc) != 0) {
+			snprintf(ctx->err, sizeof(ctx->err), "unknown setting [%s] %s", section,
+			    name);
+			return 0;
+		}
 	} else if (strcmp(section, "mail") == 0) {
 		if (config_mail(cfg, name, value, &rc) != 0) {
 			snprintf(ctx->err, sizeof(ctx->err), "unknown setting [%s] %s", section,
@@ -332,6 +367,15 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 	}
 	if (cfg->socket_path[0] == '\0') {
 		snprintf(err, errlen, "[server] socket must be a path or \"inherit\"");
+		return -1;
+	}
+	/* The same rule as the Stripe client's: https, or plain http to a loopback stand-in. */
+	if (strncmp(cfg->stripe_api_base, "https://", 8) != 0 &&
+	    strncmp(cfg->stripe_api_base, "http://127.0.0.1", 16) != 0 &&
+	    strncmp(cfg->stripe_api_base, "http://localhost", 16) != 0 &&
+	    strncmp(cfg->stripe_api_base, "http://[::1]", 12) != 0) {
+		snprintf(err, errlen, "[stripe] api_base must start with https:// (plain http only "
+		    "for a stand-in on 127.0.0.1)");
 		return -1;
 	}
 	return config_validate_mail(cfg, err, errlen);

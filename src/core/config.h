@@ -43,6 +43,13 @@ struct config {
 	int	mail_timeout;			/* timeout, seconds for one whole message */
 	char	mail_ca_file[CONFIG_STR_MAX];	/* ca_file: "" = the system's CA store */
 	int	mail_tls_verify;		/* tls_verify: check the relay's certificate */
+
+	/* [stripe]: how Portald reaches Stripe, for every site (an administrator's setting,
+	 * never a site's). Each site's keys are stored sealed in the database. */
+	char	stripe_api_base[CONFIG_STR_MAX];	/* api_base: https://api.stripe.com */
+	char	stripe_ca_file[CONFIG_STR_MAX];	/* ca_file: "" = the system's CA store */
+	int	stripe_connect_timeout;		/* connect_timeout, seconds */
+	int	stripe_timeout;			/* timeout, seconds per request attempt */
 	struct secrets secrets;			/* read from secrets_file by config_load */
 };
 

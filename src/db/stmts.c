@@ -16,7 +16,8 @@
 	"'value', f.value) ORDER BY f.position) FROM plan_features f " \
 	"WHERE f.site_id = plans.site_id AND f.plan_id = plans.id)::text"
 #define PM_COLS \
-	"id, customer_id, brand, last4, exp_month, exp_year, is_default, created_at, gateway_token"
+	"id, customer_id, brand, last4, exp_month, exp_year, is_default, created_at, gateway_token, " \
+	"gateway, unusable"
 #define SUB_COLS \
 	"s.id, s.customer_id, s.plan_id, s.status, s.current_term_start, s.current_term_end, " \
 	"s.next_billing_at, s.trial_end, s.cancel_at_period_end, s.cancelled_at, s.cancel_reason, " \
@@ -37,7 +38,7 @@
 	"tax, tax_treatment, tax_note, (SELECT COALESCE(sum(cn.total), 0) FROM credit_notes cn " \
 	"WHERE cn.site_id = invoices.site_id AND cn.invoice_id = invoices.id), " \
 	"(SELECT dc.pdf IS NOT NULL FROM documents dc WHERE dc.site_id = invoices.site_id " \
-	"AND dc.kind = 'invoice' AND dc.object_id = invoices.id)"
+	"AND dc.kind = 'invoice' AND dc.object_id = invoices.id), disputed_at, dispute_reason"
 #define LEGAL_COLS \
 	"l.legal_name, l.address::text, COALESCE(l.tax_ids, '[]')::text, l.email, l.phone, " \
 	"COALESCE(l.invoice_prefix, 'INV-'), COALESCE(l.credit_note_prefix, 'CN-'), l.footer, " \
@@ -63,7 +64,11 @@
 	"source_invoice_id, subscription_id, period_start, period_end, created_at, seq"
 #define PAY_COLS \
 	"id, invoice_id, payment_method_id, amount, outcome, idempotency_key, created_at, kind, " \
-	"gateway_ref, gateway, currency, failure_message, completed_at"
+	"gateway_ref, gateway, currency, failure_message, completed_at, decline_code, return_url, " \
+	"wall_created_at"
+#define SETUP_COLS \
+	"id, customer_id, gateway, status, make_default, success_url, cancel_url, session_ref, " \
+	"url_sealed, expires_at, payment_method_id, failure_message, created_at, completed_at"
 #define MAIL_COLS \
 	"id, type, test, customer_id, event_id, resent_from, message_id, date, from_name, " \
 	"from_address, reply_to, to_name, to_address, cc_address, subject, text_sealed, " \
@@ -311,7 +316,7 @@ const struct stmt stmts[STMT__MAX] = {
 	/* The method to charge: the default, else the newest. */
 	[STMT_PM_DEFAULT] = { "pm_default",
 	    "SELECT " PM_COLS " FROM payment_methods WHERE site_id = $1 AND customer_id = $2 "
-	    "ORDER BY is_default DESC, created_at DESC, id DESC LIMIT 1", 2 },
+	    "AND NOT unusable ORDER BY is_default DESC, created_at DESC, id DESC LIMIT 1", 2 },
 
 	[STMT_SUB_INSERT] = { "sub_insert",
 	    "INSERT INTO subscriptions (site_id, id, customer_id, plan_id, status, "
@@ -458,8 +463,8 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_PAY_INSERT] = { "pay_insert",
 	    "INSERT INTO payment_attempts (site_id, id, invoice_id, payment_method_id, amount, "
 	    "outcome, idempotency_key, created_at, kind, gateway_ref, gateway, currency, "
-	    "completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
-	    "RETURNING " PAY_COLS, 13 },
+	    "completed_at, return_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+	    "$13, $14) RETURNING " PAY_COLS, 14 },
 	[STMT_PAY_GET] = { "pay_get",
 	    "SELECT " PAY_COLS " FROM payment_attempts WHERE site_id = $1 AND id = $2", 2 },
 	[STMT_PAY_PENDING_COUNT] = { "pay_pending_count",
@@ -471,13 +476,16 @@ const struct stmt stmts[STMT__MAX] = {
 	/* Records the gateway's answer once: a second answer for the same attempt (two
 	 * runners resolving one crash) finds it no longer pending. */
 	[STMT_PAY_COMPLETE] = { "pay_complete",
-	    "UPDATE payment_attempts SET outcome = $3, gateway_ref = $4, failure_message = $5, "
-	    "completed_at = $6 WHERE site_id = $1 AND id = $2 AND outcome = 'pending' "
-	    "RETURNING " PAY_COLS, 6 },
-	/* Attempts whose answer was lost (a crash between the call and its record). */
+	    "UPDATE payment_attempts SET outcome = $3, gateway_ref = COALESCE($4, gateway_ref), "
+	    "failure_message = $5, completed_at = $6, decline_code = $7 "
+	    "WHERE site_id = $1 AND id = $2 AND outcome = 'pending' RETURNING " PAY_COLS, 7 },
+	/* Attempts whose answer was lost (a crash between the call and its record). A charge
+	 * made on-session waits for the customer at the bank's page for up to 30 minutes
+	 * (PAYMENTS_ON_SESSION_WINDOW) before it counts as abandoned. */
 	[STMT_PAY_STALE] = { "pay_stale",
 	    "SELECT id FROM payment_attempts WHERE site_id = $1 AND outcome = 'pending' "
-	    "AND wall_created_at <= $2 ORDER BY wall_created_at, id LIMIT 20", 2 },
+	    "AND wall_created_at <= $2 AND (return_url IS NULL OR "
+	    "wall_created_at <= $2::bigint - 1770) ORDER BY wall_created_at, id LIMIT 20", 2 },
 	[STMT_PAY_LIST] = { "pay_list",
 	    "SELECT " PAY_COLS " FROM payment_attempts WHERE site_id = $1 AND invoice_id = $2 "
 	    "ORDER BY seq", 2 },
@@ -855,4 +863,104 @@ const struct stmt stmts[STMT__MAX] = {
 	    "WHERE s.site_id = $1 AND ((s.next_billing_at IS NOT NULL AND "
 	    "s.next_billing_at <= $2) OR (s.status = 'paused' AND s.resume_at <= $2))", 2 },
 	[STMT_NOTIFY] = { "notify", "SELECT pg_notify('portald_jobs', $1)", 1 },
+
+	/* ---- gateways (008) ---- */
+	/* The site's mode and its gateway row, if any ($2: the site again, as objects ask). */
+	[STMT_SITE_GATEWAY_GET] = { "site_gateway_get",
+	    "SELECT s.id, s.mode, g.gateway, g.secret_key_sealed, g.secret_key_hint, "
+	    "g.webhook_secret_sealed, g.updated_at FROM sites s "
+	    "LEFT JOIN site_gateways g ON g.site_id = s.id AND g.site_id = $1 "
+	    "WHERE s.id = $1 AND s.id = $2", 2 },
+	/* $2 gateway, $3 sealed key, $4 key hint, $5 sealed webhook secret, $6 now. Keys not
+	 * given (NULL) stay as they are. Returns the previous gateway (NULL for none). */
+	[STMT_SITE_GATEWAY_SET] = { "site_gateway_set",
+	    "WITH prev AS (SELECT gateway FROM site_gateways WHERE site_id = $1 FOR UPDATE) "
+	    "INSERT INTO site_gateways (site_id, gateway, secret_key_sealed, secret_key_hint, "
+	    "webhook_secret_sealed, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) "
+	    "ON CONFLICT (site_id) DO UPDATE SET gateway = EXCLUDED.gateway, "
+	    "secret_key_sealed = COALESCE(EXCLUDED.secret_key_sealed, "
+	    "site_gateways.secret_key_sealed), secret_key_hint = COALESCE("
+	    "EXCLUDED.secret_key_hint, site_gateways.secret_key_hint), "
+	    "webhook_secret_sealed = COALESCE(EXCLUDED.webhook_secret_sealed, "
+	    "site_gateways.webhook_secret_sealed), updated_at = EXCLUDED.updated_at "
+	    "RETURNING (SELECT gateway FROM prev)", 6 },
+	/* A site that changed gateway: the other gateways' cards can no longer be charged. */
+	[STMT_PM_MARK_UNUSABLE] = { "pm_mark_unusable",
+	    "UPDATE payment_methods SET unusable = true, is_default = false "
+	    "WHERE site_id = $1 AND gateway <> $2 AND NOT unusable RETURNING id", 2 },
+	/* A gateway's card, stored once whichever of the return and the webhook comes first. */
+	[STMT_PM_INSERT_GATEWAY] = { "pm_insert_gateway",
+	    "INSERT INTO payment_methods (site_id, id, customer_id, gateway_token, brand, last4, "
+	    "exp_month, exp_year, is_default, created_at, gateway) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10) "
+	    "ON CONFLICT (site_id, gateway, gateway_token) WHERE gateway <> 'test' DO NOTHING "
+	    "RETURNING " PM_COLS, 10 },
+	[STMT_PM_USABLE_DEFAULT] = { "pm_usable_default",
+	    "SELECT count(*) FROM payment_methods WHERE site_id = $1 AND customer_id = $2 "
+	    "AND is_default AND NOT unusable", 2 },
+	[STMT_GWCUST_GET] = { "gwcust_get",
+	    "SELECT ref FROM gateway_customers WHERE site_id = $1 AND customer_id = $2 "
+	    "AND gateway = $3", 3 },
+	[STMT_GWCUST_INSERT] = { "gwcust_insert",
+	    "INSERT INTO gateway_customers (site_id, customer_id, gateway, ref, created_at) "
+	    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site_id, customer_id, gateway) DO NOTHING",
+	    5 },
+	/* A site that left a gateway: its customers there belong to that account. */
+	[STMT_GWCUST_FORGET] = { "gwcust_forget",
+	    "DELETE FROM gateway_customers WHERE site_id = $1 AND gateway <> $2", 2 },
+	[STMT_SETUP_INSERT] = { "setup_insert",
+	    "INSERT INTO gateway_setups (site_id, id, customer_id, gateway, status, make_default, "
+	    "success_url, cancel_url, created_at) VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, "
+	    "$8) RETURNING " SETUP_COLS, 8 },
+	[STMT_SETUP_GET] = { "setup_get",
+	    "SELECT " SETUP_COLS " FROM gateway_setups WHERE site_id = $1 AND id = $2", 2 },
+	[STMT_SETUP_LOCK] = { "setup_lock",
+	    "SELECT " SETUP_COLS " FROM gateway_setups WHERE site_id = $1 AND id = $2 "
+	    "FOR UPDATE", 2 },
+	[STMT_SETUP_BY_SESSION] = { "setup_by_session",
+	    "SELECT " SETUP_COLS " FROM gateway_setups WHERE site_id = $1 AND session_ref = $2",
+	    2 },
+	/* The gateway made the page: its session and (sealed) address. */
+	[STMT_SETUP_OPENED] = { "setup_opened",
+	    "UPDATE gateway_setups SET status = 'open', session_ref = $3, url_sealed = $4, "
+	    "expires_at = $5 WHERE site_id = $1 AND id = $2 AND status = 'creating' "
+	    "RETURNING id", 5 },
+	[STMT_SETUP_SET_STATUS] = { "setup_set_status",
+	    "UPDATE gateway_setups SET status = $3, failure_message = $4, url_sealed = NULL "
+	    "WHERE site_id = $1 AND id = $2 AND status IN ('creating', 'open') RETURNING id", 4 },
+	[STMT_SETUP_COMPLETE] = { "setup_complete",
+	    "UPDATE gateway_setups SET status = 'complete', payment_method_id = $3, "
+	    "completed_at = $4, url_sealed = NULL WHERE site_id = $1 AND id = $2 "
+	    "AND status <> 'complete' RETURNING id", 4 },
+	/* A gateway's event, applied once: the second delivery finds it recorded. */
+	[STMT_GWEVENT_INSERT] = { "gwevent_insert",
+	    "INSERT INTO gateway_events (site_id, gateway, event_id, type, received_at) "
+	    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site_id, gateway, event_id) DO NOTHING "
+	    "RETURNING event_id", 5 },
+	/* The gateway's object for a pending attempt, recorded (and committed on its own)
+	 * before the gateway is asked to act on it. */
+	[STMT_PAY_SET_REF] = { "pay_set_ref",
+	    "UPDATE payment_attempts SET gateway_ref = $3 WHERE site_id = $1 "
+	    "AND idempotency_key = $2 AND outcome = 'pending' "
+	    "AND (gateway_ref IS NULL OR gateway_ref = $3) RETURNING id", 3 },
+	[STMT_PAY_BY_IDEM] = { "pay_by_idem",
+	    "SELECT " PAY_COLS " FROM payment_attempts WHERE site_id = $1 "
+	    "AND idempotency_key = $2", 2 },
+	/* The newest attempt of kind $3 that names the gateway's object $2. */
+	[STMT_PAY_BY_REF] = { "pay_by_ref",
+	    "SELECT " PAY_COLS " FROM payment_attempts WHERE site_id = $1 AND gateway_ref = $2 "
+	    "AND kind = $3 ORDER BY seq DESC LIMIT 1", 3 },
+	[STMT_PAY_PENDING_CHARGE] = { "pay_pending_charge",
+	    "SELECT " PAY_COLS " FROM payment_attempts WHERE site_id = $1 AND invoice_id = $2 "
+	    "AND kind = 'charge' AND outcome = 'pending'", 2 },
+	/* A payment the gateway made on its own (a refund in its dashboard), recorded once
+	 * under a key derived from the gateway's id. */
+	[STMT_PAY_INSERT_ONCE] = { "pay_insert_once",
+	    "INSERT INTO payment_attempts (site_id, id, invoice_id, amount, outcome, "
+	    "idempotency_key, created_at, kind, gateway_ref, gateway, currency, completed_at) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $7) "
+	    "ON CONFLICT (site_id, idempotency_key) DO NOTHING RETURNING id", 11 },
+	[STMT_INV_DISPUTE] = { "inv_dispute",
+	    "UPDATE invoices SET disputed_at = $3, dispute_ref = $4, dispute_reason = $5 "
+	    "WHERE site_id = $1 AND id = $2 AND disputed_at IS NULL RETURNING id", 5 },
 };

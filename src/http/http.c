@@ -172,6 +172,7 @@ http_request_from_env(struct http_request *r, char **envp)
 	r->authorization = http_env_get(envp, "HTTP_AUTHORIZATION");
 	r->idempotency_key = http_env_get(envp, "HTTP_IDEMPOTENCY_KEY");
 	r->cookie_header = http_env_get(envp, "HTTP_COOKIE");
+	r->stripe_signature = http_env_get(envp, "HTTP_STRIPE_SIGNATURE");
 	v = http_env_get(envp, "REMOTE_ADDR");
 	r->remote_addr = v ? v : "";
 	v = http_env_get(envp, "REQUEST_ID");

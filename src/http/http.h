@@ -44,6 +44,7 @@ struct http_request {
 	const char	*authorization;
 	const char	*idempotency_key;
 	const char	*cookie_header;
+	const char	*stripe_signature;	/* Stripe-Signature, on gateway webhooks */
 	const char	*remote_addr;
 	const char	*request_id;
 	size_t		 content_length;

@@ -17,7 +17,7 @@
 #include "portal/portal.h"
 #include "http/router.h"
 
-enum route_kind { RK_API, RK_PORTAL, RK_HEALTH };
+enum route_kind { RK_API, RK_PORTAL, RK_HEALTH, RK_GATEWAY };
 
 struct route {
 	struct route_pattern	 p;	/* first, for router_match */
@@ -116,7 +116,20 @@ static const struct route routes[] = {
 	API(HTTP_GET, "/api/v1/credit_notes/:id/pdf", h_cn_pdf, NULL, pdf_params),
 	API(HTTP_GET, "/api/v1/customers/:id/documents.zip", h_customer_documents_zip, NULL,
 	    documents_zip_params),
+	API(HTTP_GET, "/api/v1/gateway", h_gateway_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/gateway", h_gateway_set, gateway_set_fields, no_params),
+	API(HTTP_POST, "/api/v1/customers/:id/payment_methods/setup_session", h_setup_create,
+	    setup_create_fields, no_params),
+	API(HTTP_GET, "/api/v1/payment_method_setups/:id", h_setup_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/payment_method_setups/:id/sync", h_setup_sync, empty_fields,
+	    no_params),
+	API(HTTP_POST, "/api/v1/invoices/:id/complete_payment", h_inv_complete_payment,
+	    complete_payment_fields, no_params),
 #undef API
+	/* A gateway's webhook: its signature, not an API key, authenticates it; the handler
+	 * keeps the raw body and runs its own transactions (it reads from the gateway). */
+	{ { HTTP_POST, "/gateway/stripe/:site/webhook" }, RK_GATEWAY, h_gateway_stripe_webhook,
+	  NULL, NULL, false },
 	{ { HTTP_GET, "/portal/access/:token" }, RK_PORTAL, page_access, NULL, NULL, true },
 	{ { HTTP_GET, "/portal" }, RK_PORTAL, page_home, NULL, NULL, false },
 	{ { HTTP_POST, "/portal/logout" }, RK_PORTAL, page_logout, NULL, NULL, false },
@@ -395,6 +408,9 @@ dispatch(struct worker_state *ws, const char **log_path)
 	switch (rt->kind) {
 	case RK_HEALTH:
 		health(&c);
+		break;
+	case RK_GATEWAY:
+		rt->handler(&c);
 		break;
 	case RK_API:
 		dispatch_api(&c, rt);

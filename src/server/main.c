@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "billing/notify.h"
+#include "billing/gateways.h"
 #include "core/config.h"
 #include "db/db.h"
 #include "jobs/jobs.h"
@@ -73,6 +74,8 @@ main(int argc, char **argv)
 		log_set_level(lv);
 	db_set_password(cfg.secrets.db_password);
 	notify_configure(&cfg);	/* mail is made with this config (a reload rewrites it) */
+	/* cfg is static: a reload rewrites it in place, and the gateways read it there. */
+	gateways_configure(&cfg);
 	if (check_only) {
 		printf("portald: %s is valid (secrets file %s: %d server key%s)\n", path,
 		    cfg.secrets_file, cfg.secrets.nkeys, cfg.secrets.nkeys == 1 ? "" : "s");

@@ -18,7 +18,8 @@ TENANT_TABLES = {"customers", "portal_sessions", "idempotency_keys", "site_count
                  "subscription_history", "credit_entries", "test_gateway_charges",
                  "mail_outbox", "mail_links", "mail_settings",
                  "site_legal_details", "tax_rates", "invoice_taxes", "credit_notes",
-                 "credit_note_lines", "credit_note_taxes", "documents"}
+                 "credit_note_lines", "credit_note_taxes", "documents",
+                 "site_gateways", "gateway_customers", "gateway_setups", "gateway_events"}
 GLOBAL_TABLES = {"sites", "api_keys", "schema_migrations"}
 # Statements that read every site by design, each tenant table only through a per-site
 # correlated "site_id = st.id" (one index probe per site, no join across sites).
