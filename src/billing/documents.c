@@ -392,46 +392,87 @@ total(struct model *m, const char *label, long long v, int bold)
 	t->bold = bold;
 }
 
+/* Where one kind of document keeps what every document shows: the head row, its lines and
+ * its taxes, and the columns of each. Invoices and credit notes are read the same way. */
+struct doc_shape {
+	const char *object;
+	enum stmt_id get, lines, taxes;
+	int customer_details, seller_details, currency;
+	int line_description, line_amount, line_start, line_end;
+};
+
+static const struct doc_shape invoice_shape = {
+	"invoice", STMT_INV_GET, STMT_INV_LINES, STMT_INV_TAXES,
+	INV_CUSTOMER_DETAILS, INV_SELLER_DETAILS, INV_CURRENCY,
+	LINE_DESCRIPTION, LINE_AMOUNT, LINE_START, LINE_END
+};
+
+static const struct doc_shape credit_note_shape = {
+	"credit_note", STMT_CN_GET, STMT_CN_LINES, STMT_CN_TAXES,
+	CN_CUSTOMER_DETAILS, CN_SELLER_DETAILS, CN_CURRENCY,
+	CNL_DESCRIPTION, CNL_AMOUNT, CNL_START, CNL_END
+};
+
+/* Reads the document's rows into r[0] (the head), r[1] (lines) and r[2] (taxes), and fills
+ * the parties and the lines; *start and *end become the span of the lines' periods (-1
+ * when none has one). The caller clears the three results, also on failure. */
 static int
-model_invoice(struct dctx *d, struct model *m, const char *id, struct derr *e)
+model_document(struct dctx *d, struct model *m, const struct doc_shape *sh, const char *id,
+    PGresult *r[3], long long *start, long long *end, struct derr *e)
 {
-	PGresult *inv = NULL, *lines = NULL, *taxes = NULL;
-	long long start = -1, end = -1, subtotal, tot, due, credit;
-	int n, rc = -1;
+	const char *params[] = { d->site.id, id };
+	int n;
 
-	inv = db_exec(d->db, STMT_INV_GET, (const char *[]){ d->site.id, id });
-	if (inv == NULL || PQntuples(inv) != 1) {
-		rc = inv == NULL ? derr_db(e, d->db) : derr_not_found(e, "invoice", id);
-		goto out;
-	}
-	lines = db_exec(d->db, STMT_INV_LINES, (const char *[]){ d->site.id, id });
-	taxes = db_exec(d->db, STMT_INV_TAXES, (const char *[]){ d->site.id, id });
-	if (lines == NULL || taxes == NULL) {
-		rc = derr_db(e, d->db);
-		goto out;
-	}
-	if (model_parties(d, m, db_val(inv, 0, INV_CUSTOMER_DETAILS),
-	    db_val(inv, 0, INV_SELLER_DETAILS), db_val(inv, 0, INV_CURRENCY), e) != 0)
-		goto out;
-	n = PQntuples(lines);
+	*start = *end = -1;
+	r[0] = db_exec(d->db, sh->get, params);
+	if (r[0] == NULL || PQntuples(r[0]) != 1)
+		return r[0] == NULL ? derr_db(e, d->db) : derr_not_found(e, sh->object, id);
+	r[1] = db_exec(d->db, sh->lines, params);
+	r[2] = db_exec(d->db, sh->taxes, params);
+	if (r[1] == NULL || r[2] == NULL)
+		return derr_db(e, d->db);
+	if (model_parties(d, m, db_val(r[0], 0, sh->customer_details),
+	    db_val(r[0], 0, sh->seller_details), db_val(r[0], 0, sh->currency), e) != 0)
+		return -1;
+	n = PQntuples(r[1]);
 	m->lines = calloc(n > 0 ? (size_t)n : 1, sizeof(*m->lines));
-	if (m->lines == NULL) {
-		rc = derr_set(e, DERR_INTERNAL, "internal_error", NULL, "out of memory");
-		goto out;
-	}
+	if (m->lines == NULL)
+		return derr_set(e, DERR_INTERNAL, "internal_error", NULL, "out of memory");
 	for (int i = 0; i < n; i++) {
-		long long s = db_ll(lines, i, LINE_START, -1), t = db_ll(lines, i, LINE_END, -1);
+		long long s = db_ll(r[1], i, sh->line_start, -1);
+		long long t = db_ll(r[1], i, sh->line_end, -1);
 
-		m->lines[i].description = S(m, "%s", db_val(lines, i, LINE_DESCRIPTION));
+		m->lines[i].description = S(m, "%s", db_val(r[1], i, sh->line_description));
 		m->lines[i].period = period(m, s, t);
-		m->lines[i].amount = money(m, db_ll(lines, i, LINE_AMOUNT, 0));
-		if (s >= 0 && (start < 0 || s < start))
-			start = s;
-		if (t >= 0 && t > end)
-			end = t;
+		m->lines[i].amount = money(m, db_ll(r[1], i, sh->line_amount, 0));
+		if (s >= 0 && (*start < 0 || s < *start))
+			*start = s;
+		if (t >= 0 && t > *end)
+			*end = t;
 	}
 	m->doc.lines = m->lines;
 	m->doc.nlines = (size_t)n;
+	return 0;
+}
+
+static void
+clear3(PGresult *r[3])
+{
+	for (int i = 0; i < 3; i++)
+		PQclear(r[i]);
+}
+
+static int
+model_invoice(struct dctx *d, struct model *m, const char *id, struct derr *e)
+{
+	PGresult *r[3] = { NULL, NULL, NULL }, *inv;
+	long long start, end, subtotal, tot, due, credit;
+
+	if (model_document(d, m, &invoice_shape, id, r, &start, &end, e) != 0) {
+		clear3(r);
+		return -1;
+	}
+	inv = r[0];
 	m->doc.title = "Invoice";
 	m->doc.number = db_val(inv, 0, INV_NUMBER_TEXT) ? S(m, "%s",
 	    db_val(inv, 0, INV_NUMBER_TEXT)) : S(m, "%s", db_val(inv, 0, INV_NUMBER));
@@ -446,7 +487,7 @@ model_invoice(struct dctx *d, struct model *m, const char *id, struct derr *e)
 	/* As issued: what is paid later is the portal's to show, never a change of the PDF. */
 	m->doc.status = due == 0 ? "Paid" : "Due";
 	m->doc.due_date = due > 0 ? m->doc.issue_date : NULL;
-	model_taxes(m, taxes, db_val(inv, 0, INV_TAX_TREATMENT));
+	model_taxes(m, r[2], db_val(inv, 0, INV_TAX_TREATMENT));
 	total(m, "Subtotal", subtotal, 0);
 	if (tot > subtotal)
 		total(m, "Tax", tot - subtotal, 0);
@@ -457,12 +498,8 @@ model_invoice(struct dctx *d, struct model *m, const char *id, struct derr *e)
 	m->doc.totals = m->totals;
 	m->doc.note = db_val(inv, 0, INV_TAX_NOTE) ? S(m, "%s", db_val(inv, 0, INV_TAX_NOTE)) :
 	    NULL;
-	rc = 0;
-out:
-	PQclear(inv);
-	PQclear(lines);
-	PQclear(taxes);
-	return rc;
+	clear3(r);
+	return 0;
 }
 
 static const char *
@@ -484,44 +521,15 @@ reason_text(const char *reason)
 static int
 model_credit_note(struct dctx *d, struct model *m, const char *id, struct derr *e)
 {
-	PGresult *cn = NULL, *lines = NULL, *taxes = NULL;
-	long long start = -1, end = -1, subtotal, tot, v;
+	PGresult *r[3] = { NULL, NULL, NULL }, *cn;
+	long long start, end, subtotal, tot, v;
 	const char *why, *note;
-	int n, rc = -1;
 
-	cn = db_exec(d->db, STMT_CN_GET, (const char *[]){ d->site.id, id });
-	if (cn == NULL || PQntuples(cn) != 1) {
-		rc = cn == NULL ? derr_db(e, d->db) : derr_not_found(e, "credit_note", id);
-		goto out;
+	if (model_document(d, m, &credit_note_shape, id, r, &start, &end, e) != 0) {
+		clear3(r);
+		return -1;
 	}
-	lines = db_exec(d->db, STMT_CN_LINES, (const char *[]){ d->site.id, id });
-	taxes = db_exec(d->db, STMT_CN_TAXES, (const char *[]){ d->site.id, id });
-	if (lines == NULL || taxes == NULL) {
-		rc = derr_db(e, d->db);
-		goto out;
-	}
-	if (model_parties(d, m, db_val(cn, 0, CN_CUSTOMER_DETAILS),
-	    db_val(cn, 0, CN_SELLER_DETAILS), db_val(cn, 0, CN_CURRENCY), e) != 0)
-		goto out;
-	n = PQntuples(lines);
-	m->lines = calloc(n > 0 ? (size_t)n : 1, sizeof(*m->lines));
-	if (m->lines == NULL) {
-		rc = derr_set(e, DERR_INTERNAL, "internal_error", NULL, "out of memory");
-		goto out;
-	}
-	for (int i = 0; i < n; i++) {
-		long long s = db_ll(lines, i, CNL_START, -1), t = db_ll(lines, i, CNL_END, -1);
-
-		m->lines[i].description = S(m, "%s", db_val(lines, i, CNL_DESCRIPTION));
-		m->lines[i].period = period(m, s, t);
-		m->lines[i].amount = money(m, db_ll(lines, i, CNL_AMOUNT, 0));
-		if (s >= 0 && (start < 0 || s < start))
-			start = s;
-		if (t >= 0 && t > end)
-			end = t;
-	}
-	m->doc.lines = m->lines;
-	m->doc.nlines = (size_t)n;
+	cn = r[0];
 	m->doc.title = "Credit note";
 	m->doc.number = S(m, "%s", db_val(cn, 0, CN_NUMBER_TEXT));
 	m->doc.created = db_ll(cn, 0, CN_CREATED, 0);
@@ -532,7 +540,7 @@ model_credit_note(struct dctx *d, struct model *m, const char *id, struct derr *
 	    date(m, db_ll(cn, 0, CN_INVOICE_CREATED, 0)));
 	subtotal = db_ll(cn, 0, CN_SUBTOTAL, 0);
 	tot = db_ll(cn, 0, CN_TOTAL, 0);
-	model_taxes(m, taxes, db_val(cn, 0, CN_TAX_TREATMENT));
+	model_taxes(m, r[2], db_val(cn, 0, CN_TAX_TREATMENT));
 	total(m, "Subtotal", subtotal, 0);
 	if (tot > subtotal)
 		total(m, "Tax", tot - subtotal, 0);
@@ -548,12 +556,8 @@ model_credit_note(struct dctx *d, struct model *m, const char *id, struct derr *
 	note = db_val(cn, 0, CN_TAX_NOTE);
 	m->doc.note = why && note ? S(m, "%s\n%s", why, note) : why ? why : note ? S(m, "%s",
 	    note) : NULL;
-	rc = 0;
-out:
-	PQclear(cn);
-	PQclear(lines);
-	PQclear(taxes);
-	return rc;
+	clear3(r);
+	return 0;
 }
 
 int
