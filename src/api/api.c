@@ -194,16 +194,21 @@ api_list_end(struct ctx *c, struct jw *w, bool has_more)
 	jw_obj_end(w);
 }
 
+char *
+api_access_url(struct ctx *c, const char *token)
+{
+	size_t n = strlen(c->cfg->public_url) + 2 * strlen(token) + 32;
+	char *url = arena_alloc(&c->req->arena, n);
+	const char *dot = strchr(token, '.');
+
+	/* The token starts with its site: the URL names the site as every portal URL does. */
+	snprintf(url, n, "%s/portal/%.*s/access/%s", c->cfg->public_url,
+	    dot ? (int)(dot - token) : 0, token, token);
+	return url;
+}
+
 void
 api_write_portal_session(struct ctx *c, struct jw *w, PGresult *res, int row, const char *token)
 {
-	char *url = NULL;
-
-	if (token != NULL) {
-		size_t n = strlen(c->cfg->public_url) + strlen(token) + 32;
-
-		url = arena_alloc(&c->req->arena, n);
-		snprintf(url, n, "%s/portal/access/%s", c->cfg->public_url, token);
-	}
-	billing_write_portal_session(w, res, row, token, url);
+	billing_write_portal_session(w, res, row, token, token ? api_access_url(c, token) : NULL);
 }

@@ -40,6 +40,8 @@ void	api_json_start(struct ctx *c, int status);
 /* The portal session object, with the access URL when the token is known. */
 void	api_write_portal_session(struct ctx *c, struct jw *w, PGresult *res, int row,
 	    const char *token);
+/* The portal's access URL for a token "<site>.<id>.<secret>": /portal/{site}/access/... */
+char	*api_access_url(struct ctx *c, const char *token);
 
 /* Handlers */
 void	h_customer_create(struct ctx *c);
@@ -82,6 +84,10 @@ void	h_wh_create(struct ctx *c);
 void	h_wh_list(struct ctx *c);
 void	h_wh_delete(struct ctx *c);
 void	h_time_machine_travel(struct ctx *c);
+void	h_pconf_get(struct ctx *c);
+void	h_pconf_update(struct ctx *c);
+void	h_pconf_logo_put(struct ctx *c);
+void	h_pconf_logo_delete(struct ctx *c);
 
 extern const struct field customer_create_fields[];
 extern const struct field customer_update_fields[];
@@ -105,5 +111,6 @@ extern const struct field pm_attach_fields[];
 extern const struct field token_create_fields[];
 extern const struct field wh_create_fields[];
 extern const struct qparam event_list_params[];
+extern const struct field portal_configuration_fields[];
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "api/api.h"
 #include "billing/billing.h"
+#include "billing/customers.h"
 #include "core/crypto.h"
 
 static const struct field address_fields[] = {
@@ -20,6 +21,20 @@ static const struct field address_fields[] = {
 	{ .name = NULL }
 };
 
+static const char *
+check_tax_type(const char *v)
+{
+	return customer_tax_id_label(v) != NULL ? NULL :
+	    "must be a tax id type such as \"eu_vat\", \"gb_vat\", \"us_ein\" or \"other\"";
+}
+
+static const struct field tax_id_fields[] = {
+	{ .name = "type", .type = FT_STRING, .required = true, .max_len = 16,
+	  .check = check_tax_type },
+	{ .name = "value", .type = FT_STRING, .required = true, .max_len = 64 },
+	{ .name = NULL }
+};
+
 const struct field customer_create_fields[] = {
 	{ .name = "id", .type = FT_STRING, .max_len = 64, .check = check_id },
 	{ .name = "email", .type = FT_STRING, .max_len = 254, .check = check_email,
@@ -28,6 +43,8 @@ const struct field customer_create_fields[] = {
 	{ .name = "phone", .type = FT_STRING, .max_len = 50, .nullable = true },
 	{ .name = "billing_address", .type = FT_OBJECT, .fields = address_fields,
 	  .nullable = true },
+	{ .name = "company", .type = FT_STRING, .max_len = 250, .nullable = true },
+	{ .name = "tax_id", .type = FT_OBJECT, .fields = tax_id_fields, .nullable = true },
 	{ .name = "metadata", .type = FT_MAP, .max_len = 500 },
 	{ .name = NULL }
 };
@@ -40,6 +57,8 @@ const struct field customer_update_fields[] = {
 	{ .name = "phone", .type = FT_STRING, .max_len = 50, .nullable = true },
 	{ .name = "billing_address", .type = FT_OBJECT, .fields = address_fields,
 	  .nullable = true },
+	{ .name = "company", .type = FT_STRING, .max_len = 250, .nullable = true },
+	{ .name = "tax_id", .type = FT_OBJECT, .fields = tax_id_fields, .nullable = true },
 	{ .name = "metadata", .type = FT_MAP, .max_len = 500, .nullable = true },
 	{ .name = NULL }
 };
@@ -102,7 +121,8 @@ void
 h_customer_create(struct ctx *c)
 {
 	char id[40], now[24];
-	const char *params[8];
+	const char *params[11];
+	const cJSON *tax = cJSON_GetObjectItemCaseSensitive(c->body, "tax_id");
 	PGresult *res;
 
 	params[0] = c->site.id;
@@ -123,6 +143,9 @@ h_customer_create(struct ctx *c)
 	params[5] = json_param(c, "billing_address");
 	params[6] = json_param(c, "metadata");
 	params[7] = buf_lltoa(c->now, now);
+	params[8] = text_param(c, "company");
+	params[9] = json_str(tax, "type");
+	params[10] = json_str(tax, "value");
 	res = db_exec(c->db, STMT_CUSTOMER_INSERT, params);
 	if (res == NULL) {
 		api_db_error(c);
@@ -186,30 +209,34 @@ metadata_merge_param(struct ctx *c)
 void
 h_customer_update(struct ctx *c)
 {
-	static const char *names[] = { "email", "name", "phone" };
-	char now[24];
-	const char *params[12];
+	struct bctx b = { c->db, c->site.id, c->now };
+	const cJSON *tax = cJSON_GetObjectItemCaseSensitive(c->body, "tax_id");
+	struct customer_details d = {
+		.set_email = json_has(c->body, "email"), .email = json_str(c->body, "email"),
+		.set_name = json_has(c->body, "name"), .name = json_str(c->body, "name"),
+		.set_phone = json_has(c->body, "phone"), .phone = json_str(c->body, "phone"),
+		.set_company = json_has(c->body, "company"),
+		.company = json_str(c->body, "company"),
+		.set_address = json_has(c->body, "billing_address"),
+		.address_json = json_param(c, "billing_address"),
+		.set_tax_id = tax != NULL, .tax_id_type = json_str(tax, "type"),
+		.tax_id_value = json_str(tax, "value"),
+		.metadata_json = metadata_merge_param(c),
+	};
+	struct billing_error err;
 	PGresult *res;
 
-	params[0] = c->site.id;
-	params[1] = c->req->path_params[0];
-	for (int i = 0; i < 3; i++) {
-		params[2 + 2 * i] = json_has(c->body, names[i]) ? "true" : "false";
-		params[3 + 2 * i] = text_param(c, names[i]);
-	}
-	params[8] = json_has(c->body, "billing_address") ? "true" : "false";
-	params[9] = json_param(c, "billing_address");
-	params[10] = metadata_merge_param(c);
-	params[11] = buf_lltoa(c->now, now);
-	res = db_exec(c->db, STMT_CUSTOMER_UPDATE, params);
-	if (res == NULL) {
-		api_db_error(c);
+	if (customer_update_details(&b, c->req->path_params[0], &d, NULL, &res, &err) != 0) {
+		if (strcmp(err.code, "database_error") == 0)
+			api_db_error(c);
+		else if (strcmp(err.code, "resource_missing") == 0)
+			api_not_found(c, "customer", c->req->path_params[0]);
+		else
+			api_error(c, 400, "invalid_request_error", err.code, err.param, "%s",
+			    err.message);
 		return;
 	}
-	if (PQntuples(res) == 0)
-		api_not_found(c, "customer", params[1]);
-	else
-		answer_and_emit(c, res, "customer.updated");
+	answer_customer(c, 200, res);
 	PQclear(res);
 }
 

@@ -4,16 +4,23 @@
 
 #include "api/api.h"
 #include "billing/billing.h"
+#include "billing/portal_settings.h"
 #include "core/crypto.h"
 #include "core/token.h"
 
-static const struct field feature_fields[] = {
-	{ .name = "edit_billing_details", .type = FT_BOOL },
-	{ .name = "payment_methods", .type = FT_BOOL },
-	{ .name = "invoice_history", .type = FT_BOOL },
-	{ .name = "cancel_subscription", .type = FT_BOOL },
-	{ .name = "change_plan", .type = FT_BOOL },
-	{ .name = "pause_subscription", .type = FT_BOOL },
+static const char *
+check_flow_type(const char *v)
+{
+	return strcmp(v, "cancel") == 0 || strcmp(v, "change_plan") == 0 ||
+	    strcmp(v, "payment_method_update") == 0 ? NULL :
+	    "must be \"cancel\", \"change_plan\" or \"payment_method_update\"";
+}
+
+/* A deep link: the portal opens at this step for this subscription. */
+static const struct field flow_fields[] = {
+	{ .name = "type", .type = FT_STRING, .required = true, .max_len = 32,
+	  .check = check_flow_type },
+	{ .name = "subscription_id", .type = FT_STRING, .max_len = 64, .check = check_id },
 	{ .name = NULL }
 };
 
@@ -23,7 +30,8 @@ const struct field psess_create_fields[] = {
 	{ .name = "redirect_url", .type = FT_STRING, .required = true, .max_len = 2048,
 	  .check = check_http_url },
 	{ .name = "forward_url", .type = FT_STRING, .max_len = 2048, .nullable = true },
-	{ .name = "features", .type = FT_OBJECT, .fields = feature_fields },
+	{ .name = "features", .type = FT_OBJECT, .fields = portal_features_fields },
+	{ .name = "flow", .type = FT_OBJECT, .fields = flow_fields, .nullable = true },
 	{ .name = NULL }
 };
 
@@ -32,22 +40,89 @@ const struct field psess_activate_fields[] = {
 	{ .name = NULL }
 };
 
-/* forward_url must land inside the portal, never elsewhere (no open redirect): a path
- * under /portal, or the same as an absolute URL under public_url. Returns the path. */
+/* forward_url must land inside this site's portal, never elsewhere (no open redirect):
+ * a path under /portal/{site} (or /portal alone, which means the same), or that as an
+ * absolute URL under public_url. Returns the path, in the /portal/{site} form. */
 static const char *
 forward_path(struct ctx *c, const char *v)
 {
-	size_t n = strlen(c->cfg->public_url);
+	size_t n = strlen(c->cfg->public_url), sn = strlen(c->site.id);
+	char *out;
 
 	if (strncmp(v, c->cfg->public_url, n) == 0 && v[n] == '/')
 		v += n;
-	if (strncmp(v, "/portal", 7) != 0 || (v[7] != '\0' && v[7] != '/' && v[7] != '?'))
-		return NULL;
 	for (const char *p = v; *p != '\0'; p++)
 		if ((unsigned char)*p <= 0x20 || *p == '\\' || *p == '"' || *p == '<' ||
 		    *p == '>' || (p[0] == '/' && p[1] == '/') || (p[0] == '.' && p[1] == '.'))
 			return NULL;
+	if (strncmp(v, "/portal", 7) == 0 && (v[7] == '\0' || v[7] == '?')) {
+		out = arena_alloc(&c->req->arena, strlen(v) + sn + 2);
+		sprintf(out, "/portal/%s%s", c->site.id, v + 7);
+		return out;
+	}
+	if (strncmp(v, "/portal/", 8) != 0 || strncmp(v + 8, c->site.id, sn) != 0 ||
+	    (v[8 + sn] != '\0' && v[8 + sn] != '/' && v[8 + sn] != '?'))
+		return NULL;
 	return v;
+}
+
+/* Checks what the API field tables cannot: overrides that name plans of the site and fit
+ * the site's settings, and a flow's subscription belonging to the customer. */
+static int
+check_session_extras(struct ctx *c, const cJSON *features, const cJSON *flow)
+{
+	struct bctx b = { c->db, c->site.id, c->now };
+	struct billing_error err;
+	struct portal_settings s;
+	const char *type, *sub;
+	PGresult *res;
+	int rc;
+
+	if (features != NULL) {
+		if (portal_settings_check_plans(&b, features, "features.change_plan_plans",
+		    &err) != 0) {
+			if (strcmp(err.code, "database_error") == 0)
+				api_db_error(c);
+			else
+				api_error(c, 400, "invalid_request_error", err.code, err.param, "%s",
+				    err.message);
+			return -1;
+		}
+		if ((rc = portal_settings_load(c->db, c->site.id, NULL, &s)) <= 0) {
+			api_db_error(c);
+			return -1;
+		}
+		if (portal_settings_apply(&s, features, &err) != 0) {
+			api_error(c, 400, "invalid_request_error", err.code, err.param, "%s",
+			    err.message);
+			return -1;
+		}
+	}
+	if (flow == NULL || cJSON_IsNull(flow))
+		return 0;
+	type = json_str(flow, "type");
+	sub = json_str(flow, "subscription_id");
+	if (sub == NULL) {
+		if (strcmp(type, "payment_method_update") == 0)
+			return 0;
+		api_error(c, 400, "invalid_request_error", "parameter_missing",
+		    "flow.subscription_id", "A %s flow needs flow.subscription_id.", type);
+		return -1;
+	}
+	res = db_exec(c->db, STMT_SUB_OF_CUSTOMER, (const char *[]){ c->site.id,
+	    json_str(c->body, "customer_id"), sub });
+	if (res == NULL) {
+		api_db_error(c);
+		return -1;
+	}
+	rc = PQntuples(res);
+	PQclear(res);
+	if (rc == 0) {
+		api_error(c, 400, "invalid_request_error", "resource_missing",
+		    "flow.subscription_id", "The customer has no subscription '%s'.", sub);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -83,18 +158,26 @@ void
 h_psess_create(struct ctx *c)
 {
 	char sid[40], hex[25], token[TOKEN_MAX], hash[65], now[24], exp[24];
-	const char *params[9];
 	const char *fwd = json_str(c->body, "forward_url");
 	const cJSON *features = cJSON_GetObjectItemCaseSensitive(c->body, "features");
-	char *features_json = NULL;
+	const cJSON *flow = cJSON_GetObjectItemCaseSensitive(c->body, "flow");
+	char *features_json = NULL, *flow_json = NULL;
+	const char *params[10];
 	PGresult *res;
 
 	if (fwd != NULL && *fwd != '\0' && (fwd = forward_path(c, fwd)) == NULL) {
 		api_error(c, 400, "invalid_request_error", "parameter_invalid", "forward_url",
-		    "forward_url must be a portal path such as /portal or %s/portal/...",
-		    c->cfg->public_url);
+		    "forward_url must be a path of this site's portal, such as /portal/%s or "
+		    "%s/portal/%s/...", c->site.id, c->cfg->public_url, c->site.id);
 		return;
 	}
+	if (fwd != NULL && *fwd != '\0' && flow != NULL && !cJSON_IsNull(flow)) {
+		api_error(c, 400, "invalid_request_error", "parameter_invalid", "flow",
+		    "Give forward_url or flow, not both: a flow decides where the portal opens.");
+		return;
+	}
+	if (check_session_extras(c, features, flow) != 0)
+		return;
 	if (crypto_random_hex(12, hex, sizeof(hex)) != 0) {
 		api_error(c, 500, "api_error", "internal_error", NULL, "No randomness.");
 		return;
@@ -106,6 +189,8 @@ h_psess_create(struct ctx *c)
 	}
 	if (features != NULL)
 		features_json = cJSON_PrintUnformatted(features);
+	if (flow != NULL && !cJSON_IsNull(flow))
+		flow_json = cJSON_PrintUnformatted(flow);
 	params[0] = c->site.id;
 	params[1] = sid;
 	params[2] = json_str(c->body, "customer_id");
@@ -115,8 +200,10 @@ h_psess_create(struct ctx *c)
 	params[6] = features_json;
 	params[7] = buf_lltoa(c->now, now);
 	params[8] = buf_lltoa(c->now + PORTAL_SESSION_TTL, exp);
+	params[9] = flow_json;
 	res = db_exec(c->db, STMT_PSESS_INSERT, params);
 	cJSON_free(features_json);
+	cJSON_free(flow_json);
 	if (res == NULL) {
 		api_db_error(c);
 		return;

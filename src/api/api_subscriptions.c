@@ -16,6 +16,7 @@
 
 #include "api/api.h"
 #include "billing/billing.h"
+#include "billing/portal_settings.h"
 #include "core/crypto.h"
 
 static const char *
@@ -415,28 +416,19 @@ h_sub_change(struct ctx *c)
 	finish(c, &b, &s, "subscription.changed");
 }
 
-/* The reason must be one of the site's cancellation reasons. */
+/* The reason must be one of the site's cancellation reasons (the portal configuration). */
 static int
 check_reason(struct ctx *c, const char *reason)
 {
-	PGresult *res;
-	char list[1024], *tok, *save = NULL;
-	bool ok = false;
+	struct portal_settings ps;
 
 	if (reason == NULL)
 		return 0;
-	res = db_exec(c->db, STMT_SITE_BILLING, (const char *[]){ c->site.id });
-	if (res == NULL) {
+	if (portal_settings_load(c->db, c->site.id, NULL, &ps) <= 0) {
 		api_db_error(c);
 		return -1;
 	}
-	snprintf(list, sizeof(list), "%s", db_val(res, 0, 2));
-	PQclear(res);
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		if (strcmp(tok, reason) == 0)
-			ok = true;
-	if (!ok) {
-		snprintf(list, sizeof(list), "%s", "");
+	if (portal_settings_reason(&ps, reason) == NULL) {
 		api_error(c, 400, "invalid_request_error", "parameter_invalid", "reason",
 		    "reason is not one of this site's cancellation reasons.");
 		return -1;

@@ -762,6 +762,14 @@ billing_write_customer(struct jw *w, const char *key, PGresult *res, int row)
 	jw_str(w, "phone", db_val(res, row, CUST_PHONE));
 	jw_raw(w, "billing_address", db_val(res, row, CUST_BILLING));
 	jw_raw(w, "metadata", db_val(res, row, CUST_METADATA));
+	jw_str(w, "company", db_val(res, row, CUST_COMPANY));
+	if (db_val(res, row, CUST_TAX_TYPE) != NULL) {
+		jw_obj_begin(w, "tax_id");
+		jw_str(w, "type", db_val(res, row, CUST_TAX_TYPE));
+		jw_str(w, "value", db_val(res, row, CUST_TAX_VALUE));
+		jw_obj_end(w);
+	} else
+		jw_null(w, "tax_id");
 	jw_str(w, "portal_state", db_val(res, row, CUST_PORTAL_STATE));
 	jw_int_text(w, "created_at", db_val(res, row, CUST_CREATED));
 	jw_int_text(w, "updated_at", db_val(res, row, CUST_UPDATED));
@@ -789,5 +797,6 @@ billing_write_portal_session(struct jw *w, PGresult *res, int row, const char *t
 	jw_str(w, "logout_ipaddress", db_val(res, row, PS_LOGOUT_IP));
 	jw_str(w, "customer_id", db_val(res, row, PS_CUSTOMER));
 	jw_raw(w, "features", db_val(res, row, PS_FEATURES));
+	jw_raw(w, "flow", db_val(res, row, PS_FLOW));
 	jw_obj_end(w);
 }

@@ -5,7 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/api.h"
 #include "api/auth.h"
+#include "billing/portal_settings.h"
 #include "core/config.h"
 #include "db/db.h"
 #include "core/json.h"
@@ -24,6 +26,11 @@ usage(void)
 	    "  site list                       list sites\n"
 	    "  site dunning SITE [--retry-days 1,3,5] [--final cancel|mark_uncollectible]\n"
 	    "                                  retries after a failed charge, and what ends them\n"
+	    "  portal-config SITE get          print the site's portal configuration\n"
+	    "  portal-config SITE set FILE.json\n"
+	    "                                  change it (the API's partial update)\n"
+	    "  portal-config SITE logo FILE.png | --remove\n"
+	    "                                  upload (or remove) the portal's logo\n"
 	    "  key rotate SITE [--grace SECONDS]\n"
 	    "                                  issue a new key; old keys work for SECONDS more\n"
 	    "  config show                     print the effective configuration\n"
@@ -77,9 +84,7 @@ write_site(struct jw *w, const char *key, PGresult *res, int row)
 	jw_str(w, "name", db_val(res, row, 1));
 	jw_str(w, "mode", db_val(res, row, 2));
 	jw_int_text(w, "clock_offset", db_val(res, row, 3));
-	jw_int_text(w, "session_idle_timeout", db_val(res, row, 4));
-	jw_int_text(w, "session_absolute_timeout", db_val(res, row, 5));
-	jw_int_text(w, "created_at", db_val(res, row, 6));
+	jw_int_text(w, "created_at", db_val(res, row, 4));
 	jw_obj_end(w);
 }
 
@@ -276,6 +281,110 @@ cmd_key_rotate(struct db *db, const struct config *cfg, int argc, char **argv)
 	return 0;
 }
 
+/* Reads a whole file (at most max bytes) into b. */
+static int
+read_file(const char *path, size_t max, struct buf *b, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char chunk[8192];
+	size_t n;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot open %s", path);
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		buf_append(b, chunk, n);
+		if (b->len > max) {
+			fclose(f);
+			snprintf(err, errlen, "%s is larger than %zu bytes", path, max);
+			return -1;
+		}
+	}
+	fclose(f);
+	buf_append(b, "", 0);
+	return 0;
+}
+
+static void
+print_config(const struct config *cfg, const struct portal_settings *s)
+{
+	struct buf b;
+	struct jw w;
+
+	buf_init(&b);
+	jw_init(&w, &b);
+	portal_config_write(&w, s, cfg->public_url);
+	print_json(&b);
+}
+
+/* portal-config SITE get | set FILE.json | logo FILE.png | logo --remove: the same
+ * domain calls as the API, in one transaction, recorded as events. */
+static int
+cmd_portal_config(struct db *db, const struct config *cfg, int argc, char **argv)
+{
+	struct portal_settings s;
+	struct billing_error err = { "database_error", "", "database error" };
+	struct bctx b;
+	struct buf file;
+	char msg[256];
+	int rc;
+
+	if (argc < 2)
+		return usage(), 2;
+	if ((rc = portal_settings_load(db, argv[0], NULL, &s)) <= 0)
+		return die(rc < 0 ? "database" : "no such site", rc < 0 ? db->errmsg : argv[0]);
+	if (strcmp(argv[1], "get") == 0 && argc == 2) {
+		print_config(cfg, &s);
+		return 0;
+	}
+	b.db = db;
+	b.site_id = argv[0];
+	b.now = (long long)time(NULL) + s.clock_offset;
+	buf_init(&file);
+	if (strcmp(argv[1], "set") == 0 && argc == 3) {
+		struct json_error je;
+		cJSON *changes;
+
+		if (read_file(argv[2], cfg->max_body, &file, msg, sizeof(msg)) != 0) {
+			buf_free(&file);
+			return die("portal-config set", msg);
+		}
+		changes = json_parse(file.data, file.len - 1, cfg->json_max_depth, &je);
+		buf_free(&file);
+		if (changes == NULL || json_validate(changes, portal_configuration_fields, NULL,
+		    &je) != 0) {
+			cJSON_Delete(changes);
+			return die(je.param[0] ? je.param : "portal-config set", je.message);
+		}
+		rc = db_begin(db) != 0 ? -1 : portal_config_update(&b, changes, cfg->public_url,
+		    &s, &err);
+		cJSON_Delete(changes);
+	} else if (strcmp(argv[1], "logo") == 0 && argc == 3) {
+		bool remove = strcmp(argv[2], "--remove") == 0;
+
+		if (!remove && read_file(argv[2], PORTAL_LOGO_MAX_BYTES, &file, msg,
+		    sizeof(msg)) != 0) {
+			buf_free(&file);
+			return die("portal-config logo", msg);
+		}
+		rc = db_begin(db) != 0 ? -1 : portal_logo_set(&b, remove ? NULL :
+		    (const unsigned char *)file.data, remove ? 0 : file.len - 1, cfg->public_url,
+		    &s, &err);
+		buf_free(&file);
+	} else {
+		buf_free(&file);
+		return usage(), 2;
+	}
+	if (rc != 0 || db_commit(db) != 0) {
+		db_rollback(db);
+		return die(rc != 0 && err.param[0] ? err.param : "portal-config",
+		    rc != 0 ? err.message : db->errmsg);
+	}
+	print_config(cfg, &s);
+	return 0;
+}
+
 /* Shows the configuration with any password in the conninfo masked. */
 static int
 cmd_config_show(const struct config *cfg, const char *path)
@@ -386,6 +495,8 @@ main(int argc, char **argv)
 	else if (strcmp(argv[i], "site") == 0 && i + 1 < argc &&
 	    strcmp(argv[i + 1], "dunning") == 0)
 		rc = cmd_site_dunning(&db, argc - i - 2, argv + i + 2);
+	else if (strcmp(argv[i], "portal-config") == 0)
+		rc = cmd_portal_config(&db, &cfg, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "key") == 0 && i + 1 < argc &&
 	    strcmp(argv[i + 1], "rotate") == 0)
 		rc = cmd_key_rotate(&db, &cfg, argc - i - 2, argv + i + 2);

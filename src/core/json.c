@@ -132,6 +132,7 @@ type_name(enum field_type t)
 	case FT_OBJECT: return "an object";
 	case FT_MAP: return "an object of strings";
 	case FT_LIST: return "an array of strings";
+	case FT_OBJLIST: return "an array of objects";
 	}
 	return "?";
 }
@@ -271,6 +272,31 @@ json_validate(const cJSON *obj, const struct field *fields, const char *prefix,
 			if (count == 0) {
 				json_err(err, "parameter_invalid", param, "%s must not be empty", param);
 				return -1;
+			}
+			break;
+		}
+		case FT_OBJLIST: {
+			const cJSON *el;
+			int count = 0;
+
+			if (!cJSON_IsArray(item))
+				goto wrong_type;
+			cJSON_ArrayForEach(el, item) {
+				char sub[160];
+
+				snprintf(sub, sizeof(sub), "%s[%d]", param, count);
+				if (++count > 50) {
+					json_err(err, "parameter_invalid", param,
+					    "%s takes at most 50 items", param);
+					return -1;
+				}
+				if (!cJSON_IsObject(el)) {
+					json_err(err, "parameter_invalid", sub, "%s must be an object",
+					    sub);
+					return -1;
+				}
+				if (json_validate(el, f->fields, sub, err) != 0)
+					return -1;
 			}
 			break;
 		}

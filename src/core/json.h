@@ -17,7 +17,8 @@ enum field_type {
 	FT_BOOL,
 	FT_OBJECT,	/* nested fields in .fields */
 	FT_MAP,		/* free keys (<= 40 chars), string values (<= max_len) */
-	FT_LIST		/* array of 1..50 strings, each <= max_len and passing check */
+	FT_LIST,	/* array of 1..50 strings, each <= max_len and passing check */
+	FT_OBJLIST	/* array of 0..50 objects, each checked against .fields */
 };
 
 /* Extra checks beyond type and length; return NULL when fine, else a message. */

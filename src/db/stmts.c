@@ -5,7 +5,7 @@
 
 #define CUSTOMER_COLS \
 	"id, email, name, phone, billing_address::text, metadata::text, portal_state, " \
-	"created_at, updated_at"
+	"created_at, updated_at, company, tax_id_type, tax_id_value"
 #define PLAN_COLS \
 	"id, name, amount, currency, interval_unit, interval_count, trial_days, status, created_at"
 #define PM_COLS \
@@ -24,7 +24,20 @@
 	"voided_at, amount_refunded"
 #define PSESS_COLS \
 	"id, customer_id, redirect_url, forward_url, features::text, status, created_at, " \
-	"expires_at, login_at, logout_at, login_ipaddress, logout_ipaddress, token_hash"
+	"expires_at, login_at, logout_at, login_ipaddress, logout_ipaddress, token_hash, flow::text"
+/* A site's portal configuration, with its site and logo (see enum pconf_col). */
+#define PCONF_COLS \
+	"s.id, s.name, s.mode, s.clock_offset, c.business_name, c.website_url, c.brand_color, " \
+	"c.time_zone, c.terms_url, c.privacy_url, c.help_url, c.edit_billing_details, " \
+	"c.email_editable, c.payment_methods, c.invoice_history, c.cancel_subscription, " \
+	"c.cancel_mode, c.cancel_reason, c.cancel_comment, c.cancel_reasons::text, c.change_plan, " \
+	"array_to_string(c.change_plan_plans, ','), c.change_plan_timing, " \
+	"c.downgrades_at_end_of_term, c.pause_subscription, c.pause_max_days, " \
+	"c.reactivate_subscription, c.session_idle_timeout, c.session_absolute_timeout, " \
+	"c.updated_at, l.sha256, l.width, l.height"
+#define PCONF_FROM \
+	" FROM portal_configurations c JOIN sites s ON s.id = c.site_id " \
+	"LEFT JOIN portal_logos l ON l.site_id = c.site_id "
 
 const struct stmt stmts[STMT__MAX] = {
 	[STMT_PING] = { "ping", "SELECT 1", 0 },
@@ -39,15 +52,16 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_APIKEY_EXPIRE_OTHERS] = { "apikey_expire_others",
 	    "UPDATE api_keys SET expires_at = $3 WHERE site_id = $1 AND id <> $2 "
 	    "AND (expires_at IS NULL OR expires_at > $3)", 3 },
+	/* A site comes with its portal configuration (defaults), in one statement. */
 	[STMT_SITE_INSERT] = { "site_insert",
-	    "INSERT INTO sites (id, name, mode, created_at) VALUES ($1, $2, $3, $4) "
-	    "ON CONFLICT (id) DO NOTHING RETURNING id", 4 },
+	    "WITH s AS (INSERT INTO sites (id, name, mode, created_at) VALUES ($1, $2, $3, $4) "
+	    "ON CONFLICT (id) DO NOTHING RETURNING id, created_at) "
+	    "INSERT INTO portal_configurations (site_id, updated_at) SELECT $1, created_at FROM s "
+	    "RETURNING site_id", 4 },
 	[STMT_SITE_GET] = { "site_get",
-	    "SELECT id, name, mode, clock_offset, session_idle_timeout, "
-	    "session_absolute_timeout, created_at FROM sites WHERE id = $1", 1 },
+	    "SELECT id, name, mode, clock_offset, created_at FROM sites WHERE id = $1", 1 },
 	[STMT_SITE_LIST] = { "site_list",
-	    "SELECT id, name, mode, clock_offset, session_idle_timeout, "
-	    "session_absolute_timeout, created_at FROM sites ORDER BY id", 0 },
+	    "SELECT id, name, mode, clock_offset, created_at FROM sites ORDER BY id", 0 },
 	[STMT_SITE_TRAVEL] = { "site_travel",
 	    "UPDATE sites SET clock_offset = clock_offset + $2 "
 	    "WHERE id = $1 AND mode = 'test' RETURNING clock_offset", 2 },
@@ -55,13 +69,14 @@ const struct stmt stmts[STMT__MAX] = {
 	/* customers */
 	[STMT_CUSTOMER_INSERT] = { "customer_insert",
 	    "INSERT INTO customers (site_id, id, email, name, phone, billing_address, metadata, "
-	    "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, "
-	    "COALESCE($7::jsonb, '{}'), $8, $8) ON CONFLICT (site_id, id) DO NOTHING "
-	    "RETURNING " CUSTOMER_COLS, 8 },
+	    "created_at, updated_at, company, tax_id_type, tax_id_value) VALUES ($1, $2, $3, $4, "
+	    "$5, $6::jsonb, COALESCE($7::jsonb, '{}'), $8, $8, $9, $10, $11) "
+	    "ON CONFLICT (site_id, id) DO NOTHING RETURNING " CUSTOMER_COLS, 11 },
 	[STMT_CUSTOMER_GET] = { "customer_get",
 	    "SELECT " CUSTOMER_COLS " FROM customers WHERE site_id = $1 AND id = $2", 2 },
 	/* $3..$10: for each of email, name, phone, billing_address a "set" flag and a value;
-	 * $11 metadata to merge (null values delete keys); $12 now. */
+	 * $11 metadata to merge (null values delete keys); $12 now; $13, $14 company;
+	 * $15 tax id "set" flag, $16 its type and $17 its value. */
 	[STMT_CUSTOMER_UPDATE] = { "customer_update",
 	    "UPDATE customers SET "
 	    "email = CASE WHEN $3::bool THEN $4 ELSE email END, "
@@ -70,8 +85,11 @@ const struct stmt stmts[STMT__MAX] = {
 	    "billing_address = CASE WHEN $9::bool THEN $10::jsonb ELSE billing_address END, "
 	    "metadata = CASE WHEN $11::jsonb IS NULL THEN metadata "
 	    "ELSE jsonb_strip_nulls(metadata || $11::jsonb) END, "
-	    "updated_at = $12 "
-	    "WHERE site_id = $1 AND id = $2 RETURNING " CUSTOMER_COLS, 12 },
+	    "updated_at = $12, "
+	    "company = CASE WHEN $13::bool THEN $14 ELSE company END, "
+	    "tax_id_type = CASE WHEN $15::bool THEN $16 ELSE tax_id_type END, "
+	    "tax_id_value = CASE WHEN $15::bool THEN $17 ELSE tax_id_value END "
+	    "WHERE site_id = $1 AND id = $2 RETURNING " CUSTOMER_COLS, 17 },
 	[STMT_CUSTOMER_DELETE] = { "customer_delete",
 	    "DELETE FROM customers WHERE site_id = $1 AND id = $2 RETURNING id", 2 },
 	/* Locks the customer (a new subscription waits for it) and counts what must not be
@@ -95,9 +113,10 @@ const struct stmt stmts[STMT__MAX] = {
 	/* portal sessions */
 	[STMT_PSESS_INSERT] = { "psess_insert",
 	    "INSERT INTO portal_sessions (site_id, id, customer_id, token_hash, redirect_url, "
-	    "forward_url, features, status, created_at, expires_at) "
-	    "SELECT $1, $2, c.id, $4, $5, $6, COALESCE($7::jsonb, '{}'), 'created', $8, $9 "
-	    "FROM customers c WHERE c.site_id = $1 AND c.id = $3 RETURNING " PSESS_COLS, 9 },
+	    "forward_url, features, status, created_at, expires_at, flow) "
+	    "SELECT $1, $2, c.id, $4, $5, $6, COALESCE($7::jsonb, '{}'), 'created', $8, $9, "
+	    "$10::jsonb FROM customers c WHERE c.site_id = $1 AND c.id = $3 RETURNING " PSESS_COLS,
+	    10 },
 	[STMT_PSESS_GET] = { "psess_get",
 	    "SELECT " PSESS_COLS " FROM portal_sessions WHERE site_id = $1 AND id = $2", 2 },
 	/* Logging out twice changes nothing: the WHERE clause skips logged-out sessions. */
@@ -118,11 +137,9 @@ const struct stmt stmts[STMT__MAX] = {
 	    "RETURNING " PSESS_COLS, 4 },
 	[STMT_PSESS_PORTAL_GET] = { "psess_portal_get",
 	    "SELECT p.id, p.cookie_hash, p.status, p.login_at, p.last_seen_at, p.redirect_url, "
-	    "p.customer_id, c.name, c.email, s.name, s.mode, s.clock_offset, "
-	    "s.session_idle_timeout, s.session_absolute_timeout, p.features::text "
+	    "p.customer_id, c.name, c.email, p.features::text, p.flow::text "
 	    "FROM portal_sessions p "
 	    "JOIN customers c ON c.site_id = p.site_id AND c.id = p.customer_id "
-	    "JOIN sites s ON s.id = p.site_id "
 	    "WHERE p.site_id = $1 AND p.id = $2", 2 },
 	[STMT_PSESS_TOUCH] = { "psess_touch",
 	    "UPDATE portal_sessions SET last_seen_at = $3 "
@@ -145,8 +162,8 @@ const struct stmt stmts[STMT__MAX] = {
 
 	/* ---- billing ---- */
 	[STMT_SITE_BILLING] = { "site_billing",
-	    "SELECT array_to_string(dunning_schedule, ','), dunning_final_action, "
-	    "array_to_string(cancel_reasons, ',') FROM sites WHERE id = $1", 1 },
+	    "SELECT array_to_string(dunning_schedule, ','), dunning_final_action "
+	    "FROM sites WHERE id = $1", 1 },
 	[STMT_SITE_SET_DUNNING] = { "site_set_dunning",
 	    "UPDATE sites SET dunning_schedule = COALESCE(string_to_array($2, ',')::integer[], "
 	    "dunning_schedule), dunning_final_action = COALESCE($3, dunning_final_action) "
@@ -377,4 +394,49 @@ const struct stmt stmts[STMT__MAX] = {
 	    "+ (SELECT count(*) FROM webhook_deliveries WHERE site_id = $1 AND status = 'pending' "
 	    "AND next_attempt_at <= $2)", 2 },
 	[STMT_NOTIFY] = { "notify", "SELECT pg_notify('portald_jobs', $1)", 1 },
+
+	/* ---- portal configuration ---- */
+	[STMT_PCONF_GET] = { "pconf_get",
+	    "SELECT " PCONF_COLS PCONF_FROM "WHERE c.site_id = $1", 1 },
+	[STMT_PCONF_LOCK] = { "pconf_lock",
+	    "SELECT " PCONF_COLS PCONF_FROM "WHERE c.site_id = $1 FOR UPDATE OF c", 1 },
+	[STMT_PCONF_SAVE] = { "pconf_save",
+	    "UPDATE portal_configurations SET business_name = $2, website_url = $3, "
+	    "brand_color = $4, time_zone = $5, terms_url = $6, privacy_url = $7, help_url = $8, "
+	    "edit_billing_details = $9, email_editable = $10, payment_methods = $11, "
+	    "invoice_history = $12, cancel_subscription = $13, cancel_mode = $14, "
+	    "cancel_reason = $15, cancel_comment = $16, cancel_reasons = $17::jsonb, "
+	    "change_plan = $18, change_plan_plans = string_to_array($19, ','), "
+	    "change_plan_timing = $20, downgrades_at_end_of_term = $21, "
+	    "pause_subscription = $22, pause_max_days = $23, reactivate_subscription = $24, "
+	    "session_idle_timeout = $25, session_absolute_timeout = $26, updated_at = $27 "
+	    "WHERE site_id = $1", 27 },
+	[STMT_LOGO_PUT] = { "logo_put",
+	    "INSERT INTO portal_logos (site_id, sha256, png, width, height, created_at) "
+	    "VALUES ($1, $2, decode($3, 'hex'), $4, $5, $6) ON CONFLICT (site_id) DO UPDATE SET "
+	    "sha256 = EXCLUDED.sha256, png = EXCLUDED.png, width = EXCLUDED.width, "
+	    "height = EXCLUDED.height, created_at = EXCLUDED.created_at", 6 },
+	[STMT_LOGO_GET] = { "logo_get",
+	    "SELECT sha256, encode(png, 'base64') FROM portal_logos "
+	    "WHERE site_id = $1 AND sha256 = $2", 2 },
+	[STMT_LOGO_DELETE] = { "logo_delete",
+	    "DELETE FROM portal_logos WHERE site_id = $1 RETURNING sha256", 1 },
+	/* Portal forms: the first POST with a nonce claims it; a second one waits on the row
+	 * until the first commits, then finds it and replays where the first one went. */
+	[STMT_FORM_CLAIM] = { "form_claim",
+	    "INSERT INTO portal_form_submissions (site_id, session_id, nonce, created_at) "
+	    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING nonce", 4 },
+	[STMT_FORM_GET] = { "form_get",
+	    "SELECT location FROM portal_form_submissions "
+	    "WHERE site_id = $1 AND session_id = $2 AND nonce = $3", 3 },
+	[STMT_FORM_DONE] = { "form_done",
+	    "UPDATE portal_form_submissions SET location = $4 "
+	    "WHERE site_id = $1 AND session_id = $2 AND nonce = $3", 4 },
+	[STMT_FORM_RELEASE] = { "form_release",
+	    "DELETE FROM portal_form_submissions "
+	    "WHERE site_id = $1 AND session_id = $2 AND nonce = $3 AND location IS NULL", 3 },
+	/* A subscription, only if it is this customer's (deep links, portal lookups). */
+	[STMT_SUB_OF_CUSTOMER] = { "sub_of_customer",
+	    "SELECT id, status FROM subscriptions WHERE site_id = $1 AND customer_id = $2 "
+	    "AND id = $3", 3 },
 };

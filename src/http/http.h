@@ -44,6 +44,8 @@ struct http_request {
 	const char	*authorization;
 	const char	*idempotency_key;
 	const char	*cookie_header;
+	const char	*host;		/* Host header, or NULL */
+	const char	*if_none_match;	/* If-None-Match header, or NULL */
 	const char	*remote_addr;
 	const char	*request_id;
 	size_t		 content_length;

@@ -14,7 +14,8 @@ from harness import Browser, stack
 TENANT_TABLES = {"customers", "portal_sessions", "idempotency_keys", "site_counters", "plans",
                  "test_gateway_tokens", "payment_methods", "subscriptions", "invoices",
                  "invoice_lines", "payment_attempts", "events", "webhook_endpoints",
-                 "webhook_deliveries", "webhook_attempts"}
+                 "webhook_deliveries", "webhook_attempts", "portal_configurations",
+                 "portal_logos", "portal_form_submissions"}
 GLOBAL_TABLES = {"sites", "api_keys", "schema_migrations"}
 
 
@@ -120,12 +121,12 @@ class Resilience(unittest.TestCase):
         sess = self.m.session(self.cus["id"])
         b = Browser(self.s)
         self.assertEqual(b.get(sess["access_url"]).status, 303)
-        b.get("/portal")
+        b.get("/portal/" + self.m.site_id)
         logs = self.s.log_text()
         self.assertNotIn(sess["token"].rsplit(".", 1)[1], logs)
         self.assertNotIn(self.m.key.rsplit("_", 1)[1], logs)
-        self.assertNotIn(b.cookies["__Host-portald_session"].rsplit(".", 1)[1], logs)
-        self.assertIn("/portal/access/", logs)
+        self.assertNotIn(b.cookies["__Host-portald_" + self.m.site_id].rsplit(".", 1)[1], logs)
+        self.assertIn("/portal/:site/access/:token", logs)
 
     def test_one_line_per_request_with_request_id(self):
         r = self.m.get("/customers/" + self.cus["id"])

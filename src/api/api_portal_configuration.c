@@ -1,0 +1,113 @@
+/* api_portal_configuration.c: /api/v1/portal_configuration: the site's portal settings
+ * (read, partial update) and its logo (a raw PNG upload, or removal). */
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "billing/portal_settings.h"
+
+/* "" clears a URL, like null. */
+static const char *
+check_url_or_empty(const char *v)
+{
+	return v[0] == '\0' ? NULL : check_http_url(v);
+}
+
+const struct field portal_configuration_fields[] = {
+	{ .name = "business_name", .type = FT_STRING, .max_len = 200, .nullable = true },
+	{ .name = "website_url", .type = FT_STRING, .max_len = 2048, .nullable = true,
+	  .check = check_url_or_empty },
+	{ .name = "brand_color", .type = FT_STRING, .max_len = 7 },
+	{ .name = "time_zone", .type = FT_STRING, .max_len = 64 },
+	{ .name = "terms_url", .type = FT_STRING, .max_len = 2048, .nullable = true,
+	  .check = check_url_or_empty },
+	{ .name = "privacy_url", .type = FT_STRING, .max_len = 2048, .nullable = true,
+	  .check = check_url_or_empty },
+	{ .name = "help_url", .type = FT_STRING, .max_len = 2048, .nullable = true,
+	  .check = check_url_or_empty },
+	{ .name = "features", .type = FT_OBJECT, .fields = portal_features_fields },
+	{ .name = "cancel_reasons", .type = FT_OBJLIST, .fields = portal_reason_fields },
+	{ .name = NULL }
+};
+
+static void
+answer(struct ctx *c, const struct portal_settings *s)
+{
+	struct jw w;
+
+	api_json_start(c, 200);
+	jw_init(&w, &c->resp->body);
+	portal_config_write(&w, s, c->cfg->public_url);
+}
+
+static void
+refused(struct ctx *c, const struct billing_error *err)
+{
+	if (strcmp(err->code, "database_error") == 0)
+		api_db_error(c);
+	else if (strcmp(err->code, "logo_too_large") == 0)
+		api_error(c, 413, "invalid_request_error", err->code, err->param, "%s",
+		    err->message);
+	else
+		api_error(c, 400, "invalid_request_error", err->code, err->param, "%s",
+		    err->message);
+}
+
+void
+h_pconf_get(struct ctx *c)
+{
+	struct portal_settings s;
+	int rc = portal_settings_load(c->db, c->site.id, NULL, &s);
+
+	if (rc < 0)
+		api_db_error(c);
+	else if (rc == 0)
+		api_not_found(c, "portal_configuration", c->site.id);
+	else
+		answer(c, &s);
+}
+
+void
+h_pconf_update(struct ctx *c)
+{
+	struct bctx b = { c->db, c->site.id, c->now };
+	struct portal_settings s;
+	struct billing_error err;
+
+	if (portal_config_update(&b, c->body, c->cfg->public_url, &s, &err) != 0)
+		refused(c, &err);
+	else
+		answer(c, &s);
+}
+
+void
+h_pconf_logo_put(struct ctx *c)
+{
+	struct bctx b = { c->db, c->site.id, c->now };
+	struct portal_settings s;
+	struct billing_error err;
+
+	if (c->req->body_len == 0) {
+		api_error(c, 400, "invalid_request_error", "parameter_missing", "logo",
+		    "Send the PNG image as the request body.");
+		return;
+	}
+	if (portal_logo_set(&b, (const unsigned char *)c->req->body, c->req->body_len,
+	    c->cfg->public_url, &s, &err) != 0)
+		refused(c, &err);
+	else
+		answer(c, &s);
+}
+
+void
+h_pconf_logo_delete(struct ctx *c)
+{
+	struct bctx b = { c->db, c->site.id, c->now };
+	struct portal_settings s;
+	struct billing_error err;
+
+	if (portal_logo_set(&b, NULL, 0, c->cfg->public_url, &s, &err) != 0)
+		refused(c, &err);
+	else
+		answer(c, &s);
+}

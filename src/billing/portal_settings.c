@@ -1,0 +1,826 @@
+/* portal_settings.c: the portal configuration: loading it with a session's overrides,
+ * partial updates, the logo, its JSON object, and the checks behind portal actions. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "billing/portal_settings.h"
+#include "core/crypto.h"
+#include "core/png.h"
+#include "core/tz.h"
+
+static const char *
+check_cancel_mode(const char *v)
+{
+	return strcmp(v, "end_of_term") == 0 || strcmp(v, "immediately") == 0 ? NULL :
+	    "must be \"end_of_term\" or \"immediately\"";
+}
+
+static const char *
+check_reason_mode(const char *v)
+{
+	return strcmp(v, "off") == 0 || strcmp(v, "optional") == 0 ||
+	    strcmp(v, "required") == 0 ? NULL : "must be \"off\", \"optional\" or \"required\"";
+}
+
+static const char *
+check_timing(const char *v)
+{
+	return strcmp(v, "now") == 0 || strcmp(v, "end_of_term") == 0 ? NULL :
+	    "must be \"now\" or \"end_of_term\"";
+}
+
+static const char *
+check_reason_code(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 40)
+		return "must be 1 to 40 characters long";
+	for (; *v != '\0'; v++)
+		if (!((*v >= 'a' && *v <= 'z') || (*v >= '0' && *v <= '9') || *v == '_'))
+			return "may hold only a-z, 0-9 and '_'";
+	return NULL;
+}
+
+const struct field portal_features_fields[] = {
+	{ .name = "edit_billing_details", .type = FT_BOOL },
+	{ .name = "email_editable", .type = FT_BOOL },
+	{ .name = "payment_methods", .type = FT_BOOL },
+	{ .name = "invoice_history", .type = FT_BOOL },
+	{ .name = "cancel_subscription", .type = FT_BOOL },
+	{ .name = "cancel_mode", .type = FT_STRING, .max_len = 20, .check = check_cancel_mode },
+	{ .name = "cancel_reason", .type = FT_STRING, .max_len = 20, .check = check_reason_mode },
+	{ .name = "cancel_comment", .type = FT_BOOL },
+	{ .name = "change_plan", .type = FT_BOOL },
+	{ .name = "change_plan_plans", .type = FT_LIST, .max_len = 64, .check = check_id,
+	  .nullable = true },
+	{ .name = "change_plan_timing", .type = FT_STRING, .max_len = 20, .check = check_timing },
+	{ .name = "downgrades_at_end_of_term", .type = FT_BOOL },
+	{ .name = "pause_subscription", .type = FT_BOOL },
+	{ .name = "pause_max_days", .type = FT_INT, .min = 1, .max = 365 },
+	{ .name = "reactivate_subscription", .type = FT_BOOL },
+	{ .name = "session_idle_timeout", .type = FT_INT, .min = 60, .max = 86400 },
+	{ .name = "session_absolute_timeout", .type = FT_INT, .min = 300, .max = 2592000 },
+	{ .name = NULL }
+};
+
+const struct field portal_reason_fields[] = {
+	{ .name = "code", .type = FT_STRING, .required = true, .max_len = 40,
+	  .check = check_reason_code },
+	{ .name = "label", .type = FT_STRING, .required = true, .max_len = 120 },
+	{ .name = NULL }
+};
+
+void
+billing_error_set(struct billing_error *err, const char *code, const char *param,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(err->code, sizeof(err->code), "%s", code);
+	snprintf(err->param, sizeof(err->param), "%s", param ? param : "");
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+}
+
+static void
+copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src ? src : "");
+}
+
+static bool
+is_true(const char *v)
+{
+	return v != NULL && strcmp(v, "t") == 0;
+}
+
+/* cancel_reasons JSON ([{code,label}]) into s; items that do not fit are skipped. */
+static void
+reasons_from_json(struct portal_settings *s, const char *json)
+{
+	cJSON *arr = json ? cJSON_Parse(json) : NULL;
+	const cJSON *it;
+
+	s->n_cancel_reasons = 0;
+	cJSON_ArrayForEach(it, arr) {
+		const char *code = json_str(it, "code"), *label = json_str(it, "label");
+
+		if (code == NULL || label == NULL || s->n_cancel_reasons == PORTAL_MAX_REASONS)
+			continue;
+		copy(s->cancel_reasons[s->n_cancel_reasons].code, sizeof(s->cancel_reasons[0].code),
+		    code);
+		copy(s->cancel_reasons[s->n_cancel_reasons].label,
+		    sizeof(s->cancel_reasons[0].label), label);
+		s->n_cancel_reasons++;
+	}
+	cJSON_Delete(arr);
+}
+
+static void
+plans_from_list(struct portal_settings *s, const char *list)
+{
+	char buf[PORTAL_MAX_PLANS * 72], *tok, *save = NULL;
+
+	s->n_change_plan_plans = 0;
+	copy(buf, sizeof(buf), list);
+	for (tok = strtok_r(buf, ",", &save); tok && s->n_change_plan_plans < PORTAL_MAX_PLANS;
+	    tok = strtok_r(NULL, ",", &save))
+		copy(s->change_plan_plans[s->n_change_plan_plans++], 72, tok);
+}
+
+static void
+from_row(PGresult *r, struct portal_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	copy(s->site_id, sizeof(s->site_id), db_val(r, 0, PC_SITE));
+	copy(s->site_name, sizeof(s->site_name), db_val(r, 0, PC_SITE_NAME));
+	s->test_mode = strcmp(db_val(r, 0, PC_MODE), "test") == 0;
+	s->clock_offset = db_ll(r, 0, PC_CLOCK, 0);
+	s->updated_at = db_ll(r, 0, PC_UPDATED, 0);
+	s->business_name_set = db_val(r, 0, PC_BUSINESS) != NULL;
+	copy(s->business_name, sizeof(s->business_name), s->business_name_set ?
+	    db_val(r, 0, PC_BUSINESS) : s->site_name);
+	copy(s->website_url, sizeof(s->website_url), db_val(r, 0, PC_WEBSITE));
+	copy(s->brand_color, sizeof(s->brand_color), db_val(r, 0, PC_COLOR));
+	copy(s->time_zone, sizeof(s->time_zone), db_val(r, 0, PC_TZ));
+	copy(s->terms_url, sizeof(s->terms_url), db_val(r, 0, PC_TERMS));
+	copy(s->privacy_url, sizeof(s->privacy_url), db_val(r, 0, PC_PRIVACY));
+	copy(s->help_url, sizeof(s->help_url), db_val(r, 0, PC_HELP));
+	copy(s->logo_sha256, sizeof(s->logo_sha256), db_val(r, 0, PC_LOGO_SHA));
+	s->logo_width = (int)db_ll(r, 0, PC_LOGO_W, 0);
+	s->logo_height = (int)db_ll(r, 0, PC_LOGO_H, 0);
+	s->edit_billing_details = is_true(db_val(r, 0, PC_EDIT_DETAILS));
+	s->email_editable = is_true(db_val(r, 0, PC_EMAIL_EDITABLE));
+	s->payment_methods = is_true(db_val(r, 0, PC_PAYMENT_METHODS));
+	s->invoice_history = is_true(db_val(r, 0, PC_INVOICES));
+	s->cancel_subscription = is_true(db_val(r, 0, PC_CANCEL));
+	s->cancel_mode = strcmp(db_val(r, 0, PC_CANCEL_MODE), "immediately") == 0 ?
+	    PORTAL_CANCEL_IMMEDIATELY : PORTAL_CANCEL_END_OF_TERM;
+	s->cancel_reason = strcmp(db_val(r, 0, PC_CANCEL_REASON), "off") == 0 ?
+	    PORTAL_REASON_OFF : strcmp(db_val(r, 0, PC_CANCEL_REASON), "required") == 0 ?
+	    PORTAL_REASON_REQUIRED : PORTAL_REASON_OPTIONAL;
+	s->cancel_comment = is_true(db_val(r, 0, PC_CANCEL_COMMENT));
+	reasons_from_json(s, db_val(r, 0, PC_CANCEL_REASONS));
+	s->change_plan = is_true(db_val(r, 0, PC_CHANGE));
+	plans_from_list(s, db_val(r, 0, PC_CHANGE_PLANS));
+	s->change_plan_timing = strcmp(db_val(r, 0, PC_CHANGE_TIMING), "end_of_term") == 0 ?
+	    PORTAL_CHANGE_END_OF_TERM : PORTAL_CHANGE_NOW;
+	s->downgrades_at_end_of_term = is_true(db_val(r, 0, PC_DOWNGRADE_END));
+	s->pause_subscription = is_true(db_val(r, 0, PC_PAUSE));
+	s->pause_max_days = (int)db_ll(r, 0, PC_PAUSE_DAYS, 90);
+	s->reactivate_subscription = is_true(db_val(r, 0, PC_REACTIVATE));
+	s->session_idle_timeout = (int)db_ll(r, 0, PC_IDLE, 1800);
+	s->session_absolute_timeout = (int)db_ll(r, 0, PC_ABSOLUTE, 43200);
+	color_palette(s->brand_color, &s->palette);
+}
+
+static void
+set_bool(const cJSON *f, const char *name, bool *dst)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, name);
+
+	if (cJSON_IsBool(v))
+		*dst = cJSON_IsTrue(v);
+}
+
+int
+portal_settings_apply(struct portal_settings *s, const cJSON *f, struct billing_error *err)
+{
+	const char *v;
+	const cJSON *plans;
+
+	if (f == NULL)
+		return 0;
+	set_bool(f, "edit_billing_details", &s->edit_billing_details);
+	set_bool(f, "email_editable", &s->email_editable);
+	set_bool(f, "payment_methods", &s->payment_methods);
+	set_bool(f, "invoice_history", &s->invoice_history);
+	set_bool(f, "cancel_subscription", &s->cancel_subscription);
+	if ((v = json_str(f, "cancel_mode")) != NULL)
+		s->cancel_mode = strcmp(v, "immediately") == 0 ? PORTAL_CANCEL_IMMEDIATELY :
+		    PORTAL_CANCEL_END_OF_TERM;
+	if ((v = json_str(f, "cancel_reason")) != NULL)
+		s->cancel_reason = strcmp(v, "off") == 0 ? PORTAL_REASON_OFF :
+		    strcmp(v, "required") == 0 ? PORTAL_REASON_REQUIRED : PORTAL_REASON_OPTIONAL;
+	set_bool(f, "cancel_comment", &s->cancel_comment);
+	set_bool(f, "change_plan", &s->change_plan);
+	plans = cJSON_GetObjectItemCaseSensitive(f, "change_plan_plans");
+	if (cJSON_IsNull(plans))
+		s->n_change_plan_plans = 0;
+	else if (cJSON_IsArray(plans)) {
+		const cJSON *p;
+
+		s->n_change_plan_plans = 0;
+		cJSON_ArrayForEach(p, plans) {
+			if (!cJSON_IsString(p))
+				continue;
+			if (s->n_change_plan_plans == PORTAL_MAX_PLANS) {
+				billing_error_set(err, "parameter_invalid", "features.change_plan_plans",
+				    "change_plan_plans takes at most %d plans", PORTAL_MAX_PLANS);
+				return -1;
+			}
+			copy(s->change_plan_plans[s->n_change_plan_plans++], 72, p->valuestring);
+		}
+	}
+	if ((v = json_str(f, "change_plan_timing")) != NULL)
+		s->change_plan_timing = strcmp(v, "end_of_term") == 0 ? PORTAL_CHANGE_END_OF_TERM :
+		    PORTAL_CHANGE_NOW;
+	set_bool(f, "downgrades_at_end_of_term", &s->downgrades_at_end_of_term);
+	set_bool(f, "pause_subscription", &s->pause_subscription);
+	s->pause_max_days = (int)json_int(f, "pause_max_days", s->pause_max_days);
+	set_bool(f, "reactivate_subscription", &s->reactivate_subscription);
+	s->session_idle_timeout = (int)json_int(f, "session_idle_timeout",
+	    s->session_idle_timeout);
+	s->session_absolute_timeout = (int)json_int(f, "session_absolute_timeout",
+	    s->session_absolute_timeout);
+	if (s->session_idle_timeout > s->session_absolute_timeout) {
+		billing_error_set(err, "parameter_invalid", "features.session_idle_timeout",
+		    "session_idle_timeout (%d s) must not exceed session_absolute_timeout (%d s)",
+		    s->session_idle_timeout, s->session_absolute_timeout);
+		return -1;
+	}
+	return 0;
+}
+
+int
+portal_settings_override(struct portal_settings *s, const char *features_json)
+{
+	struct billing_error err;
+	cJSON *f;
+	int rc;
+
+	if (features_json == NULL || *features_json == '\0')
+		return 0;
+	f = cJSON_Parse(features_json);
+	rc = portal_settings_apply(s, f, &err);
+	cJSON_Delete(f);
+	return rc;
+}
+
+static int
+load(struct db *db, enum stmt_id stmt, const char *site_id, struct portal_settings *out)
+{
+	PGresult *res = db_exec(db, stmt, (const char *[]){ site_id });
+
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return 0;
+	}
+	from_row(res, out);
+	PQclear(res);
+	return 1;
+}
+
+int
+portal_settings_load(struct db *db, const char *site_id, const char *features_json,
+    struct portal_settings *out)
+{
+	int rc = load(db, STMT_PCONF_GET, site_id, out);
+
+	if (rc == 1 && portal_settings_override(out, features_json) != 0) {
+		/* Overrides were checked when the session was created; a stored pair that no
+		 * longer fits (say idle > absolute) falls back to the site's timeouts. */
+		struct portal_settings site = *out;
+
+		(void)load(db, STMT_PCONF_GET, site_id, &site);
+		out->session_idle_timeout = site.session_idle_timeout;
+		out->session_absolute_timeout = site.session_absolute_timeout;
+	}
+	return rc;
+}
+
+int
+portal_settings_check_plans(struct bctx *b, const cJSON *features, const char *param,
+    struct billing_error *err)
+{
+	const cJSON *plans = cJSON_GetObjectItemCaseSensitive(features, "change_plan_plans");
+	const cJSON *p;
+	struct plan pl;
+
+	cJSON_ArrayForEach(p, plans) {
+		int rc;
+
+		if (!cJSON_IsString(p))
+			continue;
+		rc = plan_load(b, p->valuestring, &pl);
+		if (rc < 0) {
+			billing_error_set(err, "database_error", NULL, "database error");
+			return -1;
+		}
+		if (rc == 0) {
+			billing_error_set(err, "parameter_invalid", param,
+			    "%s names no plan of this site: '%s'", param, p->valuestring);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* URLs shown to customers: absolute http(s), or "" / null to clear. */
+static int
+take_url(const cJSON *changes, const char *name, char *dst, size_t n,
+    struct billing_error *err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(changes, name);
+	const char *why;
+
+	if (v == NULL)
+		return 0;
+	if (cJSON_IsNull(v) || (cJSON_IsString(v) && v->valuestring[0] == '\0')) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if ((why = check_http_url(v->valuestring)) != NULL) {
+		billing_error_set(err, "parameter_invalid", name, "%s %s", name, why);
+		return -1;
+	}
+	copy(dst, n, v->valuestring);
+	return 0;
+}
+
+static char *
+reasons_json(const struct portal_settings *s)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char *out;
+
+	for (int i = 0; i < s->n_cancel_reasons; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "code", s->cancel_reasons[i].code);
+		cJSON_AddStringToObject(o, "label", s->cancel_reasons[i].label);
+		cJSON_AddItemToArray(arr, o);
+	}
+	out = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	return out;
+}
+
+static int
+save(struct bctx *b, const struct portal_settings *s)
+{
+	char plans[PORTAL_MAX_PLANS * 72] = "", days[24], idle[24], abs[24], now[24];
+	char *reasons = reasons_json(s);
+	const char *p[27];
+	PGresult *res;
+
+	for (int i = 0; i < s->n_change_plan_plans; i++)
+		snprintf(plans + strlen(plans), sizeof(plans) - strlen(plans), "%s%s",
+		    i ? "," : "", s->change_plan_plans[i]);
+	p[0] = s->site_id;
+	p[1] = s->business_name_set ? s->business_name : NULL;
+	p[2] = s->website_url[0] ? s->website_url : NULL;
+	p[3] = s->brand_color;
+	p[4] = s->time_zone;
+	p[5] = s->terms_url[0] ? s->terms_url : NULL;
+	p[6] = s->privacy_url[0] ? s->privacy_url : NULL;
+	p[7] = s->help_url[0] ? s->help_url : NULL;
+	p[8] = s->edit_billing_details ? "true" : "false";
+	p[9] = s->email_editable ? "true" : "false";
+	p[10] = s->payment_methods ? "true" : "false";
+	p[11] = s->invoice_history ? "true" : "false";
+	p[12] = s->cancel_subscription ? "true" : "false";
+	p[13] = s->cancel_mode == PORTAL_CANCEL_IMMEDIATELY ? "immediately" : "end_of_term";
+	p[14] = s->cancel_reason == PORTAL_REASON_OFF ? "off" :
+	    s->cancel_reason == PORTAL_REASON_REQUIRED ? "required" : "optional";
+	p[15] = s->cancel_comment ? "true" : "false";
+	p[16] = reasons;
+	p[17] = s->change_plan ? "true" : "false";
+	p[18] = plans;
+	p[19] = s->change_plan_timing == PORTAL_CHANGE_END_OF_TERM ? "end_of_term" : "now";
+	p[20] = s->downgrades_at_end_of_term ? "true" : "false";
+	p[21] = s->pause_subscription ? "true" : "false";
+	p[22] = buf_lltoa(s->pause_max_days, days);
+	p[23] = s->reactivate_subscription ? "true" : "false";
+	p[24] = buf_lltoa(s->session_idle_timeout, idle);
+	p[25] = buf_lltoa(s->session_absolute_timeout, abs);
+	p[26] = buf_lltoa(b->now, now);
+	res = db_exec(b->db, STMT_PCONF_SAVE, p);
+	cJSON_free(reasons);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+static int
+emit_config(struct bctx *b, const struct portal_settings *s, const char *public_url)
+{
+	struct buf data;
+	struct jw w;
+	int rc;
+
+	buf_init(&data);
+	jw_init(&w, &data);
+	portal_config_write(&w, s, public_url);
+	rc = events_emit(b, "portal_configuration.updated", s->site_id, data.data);
+	buf_free(&data);
+	return rc;
+}
+
+int
+portal_config_update(struct bctx *b, const cJSON *changes, const char *public_url,
+    struct portal_settings *out, struct billing_error *err)
+{
+	struct portal_settings s;
+	const cJSON *v;
+	const char *str;
+	int rc = load(b->db, STMT_PCONF_LOCK, b->site_id, &s);
+
+	if (rc <= 0) {
+		billing_error_set(err, rc < 0 ? "database_error" : "resource_missing", NULL,
+		    rc < 0 ? "database error" : "no such site");
+		return -1;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(changes, "business_name");
+	if (cJSON_IsNull(v) || (cJSON_IsString(v) && v->valuestring[0] == '\0')) {
+		s.business_name_set = false;
+		copy(s.business_name, sizeof(s.business_name), s.site_name);
+	} else if (cJSON_IsString(v)) {
+		s.business_name_set = true;
+		copy(s.business_name, sizeof(s.business_name), v->valuestring);
+	}
+	if (take_url(changes, "website_url", s.website_url, sizeof(s.website_url), err) != 0 ||
+	    take_url(changes, "terms_url", s.terms_url, sizeof(s.terms_url), err) != 0 ||
+	    take_url(changes, "privacy_url", s.privacy_url, sizeof(s.privacy_url), err) != 0 ||
+	    take_url(changes, "help_url", s.help_url, sizeof(s.help_url), err) != 0)
+		return -1;
+	if ((str = json_str(changes, "brand_color")) != NULL) {
+		struct rgb c;
+
+		if (color_parse(str, &c) != 0) {
+			billing_error_set(err, "parameter_invalid", "brand_color",
+			    "brand_color must be a colour such as \"#1f4fd1\"");
+			return -1;
+		}
+		color_format(c, s.brand_color);
+		color_palette(s.brand_color, &s.palette);
+	}
+	if ((str = json_str(changes, "time_zone")) != NULL) {
+		if (!tz_valid(str)) {
+			billing_error_set(err, "parameter_invalid", "time_zone",
+			    "time_zone must be an IANA time zone such as \"Europe/Paris\"");
+			return -1;
+		}
+		copy(s.time_zone, sizeof(s.time_zone), str);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(changes, "cancel_reasons");
+	if (cJSON_IsArray(v)) {
+		const cJSON *it;
+		int i = 0;
+
+		if (cJSON_GetArraySize(v) > PORTAL_MAX_REASONS) {
+			billing_error_set(err, "parameter_invalid", "cancel_reasons",
+			    "cancel_reasons takes at most %d reasons", PORTAL_MAX_REASONS);
+			return -1;
+		}
+		cJSON_ArrayForEach(it, v) {
+			for (int j = 0; j < i; j++)
+				if (strcmp(s.cancel_reasons[j].code, json_str(it, "code")) == 0) {
+					billing_error_set(err, "parameter_invalid", "cancel_reasons",
+					    "cancel_reasons has the code '%s' twice",
+					    json_str(it, "code"));
+					return -1;
+				}
+			copy(s.cancel_reasons[i].code, sizeof(s.cancel_reasons[i].code),
+			    json_str(it, "code"));
+			copy(s.cancel_reasons[i].label, sizeof(s.cancel_reasons[i].label),
+			    json_str(it, "label"));
+			i++;
+		}
+		s.n_cancel_reasons = i;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(changes, "features");
+	if (v != NULL && (portal_settings_check_plans(b, v, "features.change_plan_plans",
+	    err) != 0 || portal_settings_apply(&s, v, err) != 0))
+		return -1;
+	if (s.cancel_reason == PORTAL_REASON_REQUIRED && s.n_cancel_reasons == 0) {
+		billing_error_set(err, "parameter_invalid", "features.cancel_reason",
+		    "cancel_reason cannot be \"required\" without cancel_reasons to choose from");
+		return -1;
+	}
+	s.updated_at = b->now;
+	if (save(b, &s) != 0 || load(b->db, STMT_PCONF_GET, b->site_id, out) != 1 ||
+	    emit_config(b, out, public_url) != 0) {
+		billing_error_set(err, "database_error", NULL, "database error");
+		return -1;
+	}
+	return 0;
+}
+
+int
+portal_logo_set(struct bctx *b, const unsigned char *png, size_t n, const char *public_url,
+    struct portal_settings *out, struct billing_error *err)
+{
+	struct portal_settings s;
+	int rc = load(b->db, STMT_PCONF_LOCK, b->site_id, &s);
+	PGresult *res;
+
+	if (rc <= 0) {
+		billing_error_set(err, rc < 0 ? "database_error" : "resource_missing", NULL,
+		    rc < 0 ? "database error" : "no such site");
+		return -1;
+	}
+	if (png == NULL) {
+		res = db_exec(b->db, STMT_LOGO_DELETE, (const char *[]){ b->site_id });
+	} else {
+		struct png_info info;
+		struct buf clean;
+		unsigned char h[CRYPTO_SHA256_LEN];
+		char sha[65], w[24], hgt[24], now[24], msg[200];
+		char *hex;
+
+		if (n > PORTAL_LOGO_MAX_BYTES) {
+			billing_error_set(err, "logo_too_large", "logo", "The logo is %zu bytes; "
+			    "it may be at most %d bytes (256 KiB).", n, PORTAL_LOGO_MAX_BYTES);
+			return -1;
+		}
+		buf_init(&clean);
+		if (png_clean(png, n, PORTAL_LOGO_MAX_SIDE, &info, &clean, msg,
+		    sizeof(msg)) != 0) {
+			buf_free(&clean);
+			billing_error_set(err, "logo_invalid", "logo", "%s", msg);
+			return -1;
+		}
+		crypto_sha256(clean.data, clean.len, h);
+		crypto_hex(h, sizeof(h), sha);
+		hex = malloc(clean.len * 2 + 1);
+		if (hex == NULL) {
+			buf_free(&clean);
+			billing_error_set(err, "database_error", NULL, "out of memory");
+			return -1;
+		}
+		crypto_hex((const unsigned char *)clean.data, clean.len, hex);
+		res = db_exec(b->db, STMT_LOGO_PUT, (const char *[]){ b->site_id, sha, hex,
+		    buf_lltoa(info.width, w), buf_lltoa(info.height, hgt), buf_lltoa(b->now, now) });
+		free(hex);
+		buf_free(&clean);
+	}
+	if (res == NULL) {
+		billing_error_set(err, "database_error", NULL, "database error");
+		return -1;
+	}
+	PQclear(res);
+	s.updated_at = b->now;
+	if (save(b, &s) != 0 || load(b->db, STMT_PCONF_GET, b->site_id, out) != 1 ||
+	    emit_config(b, out, public_url) != 0) {
+		billing_error_set(err, "database_error", NULL, "database error");
+		return -1;
+	}
+	return 0;
+}
+
+int
+portal_logo_get(struct db *db, const char *site_id, const char *sha256, unsigned char **png,
+    size_t *n)
+{
+	PGresult *res = db_exec(db, STMT_LOGO_GET, (const char *[]){ site_id, sha256 });
+	const char *b64;
+	size_t len, o = 0;
+	unsigned char *out;
+	int dec;
+
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return 0;
+	}
+	/* PostgreSQL's base64 wraps lines every 76 characters: drop the newlines first. */
+	b64 = db_val(res, 0, 1);
+	len = strlen(b64);
+	{
+		char *flat = malloc(len + 1);
+
+		if (flat == NULL) {
+			PQclear(res);
+			return -1;
+		}
+		for (size_t i = 0; i < len; i++)
+			if (b64[i] != '\n' && b64[i] != '\r')
+				flat[o++] = b64[i];
+		flat[o] = '\0';
+		out = malloc(o / 4 * 3 + 3);
+		if (out == NULL) {
+			free(flat);
+			PQclear(res);
+			return -1;
+		}
+		dec = EVP_DecodeBlock(out, (const unsigned char *)flat, (int)o);
+		if (dec >= 0) {
+			/* EVP_DecodeBlock counts '=' padding as zero bytes. */
+			if (o >= 1 && flat[o - 1] == '=')
+				dec--;
+			if (o >= 2 && flat[o - 2] == '=')
+				dec--;
+		}
+		free(flat);
+	}
+	PQclear(res);
+	if (dec < 0) {
+		free(out);
+		return -1;
+	}
+	*png = out;
+	*n = (size_t)dec;
+	return 1;
+}
+
+static void
+jw_url(struct jw *w, const char *key, const char *v)
+{
+	jw_str(w, key, v && *v ? v : NULL);
+}
+
+void
+portal_config_write(struct jw *w, const struct portal_settings *s, const char *public_url)
+{
+	char url[PORTAL_URL_MAX + 200];
+
+	jw_obj_begin(w, NULL);
+	jw_str(w, "id", s->site_id);
+	jw_str(w, "object", "portal_configuration");
+	jw_str(w, "business_name", s->business_name);
+	jw_url(w, "website_url", s->website_url);
+	jw_str(w, "brand_color", s->brand_color);
+	jw_obj_begin(w, "brand_palette");
+	jw_str(w, "background", s->palette.fill);
+	jw_str(w, "text", s->palette.on_fill);
+	jw_str(w, "link", s->palette.ink);
+	jw_bool(w, "adjusted", s->palette.adjusted);
+	jw_obj_end(w);
+	if (s->logo_sha256[0] != '\0') {
+		snprintf(url, sizeof(url), "%s/portal/%s/logo/%.16s.png", public_url ? public_url : "",
+		    s->site_id, s->logo_sha256);
+		jw_obj_begin(w, "logo");
+		jw_str(w, "url", url);
+		jw_str(w, "sha256", s->logo_sha256);
+		jw_int(w, "width", s->logo_width);
+		jw_int(w, "height", s->logo_height);
+		jw_obj_end(w);
+	} else
+		jw_null(w, "logo");
+	jw_str(w, "time_zone", s->time_zone);
+	jw_url(w, "terms_url", s->terms_url);
+	jw_url(w, "privacy_url", s->privacy_url);
+	jw_url(w, "help_url", s->help_url);
+	snprintf(url, sizeof(url), "%s/portal/%s", public_url ? public_url : "", s->site_id);
+	jw_str(w, "portal_url", url);
+	jw_obj_begin(w, "features");
+	jw_bool(w, "edit_billing_details", s->edit_billing_details);
+	jw_bool(w, "email_editable", s->email_editable);
+	jw_bool(w, "payment_methods", s->payment_methods);
+	jw_bool(w, "invoice_history", s->invoice_history);
+	jw_bool(w, "cancel_subscription", s->cancel_subscription);
+	jw_str(w, "cancel_mode", s->cancel_mode == PORTAL_CANCEL_IMMEDIATELY ? "immediately" :
+	    "end_of_term");
+	jw_str(w, "cancel_reason", s->cancel_reason == PORTAL_REASON_OFF ? "off" :
+	    s->cancel_reason == PORTAL_REASON_REQUIRED ? "required" : "optional");
+	jw_bool(w, "cancel_comment", s->cancel_comment);
+	jw_bool(w, "change_plan", s->change_plan);
+	jw_arr_begin(w, "change_plan_plans");
+	for (int i = 0; i < s->n_change_plan_plans; i++)
+		jw_str(w, NULL, s->change_plan_plans[i]);
+	jw_arr_end(w);
+	jw_str(w, "change_plan_timing", s->change_plan_timing == PORTAL_CHANGE_END_OF_TERM ?
+	    "end_of_term" : "now");
+	jw_bool(w, "downgrades_at_end_of_term", s->downgrades_at_end_of_term);
+	jw_bool(w, "pause_subscription", s->pause_subscription);
+	jw_int(w, "pause_max_days", s->pause_max_days);
+	jw_bool(w, "reactivate_subscription", s->reactivate_subscription);
+	jw_int(w, "session_idle_timeout", s->session_idle_timeout);
+	jw_int(w, "session_absolute_timeout", s->session_absolute_timeout);
+	jw_obj_end(w);
+	jw_arr_begin(w, "cancel_reasons");
+	for (int i = 0; i < s->n_cancel_reasons; i++) {
+		jw_obj_begin(w, NULL);
+		jw_str(w, "code", s->cancel_reasons[i].code);
+		jw_str(w, "label", s->cancel_reasons[i].label);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_int(w, "updated_at", s->updated_at);
+	jw_obj_end(w);
+}
+
+/* ---- the checks behind portal actions ---- */
+
+static int
+disabled(struct billing_error *err, const char *what)
+{
+	billing_error_set(err, "feature_disabled", NULL, "%s is not available in this portal.",
+	    what);
+	return -1;
+}
+
+int
+portal_allow_cancel(const struct portal_settings *s, bool now, const char *reason,
+    const char *comment, struct billing_error *err)
+{
+	if (s == NULL)
+		return 0;
+	if (!s->cancel_subscription)
+		return disabled(err, "Cancelling a subscription");
+	if (now && s->cancel_mode != PORTAL_CANCEL_IMMEDIATELY) {
+		billing_error_set(err, "cancel_now_not_allowed", "when",
+		    "Subscriptions can be cancelled at the end of the current term only.");
+		return -1;
+	}
+	if (reason != NULL && *reason != '\0') {
+		if (s->cancel_reason == PORTAL_REASON_OFF ||
+		    portal_settings_reason(s, reason) == NULL) {
+			billing_error_set(err, "parameter_invalid", "reason",
+			    "Choose one of the reasons listed.");
+			return -1;
+		}
+	} else if (s->cancel_reason == PORTAL_REASON_REQUIRED) {
+		billing_error_set(err, "parameter_missing", "reason",
+		    "Select why you are cancelling.");
+		return -1;
+	}
+	if (comment != NULL && *comment != '\0' && !s->cancel_comment) {
+		billing_error_set(err, "parameter_invalid", "comment",
+		    "Comments are not collected here.");
+		return -1;
+	}
+	return 0;
+}
+
+int
+portal_allow_change_plan(const struct portal_settings *s, const char *plan_id, bool now,
+    bool downgrade, struct billing_error *err)
+{
+	bool listed = false;
+
+	if (s == NULL)
+		return 0;
+	if (!s->change_plan)
+		return disabled(err, "Changing plans");
+	for (int i = 0; i < s->n_change_plan_plans; i++)
+		if (strcmp(s->change_plan_plans[i], plan_id) == 0)
+			listed = true;
+	if (!listed) {
+		billing_error_set(err, "plan_not_allowed", "plan_id",
+		    "That plan cannot be chosen here.");
+		return -1;
+	}
+	if (now && (s->change_plan_timing == PORTAL_CHANGE_END_OF_TERM ||
+	    (downgrade && s->downgrades_at_end_of_term))) {
+		billing_error_set(err, "change_now_not_allowed", "when",
+		    "This change takes effect at the end of the current term.");
+		return -1;
+	}
+	return 0;
+}
+
+int
+portal_allow_pause(const struct portal_settings *s, long long now, long long resume_at,
+    struct billing_error *err)
+{
+	if (s == NULL)
+		return 0;
+	if (!s->pause_subscription)
+		return disabled(err, "Pausing a subscription");
+	if (resume_at < 0 || resume_at - now > (long long)s->pause_max_days * 86400) {
+		billing_error_set(err, "pause_too_long", "resume_at",
+		    "A pause can last at most %d days.", s->pause_max_days);
+		return -1;
+	}
+	return 0;
+}
+
+int
+portal_allow_reactivate(const struct portal_settings *s, struct billing_error *err)
+{
+	return s == NULL || s->reactivate_subscription ? 0 :
+	    disabled(err, "Reactivating a subscription");
+}
+
+int
+portal_allow_payment_methods(const struct portal_settings *s, struct billing_error *err)
+{
+	return s == NULL || s->payment_methods ? 0 : disabled(err, "Updating payment methods");
+}
+
+int
+portal_allow_invoice_history(const struct portal_settings *s, struct billing_error *err)
+{
+	return s == NULL || s->invoice_history ? 0 : disabled(err, "Invoice history");
+}
+
+const char *
+portal_settings_reason(const struct portal_settings *s, const char *code)
+{
+	for (int i = 0; i < s->n_cancel_reasons; i++)
+		if (strcmp(s->cancel_reasons[i].code, code) == 0)
+			return s->cancel_reasons[i].label;
+	return NULL;
+}

@@ -1,0 +1,142 @@
+/* portal_settings.h: a site's portal configuration (branding and the switches of what
+ * customers may do), the effective settings of one portal session (the site's, with the
+ * session's `features` overrides applied), and the checks the domain calls make with them.
+ * Knows no HTTP: the API, the portal pages and portalctl all go through it. */
+#ifndef PORTALD_PORTAL_SETTINGS_H
+#define PORTALD_PORTAL_SETTINGS_H
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+#include "billing/billing.h"
+#include "core/color.h"
+#include "core/json.h"
+
+#define PORTAL_URL_MAX		2048
+#define PORTAL_MAX_REASONS	20
+#define PORTAL_MAX_PLANS	20
+#define PORTAL_LOGO_MAX_BYTES	(256 * 1024)
+#define PORTAL_LOGO_MAX_SIDE	1024
+
+/* A domain error: what went wrong (a stable code), the field it is about, and a sentence
+ * for people. The API maps it to its error envelope, the portal to a form error. */
+struct billing_error {
+	char	code[48];
+	char	param[64];
+	char	message[256];
+};
+
+enum portal_cancel_mode {
+	PORTAL_CANCEL_END_OF_TERM,	/* the customer may cancel at the end of the term only */
+	PORTAL_CANCEL_IMMEDIATELY	/* the customer chooses: now, or at the end of the term */
+};
+enum portal_reason_mode { PORTAL_REASON_OFF, PORTAL_REASON_OPTIONAL, PORTAL_REASON_REQUIRED };
+enum portal_change_timing { PORTAL_CHANGE_NOW, PORTAL_CHANGE_END_OF_TERM };
+
+struct portal_reason {
+	char	code[48];
+	char	label[128];
+};
+
+struct portal_settings {
+	/* the site */
+	char		site_id[48];
+	char		site_name[208];
+	bool		test_mode;
+	long long	clock_offset;
+	long long	updated_at;
+
+	/* branding */
+	char		business_name[208];	/* the site's name unless configured */
+	bool		business_name_set;
+	char		website_url[PORTAL_URL_MAX + 1];	/* "" when none */
+	char		brand_color[8];
+	struct color_palette palette;		/* derived: the colours pages draw with */
+	char		time_zone[72];
+	char		terms_url[PORTAL_URL_MAX + 1];
+	char		privacy_url[PORTAL_URL_MAX + 1];
+	char		help_url[PORTAL_URL_MAX + 1];
+	char		logo_sha256[65];	/* "" when there is no logo */
+	int		logo_width, logo_height;
+
+	/* what customers may do (each one a key of `features`, see portal_features_fields) */
+	bool		edit_billing_details;
+	bool		email_editable;
+	bool		payment_methods;
+	bool		invoice_history;
+	bool		cancel_subscription;
+	enum portal_cancel_mode cancel_mode;
+	enum portal_reason_mode cancel_reason;
+	bool		cancel_comment;
+	struct portal_reason cancel_reasons[PORTAL_MAX_REASONS];
+	int		n_cancel_reasons;
+	bool		change_plan;
+	char		change_plan_plans[PORTAL_MAX_PLANS][72];
+	int		n_change_plan_plans;
+	enum portal_change_timing change_plan_timing;
+	bool		downgrades_at_end_of_term;
+	bool		pause_subscription;
+	int		pause_max_days;
+	bool		reactivate_subscription;
+	int		session_idle_timeout;		/* seconds */
+	int		session_absolute_timeout;	/* seconds */
+};
+
+/* The validation table of the switches: the configuration's `features` object and a
+ * portal session's `features` overrides take the same keys. */
+extern const struct field portal_features_fields[];
+/* {code, label} items of cancel_reasons. */
+extern const struct field portal_reason_fields[];
+
+/* Loads the site's configuration and applies a session's features JSON (NULL: none) in
+ * either direction. 1 found, 0 no such site, -1 database error (db->status says which). */
+int	portal_settings_load(struct db *db, const char *site_id, const char *features_json,
+	    struct portal_settings *out);
+/* Applies a validated features object (or its JSON text) over s. Cross-field rules
+ * (idle <= absolute) are checked; -1 with err filled when the result is not coherent. */
+int	portal_settings_apply(struct portal_settings *s, const cJSON *features,
+	    struct billing_error *err);
+int	portal_settings_override(struct portal_settings *s, const char *features_json);
+
+/* A partial update of the configuration, as the API and portalctl send it (validated by
+ * portal_configuration_fields in the API layer): only the keys present change. */
+int	portal_config_update(struct bctx *b, const cJSON *changes, const char *public_url,
+	    struct portal_settings *out, struct billing_error *err);
+/* Replaces the logo with a PNG upload (checked, metadata stripped) or removes it (png
+ * NULL). Emits portal_configuration.updated. 0, or -1 with err (code "database_error"
+ * when the database failed, so callers can tell a refusal from an outage). */
+int	portal_logo_set(struct bctx *b, const unsigned char *png, size_t n,
+	    const char *public_url, struct portal_settings *out, struct billing_error *err);
+/* The stored logo bytes for (site, sha256): 1 found (*png malloc'd), 0 none, -1 error. */
+int	portal_logo_get(struct db *db, const char *site_id, const char *sha256,
+	    unsigned char **png, size_t *n);
+/* Checks plan ids named by a features object exist in the site (0, or -1 with err). */
+int	portal_settings_check_plans(struct bctx *b, const cJSON *features, const char *param,
+	    struct billing_error *err);
+
+/* The portal_configuration object, as the API, the event and portalctl show it. */
+void	portal_config_write(struct jw *w, const struct portal_settings *s,
+	    const char *public_url);
+
+/* ---- checks for the domain calls behind the portal's actions ----
+ * Each returns 0 when the action is allowed by s, else -1 with err filled (code
+ * "feature_disabled" and the like). API calls pass no settings: the merchant may do
+ * anything; the portal always passes the session's effective settings. */
+int	portal_allow_cancel(const struct portal_settings *s, bool now, const char *reason,
+	    const char *comment, struct billing_error *err);
+int	portal_allow_change_plan(const struct portal_settings *s, const char *plan_id,
+	    bool now, bool downgrade, struct billing_error *err);
+int	portal_allow_pause(const struct portal_settings *s, long long now, long long resume_at,
+	    struct billing_error *err);
+int	portal_allow_reactivate(const struct portal_settings *s, struct billing_error *err);
+int	portal_allow_payment_methods(const struct portal_settings *s, struct billing_error *err);
+int	portal_allow_invoice_history(const struct portal_settings *s, struct billing_error *err);
+/* The label of a cancellation reason code, or NULL when the site has no such reason
+ * (the API's cancel checks its reason with this). */
+const char *portal_settings_reason(const struct portal_settings *s, const char *code);
+
+void	billing_error_set(struct billing_error *err, const char *code, const char *param,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif
