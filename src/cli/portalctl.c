@@ -350,7 +350,7 @@ cmd_portal_config(struct db *db, const struct config *cfg, int argc, char **argv
 			buf_free(&file);
 			return die("portal-config set", msg);
 		}
-		changes = json_parse(file.data, file.len - 1, cfg->json_max_depth, &je);
+		changes = json_parse(file.data, file.len, cfg->json_max_depth, &je);
 		buf_free(&file);
 		if (changes == NULL || json_validate(changes, portal_configuration_fields, NULL,
 		    &je) != 0) {
@@ -369,7 +369,7 @@ cmd_portal_config(struct db *db, const struct config *cfg, int argc, char **argv
 			return die("portal-config logo", msg);
 		}
 		rc = db_begin(db) != 0 ? -1 : portal_logo_set(&b, remove ? NULL :
-		    (const unsigned char *)file.data, remove ? 0 : file.len - 1, cfg->public_url,
+		    (const unsigned char *)file.data, remove ? 0 : file.len, cfg->public_url,
 		    &s, &err);
 		buf_free(&file);
 	} else {
