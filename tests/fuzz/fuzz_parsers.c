@@ -1,6 +1,7 @@
 /* fuzz_parsers.c: libFuzzer target for everything that reads untrusted bytes: the FastCGI
  * environment, query strings and forms, cookies, Authorization headers, API keys, portal
- * tokens, and JSON bodies with the API's validation tables. */
+ * tokens, JSON bodies with the API's validation tables, uploaded PNGs and the session's
+ * feature overrides. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "api/auth.h"
 #include "http/http.h"
 #include "core/json.h"
+#include "core/png.h"
 #include "portal/portal.h"
 
 static void
@@ -55,12 +57,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)auth_parse_key(text, &kp);
 	(void)auth_key_from_header(text, key, sizeof(key));
 	(void)json_utf8_valid((const char *)data, size);
+	{
+		struct png_info info;
+		struct buf clean;
+		char err[200];
+		struct portal_settings ps;
+
+		buf_init(&clean);
+		(void)png_clean(data, size, 1024, &info, &clean, err, sizeof(err));
+		buf_free(&clean);
+		memset(&ps, 0, sizeof(ps));
+		(void)portal_settings_override(&ps, text);
+	}
 
 	root = json_parse(text, strlen(text), 16, &e);
 	if (root != NULL) {
 		(void)json_validate(root, customer_create_fields, NULL, &e);
 		(void)json_validate(root, customer_update_fields, NULL, &e);
 		(void)json_validate(root, psess_create_fields, NULL, &e);
+		(void)json_validate(root, portal_configuration_fields, NULL, &e);
 		cJSON_Delete(root);
 	}
 	/* json_parse rewrites \u0000 escapes in place: start the env run from the input. */
