@@ -55,7 +55,8 @@ class Resilience(unittest.TestCase):
             self.assertEqual(down.status, 503)
             self.assertEqual(down.json["error"]["code"], "database_unavailable")
             self.assertEqual(self.m.post("/customers", {"name": "x"}).status, 503)
-            self.assertEqual(Browser(self.s).get("/portal/access/x.y.%s" % ("a" * 43)).status, 503)
+            self.assertEqual(Browser(self.s).get("/portal/%s/access/%s.y.%s" % (
+                self.m.site_id, self.m.site_id, "a" * 43)).status, 503)
             self.assertEqual(self.s.request("GET", "/healthz").status, 503)
             self.s.pg_start()
             time.sleep(0.3)
