@@ -44,6 +44,18 @@ form_hide(struct form *f, const char *name)
 		f->hidden[i] = true;
 }
 
+void
+form_fix(struct form *f, const char *name, const char *value, const char *note)
+{
+	int i = index_of(f, name);
+
+	if (i < 0)
+		return;
+	f->hidden[i] = true;
+	f->value[i] = value;
+	f->fixed[i] = note;
+}
+
 bool
 form_hidden(const struct form *f, const char *name)
 {
@@ -169,7 +181,7 @@ form_view(const struct form *f, cJSON *into, char *err, size_t errlen)
 		char id[80], ids[200] = "";
 		cJSON *d;
 
-		if (f->hidden[i])
+		if (f->hidden[i] && f->fixed[i] == NULL)
 			continue;
 		d = cJSON_CreateObject();
 		snprintf(id, sizeof(id), "f-%s", fd->name);
@@ -185,6 +197,12 @@ form_view(const struct form *f, cJSON *into, char *err, size_t errlen)
 		cJSON_AddStringToObject(d, "label", fd->label);
 		cJSON_AddBoolToObject(d, "optional", !fd->required);
 		cJSON_AddStringToObject(d, "value", v);
+		if (f->fixed[i] != NULL) {
+			cJSON_AddStringToObject(d, "fixed", f->fixed[i]);
+			rc = tmpl_render_file("templates/form_field.html", d, &html, err, errlen);
+			cJSON_Delete(d);
+			continue;
+		}
 		if (fd->hint != NULL) {
 			cJSON_AddStringToObject(d, "hint", fd->hint);
 			snprintf(ids, sizeof(ids), "%s-hint", id);

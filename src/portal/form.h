@@ -44,6 +44,7 @@ struct form {
 	const char		*value[FORM_MAX_FIELDS];
 	const char		*error[FORM_MAX_FIELDS];
 	bool			 hidden[FORM_MAX_FIELDS];	/* not offered */
+	const char		*fixed[FORM_MAX_FIELDS];	/* shown read-only, with this note */
 	int			 n_errors;
 };
 
@@ -53,6 +54,8 @@ void	form_set(struct form *f, const char *name, const char *value);
 /* Leaves a field out: not rendered, not read (a setting turned it off). */
 void	form_hide(struct form *f, const char *name);
 bool	form_hidden(const struct form *f, const char *name);
+/* Shows a field's value read-only in its place, with a note saying why (not read either). */
+void	form_fix(struct form *f, const char *name, const char *value, const char *note);
 /* The answer, trimmed; "" when empty or hidden. */
 const char *form_get(const struct form *f, const char *name);
 /* Reads the posted answers (kept for the re-render, trimmed) and checks each visible

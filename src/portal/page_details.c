@@ -122,8 +122,6 @@ render(struct page *p, struct form *f, int status)
 	cJSON_AddStringToObject(d, "cancel", page_url(p, ""));
 	cJSON_AddStringToObject(d, "csrf", p->csrf);
 	cJSON_AddStringToObject(d, "nonce", page_nonce(p));
-	if (form_hidden(f, "email") && p->customer_email != NULL)
-		cJSON_AddStringToObject(d, "fixed_email", p->customer_email);
 	page_render(p, status, "Billing details", "billing_details", d, f->n_errors > 0);
 }
 
@@ -150,9 +148,10 @@ page_details_show(struct page *p)
 	if (disabled(p) || (res = load_customer(p)) == NULL)
 		return;
 	form_init(&f, details_fields);
-	if (!p->set.email_editable)
-		form_hide(&f, "email");
 	fill(&f, res);
+	if (!p->set.email_editable)
+		form_fix(&f, "email", p->customer_email ? p->customer_email : "",
+		    "To change your email address, contact us.");
 	addr = db_val(res, 0, CUST_BILLING) ? cJSON_Parse(db_val(res, 0, CUST_BILLING)) : NULL;
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
 		const char *v = json_str(addr, parts[i]);
@@ -206,7 +205,8 @@ page_details_save(struct page *p)
 		return;
 	form_init(&f, details_fields);
 	if (!p->set.email_editable)
-		form_hide(&f, "email");
+		form_fix(&f, "email", p->customer_email ? p->customer_email : "",
+		    "To change your email address, contact us.");
 	form_read(&f, &p->c->req->form, &p->c->req->arena);
 	type = form_get(&f, "tax_id_type");
 	value = form_get(&f, "tax_id_value");
