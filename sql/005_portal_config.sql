@@ -98,6 +98,11 @@ CREATE TABLE portal_form_submissions (
 -- "subscription_id": ...}; the portal opens at that step.
 ALTER TABLE portal_sessions ADD COLUMN flow jsonb;
 
+-- A site may have its own host name for the portal (nginx passes Host). Global, like the
+-- site itself: a host belongs to one site of the installation.
+ALTER TABLE sites ADD COLUMN portal_host text UNIQUE
+	CHECK (portal_host ~ '^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$');
+
 -- Billing details (IF NOT EXISTS: the billing domain may add the same columns).
 ALTER TABLE customers
 	ADD COLUMN IF NOT EXISTS company text,

@@ -13,7 +13,15 @@ check_url_or_empty(const char *v)
 	return v[0] == '\0' ? NULL : check_http_url(v);
 }
 
+static const char *
+check_host_or_empty(const char *v)
+{
+	return v[0] == '\0' ? NULL : portal_check_host(v);
+}
+
 const struct field portal_configuration_fields[] = {
+	{ .name = "custom_host", .type = FT_STRING, .max_len = 260, .nullable = true,
+	  .check = check_host_or_empty },
 	{ .name = "business_name", .type = FT_STRING, .max_len = 200, .nullable = true },
 	{ .name = "website_url", .type = FT_STRING, .max_len = 2048, .nullable = true,
 	  .check = check_url_or_empty },
@@ -45,6 +53,9 @@ refused(struct ctx *c, const struct billing_error *err)
 {
 	if (strcmp(err->code, "database_error") == 0)
 		api_db_error(c);
+	else if (strcmp(err->code, "custom_host_taken") == 0)
+		api_error(c, 409, "invalid_request_error", err->code, err->param, "%s",
+		    err->message);
 	else if (strcmp(err->code, "logo_too_large") == 0)
 		api_error(c, 413, "invalid_request_error", err->code, err->param, "%s",
 		    err->message);

@@ -153,6 +153,7 @@ from_row(PGresult *r, struct portal_settings *s)
 	copy(s->privacy_url, sizeof(s->privacy_url), db_val(r, 0, PC_PRIVACY));
 	copy(s->help_url, sizeof(s->help_url), db_val(r, 0, PC_HELP));
 	copy(s->logo_sha256, sizeof(s->logo_sha256), db_val(r, 0, PC_LOGO_SHA));
+	copy(s->custom_host, sizeof(s->custom_host), db_val(r, 0, PC_HOST));
 	s->logo_width = (int)db_ll(r, 0, PC_LOGO_W, 0);
 	s->logo_height = (int)db_ll(r, 0, PC_LOGO_H, 0);
 	s->edit_billing_details = is_true(db_val(r, 0, PC_EDIT_DETAILS));
@@ -472,6 +473,39 @@ portal_config_update(struct bctx *b, const cJSON *changes, const char *public_ur
 		}
 		copy(s.time_zone, sizeof(s.time_zone), str);
 	}
+	v = cJSON_GetObjectItemCaseSensitive(changes, "custom_host");
+	if (v != NULL) {
+		const char *host = cJSON_IsString(v) ? v->valuestring : "";
+		PGresult *res;
+		int taken = 0;
+
+		if (*host != '\0' && (str = portal_check_host(host)) != NULL) {
+			billing_error_set(err, "parameter_invalid", "custom_host", "custom_host %s",
+			    str);
+			return -1;
+		}
+		if (*host != '\0') {
+			res = db_exec(b->db, STMT_SITE_BY_HOST, (const char *[]){ host });
+			if (res == NULL) {
+				billing_error_set(err, "database_error", NULL, "database error");
+				return -1;
+			}
+			taken = PQntuples(res) == 1 && strcmp(db_val(res, 0, 0), s.site_id) != 0;
+			PQclear(res);
+		}
+		if (taken) {
+			billing_error_set(err, "custom_host_taken", "custom_host",
+			    "Another site's portal already uses %s.", host);
+			return -1;
+		}
+		res = db_exec(b->db, STMT_SITE_SET_HOST, (const char *[]){ s.site_id,
+		    *host ? host : NULL });
+		if (res == NULL) {
+			billing_error_set(err, "database_error", NULL, "database error");
+			return -1;
+		}
+		PQclear(res);
+	}
 	v = cJSON_GetObjectItemCaseSensitive(changes, "cancel_reasons");
 	if (cJSON_IsArray(v)) {
 		const cJSON *it;
@@ -634,6 +668,43 @@ portal_logo_get(struct db *db, const char *site_id, const char *sha256, unsigned
 	return 1;
 }
 
+const char *
+portal_check_host(const char *v)
+{
+	size_t n = strlen(v);
+	const char *colon = strchr(v, ':');
+
+	if (n == 0 || n > 260 || v[0] == '.' || v[0] == '-' || strstr(v, "..") != NULL)
+		return "must be a host name such as \"billing.example.com\"";
+	for (const char *p = v; *p != '\0'; p++) {
+		if (colon != NULL && p > colon) {
+			if (*p < '0' || *p > '9')
+				return "must be a host name such as \"billing.example.com\"";
+		} else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+		    *p == '-' || p == colon))
+			return "must be a lower-case host name such as \"billing.example.com\"";
+	}
+	if (colon != NULL && (colon[1] == '\0' || strlen(colon + 1) > 5 || colon[-1] == '.' ||
+	    colon[-1] == '-'))
+		return "must be a host name such as \"billing.example.com\"";
+	if (v[n - 1] == '.' || v[n - 1] == '-')
+		return "must be a host name such as \"billing.example.com\"";
+	return NULL;
+}
+
+void
+portal_base_url(const struct portal_settings *s, const char *public_url, char *out, size_t n)
+{
+	const char *sep;
+
+	public_url = public_url ? public_url : "";
+	if (s->custom_host[0] == '\0' || (sep = strstr(public_url, "://")) == NULL) {
+		snprintf(out, n, "%s", public_url);
+		return;
+	}
+	snprintf(out, n, "%.*s://%s", (int)(sep - public_url), public_url, s->custom_host);
+}
+
 static void
 jw_url(struct jw *w, const char *key, const char *v)
 {
@@ -643,7 +714,7 @@ jw_url(struct jw *w, const char *key, const char *v)
 void
 portal_config_write(struct jw *w, const struct portal_settings *s, const char *public_url)
 {
-	char url[PORTAL_URL_MAX + 200];
+	char url[PORTAL_URL_MAX + 200], home[PORTAL_URL_MAX + 300];
 
 	jw_obj_begin(w, NULL);
 	jw_str(w, "id", s->site_id);
@@ -672,8 +743,10 @@ portal_config_write(struct jw *w, const struct portal_settings *s, const char *p
 	jw_url(w, "terms_url", s->terms_url);
 	jw_url(w, "privacy_url", s->privacy_url);
 	jw_url(w, "help_url", s->help_url);
-	snprintf(url, sizeof(url), "%s/portal/%s", public_url ? public_url : "", s->site_id);
-	jw_str(w, "portal_url", url);
+	portal_base_url(s, public_url, url, sizeof(url));
+	snprintf(home, sizeof(home), "%s/portal/%s", url, s->site_id);
+	jw_str(w, "portal_url", home);
+	jw_str(w, "custom_host", s->custom_host[0] ? s->custom_host : NULL);
 	jw_obj_begin(w, "features");
 	jw_bool(w, "edit_billing_details", s->edit_billing_details);
 	jw_bool(w, "email_editable", s->email_editable);

@@ -57,6 +57,7 @@ struct portal_settings {
 	char		terms_url[PORTAL_URL_MAX + 1];
 	char		privacy_url[PORTAL_URL_MAX + 1];
 	char		help_url[PORTAL_URL_MAX + 1];
+	char		custom_host[264];	/* the portal's own host name[:port], or "" */
 	char		logo_sha256[65];	/* "" when there is no logo */
 	int		logo_width, logo_height;
 
@@ -114,6 +115,13 @@ int	portal_logo_get(struct db *db, const char *site_id, const char *sha256,
 /* Checks plan ids named by a features object exist in the site (0, or -1 with err). */
 int	portal_settings_check_plans(struct bctx *b, const cJSON *features, const char *param,
 	    struct billing_error *err);
+
+/* The portal's base URL for a site: its own host when it has one (with public_url's
+ * scheme), else public_url. */
+void	portal_base_url(const struct portal_settings *s, const char *public_url, char *out,
+	    size_t n);
+/* Checks a host name as portal_host takes it: lower case, [:port]. NULL when fine. */
+const char *portal_check_host(const char *v);
 
 /* The portal_configuration object, as the API, the event and portalctl show it. */
 void	portal_config_write(struct jw *w, const struct portal_settings *s,

@@ -34,7 +34,7 @@
 	"array_to_string(c.change_plan_plans, ','), c.change_plan_timing, " \
 	"c.downgrades_at_end_of_term, c.pause_subscription, c.pause_max_days, " \
 	"c.reactivate_subscription, c.session_idle_timeout, c.session_absolute_timeout, " \
-	"c.updated_at, l.sha256, l.width, l.height"
+	"c.updated_at, l.sha256, l.width, l.height, s.portal_host"
 #define PCONF_FROM \
 	" FROM portal_configurations c JOIN sites s ON s.id = c.site_id " \
 	"LEFT JOIN portal_logos l ON l.site_id = c.site_id "
@@ -436,6 +436,11 @@ const struct stmt stmts[STMT__MAX] = {
 	    "DELETE FROM portal_form_submissions "
 	    "WHERE site_id = $1 AND session_id = $2 AND nonce = $3 AND location IS NULL", 3 },
 	/* A subscription, only if it is this customer's (deep links, portal lookups). */
+	/* Global: which site a host name belongs to. */
+	[STMT_SITE_BY_HOST] = { "site_by_host",
+	    "SELECT id FROM sites WHERE portal_host = lower($1)", 1 },
+	[STMT_SITE_SET_HOST] = { "site_set_host",
+	    "UPDATE sites SET portal_host = $2 WHERE id = $1", 2 },
 	[STMT_SUB_OF_CUSTOMER] = { "sub_of_customer",
 	    "SELECT id, status FROM subscriptions WHERE site_id = $1 AND customer_id = $2 "
 	    "AND id = $3", 3 },

@@ -100,10 +100,23 @@ page_access_legacy(struct page *p)
 	http_redirect(p->c->resp, 302, url);
 }
 
-/* /portal names no site: there is nothing to show but how to get in. */
+/* /portal names no site: on a site's own host name it means that site; elsewhere there
+ * is nothing to show but how to get in. */
 void
 page_portal_root(struct page *p)
 {
+	PGresult *res = p->c->req->host ? db_exec(p->c->db, STMT_SITE_BY_HOST,
+	    (const char *[]){ p->c->req->host }) : NULL;
+
+	if (res != NULL && PQntuples(res) == 1) {
+		char url[96];
+
+		snprintf(url, sizeof(url), "/portal/%s", db_val(res, 0, 0));
+		PQclear(res);
+		http_redirect(p->c->resp, 302, url);
+		return;
+	}
+	PQclear(res);
 	portal_plain_message(p->c, 404, "Open the billing portal from your account", "Each "
 	    "business has its own billing portal. Open it from your account on the business's "
 	    "website.");

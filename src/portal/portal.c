@@ -3,6 +3,7 @@
  * every portal response carries. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "billing/billing.h"
@@ -28,6 +29,20 @@ cookie_name(struct page *p)
 	return name;
 }
 
+/* Whether host is the authority of public_url ("https://billing.example.com/..."). */
+static bool
+public_host(const char *public_url, const char *host)
+{
+	const char *a = strstr(public_url, "://"), *end;
+
+	if (a == NULL)
+		return false;
+	a += 3;
+	end = strchr(a, '/');
+	return strlen(host) == (end ? (size_t)(end - a) : strlen(a)) &&
+	    strncasecmp(a, host, strlen(host)) == 0;
+}
+
 int
 portal_site(struct page *p, const char *site_id)
 {
@@ -45,6 +60,21 @@ portal_site(struct page *p, const char *site_id)
 		return -1;
 	}
 	p->c->now = (long long)time(NULL) + p->set.clock_offset;
+	/* A host that is another site's own portal host never shows this site's pages
+	 * (the installation's own host, the usual case, costs no lookup). */
+	if (p->c->req->host != NULL && strcasecmp(p->c->req->host, p->set.custom_host) != 0 &&
+	    !public_host(p->c->cfg->public_url, p->c->req->host)) {
+		PGresult *res = db_exec(p->c->db, STMT_SITE_BY_HOST,
+		    (const char *[]){ p->c->req->host });
+
+		rc = res != NULL && PQntuples(res) == 1;
+		PQclear(res);
+		if (rc) {
+			portal_plain_message(p->c, 404, "Page not found", "There is no billing "
+			    "portal at this address. Open the billing portal from your account.");
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -264,6 +264,53 @@ class PortalConfiguration(unittest.TestCase):
                          "From the shell")
 
 
+class CustomHost(unittest.TestCase):
+    """A site's portal on its own host name (nginx passes Host)."""
+
+    def setUp(self):
+        self.s = stack()
+        self.m = self.s.new_site("ch")
+        self.host = "billing.%s.test" % self.m.site_id
+
+    def test_own_host_name_for_links_and_pages(self):
+        r = self.m.post("/portal_configuration", {"custom_host": self.host})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["custom_host"], self.host)
+        self.assertEqual(r.json["portal_url"], "http://%s/portal/%s" % (self.host, self.m.site_id))
+        cus = self.m.customer(email="h@example.com")
+        sess = self.m.session(cus["id"])
+        self.assertTrue(sess["access_url"].startswith(
+            "http://%s/portal/%s/access/" % (self.host, self.m.site_id)), sess["access_url"])
+        path = sess["access_url"].split(self.host, 1)[1]
+        r = self.s.request("GET", path, headers={"Host": self.host})
+        self.assertEqual(r.status, 303)
+        # /portal on the site's host means that site.
+        r = self.s.request("GET", "/portal", headers={"Host": self.host})
+        self.assertEqual(r.status, 302)
+        self.assertEqual(r.header("location"), "/portal/" + self.m.site_id)
+        # The host never shows another site's pages.
+        other = self.s.new_site("ch")
+        r = self.s.request("GET", "/portal/%s/signed_out" % other.site_id,
+                           headers={"Host": self.host})
+        self.assertEqual(r.status, 404)
+        self.assertEqual(self.s.request("GET", "/portal/%s/signed_out" % other.site_id).status,
+                         200)
+        # A host belongs to one site.
+        r = other.post("/portal_configuration", {"custom_host": self.host})
+        self.assertEqual(r.status, 409, r)
+        self.assertEqual(r.json["error"]["code"], "custom_host_taken")
+        r = self.m.post("/portal_configuration", {"custom_host": None})
+        self.assertIsNone(r.json["custom_host"])
+        self.assertEqual(other.post("/portal_configuration", {"custom_host": self.host}).status, 200)
+
+    def test_bad_host_names_are_refused(self):
+        for host in ("Billing.Example.com", "bad host", "-x.example", "x.example:", "x..y",
+                     "https://x.example", "x.example/path"):
+            r = self.m.post("/portal_configuration", {"custom_host": host})
+            self.assertEqual(r.status, 400, host)
+            self.assertEqual(r.json["error"]["param"], "custom_host")
+
+
 class SessionOverridesAndFlows(unittest.TestCase):
     def setUp(self):
         self.s = stack()
