@@ -355,17 +355,18 @@ finish:
 	if (txn) {
 		/* Post/redirect/get: a page that redirects did its work; anything else (a form
 		 * with errors, a refusal, a failed statement) leaves nothing behind. */
-		bool ok = c->resp->status == 303 && c->db->status == DB_OK;
+		bool redirected = c->resp->status == 303;
 
-		if (!ok)
+		if (!redirected || c->db->status != DB_OK || db_commit(c->db) != 0) {
 			db_rollback(c->db);
-		else if (db_commit(c->db) != 0) {
-			db_rollback(c->db);
-			buf_reset(&c->resp->headers);
-			http_header(c->resp, "X-Request-Id", "%s", r->request_id);
-			page_message(&p, 503, "Please try again", "The billing portal is briefly "
-			    "unavailable. Nothing was changed. Please try again in a moment.", NULL,
-			    NULL);
+			/* A redirect promises the work was done: it was not, so say so. */
+			if (redirected) {
+				buf_reset(&c->resp->headers);
+				http_header(c->resp, "X-Request-Id", "%s", r->request_id);
+				page_message(&p, 503, "Please try again", "The billing portal is "
+				    "briefly unavailable. Nothing was changed. Please try again in a "
+				    "moment.", NULL, NULL);
+			}
 		}
 	}
 done:
