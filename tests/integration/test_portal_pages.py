@@ -121,6 +121,24 @@ class PortalPages(unittest.TestCase):
                                      dict(GOOD, name="Second Edit", **fresh)).status, 303)
         self.assertEqual(self.m.get("/customers/" + self.cus["id"]).json["name"], "Second Edit")
 
+    def test_a_double_click_sent_at_the_same_moment_saves_once(self):
+        import threading
+        _, b = self.login()
+        _, fields = self.details_form(b)
+        results = []
+
+        def send(name):
+            results.append(b.post_form(self.home + "/billing_details",
+                                       dict(GOOD, name=name, **fields)))
+        threads = [threading.Thread(target=send, args=("Click %d" % i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual([r.status for r in results], [303] * 4)
+        self.assertEqual(len({r.header("location") for r in results}), 1)
+        self.assertEqual(len(self.events("customer.updated")), 1)
+
     def test_a_form_with_errors_keeps_answers_and_can_be_resent(self):
         _, b = self.login()
         _, fields = self.details_form(b)
