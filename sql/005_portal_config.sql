@@ -1,8 +1,12 @@
 -- 005_portal_config.sql: the customer portal's configuration per site (branding, the
 -- switches of what customers may do, session timeouts, cancellation reasons), its logo,
--- the record of portal forms already submitted, deep-link flows on portal sessions, and
--- the customer's company and tax id the billing details page edits.
--- The session timeouts and cancellation reasons move here from sites: one source of truth.
+-- the record of portal forms already submitted, deep-link flows on portal sessions, and a
+-- site's own portal host name. Additive only (see docs/operations.md, "Migrations").
+-- The session timeouts and cancellation reasons are read from here from now on: one source
+-- of truth. sites.session_idle_timeout, sites.session_absolute_timeout and
+-- sites.cancel_reasons stay (the previous release still reads them during a rolling
+-- upgrade) but nothing uses them any more; a later "-- portald: contract" migration
+-- removes them.
 
 CREATE TABLE portal_configurations (
 	site_id			text PRIMARY KEY REFERENCES sites (id) ON DELETE CASCADE,
@@ -49,7 +53,9 @@ CREATE TABLE portal_configurations (
 	updated_at		bigint NOT NULL
 );
 
--- Existing sites keep their timeouts and reasons (labels made from the codes).
+-- Existing sites keep their timeouts and reasons (labels made from the codes). A site that
+-- the previous release creates during a rolling upgrade gets its row (the defaults) the
+-- first time this release reads its configuration.
 INSERT INTO portal_configurations (site_id, session_idle_timeout, session_absolute_timeout,
     cancel_reasons, updated_at)
 SELECT s.id, s.session_idle_timeout, s.session_absolute_timeout,
@@ -66,11 +72,6 @@ SELECT s.id, s.session_idle_timeout, s.session_absolute_timeout,
 	    FROM unnest(s.cancel_reasons) WITH ORDINALITY AS r (code, n)), '[]'),
 	s.created_at
 FROM sites s;
-
-ALTER TABLE sites
-	DROP COLUMN session_idle_timeout,
-	DROP COLUMN session_absolute_timeout,
-	DROP COLUMN cancel_reasons;
 
 -- The logo: a checked PNG with its metadata stripped, served by Portald itself.
 CREATE TABLE portal_logos (
@@ -102,9 +103,3 @@ ALTER TABLE portal_sessions ADD COLUMN flow jsonb;
 -- site itself: a host belongs to one site of the installation.
 ALTER TABLE sites ADD COLUMN portal_host text UNIQUE
 	CHECK (portal_host ~ '^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$');
-
--- Billing details (IF NOT EXISTS: the billing domain may add the same columns).
-ALTER TABLE customers
-	ADD COLUMN IF NOT EXISTS company text,
-	ADD COLUMN IF NOT EXISTS tax_id_type text,
-	ADD COLUMN IF NOT EXISTS tax_id_value text;

@@ -4,6 +4,8 @@
 #   STACK_BIN    directory of portald and portalctl (default $STACK_ROOT/build/local/src)
 #   STACK_HTTP_PORT, STACK_PG_PORT       STACK_WORKERS (default 4)
 #   STACK_PG_OPTS extra postgres -c options   STACK_ACCESS_LOG (path or "off")
+#   STACK_SMTP_PORT the loopback SMTP server's port (tools/smtpd.py; chosen when unset);
+#                 it keeps every message portald sends in $STACK_STATE/mailbox
 # Every process it starts has a pid file under STACK_STATE; stack_down stops exactly those.
 
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
@@ -74,9 +76,26 @@ stack_pg_start() {
 		start >/dev/null
 }
 
+# The stack's secrets file: a fresh server key, mode 0640, owned by the user portald runs
+# as (whoever runs the stack). Kept across restarts so sealed data stays readable.
+stack_write_secrets() {
+	local bin=${STACK_BIN:-$STACK_ROOT/build/local/src} f=$STACK_STATE/secrets
+	[ -s "$f" ] && return 0
+	(
+		umask 027
+		{ echo "; secrets for the local stack (written by tools/stacklib.sh)"
+		  echo "[keys]"
+		  "$bin/portalctl" secrets generate
+		} >"$f.tmp"
+	) || stack_die "cannot write the secrets file"
+	chmod 0640 "$f.tmp"
+	mv "$f.tmp" "$f"
+}
+
 stack_write_config() {
 	mkdir -p "$STACK_STATE/run"
 	chmod 755 "$STACK_STATE/run"
+	stack_write_secrets
 	cat >"$STACK_STATE/portald.conf" <<EOC
 ; portald.conf for the local stack (written by tools/stacklib.sh)
 [database]
@@ -94,11 +113,62 @@ log_level = ${STACK_LOG_LEVEL:-info}
 
 [security]
 key_rotation_grace = 86400
+secrets_file = $STACK_STATE/secrets
 
 [webhooks]
 ; the local stack and the tests deliver to receivers on 127.0.0.1
 allow_private_targets = ${STACK_WEBHOOK_PRIVATE:-true}
 EOC
+	if [ -n "${STACK_SMTP_PORT:-}" ]; then
+		cat >>"$STACK_STATE/portald.conf" <<EOC
+
+[mail]
+; tools/smtpd.py on loopback: every message lands in $STACK_STATE/mailbox
+relay = smtp://127.0.0.1:$STACK_SMTP_PORT
+starttls = none
+from_address = billing@portald.test
+from_name = Portald
+connect_timeout = 5
+timeout = 20
+EOC
+	fi
+}
+
+# The loopback SMTP server (tools/smtpd.py) that stands in for a relay.
+stack_smtpd_up() {
+	local pidf=$STACK_STATE/smtpd.pid log=$STACK_STATE/smtpd.log
+	STACK_SMTP_PORT=${STACK_SMTP_PORT:-$(stack_free_port)}
+	export STACK_SMTP_PORT
+	mkdir -p "$STACK_STATE/mailbox"
+	if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
+		return 0
+	fi
+	/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null ||
+		stack_die "python3-aiosmtpd is missing (tools/deps installs it)"
+	: >"$log"
+	"$STACK_ROOT/tools/smtpd.py" --host 127.0.0.1 --port "$STACK_SMTP_PORT" \
+		--maildir "$STACK_STATE/mailbox" >>"$log" 2>&1 &
+	echo $! >"$pidf"
+	for _ in $(seq 1 100); do
+		grep -q '^SMTPD_PORT=' "$log" && return 0
+		kill -0 "$(cat "$pidf")" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$log" >&2
+	stack_die "the SMTP server did not start on port $STACK_SMTP_PORT"
+}
+
+stack_smtpd_stop() {
+	local pidf=$STACK_STATE/smtpd.pid pid
+	[ -f "$pidf" ] || return 0
+	pid=$(cat "$pidf")
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$pidf"
 }
 
 stack_portalctl() {
@@ -192,6 +262,7 @@ stack_wait_healthy() {
 
 stack_up_all() {
 	stack_pg_up
+	stack_smtpd_up
 	stack_write_config
 	stack_portald_up
 	stack_nginx_up
@@ -201,5 +272,6 @@ stack_up_all() {
 stack_down_all() {
 	stack_nginx_stop
 	stack_portald_stop
+	stack_smtpd_stop
 	stack_pg_stop
 }

@@ -1,4 +1,6 @@
-/* api.h: what every handler sees (the request context) and the helpers for answers. */
+/* api.h: what every API handler uses: the error envelope (and the mapping of domain
+ * errors to it), query validation, the one list helper, the one "look up or 404", and the
+ * answer a mutation gives once its changes are done. */
 #ifndef PORTALD_API_H
 #define PORTALD_API_H
 
@@ -6,6 +8,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "billing/domain.h"
+#include "billing/objects.h"
 #include "core/json.h"
 #include "http/ctx.h"
 
@@ -17,31 +21,50 @@ struct qparam {
 	long long	 min, max;	/* QT_INT */
 };
 
-/* Writes the error envelope {"error":{type,code,message,param}}. */
+/* Writes the error envelope {"error":{type,code,message,param,request_id}}. */
 void	api_error(struct ctx *c, int status, const char *type, const char *code,
 	    const char *param, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* A domain error, with the status and type its kind calls for. */
+void	api_derr(struct ctx *c, const struct derr *e);
+/* 503 when the database is unreachable, 409 for a conflict with a concurrent request,
+ * else a logged 500. */
+/* 503 with Retry-After: no secure random bytes could be made (nothing may be written). */
+void	api_no_randomness(struct ctx *c);
 /* 503 when the database is unreachable, else a logged 500. */
 void	api_db_error(struct ctx *c);
-void	api_not_found(struct ctx *c, const char *what, const char *id);
 void	api_invalid(struct ctx *c, const struct json_error *e);
 /* Validates r->args against params; on failure answers 400 and returns -1. */
 int	api_check_query(struct ctx *c, const struct qparam *params);
-/* limit (1..100, default 10) and starting_after from the validated query. */
-int	api_list_limit(struct ctx *c);
 const char *api_arg(struct ctx *c, const char *name);
-/* Resolves starting_after through stmt (a "get by (site, id)" statement) to the cursor
- * row's created_at (column col). Returns 1 with created filled, 0 when there is no cursor,
- * -1 when it answered (400 for a cursor that names nothing, 503). */
-int	api_cursor(struct ctx *c, enum stmt_id stmt, int col, const char *what, char created[24]);
-/* Starts {"object":"list","data":[ ... ; api_list_end closes with has_more. */
-void	api_list_begin(struct ctx *c, struct jw *w);
-void	api_list_end(struct ctx *c, struct jw *w, bool has_more);
 void	api_json_start(struct ctx *c, int status);
-/* The portal session object, with the access URL when the token is known. */
-void	api_write_portal_session(struct ctx *c, struct jw *w, PGresult *res, int row,
-	    const char *token);
-/* The portal's access URL for a token "<site>.<id>.<secret>": /portal/{site}/access/... */
+/* The portal's access URL for a token "<site>.<id>.<secret>": /portal/{site}/access/...,
+ * on the site's own host name when it has one. */
 char	*api_access_url(struct ctx *c, const char *token);
+
+/* A mutation's answer: the object, rendered by the dispatcher after the commit (and after
+ * the gateway calls the change queued), or now for a read. */
+void	api_answer(struct ctx *c, enum obj_kind kind, const char *id);
+/* Writes the answer set by api_answer (200), or the error it meets. */
+void	api_render_answer(struct ctx *c);
+/* GET of one object of this site: the object, or a 404 naming it. */
+void	api_get(struct ctx *c, enum obj_kind kind, const char *id);
+
+/* A list endpoint: {"object":"list","data":[...],"has_more":bool}, newest first, with
+ * limit (1-100, default 10) and starting_after (keyset). Statements take $1 site,
+ * $2 limit + 1, then the filters in order, then the cursor (created_at and id, or seq). */
+enum list_cursor { CURSOR_NONE, CURSOR_CREATED, CURSOR_SEQ };
+struct list_spec {
+	enum obj_kind		 kind;
+	enum stmt_id		 first, after;
+	const char		*filters[4];	/* query parameters, or "path:N" */
+	enum list_cursor	 cursor;
+	int			 cursor_col;	/* created_at or seq in the kind's get row */
+};
+void	api_list(struct ctx *c, const struct list_spec *spec);
+
+extern const struct field empty_fields[];
+extern const struct qparam no_params[];
+extern const struct qparam list_params[];	/* limit, starting_after */
 
 /* Handlers */
 void	h_customer_create(struct ctx *c);
@@ -49,12 +72,17 @@ void	h_customer_get(struct ctx *c);
 void	h_customer_update(struct ctx *c);
 void	h_customer_delete(struct ctx *c);
 void	h_customer_list(struct ctx *c);
+void	h_customer_credit_grant(struct ctx *c);
+void	h_customer_credit_list(struct ctx *c);
+void	h_customer_entitlements(struct ctx *c);
 void	h_psess_create(struct ctx *c);
 void	h_psess_get(struct ctx *c);
 void	h_psess_logout(struct ctx *c);
 void	h_psess_activate(struct ctx *c);
 void	h_time_machine_get(struct ctx *c);
+void	h_time_machine_travel(struct ctx *c);
 void	h_plan_create(struct ctx *c);
+void	h_plan_update(struct ctx *c);
 void	h_plan_get(struct ctx *c);
 void	h_plan_list(struct ctx *c);
 void	h_plan_archive(struct ctx *c);
@@ -83,7 +111,6 @@ void	h_event_resend(struct ctx *c);
 void	h_wh_create(struct ctx *c);
 void	h_wh_list(struct ctx *c);
 void	h_wh_delete(struct ctx *c);
-void	h_time_machine_travel(struct ctx *c);
 void	h_pconf_get(struct ctx *c);
 void	h_pconf_update(struct ctx *c);
 void	h_pconf_logo_put(struct ctx *c);
@@ -92,12 +119,12 @@ void	h_pconf_logo_delete(struct ctx *c);
 extern const struct field customer_create_fields[];
 extern const struct field customer_update_fields[];
 extern const struct qparam customer_list_params[];
+extern const struct field credit_grant_fields[];
 extern const struct field psess_create_fields[];
 extern const struct field psess_activate_fields[];
-extern const struct field empty_fields[];
-extern const struct qparam no_params[];
 extern const struct field time_travel_fields[];
 extern const struct field plan_create_fields[];
+extern const struct field plan_update_fields[];
 extern const struct qparam plan_list_params[];
 extern const struct field sub_create_fields[];
 extern const struct field sub_change_fields[];

@@ -1,11 +1,12 @@
-/* api_customers.c: /api/v1/customers: create, retrieve, update, list, delete. */
+/* api_customers.c: /api/v1/customers: create, retrieve, update, list, delete; a customer's
+ * credit ledger and entitlements. */
 #include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
-#include "billing/billing.h"
 #include "billing/customers.h"
-#include "core/crypto.h"
+#include "billing/taxid.h"
+#include "core/currency.h"
 
 static const struct field address_fields[] = {
 	{ .name = "first_name", .type = FT_STRING, .max_len = 150 },
@@ -24,8 +25,7 @@ static const struct field address_fields[] = {
 static const char *
 check_tax_type(const char *v)
 {
-	return customer_tax_id_label(v) != NULL ? NULL :
-	    "must be a tax id type such as \"eu_vat\", \"gb_vat\", \"us_ein\" or \"other\"";
+	return taxid_type_known(v) ? NULL : "is not a tax id type Portald knows (see the README)";
 }
 
 static const struct field tax_id_fields[] = {
@@ -41,10 +41,10 @@ const struct field customer_create_fields[] = {
 	  .nullable = true },
 	{ .name = "name", .type = FT_STRING, .max_len = 200, .nullable = true },
 	{ .name = "phone", .type = FT_STRING, .max_len = 50, .nullable = true },
-	{ .name = "billing_address", .type = FT_OBJECT, .fields = address_fields,
-	  .nullable = true },
 	{ .name = "company", .type = FT_STRING, .max_len = 250, .nullable = true },
 	{ .name = "tax_id", .type = FT_OBJECT, .fields = tax_id_fields, .nullable = true },
+	{ .name = "billing_address", .type = FT_OBJECT, .fields = address_fields,
+	  .nullable = true },
 	{ .name = "metadata", .type = FT_MAP, .max_len = 500 },
 	{ .name = NULL }
 };
@@ -55,11 +55,19 @@ const struct field customer_update_fields[] = {
 	  .nullable = true },
 	{ .name = "name", .type = FT_STRING, .max_len = 200, .nullable = true },
 	{ .name = "phone", .type = FT_STRING, .max_len = 50, .nullable = true },
-	{ .name = "billing_address", .type = FT_OBJECT, .fields = address_fields,
-	  .nullable = true },
 	{ .name = "company", .type = FT_STRING, .max_len = 250, .nullable = true },
 	{ .name = "tax_id", .type = FT_OBJECT, .fields = tax_id_fields, .nullable = true },
+	{ .name = "billing_address", .type = FT_OBJECT, .fields = address_fields,
+	  .nullable = true },
 	{ .name = "metadata", .type = FT_MAP, .max_len = 500, .nullable = true },
+	{ .name = NULL }
+};
+
+const struct field credit_grant_fields[] = {
+	{ .name = "amount", .type = FT_INT, .required = true, .min = 1,
+	  .max = 100000000000LL },
+	{ .name = "currency", .type = FT_STRING, .required = true, .max_len = 3 },
+	{ .name = "description", .type = FT_STRING, .max_len = 240 },
 	{ .name = NULL }
 };
 
@@ -85,97 +93,6 @@ json_param(struct ctx *c, const char *name)
 	copy = arena_strndup(&c->req->arena, s, strlen(s));
 	cJSON_free(s);
 	return copy;
-}
-
-/* An empty string clears a text field, like null. */
-static const char *
-text_param(struct ctx *c, const char *name)
-{
-	const char *v = json_str(c->body, name);
-
-	return v && *v ? v : NULL;
-}
-
-static void
-answer_customer(struct ctx *c, int status, PGresult *res)
-{
-	struct jw w;
-
-	api_json_start(c, status);
-	jw_init(&w, &c->resp->body);
-	billing_write_customer(&w, NULL, res, 0);
-}
-
-/* Answers with the customer and records the event in the same transaction. */
-static void
-answer_and_emit(struct ctx *c, PGresult *res, const char *type)
-{
-	struct bctx b = { c->db, c->site.id, c->now };
-
-	answer_customer(c, 200, res);
-	if (events_emit(&b, type, db_val(res, 0, CUST_ID), c->resp->body.data) != 0)
-		api_db_error(c);
-}
-
-void
-h_customer_create(struct ctx *c)
-{
-	char id[40], now[24];
-	const char *params[11];
-	const cJSON *tax = cJSON_GetObjectItemCaseSensitive(c->body, "tax_id");
-	PGresult *res;
-
-	params[0] = c->site.id;
-	params[1] = json_str(c->body, "id");
-	if (params[1] == NULL) {
-		char hex[25];
-
-		if (crypto_random_hex(12, hex, sizeof(hex)) != 0) {
-			api_error(c, 500, "api_error", "internal_error", NULL, "No randomness.");
-			return;
-		}
-		snprintf(id, sizeof(id), "cus_%s", hex);
-		params[1] = id;
-	}
-	params[2] = text_param(c, "email");
-	params[3] = text_param(c, "name");
-	params[4] = text_param(c, "phone");
-	params[5] = json_param(c, "billing_address");
-	params[6] = json_param(c, "metadata");
-	params[7] = buf_lltoa(c->now, now);
-	params[8] = text_param(c, "company");
-	params[9] = json_str(tax, "type");
-	params[10] = json_str(tax, "value");
-	res = db_exec(c->db, STMT_CUSTOMER_INSERT, params);
-	if (res == NULL) {
-		api_db_error(c);
-		return;
-	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		api_error(c, 409, "invalid_request_error", "resource_already_exists", "id",
-		    "A customer with id '%s' already exists.", params[1]);
-		return;
-	}
-	answer_and_emit(c, res, "customer.created");
-	PQclear(res);
-}
-
-void
-h_customer_get(struct ctx *c)
-{
-	const char *params[2] = { c->site.id, c->req->path_params[0] };
-	PGresult *res = db_exec(c->db, STMT_CUSTOMER_GET, params);
-
-	if (res == NULL) {
-		api_db_error(c);
-		return;
-	}
-	if (PQntuples(res) == 0)
-		api_not_found(c, "customer", params[1]);
-	else
-		answer_customer(c, 200, res);
-	PQclear(res);
 }
 
 /* Metadata merge: "" deletes a key (sent to SQL as null, which jsonb_strip_nulls drops);
@@ -206,115 +123,125 @@ metadata_merge_param(struct ctx *c)
 	return out;
 }
 
+/* Fills the request from the validated body (the domain checks the tax id). */
+static int
+fill(struct ctx *c, struct customer_req *r, bool create)
+{
+	const cJSON *tax = cJSON_GetObjectItemCaseSensitive(c->body, "tax_id");
+
+	memset(r, 0, sizeof(*r));
+	r->id = create ? json_str(c->body, "id") : NULL;
+	r->set_email = json_has(c->body, "email");
+	r->email = json_str(c->body, "email");
+	r->set_name = json_has(c->body, "name");
+	r->name = json_str(c->body, "name");
+	r->set_phone = json_has(c->body, "phone");
+	r->phone = json_str(c->body, "phone");
+	r->set_company = json_has(c->body, "company");
+	r->company = json_str(c->body, "company");
+	r->set_address = json_has(c->body, "billing_address");
+	r->address_json = json_param(c, "billing_address");
+	r->metadata_json = create ? json_param(c, "metadata") : metadata_merge_param(c);
+	r->set_tax_id = tax != NULL;
+	if (tax != NULL && !cJSON_IsNull(tax)) {
+		r->tax_id_type = json_str(tax, "type");
+		r->tax_id_value = json_str(tax, "value");
+	}
+	return 0;
+}
+
+void
+h_customer_create(struct ctx *c)
+{
+	struct customer_req r;
+	struct derr e;
+	char id[DOM_ID_MAX];
+
+	if (fill(c, &r, true) != 0)
+		return;
+	if (customers_create(&c->d, &r, id, &e) != 0)
+		api_derr(c, &e);
+	else
+		api_answer(c, OBJ_CUSTOMER, id);
+}
+
+void
+h_customer_get(struct ctx *c)
+{
+	api_get(c, OBJ_CUSTOMER, c->req->path_params[0]);
+}
+
 void
 h_customer_update(struct ctx *c)
 {
-	struct bctx b = { c->db, c->site.id, c->now };
-	const cJSON *tax = cJSON_GetObjectItemCaseSensitive(c->body, "tax_id");
-	struct customer_details d = {
-		.set_email = json_has(c->body, "email"), .email = json_str(c->body, "email"),
-		.set_name = json_has(c->body, "name"), .name = json_str(c->body, "name"),
-		.set_phone = json_has(c->body, "phone"), .phone = json_str(c->body, "phone"),
-		.set_company = json_has(c->body, "company"),
-		.company = json_str(c->body, "company"),
-		.set_address = json_has(c->body, "billing_address"),
-		.address_json = json_param(c, "billing_address"),
-		.set_tax_id = tax != NULL, .tax_id_type = json_str(tax, "type"),
-		.tax_id_value = json_str(tax, "value"),
-		.metadata_json = metadata_merge_param(c),
-	};
-	struct billing_error err;
-	PGresult *res;
+	struct customer_req r;
+	struct derr e;
 
-	if (customer_update_details(&b, c->req->path_params[0], &d, NULL, &res, &err) != 0) {
-		if (strcmp(err.code, "database_error") == 0)
-			api_db_error(c);
-		else if (strcmp(err.code, "resource_missing") == 0)
-			api_not_found(c, "customer", c->req->path_params[0]);
-		else
-			api_error(c, 400, "invalid_request_error", err.code, err.param, "%s",
-			    err.message);
+	if (fill(c, &r, false) != 0)
 		return;
-	}
-	answer_customer(c, 200, res);
-	PQclear(res);
+	if (customers_update(&c->d, c->req->path_params[0], &r, NULL, &e) != 0)
+		api_derr(c, &e);
+	else
+		api_answer(c, OBJ_CUSTOMER, c->req->path_params[0]);
 }
 
 void
 h_customer_delete(struct ctx *c)
 {
-	const char *params[2] = { c->site.id, c->req->path_params[0] };
-	PGresult *res = db_exec(c->db, STMT_CUSTOMER_BILLING_REFS, params);
+	struct derr e;
 	struct jw w;
 
-	if (res == NULL) {
-		api_db_error(c);
+	if (customers_delete(&c->d, c->req->path_params[0], &e) != 0) {
+		api_derr(c, &e);
 		return;
 	}
-	/* Invoices are numbered records and live subscriptions still bill: deleting the
-	 * customer would take them along, so it is refused while they exist. */
-	if (PQntuples(res) == 1 && (db_ll(res, 0, 0, 0) > 0 || db_ll(res, 0, 1, 0) > 0)) {
-		api_error(c, 409, "invalid_request_error", "customer_has_billing_history", "id",
-		    "Customer '%s' has %lld invoice(s) and %lld subscription(s) still billing; "
-		    "a customer with billing history cannot be deleted.", params[1],
-		    db_ll(res, 0, 0, 0), db_ll(res, 0, 1, 0));
-		PQclear(res);
-		return;
-	}
-	PQclear(res);
-	res = db_exec(c->db, STMT_CUSTOMER_DELETE, params);
-	if (res == NULL) {
-		api_db_error(c);
-		return;
-	}
-	if (PQntuples(res) == 0) {
-		api_not_found(c, "customer", params[1]);
-	} else {
-		api_json_start(c, 200);
-		jw_init(&w, &c->resp->body);
-		jw_obj_begin(&w, NULL);
-		jw_str(&w, "id", params[1]);
-		jw_str(&w, "object", "customer");
-		jw_bool(&w, "deleted", true);
-		jw_obj_end(&w);
-		{
-			struct bctx b = { c->db, c->site.id, c->now };
-
-			if (events_emit(&b, "customer.deleted", params[1], c->resp->body.data) != 0)
-				api_db_error(c);
-		}
-	}
-	PQclear(res);
+	api_json_start(c, 200);
+	jw_init(&w, &c->resp->body);
+	obj_write_deleted(&w, "customer", c->req->path_params[0]);
 }
 
 void
 h_customer_list(struct ctx *c)
 {
-	int limit = api_list_limit(c);
-	const char *after = api_arg(c, "starting_after");
-	const char *email = api_arg(c, "email");
-	char lim[24], created[24];
-	PGresult *res;
-	struct jw w;
-	int n, rc;
+	static const struct list_spec spec = { OBJ_CUSTOMER, STMT_CUSTOMER_LIST_FIRST,
+	    STMT_CUSTOMER_LIST_AFTER, { "email" }, CURSOR_CREATED, CUST_CREATED };
 
-	buf_lltoa(limit + 1, lim);	/* one more row tells whether there are more */
-	if ((rc = api_cursor(c, STMT_CUSTOMER_GET, CUST_CREATED, "customer", created)) < 0)
-		return;
-	if (rc == 1)
-		res = db_exec(c->db, STMT_CUSTOMER_LIST_AFTER, (const char *[]){ c->site.id,
-		    created, after, lim, email });
+	api_list(c, &spec);
+}
+
+void
+h_customer_credit_grant(struct ctx *c)
+{
+	struct derr e;
+	char entry[DOM_ID_MAX];
+
+	if (customers_grant_credit(&c->d, c->req->path_params[0], json_int(c->body, "amount", 0),
+	    json_str(c->body, "currency"), json_str(c->body, "description"), entry, &e) != 0)
+		api_derr(c, &e);
 	else
-		res = db_exec(c->db, STMT_CUSTOMER_LIST_FIRST, (const char *[]){ c->site.id, lim,
-		    email });
-	if (res == NULL) {
-		api_db_error(c);
-		return;
-	}
-	n = PQntuples(res);
-	api_list_begin(c, &w);
-	for (int i = 0; i < n && i < limit; i++)
-		billing_write_customer(&w, NULL, res, i);
-	api_list_end(c, &w, n > limit);
-	PQclear(res);
+		api_answer(c, OBJ_CREDIT_ENTRY, entry);
+}
+
+void
+h_customer_credit_list(struct ctx *c)
+{
+	static const struct list_spec spec = { OBJ_CREDIT_ENTRY, STMT_CREDIT_LIST_FIRST,
+	    STMT_CREDIT_LIST_AFTER, { "path:0" }, CURSOR_SEQ, CRE_SEQ };
+	struct derr e;
+
+	if (customers_exists(&c->d, c->req->path_params[0], &e) != 0)
+		api_derr(c, &e);
+	else
+		api_list(c, &spec);
+}
+
+void
+h_customer_entitlements(struct ctx *c)
+{
+	struct derr e;
+
+	if (customers_exists(&c->d, c->req->path_params[0], &e) != 0)
+		api_derr(c, &e);
+	else
+		api_get(c, OBJ_ENTITLEMENTS, c->req->path_params[0]);
 }

@@ -1,10 +1,17 @@
-/* api_plans.c: /api/v1/plans: create, retrieve, list, archive. */
+/* api_plans.c: /api/v1/plans: create, retrieve, update (name, features), list, archive. */
 #include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
-#include "billing/billing.h"
-#include "core/crypto.h"
+#include "billing/plans.h"
+
+static const char *
+check_unit(const char *v)
+{
+	if (strcmp(v, "day") && strcmp(v, "week") && strcmp(v, "month") && strcmp(v, "year"))
+		return "must be day, week, month or year";
+	return NULL;
+}
 
 static const char *
 check_currency(const char *v)
@@ -16,12 +23,24 @@ check_currency(const char *v)
 }
 
 static const char *
-check_unit(const char *v)
+check_feature_key(const char *v)
 {
-	if (strcmp(v, "day") && strcmp(v, "week") && strcmp(v, "month") && strcmp(v, "year"))
-		return "must be day, week, month or year";
+	if (!((*v >= 'a' && *v <= 'z') || (*v >= '0' && *v <= '9')))
+		return "must start with a-z or 0-9";
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		    *p == '.' || *p == '-'))
+			return "may hold a-z, 0-9, '_', '.' and '-' only";
 	return NULL;
 }
+
+static const struct field feature_fields[] = {
+	{ .name = "key", .type = FT_STRING, .required = true, .max_len = 64,
+	  .check = check_feature_key },
+	{ .name = "name", .type = FT_STRING, .required = true, .max_len = 200 },
+	{ .name = "value", .type = FT_INT, .nullable = true, .min = 0, .max = 1000000000LL },
+	{ .name = NULL }
+};
 
 const struct field plan_create_fields[] = {
 	{ .name = "id", .type = FT_STRING, .max_len = 64, .check = check_id },
@@ -33,6 +52,15 @@ const struct field plan_create_fields[] = {
 	  .check = check_unit },
 	{ .name = "interval_count", .type = FT_INT, .min = 1, .max = 365 },
 	{ .name = "trial_days", .type = FT_INT, .min = 0, .max = 730 },
+	{ .name = "features", .type = FT_OBJLIST, .fields = feature_fields,
+	  .max = PLAN_FEATURES_MAX },
+	{ .name = NULL }
+};
+
+const struct field plan_update_fields[] = {
+	{ .name = "name", .type = FT_STRING, .max_len = 200 },
+	{ .name = "features", .type = FT_OBJLIST, .fields = feature_fields,
+	  .max = PLAN_FEATURES_MAX },
 	{ .name = NULL }
 };
 
@@ -43,122 +71,83 @@ const struct qparam plan_list_params[] = {
 	{ .name = NULL }
 };
 
+/* The request from the validated body; features point into it. */
 static void
-answer_plan(struct ctx *c, PGresult *res)
+fill(struct ctx *c, struct plan_req *r, struct plan_feature f[PLAN_FEATURES_MAX])
 {
-	struct jw w;
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(c->body, "features"), *el;
 
-	api_json_start(c, 200);
-	jw_init(&w, &c->resp->body);
-	billing_write_plan(&w, NULL, res, 0);
+	memset(r, 0, sizeof(*r));
+	r->id = json_str(c->body, "id");
+	r->name = json_str(c->body, "name");
+	r->amount = json_int(c->body, "amount", 0);
+	r->currency = json_str(c->body, "currency");
+	r->interval = json_str(c->body, "interval");
+	r->interval_count = (int)json_int(c->body, "interval_count", 1);
+	r->trial_days = (int)json_int(c->body, "trial_days", 0);
+	r->set_features = list != NULL;
+	r->features = f;
+	cJSON_ArrayForEach(el, list) {
+		struct plan_feature *pf = &f[r->nfeatures++];
+
+		pf->key = json_str(el, "key");
+		pf->name = json_str(el, "name");
+		pf->flag = !json_has(el, "value") || cJSON_IsNull(cJSON_GetObjectItem(el, "value"));
+		pf->value = json_int(el, "value", 0);
+	}
 }
 
 void
 h_plan_create(struct ctx *c)
 {
-	char id[40], hex[25], a[4][24];
-	const char *p[9];
-	PGresult *res;
+	struct plan_feature f[PLAN_FEATURES_MAX];
+	struct plan_req r;
+	struct derr e;
+	char id[DOM_ID_MAX];
 
-	p[0] = c->site.id;
-	p[1] = json_str(c->body, "id");
-	if (p[1] == NULL) {
-		crypto_random_hex(12, hex, sizeof(hex));
-		snprintf(id, sizeof(id), "plan_%s", hex);
-		p[1] = id;
-	}
-	p[2] = json_str(c->body, "name");
-	p[3] = buf_lltoa(json_int(c->body, "amount", 0), a[0]);
-	p[4] = json_str(c->body, "currency");
-	p[5] = json_str(c->body, "interval");
-	p[6] = buf_lltoa(json_int(c->body, "interval_count", 1), a[1]);
-	p[7] = buf_lltoa(json_int(c->body, "trial_days", 0), a[2]);
-	p[8] = buf_lltoa(c->now, a[3]);
-	res = db_exec(c->db, STMT_PLAN_INSERT, p);
-	if (res == NULL) {
-		api_db_error(c);
-		return;
-	}
-	if (PQntuples(res) == 0)
-		api_error(c, 409, "invalid_request_error", "resource_already_exists", "id",
-		    "A plan with id '%s' already exists.", p[1]);
-	else {
-		struct bctx b = { c->db, c->site.id, c->now };
-		struct buf data;
-		struct jw w;
-
-		buf_init(&data);
-		jw_init(&w, &data);
-		billing_write_plan(&w, NULL, res, 0);
-		if (events_emit(&b, "plan.created", p[1], data.data) != 0)
-			api_db_error(c);
-		else
-			answer_plan(c, res);
-		buf_free(&data);
-	}
-	PQclear(res);
+	fill(c, &r, f);
+	if (plans_create(&c->d, &r, id, &e) != 0)
+		api_derr(c, &e);
+	else
+		api_answer(c, OBJ_PLAN, id);
 }
 
-/* Runs stmt on the path's plan and answers with it; event, when given, is recorded. */
-static void
-plan_by_path(struct ctx *c, enum stmt_id stmt, const char *event)
+void
+h_plan_update(struct ctx *c)
 {
-	struct bctx b = { c->db, c->site.id, c->now };
-	PGresult *res = db_exec(c->db, stmt, (const char *[]){ c->site.id,
-	    c->req->path_params[0] });
+	struct plan_feature f[PLAN_FEATURES_MAX];
+	struct plan_req r;
+	struct derr e;
 
-	if (res == NULL) {
-		api_db_error(c);
-		return;
-	}
-	if (PQntuples(res) == 0)
-		api_not_found(c, "plan", c->req->path_params[0]);
-	else {
-		answer_plan(c, res);
-		if (event && events_emit(&b, event, c->req->path_params[0], c->resp->body.data))
-			api_db_error(c);
-	}
-	PQclear(res);
+	fill(c, &r, f);
+	if (plans_update(&c->d, c->req->path_params[0], &r, &e) != 0)
+		api_derr(c, &e);
+	else
+		api_answer(c, OBJ_PLAN, c->req->path_params[0]);
 }
 
 void
 h_plan_get(struct ctx *c)
 {
-	plan_by_path(c, STMT_PLAN_GET, NULL);
-}
-
-void
-h_plan_archive(struct ctx *c)
-{
-	plan_by_path(c, STMT_PLAN_ARCHIVE, "plan.archived");
+	api_get(c, OBJ_PLAN, c->req->path_params[0]);
 }
 
 void
 h_plan_list(struct ctx *c)
 {
-	int limit = api_list_limit(c);
-	const char *after = api_arg(c, "starting_after"), *status = api_arg(c, "status");
-	char lim[24], created[24];
-	PGresult *res;
-	struct jw w;
-	int rc;
+	static const struct list_spec spec = { OBJ_PLAN, STMT_PLAN_LIST_FIRST,
+	    STMT_PLAN_LIST_AFTER, { "status" }, CURSOR_CREATED, PLAN_CREATED };
 
-	buf_lltoa(limit + 1, lim);
-	if ((rc = api_cursor(c, STMT_PLAN_GET, PLAN_CREATED, "plan", created)) < 0)
-		return;
-	if (rc == 1)
-		res = db_exec(c->db, STMT_PLAN_LIST_AFTER, (const char *[]){ c->site.id, created,
-		    after, lim, status });
+	api_list(c, &spec);
+}
+
+void
+h_plan_archive(struct ctx *c)
+{
+	struct derr e;
+
+	if (plans_archive(&c->d, c->req->path_params[0], &e) != 0)
+		api_derr(c, &e);
 	else
-		res = db_exec(c->db, STMT_PLAN_LIST_FIRST, (const char *[]){ c->site.id, lim,
-		    status });
-	if (res == NULL) {
-		api_db_error(c);
-		return;
-	}
-	api_list_begin(c, &w);
-	for (int i = 0; i < PQntuples(res) && i < limit; i++)
-		billing_write_plan(&w, NULL, res, i);
-	api_list_end(c, &w, PQntuples(res) > limit);
-	PQclear(res);
+		api_answer(c, OBJ_PLAN, c->req->path_params[0]);
 }

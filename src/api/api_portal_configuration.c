@@ -48,20 +48,14 @@ answer(struct ctx *c, const struct portal_settings *s)
 	portal_config_write(&w, s, c->cfg->public_url);
 }
 
+/* The domain's refusal; a logo over the size limit is a 413, as a body too large is. */
 static void
-refused(struct ctx *c, const struct billing_error *err)
+refused(struct ctx *c, const struct derr *e)
 {
-	if (strcmp(err->code, "database_error") == 0)
-		api_db_error(c);
-	else if (strcmp(err->code, "custom_host_taken") == 0)
-		api_error(c, 409, "invalid_request_error", err->code, err->param, "%s",
-		    err->message);
-	else if (strcmp(err->code, "logo_too_large") == 0)
-		api_error(c, 413, "invalid_request_error", err->code, err->param, "%s",
-		    err->message);
+	if (strcmp(e->code, "logo_too_large") == 0)
+		api_error(c, 413, "invalid_request_error", e->code, e->param, "%s", e->message);
 	else
-		api_error(c, 400, "invalid_request_error", err->code, err->param, "%s",
-		    err->message);
+		api_derr(c, e);
 }
 
 void
@@ -73,7 +67,8 @@ h_pconf_get(struct ctx *c)
 	if (rc < 0)
 		api_db_error(c);
 	else if (rc == 0)
-		api_not_found(c, "portal_configuration", c->site.id);
+		api_error(c, 404, "invalid_request_error", "resource_missing", "id",
+		    "No such portal_configuration: '%s'", c->site.id);
 	else
 		answer(c, &s);
 }
@@ -81,12 +76,11 @@ h_pconf_get(struct ctx *c)
 void
 h_pconf_update(struct ctx *c)
 {
-	struct bctx b = { c->db, c->site.id, c->now };
 	struct portal_settings s;
-	struct billing_error err;
+	struct derr e;
 
-	if (portal_config_update(&b, c->body, c->cfg->public_url, &s, &err) != 0)
-		refused(c, &err);
+	if (portal_config_update(&c->d, c->body, c->cfg->public_url, &s, &e) != 0)
+		refused(c, &e);
 	else
 		answer(c, &s);
 }
@@ -94,18 +88,17 @@ h_pconf_update(struct ctx *c)
 void
 h_pconf_logo_put(struct ctx *c)
 {
-	struct bctx b = { c->db, c->site.id, c->now };
 	struct portal_settings s;
-	struct billing_error err;
+	struct derr e;
 
 	if (c->req->body_len == 0) {
 		api_error(c, 400, "invalid_request_error", "parameter_missing", "logo",
 		    "Send the PNG image as the request body.");
 		return;
 	}
-	if (portal_logo_set(&b, (const unsigned char *)c->req->body, c->req->body_len,
-	    c->cfg->public_url, &s, &err) != 0)
-		refused(c, &err);
+	if (portal_logo_set(&c->d, (const unsigned char *)c->req->body, c->req->body_len,
+	    c->cfg->public_url, &s, &e) != 0)
+		refused(c, &e);
 	else
 		answer(c, &s);
 }
@@ -113,12 +106,11 @@ h_pconf_logo_put(struct ctx *c)
 void
 h_pconf_logo_delete(struct ctx *c)
 {
-	struct bctx b = { c->db, c->site.id, c->now };
 	struct portal_settings s;
-	struct billing_error err;
+	struct derr e;
 
-	if (portal_logo_set(&b, NULL, 0, c->cfg->public_url, &s, &err) != 0)
-		refused(c, &err);
+	if (portal_logo_set(&c->d, NULL, 0, c->cfg->public_url, &s, &e) != 0)
+		refused(c, &e);
 	else
 		answer(c, &s);
 }

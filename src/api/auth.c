@@ -163,6 +163,7 @@ auth_api_request(struct ctx *c)
 	snprintf(c->site.mode, sizeof(c->site.mode), "%s", db_val(res, 0, 3));
 	c->site.clock_offset = db_ll(res, 0, 4, 0);
 	c->now = (long long)time(NULL) + c->site.clock_offset;
+	snprintf(c->key_id, sizeof(c->key_id), "key_%s", parts.id);
 	PQclear(res);
 	return 0;
 }

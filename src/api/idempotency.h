@@ -14,5 +14,8 @@ enum idem_result {
 enum idem_result idem_begin(struct ctx *c);
 /* Stores the response for a claimed key; -1 on a database error. */
 int	idem_store(struct ctx *c);
+/* Before a commit that leaves gateway calls to make: records which object the request
+ * answers with, so a retry after a crash can answer from it. */
+int	idem_set_answer(struct ctx *c);
 
 #endif

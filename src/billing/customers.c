@@ -1,12 +1,31 @@
-/* customers.c: updating a customer's details, with the portal's limits enforced here so
- * a form posted directly is refused as surely as a hidden button. */
+/* customers.c: customers, their manual credit and their entitlements. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "billing/credit.h"
 #include "billing/customers.h"
+#include "billing/events.h"
+#include "billing/objects.h"
+#include "billing/taxid.h"
+#include "core/crypto.h"
+#include "core/currency.h"
 
-const struct tax_id_type customer_tax_id_types[] = {
+static int
+emit(struct dctx *d, const char *type, const char *id, struct derr *e)
+{
+	struct buf data;
+	int rc;
+
+	buf_init(&data);
+	rc = obj_render(d, OBJ_CUSTOMER, id, &data, e);
+	if (rc == 0)
+		rc = events_emit(d, type, id, data.data, e);
+	buf_free(&data);
+	return rc;
+}
+
+const struct customer_tax_type customers_tax_types[] = {
 	{ "eu_vat", "EU VAT number" },
 	{ "gb_vat", "UK VAT number" },
 	{ "ch_vat", "Swiss VAT number" },
@@ -22,135 +41,261 @@ const struct tax_id_type customer_tax_id_types[] = {
 };
 
 const char *
-customer_tax_id_label(const char *code)
+customers_tax_type_label(const char *code)
 {
-	for (const struct tax_id_type *t = customer_tax_id_types; t->code != NULL; t++)
+	for (const struct customer_tax_type *t = customers_tax_types; t->code != NULL; t++)
 		if (code != NULL && strcmp(t->code, code) == 0)
 			return t->label;
 	return NULL;
 }
 
+/* An empty string clears a text field, like null. */
 static const char *
-nonempty(const char *v)
+text(const char *v)
 {
-	return v != NULL && *v != '\0' ? v : NULL;
+	return v && *v ? v : NULL;
 }
 
-/* Same text, treating NULL and "" alike and ignoring case (email addresses). */
+/* The tax id of r checked and in its canonical form (into norm), or NULL to clear it. */
+static int
+tax_id(const struct customer_req *r, char norm[TAXID_MAX], const char **value,
+    struct derr *e)
+{
+	const char *t = text(r->tax_id_type), *v = text(r->tax_id_value);
+	char why[160];
+
+	*value = NULL;
+	if (!r->set_tax_id || (t == NULL && v == NULL))
+		return 0;
+	if (t == NULL || v == NULL)
+		return derr_set(e, DERR_INVALID, "parameter_invalid",
+		    t == NULL ? "tax_id.type" : "tax_id.value",
+		    "A tax id needs both its type and its value.");
+	if (taxid_validate(t, v, norm, TAXID_MAX, why, sizeof(why)) != 0)
+		return derr_set(e, DERR_INVALID, "tax_id_invalid", "tax_id.value", "%s", why);
+	*value = norm;
+	return 0;
+}
+
+/* Same address, treating NULL and "" alike and ignoring case. */
 static bool
 same_email(const char *a, const char *b)
 {
-	a = nonempty(a);
-	b = nonempty(b);
+	a = text(a);
+	b = text(b);
 	if (a == NULL || b == NULL)
 		return a == b;
 	return strcasecmp(a, b) == 0;
 }
 
+/* The portal's limits: editing at all, and the email address (the sign-in identity). A
+ * form that posts the address unchanged is fine; a different one is refused. */
 static int
-check(const struct customer_details *d, struct billing_error *err)
+check_policy(struct dctx *d, const char *id, const struct customer_req *r,
+    const struct customer_policy *pol, struct derr *e)
 {
-	const char *why;
+	PGresult *res;
+	bool changed;
 
-	if (d->set_email && nonempty(d->email) && (why = check_email(d->email)) != NULL) {
-		billing_error_set(err, "parameter_invalid", "email", "email %s", why);
-		return -1;
+	if (pol == NULL)
+		return 0;
+	if (!pol->edit_allowed)
+		return derr_set(e, DERR_FORBIDDEN, "action_not_allowed", NULL,
+		    "Billing details cannot be changed here.");
+	if (!r->set_email || pol->email_editable)
+		return 0;
+	res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id, id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return derr_not_found(e, "customer", id);
 	}
-	if (d->set_tax_id) {
-		const char *t = nonempty(d->tax_id_type), *v = nonempty(d->tax_id_value);
-
-		if ((t == NULL) != (v == NULL)) {
-			billing_error_set(err, "parameter_invalid", t ? "tax_id.value" : "tax_id.type",
-			    "A tax id needs both its type and its value.");
-			return -1;
-		}
-		if (t != NULL && customer_tax_id_label(t) == NULL) {
-			billing_error_set(err, "parameter_invalid", "tax_id.type",
-			    "tax_id.type is not a known tax id type.");
-			return -1;
-		}
-		if (v != NULL && strlen(v) > 64) {
-			billing_error_set(err, "parameter_invalid", "tax_id.value",
-			    "tax_id.value must be at most 64 characters long.");
-			return -1;
-		}
-	}
+	changed = !same_email(db_val(res, 0, CUST_EMAIL), r->email);
+	PQclear(res);
+	if (changed)
+		return derr_set(e, DERR_FORBIDDEN, "email_not_editable", "email",
+		    "The email address cannot be changed here.");
 	return 0;
 }
 
 int
-customer_update_details(struct bctx *b, const char *customer_id,
-    const struct customer_details *d, const struct portal_settings *limits, PGresult **out,
-    struct billing_error *err)
+customers_exists(struct dctx *d, const char *id, struct derr *e)
 {
-	char now[24];
-	const char *p[17];
+	PGresult *res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id, id });
+	int n;
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	return n == 1 ? 0 : derr_not_found(e, "customer", id);
+}
+
+int
+customers_create(struct dctx *d, const struct customer_req *r, char id[DOM_ID_MAX],
+    struct derr *e)
+{
+	char now[24], norm[TAXID_MAX];
+	const char *tax;
 	PGresult *res;
+	int n;
+
+	if (tax_id(r, norm, &tax, e) != 0)
+		return -1;
+	if (r->id != NULL)
+		snprintf(id, DOM_ID_MAX, "%s", r->id);
+	else if (dom_new_id("cus", id, e) != 0)
+		return -1;
+	res = db_exec(d->db, STMT_CUSTOMER_INSERT, (const char *[]){ d->site.id, id,
+	    text(r->email), text(r->name), text(r->phone), r->address_json, r->metadata_json,
+	    buf_lltoa(d->now, now), text(r->company), tax ? r->tax_id_type : NULL, tax });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0)
+		return derr_set(e, DERR_CONFLICT, "resource_already_exists", "id",
+		    "A customer with id '%s' already exists.", id);
+	return emit(d, "customer.created", id, e);
+}
+
+int
+customers_update(struct dctx *d, const char *id, const struct customer_req *r,
+    const struct customer_policy *pol, struct derr *e)
+{
+	char now[24], norm[TAXID_MAX];
+	const char *tax;
+	PGresult *res;
+	int n;
+
+	if (check_policy(d, id, r, pol, e) != 0 || tax_id(r, norm, &tax, e) != 0)
+		return -1;
+	res = db_exec(d->db, STMT_CUSTOMER_UPDATE, (const char *[]){ d->site.id, id,
+	    r->set_email ? "true" : "false", text(r->email),
+	    r->set_name ? "true" : "false", text(r->name),
+	    r->set_phone ? "true" : "false", text(r->phone),
+	    r->set_address ? "true" : "false", r->address_json,
+	    r->metadata_json, buf_lltoa(d->now, now),
+	    r->set_company ? "true" : "false", text(r->company),
+	    r->set_tax_id ? "true" : "false", tax ? r->tax_id_type : NULL, tax });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0)
+		return derr_not_found(e, "customer", id);
+	return emit(d, "customer.updated", id, e);
+}
+
+int
+customers_delete(struct dctx *d, const char *id, struct derr *e)
+{
+	PGresult *res = db_exec(d->db, STMT_CUSTOMER_BILLING_REFS, (const char *[]){ d->site.id,
+	    id });
 	struct buf data;
 	struct jw w;
 	int rc;
 
-	*out = NULL;
-	if (limits != NULL && !limits->edit_billing_details) {
-		billing_error_set(err, "feature_disabled", NULL,
-		    "Billing details cannot be changed in this portal.");
-		return -1;
-	}
-	if (check(d, err) != 0)
-		return -1;
-	if (limits != NULL && d->set_email && !limits->email_editable) {
-		/* The portal never offers the field then; a posted one must not change it. */
-		res = db_exec(b->db, STMT_CUSTOMER_GET, (const char *[]){ b->site_id, customer_id });
-		if (res == NULL) {
-			billing_error_set(err, "database_error", NULL, "database error");
-			return -1;
-		}
-		rc = PQntuples(res) == 1 && !same_email(db_val(res, 0, CUST_EMAIL), d->email);
-		PQclear(res);
-		if (rc) {
-			billing_error_set(err, "email_not_editable", "email",
-			    "The email address cannot be changed here.");
-			return -1;
-		}
-	}
-	p[0] = b->site_id;
-	p[1] = customer_id;
-	p[2] = d->set_email ? "true" : "false";
-	p[3] = nonempty(d->email);
-	p[4] = d->set_name ? "true" : "false";
-	p[5] = nonempty(d->name);
-	p[6] = d->set_phone ? "true" : "false";
-	p[7] = nonempty(d->phone);
-	p[8] = d->set_address ? "true" : "false";
-	p[9] = d->address_json;
-	p[10] = d->metadata_json;
-	p[11] = buf_lltoa(b->now, now);
-	p[12] = d->set_company ? "true" : "false";
-	p[13] = nonempty(d->company);
-	p[14] = d->set_tax_id ? "true" : "false";
-	p[15] = nonempty(d->tax_id_type);
-	p[16] = nonempty(d->tax_id_value);
-	res = db_exec(b->db, STMT_CUSTOMER_UPDATE, p);
-	if (res == NULL) {
-		billing_error_set(err, "database_error", NULL, "database error");
-		return -1;
-	}
+	if (res == NULL)
+		return derr_db(e, d->db);
 	if (PQntuples(res) == 0) {
 		PQclear(res);
-		billing_error_set(err, "resource_missing", "id", "No such customer: '%s'",
-		    customer_id);
+		return derr_not_found(e, "customer", id);
+	}
+	/* Invoices are numbered records and live subscriptions still bill: deleting the
+	 * customer would take them along, so it is refused while they exist. */
+	if (db_ll(res, 0, 0, 0) > 0 || db_ll(res, 0, 1, 0) > 0) {
+		derr_set(e, DERR_CONFLICT, "customer_has_billing_history", "id",
+		    "Customer '%s' has %lld invoice(s) and %lld subscription(s) still billing; "
+		    "a customer with billing history cannot be deleted.", id,
+		    db_ll(res, 0, 0, 0), db_ll(res, 0, 1, 0));
+		PQclear(res);
 		return -1;
 	}
+	PQclear(res);
+	res = db_exec(d->db, STMT_CUSTOMER_DELETE, (const char *[]){ d->site.id, id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
 	buf_init(&data);
 	jw_init(&w, &data);
-	billing_write_customer(&w, NULL, res, 0);
-	rc = events_emit(b, "customer.updated", customer_id, data.data);
+	obj_write_deleted(&w, "customer", id);
+	rc = events_emit(d, "customer.deleted", id, data.data, e);
 	buf_free(&data);
-	if (rc != 0) {
+	return rc;
+}
+
+int
+customers_grant_credit(struct dctx *d, const char *id, long long amount,
+    const char *currency, const char *description, char entry[DOM_ID_MAX], struct derr *e)
+{
+	const struct currency *cur = currency_get(currency);
+	struct credit_grant g;
+	struct buf data;
+	int rc;
+
+	if (cur == NULL || !cur->billable)
+		return derr_set(e, DERR_INVALID, "parameter_invalid", "currency",
+		    "currency must be a current ISO 4217 code such as USD or EUR.");
+	if (amount <= 0)
+		return derr_set(e, DERR_INVALID, "parameter_invalid", "amount",
+		    "amount must be a positive number of minor units.");
+	if (customers_exists(d, id, e) != 0)
+		return -1;
+	memset(&g, 0, sizeof(g));
+	g.customer_id = id;
+	g.currency = cur->code;
+	g.amount = amount;
+	g.source = "manual";
+	g.description = description && *description ? description : "Credit granted";
+	g.period_start = g.period_end = -1;
+	if (credit_grant(d, &g, entry, e) != 0)
+		return -1;
+	buf_init(&data);
+	rc = obj_render(d, OBJ_CREDIT_ENTRY, entry, &data, e);
+	if (rc == 0)
+		rc = events_emit(d, "customer.credit_granted", id, data.data, e);
+	buf_free(&data);
+	return rc;
+}
+
+int
+customers_entitlements_refresh(struct dctx *d, const char *id, struct derr *e)
+{
+	PGresult *res;
+	struct buf data;
+	unsigned char h[CRYPTO_SHA256_LEN];
+	char digest[65];
+	int rc = 0;
+
+	res = db_exec(d->db, STMT_CUSTOMER_LOCK, (const char *[]){ d->site.id, id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(res) == 0) {
 		PQclear(res);
-		billing_error_set(err, "database_error", NULL, "database error");
+		return 0;
+	}
+	buf_init(&data);
+	if (obj_render(d, OBJ_ENTITLEMENTS, id, &data, e) != 0) {
+		PQclear(res);
+		buf_free(&data);
 		return -1;
 	}
-	*out = res;
-	return 0;
+	crypto_sha256(data.data, data.len, h);
+	crypto_hex(h, sizeof(h), digest);
+	if (strcmp(db_val(res, 0, 1), digest) != 0 &&
+	    !(db_val(res, 0, 1)[0] == '\0' && strstr(data.data, "\"data\":[]") != NULL)) {
+		PGresult *upd = db_exec(d->db, STMT_CUSTOMER_SET_DIGEST, (const char *[]){
+		    d->site.id, id, digest });
+
+		if (upd == NULL)
+			rc = derr_db(e, d->db);
+		PQclear(upd);
+		if (rc == 0)
+			rc = events_emit(d, "entitlements.updated", id, data.data, e);
+	}
+	PQclear(res);
+	buf_free(&data);
+	return rc;
 }

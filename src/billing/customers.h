@@ -1,43 +1,54 @@
-/* customers.h: the customer's own details (name, company, tax id, phone, address, email)
- * as one domain operation shared by the API's customer update and the portal's billing
- * details page. */
+/* customers.h: customers (details, tax id), their manual credit, and their entitlements:
+ * what their serving subscriptions grant, with an event whenever that set changes. */
 #ifndef PORTALD_CUSTOMERS_H
 #define PORTALD_CUSTOMERS_H
 
 #include <stdbool.h>
 
-#include "billing/billing.h"
-#include "billing/portal_settings.h"
+#include "billing/domain.h"
 
-/* Tax id types as Stripe names them; format checks come with the invoice issue. */
-struct tax_id_type {
+/* Fields to write: a NULL value with its set flag clears it. JSON values are serialised. */
+struct customer_req {
+	const char	*id;			/* create: chosen id or NULL */
+	bool		 set_email, set_name, set_phone, set_company, set_address, set_tax_id;
+	const char	*email, *name, *phone, *company;
+	const char	*address_json;
+	const char	*metadata_json;		/* merged: null values delete keys */
+	const char	*tax_id_type, *tax_id_value;
+};
+
+/* What the portal lets a customer change of their own details (the merchant's API passes
+ * NULL: no limit). A forbidden change is DERR_FORBIDDEN: "action_not_allowed" when the
+ * details may not be edited at all, "email_not_editable" for a new email address. */
+struct customer_policy {
+	bool		 edit_allowed;
+	bool		 email_editable;
+};
+
+/* Tax id types with a label, for forms (taxid.h checks them). Ends with code NULL. */
+struct customer_tax_type {
 	const char	*code;
 	const char	*label;
 };
-extern const struct tax_id_type customer_tax_id_types[];	/* ends with code NULL */
-const char *customer_tax_id_label(const char *code);
+extern const struct customer_tax_type customers_tax_types[];
+/* The label of a tax id type, or NULL for a type not in the list. */
+const char *customers_tax_type_label(const char *code);
 
-/* An update: for each part, set says it changes; a NULL or "" value clears it. */
-struct customer_details {
-	bool		 set_email, set_name, set_phone, set_company, set_address, set_tax_id;
-	const char	*email;
-	const char	*name;
-	const char	*phone;
-	const char	*company;
-	const char	*address_json;		/* a validated billing_address object */
-	const char	*tax_id_type;		/* with tax_id_value: both or neither */
-	const char	*tax_id_value;
-	const char	*metadata_json;		/* keys to merge, null values delete (API) */
-};
-
-/* Applies d to the customer and writes customer.updated with the customer object.
- * limits: the portal session's effective settings, which may forbid editing at all or
- * changing the email address; NULL for the merchant's API. Returns 0 with *out holding
- * the updated row (caller PQclears), or -1 with err filled: "resource_missing",
- * "feature_disabled", "email_not_editable", "parameter_invalid", or "database_error"
- * when the database failed. */
-int	customer_update_details(struct bctx *b, const char *customer_id,
-	    const struct customer_details *d, const struct portal_settings *limits,
-	    PGresult **out, struct billing_error *err);
+/* Create and update check and normalise the tax id (billing/taxid.h): a type and a value
+ * that do not check out are DERR_INVALID "tax_id_invalid", param "tax_id.value". */
+int	customers_create(struct dctx *d, const struct customer_req *r, char id[DOM_ID_MAX],
+	    struct derr *e);
+int	customers_update(struct dctx *d, const char *id, const struct customer_req *r,
+	    const struct customer_policy *pol, struct derr *e);
+/* Refused (409) while the customer has invoices or subscriptions that still bill. */
+int	customers_delete(struct dctx *d, const char *id, struct derr *e);
+/* A manual grant of credit in a currency; id receives the ledger entry. */
+int	customers_grant_credit(struct dctx *d, const char *id, long long amount,
+	    const char *currency, const char *description, char entry[DOM_ID_MAX],
+	    struct derr *e);
+int	customers_exists(struct dctx *d, const char *id, struct derr *e);
+/* Recomputes what the customer is entitled to; emits entitlements.updated when the set
+ * differs from the one last announced. */
+int	customers_entitlements_refresh(struct dctx *d, const char *id, struct derr *e);
 
 #endif

@@ -1,49 +1,94 @@
-/* events.c: every change writes an event in the same transaction, and a pending delivery
+/* events.c: every change writes an event in the same transaction, numbered from a sequence
+ * so events sort in causal order, with the actor that caused it, and a pending delivery
  * for each webhook endpoint that wants it; NOTIFY wakes the job runner at commit. */
 #include <stdio.h>
-#include <stdlib.h>
+#include <string.h>
 
-#include "billing/billing.h"
-#include "core/crypto.h"
+#include "billing/events.h"
+
+const char *const events_types[] = {
+	"customer.created", "customer.updated", "customer.deleted",
+	"customer.credit_granted",
+	"entitlements.updated",
+	"plan.created", "plan.updated", "plan.archived",
+	"portal_session.created", "portal_session.activated", "portal_session.logged_in",
+	"portal_session.logged_out",
+	"portal_configuration.updated",
+	"payment_method.attached", "payment_method.made_default", "payment_method.detached",
+	"subscription.created", "subscription.changed", "subscription.change_scheduled",
+	"subscription.cancelled", "subscription.cancellation_scheduled",
+	"subscription.reactivated", "subscription.paused", "subscription.pause_scheduled",
+	"subscription.resumed", "subscription.renewed", "subscription.trial_ended",
+	"subscription.past_due", "subscription.activated",
+	"invoice.created", "invoice.paid", "invoice.payment_failed", "invoice.voided",
+	"invoice.marked_uncollectible", "invoice.refunded", "invoice.payment_pending",
+	NULL
+};
+
+bool
+events_type_known(const char *type)
+{
+	for (const char *const *t = events_types; *t != NULL; t++)
+		if (strcmp(*t, type) == 0)
+			return true;
+	return false;
+}
+
+const char *
+events_actor_name(enum actor_type t)
+{
+	switch (t) {
+	case ACTOR_API_KEY: return "api_key";
+	case ACTOR_PORTAL_SESSION: return "portal_session";
+	case ACTOR_ADMIN: return "admin";
+	case ACTOR_JOB_RUNNER: return "job_runner";
+	case ACTOR_NONE: break;
+	}
+	return NULL;
+}
 
 int
-events_emit(struct bctx *b, const char *type, const char *object_id, const char *data)
+events_emit(struct dctx *d, const char *type, const char *object_id, const char *data,
+    struct derr *e)
 {
-	char id[40], hex[25], now[24];
+	char id[DOM_ID_MAX], now[24];
 	PGresult *res, *eps;
+	int n;
 
-	if (crypto_random_hex(12, hex, sizeof(hex)) != 0)
+	if (dom_new_id("evt", id, e) != 0)
 		return -1;
-	snprintf(id, sizeof(id), "evt_%s", hex);
-	snprintf(now, sizeof(now), "%lld", b->now);
-	res = db_exec(b->db, STMT_EVENT_INSERT, (const char *[]){ b->site_id, id, type,
-	    object_id, data ? data : "{}", now });
+	snprintf(now, sizeof(now), "%lld", d->now);
+	res = db_exec(d->db, STMT_EVENT_INSERT, (const char *[]){ d->site.id, id, type,
+	    object_id, data ? data : "{}", now, events_actor_name(d->actor.type),
+	    d->actor.id[0] ? d->actor.id : NULL });
 	if (res == NULL)
-		return -1;
+		return derr_db(e, d->db);
 	PQclear(res);
-	eps = db_exec(b->db, STMT_WH_MATCHING, (const char *[]){ b->site_id, type });
+	eps = db_exec(d->db, STMT_WH_MATCHING, (const char *[]){ d->site.id, type });
 	if (eps == NULL)
-		return -1;
-	for (int i = 0; i < PQntuples(eps); i++) {
-		char did[40];
+		return derr_db(e, d->db);
+	n = PQntuples(eps);
+	for (int i = 0; i < n; i++) {
+		char did[DOM_ID_MAX];
 
-		if (crypto_random_hex(12, hex, sizeof(hex)) != 0) {
+		if (dom_new_id("whd", did, e) != 0) {
 			PQclear(eps);
 			return -1;
 		}
-		snprintf(did, sizeof(did), "whd_%s", hex);
-		res = db_exec(b->db, STMT_DELIV_INSERT, (const char *[]){ b->site_id, did,
+		res = db_exec(d->db, STMT_DELIV_INSERT, (const char *[]){ d->site.id, did,
 		    PQgetvalue(eps, i, 0), id, now });
 		if (res == NULL) {
 			PQclear(eps);
-			return -1;
+			return derr_db(e, d->db);
 		}
 		PQclear(res);
 	}
-	if (PQntuples(eps) > 0) {
-		res = db_exec(b->db, STMT_NOTIFY, (const char *[]){ b->site_id });
+	PQclear(eps);
+	if (n > 0) {
+		res = db_exec(d->db, STMT_NOTIFY, (const char *[]){ d->site.id });
+		if (res == NULL)
+			return derr_db(e, d->db);
 		PQclear(res);
 	}
-	PQclear(eps);
 	return 0;
 }

@@ -1,25 +1,54 @@
-/* gateway.h: the payment gateway interface. Portald keeps a gateway's token for a card and
- * its reference for a charge; everything else stays with the gateway. */
+/* gateway.h: the payment gateway interface. Portald keeps a gateway's token for a card, its
+ * reference for a customer and for each charge or refund; everything else stays with the
+ * gateway. Every call is made outside any database transaction (DESIGN, rulings): the
+ * caller records the intent with a stable idempotency key and commits first. */
 #ifndef PORTALD_GATEWAY_H
 #define PORTALD_GATEWAY_H
 
-struct bctx;
+#include <stdbool.h>
 
-struct gateway_result {
-	const char	*outcome;	/* "succeeded", "declined", "insufficient_funds",
-					 * "expired_card" */
-	char		 ref[40];	/* the gateway's id of the charge or refund */
+#include "billing/domain.h"
+
+enum gw_outcome {
+	GW_SUCCEEDED = 1,
+	GW_DECLINED,		/* code says why: declined, insufficient_funds, expired_card */
+	GW_REQUIRES_ACTION,	/* the customer must authenticate (3-D Secure) on-session */
+	GW_PENDING,		/* accepted, the result comes later (a webhook) */
+	GW_UNKNOWN,		/* no answer (timeout, 5xx): ask again with the same key */
+	GW_NOT_FOUND		/* retrieve: the gateway never saw this key */
+};
+
+struct gw_result {
+	enum gw_outcome	 outcome;
+	char		 code[48];	/* the attempt's recorded outcome, e.g. "declined" */
+	char		 ref[96];	/* the gateway's id of the charge or refund */
+	char		 message[200];
+	char		 action_url[512];	/* GW_REQUIRES_ACTION: where the customer goes */
+};
+
+struct gw_charge {
+	const char	*customer_ref;	/* the gateway's customer, where it has one */
+	const char	*token;		/* the card */
+	long long	 amount;	/* minor units */
+	const char	*currency;
+	const char	*idem;		/* the same key for the same logical charge, always */
+	const char	*invoice_id;
+	bool		 off_session;	/* the customer is not there to authenticate */
 };
 
 struct gateway {
 	const char *name;
-	/* Charges amount (minor units) on the card behind token. idem is the idempotency key:
-	 * a gateway that sees it twice must not charge twice. */
-	int	(*charge)(struct bctx *b, const char *token, long long amount,
-		    const char *currency, const char *idem, struct gateway_result *out);
+	/* Charges; repeating the key never charges twice and returns the first answer. */
+	int	(*charge)(struct dctx *d, const struct gw_charge *c, struct gw_result *out,
+		    struct derr *e);
+	/* What became of the charge or refund sent with this key (after a crash or an unknown
+	 * outcome); GW_NOT_FOUND when the gateway never received it. */
+	int	(*retrieve)(struct dctx *d, const char *kind, const char *idem, const char *ref,
+		    struct gw_result *out, struct derr *e);
 	/* Refunds amount of the charge with reference charge_ref. */
-	int	(*refund)(struct bctx *b, const char *charge_ref, long long amount,
-		    const char *idem, struct gateway_result *out);
+	int	(*refund)(struct dctx *d, const char *charge_ref, long long amount,
+		    const char *currency, const char *idem, struct gw_result *out,
+		    struct derr *e);
 };
 
 /* The gateway of that name, or NULL. Today: "test". */

@@ -1,11 +1,13 @@
 /* gateway_test.c: the test gateway. Card numbers are classified and forgotten: only the
- * brand, last four digits, expiry and the behaviour are kept (in the gateway's own table). */
+ * brand, last four digits, expiry and the behaviour are kept (in the gateway's own table).
+ * Like a real gateway it keeps what it was asked under the idempotency key, so a repeated
+ * key returns the first answer and a lost answer can be looked up. Its statements run on
+ * the caller's connection outside any transaction, as a network call would. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "billing/billing.h"
-#include "core/crypto.h"
 #include "billing/gateway.h"
 #include "billing/gateway_test.h"
 
@@ -18,6 +20,7 @@ static const struct {
 	{ "4000000000009995", "visa", "insufficient_funds" },
 	{ "4000000000000069", "visa", "expired_card" },
 	{ "4000000000000341", "visa", "attach_then_decline" },
+	{ "4000000000000259", "visa", "slow" },
 };
 
 const char *
@@ -34,18 +37,24 @@ gateway_test_card(const char *number, struct test_card *out)
 	return "is not one of the test gateway's test cards (see the README)";
 }
 
-const char *
-gateway_test_charge(const char *behavior, int exp_month, int exp_year, long long now)
+bool
+gateway_test_expired(int exp_month, int exp_year, long long now)
 {
 	time_t t = (time_t)now;
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
 	/* A card is good through the last day of its expiry month, on the site's clock. */
-	if (tm.tm_year + 1900 > exp_year ||
-	    (tm.tm_year + 1900 == exp_year && tm.tm_mon + 1 > exp_month))
+	return tm.tm_year + 1900 > exp_year ||
+	    (tm.tm_year + 1900 == exp_year && tm.tm_mon + 1 > exp_month);
+}
+
+const char *
+gateway_test_charge(const char *behavior, int exp_month, int exp_year, long long now)
+{
+	if (gateway_test_expired(exp_month, exp_year, now))
 		return "expired_card";
-	if (strcmp(behavior, "succeed") == 0)
+	if (strcmp(behavior, "succeed") == 0 || strcmp(behavior, "slow") == 0)
 		return "succeeded";
 	if (strcmp(behavior, "insufficient_funds") == 0)
 		return "insufficient_funds";
@@ -54,48 +63,127 @@ gateway_test_charge(const char *behavior, int exp_month, int exp_year, long long
 	return "declined";
 }
 
-/* Charge: looks the token up in the test gateway's vault and applies its behaviour. */
-static int
-test_charge(struct bctx *b, const char *token, long long amount, const char *currency,
-    const char *idem, struct gateway_result *out)
+static void
+result_from(const char *outcome, const char *ref, struct gw_result *out)
 {
-	PGresult *tok = db_exec(b->db, STMT_GWTOKEN_GET, (const char *[]){ b->site_id, token });
-	char hex[25];
+	memset(out, 0, sizeof(*out));
+	out->outcome = strcmp(outcome, "succeeded") == 0 ? GW_SUCCEEDED : GW_DECLINED;
+	snprintf(out->code, sizeof(out->code), "%s", outcome);
+	snprintf(out->ref, sizeof(out->ref), "%s", ref);
+}
 
-	(void)amount;
-	(void)currency;
-	(void)idem;	/* the attempt row's unique key already makes a retry impossible */
-	if (tok == NULL)
+/* A repeated key: the first answer. 1 found, 0 not, -1 error. */
+static int
+recorded(struct dctx *d, const char *idem, struct gw_result *out, struct derr *e)
+{
+	PGresult *res = db_exec(d->db, STMT_TGW_CHARGE_GET, (const char *[]){ d->site.id, idem });
+	int n;
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	if (n == 1)
+		result_from(db_val(res, 0, TGW_OUTCOME), db_val(res, 0, TGW_REF), out);
+	PQclear(res);
+	return n;
+}
+
+/* Keeps the answer under its key. Two callers racing with one key (two runners resolving
+ * the same lost answer): the first answer wins and the second caller gets it (*out). */
+static int
+record(struct dctx *d, const char *kind, const char *idem, const char *token,
+    long long amount, const char *currency, const char *outcome, const char *ref,
+    struct gw_result *out, struct derr *e)
+{
+	char a[2][24];
+	PGresult *res = db_exec(d->db, STMT_TGW_CHARGE_INSERT, (const char *[]){ d->site.id,
+	    idem, kind, token, buf_lltoa(amount, a[0]), currency, outcome, ref,
+	    buf_lltoa(d->now, a[1]) });
+	int won;
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	won = PQntuples(res);
+	PQclear(res);
+	if (won)
+		result_from(outcome, ref, out);
+	else if (recorded(d, idem, out, e) != 1)
 		return -1;
-	out->outcome = PQntuples(tok) == 1 ? gateway_test_charge(db_val(tok, 0, 4),
-	    (int)db_ll(tok, 0, 2, 1), (int)db_ll(tok, 0, 3, 1970), b->now) : "declined";
-	PQclear(tok);
-	crypto_random_hex(12, hex, sizeof(hex));
-	snprintf(out->ref, sizeof(out->ref), "ch_test_%s", hex);
-	return 0;
+	return won ? 0 : 1;
 }
 
-/* Refund: the test gateway refunds any of its own charges. */
 static int
-test_refund(struct bctx *b, const char *charge_ref, long long amount, const char *idem,
-    struct gateway_result *out)
+test_charge(struct dctx *d, const struct gw_charge *c, struct gw_result *out, struct derr *e)
 {
-	char hex[25];
+	PGresult *tok;
+	const char *outcome;
+	char ref[DOM_ID_MAX];
+	bool slow = false;
+	int found = recorded(d, c->idem, out, e);
 
-	(void)b;
-	(void)amount;
-	(void)idem;
-	out->outcome = charge_ref != NULL && strncmp(charge_ref, "ch_test_", 8) == 0 ?
-	    "succeeded" : "declined";
-	crypto_random_hex(12, hex, sizeof(hex));
-	snprintf(out->ref, sizeof(out->ref), "re_test_%s", hex);
+	if (found != 0)
+		return found < 0 ? -1 : 0;
+	tok = db_exec(d->db, STMT_GWTOKEN_GET, (const char *[]){ d->site.id, c->token });
+	if (tok == NULL)
+		return derr_db(e, d->db);
+	outcome = PQntuples(tok) == 1 ? gateway_test_charge(db_val(tok, 0, GWT_BEHAVIOR),
+	    (int)db_ll(tok, 0, GWT_EXP_MONTH, 1), (int)db_ll(tok, 0, GWT_EXP_YEAR, 1970), d->now) :
+	    "declined";
+	slow = PQntuples(tok) == 1 && strcmp(db_val(tok, 0, GWT_BEHAVIOR), "slow") == 0;
+	PQclear(tok);
+	if (dom_new_id("ch_test", ref, e) != 0)
+		return -1;
+	found = record(d, "charge", c->idem, c->token, c->amount, c->currency, outcome, ref,
+	    out, e);
+	if (found < 0)
+		return -1;
+	/* The "slow" card answers after three seconds, with the charge already made: the
+	 * window in which tests kill the caller to prove a lost answer is recovered. */
+	if (slow && found == 0)
+		sleep(3);
 	return 0;
 }
 
-static const struct gateway test_gateway = { "test", test_charge, test_refund };
+static int
+test_retrieve(struct dctx *d, const char *kind, const char *idem, const char *ref,
+    struct gw_result *out, struct derr *e)
+{
+	int found;
+
+	(void)kind;
+	(void)ref;
+	found = recorded(d, idem, out, e);
+	if (found < 0)
+		return -1;
+	if (found == 0) {
+		memset(out, 0, sizeof(*out));
+		out->outcome = GW_NOT_FOUND;
+	}
+	return 0;
+}
+
+static int
+test_refund(struct dctx *d, const char *charge_ref, long long amount, const char *currency,
+    const char *idem, struct gw_result *out, struct derr *e)
+{
+	char ref[DOM_ID_MAX];
+	const char *outcome;
+	int found = recorded(d, idem, out, e);
+
+	if (found != 0)
+		return found < 0 ? -1 : 0;
+	outcome = charge_ref != NULL && strncmp(charge_ref, "ch_test_", 8) == 0 ?
+	    "succeeded" : "declined";
+	if (dom_new_id("re_test", ref, e) != 0 ||
+	    record(d, "refund", idem, NULL, amount, currency, outcome, ref, out, e) < 0)
+		return -1;
+	return 0;
+}
+
+static const struct gateway test_gateway = { "test", test_charge, test_retrieve, test_refund };
 
 const struct gateway *
 gateway_get(const char *name)
 {
-	return strcmp(name, "test") == 0 ? &test_gateway : NULL;
+	return name != NULL && strcmp(name, "test") == 0 ? &test_gateway : NULL;
 }

@@ -2,15 +2,19 @@
 #ifndef PORTALD_GATEWAY_TEST_H
 #define PORTALD_GATEWAY_TEST_H
 
+#include <stdbool.h>
+
 struct test_card {
 	const char	*brand;
 	char		 last4[5];
 	const char	*behavior;	/* succeed, decline, insufficient_funds, expired_card,
-					 * attach_then_decline */
+					 * attach_then_decline, slow */
 };
 
-/* Classifies a test card number; returns NULL (and *why) for anything else. */
+/* Classifies a test card number; returns NULL, or why it is not a test card. */
 const char *gateway_test_card(const char *number, struct test_card *out);
+/* true once the site's clock (now) is past the card's expiry month. */
+bool	gateway_test_expired(int exp_month, int exp_year, long long now);
 /* The outcome of charging a card with this behavior and expiry at time now:
  * "succeeded", "declined", "insufficient_funds" or "expired_card". */
 const char *gateway_test_charge(const char *behavior, int exp_month, int exp_year,

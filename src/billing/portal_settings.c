@@ -1,12 +1,13 @@
 /* portal_settings.c: the portal configuration: loading it with a session's overrides,
  * partial updates, the logo, its JSON object, and the checks behind portal actions. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
+#include "billing/events.h"
+#include "billing/plans.h"
 #include "billing/portal_settings.h"
 #include "core/crypto.h"
 #include "core/png.h"
@@ -74,19 +75,6 @@ const struct field portal_reason_fields[] = {
 	{ .name = "label", .type = FT_STRING, .required = true, .max_len = 120 },
 	{ .name = NULL }
 };
-
-void
-billing_error_set(struct billing_error *err, const char *code, const char *param,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	snprintf(err->code, sizeof(err->code), "%s", code);
-	snprintf(err->param, sizeof(err->param), "%s", param ? param : "");
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-}
 
 static void
 copy(char *dst, size_t n, const char *src)
@@ -191,7 +179,7 @@ set_bool(const cJSON *f, const char *name, bool *dst)
 }
 
 int
-portal_settings_apply(struct portal_settings *s, const cJSON *f, struct billing_error *err)
+portal_settings_apply(struct portal_settings *s, const cJSON *f, struct derr *e)
 {
 	const char *v;
 	const cJSON *plans;
@@ -222,7 +210,7 @@ portal_settings_apply(struct portal_settings *s, const cJSON *f, struct billing_
 			if (!cJSON_IsString(p))
 				continue;
 			if (s->n_change_plan_plans == PORTAL_MAX_PLANS) {
-				billing_error_set(err, "parameter_invalid", "features.change_plan_plans",
+				derr_set(e, DERR_INVALID, "parameter_invalid", "features.change_plan_plans",
 				    "change_plan_plans takes at most %d plans", PORTAL_MAX_PLANS);
 				return -1;
 			}
@@ -241,7 +229,7 @@ portal_settings_apply(struct portal_settings *s, const cJSON *f, struct billing_
 	s->session_absolute_timeout = (int)json_int(f, "session_absolute_timeout",
 	    s->session_absolute_timeout);
 	if (s->session_idle_timeout > s->session_absolute_timeout) {
-		billing_error_set(err, "parameter_invalid", "features.session_idle_timeout",
+		derr_set(e, DERR_INVALID, "parameter_invalid", "features.session_idle_timeout",
 		    "session_idle_timeout (%d s) must not exceed session_absolute_timeout (%d s)",
 		    s->session_idle_timeout, s->session_absolute_timeout);
 		return -1;
@@ -252,14 +240,14 @@ portal_settings_apply(struct portal_settings *s, const cJSON *f, struct billing_
 int
 portal_settings_override(struct portal_settings *s, const char *features_json)
 {
-	struct billing_error err;
+	struct derr e;
 	cJSON *f;
 	int rc;
 
 	if (features_json == NULL || *features_json == '\0')
 		return 0;
 	f = cJSON_Parse(features_json);
-	rc = portal_settings_apply(s, f, &err);
+	rc = portal_settings_apply(s, f, &e);
 	cJSON_Delete(f);
 	return rc;
 }
@@ -269,6 +257,16 @@ load(struct db *db, enum stmt_id stmt, const char *site_id, struct portal_settin
 {
 	PGresult *res = db_exec(db, stmt, (const char *[]){ site_id });
 
+	if (res != NULL && PQntuples(res) == 0) {
+		/* A site made by the previous release during a rolling upgrade: its row, with
+		 * the defaults, is made now. */
+		PQclear(res);
+		res = db_exec(db, STMT_PCONF_ENSURE, (const char *[]){ site_id });
+		if (res != NULL) {
+			PQclear(res);
+			res = db_exec(db, stmt, (const char *[]){ site_id });
+		}
+	}
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {
@@ -299,27 +297,21 @@ portal_settings_load(struct db *db, const char *site_id, const char *features_js
 }
 
 int
-portal_settings_check_plans(struct bctx *b, const cJSON *features, const char *param,
-    struct billing_error *err)
+portal_settings_check_plans(struct dctx *d, const cJSON *features, const char *param,
+    struct derr *e)
 {
 	const cJSON *plans = cJSON_GetObjectItemCaseSensitive(features, "change_plan_plans");
 	const cJSON *p;
 	struct plan pl;
 
 	cJSON_ArrayForEach(p, plans) {
-		int rc;
-
 		if (!cJSON_IsString(p))
 			continue;
-		rc = plan_load(b, p->valuestring, &pl);
-		if (rc < 0) {
-			billing_error_set(err, "database_error", NULL, "database error");
-			return -1;
-		}
-		if (rc == 0) {
-			billing_error_set(err, "parameter_invalid", param,
+		if (plans_load(d, p->valuestring, param, false, &pl, e) != 0) {
+			if (e->kind != DERR_NOT_FOUND)
+				return -1;
+			return derr_set(e, DERR_INVALID, "parameter_invalid", param,
 			    "%s names no plan of this site: '%s'", param, p->valuestring);
-			return -1;
 		}
 	}
 	return 0;
@@ -328,7 +320,7 @@ portal_settings_check_plans(struct bctx *b, const cJSON *features, const char *p
 /* URLs shown to customers: absolute http(s), or "" / null to clear. */
 static int
 take_url(const cJSON *changes, const char *name, char *dst, size_t n,
-    struct billing_error *err)
+    struct derr *e)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(changes, name);
 	const char *why;
@@ -340,7 +332,7 @@ take_url(const cJSON *changes, const char *name, char *dst, size_t n,
 		return 0;
 	}
 	if ((why = check_http_url(v->valuestring)) != NULL) {
-		billing_error_set(err, "parameter_invalid", name, "%s %s", name, why);
+		derr_set(e, DERR_INVALID, "parameter_invalid", name, "%s %s", name, why);
 		return -1;
 	}
 	copy(dst, n, v->valuestring);
@@ -366,7 +358,7 @@ reasons_json(const struct portal_settings *s)
 }
 
 static int
-save(struct bctx *b, const struct portal_settings *s)
+save(struct dctx *d, const struct portal_settings *s)
 {
 	char plans[PORTAL_MAX_PLANS * 72] = "", days[24], idle[24], abs[24], now[24];
 	char *reasons = reasons_json(s);
@@ -403,8 +395,8 @@ save(struct bctx *b, const struct portal_settings *s)
 	p[23] = s->reactivate_subscription ? "true" : "false";
 	p[24] = buf_lltoa(s->session_idle_timeout, idle);
 	p[25] = buf_lltoa(s->session_absolute_timeout, abs);
-	p[26] = buf_lltoa(b->now, now);
-	res = db_exec(b->db, STMT_PCONF_SAVE, p);
+	p[26] = buf_lltoa(d->now, now);
+	res = db_exec(d->db, STMT_PCONF_SAVE, p);
 	cJSON_free(reasons);
 	if (res == NULL)
 		return -1;
@@ -413,7 +405,8 @@ save(struct bctx *b, const struct portal_settings *s)
 }
 
 static int
-emit_config(struct bctx *b, const struct portal_settings *s, const char *public_url)
+emit_config(struct dctx *d, const struct portal_settings *s, const char *public_url,
+    struct derr *e)
 {
 	struct buf data;
 	struct jw w;
@@ -422,25 +415,23 @@ emit_config(struct bctx *b, const struct portal_settings *s, const char *public_
 	buf_init(&data);
 	jw_init(&w, &data);
 	portal_config_write(&w, s, public_url);
-	rc = events_emit(b, "portal_configuration.updated", s->site_id, data.data);
+	rc = events_emit(d, "portal_configuration.updated", s->site_id, data.data, e);
 	buf_free(&data);
 	return rc;
 }
 
 int
-portal_config_update(struct bctx *b, const cJSON *changes, const char *public_url,
-    struct portal_settings *out, struct billing_error *err)
+portal_config_update(struct dctx *d, const cJSON *changes, const char *public_url,
+    struct portal_settings *out, struct derr *e)
 {
 	struct portal_settings s;
 	const cJSON *v;
 	const char *str;
-	int rc = load(b->db, STMT_PCONF_LOCK, b->site_id, &s);
+	int rc = load(d->db, STMT_PCONF_LOCK, d->site.id, &s);
 
-	if (rc <= 0) {
-		billing_error_set(err, rc < 0 ? "database_error" : "resource_missing", NULL,
-		    rc < 0 ? "database error" : "no such site");
-		return -1;
-	}
+	if (rc <= 0)
+		return rc < 0 ? derr_db(e, d->db) : derr_set(e, DERR_NOT_FOUND,
+		    "resource_missing", NULL, "No such site.");
 	v = cJSON_GetObjectItemCaseSensitive(changes, "business_name");
 	if (cJSON_IsNull(v) || (cJSON_IsString(v) && v->valuestring[0] == '\0')) {
 		s.business_name_set = false;
@@ -449,16 +440,16 @@ portal_config_update(struct bctx *b, const cJSON *changes, const char *public_ur
 		s.business_name_set = true;
 		copy(s.business_name, sizeof(s.business_name), v->valuestring);
 	}
-	if (take_url(changes, "website_url", s.website_url, sizeof(s.website_url), err) != 0 ||
-	    take_url(changes, "terms_url", s.terms_url, sizeof(s.terms_url), err) != 0 ||
-	    take_url(changes, "privacy_url", s.privacy_url, sizeof(s.privacy_url), err) != 0 ||
-	    take_url(changes, "help_url", s.help_url, sizeof(s.help_url), err) != 0)
+	if (take_url(changes, "website_url", s.website_url, sizeof(s.website_url), e) != 0 ||
+	    take_url(changes, "terms_url", s.terms_url, sizeof(s.terms_url), e) != 0 ||
+	    take_url(changes, "privacy_url", s.privacy_url, sizeof(s.privacy_url), e) != 0 ||
+	    take_url(changes, "help_url", s.help_url, sizeof(s.help_url), e) != 0)
 		return -1;
 	if ((str = json_str(changes, "brand_color")) != NULL) {
 		struct rgb c;
 
 		if (color_parse(str, &c) != 0) {
-			billing_error_set(err, "parameter_invalid", "brand_color",
+			derr_set(e, DERR_INVALID, "parameter_invalid", "brand_color",
 			    "brand_color must be a colour such as \"#1f4fd1\"");
 			return -1;
 		}
@@ -467,7 +458,7 @@ portal_config_update(struct bctx *b, const cJSON *changes, const char *public_ur
 	}
 	if ((str = json_str(changes, "time_zone")) != NULL) {
 		if (!tz_valid(str)) {
-			billing_error_set(err, "parameter_invalid", "time_zone",
+			derr_set(e, DERR_INVALID, "parameter_invalid", "time_zone",
 			    "time_zone must be an IANA time zone such as \"Europe/Paris\"");
 			return -1;
 		}
@@ -480,28 +471,28 @@ portal_config_update(struct bctx *b, const cJSON *changes, const char *public_ur
 		int taken = 0;
 
 		if (*host != '\0' && (str = portal_check_host(host)) != NULL) {
-			billing_error_set(err, "parameter_invalid", "custom_host", "custom_host %s",
+			derr_set(e, DERR_INVALID, "parameter_invalid", "custom_host", "custom_host %s",
 			    str);
 			return -1;
 		}
 		if (*host != '\0') {
-			res = db_exec(b->db, STMT_SITE_BY_HOST, (const char *[]){ host });
+			res = db_exec(d->db, STMT_SITE_BY_HOST, (const char *[]){ host });
 			if (res == NULL) {
-				billing_error_set(err, "database_error", NULL, "database error");
+				derr_db(e, d->db);
 				return -1;
 			}
 			taken = PQntuples(res) == 1 && strcmp(db_val(res, 0, 0), s.site_id) != 0;
 			PQclear(res);
 		}
 		if (taken) {
-			billing_error_set(err, "custom_host_taken", "custom_host",
+			derr_set(e, DERR_CONFLICT, "custom_host_taken", "custom_host",
 			    "Another site's portal already uses %s.", host);
 			return -1;
 		}
-		res = db_exec(b->db, STMT_SITE_SET_HOST, (const char *[]){ s.site_id,
+		res = db_exec(d->db, STMT_SITE_SET_HOST, (const char *[]){ s.site_id,
 		    *host ? host : NULL });
 		if (res == NULL) {
-			billing_error_set(err, "database_error", NULL, "database error");
+			derr_db(e, d->db);
 			return -1;
 		}
 		PQclear(res);
@@ -512,14 +503,14 @@ portal_config_update(struct bctx *b, const cJSON *changes, const char *public_ur
 		int i = 0;
 
 		if (cJSON_GetArraySize(v) > PORTAL_MAX_REASONS) {
-			billing_error_set(err, "parameter_invalid", "cancel_reasons",
+			derr_set(e, DERR_INVALID, "parameter_invalid", "cancel_reasons",
 			    "cancel_reasons takes at most %d reasons", PORTAL_MAX_REASONS);
 			return -1;
 		}
 		cJSON_ArrayForEach(it, v) {
 			for (int j = 0; j < i; j++)
 				if (strcmp(s.cancel_reasons[j].code, json_str(it, "code")) == 0) {
-					billing_error_set(err, "parameter_invalid", "cancel_reasons",
+					derr_set(e, DERR_INVALID, "parameter_invalid", "cancel_reasons",
 					    "cancel_reasons has the code '%s' twice",
 					    json_str(it, "code"));
 					return -1;
@@ -533,38 +524,33 @@ portal_config_update(struct bctx *b, const cJSON *changes, const char *public_ur
 		s.n_cancel_reasons = i;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(changes, "features");
-	if (v != NULL && (portal_settings_check_plans(b, v, "features.change_plan_plans",
-	    err) != 0 || portal_settings_apply(&s, v, err) != 0))
+	if (v != NULL && (portal_settings_check_plans(d, v, "features.change_plan_plans",
+	    e) != 0 || portal_settings_apply(&s, v, e) != 0))
 		return -1;
 	if (s.cancel_reason == PORTAL_REASON_REQUIRED && s.n_cancel_reasons == 0) {
-		billing_error_set(err, "parameter_invalid", "features.cancel_reason",
+		derr_set(e, DERR_INVALID, "parameter_invalid", "features.cancel_reason",
 		    "cancel_reason cannot be \"required\" without cancel_reasons to choose from");
 		return -1;
 	}
-	s.updated_at = b->now;
-	if (save(b, &s) != 0 || load(b->db, STMT_PCONF_GET, b->site_id, out) != 1 ||
-	    emit_config(b, out, public_url) != 0) {
-		billing_error_set(err, "database_error", NULL, "database error");
-		return -1;
-	}
-	return 0;
+	s.updated_at = d->now;
+	if (save(d, &s) != 0 || load(d->db, STMT_PCONF_GET, d->site.id, out) != 1)
+		return derr_db(e, d->db);
+	return emit_config(d, out, public_url, e);
 }
 
 int
-portal_logo_set(struct bctx *b, const unsigned char *png, size_t n, const char *public_url,
-    struct portal_settings *out, struct billing_error *err)
+portal_logo_set(struct dctx *d, const unsigned char *png, size_t n, const char *public_url,
+    struct portal_settings *out, struct derr *e)
 {
 	struct portal_settings s;
-	int rc = load(b->db, STMT_PCONF_LOCK, b->site_id, &s);
+	int rc = load(d->db, STMT_PCONF_LOCK, d->site.id, &s);
 	PGresult *res;
 
-	if (rc <= 0) {
-		billing_error_set(err, rc < 0 ? "database_error" : "resource_missing", NULL,
-		    rc < 0 ? "database error" : "no such site");
-		return -1;
-	}
+	if (rc <= 0)
+		return rc < 0 ? derr_db(e, d->db) : derr_set(e, DERR_NOT_FOUND,
+		    "resource_missing", NULL, "No such site.");
 	if (png == NULL) {
-		res = db_exec(b->db, STMT_LOGO_DELETE, (const char *[]){ b->site_id });
+		res = db_exec(d->db, STMT_LOGO_DELETE, (const char *[]){ d->site.id });
 	} else {
 		struct png_info info;
 		struct buf clean;
@@ -573,7 +559,7 @@ portal_logo_set(struct bctx *b, const unsigned char *png, size_t n, const char *
 		char *hex;
 
 		if (n > PORTAL_LOGO_MAX_BYTES) {
-			billing_error_set(err, "logo_too_large", "logo", "The logo is %zu bytes; "
+			derr_set(e, DERR_INVALID, "logo_too_large", "logo", "The logo is %zu bytes; "
 			    "it may be at most %d bytes (256 KiB).", n, PORTAL_LOGO_MAX_BYTES);
 			return -1;
 		}
@@ -581,7 +567,7 @@ portal_logo_set(struct bctx *b, const unsigned char *png, size_t n, const char *
 		if (png_clean(png, n, PORTAL_LOGO_MAX_SIDE, &info, &clean, msg,
 		    sizeof(msg)) != 0) {
 			buf_free(&clean);
-			billing_error_set(err, "logo_invalid", "logo", "%s", msg);
+			derr_set(e, DERR_INVALID, "logo_invalid", "logo", "%s", msg);
 			return -1;
 		}
 		crypto_sha256(clean.data, clean.len, h);
@@ -589,27 +575,24 @@ portal_logo_set(struct bctx *b, const unsigned char *png, size_t n, const char *
 		hex = malloc(clean.len * 2 + 1);
 		if (hex == NULL) {
 			buf_free(&clean);
-			billing_error_set(err, "database_error", NULL, "out of memory");
+			derr_set(e, DERR_INTERNAL, "internal_error", NULL, "Out of memory.");
 			return -1;
 		}
 		crypto_hex((const unsigned char *)clean.data, clean.len, hex);
-		res = db_exec(b->db, STMT_LOGO_PUT, (const char *[]){ b->site_id, sha, hex,
-		    buf_lltoa(info.width, w), buf_lltoa(info.height, hgt), buf_lltoa(b->now, now) });
+		res = db_exec(d->db, STMT_LOGO_PUT, (const char *[]){ d->site.id, sha, hex,
+		    buf_lltoa(info.width, w), buf_lltoa(info.height, hgt), buf_lltoa(d->now, now) });
 		free(hex);
 		buf_free(&clean);
 	}
 	if (res == NULL) {
-		billing_error_set(err, "database_error", NULL, "database error");
+		derr_db(e, d->db);
 		return -1;
 	}
 	PQclear(res);
-	s.updated_at = b->now;
-	if (save(b, &s) != 0 || load(b->db, STMT_PCONF_GET, b->site_id, out) != 1 ||
-	    emit_config(b, out, public_url) != 0) {
-		billing_error_set(err, "database_error", NULL, "database error");
-		return -1;
-	}
-	return 0;
+	s.updated_at = d->now;
+	if (save(d, &s) != 0 || load(d->db, STMT_PCONF_GET, d->site.id, out) != 1)
+		return derr_db(e, d->db);
+	return emit_config(d, out, public_url, e);
 }
 
 int
@@ -784,109 +767,37 @@ portal_config_write(struct jw *w, const struct portal_settings *s, const char *p
 	jw_obj_end(w);
 }
 
-/* ---- the checks behind portal actions ---- */
+/* ---- the policies the domain's operations enforce ---- */
 
-static int
-disabled(struct billing_error *err, const char *what)
+void
+portal_policy(const struct portal_settings *s, struct portal_policy *out)
 {
-	billing_error_set(err, "feature_disabled", NULL, "%s is not available in this portal.",
-	    what);
-	return -1;
-}
+	struct sub_policy *p = &out->sub;
+	int n = 0;
 
-int
-portal_allow_cancel(const struct portal_settings *s, bool now, const char *reason,
-    const char *comment, struct billing_error *err)
-{
-	if (s == NULL)
-		return 0;
-	if (!s->cancel_subscription)
-		return disabled(err, "Cancelling a subscription");
-	if (now && s->cancel_mode != PORTAL_CANCEL_IMMEDIATELY) {
-		billing_error_set(err, "cancel_now_not_allowed", "when",
-		    "Subscriptions can be cancelled at the end of the current term only.");
-		return -1;
-	}
-	if (reason != NULL && *reason != '\0') {
-		if (s->cancel_reason == PORTAL_REASON_OFF ||
-		    portal_settings_reason(s, reason) == NULL) {
-			billing_error_set(err, "parameter_invalid", "reason",
-			    "Choose one of the reasons listed.");
-			return -1;
-		}
-	} else if (s->cancel_reason == PORTAL_REASON_REQUIRED) {
-		billing_error_set(err, "parameter_missing", "reason",
-		    "Select why you are cancelling.");
-		return -1;
-	}
-	if (comment != NULL && *comment != '\0' && !s->cancel_comment) {
-		billing_error_set(err, "parameter_invalid", "comment",
-		    "Comments are not collected here.");
-		return -1;
-	}
-	return 0;
-}
-
-int
-portal_allow_change_plan(const struct portal_settings *s, const char *plan_id, bool now,
-    bool downgrade, struct billing_error *err)
-{
-	bool listed = false;
-
-	if (s == NULL)
-		return 0;
-	if (!s->change_plan)
-		return disabled(err, "Changing plans");
-	for (int i = 0; i < s->n_change_plan_plans; i++)
-		if (strcmp(s->change_plan_plans[i], plan_id) == 0)
-			listed = true;
-	if (!listed) {
-		billing_error_set(err, "plan_not_allowed", "plan_id",
-		    "That plan cannot be chosen here.");
-		return -1;
-	}
-	if (now && (s->change_plan_timing == PORTAL_CHANGE_END_OF_TERM ||
-	    (downgrade && s->downgrades_at_end_of_term))) {
-		billing_error_set(err, "change_now_not_allowed", "when",
-		    "This change takes effect at the end of the current term.");
-		return -1;
-	}
-	return 0;
-}
-
-int
-portal_allow_pause(const struct portal_settings *s, long long now, long long resume_at,
-    struct billing_error *err)
-{
-	if (s == NULL)
-		return 0;
-	if (!s->pause_subscription)
-		return disabled(err, "Pausing a subscription");
-	if (resume_at < 0 || resume_at - now > (long long)s->pause_max_days * 86400) {
-		billing_error_set(err, "pause_too_long", "resume_at",
-		    "A pause can last at most %d days.", s->pause_max_days);
-		return -1;
-	}
-	return 0;
-}
-
-int
-portal_allow_reactivate(const struct portal_settings *s, struct billing_error *err)
-{
-	return s == NULL || s->reactivate_subscription ? 0 :
-	    disabled(err, "Reactivating a subscription");
-}
-
-int
-portal_allow_payment_methods(const struct portal_settings *s, struct billing_error *err)
-{
-	return s == NULL || s->payment_methods ? 0 : disabled(err, "Updating payment methods");
-}
-
-int
-portal_allow_invoice_history(const struct portal_settings *s, struct billing_error *err)
-{
-	return s == NULL || s->invoice_history ? 0 : disabled(err, "Invoice history");
+	memset(out, 0, sizeof(*out));
+	p->cancel_allowed = s->cancel_subscription;
+	p->cancel_now_allowed = s->cancel_mode == PORTAL_CANCEL_IMMEDIATELY;
+	p->reason_required = s->cancel_reason == PORTAL_REASON_REQUIRED;
+	/* Reasons off: the list is empty, so no reason is taken. */
+	if (s->cancel_reason != PORTAL_REASON_OFF)
+		for (int i = 0; i < s->n_cancel_reasons; i++)
+			out->reasons[n++] = s->cancel_reasons[i].code;
+	out->reasons[n] = NULL;
+	p->reasons = out->reasons;
+	p->comment_allowed = s->cancel_comment;
+	p->change_allowed = s->change_plan;
+	p->change_now_allowed = s->change_plan_timing == PORTAL_CHANGE_NOW;
+	p->downgrade_at_end_only = s->downgrades_at_end_of_term;
+	for (n = 0; n < s->n_change_plan_plans; n++)
+		out->plans[n] = s->change_plan_plans[n];
+	out->plans[n] = NULL;
+	p->plans = out->plans;
+	p->pause_allowed = s->pause_subscription;
+	p->pause_max_days = s->pause_max_days;
+	p->reactivate_allowed = s->reactivate_subscription;
+	out->customer.edit_allowed = s->edit_billing_details;
+	out->customer.email_editable = s->email_editable;
 }
 
 const char *

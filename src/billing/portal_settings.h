@@ -9,7 +9,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "billing/billing.h"
+#include "billing/customers.h"
+#include "billing/domain.h"
+#include "billing/subscriptions.h"
 #include "core/color.h"
 #include "core/json.h"
 
@@ -18,14 +20,6 @@
 #define PORTAL_MAX_PLANS	20
 #define PORTAL_LOGO_MAX_BYTES	(256 * 1024)
 #define PORTAL_LOGO_MAX_SIDE	1024
-
-/* A domain error: what went wrong (a stable code), the field it is about, and a sentence
- * for people. The API maps it to its error envelope, the portal to a form error. */
-struct billing_error {
-	char	code[48];
-	char	param[64];
-	char	message[256];
-};
 
 enum portal_cancel_mode {
 	PORTAL_CANCEL_END_OF_TERM,	/* the customer may cancel at the end of the term only */
@@ -97,24 +91,23 @@ int	portal_settings_load(struct db *db, const char *site_id, const char *feature
 /* Applies a validated features object (or its JSON text) over s. Cross-field rules
  * (idle <= absolute) are checked; -1 with err filled when the result is not coherent. */
 int	portal_settings_apply(struct portal_settings *s, const cJSON *features,
-	    struct billing_error *err);
+	    struct derr *e);
 int	portal_settings_override(struct portal_settings *s, const char *features_json);
 
 /* A partial update of the configuration, as the API and portalctl send it (validated by
  * portal_configuration_fields in the API layer): only the keys present change. */
-int	portal_config_update(struct bctx *b, const cJSON *changes, const char *public_url,
-	    struct portal_settings *out, struct billing_error *err);
+int	portal_config_update(struct dctx *d, const cJSON *changes, const char *public_url,
+	    struct portal_settings *out, struct derr *e);
 /* Replaces the logo with a PNG upload (checked, metadata stripped) or removes it (png
- * NULL). Emits portal_configuration.updated. 0, or -1 with err (code "database_error"
- * when the database failed, so callers can tell a refusal from an outage). */
-int	portal_logo_set(struct bctx *b, const unsigned char *png, size_t n,
-	    const char *public_url, struct portal_settings *out, struct billing_error *err);
+ * NULL). Emits portal_configuration.updated. 0, or -1 with e. */
+int	portal_logo_set(struct dctx *d, const unsigned char *png, size_t n,
+	    const char *public_url, struct portal_settings *out, struct derr *e);
 /* The stored logo bytes for (site, sha256): 1 found (*png malloc'd), 0 none, -1 error. */
 int	portal_logo_get(struct db *db, const char *site_id, const char *sha256,
 	    unsigned char **png, size_t *n);
-/* Checks plan ids named by a features object exist in the site (0, or -1 with err). */
-int	portal_settings_check_plans(struct bctx *b, const cJSON *features, const char *param,
-	    struct billing_error *err);
+/* Checks plan ids named by a features object exist in the site (0, or -1 with e). */
+int	portal_settings_check_plans(struct dctx *d, const cJSON *features, const char *param,
+	    struct derr *e);
 
 /* The portal's base URL for a site: its own host when it has one (with public_url's
  * scheme), else public_url. */
@@ -127,24 +120,19 @@ const char *portal_check_host(const char *v);
 void	portal_config_write(struct jw *w, const struct portal_settings *s,
 	    const char *public_url);
 
-/* ---- checks for the domain calls behind the portal's actions ----
- * Each returns 0 when the action is allowed by s, else -1 with err filled (code
- * "feature_disabled" and the like). API calls pass no settings: the merchant may do
- * anything; the portal always passes the session's effective settings. */
-int	portal_allow_cancel(const struct portal_settings *s, bool now, const char *reason,
-	    const char *comment, struct billing_error *err);
-int	portal_allow_change_plan(const struct portal_settings *s, const char *plan_id,
-	    bool now, bool downgrade, struct billing_error *err);
-int	portal_allow_pause(const struct portal_settings *s, long long now, long long resume_at,
-	    struct billing_error *err);
-int	portal_allow_reactivate(const struct portal_settings *s, struct billing_error *err);
-int	portal_allow_payment_methods(const struct portal_settings *s, struct billing_error *err);
-int	portal_allow_invoice_history(const struct portal_settings *s, struct billing_error *err);
-/* The label of a cancellation reason code, or NULL when the site has no such reason
- * (the API's cancel checks its reason with this). */
-const char *portal_settings_reason(const struct portal_settings *s, const char *code);
+/* ---- what the domain's operations take ----
+ * A portal session's effective settings as the policies the domain enforces: every portal
+ * POST passes them, the merchant's API passes NULL. The pointers point into s, which must
+ * outlive the policy. */
+struct portal_policy {
+	struct sub_policy	 sub;
+	struct customer_policy	 customer;
+	const char		*reasons[PORTAL_MAX_REASONS + 1];
+	const char		*plans[PORTAL_MAX_PLANS + 1];
+};
+void	portal_policy(const struct portal_settings *s, struct portal_policy *out);
 
-void	billing_error_set(struct billing_error *err, const char *code, const char *param,
-	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The label of a cancellation reason code, or NULL when the site has no such reason. */
+const char *portal_settings_reason(const struct portal_settings *s, const char *code);
 
 #endif

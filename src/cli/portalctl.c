@@ -1,5 +1,6 @@
-/* portalctl.c: the administrator's tool: migrate, create sites, issue and rotate API keys,
- * show the configuration and the statement table. Output is JSON for scripts. */
+/* portalctl.c: the administrator's tool: set up, check and migrate an installation, create
+ * sites, issue and rotate API keys, show the configuration and the statement table. Output
+ * is JSON for scripts, except setup and check, which talk to a person. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,19 +9,30 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "billing/portal_settings.h"
+#include "cli/ops.h"
 #include "core/config.h"
 #include "db/db.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "db/migrate.h"
 #include "db/stmts.h"
+#include "billing/subscriptions.h"
 
 static void
-usage(void)
+usage_to(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: portalctl [--config FILE] COMMAND\n"
+	    "  setup [--site ID] [--name NAME] [--live] [--admin-conninfo CONNINFO]\n"
+	    "                                  first install: database role and database (or\n"
+	    "                                  the SQL to run), migrations, the first site\n"
+	    "  check                           config, secrets, database, schema, socket, mail\n"
+	    "                                  relay and gateway; one line each\n"
 	    "  migrate                         apply pending schema migrations\n"
+	    "  migrate --status                applied and pending migrations\n"
+	    "  migrate --if-local              migrate only a database on this host (postinst)\n"
+	    "  drop-database --yes-really [--admin-conninfo CONNINFO]\n"
+	    "                                  drop the database and its role, for good\n"
 	    "  site create ID [--test|--live] [--name NAME]\n"
 	    "                                  create a site; prints its first API key once\n"
 	    "  site list                       list sites\n"
@@ -33,8 +45,17 @@ usage(void)
 	    "                                  upload (or remove) the portal's logo\n"
 	    "  key rotate SITE [--grace SECONDS]\n"
 	    "                                  issue a new key; old keys work for SECONDS more\n"
-	    "  config show                     print the effective configuration\n"
-	    "  stmts                           print the SQL statement table\n");
+	    "  config show                     print the effective configuration (no secrets)\n"
+	    "  secrets generate                print a new '[keys] server_key = ...' line\n"
+	    "  stmts                           print the SQL statement table\n"
+	    "  subscription-rules              print the subscription state machine\n"
+	    "  help                            this text\n");
+}
+
+static void
+usage(void)
+{
+	usage_to(stderr);
 }
 
 static int
@@ -324,8 +345,9 @@ static int
 cmd_portal_config(struct db *db, const struct config *cfg, int argc, char **argv)
 {
 	struct portal_settings s;
-	struct billing_error err = { "database_error", "", "database error" };
-	struct bctx b;
+	struct derr err = { DERR_UNAVAILABLE, "database_error", "", "database error" };
+	struct site site;
+	struct dctx d;
 	struct buf file;
 	char msg[256];
 	int rc;
@@ -338,9 +360,11 @@ cmd_portal_config(struct db *db, const struct config *cfg, int argc, char **argv
 		print_config(cfg, &s);
 		return 0;
 	}
-	b.db = db;
-	b.site_id = argv[0];
-	b.now = (long long)time(NULL) + s.clock_offset;
+	memset(&site, 0, sizeof(site));
+	snprintf(site.id, sizeof(site.id), "%s", s.site_id);
+	snprintf(site.mode, sizeof(site.mode), "%s", s.test_mode ? "test" : "live");
+	site.clock_offset = s.clock_offset;
+	dctx_init(&d, db, &site, (long long)time(NULL) + s.clock_offset, ACTOR_ADMIN, NULL);
 	buf_init(&file);
 	if (strcmp(argv[1], "set") == 0 && argc == 3) {
 		struct json_error je;
@@ -357,7 +381,7 @@ cmd_portal_config(struct db *db, const struct config *cfg, int argc, char **argv
 			cJSON_Delete(changes);
 			return die(je.param[0] ? je.param : "portal-config set", je.message);
 		}
-		rc = db_begin(db) != 0 ? -1 : portal_config_update(&b, changes, cfg->public_url,
+		rc = db_begin(db) != 0 ? -1 : portal_config_update(&d, changes, cfg->public_url,
 		    &s, &err);
 		cJSON_Delete(changes);
 	} else if (strcmp(argv[1], "logo") == 0 && argc == 3) {
@@ -368,7 +392,7 @@ cmd_portal_config(struct db *db, const struct config *cfg, int argc, char **argv
 			buf_free(&file);
 			return die("portal-config logo", msg);
 		}
-		rc = db_begin(db) != 0 ? -1 : portal_logo_set(&b, remove ? NULL :
+		rc = db_begin(db) != 0 ? -1 : portal_logo_set(&d, remove ? NULL :
 		    (const unsigned char *)file.data, remove ? 0 : file.len, cfg->public_url,
 		    &s, &err);
 		buf_free(&file);
@@ -385,42 +409,141 @@ cmd_portal_config(struct db *db, const struct config *cfg, int argc, char **argv
 	return 0;
 }
 
-/* Shows the configuration with any password in the conninfo masked. */
+/* The conninfo as libpq reads it, every password-like keyword (libpq marks them with
+ * dispchar '*') left out whatever its quoting, re-quoted so it reads back the same. */
+static void
+conninfo_public(const char *conninfo, struct buf *out)
+{
+	char *perr = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+
+	if (opts == NULL) {
+		buf_puts(out, "(not a valid conninfo)");
+		PQfreemem(perr);
+		return;
+	}
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL || (o->dispchar != NULL && o->dispchar[0] == '*'))
+			continue;
+		if (out->len > 0)
+			buf_putc(out, ' ');
+		buf_puts(out, o->keyword);
+		buf_putc(out, '=');
+		if (o->val[0] != '\0' && strpbrk(o->val, " \t\n'\\") == NULL) {
+			buf_puts(out, o->val);
+			continue;
+		}
+		buf_putc(out, '\'');
+		for (const char *p = o->val; *p != '\0'; p++) {
+			if (*p == '\'' || *p == '\\')
+				buf_putc(out, '\\');
+			buf_putc(out, *p);
+		}
+		buf_putc(out, '\'');
+	}
+	PQconninfoFree(opts);
+}
+
+/* Shows the configuration. No secret is printed: the conninfo without any password, and
+ * of the secrets file only its path and how many server keys it holds. */
 static int
 cmd_config_show(const struct config *cfg, const char *path)
 {
-	char conn[CONFIG_STR_MAX];
-	char *p;
+	struct buf conn;
 	struct buf b;
 	struct jw w;
 	char mode[8];
 
-	snprintf(conn, sizeof(conn), "%s", cfg->db_conninfo);
-	if ((p = strstr(conn, "password=")) != NULL) {
-		char *end = p + 9;
-		while (*end && *end != ' ')
-			*end++ = '*';
-	}
+	buf_init(&conn);
+	conninfo_public(cfg->db_conninfo, &conn);
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)cfg->socket_mode);
 	buf_init(&b);
 	jw_init(&w, &b);
 	jw_obj_begin(&w, NULL);
 	jw_str(&w, "config_file", path);
-	jw_str(&w, "database.conninfo", conn);
+	jw_str(&w, "database.conninfo", conn.data ? conn.data : "");
+	jw_bool(&w, "database.password_set", cfg->secrets.db_password[0] != '\0');
 	jw_int(&w, "database.connect_timeout", cfg->db_connect_timeout);
 	jw_str(&w, "server.socket", cfg->socket_path);
 	jw_str(&w, "server.socket_owner", cfg->socket_owner);
 	jw_str(&w, "server.socket_group", cfg->socket_group);
 	jw_str(&w, "server.socket_mode", mode);
 	jw_int(&w, "server.workers", cfg->workers);
+	jw_bool(&w, "server.workers_auto", cfg->workers_auto);
 	jw_int(&w, "server.max_body", (long long)cfg->max_body);
 	jw_int(&w, "server.json_max_depth", cfg->json_max_depth);
 	jw_str(&w, "server.public_url", cfg->public_url);
 	jw_str(&w, "server.log_level", cfg->log_level);
 	jw_int(&w, "security.key_rotation_grace", cfg->key_grace_seconds);
+	/* [mail] has no secret in it: the relay password lives in the secrets file. */
+	jw_str(&w, "mail.relay", cfg->mail_relay);
+	jw_str(&w, "mail.starttls", cfg->mail_starttls);
+	jw_str(&w, "mail.username", cfg->mail_username);
+	jw_str(&w, "mail.from_address", cfg->mail_from_address);
+	jw_str(&w, "mail.from_name", cfg->mail_from_name);
+	jw_str(&w, "mail.helo", cfg->mail_helo);
+	jw_int(&w, "mail.connect_timeout", cfg->mail_connect_timeout);
+	jw_int(&w, "mail.timeout", cfg->mail_timeout);
+	jw_str(&w, "mail.ca_file", cfg->mail_ca_file);
+	jw_bool(&w, "mail.tls_verify", cfg->mail_tls_verify != 0);
+	jw_str(&w, "security.secrets_file", cfg->secrets_file);
+	jw_int(&w, "security.server_keys", cfg->secrets.nkeys);
+	jw_bool(&w, "webhooks.allow_private_targets", cfg->webhook_allow_private != 0);
+	jw_bool(&w, "jobs.enabled", cfg->jobs_enabled);
+	jw_int(&w, "jobs.max_lag", cfg->jobs_max_lag);
 	jw_obj_end(&w);
+	buf_free(&conn);
 	print_json(&b);
 	return 0;
+}
+
+/* First install: the database, then the first site unless there is one, then what is left
+ * for the administrator to do. Safe to run again. */
+static int
+cmd_setup(const struct config *cfg, const char *path, int argc, char **argv)
+{
+	struct setup_opts o;
+	struct db db;
+	PGresult *res;
+	int rc = 0, nsites;
+
+	if (ops_setup_args(argc, argv, &o) != 0)
+		return usage(), 2;
+	if (ops_setup_database(cfg, &o) != 0)
+		return 1;
+	db_init(&db, cfg->db_conninfo, cfg->db_connect_timeout, true);
+	if (db_ensure(&db) != 0) {
+		db_close(&db);
+		return die("cannot connect to the database", db.errmsg);
+	}
+	res = db_exec(&db, STMT_SITE_LIST, NULL);
+	if (res == NULL) {
+		db_close(&db);
+		return die("database", db.errmsg);
+	}
+	nsites = PQntuples(res);
+	PQclear(res);
+	if (nsites == 0) {
+		char *args[5];
+		int n = 0;
+
+		args[n++] = (char *)o.site;
+		args[n++] = strcmp(o.mode, "live") == 0 ? "--live" : "--test";
+		if (o.name != NULL) {
+			args[n++] = "--name";
+			args[n++] = (char *)o.name;
+		}
+		args[n] = NULL;
+		printf("setup: the first site, %s; its API key is shown once:\n", o.site);
+		fflush(stdout);
+		rc = cmd_site_create(&db, n, args);
+	} else
+		printf("setup: %d site%s exist%s already ('portalctl site list'); none created\n",
+		    nsites, nsites == 1 ? "" : "s", nsites == 1 ? "s" : "");
+	db_close(&db);
+	if (rc == 0)
+		ops_setup_next_steps(path);
+	return rc;
 }
 
 static int
@@ -437,6 +560,40 @@ cmd_stmts(void)
 		jw_str(&w, "name", stmts[i].name);
 		jw_str(&w, "sql", stmts[i].sql);
 		jw_int(&w, "nparams", stmts[i].nparams);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	print_json(&b);
+	return 0;
+}
+
+/* The subscription state machine as declared (src/billing/subscriptions.c), for tests and
+ * for people: every row's operation, from-statuses, target and event. */
+static int
+cmd_subscription_rules(void)
+{
+	struct buf b;
+	struct jw w;
+
+	buf_init(&b);
+	jw_init(&w, &b);
+	jw_arr_begin(&w, NULL);
+	for (int a = 0; a < SA__MAX; a++) {
+		const struct sub_rule *r = &sub_rules[a];
+
+		jw_obj_begin(&w, NULL);
+		jw_str(&w, "name", r->name);
+		jw_str(&w, "op", r->op);
+		jw_str(&w, "variant", r->variant);
+		jw_arr_begin(&w, "from");
+		for (int st = SS_NONE; st < SS_SERVING; st++)
+			if (r->from & SS_BIT(st))
+				jw_str(&w, NULL, subs_status_name((enum sub_status)st));
+		jw_arr_end(&w);
+		jw_str(&w, "to", r->to == SS_NONE ? NULL : r->to == SS_SERVING ?
+		    "active_or_non_renewing" : subs_status_name(r->to));
+		jw_bool(&w, "charges", r->charges);
+		jw_str(&w, "event", r->event);
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
@@ -464,25 +621,44 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(LOG_WARN);
+	if (strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0) {
+		usage_to(stdout);
+		return 0;
+	}
 	if (strcmp(argv[i], "stmts") == 0)
 		return cmd_stmts();
+	if (strcmp(argv[i], "subscription-rules") == 0)
+		return cmd_subscription_rules();
+	if (strcmp(argv[i], "secrets") == 0 && i + 1 < argc &&
+	    strcmp(argv[i + 1], "generate") == 0) {
+		char key[SECRETS_KEY_B64_LEN + 1];
+
+		if (secrets_new_key(key) != 0)
+			return die("secrets generate", "no randomness available");
+		printf("server_key = %s\n", key);
+		return 0;
+	}
 	config_defaults(&cfg);
+	/* check reports on the secrets file itself, so a bad one is a line, not an exit. */
+	if (strcmp(argv[i], "check") == 0 && i + 1 == argc) {
+		if (config_load_settings(&cfg, path, err, sizeof(err)) != 0)
+			return die("configuration", err);
+		return ops_check(&cfg, path);
+	}
 	if (config_load(&cfg, path, err, sizeof(err)) != 0)
 		return die("configuration", err);
+	db_set_password(cfg.secrets.db_password);
 	if (strcmp(argv[i], "config") == 0 && i + 1 < argc && strcmp(argv[i + 1], "show") == 0)
 		return cmd_config_show(&cfg, path);
 
-	if (strcmp(argv[i], "migrate") == 0) {
-		int applied;
-
-		db_init(&db, cfg.db_conninfo, cfg.db_connect_timeout, false);
-		rc = migrate_run(&db, &applied, err, sizeof(err));
-		db_close(&db);
-		if (rc != 0)
-			return die("migrate", err);
-		printf("{\"migrations_applied\":%d}\n", applied);
-		return 0;
-	}
+	if (strcmp(argv[i], "migrate") == 0)
+		return ops_migrate(&cfg, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "check") == 0 && i + 1 == argc)
+		return ops_check(&cfg, path);
+	if (strcmp(argv[i], "drop-database") == 0)
+		return ops_drop_database(&cfg, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "setup") == 0)
+		return cmd_setup(&cfg, path, argc - i - 1, argv + i + 1);
 	db_init(&db, cfg.db_conninfo, cfg.db_connect_timeout, true);
 	if (db_ensure(&db) != 0)
 		return die("cannot connect to the database (did you run 'portalctl migrate'?)",

@@ -1,4 +1,5 @@
 /* crypto.c: tokens from RAND_bytes, SHA-256 and HMAC-SHA256, constant-time compare. */
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -40,17 +41,71 @@ crypto_b64url(const unsigned char *p, size_t n, char *out, size_t outlen)
 	return o;
 }
 
+long
+crypto_b64url_decode(const char *s, size_t n, unsigned char *out, size_t outlen)
+{
+	unsigned acc = 0;
+	int bits = 0;
+	size_t o = 0;
+
+	if (n % 4 == 1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = s[i] != '\0' ? strchr(b64url_chars, s[i]) : NULL;
+
+		if (p == NULL)
+			return -1;
+		acc = acc << 6 | (unsigned)(p - b64url_chars);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= outlen)
+				return -1;
+			out[o++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	/* Leftover bits must be zero, so each text decodes from one encoding only. */
+	if (acc != 0)
+		return -1;
+	return (long)o;
+}
+
+static unsigned long random_failures;
+
+unsigned long
+crypto_random_failures(void)
+{
+	return random_failures;
+}
+
+int
+crypto_random_bytes(void *out, size_t n)
+{
+	if (n > INT_MAX || RAND_bytes(out, (int)n) != 1) {
+		random_failures++;
+		OPENSSL_cleanse(out, n);
+		return -1;
+	}
+	return 0;
+}
+
 int
 crypto_random_b64url(size_t n, char *out, size_t outlen)
 {
 	unsigned char raw[64];
+	int rc = 0;
 
-	if (n > sizeof(raw) || RAND_bytes(raw, (int)n) != 1)
-		return -1;
-	if (crypto_b64url(raw, n, out, outlen) == 0)
-		return -1;
+	if (outlen > 0)
+		out[0] = '\0';
+	if (n > sizeof(raw) || crypto_random_bytes(raw, n) != 0 ||
+	    crypto_b64url(raw, n, out, outlen) == 0) {
+		if (n > sizeof(raw))
+			random_failures++;
+		rc = -1;
+	}
 	OPENSSL_cleanse(raw, sizeof(raw));
-	return 0;
+	return rc;
 }
 
 void
@@ -70,9 +125,16 @@ crypto_random_hex(size_t n, char *out, size_t outlen)
 {
 	unsigned char raw[64];
 
-	if (n > sizeof(raw) || outlen < 2 * n + 1 || RAND_bytes(raw, (int)n) != 1)
+	if (outlen > 0)
+		out[0] = '\0';
+	if (n > sizeof(raw) || outlen < 2 * n + 1) {
+		random_failures++;
+		return -1;
+	}
+	if (crypto_random_bytes(raw, n) != 0)
 		return -1;
 	crypto_hex(raw, n, out);
+	OPENSSL_cleanse(raw, sizeof(raw));
 	return 0;
 }
 

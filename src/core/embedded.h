@@ -1,9 +1,9 @@
-/* embedded.h: templates and migrations compiled into the binaries. */
+/* embedded.h: templates, migrations and data files compiled into the binaries. */
 #ifndef PORTALD_EMBEDDED_H
 #define PORTALD_EMBEDDED_H
 
 struct embedded_file {
-	const char *path;	/* e.g. "templates/layout.html", "sql/001_init.sql" */
+	const char *path;	/* e.g. "templates/layout.html", "sql/001_init.sql", "data/..." */
 	const char *text;
 };
 

@@ -1,6 +1,7 @@
 /* json.c: bounded JSON parsing, table-driven validation, and the response writer. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/json.h"
@@ -18,6 +19,77 @@ json_err(struct json_error *err, const char *code, const char *param, const char
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+
+	return strcmp(x->string, y->string);
+}
+
+/* Appends ".key" or "[i]" to the path in p (of size n), within bounds. */
+static void
+path_push(char *p, size_t n, const cJSON *parent, const cJSON *child, int index)
+{
+	size_t len = strlen(p);
+
+	if (len >= n - 1)
+		return;
+	if (cJSON_IsArray(parent))
+		snprintf(p + len, n - len, "[%d]", index);
+	else
+		snprintf(p + len, n - len, "%s%.60s", len ? "." : "", child->string);
+}
+
+/* Finds an object holding the same key twice, at any depth (cJSON keeps both, and a
+ * lookup sees only the first: what is validated need not be what is used). Sorting the
+ * keys keeps this n log n for objects with many keys. -1 with err filled. */
+static int
+json_no_duplicates(const cJSON *node, char *path, size_t pathlen, struct json_error *err)
+{
+	const cJSON *c;
+	int n = 0, i = 0;
+
+	if (!cJSON_IsObject(node) && !cJSON_IsArray(node))
+		return 0;
+	cJSON_ArrayForEach(c, node)
+		n++;
+	if (cJSON_IsObject(node) && n > 1) {
+		const cJSON **keys = malloc(sizeof(*keys) * (size_t)n);
+
+		if (keys == NULL)
+			abort();	/* as buf.c: out of memory ends the worker */
+		cJSON_ArrayForEach(c, node)
+			keys[i++] = c;
+		qsort(keys, (size_t)n, sizeof(*keys), key_cmp);
+		for (i = 1; i < n; i++) {
+			if (strcmp(keys[i - 1]->string, keys[i]->string) == 0) {
+				char key[64];
+
+				path_push(path, pathlen, node, keys[i], 0);
+				snprintf(key, sizeof(key), "%s", path);
+				free(keys);
+				if (!json_utf8_valid(key, strlen(key)))
+					snprintf(key, sizeof(key), "(unprintable)");
+				json_err(err, "parameter_duplicate", key, "%s is given more than once",
+				    key);
+				return -1;
+			}
+		}
+		free(keys);
+	}
+	i = 0;
+	cJSON_ArrayForEach(c, node) {
+		size_t len = strlen(path);
+
+		path_push(path, pathlen, node, c, i++);
+		if (json_no_duplicates(c, path, pathlen, err) != 0)
+			return -1;
+		path[len] = '\0';
+	}
+	return 0;
 }
 
 cJSON *
@@ -72,7 +144,65 @@ json_parse(char *body, size_t len, int max_depth, struct json_error *err)
 		json_err(err, "invalid_json", NULL, "the body must be a JSON object");
 		return NULL;
 	}
+	{
+		char path[128] = "";
+
+		if (json_no_duplicates(root, path, sizeof(path), err) != 0) {
+			cJSON_Delete(root);
+			return NULL;
+		}
+	}
 	return root;
+}
+
+void
+json_canonical(const cJSON *v, struct buf *out)
+{
+	const cJSON *c;
+
+	if (cJSON_IsObject(v)) {
+		const cJSON **kids;
+		int n = 0, i = 0;
+
+		cJSON_ArrayForEach(c, v)
+			n++;
+		kids = malloc(sizeof(*kids) * (size_t)(n > 0 ? n : 1));
+		if (kids == NULL)
+			abort();	/* as buf.c: out of memory ends the worker */
+		cJSON_ArrayForEach(c, v)
+			kids[i++] = c;
+		qsort(kids, (size_t)n, sizeof(*kids), key_cmp);
+		buf_putc(out, '{');
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				buf_putc(out, ',');
+			json_escape(out, kids[i]->string);
+			buf_putc(out, ':');
+			json_canonical(kids[i], out);
+		}
+		buf_putc(out, '}');
+		free(kids);
+	} else if (cJSON_IsArray(v)) {
+		bool first = true;
+
+		buf_putc(out, '[');
+		cJSON_ArrayForEach(c, v) {
+			if (!first)
+				buf_putc(out, ',');
+			first = false;
+			json_canonical(c, out);
+		}
+		buf_putc(out, ']');
+	} else if (cJSON_IsString(v))
+		json_escape(out, v->valuestring);
+	else if (cJSON_IsNumber(v))
+		buf_printf(out, "%.17g", v->valuedouble);
+	else if (cJSON_IsTrue(v))
+		buf_puts(out, "true");
+	else if (cJSON_IsFalse(v))
+		buf_puts(out, "false");
+	else
+		buf_puts(out, "null");
 }
 
 bool
@@ -232,7 +362,9 @@ json_validate(const cJSON *obj, const struct field *fields, const char *prefix,
 			if (!cJSON_IsNumber(item))
 				goto wrong_type;
 			d = item->valuedouble;
-			if (d != (double)(int64_t)d || d < -9.0e15 || d > 9.0e15)
+			/* Range first: converting a double outside int64_t's range is undefined.
+			 * (NaN fails both comparisons.) */
+			if (!(d >= -9.0e15 && d <= 9.0e15) || d != (double)(int64_t)d)
 				goto wrong_type;
 			if ((int64_t)d < f->min || (int64_t)d > f->max) {
 				json_err(err, "parameter_invalid", param,
@@ -277,7 +409,7 @@ json_validate(const cJSON *obj, const struct field *fields, const char *prefix,
 		}
 		case FT_OBJLIST: {
 			const cJSON *el;
-			int count = 0;
+			int count = 0, max = f->max ? (int)f->max : 50;
 
 			if (!cJSON_IsArray(item))
 				goto wrong_type;
@@ -285,9 +417,9 @@ json_validate(const cJSON *obj, const struct field *fields, const char *prefix,
 				char sub[160];
 
 				snprintf(sub, sizeof(sub), "%s[%d]", param, count);
-				if (++count > 50) {
+				if (++count > max) {
 					json_err(err, "parameter_invalid", param,
-					    "%s takes at most 50 items", param);
+					    "%s takes at most %d items", param, max);
 					return -1;
 				}
 				if (!cJSON_IsObject(el)) {
@@ -319,6 +451,13 @@ json_validate(const cJSON *obj, const struct field *fields, const char *prefix,
 					    "%s takes at most 50 keys of 1 to 40 printable characters",
 					    param);
 					return -1;
+				}
+				for (const cJSON *o = kv->next; o != NULL; o = o->next) {
+					if (strcmp(o->string, kv->string) == 0) {
+						json_err(err, "parameter_duplicate", sub,
+						    "%s is given more than once", sub);
+						return -1;
+					}
 				}
 				if (!cJSON_IsString(kv)) {
 					json_err(err, "parameter_invalid", sub,
@@ -361,7 +500,9 @@ json_int(const cJSON *obj, const char *name, int64_t dflt)
 {
 	const cJSON *i = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
 
-	return cJSON_IsNumber(i) ? (int64_t)i->valuedouble : dflt;
+	if (!cJSON_IsNumber(i) || !(i->valuedouble >= -9.0e15 && i->valuedouble <= 9.0e15))
+		return dflt;
+	return (int64_t)i->valuedouble;
 }
 
 const char *
@@ -437,6 +578,31 @@ jw_init(struct jw *w, struct buf *b)
 	w->need_comma[0] = false;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (1-4), or 0 when it is not one. */
+static size_t
+utf8_seq_len(const unsigned char *s)
+{
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	else if ((s[0] & 0xE0) == 0xC0)
+		n = 2;
+	else if ((s[0] & 0xF0) == 0xE0)
+		n = 3;
+	else if ((s[0] & 0xF8) == 0xF0)
+		n = 4;
+	else
+		return 0;
+	for (size_t k = 1; k < n; k++)
+		if ((s[k] & 0xC0) != 0x80)	/* also stops at the NUL */
+			return 0;
+	return json_utf8_valid((const char *)s, n) ? n : 0;
+}
+
+/* Every string the writer emits is valid UTF-8, whatever it was given: a byte that does
+ * not start a well-formed sequence becomes U+FFFD, so no client fails to parse an
+ * answer that echoes bad input. */
 void
 json_escape(struct buf *b, const char *s)
 {
@@ -449,6 +615,18 @@ json_escape(struct buf *b, const char *s)
 		char esc[7];
 		size_t n = 2;
 
+		if (c >= 0x80) {
+			size_t k = utf8_seq_len((const unsigned char *)s);
+
+			if (k > 0) {
+				s += k - 1;
+				continue;
+			}
+			buf_append(b, run, (size_t)(s - run));
+			buf_puts(b, "\xef\xbf\xbd");
+			run = s + 1;
+			continue;
+		}
 		if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>')
 			continue;
 		buf_append(b, run, (size_t)(s - run));

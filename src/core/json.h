@@ -18,7 +18,7 @@ enum field_type {
 	FT_OBJECT,	/* nested fields in .fields */
 	FT_MAP,		/* free keys (<= 40 chars), string values (<= max_len) */
 	FT_LIST,	/* array of 1..50 strings, each <= max_len and passing check */
-	FT_OBJLIST	/* array of 0..50 objects, each checked against .fields */
+	FT_OBJLIST	/* array of up to .max (default 50) objects, each checked by .fields */
 };
 
 /* Extra checks beyond type and length; return NULL when fine, else a message. */
@@ -52,6 +52,11 @@ int	 json_validate(const cJSON *obj, const struct field *fields, const char *pre
 	    struct json_error *err);
 /* true when s (n bytes) is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 bool	 json_utf8_valid(const char *s, size_t n);
+
+/* Appends one canonical text of v: object keys sorted bytewise at every depth, no blanks,
+ * strings by their parsed value (escapes resolved), numbers by their parsed value
+ * ("%.17g"), so two bodies that mean the same JSON give the same text. */
+void	 json_canonical(const cJSON *v, struct buf *out);
 
 /* Field accessors for validated objects: NULL / default when absent or null. */
 const char *json_str(const cJSON *obj, const char *name);

@@ -12,6 +12,7 @@
 struct tmpl_ctx {
 	const cJSON	*stack[TMPL_STACK];
 	int		 depth;
+	bool		 text;	/* plain text: no escaping at all */
 	char		*err;
 	size_t		 errlen;
 };
@@ -81,7 +82,8 @@ put_value(struct buf *out, const cJSON *v, bool raw)
 	if (cJSON_IsString(v))
 		s = v->valuestring;
 	else if (cJSON_IsNumber(v)) {
-		snprintf(num, sizeof(num), "%lld", (long long)v->valuedouble);
+		snprintf(num, sizeof(num), "%lld", v->valuedouble >= -9.0e15 &&
+		    v->valuedouble <= 9.0e15 ? (long long)v->valuedouble : 0LL);
 		s = num;
 	} else if (cJSON_IsTrue(v))
 		s = "true";
@@ -209,7 +211,7 @@ render(struct tmpl_ctx *c, const char *p, const char *end, struct buf *out)
 			p = after;
 			continue;
 		}
-		put_value(out, lookup(c, name, n), raw);
+		put_value(out, lookup(c, name, n), raw || c->text);
 	}
 	return 0;
 }
@@ -218,6 +220,16 @@ int
 tmpl_render(const char *tpl, const cJSON *data, struct buf *out, char *err, size_t errlen)
 {
 	struct tmpl_ctx c = { .depth = 1, .err = err, .errlen = errlen };
+
+	c.stack[0] = data;
+	return render(&c, tpl, tpl + strlen(tpl), out);
+}
+
+int
+tmpl_render_text(const char *tpl, const cJSON *data, struct buf *out, char *err,
+    size_t errlen)
+{
+	struct tmpl_ctx c = { .depth = 1, .text = true, .err = err, .errlen = errlen };
 
 	c.stack[0] = data;
 	return render(&c, tpl, tpl + strlen(tpl), out);

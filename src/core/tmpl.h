@@ -14,6 +14,10 @@
  *   {{! comment }}
  * Returns 0, or -1 with err filled on a malformed template. */
 int	tmpl_render(const char *tpl, const cJSON *data, struct buf *out, char *err, size_t errlen);
+/* The same for plain text (mail bodies, subjects): every value is inserted as it is,
+ * {{name}} and {{{name}}} alike, since there is no markup to escape. */
+int	tmpl_render_text(const char *tpl, const cJSON *data, struct buf *out, char *err,
+	    size_t errlen);
 /* Renders an embedded template by path ("templates/x.html"). */
 int	tmpl_render_file(const char *path, const cJSON *data, struct buf *out, char *err,
 	    size_t errlen);

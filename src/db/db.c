@@ -4,8 +4,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "db/db.h"
 #include "core/log.h"
+
+static char *db_password;
+
+void
+db_set_password(const char *password)
+{
+	if (db_password != NULL) {
+		OPENSSL_cleanse(db_password, strlen(db_password));
+		free(db_password);
+		db_password = NULL;
+	}
+	if (password != NULL && *password != '\0' && (db_password = strdup(password)) == NULL)
+		abort();	/* out of memory at start-up */
+}
+
+/* libpq expands the conninfo given as dbname; the keywords after it override it. */
+static PGconn *
+db_connect(const char *conninfo)
+{
+	const char *keys[] = { "dbname", "password", NULL };
+	const char *vals[] = { conninfo, db_password, NULL };
+
+	if (db_password == NULL)
+		keys[1] = NULL;
+	return PQconnectdbParams(keys, vals, 1);
+}
 
 void
 db_init(struct db *db, const char *conninfo, int connect_timeout, bool prepare)
@@ -27,6 +55,7 @@ db_close(struct db *db)
 		PQfinish(db->conn);
 	db->conn = NULL;
 	db->in_txn = false;
+	db->depth = 0;
 }
 
 static void
@@ -69,7 +98,7 @@ db_ensure(struct db *db)
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return 0;
 	db_close(db);
-	db->conn = PQconnectdb(db->conninfo);
+	db->conn = db_connect(db->conninfo);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		db_set_error(db, DB_UNAVAILABLE, NULL);
 		log_warn("db: cannot connect: %s", db->errmsg);
@@ -161,21 +190,44 @@ db_exec_sql(struct db *db, const char *sql)
 	return 0;
 }
 
+/* The savepoint of nesting level d (1 for the first db_begin inside another). */
+static int
+db_nest_sql(struct db *db, const char *verb, int d)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "%s nest_%d", verb, d);
+	return db_exec_sql(db, sql);
+}
+
 int
 db_begin(struct db *db)
 {
+	if (db->in_txn && db->depth > 0) {
+		if (db_nest_sql(db, "SAVEPOINT", db->depth) != 0)
+			return -1;
+		db->depth++;
+		return 0;
+	}
 	if (db_ensure(db) != 0 || db_exec_sql(db, "BEGIN") != 0)
 		return -1;
 	db->in_txn = true;
+	db->depth = 1;
 	return 0;
 }
 
 int
 db_commit(struct db *db)
 {
-	int rc = db_exec_sql(db, "COMMIT");
+	int rc;
 
+	if (db->in_txn && db->depth > 1) {
+		db->depth--;
+		return db_nest_sql(db, "RELEASE SAVEPOINT", db->depth);
+	}
+	rc = db_exec_sql(db, "COMMIT");
 	db->in_txn = false;
+	db->depth = 0;
 	return rc;
 }
 
@@ -184,9 +236,18 @@ db_rollback(struct db *db)
 {
 	int rc = 0;
 
+	if (db->in_txn && db->depth > 1 && db->conn != NULL &&
+	    PQstatus(db->conn) == CONNECTION_OK) {
+		db->depth--;
+		if (db_nest_sql(db, "ROLLBACK TO SAVEPOINT", db->depth) != 0 ||
+		    db_nest_sql(db, "RELEASE SAVEPOINT", db->depth) != 0)
+			return -1;
+		return 0;
+	}
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		rc = db_exec_sql(db, "ROLLBACK");
 	db->in_txn = false;
+	db->depth = 0;
 	return rc;
 }
 
@@ -200,6 +261,36 @@ int
 db_rollback_savepoint(struct db *db)
 {
 	return db_exec_sql(db, "ROLLBACK TO SAVEPOINT handler");
+}
+
+static int
+savepoint_cmd(struct db *db, const char *verb, const char *name)
+{
+	char sql[96];
+
+	for (const char *p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
+			return -1;	/* constant names only: never built from input */
+	snprintf(sql, sizeof(sql), "%s %s", verb, name);
+	return db_exec_sql(db, sql);
+}
+
+int
+db_savepoint_named(struct db *db, const char *name)
+{
+	return savepoint_cmd(db, "SAVEPOINT", name);
+}
+
+int
+db_rollback_named(struct db *db, const char *name)
+{
+	return savepoint_cmd(db, "ROLLBACK TO SAVEPOINT", name);
+}
+
+int
+db_release_named(struct db *db, const char *name)
+{
+	return savepoint_cmd(db, "RELEASE SAVEPOINT", name);
 }
 
 const char *

@@ -19,11 +19,16 @@ struct db {
 	char		 conninfo[1100];
 	bool		 prepare;	/* prepare the statement table on connect */
 	bool		 in_txn;
+	int		 depth;		/* open db_begin calls; inner ones are savepoints */
 	enum db_status	 status;	/* of the last call */
 	char		 sqlstate[6];
 	char		 errmsg[256];
 };
 
+/* The database password, from the secrets file: the same for every connection of the
+ * process, given to libpq beside the conninfo (never inside it, so no copy of the conninfo
+ * holds it). NULL or "" for none. Call again after a reload. */
+void	 db_set_password(const char *password);
 /* Sets up db; connects lazily (db_ensure). prepare=false for portalctl migrate. */
 void	 db_init(struct db *db, const char *conninfo, int connect_timeout, bool prepare);
 void	 db_close(struct db *db);
@@ -35,11 +40,19 @@ int	 db_ensure(struct db *db);
 PGresult *db_exec(struct db *db, enum stmt_id id, const char *const *params);
 /* Runs constant SQL text (migrations, transaction control). */
 int	 db_exec_sql(struct db *db, const char *sql);
+/* Transactions nest: a db_begin inside another opens a savepoint, and its commit or
+ * rollback releases or rolls back to it, so the outermost caller decides (a HEAD request
+ * runs its handler in a transaction that is always rolled back). */
 int	 db_begin(struct db *db);
 int	 db_commit(struct db *db);
 int	 db_rollback(struct db *db);
 int	 db_savepoint(struct db *db);
 int	 db_rollback_savepoint(struct db *db);
+/* Named savepoints for nested work (a preview that runs an operation and undoes it).
+ * name is a constant identifier chosen by the caller, never input. */
+int	 db_savepoint_named(struct db *db, const char *name);
+int	 db_rollback_named(struct db *db, const char *name);
+int	 db_release_named(struct db *db, const char *name);
 
 /* Value helpers: NULL for SQL NULL. */
 const char *db_val(const PGresult *res, int row, int col);

@@ -15,6 +15,9 @@
 #define SQL_UNLOCK	"SELECT pg_advisory_unlock(7283140)"
 #define SQL_APPLIED	"SELECT version FROM schema_migrations WHERE version = $1"
 #define SQL_RECORD	"INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
+#define SQL_HAS_TABLE	"SELECT to_regclass('schema_migrations') IS NOT NULL"
+#define SQL_STATUS	"SELECT version, extract(epoch FROM applied_at)::bigint FROM schema_migrations " \
+			"ORDER BY version"
 
 static int
 exec_params(struct db *db, const char *sql, int n, const char *const *params, int *rows)
@@ -83,5 +86,84 @@ migrate_run(struct db *db, int *applied, char *err, size_t errlen)
 	rc = 0;
 out:
 	db_exec_sql(db, SQL_UNLOCK);
+	return rc;
+}
+
+int
+migrate_list(struct migration *out, int max)
+{
+	int n = 0;
+
+	for (const struct embedded_file *f = embedded_files; f->path != NULL; f++) {
+		if (strncmp(f->path, "sql/", 4) != 0 || n == max)
+			continue;
+		out[n].version = (int)strtol(f->path + 4, NULL, 10);
+		out[n].name = f->path + 4;
+		out[n].applied_at = 0;
+		n++;
+	}
+	return n;
+}
+
+void
+migrate_versions_literal(char *out, size_t n)
+{
+	struct migration m[MIGRATE_MAX];
+	int count = migrate_list(m, MIGRATE_MAX);
+	size_t len;
+
+	snprintf(out, n, "{");
+	for (int i = 0; i < count; i++) {
+		len = strlen(out);
+		snprintf(out + len, n - len, "%s%d", i ? "," : "", m[i].version);
+	}
+	len = strlen(out);
+	snprintf(out + len, n - len, "}");
+}
+
+int
+migrate_status(struct db *db, struct migration *out, int *n, int *unknown, char *err,
+    size_t errlen)
+{
+	PGresult *res;
+	int rc = -1;
+
+	*n = migrate_list(out, MIGRATE_MAX);
+	*unknown = 0;
+	if (db_ensure(db) != 0) {
+		snprintf(err, errlen, "cannot connect: %s", db->errmsg);
+		return -1;
+	}
+	res = PQexec(db->conn, SQL_HAS_TABLE);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", PQresultErrorMessage(res));
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		rc = 0;		/* a fresh database: everything is pending */
+		goto out;
+	}
+	PQclear(res);
+	res = PQexec(db->conn, SQL_STATUS);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", PQresultErrorMessage(res));
+		goto out;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		int v = atoi(PQgetvalue(res, r, 0));
+		bool known = false;
+
+		for (int i = 0; i < *n; i++) {
+			if (out[i].version == v) {
+				out[i].applied_at = atoll(PQgetvalue(res, r, 1));
+				known = true;
+			}
+		}
+		if (!known)
+			(*unknown)++;
+	}
+	rc = 0;
+out:
+	PQclear(res);
 	return rc;
 }

@@ -10,4 +10,23 @@
  * *applied receives how many were applied now. Returns -1 with err filled on failure. */
 int	migrate_run(struct db *db, int *applied, char *err, size_t errlen);
 
+/* One compiled-in migration and whether the database has it. */
+struct migration {
+	int		 version;
+	const char	*name;		/* the file name, "003_refunds_and_attempts.sql" */
+	long long	 applied_at;	/* Unix seconds; 0 = pending */
+};
+
+#define MIGRATE_MAX	256
+
+/* The compiled-in migrations in order (applied_at 0); returns how many. */
+int	migrate_list(struct migration *out, int max);
+/* This binary's versions as a PostgreSQL array literal, "{1,2,3}". */
+void	migrate_versions_literal(char *out, size_t n);
+/* Fills out[] (MIGRATE_MAX entries) with every compiled-in migration and when it was applied,
+ * *n with their number and *unknown with how many applied versions this binary does not know
+ * (a newer release applied them: expected during a rolling upgrade). Does not migrate. */
+int	migrate_status(struct db *db, struct migration *out, int *n, int *unknown, char *err,
+	    size_t errlen);
+
 #endif

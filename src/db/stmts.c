@@ -5,9 +5,16 @@
 
 #define CUSTOMER_COLS \
 	"id, email, name, phone, billing_address::text, metadata::text, portal_state, " \
-	"created_at, updated_at, company, tax_id_type, tax_id_value"
+	"created_at, updated_at, company, tax_id_type, tax_id_value, " \
+	"(SELECT json_object_agg(b.currency, b.total ORDER BY b.currency) FROM " \
+	"(SELECT ce.currency, sum(ce.amount) AS total FROM credit_entries ce " \
+	"WHERE ce.site_id = customers.site_id AND ce.customer_id = customers.id " \
+	"AND ce.status = 'available' GROUP BY ce.currency HAVING sum(ce.amount) <> 0) b)::text"
 #define PLAN_COLS \
-	"id, name, amount, currency, interval_unit, interval_count, trial_days, status, created_at"
+	"id, name, amount, currency, interval_unit, interval_count, trial_days, status, " \
+	"created_at, (SELECT json_agg(json_build_object('key', f.key, 'name', f.name, " \
+	"'value', f.value) ORDER BY f.position) FROM plan_features f " \
+	"WHERE f.site_id = plans.site_id AND f.plan_id = plans.id)::text"
 #define PM_COLS \
 	"id, customer_id, brand, last4, exp_month, exp_year, is_default, created_at, gateway_token"
 #define SUB_COLS \
@@ -15,13 +22,25 @@
 	"s.next_billing_at, s.trial_end, s.cancel_at_period_end, s.cancelled_at, s.cancel_reason, " \
 	"s.cancel_comment, s.paused_at, s.resume_at, s.scheduled_plan_id, s.created_at, " \
 	"s.updated_at, s.billing_anchor_day, p.amount, p.currency, p.interval_unit, " \
-	"p.interval_count, p.name"
+	"p.interval_count, p.name, s.pause_at, s.term_invoice_id, sp.amount, " \
+	"(SELECT COALESCE(sum(ce.amount), 0) FROM credit_entries ce WHERE ce.site_id = s.site_id " \
+	"AND ce.customer_id = s.customer_id AND ce.currency = p.currency " \
+	"AND ce.status = 'available')"
 #define SUB_FROM \
-	" FROM subscriptions s JOIN plans p ON p.site_id = s.site_id AND p.id = s.plan_id "
+	" FROM subscriptions s JOIN plans p ON p.site_id = s.site_id AND p.id = s.plan_id " \
+	"LEFT JOIN plans sp ON sp.site_id = s.site_id AND sp.id = s.scheduled_plan_id "
 #define INV_COLS \
 	"id, number, customer_id, subscription_id, status, currency, subtotal, credit_applied, " \
 	"total, amount_due, amount_paid, attempt_count, next_attempt_at, created_at, paid_at, " \
-	"voided_at, amount_refunded"
+	"voided_at, amount_refunded, customer_details::text, seller_details::text"
+#define EVENT_COLS \
+	"id, type, object_id, data::text, created_at, seq, actor_type, actor_id"
+#define CREDIT_COLS \
+	"id, customer_id, currency, amount, source, status, description, invoice_id, " \
+	"source_invoice_id, subscription_id, period_start, period_end, created_at, seq"
+#define PAY_COLS \
+	"id, invoice_id, payment_method_id, amount, outcome, idempotency_key, created_at, kind, " \
+	"gateway_ref, gateway, currency, failure_message, completed_at"
 #define PSESS_COLS \
 	"id, customer_id, redirect_url, forward_url, features::text, status, created_at, " \
 	"expires_at, login_at, logout_at, login_ipaddress, logout_ipaddress, token_hash, flow::text"
@@ -69,14 +88,16 @@ const struct stmt stmts[STMT__MAX] = {
 	/* customers */
 	[STMT_CUSTOMER_INSERT] = { "customer_insert",
 	    "INSERT INTO customers (site_id, id, email, name, phone, billing_address, metadata, "
-	    "created_at, updated_at, company, tax_id_type, tax_id_value) VALUES ($1, $2, $3, $4, "
-	    "$5, $6::jsonb, COALESCE($7::jsonb, '{}'), $8, $8, $9, $10, $11) "
+	    "company, tax_id_type, tax_id_value, created_at, updated_at) "
+	    "VALUES ($1, $2, $3, $4, $5, $6::jsonb, COALESCE($7::jsonb, '{}'), $9, $10, $11, $8, $8) "
 	    "ON CONFLICT (site_id, id) DO NOTHING RETURNING " CUSTOMER_COLS, 11 },
 	[STMT_CUSTOMER_GET] = { "customer_get",
 	    "SELECT " CUSTOMER_COLS " FROM customers WHERE site_id = $1 AND id = $2", 2 },
 	/* $3..$10: for each of email, name, phone, billing_address a "set" flag and a value;
-	 * $11 metadata to merge (null values delete keys); $12 now; $13, $14 company;
-	 * $15 tax id "set" flag, $16 its type and $17 its value. */
+	 * $11 metadata to merge (null values delete keys); $12 now. */
+	/* $3..$10: for each of email, name, phone, billing_address a "set" flag and a value;
+	 * $11 metadata to merge (null values delete keys); $12 now; $13/$14 company; $15..$17
+	 * the tax id (flag, type, value). */
 	[STMT_CUSTOMER_UPDATE] = { "customer_update",
 	    "UPDATE customers SET "
 	    "email = CASE WHEN $3::bool THEN $4 ELSE email END, "
@@ -85,10 +106,10 @@ const struct stmt stmts[STMT__MAX] = {
 	    "billing_address = CASE WHEN $9::bool THEN $10::jsonb ELSE billing_address END, "
 	    "metadata = CASE WHEN $11::jsonb IS NULL THEN metadata "
 	    "ELSE jsonb_strip_nulls(metadata || $11::jsonb) END, "
-	    "updated_at = $12, "
 	    "company = CASE WHEN $13::bool THEN $14 ELSE company END, "
 	    "tax_id_type = CASE WHEN $15::bool THEN $16 ELSE tax_id_type END, "
-	    "tax_id_value = CASE WHEN $15::bool THEN $17 ELSE tax_id_value END "
+	    "tax_id_value = CASE WHEN $15::bool THEN $17 ELSE tax_id_value END, "
+	    "updated_at = $12 "
 	    "WHERE site_id = $1 AND id = $2 RETURNING " CUSTOMER_COLS, 17 },
 	[STMT_CUSTOMER_DELETE] = { "customer_delete",
 	    "DELETE FROM customers WHERE site_id = $1 AND id = $2 RETURNING id", 2 },
@@ -99,16 +120,31 @@ const struct stmt stmts[STMT__MAX] = {
 	    "(SELECT count(*) FROM subscriptions s WHERE s.site_id = $1 AND s.customer_id = $2 "
 	    "AND s.status <> 'cancelled') FROM customers c WHERE c.site_id = $1 AND c.id = $2 "
 	    "FOR UPDATE OF c", 2 },
+	/* Serialises a customer's credit spending and entitlement updates. */
+	[STMT_CUSTOMER_LOCK] = { "customer_lock",
+	    "SELECT id, entitlements_digest FROM customers WHERE site_id = $1 AND id = $2 "
+	    "FOR UPDATE", 2 },
+	[STMT_CUSTOMER_SET_DIGEST] = { "customer_set_digest",
+	    "UPDATE customers SET entitlements_digest = $3 WHERE site_id = $1 AND id = $2", 3 },
+	/* What a customer is entitled to now: features of the plans of subscriptions that
+	 * serve (in trial, active, not renewing, past due). Numbers add up; a flag counts once. */
+	[STMT_ENTITLEMENTS] = { "entitlements",
+	    "SELECT f.key, min(f.name), sum(f.value), "
+	    "string_agg(DISTINCT s.id, ',' ORDER BY s.id) FROM subscriptions s "
+	    "JOIN plan_features f ON f.site_id = s.site_id AND f.plan_id = s.plan_id "
+	    "WHERE s.site_id = $1 AND s.customer_id = $2 "
+	    "AND s.status IN ('in_trial', 'active', 'non_renewing', 'past_due') "
+	    "GROUP BY f.key ORDER BY f.key", 2 },
 	[STMT_CUSTOMER_LIST_FIRST] = { "customer_list_first",
 	    "SELECT " CUSTOMER_COLS " FROM customers WHERE site_id = $1 "
 	    "AND ($3::text IS NULL OR lower(email) = lower($3)) "
 	    "ORDER BY created_at DESC, id DESC LIMIT $2", 3 },
-	/* Keyset pagination: $2, $3 are the created_at and id of the starting_after row. */
+	/* Keyset pagination: $4, $5 are the created_at and id of the starting_after row. */
 	[STMT_CUSTOMER_LIST_AFTER] = { "customer_list_after",
 	    "SELECT " CUSTOMER_COLS " FROM customers WHERE site_id = $1 "
-	    "AND (created_at, id) < ($2::bigint, $3::text) "
-	    "AND ($5::text IS NULL OR lower(email) = lower($5)) "
-	    "ORDER BY created_at DESC, id DESC LIMIT $4", 5 },
+	    "AND (created_at, id) < ($4::bigint, $5::text) "
+	    "AND ($3::text IS NULL OR lower(email) = lower($3)) "
+	    "ORDER BY created_at DESC, id DESC LIMIT $2", 5 },
 
 	/* portal sessions */
 	[STMT_PSESS_INSERT] = { "psess_insert",
@@ -154,8 +190,11 @@ const struct stmt stmts[STMT__MAX] = {
 	    "created_at = EXCLUDED.created_at "
 	    "WHERE idempotency_keys.created_at < EXCLUDED.created_at - 86400 RETURNING key", 4 },
 	[STMT_IDEM_GET] = { "idem_get",
-	    "SELECT request_hash, status, response FROM idempotency_keys "
-	    "WHERE site_id = $1 AND key = $2", 2 },
+	    "SELECT request_hash, status, response, created_at, answer_kind, answer_id "
+	    "FROM idempotency_keys WHERE site_id = $1 AND key = $2", 2 },
+	[STMT_IDEM_SET_ANSWER] = { "idem_set_answer",
+	    "UPDATE idempotency_keys SET answer_kind = $3, answer_id = $4 "
+	    "WHERE site_id = $1 AND key = $2", 4 },
 	[STMT_IDEM_STORE] = { "idem_store",
 	    "UPDATE idempotency_keys SET status = $3, response = $4 "
 	    "WHERE site_id = $1 AND key = $2", 4 },
@@ -169,13 +208,27 @@ const struct stmt stmts[STMT__MAX] = {
 	    "dunning_schedule), dunning_final_action = COALESCE($3, dunning_final_action) "
 	    "WHERE id = $1 RETURNING array_to_string(dunning_schedule, ','), dunning_final_action",
 	    3 },
-	[STMT_SITE_CLOCKS] = { "site_clocks", "SELECT id, clock_offset FROM sites ORDER BY id", 0 },
+	[STMT_SITE_CLOCKS] = { "site_clocks",
+	    "SELECT id, clock_offset, mode FROM sites ORDER BY id", 0 },
 	/* Sequential invoice numbers: the row lock orders concurrent invoices of a site. */
 	[STMT_COUNTER_NEXT] = { "counter_next",
 	    "INSERT INTO site_counters (site_id, invoice_seq) VALUES ($1, 1) "
 	    "ON CONFLICT (site_id) DO UPDATE SET invoice_seq = site_counters.invoice_seq + 1 "
 	    "RETURNING invoice_seq", 1 },
 
+	[STMT_PLAN_UPDATE] = { "plan_update",
+	    "UPDATE plans SET name = COALESCE($3, name) WHERE site_id = $1 AND id = $2 "
+	    "RETURNING " PLAN_COLS, 3 },
+	[STMT_PLAN_FEATURES_CLEAR] = { "plan_features_clear",
+	    "DELETE FROM plan_features WHERE site_id = $1 AND plan_id = $2", 2 },
+	[STMT_PLAN_FEATURE_INSERT] = { "plan_feature_insert",
+	    "INSERT INTO plan_features (site_id, plan_id, key, name, value, position) "
+	    "VALUES ($1, $2, $3, $4, $5, $6)", 6 },
+	/* Customers whose entitlements a change of this plan's features may change. */
+	[STMT_PLAN_CUSTOMERS] = { "plan_customers",
+	    "SELECT DISTINCT customer_id FROM subscriptions WHERE site_id = $1 "
+	    "AND (plan_id = $2 OR scheduled_plan_id = $2) AND status <> 'cancelled' "
+	    "ORDER BY customer_id", 2 },
 	[STMT_PLAN_INSERT] = { "plan_insert",
 	    "INSERT INTO plans (site_id, id, name, amount, currency, interval_unit, interval_count, "
 	    "trial_days, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
@@ -187,8 +240,8 @@ const struct stmt stmts[STMT__MAX] = {
 	    "AND ($3::text IS NULL OR status = $3) ORDER BY created_at DESC, id DESC LIMIT $2", 3 },
 	[STMT_PLAN_LIST_AFTER] = { "plan_list_after",
 	    "SELECT " PLAN_COLS " FROM plans WHERE site_id = $1 "
-	    "AND (created_at, id) < ($2::bigint, $3::text) AND ($5::text IS NULL OR status = $5) "
-	    "ORDER BY created_at DESC, id DESC LIMIT $4", 5 },
+	    "AND (created_at, id) < ($4::bigint, $5::text) AND ($3::text IS NULL OR status = $3) "
+	    "ORDER BY created_at DESC, id DESC LIMIT $2", 5 },
 	[STMT_PLAN_ARCHIVE] = { "plan_archive",
 	    "UPDATE plans SET status = 'archived' WHERE site_id = $1 AND id = $2 "
 	    "RETURNING " PLAN_COLS, 2 },
@@ -200,6 +253,14 @@ const struct stmt stmts[STMT__MAX] = {
 	    "SELECT brand, last4, exp_month, exp_year, behavior FROM test_gateway_tokens "
 	    "WHERE site_id = $1 AND token = $2", 2 },
 
+	[STMT_TGW_CHARGE_GET] = { "tgw_charge_get",
+	    "SELECT outcome, ref, amount FROM test_gateway_charges "
+	    "WHERE site_id = $1 AND idempotency_key = $2", 2 },
+	[STMT_TGW_CHARGE_INSERT] = { "tgw_charge_insert",
+	    "INSERT INTO test_gateway_charges (site_id, idempotency_key, kind, token, amount, "
+	    "currency, outcome, ref, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+	    "ON CONFLICT (site_id, idempotency_key) DO NOTHING RETURNING ref", 9 },
+
 	[STMT_PM_INSERT] = { "pm_insert",
 	    "INSERT INTO payment_methods (site_id, id, customer_id, gateway_token, brand, last4, "
 	    "exp_month, exp_year, is_default, created_at) "
@@ -209,6 +270,10 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_PM_LIST] = { "pm_list",
 	    "SELECT " PM_COLS " FROM payment_methods WHERE site_id = $1 AND customer_id = $2 "
 	    "ORDER BY is_default DESC, created_at DESC, id DESC LIMIT 100", 2 },
+	/* The same, as a list endpoint ($2 the limit, $3 the customer). */
+	[STMT_PM_LIST_PAGE] = { "pm_list_page",
+	    "SELECT " PM_COLS " FROM payment_methods WHERE site_id = $1 AND customer_id = $3 "
+	    "ORDER BY is_default DESC, created_at DESC, id DESC LIMIT $2", 3 },
 	[STMT_PM_CLEAR_DEFAULT] = { "pm_clear_default",
 	    "UPDATE payment_methods SET is_default = false "
 	    "WHERE site_id = $1 AND customer_id = $2 AND is_default", 2 },
@@ -225,17 +290,29 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_SUB_INSERT] = { "sub_insert",
 	    "INSERT INTO subscriptions (site_id, id, customer_id, plan_id, status, "
 	    "billing_anchor_day, current_term_start, current_term_end, next_billing_at, trial_end, "
-	    "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)", 11 },
+	    "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) "
+	    "ON CONFLICT (site_id, id) DO NOTHING RETURNING id", 11 },
 	[STMT_SUB_GET] = { "sub_get",
 	    "SELECT " SUB_COLS SUB_FROM "WHERE s.site_id = $1 AND s.id = $2", 2 },
 	[STMT_SUB_LOCK] = { "sub_lock",
 	    "SELECT " SUB_COLS SUB_FROM "WHERE s.site_id = $1 AND s.id = $2 FOR UPDATE OF s", 2 },
+	/* Everything but the status, which only the state machine's executor writes. */
 	[STMT_SUB_UPDATE] = { "sub_update",
-	    "UPDATE subscriptions SET plan_id = $3, status = $4, current_term_start = $5, "
-	    "current_term_end = $6, next_billing_at = $7, trial_end = $8, "
-	    "cancel_at_period_end = $9, cancelled_at = $10, cancel_reason = $11, "
-	    "cancel_comment = $12, paused_at = $13, resume_at = $14, scheduled_plan_id = $15, "
-	    "billing_anchor_day = $16, updated_at = $17 WHERE site_id = $1 AND id = $2", 17 },
+	    "UPDATE subscriptions SET plan_id = $3, current_term_start = $4, "
+	    "current_term_end = $5, next_billing_at = $6, trial_end = $7, "
+	    "cancel_at_period_end = $8, cancelled_at = $9, cancel_reason = $10, "
+	    "cancel_comment = $11, paused_at = $12, resume_at = $13, scheduled_plan_id = $14, "
+	    "billing_anchor_day = $15, pause_at = $16, term_invoice_id = $17, updated_at = $18 "
+	    "WHERE site_id = $1 AND id = $2", 18 },
+	[STMT_SUB_SET_STATUS] = { "sub_set_status",
+	    "UPDATE subscriptions SET status = $3, updated_at = $4 WHERE site_id = $1 AND id = $2",
+	    4 },
+	[STMT_SUB_HISTORY_INSERT] = { "sub_history_insert",
+	    "INSERT INTO subscription_history (site_id, subscription_id, action, from_status, "
+	    "to_status, at) VALUES ($1, $2, $3, $4, $5, $6)", 6 },
+	[STMT_SUB_OPEN_INVOICES] = { "sub_open_invoices",
+	    "SELECT id FROM invoices WHERE site_id = $1 AND subscription_id = $2 "
+	    "AND status = 'open' ORDER BY created_at, id FOR UPDATE", 2 },
 	[STMT_SUB_LIST_FIRST] = { "sub_list_first",
 	    "SELECT " SUB_COLS SUB_FROM "WHERE s.site_id = $1 "
 	    "AND ($3::text IS NULL OR s.customer_id = $3) AND ($4::text IS NULL OR s.status = $4) "
@@ -271,8 +348,18 @@ const struct stmt stmts[STMT__MAX] = {
 
 	[STMT_INV_INSERT] = { "inv_insert",
 	    "INSERT INTO invoices (site_id, id, number, customer_id, subscription_id, status, "
-	    "currency, subtotal, credit_applied, total, amount_due, amount_paid, paid_at, created_at) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)", 14 },
+	    "currency, subtotal, credit_applied, total, amount_due, amount_paid, paid_at, "
+	    "created_at, customer_details, seller_details) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, "
+	    "$16::jsonb)", 16 },
+	/* The buyer's and the seller's details as an invoice freezes them when issued. */
+	[STMT_INV_PARTIES] = { "inv_parties",
+	    "SELECT json_strip_nulls(json_build_object('name', c.name, 'email', c.email, "
+	    "'company', c.company, 'phone', c.phone, 'address', c.billing_address, "
+	    "'tax_id', CASE WHEN c.tax_id_type IS NULL THEN NULL ELSE json_build_object('type', "
+	    "c.tax_id_type, 'value', c.tax_id_value) END))::text, "
+	    "json_build_object('name', st.name)::text FROM customers c "
+	    "JOIN sites st ON st.id = c.site_id WHERE c.site_id = $1 AND c.id = $2", 2 },
 	[STMT_INV_LINE_INSERT] = { "inv_line_insert",
 	    "INSERT INTO invoice_lines (site_id, invoice_id, line_no, kind, description, amount, "
 	    "plan_id, period_start, period_end) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9 },
@@ -283,24 +370,27 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_INV_LINES] = { "inv_lines",
 	    "SELECT line_no, kind, description, amount, plan_id, period_start, period_end "
 	    "FROM invoice_lines WHERE site_id = $1 AND invoice_id = $2 ORDER BY line_no", 2 },
+	/* Invoices list newest first by their number, which orders them even within a second. */
 	[STMT_INV_LIST_FIRST] = { "inv_list_first",
 	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 "
 	    "AND ($3::text IS NULL OR customer_id = $3) "
 	    "AND ($4::text IS NULL OR subscription_id = $4) AND ($5::text IS NULL OR status = $5) "
-	    "ORDER BY created_at DESC, id DESC LIMIT $2", 5 },
+	    "ORDER BY number DESC LIMIT $2", 5 },
 	[STMT_INV_LIST_AFTER] = { "inv_list_after",
-	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 "
-	    "AND (created_at, id) < ($6::bigint, $7::text) "
+	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 AND number < $6::bigint "
 	    "AND ($3::text IS NULL OR customer_id = $3) "
 	    "AND ($4::text IS NULL OR subscription_id = $4) AND ($5::text IS NULL OR status = $5) "
-	    "ORDER BY created_at DESC, id DESC LIMIT $2", 7 },
+	    "ORDER BY number DESC LIMIT $2", 6 },
 	[STMT_INV_SET_STATE] = { "inv_set_state",
 	    "UPDATE invoices SET status = $3, amount_paid = $4, attempt_count = $5, "
 	    "next_attempt_at = $6, paid_at = $7, voided_at = $8 WHERE site_id = $1 AND id = $2 "
 	    "RETURNING " INV_COLS, 8 },
+	/* Open invoices a new card should pay: those of subscriptions that still serve. */
 	[STMT_INV_OPEN_FOR_CUSTOMER] = { "inv_open_for_customer",
-	    "SELECT id FROM invoices WHERE site_id = $1 AND customer_id = $2 AND status = 'open' "
-	    "ORDER BY created_at, id FOR UPDATE", 2 },
+	    "SELECT i.id FROM invoices i JOIN subscriptions s ON s.site_id = i.site_id "
+	    "AND s.id = i.subscription_id WHERE i.site_id = $1 AND i.customer_id = $2 "
+	    "AND i.status = 'open' AND s.status IN ('in_trial', 'active', 'non_renewing', "
+	    "'past_due') ORDER BY i.created_at, i.id FOR UPDATE OF i", 2 },
 	[STMT_INV_OPEN_COUNT_SUB] = { "inv_open_count_sub",
 	    "SELECT count(*) FROM invoices WHERE site_id = $1 AND subscription_id = $2 "
 	    "AND status = 'open'", 2 },
@@ -308,18 +398,55 @@ const struct stmt stmts[STMT__MAX] = {
 	    "SELECT id, next_attempt_at FROM invoices WHERE site_id = $1 AND status = 'open' "
 	    "AND next_attempt_at <= $2 AND id <> ALL ($3::text[]) ORDER BY next_attempt_at, id "
 	    "LIMIT 1 FOR UPDATE SKIP LOCKED", 3 },
+	[STMT_INV_SET_TOTALS] = { "inv_set_totals",
+	    "UPDATE invoices SET credit_applied = $3, amount_due = $4, status = $5, paid_at = $6 "
+	    "WHERE site_id = $1 AND id = $2", 6 },
+	[STMT_INV_SET_STATUS] = { "inv_set_status",
+	    "UPDATE invoices SET status = $3, next_attempt_at = NULL "
+	    "WHERE site_id = $1 AND id = $2", 3 },
+	[STMT_INV_MARK_PAID] = { "inv_mark_paid",
+	    "UPDATE invoices SET status = 'paid', amount_paid = $3, paid_at = $4, "
+	    "next_attempt_at = NULL WHERE site_id = $1 AND id = $2 AND status = 'open'", 4 },
+	[STMT_INV_VOID] = { "inv_void",
+	    "UPDATE invoices SET status = 'void', voided_at = $3, next_attempt_at = NULL "
+	    "WHERE site_id = $1 AND id = $2", 3 },
+	[STMT_INV_SET_ATTEMPT] = { "inv_set_attempt",
+	    "UPDATE invoices SET attempt_count = $3, next_attempt_at = $4 "
+	    "WHERE site_id = $1 AND id = $2", 4 },
 
 	[STMT_PAY_INSERT] = { "pay_insert",
 	    "INSERT INTO payment_attempts (site_id, id, invoice_id, payment_method_id, amount, "
-	    "outcome, idempotency_key, created_at, kind, gateway_ref) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", 10 },
+	    "outcome, idempotency_key, created_at, kind, gateway_ref, gateway, currency, "
+	    "completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+	    "RETURNING " PAY_COLS, 13 },
+	[STMT_PAY_GET] = { "pay_get",
+	    "SELECT " PAY_COLS " FROM payment_attempts WHERE site_id = $1 AND id = $2", 2 },
+	[STMT_PAY_PENDING_COUNT] = { "pay_pending_count",
+	    "SELECT count(*) FROM payment_attempts WHERE site_id = $1 AND invoice_id = $2 "
+	    "AND kind = 'charge' AND outcome = 'pending'", 2 },
+	[STMT_PAY_LOCK] = { "pay_lock",
+	    "SELECT " PAY_COLS " FROM payment_attempts WHERE site_id = $1 AND id = $2 FOR UPDATE",
+	    2 },
+	/* Records the gateway's answer once: a second answer for the same attempt (two
+	 * runners resolving one crash) finds it no longer pending. */
+	[STMT_PAY_COMPLETE] = { "pay_complete",
+	    "UPDATE payment_attempts SET outcome = $3, gateway_ref = $4, failure_message = $5, "
+	    "completed_at = $6 WHERE site_id = $1 AND id = $2 AND outcome = 'pending' "
+	    "RETURNING " PAY_COLS, 6 },
+	/* Attempts whose answer was lost (a crash between the call and its record). */
+	[STMT_PAY_STALE] = { "pay_stale",
+	    "SELECT id FROM payment_attempts WHERE site_id = $1 AND outcome = 'pending' "
+	    "AND wall_created_at <= $2 ORDER BY wall_created_at, id LIMIT 20", 2 },
 	[STMT_PAY_LIST] = { "pay_list",
-	    "SELECT id, payment_method_id, amount, outcome, created_at, kind FROM payment_attempts "
-	    "WHERE site_id = $1 AND invoice_id = $2 ORDER BY seq", 2 },
+	    "SELECT " PAY_COLS " FROM payment_attempts WHERE site_id = $1 AND invoice_id = $2 "
+	    "ORDER BY seq", 2 },
 	[STMT_PAY_LAST_CHARGE] = { "pay_last_charge",
-	    "SELECT gateway_ref, payment_method_id FROM payment_attempts WHERE site_id = $1 "
+	    "SELECT " PAY_COLS " FROM payment_attempts WHERE site_id = $1 "
 	    "AND invoice_id = $2 AND kind = 'charge' AND outcome = 'succeeded' "
 	    "ORDER BY seq DESC LIMIT 1", 2 },
+	[STMT_PAY_REFUNDING] = { "pay_refunding",
+	    "SELECT COALESCE(sum(amount), 0) FROM payment_attempts WHERE site_id = $1 "
+	    "AND invoice_id = $2 AND kind = 'refund' AND outcome = 'pending'", 2 },
 	[STMT_INV_ADD_REFUND] = { "inv_add_refund",
 	    "UPDATE invoices SET amount_refunded = amount_refunded + $3 "
 	    "WHERE site_id = $1 AND id = $2 AND amount_refunded + $3 <= amount_paid "
@@ -330,37 +457,60 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_WH_ATTEMPT_LIST] = { "wh_attempt_list",
 	    "SELECT attempted_at, http_status, error FROM webhook_attempts "
 	    "WHERE site_id = $1 AND delivery_id = $2 ORDER BY attempted_at, id", 2 },
-	[STMT_CUST_CREDIT_ADD] = { "cust_credit_add",
-	    "UPDATE customers SET credit_balance = credit_balance + $3 "
-	    "WHERE site_id = $1 AND id = $2 RETURNING credit_balance", 3 },
-	/* Takes up to $3 of the balance; returns what was taken. */
-	[STMT_CUST_CREDIT_TAKE] = { "cust_credit_take",
-	    "UPDATE customers c SET credit_balance = c.credit_balance - "
-	    "LEAST(c.credit_balance, $3::bigint) FROM customers old "
-	    "WHERE c.site_id = $1 AND c.id = $2 AND old.site_id = c.site_id AND old.id = c.id "
-	    "RETURNING LEAST(old.credit_balance, $3::bigint)", 3 },
+	/* The credit ledger. */
+	[STMT_CREDIT_INSERT] = { "credit_insert",
+	    "INSERT INTO credit_entries (site_id, id, customer_id, currency, amount, source, "
+	    "status, description, invoice_id, source_invoice_id, subscription_id, period_start, "
+	    "period_end, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+	    "$13, $14) RETURNING " CREDIT_COLS, 14 },
+	[STMT_CREDIT_BALANCE] = { "credit_balance",
+	    "SELECT COALESCE(sum(amount), 0) FROM credit_entries WHERE site_id = $1 "
+	    "AND customer_id = $2 AND currency = $3 AND status = 'available'", 3 },
+	[STMT_CREDIT_GET] = { "credit_get",
+	    "SELECT " CREDIT_COLS " FROM credit_entries WHERE site_id = $1 AND id = $2", 2 },
+	[STMT_CREDIT_LIST_FIRST] = { "credit_list_first",
+	    "SELECT " CREDIT_COLS " FROM credit_entries WHERE site_id = $1 AND customer_id = $3 "
+	    "ORDER BY seq DESC LIMIT $2", 3 },
+	[STMT_CREDIT_LIST_AFTER] = { "credit_list_after",
+	    "SELECT " CREDIT_COLS " FROM credit_entries WHERE site_id = $1 AND customer_id = $3 "
+	    "AND seq < $4::bigint ORDER BY seq DESC LIMIT $2", 4 },
+	/* What an invoice took from the balance, per currency row (one currency). */
+	[STMT_CREDIT_APPLIED_TO] = { "credit_applied_to",
+	    "SELECT COALESCE(-sum(amount), 0) FROM credit_entries WHERE site_id = $1 "
+	    "AND invoice_id = $2 AND source = 'applied'", 2 },
+	/* A term's invoice got paid (available) or never will be (void). */
+	[STMT_CREDIT_SETTLE_SOURCE] = { "credit_settle_source",
+	    "UPDATE credit_entries SET status = $3 WHERE site_id = $1 AND source_invoice_id = $2 "
+	    "AND status = 'pending' RETURNING id", 3 },
+	/* Was the unused time of this subscription's term (its invoice $3, ending at $4)
+	 * credited already? */
+	[STMT_CREDIT_FOR_TERM] = { "credit_for_term",
+	    "SELECT count(*) FROM credit_entries WHERE site_id = $1 AND subscription_id = $2 "
+	    "AND source_invoice_id = $3 AND period_end = $4 AND status <> 'void'", 4 },
 
 	[STMT_EVENT_INSERT] = { "event_insert",
-	    "INSERT INTO events (site_id, id, type, object_id, data, created_at) "
-	    "VALUES ($1, $2, $3, $4, $5::jsonb, $6)", 6 },
+	    "INSERT INTO events (site_id, id, type, object_id, data, created_at, actor_type, "
+	    "actor_id) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)", 8 },
 	[STMT_EVENT_GET] = { "event_get",
-	    "SELECT id, type, object_id, data::text, created_at FROM events "
-	    "WHERE site_id = $1 AND id = $2", 2 },
+	    "SELECT " EVENT_COLS " FROM events WHERE site_id = $1 AND id = $2", 2 },
 	[STMT_EVENT_LIST_FIRST] = { "event_list_first",
-	    "SELECT id, type, object_id, data::text, created_at FROM events WHERE site_id = $1 "
-	    "AND ($3::text IS NULL OR type = $3) ORDER BY created_at DESC, id DESC LIMIT $2", 3 },
+	    "SELECT " EVENT_COLS " FROM events WHERE site_id = $1 "
+	    "AND ($3::text IS NULL OR type = $3) ORDER BY seq DESC LIMIT $2", 3 },
 	[STMT_EVENT_LIST_AFTER] = { "event_list_after",
-	    "SELECT id, type, object_id, data::text, created_at FROM events WHERE site_id = $1 "
-	    "AND (created_at, id) < ($4::bigint, $5::text) AND ($3::text IS NULL OR type = $3) "
-	    "ORDER BY created_at DESC, id DESC LIMIT $2", 5 },
+	    "SELECT " EVENT_COLS " FROM events WHERE site_id = $1 "
+	    "AND seq < $4::bigint AND ($3::text IS NULL OR type = $3) "
+	    "ORDER BY seq DESC LIMIT $2", 4 },
 
 	[STMT_WH_INSERT] = { "wh_insert",
 	    "INSERT INTO webhook_endpoints (site_id, id, url, secret, events, created_at) "
 	    "VALUES ($1, $2, $3, $4, string_to_array($5, ','), $6) "
 	    "RETURNING id, url, array_to_string(events, ','), created_at", 6 },
+	[STMT_WH_GET] = { "wh_get",
+	    "SELECT id, url, array_to_string(events, ','), created_at FROM webhook_endpoints "
+	    "WHERE site_id = $1 AND id = $2", 2 },
 	[STMT_WH_LIST] = { "wh_list",
 	    "SELECT id, url, array_to_string(events, ','), created_at FROM webhook_endpoints "
-	    "WHERE site_id = $1 ORDER BY created_at DESC, id DESC LIMIT 100", 1 },
+	    "WHERE site_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2", 2 },
 	[STMT_WH_DELETE] = { "wh_delete",
 	    "DELETE FROM webhook_endpoints WHERE site_id = $1 AND id = $2 RETURNING id", 2 },
 	[STMT_WH_MATCHING] = { "wh_matching",
@@ -392,7 +542,25 @@ const struct stmt stmts[STMT__MAX] = {
 	    "+ (SELECT count(*) FROM invoices WHERE site_id = $1 AND status = 'open' "
 	    "AND next_attempt_at <= $2) "
 	    "+ (SELECT count(*) FROM webhook_deliveries WHERE site_id = $1 AND status = 'pending' "
-	    "AND next_attempt_at <= $2)", 2 },
+	    "AND next_attempt_at <= $2) "
+	    "+ (SELECT count(*) FROM payment_attempts WHERE site_id = $1 AND outcome = 'pending')",
+	    2 },
+	/* /healthz: how many of this binary's migrations ($1) are applied, and the job runner's
+	 * lag: the age, on its site's clock, of the oldest item that is due and not done. The
+	 * one statement that reads every site, by design; each min() is an index probe. */
+	[STMT_HEALTH] = { "health",
+	    "SELECT (SELECT count(*) FROM schema_migrations WHERE version = ANY ($1::int[])), "
+	    "COALESCE((SELECT max(extract(epoch FROM now())::bigint + st.clock_offset - d.due) "
+	    "FROM sites st CROSS JOIN LATERAL (SELECT LEAST("
+	    "(SELECT min(next_billing_at) FROM subscriptions WHERE site_id = st.id "
+	    "AND next_billing_at IS NOT NULL), "
+	    "(SELECT min(resume_at) FROM subscriptions WHERE site_id = st.id "
+	    "AND status = 'paused' AND resume_at IS NOT NULL), "
+	    "(SELECT min(next_attempt_at) FROM invoices WHERE site_id = st.id "
+	    "AND status = 'open' AND next_attempt_at IS NOT NULL), "
+	    "(SELECT min(next_attempt_at) FROM webhook_deliveries WHERE site_id = st.id "
+	    "AND status = 'pending')) AS due) d "
+	    "WHERE d.due <= extract(epoch FROM now())::bigint + st.clock_offset), 0)", 1 },
 	[STMT_NOTIFY] = { "notify", "SELECT pg_notify('portald_jobs', $1)", 1 },
 
 	/* ---- portal configuration ---- */
@@ -411,6 +579,15 @@ const struct stmt stmts[STMT__MAX] = {
 	    "pause_subscription = $22, pause_max_days = $23, reactivate_subscription = $24, "
 	    "session_idle_timeout = $25, session_absolute_timeout = $26, updated_at = $27 "
 	    "WHERE site_id = $1", 27 },
+	/* A site the previous release created during a rolling upgrade has no row yet: it gets
+	 * the defaults the first time its configuration is read. */
+	[STMT_PCONF_ENSURE] = { "pconf_ensure",
+	    "INSERT INTO portal_configurations (site_id, updated_at) SELECT $1, created_at "
+	    "FROM sites WHERE id = $1 ON CONFLICT (site_id) DO NOTHING", 1 },
+	/* Is code one of the site's cancellation reasons? */
+	[STMT_PCONF_REASON] = { "pconf_reason",
+	    "SELECT count(*) FROM portal_configurations WHERE site_id = $1 "
+	    "AND cancel_reasons @> jsonb_build_array(jsonb_build_object('code', $2::text))", 2 },
 	[STMT_LOGO_PUT] = { "logo_put",
 	    "INSERT INTO portal_logos (site_id, sha256, png, width, height, created_at) "
 	    "VALUES ($1, $2, decode($3, 'hex'), $4, $5, $6) ON CONFLICT (site_id) DO UPDATE SET "
@@ -435,13 +612,9 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_FORM_RELEASE] = { "form_release",
 	    "DELETE FROM portal_form_submissions "
 	    "WHERE site_id = $1 AND session_id = $2 AND nonce = $3 AND location IS NULL", 3 },
-	/* A subscription, only if it is this customer's (deep links, portal lookups). */
 	/* Global: which site a host name belongs to. */
 	[STMT_SITE_BY_HOST] = { "site_by_host",
 	    "SELECT id FROM sites WHERE portal_host = lower($1)", 1 },
 	[STMT_SITE_SET_HOST] = { "site_set_host",
 	    "UPDATE sites SET portal_host = $2 WHERE id = $1", 2 },
-	[STMT_SUB_OF_CUSTOMER] = { "sub_of_customer",
-	    "SELECT id, status FROM subscriptions WHERE site_id = $1 AND customer_id = $2 "
-	    "AND id = $3", 3 },
 };

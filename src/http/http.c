@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http/http.h"
 
@@ -328,6 +329,38 @@ http_kvs_get(const struct http_kvs *kvs, const char *key)
 	return NULL;
 }
 
+static const char *
+skip_ows(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+bool
+http_content_type_is_json(const char *ct)
+{
+	const char *p;
+
+	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
+		return false;
+	p = skip_ows(ct + 16);
+	while (*p == ';') {
+		p = skip_ows(p + 1);
+		if (strncasecmp(p, "charset=", 8) != 0)
+			return false;
+		p += 8;
+		if (strncasecmp(p, "utf-8", 5) == 0)
+			p += 5;
+		else if (strncasecmp(p, "\"utf-8\"", 7) == 0)
+			p += 7;
+		else
+			return false;
+		p = skip_ows(p);
+	}
+	return *p == '\0';
+}
+
 void
 http_response_init(struct http_response *resp)
 {
@@ -392,6 +425,27 @@ http_redirect(struct http_response *resp, int status, const char *location)
 	resp->content_type = "text/plain; charset=utf-8";
 	http_header(resp, "Location", "%s", location);
 	buf_reset(&resp->body);
+}
+
+void
+http_header_remove(struct http_response *resp, const char *name)
+{
+	size_t n = strlen(name), in = 0, out = 0;
+	char *h = resp->headers.data;
+
+	while (in < resp->headers.len) {
+		char *eol = memchr(h + in, '\n', resp->headers.len - in);
+		size_t len = eol ? (size_t)(eol - (h + in)) + 1 : resp->headers.len - in;
+
+		if (!(len > n && h[in + n] == ':' && strncasecmp(h + in, name, n) == 0)) {
+			memmove(h + out, h + in, len);
+			out += len;
+		}
+		in += len;
+	}
+	resp->headers.len = out;
+	if (resp->headers.cap > 0)
+		h[out] = '\0';
 }
 
 const char *

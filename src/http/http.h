@@ -88,6 +88,9 @@ void	 http_parse_urlencoded(struct arena *a, const char *s, size_t n, struct htt
 void	 http_parse_cookies(struct arena *a, const char *s, struct http_kvs *kvs);
 /* First value for key, or NULL. */
 const char *http_kvs_get(const struct http_kvs *kvs, const char *key);
+/* true for "application/json" with no parameter but charset=utf-8 (any case, quoted or
+ * not): look-alikes such as "application/jsonfoo" or another charset are not JSON. */
+bool	 http_content_type_is_json(const char *ct);
 /* Decodes %XX (and '+' as space when plus_space); returns -1 on a bad escape or NUL. */
 int	 http_urldecode(char *s, bool plus_space);
 
@@ -100,6 +103,8 @@ void	 http_header(struct http_response *resp, const char *name, const char *fmt,
 void	 http_set_cookie(struct http_response *resp, const char *name, const char *value,
 	    long max_age);
 void	 http_redirect(struct http_response *resp, int status, const char *location);
+/* Removes every header line called name (any case). */
+void	 http_header_remove(struct http_response *resp, const char *name);
 /* Writes status line, headers and body into out, ready for the FastCGI stream. */
 void	 http_response_serialize(const struct http_response *resp, bool head, struct buf *out);
 const char *http_status_text(int status);

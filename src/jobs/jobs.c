@@ -13,13 +13,16 @@
 
 #include <curl/curl.h>
 
-#include "billing/billing.h"
+#include "billing/objects.h"
+#include "billing/payments.h"
+#include "billing/subscriptions.h"
 #include "core/crypto.h"
 #include "jobs/jobs.h"
 #include "jobs/webhook.h"
 #include "core/log.h"
 
 #define WEBHOOK_GIVE_UP	(3 * 86400)	/* retried with backoff for up to 3 days */
+#define PAYMENT_STALE_SECONDS	30	/* a gateway answer not recorded by then was lost */
 
 enum kind { K_NONE, K_RENEW, K_RESUME, K_RETRY };
 
@@ -65,24 +68,26 @@ quarantine_list(const char *site, char *out, size_t n)
 	snprintf(out + len, n - len, "}");
 }
 
-/* Claims the earliest due billing item of a site and processes it. 1 done, 0 nothing. */
+/* Claims the earliest due billing item of a site and processes it in its own transaction,
+ * then makes the gateway calls it queued, outside it. 1 done, 0 nothing, -1 the database
+ * is gone. */
 static int
-billing_step(struct db *db, const char *site, long long now)
+billing_step(struct db *db, const struct site *site, long long now)
 {
 	char t[24], skip[QUARANTINE_MAX * 74 + 4];
-	const char *p[3] = { site, t, skip };
+	const char *p[3] = { site->id, t, skip };
 	PGresult *r[3];
 	enum stmt_id ids[3] = { STMT_SUB_CLAIM_DUE, STMT_SUB_CLAIM_RESUME, STMT_INV_CLAIM_RETRY };
 	enum kind kinds[3] = { K_RENEW, K_RESUME, K_RETRY };
 	enum kind pick = K_NONE;
 	long long best = 0;
 	char id[72] = "";
-	struct bctx b = { db, site, now };
+	struct dctx d;
+	struct derr e;
 	int rc = 0;
-	bool paid;
 
 	snprintf(t, sizeof(t), "%lld", now);
-	quarantine_list(site, skip, sizeof(skip));
+	quarantine_list(site->id, skip, sizeof(skip));
 	if (db_begin(db) != 0)
 		return -1;
 	for (int i = 0; i < 3; i++) {
@@ -105,16 +110,17 @@ billing_step(struct db *db, const char *site, long long now)
 		db_rollback(db);
 		return 0;
 	}
+	dctx_init(&d, db, site, now, ACTOR_JOB_RUNNER, NULL);
 	switch (pick) {
 	case K_RENEW:
-		rc = billing_process_due(&b, id);
+		rc = subs_process_due(&d, id, &e);
 		break;
 	case K_RESUME:
-		rc = billing_process_resume(&b, id);
+		rc = subs_process_resume(&d, id, &e);
 		break;
 	case K_RETRY:
-		b.now = best;	/* the retry happens when it was due */
-		rc = billing_collect(&b, id, &paid);
+		d.now = best;	/* the retry happens when it was due */
+		rc = payments_collect(&d, id, &e);
 		break;
 	default:
 		break;
@@ -125,14 +131,43 @@ billing_step(struct db *db, const char *site, long long now)
 		db_rollback(db);
 		if (lost)
 			return -1;
-		log_error("jobs: site %s: %s failed (%s); set aside for %d s", site, id,
-		    db->status == DB_ERROR ? db->errmsg : "inconsistent data", QUARANTINE_SECONDS);
-		quarantine_add(site, id);
+		log_error("jobs: site %s: %s failed (%s); set aside for %d s", site->id, id,
+		    e.message, QUARANTINE_SECONDS);
+		quarantine_add(site->id, id);
 		return 1;	/* the rest of the site's work goes on */
 	}
 	if (db_commit(db) != 0)
 		return -1;
+	/* The charges the step recorded: called now, outside the transaction. */
+	if (payments_settle(&d, &e) != 0)
+		return -1;
 	return 1;
+}
+
+/* Charges and refunds whose answer was lost (a crash between the gateway call and its
+ * record): asked again with their recorded key, which never charges twice. */
+static int
+reconcile_step(struct db *db, const struct site *site, long long now)
+{
+	char before[24];
+	PGresult *res;
+	struct dctx d;
+	struct derr e;
+	int n, rc = 0;
+
+	snprintf(before, sizeof(before), "%lld", (long long)time(NULL) - PAYMENT_STALE_SECONDS);
+	res = db_exec(db, STMT_PAY_STALE, (const char *[]){ site->id, before });
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	dctx_init(&d, db, site, now, ACTOR_JOB_RUNNER, NULL);
+	for (int i = 0; i < n && rc == 0; i++) {
+		log_warn("jobs: site %s: resolving payment attempt %s left pending", site->id,
+		    db_val(res, i, 0));
+		rc = payments_resolve(&d, db_val(res, i, 0), true, &e);
+	}
+	PQclear(res);
+	return rc < 0 ? -1 : n;
 }
 
 /* Claims one due webhook delivery of a site and attempts it. 1 done, 0 nothing. */
@@ -144,7 +179,9 @@ webhook_step(struct db *db, const char *site, long long now)
 	char t[24], a[4][24], err[256] = "", *body;
 	PGresult *res, *upd;
 	struct buf b;
-	struct jw w;
+	struct site st;
+	struct dctx d;
+	struct derr e;
 	int status, attempts;
 	long long created, next = -1;
 	const char *state;
@@ -162,16 +199,17 @@ webhook_step(struct db *db, const char *site, long long now)
 		db_rollback(db);
 		return 0;
 	}
+	/* The payload is the event exactly as the API shows it. */
+	memset(&st, 0, sizeof(st));
+	snprintf(st.id, sizeof(st.id), "%s", site);
+	dctx_init(&d, db, &st, now, ACTOR_JOB_RUNNER, NULL);
 	buf_init(&b);
-	jw_init(&w, &b);
-	jw_obj_begin(&w, NULL);
-	jw_str(&w, "id", db_val(res, 0, 5));
-	jw_str(&w, "object", "event");
-	jw_str(&w, "type", db_val(res, 0, 6));
-	jw_str(&w, "object_id", db_val(res, 0, 7));
-	jw_raw(&w, "data", db_val(res, 0, 8));
-	jw_int_text(&w, "created_at", db_val(res, 0, 9));
-	jw_obj_end(&w);
+	if (obj_render(&d, OBJ_EVENT, db_val(res, 0, 5), &b, &e) != 0) {
+		PQclear(res);
+		buf_free(&b);
+		db_rollback(db);
+		return -1;
+	}
 	body = b.data;
 	status = webhook_post(db_val(res, 0, 3), db_val(res, 0, 4), body, allow_private, err,
 	    sizeof(err));
@@ -198,14 +236,15 @@ webhook_step(struct db *db, const char *site, long long now)
 	    next >= 0 ? a[1] : NULL, status ? a[2] : NULL, err[0] ? err : NULL, a[3] });
 	if (upd != NULL) {
 		char aid[40], hex[25];
-		PGresult *att;
 
 		PQclear(upd);
-		crypto_random_hex(12, hex, sizeof(hex));
-		snprintf(aid, sizeof(aid), "wha_%s", hex);
-		att = db_exec(db, STMT_WH_ATTEMPT_INSERT, (const char *[]){ site, aid,
-		    db_val(res, 0, 0), a[3], status ? a[2] : NULL, err[0] ? err : NULL });
-		upd = att;
+		upd = NULL;
+		/* No randomness: roll back; the delivery stays due and is tried again. */
+		if (crypto_random_hex(12, hex, sizeof(hex)) == 0) {
+			snprintf(aid, sizeof(aid), "wha_%s", hex);
+			upd = db_exec(db, STMT_WH_ATTEMPT_INSERT, (const char *[]){ site, aid,
+			    db_val(res, 0, 0), a[3], status ? a[2] : NULL, err[0] ? err : NULL });
+		}
 	}
 	if (strcmp(state, "succeeded") != 0)
 		log_warn("jobs: webhook %s attempt %d: %s", db_val(res, 0, 0), attempts,
@@ -229,20 +268,26 @@ jobs_pass(struct db *db)
 	if (sites == NULL)
 		return -1;
 	for (int i = 0; i < PQntuples(sites); i++) {
-		char site[48];
-		long long offset = db_ll(sites, i, 1, 0);
+		struct site site;
 		int rc;
 
-		snprintf(site, sizeof(site), "%s", db_val(sites, i, 0));
+		memset(&site, 0, sizeof(site));
+		snprintf(site.id, sizeof(site.id), "%s", db_val(sites, i, 0));
+		site.clock_offset = db_ll(sites, i, 1, 0);
+		snprintf(site.mode, sizeof(site.mode), "%s", db_val(sites, i, 2));
+		rc = reconcile_step(db, &site, (long long)time(NULL) + site.clock_offset);
+		if (rc < 0)
+			break;
+		done += rc;
 		/* Bounded per pass so one busy site cannot starve the others. */
 		for (int n = 0; n < 500; n++) {
-			rc = billing_step(db, site, (long long)time(NULL) + offset);
+			rc = billing_step(db, &site, (long long)time(NULL) + site.clock_offset);
 			if (rc <= 0)
 				break;
 			done++;
 		}
-		for (int n = 0; n < 100; n++) {
-			rc = webhook_step(db, site, (long long)time(NULL) + offset);
+		for (int n = 0; rc >= 0 && n < 100; n++) {
+			rc = webhook_step(db, site.id, (long long)time(NULL) + site.clock_offset);
 			if (rc <= 0)
 				break;
 			done++;

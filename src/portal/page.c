@@ -247,6 +247,39 @@ page_message(struct page *p, int status, const char *title, const char *text,
 	page_render(p, status, title, "message", d, false);
 }
 
+void
+page_derr(struct page *p, const struct derr *e)
+{
+	const char *home = page_url(p, "");
+
+	switch (e->kind) {
+	case DERR_NOT_FOUND:
+		page_message(p, 404, "Page not found", "There is nothing here, or it belongs to "
+		    "another account.", home, "Go to your account");
+		break;
+	case DERR_FORBIDDEN:
+		page_message(p, 403, "Not available", "This is not available in this portal. "
+		    "Nothing was changed.", home, "Go to your account");
+		break;
+	case DERR_CONFLICT:
+	case DERR_INVALID:
+	case DERR_CARD:
+		page_message(p, e->kind == DERR_CONFLICT ? 409 : e->kind == DERR_CARD ? 402 : 400,
+		    "This could not be done", e->message, home, "Go to your account");
+		break;
+	case DERR_UNAVAILABLE:
+	case DERR_NONE:
+		page_message(p, 503, "Please try again", "The billing portal is briefly "
+		    "unavailable. Nothing was changed. Please try again in a moment.", NULL, NULL);
+		break;
+	case DERR_INTERNAL:
+		log_error("request %s: %s (%s)", p->c->req->request_id, e->message, e->code);
+		page_message(p, 500, "Something went wrong", "Nothing was changed. Please try "
+		    "again later.", home, "Go to your account");
+		break;
+	}
+}
+
 /* Pages that cannot know their site (an unknown site, the database away): plain, with
  * the same headers as every portal page. */
 void

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "billing/sessions.h"
 #include "portal/portal.h"
 
 static void
@@ -25,51 +26,42 @@ page_access(struct page *p)
 	struct ctx *c = p->c;
 	const char *token = c->req->path_params[1];
 	struct token t;
-	char hash[65], cookie[TOKEN_MAX], cookie_hash[65], now[24], name[96];
-	PGresult *sess, *done;
+	char cookie[TOKEN_MAX], cookie_hash[65], name[96];
+	struct derr e;
+	PGresult *sess;
 
 	if (token_parse(token, &t) != 0 || strcmp(t.site_id, p->set.site_id) != 0) {
 		invalid_link(p);
 		return;
 	}
-	sess = db_exec(c->db, STMT_PSESS_GET, (const char *[]){ t.site_id, t.session_id });
-	if (sess == NULL) {
-		unavailable(p);
-		return;
-	}
-	token_hash_hex(token, hash);
-	if (PQntuples(sess) == 0 || !crypto_equal(hash, db_val(sess, 0, PS_TOKEN_HASH), 64)) {
-		PQclear(sess);
-		invalid_link(p);
-		return;
-	}
-	p->redirect_url = arena_strndup(&c->req->arena, db_val(sess, 0, PS_REDIRECT),
-	    strlen(db_val(sess, 0, PS_REDIRECT)));
-	if (strcmp(db_val(sess, 0, PS_STATUS), "created") != 0 ||
-	    db_ll(sess, 0, PS_EXPIRES, 0) <= c->now) {
-		PQclear(sess);
-		page_message(p, 410, "This link has expired", "Sign-in links work once, "
-		    "within an hour. Open the billing portal again from your account.", NULL,
-		    NULL);
-		return;
-	}
 	/* The cookie gets a fresh secret: the token in the URL never becomes the session. */
 	if (token_new(t.site_id, t.session_id, cookie, sizeof(cookie), cookie_hash) != 0) {
-		PQclear(sess);
 		unavailable(p);
 		return;
 	}
-	done = db_exec(c->db, STMT_PSESS_CONSUME, (const char *[]){ t.site_id, t.session_id,
-	    buf_lltoa(c->now, now), c->req->remote_addr, cookie_hash });
-	if (done == NULL || PQntuples(done) == 0) {
-		/* Lost a race with another use of the same link, or the database went away. */
-		if (done == NULL)
+	if (sessions_enter(&p->d, token, c->req->remote_addr, cookie_hash, &e) != 0) {
+		if (e.kind == DERR_NOT_FOUND)
+			invalid_link(p);
+		else if (e.kind != DERR_CONFLICT)
 			unavailable(p);
-		else
-			page_message(p, 410, "This link has expired", "Sign-in links work once. "
-			    "Open the billing portal again from your account.", NULL, NULL);
-		PQclear(done);
+		else {
+			/* Used or expired: the session still knows the way back. */
+			sess = db_exec(c->db, STMT_PSESS_GET, (const char *[]){ t.site_id,
+			    t.session_id });
+			if (sess != NULL && PQntuples(sess) == 1)
+				p->redirect_url = arena_strndup(&c->req->arena,
+				    db_val(sess, 0, PS_REDIRECT), strlen(db_val(sess, 0, PS_REDIRECT)));
+			PQclear(sess);
+			page_message(p, 410, "This link has expired", "Sign-in links work once, "
+			    "within an hour. Open the billing portal again from your account.",
+			    NULL, NULL);
+		}
+		return;
+	}
+	sess = db_exec(c->db, STMT_PSESS_GET, (const char *[]){ t.site_id, t.session_id });
+	if (sess == NULL || PQntuples(sess) != 1) {
 		PQclear(sess);
+		unavailable(p);
 		return;
 	}
 	snprintf(name, sizeof(name), PORTAL_COOKIE_PREFIX "%s", t.site_id);
@@ -78,7 +70,6 @@ page_access(struct page *p)
 	    portal_flow_target(p, db_val(sess, 0, PS_FLOW)) :
 	    db_val(sess, 0, PS_FORWARD) != NULL ? db_val(sess, 0, PS_FORWARD) : page_url(p, ""));
 	http_redirect(c->resp, 303, p->location);
-	PQclear(done);
 	PQclear(sess);
 }
 

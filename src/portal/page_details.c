@@ -1,6 +1,7 @@
 /* page_details.c: /portal/{site}/billing_details: the customer's name, company, tax id,
  * phone, address and (where the merchant allows it) email address. The POST goes through
- * customer_update_details, the same domain call as the API's customer update. */
+ * customers_update, the same domain call as the API's customer update, with the
+ * session's policy: the domain refuses what the settings forbid. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,8 +23,8 @@ tax_type_option(size_t i)
 {
 	if (i == 0)
 		return (struct form_option){ "", "No tax ID" };
-	return (struct form_option){ customer_tax_id_types[i - 1].code,
-	    customer_tax_id_types[i - 1].label };
+	return (struct form_option){ customers_tax_types[i - 1].code,
+	    customers_tax_types[i - 1].label };
 }
 
 static const char *
@@ -192,16 +193,16 @@ address_json(const struct form *f, PGresult *res)
 void
 page_details_save(struct page *p)
 {
-	struct bctx b = { p->c->db, p->set.site_id, p->c->now };
-	struct customer_details d;
-	struct billing_error err;
+	struct customer_req r;
+	struct derr e;
 	struct form f;
-	PGresult *res, *done;
+	PGresult *res;
 	char *addr;
 	const char *type, *value;
 
-	/* Refused here as in the domain call below: a form posted directly changes nothing. */
-	if (disabled(p) || (res = load_customer(p)) == NULL)
+	/* No check of the setting here: the domain call below refuses a form posted while
+	 * editing is off, as it refuses the same change from any other page. */
+	if ((res = load_customer(p)) == NULL)
 		return;
 	form_init(&f, details_fields);
 	if (!p->set.email_editable)
@@ -214,56 +215,55 @@ page_details_save(struct page *p)
 		form_error(&f, "tax_id_value", "Enter your tax ID, or choose \"No tax ID\"");
 	if (*type == '\0' && *value != '\0')
 		form_error(&f, "tax_id_type", "Select the type of your tax ID");
-	if (f.n_errors > 0) {
+	if (f.n_errors > 0 && p->set.edit_billing_details) {
 		render(p, &f, 422);
 		PQclear(res);
 		return;
 	}
 	addr = address_json(&f, res);
-	memset(&d, 0, sizeof(d));
-	d.set_name = d.set_phone = d.set_company = d.set_address = d.set_tax_id = true;
-	d.name = form_get(&f, "name");
-	d.phone = form_get(&f, "phone");
-	d.company = form_get(&f, "company");
-	d.address_json = addr;
-	d.tax_id_type = type;
-	d.tax_id_value = value;
+	memset(&r, 0, sizeof(r));
+	r.set_name = r.set_phone = r.set_company = r.set_address = r.set_tax_id = true;
+	r.name = form_get(&f, "name");
+	r.phone = form_get(&f, "phone");
+	r.company = form_get(&f, "company");
+	r.address_json = addr;
+	r.tax_id_type = type;
+	r.tax_id_value = value;
 	if (!form_hidden(&f, "email")) {
-		d.set_email = true;
-		d.email = form_get(&f, "email");
+		r.set_email = true;
+		r.email = form_get(&f, "email");
 	} else if (http_kvs_get(&p->c->req->form, "email") != NULL) {
 		/* The page offers no email field then; one posted anyway goes to the domain
 		 * call, which refuses a change rather than this page ignoring it. */
-		d.set_email = true;
-		d.email = http_kvs_get(&p->c->req->form, "email");
+		r.set_email = true;
+		r.email = http_kvs_get(&p->c->req->form, "email");
 	}
-	if (customer_update_details(&b, p->customer_id, &d, &p->set, &done, &err) != 0) {
+	if (customers_update(&p->d, p->customer_id, &r, &p->pol.customer, &e) != 0) {
 		cJSON_free(addr);
 		PQclear(res);
-		if (strcmp(err.code, "database_error") == 0) {
-			page_message(p, 503, "Please try again", "The billing portal is briefly "
-			    "unavailable. Nothing was changed. Please try again in a moment.", NULL,
-			    NULL);
-			return;
-		}
-		if (strcmp(err.code, "feature_disabled") == 0) {
-			(void)disabled(p);
-			return;
-		}
-		if (strcmp(err.code, "email_not_editable") == 0) {
+		if (e.kind == DERR_FORBIDDEN && strcmp(e.code, "email_not_editable") == 0) {
 			page_message(p, 403, "Your email address cannot be changed here", "Nothing "
 			    "was changed. To change your email address, contact us.",
 			    page_url(p, "/billing_details"), "Back to billing details");
 			return;
 		}
-		form_error(&f, strncmp(err.param, "tax_id.", 7) == 0 ? (strcmp(err.param,
-		    "tax_id.type") == 0 ? "tax_id_type" : "tax_id_value") : err.param[0] ?
-		    err.param : "name", err.message);
+		if (e.kind == DERR_FORBIDDEN) {
+			page_message(p, 403, "Billing details cannot be changed here", "Nothing was "
+			    "changed. To change your billing details, contact us.", page_url(p, ""),
+			    "Go to your account");
+			return;
+		}
+		if (e.kind != DERR_INVALID) {
+			page_derr(p, &e);
+			return;
+		}
+		form_error(&f, strncmp(e.param, "tax_id.", 7) == 0 ? (strcmp(e.param,
+		    "tax_id.type") == 0 ? "tax_id_type" : "tax_id_value") : e.param[0] ?
+		    e.param : "name", e.message);
 		render(p, &f, 422);
 		return;
 	}
 	cJSON_free(addr);
-	PQclear(done);
 	PQclear(res);
 	page_redirect(p, "?updated=billing_details");
 }

@@ -58,7 +58,7 @@ page_overview(struct page *p)
 	if (db_val(res, 0, CUST_COMPANY))
 		cJSON_AddStringToObject(d, "company", db_val(res, 0, CUST_COMPANY));
 	if (db_val(res, 0, CUST_TAX_TYPE)) {
-		const char *label = customer_tax_id_label(db_val(res, 0, CUST_TAX_TYPE));
+		const char *label = customers_tax_type_label(db_val(res, 0, CUST_TAX_TYPE));
 
 		cJSON_AddStringToObject(d, "tax_label", label ? label : "Tax ID");
 		cJSON_AddStringToObject(d, "tax_value", db_val(res, 0, CUST_TAX_VALUE));

@@ -6,7 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "billing/billing.h"
+#include "billing/sessions.h"
 #include "core/log.h"
 #include "portal/portal.h"
 
@@ -60,6 +60,12 @@ portal_site(struct page *p, const char *site_id)
 		return -1;
 	}
 	p->c->now = (long long)time(NULL) + p->set.clock_offset;
+	memset(&p->site, 0, sizeof(p->site));
+	snprintf(p->site.id, sizeof(p->site.id), "%s", p->set.site_id);
+	snprintf(p->site.mode, sizeof(p->site.mode), "%s", p->set.test_mode ? "test" : "live");
+	p->site.clock_offset = p->set.clock_offset;
+	dctx_init(&p->d, p->c->db, &p->site, p->c->now, ACTOR_NONE, NULL);
+	portal_policy(&p->set, &p->pol);
 	/* A host that is another site's own portal host never shows this site's pages
 	 * (the installation's own host, the usual case, costs no lookup). */
 	if (p->c->req->host != NULL && strcasecmp(p->c->req->host, p->set.custom_host) != 0 &&
@@ -116,32 +122,13 @@ signed_out(struct page *p, const char *redirect_url, const char *why)
 static int
 logout(struct page *p)
 {
-	struct ctx *c = p->c;
-	struct bctx b = { c->db, p->set.site_id, c->now };
-	char now[24];
-	PGresult *res;
-	struct buf data;
-	struct jw w;
-	int rc = 0;
+	struct derr e;
 
-	if (db_begin(c->db) != 0)
+	if (db_begin(p->c->db) != 0)
 		return -1;
-	res = db_exec(c->db, STMT_PSESS_LOGOUT, (const char *[]){ p->set.site_id,
-	    p->session_id, buf_lltoa(c->now, now), c->req->remote_addr });
-	if (res == NULL) {
-		db_rollback(c->db);
-		return -1;
-	}
-	if (PQntuples(res) == 1) {
-		buf_init(&data);
-		jw_init(&w, &data);
-		billing_write_portal_session(&w, res, 0, NULL, NULL);
-		rc = events_emit(&b, "portal_session.logged_out", p->session_id, data.data);
-		buf_free(&data);
-	}
-	PQclear(res);
-	if (rc != 0 || db_commit(c->db) != 0) {
-		db_rollback(c->db);
+	if (sessions_logout(&p->d, p->session_id, p->c->req->remote_addr, &e) != 0 ||
+	    db_commit(p->c->db) != 0) {
+		db_rollback(p->c->db);
 		return -1;
 	}
 	return 0;
@@ -189,6 +176,8 @@ portal_session(struct page *p)
 	}
 	snprintf(p->session_id, sizeof(p->session_id), "%s", t.session_id);
 	(void)portal_settings_override(&p->set, db_val(res, 0, PG_FEATURES));
+	portal_policy(&p->set, &p->pol);
+	dctx_init(&p->d, c->db, &p->site, c->now, ACTOR_PORTAL_SESSION, p->session_id);
 	login = db_ll(res, 0, PG_LOGIN, 0);
 	seen = db_ll(res, 0, PG_SEEN, login);
 	if (c->now - seen > p->set.session_idle_timeout ||

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "billing/domain.h"
 #include "billing/portal_settings.h"
 #include "core/crypto.h"
 #include "core/token.h"
@@ -36,6 +37,10 @@ struct page {
 	struct ctx		*c;
 	struct portal_settings	 set;	/* the site's settings; with the session's overrides
 					 * applied once signed in */
+	struct site		 site;
+	struct dctx		 d;	/* the domain's view: site, clock, and the session
+					 * as the actor once signed in */
+	struct portal_policy	 pol;	/* what set allows, for every domain call */
 	bool			 signed_in;
 	char			 session_id[48];
 	char			 csrf[48];	/* for every form of the page */
@@ -79,6 +84,9 @@ void	page_render(struct page *p, int status, const char *title, const char *tpl,
 /* A branded message page: heading, text and an optional link (else the way back). */
 void	page_message(struct page *p, int status, const char *title, const char *text,
 	    const char *link, const char *link_text);
+/* A domain error as a branded page with the status it maps to (404, 403, 409, 503, ...)
+ * and a way back to the account. */
+void	page_derr(struct page *p, const struct derr *e);
 /* 303 to a path of this site's portal, "/portal/<site>" + suffix (may be ""). */
 void	page_redirect(struct page *p, const char *suffix);
 /* A date in the site's time zone, "25 November 2026". */

@@ -11,7 +11,10 @@
 #include "server/dispatch.h"
 #include "api/auth.h"
 #include "api/idempotency.h"
+#include "billing/payments.h"
+#include "core/crypto.h"
 #include "core/log.h"
+#include "db/migrate.h"
 #include "portal/portal.h"
 #include "http/router.h"
 
@@ -59,6 +62,7 @@ static const struct route routes[] = {
 	API(HTTP_POST, "/api/v1/plans", h_plan_create, plan_create_fields, no_params),
 	API(HTTP_GET, "/api/v1/plans", h_plan_list, NULL, plan_list_params),
 	API(HTTP_GET, "/api/v1/plans/:id", h_plan_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/plans/:id", h_plan_update, plan_update_fields, no_params),
 	API(HTTP_POST, "/api/v1/plans/:id/archive", h_plan_archive, empty_fields, no_params),
 	API(HTTP_POST, "/api/v1/subscriptions", h_sub_create, sub_create_fields, no_params),
 	API(HTTP_GET, "/api/v1/subscriptions", h_sub_list, NULL, sub_list_params),
@@ -82,7 +86,13 @@ static const struct route routes[] = {
 	    no_params),
 	API(HTTP_POST, "/api/v1/customers/:id/payment_methods", h_pm_attach, pm_attach_fields,
 	    no_params),
-	API(HTTP_GET, "/api/v1/customers/:id/payment_methods", h_pm_list, NULL, no_params),
+	API(HTTP_GET, "/api/v1/customers/:id/payment_methods", h_pm_list, NULL, list_params),
+	API(HTTP_POST, "/api/v1/customers/:id/credit_entries", h_customer_credit_grant,
+	    credit_grant_fields, no_params),
+	API(HTTP_GET, "/api/v1/customers/:id/credit_entries", h_customer_credit_list, NULL,
+	    list_params),
+	API(HTTP_GET, "/api/v1/customers/:id/entitlements", h_customer_entitlements, NULL,
+	    no_params),
 	API(HTTP_POST, "/api/v1/customers/:id/payment_methods/:pm/default", h_pm_default,
 	    empty_fields, no_params),
 	API(HTTP_DELETE, "/api/v1/customers/:id/payment_methods/:pm", h_pm_detach, NULL,
@@ -91,7 +101,7 @@ static const struct route routes[] = {
 	API(HTTP_GET, "/api/v1/events/:id", h_event_get, NULL, no_params),
 	API(HTTP_POST, "/api/v1/events/:id/resend", h_event_resend, empty_fields, no_params),
 	API(HTTP_POST, "/api/v1/webhook_endpoints", h_wh_create, wh_create_fields, no_params),
-	API(HTTP_GET, "/api/v1/webhook_endpoints", h_wh_list, NULL, no_params),
+	API(HTTP_GET, "/api/v1/webhook_endpoints", h_wh_list, NULL, list_params),
 	API(HTTP_DELETE, "/api/v1/webhook_endpoints/:id", h_wh_delete, NULL, no_params),
 	API(HTTP_GET, "/api/v1/portal_configuration", h_pconf_get, NULL, no_params),
 	API(HTTP_POST, "/api/v1/portal_configuration", h_pconf_update,
@@ -122,24 +132,63 @@ static const struct route routes[] = {
 };
 #pragma GCC diagnostic pop
 
+/* true when s contains word, in any case */
+static bool
+has_ci(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (; *s != '\0'; s++)
+		if (strncasecmp(s, word, n) == 0)
+			return true;
+	return false;
+}
+
 static bool
 is_api_path(const char *path)
 {
 	return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
 }
 
+/* GET /healthz, for load balancers: 200 while this host can serve (database reachable,
+ * every migration this binary needs applied), 503 otherwise. The job runner's lag is
+ * reported, not judged: runners lagging is no reason to take a web host out of rotation.
+ * Nothing in it names a version, host or site. */
 static void
 health(struct ctx *c)
 {
-	PGresult *res = db_exec(c->db, STMT_PING, NULL);
+	static char versions[MIGRATE_MAX * 8];
+	static int nversions = -1;
+	const char *params[1];
+	PGresult *res;
+	bool current;
+	long long lag;
 
+	if (nversions < 0) {
+		struct migration m[MIGRATE_MAX];
+
+		nversions = migrate_list(m, MIGRATE_MAX);
+		migrate_versions_literal(versions, sizeof(versions));
+	}
+	params[0] = versions;
+	http_header(c->resp, "Cache-Control", "no-store");
+	res = db_exec(c->db, STMT_HEALTH, params);
 	if (res == NULL) {
-		api_db_error(c);
+		api_json_start(c, 503);
+		http_header(c->resp, "Retry-After", "5");
+		buf_puts(&c->resp->body, "{\"status\":\"unavailable\",\"database\":\"unreachable\","
+		    "\"schema\":\"unknown\",\"jobs\":\"unknown\"}");
 		return;
 	}
+	current = db_ll(res, 0, 0, 0) == nversions;
+	lag = db_ll(res, 0, 1, 0);
 	PQclear(res);
-	api_json_start(c, 200);
-	buf_puts(&c->resp->body, "{\"status\":\"ok\"}");
+	if (lag < 0)
+		lag = 0;
+	api_json_start(c, current ? 200 : 503);
+	buf_printf(&c->resp->body, "{\"status\":\"%s\",\"database\":\"ok\",\"schema\":\"%s\","
+	    "\"jobs\":\"%s\",\"jobs_lag_seconds\":%lld}", current ? "ok" : "unavailable",
+	    current ? "current" : "behind", lag > c->cfg->jobs_max_lag ? "lagging" : "ok", lag);
 }
 
 /* Parses and validates the JSON body of an API POST; answers 4xx and returns -1. */
@@ -169,10 +218,10 @@ api_body(struct ctx *c, const struct route *rt)
 	if (r->body_len == 0) {
 		c->body = cJSON_CreateObject();
 	} else {
-		if (r->content_type == NULL ||
-		    strncasecmp(r->content_type, "application/json", 16) != 0) {
+		if (!http_content_type_is_json(r->content_type)) {
 			api_error(c, 415, "invalid_request_error", "unsupported_media_type", NULL,
-			    "Send the body as JSON with 'Content-Type: application/json'.");
+			    "Send the body as JSON with 'Content-Type: application/json' (a charset, "
+			    "if any, must be utf-8).");
 			return -1;
 		}
 		c->body = json_parse(r->body, r->body_len, c->cfg->json_max_depth, &e);
@@ -188,11 +237,35 @@ api_body(struct ctx *c, const struct route *rt)
 	return 0;
 }
 
+/* Money moves in three steps (DESIGN, rulings): the handler's changes, with each charge
+ * or refund recorded as intent, commit first; then the gateway calls run outside any
+ * transaction and record their outcomes; then the answer is rendered from what is now
+ * true and stored for the Idempotency-Key. */
+static void
+settle_and_answer(struct ctx *c, enum idem_result idem)
+{
+	struct derr e;
+
+	if ((idem == IDEM_CLAIMED && idem_set_answer(c) != 0) || db_commit(c->db) != 0) {
+		db_rollback(c->db);
+		api_db_error(c);
+		return;
+	}
+	if (payments_settle(&c->d, &e) != 0)
+		log_warn("request %s: a gateway call is left to the job runner: %s",
+		    c->req->request_id, e.message);
+	api_render_answer(c);
+	if (idem == IDEM_CLAIMED && c->resp->status < 500 && idem_store(c) != 0)
+		log_warn("request %s: its answer could not be stored for its Idempotency-Key",
+		    c->req->request_id);
+}
+
 /* Runs a mutating handler in one transaction, so a failed request changes nothing. */
 static void
 api_mutation(struct ctx *c, const struct route *rt)
 {
 	enum idem_result idem = IDEM_NONE;
+	unsigned long random_failures = crypto_random_failures();
 
 	if (db_begin(c->db) != 0) {
 		api_db_error(c);
@@ -211,6 +284,13 @@ api_mutation(struct ctx *c, const struct route *rt)
 		return;
 	}
 	rt->handler(c);
+	/* Randomness failed somewhere in the handler, checked or not: nothing it did can be
+	 * trusted (an id or a secret may be empty). Keep nothing, say so. */
+	if (crypto_random_failures() != random_failures) {
+		db_rollback(c->db);
+		api_no_randomness(c);
+		return;
+	}
 	/* A statement that failed (a conflict with a concurrent request, a lost connection, a
 	 * bug) ends the request: roll back everything, the idempotency claim too, so a retry
 	 * with the same key runs afresh instead of replaying a transient failure. */
@@ -232,10 +312,22 @@ api_mutation(struct ctx *c, const struct route *rt)
 			api_db_error(c);
 			return;
 		}
+	} else if (c->answer_set && (c->d.npending > 0 || c->d.pending_overflow)) {
+		settle_and_answer(c, idem);
+		return;
+	} else if (c->answer_set) {
+		api_render_answer(c);
+		if (c->resp->status >= 400) {
+			db_rollback(c->db);
+			return;
+		}
 	}
 	if ((idem == IDEM_CLAIMED && idem_store(c) != 0) || db_commit(c->db) != 0) {
 		db_rollback(c->db);
-		api_db_error(c);
+		if (crypto_random_failures() != random_failures)
+			api_no_randomness(c);	/* sealing the stored answer needs a nonce */
+		else
+			api_db_error(c);
 	}
 }
 
@@ -252,13 +344,16 @@ dispatch_api(struct ctx *c, const struct route *rt)
 	}
 	if (auth_api_request(c) != 0)
 		return;
+	dctx_init(&c->d, c->db, &c->site, c->now, ACTOR_API_KEY, c->key_id);
 	if (api_check_query(c, rt->query) != 0)
 		return;
 	if (c->req->method == HTTP_POST && api_body(c, rt) != 0)
 		return;
-	if (c->req->method == HTTP_GET || c->req->method == HTTP_HEAD)
-		rt->handler(c);
-	else
+	if (c->req->method == HTTP_GET || c->req->method == HTTP_HEAD) {
+		rt->handler(c);	/* HEAD: inside dispatch's rolled-back transaction */
+		if (c->answer_set)
+			api_render_answer(c);
+	} else
 		api_mutation(c, rt);
 }
 
@@ -295,6 +390,7 @@ dispatch_portal(struct ctx *c, const struct route *rt)
 	struct page p = { .c = c };
 	unsigned fl = rt->pflags;
 	bool post = r->method == HTTP_POST, txn = false;
+	unsigned long random_failures = crypto_random_failures();
 
 	/* A POST always has a session to check its CSRF token against. */
 	assert(!post || (fl & PAGE_SESSION));
@@ -356,8 +452,10 @@ finish:
 		/* Post/redirect/get: a page that redirects did its work; anything else (a form
 		 * with errors, a refusal, a failed statement) leaves nothing behind. */
 		bool redirected = c->resp->status == 303;
+		/* Randomness failed in the page: an id or a secret may be empty. */
+		bool trusted = crypto_random_failures() == random_failures;
 
-		if (!redirected || c->db->status != DB_OK || db_commit(c->db) != 0) {
+		if (!redirected || !trusted || c->db->status != DB_OK || db_commit(c->db) != 0) {
 			db_rollback(c->db);
 			/* A redirect promises the work was done: it was not, so say so. */
 			if (redirected) {
@@ -367,6 +465,15 @@ finish:
 				    "briefly unavailable. Nothing was changed. Please try again in a "
 				    "moment.", NULL, NULL);
 			}
+		} else if (p.d.npending > 0 || p.d.pending_overflow) {
+			/* Money moves in three steps (DESIGN, rulings): the intent is committed
+			 * now; the gateway is called outside any transaction and each outcome
+			 * recorded in its own; the page the browser is sent to shows it. */
+			struct derr e;
+
+			if (payments_settle(&p.d, &e) != 0)
+				log_warn("request %s: a gateway call is left to the job runner: %s",
+				    r->request_id, e.message);
 		}
 	}
 done:
@@ -382,6 +489,7 @@ dispatch(struct worker_state *ws, const char **log_path)
 	size_t idx;
 	enum router_result rr;
 	const struct route *rt;
+	unsigned long random_failures = crypto_random_failures();
 
 	*log_path = r->path;
 	http_header(&ws->resp, "X-Request-Id", "%s", r->request_id);
@@ -390,8 +498,13 @@ dispatch(struct worker_state *ws, const char **log_path)
 		bool api = is_api_path(r->path);
 		int status = rr == ROUTE_BAD_METHOD ? 405 : 404;
 
-		if (strncmp(r->path, "/portal/", 8) == 0 && strstr(r->path, "/access/") != NULL)
-			*log_path = "/portal/:site/access/:token";
+		/* The access path spelled another way (case, %-escapes) may still carry a
+		 * live token: keep it out of the log as well. */
+		if (strncasecmp(r->path, "/portal/access/", 15) == 0)
+			*log_path = "/portal/access/:token";
+		else if (has_ci(r->path, "portal") &&
+		    (strchr(r->path, '%') != NULL || has_ci(r->path, "access")))
+			*log_path = "/portal/[redacted]";
 		if (api)
 			api_error(&c, status, "invalid_request_error",
 			    status == 405 ? "method_not_allowed" : "route_missing", NULL,
@@ -409,6 +522,19 @@ dispatch(struct worker_state *ws, const char **log_path)
 		    "Content-Length is not a number.");
 		return;
 	}
+	/* HEAD answers what GET would and changes nothing: the GET handler runs in a
+	 * transaction that is always rolled back (one a handler opens nests inside it),
+	 * and the client is given no cookie. */
+	if (r->method == HTTP_HEAD) {
+		if (db_begin(c.db) != 0) {
+			if (rt->kind == RK_PORTAL)
+				portal_plain_message(&c, 503, "Please try again", "The billing "
+				    "portal is briefly unavailable. Please try again in a moment.");
+			else
+				api_db_error(&c);
+			return;
+		}
+	}
 	switch (rt->kind) {
 	case RK_HEALTH:
 		health(&c);
@@ -419,6 +545,21 @@ dispatch(struct worker_state *ws, const char **log_path)
 	case RK_PORTAL:
 		dispatch_portal(&c, rt);
 		break;
+	}
+	if (r->method == HTTP_HEAD) {
+		db_rollback(c.db);
+		while (c.db->in_txn)	/* a handler that left a level open */
+			db_rollback(c.db);
+		http_header_remove(c.resp, "Set-Cookie");
+	}
+	/* The last line of defence for paths outside api_mutation: an answer built on a
+	 * failed random draw is not given out. */
+	if (crypto_random_failures() != random_failures && c.resp->status < 500) {
+		if (rt->kind == RK_API)
+			api_no_randomness(&c);
+		else
+			portal_plain_message(&c, 503, "Please try again", "The billing portal is "
+			    "briefly unavailable. Please try again in a moment.");
 	}
 	cJSON_Delete(c.body);
 }

@@ -1,5 +1,7 @@
 /* listen.c: creates the Unix socket nginx connects to (mode, owner, group from the
- * config), or takes one inherited from systemd (fd 3 with LISTEN_FDS, or fd 0). */
+ * config), or takes one inherited from systemd (fd 3 with LISTEN_FDS, or fd 0). A socket
+ * systemd passes (portald.socket) is used whatever the config names: the socket unit owns
+ * it, so a restart loses no connection. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -25,13 +27,25 @@ is_listening_socket(int fd)
 	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0 && acc;
 }
 
+/* True when systemd passed us a listening socket as fd 3 (sd_listen_fds(3)). The variables
+ * are removed, as sd_listen_fds(1) does, so nothing we fork or exec takes them for its own. */
+static bool
+from_systemd(void)
+{
+	const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+	bool ours = fds != NULL && pid != NULL && atoi(fds) >= 1 && atoi(pid) == (int)getpid() &&
+	    is_listening_socket(3);
+
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	return ours;
+}
+
 static int
 inherited(struct listener *l, char *err, size_t errlen)
 {
-	const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
-
-	if (fds != NULL && pid != NULL && atoi(fds) >= 1 && atoi(pid) == (int)getpid() &&
-	    is_listening_socket(3)) {
+	if (from_systemd()) {
 		l->fd = 3;
 		return 0;
 	}
@@ -98,6 +112,12 @@ listen_open(const struct config *cfg, struct listener *l, char *err, size_t errl
 	l->fd = -1;
 	if (strcmp(cfg->socket_path, "inherit") == 0)
 		return inherited(l, err, errlen);
+	if (from_systemd()) {
+		log_info("using the socket systemd passed (fd 3), not creating %s",
+		    cfg->socket_path);
+		l->fd = 3;
+		return 0;
+	}
 	if (strlen(cfg->socket_path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "socket path is too long");
 		return -1;

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "core/config.h"
+#include "db/db.h"
 #include "jobs/jobs.h"
 #include "server/listen.h"
 #include "core/log.h"
@@ -58,8 +59,10 @@ main(int argc, char **argv)
 	}
 	if (log_parse_level(cfg.log_level, &lv) == 0)
 		log_set_level(lv);
+	db_set_password(cfg.secrets.db_password);
 	if (check_only) {
-		printf("portald: %s is valid\n", path);
+		printf("portald: %s is valid (secrets file %s: %d server key%s)\n", path,
+		    cfg.secrets_file, cfg.secrets.nkeys, cfg.secrets.nkeys == 1 ? "" : "s");
 		return 0;
 	}
 	if (jobs_only) {

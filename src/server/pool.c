@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "db/db.h"
 #include "server/pool.h"
 #include "jobs/jobs.h"
 #include "server/worker.h"
@@ -198,6 +199,7 @@ pool_run(struct config *cfg, const char *config_path, struct listener *l)
 			got_hup = 0;
 			config_defaults(&next);
 			if (config_load(&next, config_path, err, sizeof(err)) != 0) {
+				secrets_wipe(&next.secrets);
 				log_error("reload: %s; keeping the running configuration", err);
 			} else {
 				enum log_level lv;
@@ -210,6 +212,8 @@ pool_run(struct config *cfg, const char *config_path, struct listener *l)
 				if (next.workers > POOL_MAX)
 					next.workers = POOL_MAX;
 				*cfg = next;
+				secrets_wipe(&next.secrets);
+				db_set_password(cfg->secrets.db_password);
 				if (log_parse_level(cfg->log_level, &lv) == 0)
 					log_set_level(lv);
 				/* Old workers finish what they are doing and leave; new ones,

@@ -62,6 +62,26 @@ read_body(struct worker_state *ws, FCGX_Stream *in)
 	r->body_len = ws->body.len;
 }
 
+/* A log value: as it is, or double-quoted with " and \\ escaped when it holds a space, a
+ * quote or a backslash, so the key=value line stays parseable. */
+static const char *
+log_value(const char *v, char *out, size_t n)
+{
+	size_t j = 0;
+
+	if (strpbrk(v, " \"\\") == NULL && *v != '\0')
+		return v;
+	out[j++] = '"';
+	for (; *v && j + 3 < n; v++) {
+		if (*v == '"' || *v == '\\')
+			out[j++] = '\\';
+		out[j++] = *v;
+	}
+	out[j++] = '"';
+	out[j] = '\0';
+	return out;
+}
+
 static double
 ms_since(const struct timespec *t0)
 {
@@ -124,6 +144,7 @@ worker_run(const struct config *cfg, int listen_fd)
 		struct timespec t0;
 		struct epoll_event ev;
 		const char *log_path;
+		char path_buf[1100];
 		int rc;
 
 		worker_busy = 0;
@@ -159,8 +180,9 @@ worker_run(const struct config *cfg, int listen_fd)
 		http_response_serialize(&ws.resp, ws.req.method == HTTP_HEAD, &ws.out);
 		FCGX_PutStr(ws.out.data, (int)ws.out.len, fr.out);
 		/* Log before Finish: the request strings live in fr.envp until then. */
-		log_info("%s %s %d %.1fms id=%s", ws.req.method_str, log_path, ws.resp.status,
-		    ms_since(&t0), ws.req.request_id);
+		log_info("method=%s path=%s status=%d duration_ms=%.1f request_id=%s",
+		    ws.req.method_str, log_value(log_path, path_buf, sizeof(path_buf)),
+		    ws.resp.status, ms_since(&t0), ws.req.request_id);
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 0);

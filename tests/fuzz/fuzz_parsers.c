@@ -1,7 +1,7 @@
 /* fuzz_parsers.c: libFuzzer target for everything that reads untrusted bytes: the FastCGI
  * environment, query strings and forms, cookies, Authorization headers, API keys, portal
- * tokens, JSON bodies with the API's validation tables, uploaded PNGs and the session's
- * feature overrides. */
+ * tokens, JSON bodies with the API's validation tables, Stripe-Signature headers,
+ * uploaded PNGs and the session's feature overrides. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,8 @@
 #include "core/json.h"
 #include "core/png.h"
 #include "portal/portal.h"
+#include "stripe/form.h"
+#include "stripe/webhook.h"
 
 static void
 fuzz_env(struct http_request *r, char *text)
@@ -60,14 +62,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		struct png_info info;
 		struct buf clean;
-		char err[200];
+		char perr[200];
 		struct portal_settings ps;
+		char err[256];
+		struct stripe_form *f = stripe_form_new();
+		struct buf b;
 
 		buf_init(&clean);
-		(void)png_clean(data, size, 1024, &info, &clean, err, sizeof(err));
+		(void)png_clean(data, size, 1024, &info, &clean, perr, sizeof(perr));
 		buf_free(&clean);
 		memset(&ps, 0, sizeof(ps));
 		(void)portal_settings_override(&ps, text);
+		/* The header and the body are both attacker's bytes on the webhook endpoint. */
+		(void)stripe_webhook_verify(text, (const char *)data, size, "whsec_fuzz",
+		    1700000000LL, 300, err, sizeof(err));
+		(void)stripe_form_add(f, text, text);
+		buf_init(&b);
+		stripe_form_encode(f, &b);
+		buf_free(&b);
+		stripe_form_free(f);
 	}
 
 	root = json_parse(text, strlen(text), 16, &e);

@@ -58,6 +58,7 @@ class Stack:
             "STACK_BIN": self.bin_dir,
             "STACK_HTTP_PORT": str(self.http_port),
             "STACK_PG_PORT": str(self.pg_port),
+            "STACK_SMTP_PORT": str(self.smtp_port),
             "STACK_WORKERS": str(self.workers),
             "STACK_PG_OPTS": "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
             "STACK_LOG_LEVEL": "info",
@@ -76,6 +77,8 @@ class Stack:
         os.chmod(self.state, 0o755)
         self.http_port = free_port()
         self.pg_port = free_port()
+        self.smtp_port = free_port()       # tools/smtpd.py, portald's relay
+        self.mailbox = os.path.join(self.state, "mailbox")
         r = self.sh("stack_up_all", check=False)
         if r.returncode != 0:
             raise RuntimeError("stack did not start:\n" + r.stderr + self.tail_logs())
@@ -91,12 +94,24 @@ class Stack:
 
     def tail_logs(self, n=40):
         out = []
-        for name in ("portald.log", "nginx/error.log", "pg/postgres.log"):
+        for name in ("portald.log", "nginx/error.log", "pg/postgres.log", "smtpd.log"):
             p = os.path.join(self.state, name)
             if os.path.exists(p):
                 with open(p, errors="replace") as f:
                     out.append("==> %s\n%s" % (name, "".join(f.readlines()[-n:])))
         return "\n".join(out)
+
+    # ---- mail ----
+    def mail_files(self):
+        """Paths of the messages the stack's SMTP server has kept, oldest first."""
+        return sorted(os.path.join(self.mailbox, n) for n in os.listdir(self.mailbox)
+                      if n.endswith(".eml"))
+
+    def mail_control(self, line):
+        """Tells the SMTP server what to do from now on: "accept", "fail 451",
+        "fail 550", "hang" (see tools/smtpd.py)."""
+        with open(os.path.join(self.mailbox, "control"), "w") as f:
+            f.write(line + "\n")
 
     # ---- processes ----
     def master_pid(self):

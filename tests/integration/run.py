@@ -85,9 +85,11 @@ def main():
             print("stack kept in", stack.state)
         else:
             stack.stop()
-    failed = len(result.failures) + len(result.errors) + extra_fail
-    passed = result.testsRun - len(result.failures) - len(result.errors) - \
-        len(result.skipped) + extra_pass
+    # A test counts once, however many of its subtests failed.
+    bad = {t.id() if not hasattr(t, "test_case") else t.test_case.id()
+           for t, _ in result.failures + result.errors}
+    failed = len(bad) + extra_fail
+    passed = result.testsRun - len(bad) - len(result.skipped) + extra_pass
     print("%s: %d passed, %d failed" % (args.label, passed, failed))
     return 0 if failed == 0 and result.testsRun > 0 else 1
 

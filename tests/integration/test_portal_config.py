@@ -227,6 +227,17 @@ class PortalConfiguration(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json["cancel_reason"], "price")
 
+    def test_a_site_without_its_row_gets_the_defaults(self):
+        # A site the previous release created during a rolling upgrade has no row in
+        # portal_configurations: its configuration reads as the defaults, and is made.
+        self.s.psql("DELETE FROM portal_configurations WHERE site_id = '%s'" % self.m.site_id)
+        r = self.m.get("/portal_configuration")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["features"]["edit_billing_details"])
+        self.assertEqual(self.s.psql("SELECT count(*) FROM portal_configurations "
+                                     "WHERE site_id = '%s'" % self.m.site_id), [["1"]])
+        self.update({"business_name": "Back again"})
+
     def test_idle_timeout_follows_the_configuration(self):
         self.update({"features": {"session_idle_timeout": 600}})
         cus = self.m.customer(email="t@example.com")

@@ -186,6 +186,41 @@ START_TEST(html_escape_covers_quotes)
 }
 END_TEST
 
+START_TEST(content_type_is_json_exactly)
+{
+	ck_assert(http_content_type_is_json("application/json"));
+	ck_assert(http_content_type_is_json("Application/JSON"));
+	ck_assert(http_content_type_is_json("application/json; charset=utf-8"));
+	ck_assert(http_content_type_is_json("application/json;charset=\"UTF-8\""));
+	ck_assert(http_content_type_is_json("application/json ;  charset=utf-8 "));
+	ck_assert(!http_content_type_is_json(NULL));
+	ck_assert(!http_content_type_is_json(""));
+	ck_assert(!http_content_type_is_json("application/jsonfoo"));
+	ck_assert(!http_content_type_is_json("application/json-patch+json"));
+	ck_assert(!http_content_type_is_json("application/json; charset=latin1"));
+	ck_assert(!http_content_type_is_json("application/json; boundary=x"));
+	ck_assert(!http_content_type_is_json("application/json;"));
+	ck_assert(!http_content_type_is_json("application/json; charset=utf-8; charset=utf-8x"));
+	ck_assert(!http_content_type_is_json("text/json"));
+	ck_assert(!http_content_type_is_json(" application/json"));
+}
+END_TEST
+
+START_TEST(header_remove_drops_every_line_of_that_name)
+{
+	struct http_response resp;
+
+	http_response_init(&resp);
+	http_set_cookie(&resp, "a", "1", -1);
+	http_header(&resp, "X-Set-Cookie-Not", "keep");
+	http_header(&resp, "set-cookie", "b=2");
+	http_header(&resp, "Location", "/x");
+	http_header_remove(&resp, "Set-Cookie");
+	ck_assert_str_eq(resp.headers.data, "X-Set-Cookie-Not: keep\r\nLocation: /x\r\n");
+	http_response_free(&resp);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -207,6 +242,8 @@ make_suite(void)
 	tcase_add_test(tc, serialize_writes_status_and_length);
 	tcase_add_test(tc, arena_survives_many_resets);
 	tcase_add_test(tc, html_escape_covers_quotes);
+	tcase_add_test(tc, content_type_is_json_exactly);
+	tcase_add_test(tc, header_remove_drops_every_line_of_that_name);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,4 +1,5 @@
 /* check_json.c: bounded parsing and table-driven validation of request bodies, and the writer. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -210,6 +211,139 @@ START_TEST(utf8_validator_accepts_all_planes)
 }
 END_TEST
 
+
+/* 1e19 does not fit in int64_t: converting it first is undefined (a sanitizer build
+ * kills the worker). Out-of-range numbers are wrong types, NaN-like ones too. */
+START_TEST(huge_numbers_are_refused_without_overflow)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"n\":1e19}"), "parameter_invalid");
+	ck_assert_str_eq(e.param, "n");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"n\":-1e300}"), "parameter_invalid");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"n\":9.3e18}"), "parameter_invalid");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"n\":1e400}"), "parameter_invalid");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"n\":5.5}"), "parameter_invalid");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"n\":100}"), "");
+}
+END_TEST
+
+START_TEST(accessor_does_not_overflow)
+{
+	cJSON *o = cJSON_Parse("{\"big\":1e19,\"ok\":42}");
+
+	ck_assert_int_eq(json_int(o, "big", -7), -7);
+	ck_assert_int_eq(json_int(o, "ok", -7), 42);
+	cJSON_Delete(o);
+}
+END_TEST
+
+/* Duplicates are refused wherever they are: in a map, in an object inside a map's
+ * neighbour, deep inside anything. */
+START_TEST(duplicate_keys_are_refused_at_every_depth)
+{
+	ck_assert_str_eq(run("{\"must\":\"x\",\"meta\":{\"k\":\"a\",\"k\":\"b\"}}"),
+	    "parameter_duplicate");
+	ck_assert_str_eq(e.param, "meta.k");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"address\":{\"country\":\"FR\","
+	    "\"country\":\"DE\"}}"), "parameter_duplicate");
+	ck_assert_str_eq(e.param, "address.country");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"meta\":{\"a\":\"1\",\"b\":\"2\",\"a\":\"3\"}}"),
+	    "parameter_duplicate");
+	ck_assert_str_eq(run("{\"must\":\"x\",\"meta\":{\"a\":\"1\",\"A\":\"2\"}}"), "");
+}
+END_TEST
+
+START_TEST(duplicates_are_found_by_the_parser_in_any_object)
+{
+	const char *texts[] = {
+		"{\"a\":[{\"x\":1,\"y\":2,\"x\":3}]}",
+		"{\"a\":{\"b\":{\"c\":{\"d\":1,\"d\":1}}}}",
+		"{\"a\":1,\"a\":1}",
+	};
+	const char *params[] = { "a[0].x", "a.b.c.d", "a" };
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		char *copy = strdup(texts[i]);
+		cJSON *root = json_parse(copy, strlen(copy), 8, &e);
+
+		free(copy);
+		ck_assert_ptr_null(root);
+		ck_assert_str_eq(e.code, "parameter_duplicate");
+		ck_assert_str_eq(e.param, params[i]);
+	}
+}
+END_TEST
+
+/* Many distinct keys are checked in n log n, not n^2: 20,000 keys take no time. */
+START_TEST(many_keys_are_checked_quickly)
+{
+	struct buf b;
+	cJSON *root;
+
+	buf_init(&b);
+	buf_puts(&b, "{");
+	for (int i = 0; i < 20000; i++)
+		buf_printf(&b, "%s\"k%d\":1", i ? "," : "", i);
+	buf_puts(&b, "}");
+	root = json_parse(b.data, b.len, 8, &e);
+	ck_assert_ptr_nonnull(root);
+	cJSON_Delete(root);
+	buf_free(&b);
+}
+END_TEST
+
+/* The writer never emits invalid UTF-8: each bad byte becomes U+FFFD. */
+START_TEST(writer_replaces_invalid_utf8)
+{
+	struct buf b;
+
+	buf_init(&b);
+	json_escape(&b, "a\xff\xfe=b");
+	ck_assert_str_eq(b.data, "\"a\xef\xbf\xbd\xef\xbf\xbd=b\"");
+	buf_reset(&b);
+	json_escape(&b, "caf\xc3\xa9 \xe2\x82 \xed\xa0\x80 \xc0\xaf \xf0\x9f\x98\x80");
+	ck_assert(json_utf8_valid(b.data, b.len));
+	ck_assert_ptr_nonnull(strstr(b.data, "caf\xc3\xa9 "));
+	ck_assert_ptr_nonnull(strstr(b.data, "\xf0\x9f\x98\x80"));
+	ck_assert_ptr_null(strstr(b.data, "\xed\xa0"));
+	buf_free(&b);
+}
+END_TEST
+
+static char *
+canon(const char *text)
+{
+	cJSON *v = cJSON_Parse(text);
+	struct buf b;
+
+	buf_init(&b);
+	json_canonical(v, &b);
+	cJSON_Delete(v);
+	return b.data;
+}
+
+START_TEST(canonical_text_ignores_order_blanks_and_spelling)
+{
+	char *a = canon("{\"b\":{\"y\":[1,{\"q\":1,\"p\":2}],\"x\":\"\\u0041\"},\"a\":1e2}");
+	char *b = canon(" { \"a\" : 100.0 , \"b\" : { \"x\" : \"A\", \"y\" : [ 1, {\"p\":2,\"q\":1} ] } } ");
+	char *c = canon("{\"a\":100,\"b\":{\"x\":\"A\",\"y\":[{\"p\":2,\"q\":1},1]}}");
+
+	ck_assert_str_eq(a, "{\"a\":100,\"b\":{\"x\":\"A\",\"y\":[1,{\"p\":2,\"q\":1}]}}");
+	ck_assert_str_eq(a, b);
+	ck_assert_str_ne(a, c);	/* array order is meaning */
+	free(a);
+	free(b);
+	free(c);
+	a = canon("{\"k\":\"a\\\"b\"}");
+	b = canon("{\"k\\\"\":\"ab\"}");
+	ck_assert_str_ne(a, b);
+	free(a);
+	free(b);
+	a = canon("{\"n\":0.1,\"t\":true,\"f\":false,\"z\":null}");
+	ck_assert_str_eq(a, "{\"f\":false,\"n\":0.10000000000000001,\"t\":true,\"z\":null}");
+	free(a);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -236,6 +370,13 @@ make_suite(void)
 	tcase_add_test(tc, checks_reject_bad_values);
 	tcase_add_test(tc, writer_escapes_and_separates);
 	tcase_add_test(tc, utf8_validator_accepts_all_planes);
+	tcase_add_test(tc, huge_numbers_are_refused_without_overflow);
+	tcase_add_test(tc, accessor_does_not_overflow);
+	tcase_add_test(tc, duplicate_keys_are_refused_at_every_depth);
+	tcase_add_test(tc, duplicates_are_found_by_the_parser_in_any_object);
+	tcase_add_test(tc, many_keys_are_checked_quickly);
+	tcase_add_test(tc, writer_replaces_invalid_utf8);
+	tcase_add_test(tc, canonical_text_ignores_order_blanks_and_spelling);
 	suite_add_tcase(s, tc);
 	return s;
 }

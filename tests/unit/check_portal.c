@@ -272,10 +272,19 @@ site_settings(void)
 	return s;
 }
 
+static bool
+listed(const char *const *list, const char *v)
+{
+	for (; list != NULL && *list != NULL; list++)
+		if (strcmp(*list, v) == 0)
+			return true;
+	return false;
+}
+
 START_TEST(session_features_override_in_both_directions)
 {
 	struct portal_settings s = site_settings();
-	struct billing_error e;
+	struct portal_policy pol;
 
 	ck_assert_int_eq(portal_settings_override(&s, "{\"edit_billing_details\":false,"
 	    "\"pause_subscription\":true,\"cancel_mode\":\"immediately\","
@@ -284,39 +293,52 @@ START_TEST(session_features_override_in_both_directions)
 	ck_assert(s.pause_subscription);
 	ck_assert_int_eq(s.cancel_mode, PORTAL_CANCEL_IMMEDIATELY);
 	ck_assert_int_eq(s.session_idle_timeout, 600);
-	ck_assert_int_eq(portal_allow_change_plan(&s, "pro", true, false, &e), 0);
-	ck_assert_int_ne(portal_allow_change_plan(&s, "basic", true, false, &e), 0);
-	ck_assert_str_eq(e.code, "plan_not_allowed");
-	ck_assert_int_ne(portal_allow_change_plan(&s, "pro", true, true, &e), 0);	/* downgrade */
+	portal_policy(&s, &pol);
+	ck_assert(pol.sub.change_allowed);
+	ck_assert(listed(pol.sub.plans, "pro"));
+	ck_assert(!listed(pol.sub.plans, "basic"));
+	ck_assert(pol.sub.downgrade_at_end_only);
+	ck_assert(!pol.customer.edit_allowed);
 	s = site_settings();
 	ck_assert_int_ne(portal_settings_override(&s, "{\"session_idle_timeout\":50000}"), 0);
 }
 END_TEST
 
-START_TEST(allow_checks_follow_the_settings)
+/* The domain's operations enforce the policy; here: it says what the settings say. */
+START_TEST(policy_follows_the_settings)
 {
 	struct portal_settings s = site_settings();
-	struct billing_error e;
+	struct portal_policy pol;
 
-	ck_assert_int_eq(portal_allow_cancel(NULL, true, "anything", "x", &e), 0);	/* API */
-	ck_assert_int_eq(portal_allow_cancel(&s, false, "too_expensive", NULL, &e), 0);
-	ck_assert_int_ne(portal_allow_cancel(&s, true, NULL, NULL, &e), 0);
-	ck_assert_str_eq(e.code, "cancel_now_not_allowed");
-	ck_assert_int_ne(portal_allow_cancel(&s, false, "bogus", NULL, &e), 0);
+	portal_policy(&s, &pol);
+	ck_assert(pol.sub.cancel_allowed);
+	ck_assert(!pol.sub.cancel_now_allowed);
+	ck_assert(!pol.sub.reason_required);
+	ck_assert(listed(pol.sub.reasons, "too_expensive"));
+	ck_assert(!listed(pol.sub.reasons, "bogus"));
+	ck_assert(!pol.sub.comment_allowed);
+	ck_assert(!pol.sub.change_allowed);
+	ck_assert(pol.sub.plans != NULL && pol.sub.plans[0] == NULL);	/* none, not all */
+	ck_assert(!pol.sub.pause_allowed);
+	ck_assert_int_eq(pol.sub.pause_max_days, 30);
+	ck_assert(!pol.sub.reactivate_allowed);
+	ck_assert(pol.customer.edit_allowed);
+	ck_assert(!pol.customer.email_editable);
 	s.cancel_reason = PORTAL_REASON_REQUIRED;
-	ck_assert_int_ne(portal_allow_cancel(&s, false, NULL, NULL, &e), 0);
-	ck_assert_str_eq(e.param, "reason");
+	s.cancel_mode = PORTAL_CANCEL_IMMEDIATELY;
+	s.cancel_comment = s.pause_subscription = s.reactivate_subscription = true;
+	portal_policy(&s, &pol);
+	ck_assert(pol.sub.reason_required);
+	ck_assert(pol.sub.cancel_now_allowed);
+	ck_assert(pol.sub.comment_allowed && pol.sub.pause_allowed && pol.sub.reactivate_allowed);
+	s.cancel_reason = PORTAL_REASON_OFF;	/* no reasons taken at all */
 	s.cancel_subscription = false;
-	ck_assert_int_ne(portal_allow_cancel(&s, false, "too_expensive", NULL, &e), 0);
-	ck_assert_str_eq(e.code, "feature_disabled");
-	ck_assert_int_ne(portal_allow_pause(&s, 0, 86400, &e), 0);
-	s.pause_subscription = true;
-	ck_assert_int_eq(portal_allow_pause(&s, 0, 30 * 86400, &e), 0);
-	ck_assert_int_ne(portal_allow_pause(&s, 0, 31 * 86400, &e), 0);
-	ck_assert_int_eq(portal_allow_payment_methods(&s, &e), 0);
-	s.payment_methods = false;
-	ck_assert_int_ne(portal_allow_payment_methods(&s, &e), 0);
-	ck_assert_int_ne(portal_allow_invoice_history(&s, &e), 0);
+	portal_policy(&s, &pol);
+	ck_assert(pol.sub.reasons != NULL && pol.sub.reasons[0] == NULL);
+	ck_assert(!pol.sub.cancel_allowed);
+	s.change_plan_timing = PORTAL_CHANGE_END_OF_TERM;
+	portal_policy(&s, &pol);
+	ck_assert(!pol.sub.change_now_allowed);
 }
 END_TEST
 
@@ -334,7 +356,7 @@ make_suite(void)
 	tcase_add_test(tc, time_zones_are_iana_names_with_zoneinfo);
 	tcase_add_test(tc, form_validates_keeps_answers_and_links_errors);
 	tcase_add_test(tc, session_features_override_in_both_directions);
-	tcase_add_test(tc, allow_checks_follow_the_settings);
+	tcase_add_test(tc, policy_follows_the_settings);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;

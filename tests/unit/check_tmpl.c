@@ -87,6 +87,18 @@ START_TEST(embedded_templates_render)
 }
 END_TEST
 
+START_TEST(text_mode_inserts_values_verbatim)
+{
+	cJSON *d = cJSON_Parse("{\"name\":\"Tom & <Jerry>\",\"l\":[{\"n\":\"'\"}]}");
+
+	buf_reset(&out);
+	ck_assert_int_eq(tmpl_render_text("Hi {{name}}/{{{name}}}{{#l}} {{n}}{{/l}}", d, &out,
+	    err, sizeof(err)), 0);
+	ck_assert_str_eq(out.data, "Hi Tom & <Jerry>/Tom & <Jerry> '");
+	cJSON_Delete(d);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -103,6 +115,7 @@ make_suite(void)
 	tcase_add_test(tc, comments_vanish);
 	tcase_add_test(tc, malformed_templates_fail);
 	tcase_add_test(tc, embedded_templates_render);
+	tcase_add_test(tc, text_mode_inserts_values_verbatim);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,78 @@
+/* domain.h: what every billing operation takes and gives: the site and its clock, who acts,
+ * the database, the payments waiting for their gateway call, and the domain error
+ * {kind, code, param, message} that the API maps to a status and the portal to a page. */
+#ifndef PORTALD_DOMAIN_H
+#define PORTALD_DOMAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "db/db.h"
+
+#define DOM_ID_MAX	72	/* ids are 1-64 of [A-Za-z0-9_-], plus room */
+
+struct site {
+	char		id[48];
+	char		mode[8];	/* "test" or "live" */
+	long long	clock_offset;	/* the time machine, test sites only */
+};
+
+/* Who causes a change; every event records it (DESIGN, rulings). */
+enum actor_type { ACTOR_NONE = 0, ACTOR_API_KEY, ACTOR_PORTAL_SESSION, ACTOR_ADMIN,
+	ACTOR_JOB_RUNNER };
+struct actor {
+	enum actor_type	type;
+	char		id[DOM_ID_MAX];	/* key id, portal session id; empty otherwise */
+};
+
+enum derr_kind {
+	DERR_NONE = 0,
+	DERR_INVALID,		/* the request is wrong: 400 */
+	DERR_NOT_FOUND,		/* no such object in this site (or of this customer): 404 */
+	DERR_CONFLICT,		/* not in this state, or already exists: 409 */
+	DERR_FORBIDDEN,		/* a setting forbids it: 403 */
+	DERR_CARD,		/* the card was refused: 402 */
+	DERR_UNAVAILABLE,	/* the database or a gateway is unreachable: 503 */
+	DERR_INTERNAL		/* a bug or inconsistent data: 500 */
+};
+
+struct derr {
+	enum derr_kind	kind;
+	char		code[48];
+	char		param[64];
+	char		message[320];
+};
+
+/* A charge or refund recorded as intent and committed, whose gateway call is still to be
+ * made (payments.c): the caller commits, then runs payments_settle(). */
+#define DOM_PENDING_MAX	32
+struct dctx {
+	struct db	*db;
+	struct site	 site;
+	long long	 now;		/* the site's clock */
+	struct actor	 actor;
+	int		 npending;
+	char		 pending[DOM_PENDING_MAX][DOM_ID_MAX];	/* payment attempt ids */
+	bool		 pending_overflow;	/* more than fit: the runner resolves the rest */
+};
+
+void	dctx_init(struct dctx *d, struct db *db, const struct site *site, long long now,
+	    enum actor_type type, const char *actor_id);
+
+/* Fills e and returns -1, so callers can write `return derr_set(e, ...);`. */
+int	derr_set(struct derr *e, enum derr_kind kind, const char *code, const char *param,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* From db->status: DERR_UNAVAILABLE, a conflict with a concurrent request (unique,
+ * foreign key, serialization, deadlock), or DERR_INTERNAL. Returns -1. */
+int	derr_db(struct derr *e, const struct db *db);
+int	derr_not_found(struct derr *e, const char *what, const char *id);
+/* "A subscription that is paused cannot be resumed." */
+int	derr_state(struct derr *e, const char *what, const char *status, const char *action);
+
+/* "<prefix>_<24 hex>" from RAND_bytes; -1 (with e filled) when randomness fails. */
+int	dom_new_id(const char *prefix, char out[DOM_ID_MAX], struct derr *e);
+/* Decimal text of v, or NULL when v < 0 (the engine's "no value"). */
+const char *dom_opt(long long v, char buf[24]);
+
+#endif

@@ -1,0 +1,21 @@
+/* events.h: the registry of event types, and writing an event (with its sequence number
+ * and actor) and its webhook deliveries in the caller's transaction. */
+#ifndef PORTALD_EVENTS_H
+#define PORTALD_EVENTS_H
+
+#include <stdbool.h>
+
+#include "billing/domain.h"
+
+/* Every event type Portald emits, NULL-terminated. */
+extern const char *const events_types[];
+
+bool	events_type_known(const char *type);
+/* Writes the event with data (serialised JSON of the object) and a pending delivery for
+ * every webhook endpoint that wants it; wakes the job runner at commit. */
+int	events_emit(struct dctx *d, const char *type, const char *object_id, const char *data,
+	    struct derr *e);
+/* The actor's name as stored: "api_key", "portal_session", "admin", "job_runner". */
+const char *events_actor_name(enum actor_type t);
+
+#endif

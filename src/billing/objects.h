@@ -1,0 +1,48 @@
+/* objects.h: every object as the API shows it (and as events carry it), written in one
+ * place each, found through one registry by kind: look-ups, lists and event data all go
+ * through here. */
+#ifndef PORTALD_OBJECTS_H
+#define PORTALD_OBJECTS_H
+
+#include <libpq-fe.h>
+
+#include "billing/domain.h"
+#include "core/buf.h"
+#include "core/json.h"
+
+enum obj_kind {
+	OBJ_CUSTOMER, OBJ_PORTAL_SESSION, OBJ_PLAN, OBJ_SUBSCRIPTION, OBJ_INVOICE,
+	OBJ_PAYMENT_METHOD, OBJ_EVENT, OBJ_EVENT_DETAIL, OBJ_WEBHOOK_ENDPOINT,
+	OBJ_CREDIT_ENTRY, OBJ_ENTITLEMENTS,
+	OBJ__MAX
+};
+
+struct obj_type {
+	const char	*name;		/* "subscription": the object field, and 404 messages */
+	enum stmt_id	 get;		/* (site, id) -> the row(s) */
+	/* Writes the object of row (or, for lists of rows, all of them) as one value. */
+	int		(*write)(struct dctx *d, struct jw *w, PGresult *res, int row,
+			    struct derr *e);
+};
+
+extern const struct obj_type obj_types[OBJ__MAX];
+
+/* Looks the object up in d's site and writes it; DERR_NOT_FOUND when there is none. */
+int	obj_write(struct dctx *d, enum obj_kind k, const char *id, struct jw *w,
+	    struct derr *e);
+/* The same into out (reset first): the data of an event. */
+int	obj_render(struct dctx *d, enum obj_kind k, const char *id, struct buf *out,
+	    struct derr *e);
+/* One row of a list statement of that kind. */
+int	obj_write_row(struct dctx *d, enum obj_kind k, struct jw *w, PGresult *res, int row,
+	    struct derr *e);
+/* {"id":..,"object":..,"deleted":true} */
+void	obj_write_deleted(struct jw *w, const char *object, const char *id);
+/* A portal session with its token and access URL: only the create response has them. */
+void	obj_write_portal_session_secret(struct jw *w, PGresult *res, int row,
+	    const char *token, const char *access_url);
+/* A webhook endpoint with its signing secret: only the create response has it. */
+void	obj_write_webhook_endpoint_secret(struct jw *w, PGresult *res, int row,
+	    const char *secret);
+
+#endif

@@ -1,0 +1,479 @@
+/* payments.c: charges and refunds in three steps (DESIGN, rulings): the intent is recorded
+ * as a pending attempt with a stable idempotency key and committed; the gateway is called
+ * outside any transaction; the answer is recorded in a new transaction, which marks the
+ * invoice paid or runs dunning and moves the subscription. An attempt whose answer was
+ * lost stays pending and is resolved from its key by the job runner. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "billing/credit.h"
+#include "billing/events.h"
+#include "billing/objects.h"
+#include "billing/payments.h"
+#include "billing/subscriptions.h"
+#include "core/log.h"
+
+static int
+emit_invoice(struct dctx *d, const char *type, const char *id, struct derr *e)
+{
+	struct buf data;
+	int rc;
+
+	buf_init(&data);
+	rc = obj_render(d, OBJ_INVOICE, id, &data, e);
+	if (rc == 0)
+		rc = events_emit(d, type, id, data.data, e);
+	buf_free(&data);
+	return rc;
+}
+
+static void
+queue(struct dctx *d, const char *attempt_id)
+{
+	if (d->npending == DOM_PENDING_MAX) {
+		d->pending_overflow = true;	/* the runner resolves it shortly */
+		return;
+	}
+	snprintf(d->pending[d->npending++], DOM_ID_MAX, "%s", attempt_id);
+}
+
+/* The site's dunning schedule (seconds after the invoice) and its final action. */
+static int
+dunning(struct dctx *d, long long sched[16], int *n, bool *cancel, struct derr *e)
+{
+	PGresult *res = db_exec(d->db, STMT_SITE_BILLING, (const char *[]){ d->site.id });
+	char list[256], *tok, *save = NULL;
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	snprintf(list, sizeof(list), "%s", PQntuples(res) == 1 && db_val(res, 0, 0) ?
+	    db_val(res, 0, 0) : "");
+	*cancel = PQntuples(res) != 1 || strcmp(db_val(res, 0, 1), "cancel") == 0;
+	PQclear(res);
+	*n = 0;
+	for (tok = strtok_r(list, ",", &save); tok && *n < 16; tok = strtok_r(NULL, ",", &save))
+		sched[(*n)++] = atoll(tok);
+	return 0;
+}
+
+/* A charge failed: the next retry, or the end of dunning. */
+static int
+charge_failed(struct dctx *d, const char *inv_id, struct derr *e)
+{
+	PGresult *inv;
+	long long sched[16], created, attempts, next = -1;
+	char sub[DOM_ID_MAX], a[2][24];
+	bool cancel = true, give_up = false;
+	int n = 0;
+
+	inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, inv_id });
+	if (inv == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(inv) != 1 || strcmp(db_val(inv, 0, INV_STATUS), "open") != 0) {
+		PQclear(inv);
+		return 0;
+	}
+	created = db_ll(inv, 0, INV_CREATED, d->now);
+	attempts = db_ll(inv, 0, INV_ATTEMPTS, 1);
+	snprintf(sub, sizeof(sub), "%s", db_val(inv, 0, INV_SUBSCRIPTION) ?
+	    db_val(inv, 0, INV_SUBSCRIPTION) : "");
+	PQclear(inv);
+	if (dunning(d, sched, &n, &cancel, e) != 0)
+		return -1;
+	if (attempts <= n) {
+		next = created + sched[attempts - 1];
+		if (next < d->now)
+			next = d->now;	/* overdue after time travel: the next pass */
+	} else
+		give_up = true;
+	inv = db_exec(d->db, STMT_INV_SET_ATTEMPT, (const char *[]){ d->site.id, inv_id,
+	    buf_lltoa(attempts, a[0]), dom_opt(next, a[1]) });
+	if (inv == NULL)
+		return derr_db(e, d->db);
+	PQclear(inv);
+	if (give_up && !cancel) {
+		inv = db_exec(d->db, STMT_INV_SET_STATUS, (const char *[]){ d->site.id, inv_id,
+		    "uncollectible" });
+		if (inv == NULL)
+			return derr_db(e, d->db);
+		PQclear(inv);
+	}
+	if (emit_invoice(d, "invoice.payment_failed", inv_id, e) != 0)
+		return -1;
+	if (give_up && !cancel && (emit_invoice(d, "invoice.marked_uncollectible", inv_id,
+	    e) != 0 || credit_source_settled(d, inv_id, false, e) != 0))
+		return -1;
+	if (sub[0] == '\0')
+		return 0;
+	if (subs_payment_failed(d, sub, e) != 0)
+		return -1;
+	return give_up ? subs_dunning_exhausted(d, sub, cancel, e) : 0;
+}
+
+static int
+charge_succeeded(struct dctx *d, const char *inv_id, long long amount, struct derr *e)
+{
+	PGresult *inv;
+	char sub[DOM_ID_MAX], a[2][24];
+
+	inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, inv_id });
+	if (inv == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(inv) != 1 || strcmp(db_val(inv, 0, INV_STATUS), "open") != 0) {
+		/* Cannot happen while voiding waits for charges in flight; keep the money's
+		 * trace loud rather than silent. */
+		log_error("site %s: charge succeeded on invoice %s that is not open", d->site.id,
+		    inv_id);
+		PQclear(inv);
+		return 0;
+	}
+	snprintf(sub, sizeof(sub), "%s", db_val(inv, 0, INV_SUBSCRIPTION) ?
+	    db_val(inv, 0, INV_SUBSCRIPTION) : "");
+	PQclear(inv);
+	inv = db_exec(d->db, STMT_INV_MARK_PAID, (const char *[]){ d->site.id, inv_id,
+	    buf_lltoa(amount, a[0]), buf_lltoa(d->now, a[1]) });
+	if (inv == NULL)
+		return derr_db(e, d->db);
+	PQclear(inv);
+	if (emit_invoice(d, "invoice.paid", inv_id, e) != 0 ||
+	    credit_source_settled(d, inv_id, true, e) != 0)
+		return -1;
+	return sub[0] != '\0' ? subs_invoice_settled(d, sub, e) : 0;
+}
+
+static int
+insert_attempt(struct dctx *d, const char *id, const char *inv, const char *pm,
+    long long amount, const char *outcome, const char *idem, const char *kind,
+    const char *currency, struct derr *e)
+{
+	char a[3][24];
+	bool done = strcmp(outcome, "pending") != 0;
+	PGresult *res = db_exec(d->db, STMT_PAY_INSERT, (const char *[]){ d->site.id, id, inv, pm,
+	    buf_lltoa(amount, a[0]), outcome, idem, buf_lltoa(d->now, a[1]), kind, NULL, "test",
+	    currency, done ? buf_lltoa(d->now, a[2]) : NULL });
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	return 0;
+}
+
+int
+payments_collect(struct dctx *d, const char *invoice_id, struct derr *e)
+{
+	PGresult *inv, *pm, *res;
+	long long due, attempts;
+	char customer[DOM_ID_MAX], currency[4], idem[DOM_ID_MAX + 24], id[DOM_ID_MAX], a[2][24];
+	int rc;
+
+	inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, invoice_id });
+	if (inv == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(inv) != 1 || strcmp(db_val(inv, 0, INV_STATUS), "open") != 0) {
+		PQclear(inv);
+		return 0;
+	}
+	due = db_ll(inv, 0, INV_DUE, 0);
+	attempts = db_ll(inv, 0, INV_ATTEMPTS, 0) + 1;
+	snprintf(customer, sizeof(customer), "%s", db_val(inv, 0, INV_CUSTOMER));
+	snprintf(currency, sizeof(currency), "%s", db_val(inv, 0, INV_CURRENCY));
+	PQclear(inv);
+	res = db_exec(d->db, STMT_PAY_PENDING_COUNT, (const char *[]){ d->site.id, invoice_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	rc = db_ll(res, 0, 0, 0) > 0;
+	PQclear(res);
+	if (rc)
+		return 0;	/* a charge is in flight: its answer decides */
+	/* The key a gateway gets: one charge per invoice attempt, ever. */
+	snprintf(idem, sizeof(idem), "%s-%lld", invoice_id, attempts);
+	if (dom_new_id("pay", id, e) != 0)
+		return -1;
+	res = db_exec(d->db, STMT_INV_SET_ATTEMPT, (const char *[]){ d->site.id, invoice_id,
+	    buf_lltoa(attempts, a[0]), NULL });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	pm = db_exec(d->db, STMT_PM_DEFAULT, (const char *[]){ d->site.id, customer });
+	if (pm == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(pm) == 0) {
+		PQclear(pm);
+		if (insert_attempt(d, id, invoice_id, NULL, due, "no_payment_method", idem,
+		    "charge", currency, e) != 0)
+			return -1;
+		return charge_failed(d, invoice_id, e);
+	}
+	rc = insert_attempt(d, id, invoice_id, db_val(pm, 0, PM_ID), due, "pending", idem,
+	    "charge", currency, e);
+	PQclear(pm);
+	if (rc != 0)
+		return -1;
+	queue(d, id);
+	(void)a[1];
+	return 0;
+}
+
+int
+payments_retry_customer(struct dctx *d, const char *customer_id, struct derr *e)
+{
+	PGresult *res = db_exec(d->db, STMT_INV_OPEN_FOR_CUSTOMER, (const char *[]){ d->site.id,
+	    customer_id });
+	int rc = 0;
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++)
+		rc = payments_collect(d, db_val(res, i, 0), e);
+	PQclear(res);
+	return rc;
+}
+
+int
+payments_refund(struct dctx *d, const char *invoice_id, long long amount, struct derr *e)
+{
+	PGresult *inv, *res;
+	long long left;
+	char id[DOM_ID_MAX], idem[DOM_ID_MAX * 2 + 16], pm[DOM_ID_MAX] = "", currency[4];
+	int rc;
+
+	inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, invoice_id });
+	if (inv == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(inv) == 0) {
+		PQclear(inv);
+		return derr_not_found(e, "invoice", invoice_id);
+	}
+	if (strcmp(db_val(inv, 0, INV_STATUS), "paid") != 0) {
+		derr_set(e, DERR_CONFLICT, "invoice_not_paid", NULL,
+		    "The invoice is %s; only paid invoices can be refunded.",
+		    db_val(inv, 0, INV_STATUS));
+		PQclear(inv);
+		return -1;
+	}
+	left = db_ll(inv, 0, INV_PAID, 0) - db_ll(inv, 0, INV_REFUNDED, 0);
+	snprintf(currency, sizeof(currency), "%s", db_val(inv, 0, INV_CURRENCY));
+	PQclear(inv);
+	res = db_exec(d->db, STMT_PAY_REFUNDING, (const char *[]){ d->site.id, invoice_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	left -= db_ll(res, 0, 0, 0);	/* refunds still in flight */
+	PQclear(res);
+	if (amount < 0)
+		amount = left;
+	if (amount <= 0 || amount > left)
+		return derr_set(e, DERR_INVALID, "parameter_invalid", "amount",
+		    "amount must be between 1 and the %lld still refundable.", left);
+	res = db_exec(d->db, STMT_PAY_LAST_CHARGE, (const char *[]){ d->site.id, invoice_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return derr_set(e, DERR_CONFLICT, "nothing_charged", NULL,
+		    "No card charge paid this invoice.");
+	}
+	snprintf(pm, sizeof(pm), "%s", db_val(res, 0, PAY_PM) ? db_val(res, 0, PAY_PM) : "");
+	PQclear(res);
+	if (dom_new_id("pay", id, e) != 0)
+		return -1;
+	/* One key per refund, stable across retries of this refund. */
+	snprintf(idem, sizeof(idem), "%s-refund-%s", invoice_id, id);
+	rc = insert_attempt(d, id, invoice_id, pm[0] ? pm : NULL, amount, "pending", idem,
+	    "refund", currency, e);
+	if (rc == 0)
+		queue(d, id);
+	return rc;
+}
+
+static void
+outcome_text(const struct gw_result *r, char out[48])
+{
+	if (r->outcome == GW_SUCCEEDED)
+		snprintf(out, 48, "succeeded");
+	else if (r->outcome == GW_REQUIRES_ACTION)
+		snprintf(out, 48, "authentication_required");
+	else if (strcmp(r->code, "insufficient_funds") == 0 || strcmp(r->code, "expired_card") == 0
+	    || strcmp(r->code, "no_payment_method") == 0 ||
+	    strcmp(r->code, "authentication_required") == 0)
+		snprintf(out, 48, "%s", r->code);
+	else if (strcmp(r->code, "processing_error") == 0)
+		snprintf(out, 48, "processing_error");
+	else
+		snprintf(out, 48, "declined");
+}
+
+int
+payments_record(struct dctx *d, const char *attempt_id, const struct gw_result *r,
+    struct derr *e)
+{
+	PGresult *res;
+	char outcome[48], now[24], inv[DOM_ID_MAX], kind[16];
+	long long amount;
+
+	if (r->outcome == GW_UNKNOWN || r->outcome == GW_PENDING || r->outcome == GW_NOT_FOUND)
+		return 0;	/* still in flight: asked again later with the same key */
+	outcome_text(r, outcome);
+	res = db_exec(d->db, STMT_PAY_COMPLETE, (const char *[]){ d->site.id, attempt_id,
+	    outcome, r->ref[0] ? r->ref : NULL, r->message[0] ? r->message : NULL,
+	    buf_lltoa(d->now, now) });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;	/* recorded already, by another runner */
+	}
+	snprintf(inv, sizeof(inv), "%s", db_val(res, 0, PAY_INVOICE));
+	snprintf(kind, sizeof(kind), "%s", db_val(res, 0, PAY_KIND));
+	amount = db_ll(res, 0, PAY_AMOUNT, 0);
+	PQclear(res);
+	if (strcmp(kind, "refund") == 0) {
+		char a[24];
+
+		if (r->outcome != GW_SUCCEEDED)
+			return 0;	/* the failed refund stays on record; nothing moved */
+		res = db_exec(d->db, STMT_INV_ADD_REFUND, (const char *[]){ d->site.id, inv,
+		    buf_lltoa(amount, a) });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		PQclear(res);
+		return emit_invoice(d, "invoice.refunded", inv, e);
+	}
+	if (r->outcome == GW_SUCCEEDED)
+		return charge_succeeded(d, inv, amount, e);
+	return charge_failed(d, inv, e);
+}
+
+/* The card an attempt charges, from the payment method it recorded. */
+static int
+attempt_token(struct dctx *d, const char *pm_id, char token[DOM_ID_MAX * 2], struct derr *e)
+{
+	PGresult *res;
+
+	token[0] = '\0';
+	if (pm_id == NULL)
+		return 0;
+	res = db_exec(d->db, STMT_PM_GET, (const char *[]){ d->site.id, pm_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(res) == 1)
+		snprintf(token, DOM_ID_MAX * 2, "%s", db_val(res, 0, PM_TOKEN));
+	PQclear(res);
+	return 0;
+}
+
+static int resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e);
+
+/* The answer belongs to the moment the intent was recorded (the site's clock then: a
+ * renewal the job runner made at its due date, possibly after time travel). */
+int
+payments_resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e)
+{
+	PGresult *att = db_exec(d->db, STMT_PAY_GET, (const char *[]){ d->site.id, attempt_id });
+	long long now = d->now;
+	int rc;
+
+	if (att == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(att) == 1)
+		d->now = db_ll(att, 0, PAY_CREATED, now);
+	PQclear(att);
+	rc = resolve(d, attempt_id, recovering, e);
+	d->now = now;
+	return rc;
+}
+
+static int
+resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e)
+{
+	PGresult *att;
+	const struct gateway *gw;
+	struct gw_result r;
+	char idem[DOM_ID_MAX * 2 + 16], inv[DOM_ID_MAX], kind[16], currency[4];
+	char pm[DOM_ID_MAX] = "", token[DOM_ID_MAX * 2];
+	long long amount;
+	int rc;
+
+	att = db_exec(d->db, STMT_PAY_GET, (const char *[]){ d->site.id, attempt_id });
+	if (att == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(att) != 1 || strcmp(db_val(att, 0, PAY_OUTCOME), "pending") != 0) {
+		PQclear(att);
+		return 0;
+	}
+	snprintf(idem, sizeof(idem), "%s", db_val(att, 0, PAY_IDEM));
+	snprintf(inv, sizeof(inv), "%s", db_val(att, 0, PAY_INVOICE));
+	snprintf(kind, sizeof(kind), "%s", db_val(att, 0, PAY_KIND));
+	snprintf(currency, sizeof(currency), "%s", db_val(att, 0, PAY_CURRENCY) ?
+	    db_val(att, 0, PAY_CURRENCY) : "");
+	if (db_val(att, 0, PAY_PM) != NULL)
+		snprintf(pm, sizeof(pm), "%s", db_val(att, 0, PAY_PM));
+	amount = db_ll(att, 0, PAY_AMOUNT, 0);
+	gw = gateway_get(db_val(att, 0, PAY_GATEWAY));
+	PQclear(att);
+	if (gw == NULL)
+		return derr_set(e, DERR_INTERNAL, "gateway_unknown", NULL,
+		    "The attempt names a gateway this build does not have.");
+	memset(&r, 0, sizeof(r));
+	r.outcome = GW_NOT_FOUND;
+	/* After a crash, ask first: the gateway may have acted on the key already. */
+	if (recovering && gw->retrieve(d, kind, idem, NULL, &r, e) != 0)
+		return e->kind == DERR_UNAVAILABLE ? -1 : 0;
+	if (r.outcome == GW_NOT_FOUND && strcmp(kind, "refund") == 0) {
+		PGresult *ch = db_exec(d->db, STMT_PAY_LAST_CHARGE, (const char *[]){ d->site.id,
+		    inv });
+
+		if (ch == NULL)
+			return derr_db(e, d->db);
+		rc = gw->refund(d, PQntuples(ch) == 1 ? db_val(ch, 0, PAY_REF) : NULL, amount,
+		    currency, idem, &r, e);
+		PQclear(ch);
+		if (rc != 0)
+			return e->kind == DERR_UNAVAILABLE ? -1 : 0;
+	} else if (r.outcome == GW_NOT_FOUND) {
+		struct gw_charge c;
+
+		if (attempt_token(d, pm[0] ? pm : NULL, token, e) != 0)
+			return -1;
+		if (token[0] == '\0') {
+			/* The card went away before it was charged: a failed attempt. */
+			r.outcome = GW_DECLINED;
+			snprintf(r.code, sizeof(r.code), "no_payment_method");
+		} else {
+			memset(&c, 0, sizeof(c));
+			c.token = token;
+			c.amount = amount;
+			c.currency = currency;
+			c.idem = idem;
+			c.invoice_id = inv;
+			c.off_session = d->actor.type != ACTOR_PORTAL_SESSION;
+			if (gw->charge(d, &c, &r, e) != 0)
+				return e->kind == DERR_UNAVAILABLE ? -1 : 0;
+		}
+	}
+	if (db_begin(d->db) != 0)
+		return derr_db(e, d->db);
+	if (payments_record(d, attempt_id, &r, e) != 0) {
+		bool lost = d->db->status == DB_UNAVAILABLE;
+
+		db_rollback(d->db);
+		if (!lost)
+			log_error("site %s: recording payment attempt %s failed: %s", d->site.id,
+			    attempt_id, e->message);
+		return lost ? -1 : 0;
+	}
+	if (db_commit(d->db) != 0)
+		return derr_db(e, d->db);
+	return 0;
+}
+
+int
+payments_settle(struct dctx *d, struct derr *e)
+{
+	int rc = 0;
+
+	for (int i = 0; i < d->npending && rc == 0; i++)
+		rc = payments_resolve(d, d->pending[i], false, e);
+	d->npending = 0;
+	return rc;
+}
