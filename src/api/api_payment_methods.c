@@ -57,7 +57,7 @@ h_pm_attach(struct ctx *c)
 	char id[DOM_ID_MAX];
 	struct derr e;
 
-	if (pms_attach(&c->d, &r, id, &e) != 0)
+	if (pms_attach(&c->d, &r, NULL, id, &e) != 0)
 		api_derr(c, &e);
 	else
 		api_answer(c, OBJ_PAYMENT_METHOD, id);
@@ -81,7 +81,8 @@ h_pm_default(struct ctx *c)
 {
 	struct derr e;
 
-	if (pms_make_default(&c->d, c->req->path_params[0], c->req->path_params[1], &e) != 0)
+	if (pms_make_default(&c->d, c->req->path_params[0], c->req->path_params[1], NULL,
+	    &e) != 0)
 		api_derr(c, &e);
 	else
 		api_answer(c, OBJ_PAYMENT_METHOD, c->req->path_params[1]);
@@ -93,7 +94,7 @@ h_pm_detach(struct ctx *c)
 	struct derr e;
 	struct jw w;
 
-	if (pms_detach(&c->d, c->req->path_params[0], c->req->path_params[1], &e) != 0) {
+	if (pms_detach(&c->d, c->req->path_params[0], c->req->path_params[1], NULL, &e) != 0) {
 		api_derr(c, &e);
 		return;
 	}

@@ -6,6 +6,7 @@
 #define PORTALD_GATEWAY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "billing/domain.h"
 
@@ -49,9 +50,21 @@ struct gateway {
 	int	(*refund)(struct dctx *d, const char *charge_ref, long long amount,
 		    const char *currency, const char *idem, struct gw_result *out,
 		    struct derr *e);
+	/* How a customer adds a card (pms_card_entry). NULL: on the portal's own card form,
+	 * whose number tokenize turns into a token. A hosted gateway (Stripe's setup page)
+	 * writes the page to send the customer to into url; that page sends them back to
+	 * return_url, whose page attaches the card the gateway reports. */
+	int	(*card_page)(struct dctx *d, const char *customer_id, const char *return_url,
+		    char *url, size_t n, struct derr *e);
+	/* The card form's number (never stored or logged): a token for pms_attach. */
+	int	(*tokenize)(struct dctx *d, const char *number, int exp_month, int exp_year,
+		    char token[DOM_ID_MAX], char brand[16], struct derr *e);
 };
 
 /* The gateway of that name, or NULL. Today: "test". */
 const struct gateway *gateway_get(const char *name);
+/* The gateway the site takes new cards and charges with. Today always "test"; the site's
+ * configured gateway once there is more than one. */
+const struct gateway *gateway_for_site(const struct dctx *d);
 
 #endif

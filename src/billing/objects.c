@@ -5,6 +5,7 @@
 
 #include "billing/events.h"
 #include "billing/objects.h"
+#include "billing/subscriptions.h"
 
 #define V(col)	db_val(res, row, (col))
 
@@ -122,11 +123,7 @@ write_plan(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
 static int
 write_subscription(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
 {
-	const char *status = V(SUB_STATUS);
-	bool cancel_at_end = is_true(V(SUB_CANCEL_AT_END));
-	bool renews = V(SUB_NEXT) != NULL && !cancel_at_end && V(SUB_PAUSE_AT) == NULL &&
-	    (strcmp(status, "active") == 0 || strcmp(status, "in_trial") == 0 ||
-	    strcmp(status, "past_due") == 0);
+	long long at, amount;
 
 	(void)d;
 	(void)e;
@@ -135,23 +132,19 @@ write_subscription(struct dctx *d, struct jw *w, PGresult *res, int row, struct 
 	jw_str(w, "object", "subscription");
 	jw_str(w, "customer_id", V(SUB_CUSTOMER));
 	jw_str(w, "plan_id", V(SUB_PLAN));
-	jw_str(w, "status", status);
+	jw_str(w, "status", V(SUB_STATUS));
 	jw_int_text(w, "current_term_start", V(SUB_TERM_START));
 	jw_int_text(w, "current_term_end", V(SUB_TERM_END));
-	if (renews) {
-		long long price = V(SUB_SCHEDULED_AMOUNT) ? db_ll(res, row, SUB_SCHEDULED_AMOUNT, 0) :
-		    db_ll(res, row, SUB_AMOUNT, 0);
-		long long credit = db_ll(res, row, SUB_CREDIT, 0);
-
-		jw_int_text(w, "next_billing_at", V(SUB_NEXT));
-		jw_int(w, "next_amount", price > credit ? price - credit : 0);
+	if (subs_next_charge(res, row, &at, &amount)) {
+		jw_int(w, "next_billing_at", at);
+		jw_int(w, "next_amount", amount);
 	} else {
 		jw_null(w, "next_billing_at");
 		jw_null(w, "next_amount");
 	}
 	jw_str(w, "currency", V(SUB_CURRENCY));
 	jw_int_text(w, "trial_end", V(SUB_TRIAL_END));
-	jw_bool(w, "cancel_at_period_end", cancel_at_end);
+	jw_bool(w, "cancel_at_period_end", is_true(V(SUB_CANCEL_AT_END)));
 	jw_int_text(w, "cancelled_at", V(SUB_CANCELLED_AT));
 	jw_str(w, "cancel_reason", V(SUB_CANCEL_REASON));
 	jw_str(w, "cancel_comment", V(SUB_CANCEL_COMMENT));

@@ -216,6 +216,28 @@ payments_collect(struct dctx *d, const char *invoice_id, struct derr *e)
 }
 
 int
+payments_pay_invoice(struct dctx *d, const char *customer_id, const char *invoice_id,
+    struct derr *e)
+{
+	PGresult *inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, invoice_id });
+	char status[16];
+
+	if (inv == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(inv) != 1 || (customer_id != NULL &&
+	    strcmp(db_val(inv, 0, INV_CUSTOMER), customer_id) != 0)) {
+		PQclear(inv);
+		return derr_not_found(e, "invoice", invoice_id);
+	}
+	snprintf(status, sizeof(status), "%s", db_val(inv, 0, INV_STATUS));
+	PQclear(inv);
+	if (strcmp(status, "open") != 0)
+		return derr_set(e, DERR_CONFLICT, "invoice_not_open", NULL,
+		    "The invoice is %s; only open invoices can be paid.", status);
+	return payments_collect(d, invoice_id, e);
+}
+
+int
 payments_retry_customer(struct dctx *d, const char *customer_id, struct derr *e)
 {
 	PGresult *res = db_exec(d->db, STMT_INV_OPEN_FOR_CUSTOMER, (const char *[]){ d->site.id,

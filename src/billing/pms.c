@@ -4,6 +4,7 @@
 
 #include "billing/customers.h"
 #include "billing/events.h"
+#include "billing/gateway.h"
 #include "billing/gateway_test.h"
 #include "billing/objects.h"
 #include "billing/payments.h"
@@ -23,6 +24,15 @@ emit(struct dctx *d, const char *type, const char *id, const char *data, struct 
 		rc = events_emit(d, type, id, buf.data, e);
 	buf_free(&buf);
 	return rc;
+}
+
+static int
+forbidden(const struct pm_policy *pol, struct derr *e)
+{
+	if (pol == NULL || pol->update_allowed)
+		return 0;
+	return derr_set(e, DERR_FORBIDDEN, "action_not_allowed", NULL,
+	    "Payment methods cannot be changed here.");
 }
 
 static int
@@ -58,15 +68,15 @@ set_default(struct dctx *d, const char *customer_id, const char *pm_id, struct d
 }
 
 int
-pms_attach(struct dctx *d, const struct pm_attach_req *r, char id[DOM_ID_MAX],
-    struct derr *e)
+pms_attach(struct dctx *d, const struct pm_attach_req *r, const struct pm_policy *pol,
+    char id[DOM_ID_MAX], struct derr *e)
 {
 	PGresult *tok, *res;
 	long long cards, open;
 	char now[24];
 	bool make_default;
 
-	if (customers_exists(d, r->customer_id, e) != 0)
+	if (forbidden(pol, e) != 0 || customers_exists(d, r->customer_id, e) != 0)
 		return -1;
 	tok = db_exec(d->db, STMT_GWTOKEN_GET, (const char *[]){ d->site.id, r->token });
 	if (tok == NULL)
@@ -126,15 +136,17 @@ own(struct dctx *d, const char *customer_id, const char *pm_id, bool *is_default
 }
 
 int
-pms_make_default(struct dctx *d, const char *customer_id, const char *pm_id, struct derr *e)
+pms_make_default(struct dctx *d, const char *customer_id, const char *pm_id,
+    const struct pm_policy *pol, struct derr *e)
 {
-	if (own(d, customer_id, pm_id, NULL, e) != 0)
+	if (forbidden(pol, e) != 0 || own(d, customer_id, pm_id, NULL, e) != 0)
 		return -1;
 	return set_default(d, customer_id, pm_id, e);
 }
 
 int
-pms_detach(struct dctx *d, const char *customer_id, const char *pm_id, struct derr *e)
+pms_detach(struct dctx *d, const char *customer_id, const char *pm_id,
+    const struct pm_policy *pol, struct derr *e)
 {
 	PGresult *all, *res;
 	long long live;
@@ -142,7 +154,7 @@ pms_detach(struct dctx *d, const char *customer_id, const char *pm_id, struct de
 	struct buf data;
 	int rc = 0;
 
-	if (own(d, customer_id, pm_id, &was_default, e) != 0)
+	if (forbidden(pol, e) != 0 || own(d, customer_id, pm_id, &was_default, e) != 0)
 		return -1;
 	all = db_exec(d->db, STMT_PM_LIST, (const char *[]){ d->site.id, customer_id });
 	if (all == NULL)
@@ -205,4 +217,34 @@ pms_test_tokenize(struct dctx *d, const char *number, int exp_month, int exp_yea
 		return derr_db(e, d->db);
 	PQclear(res);
 	return 0;
+}
+
+int
+pms_card_entry(struct dctx *d, const char *customer_id, const char *return_url,
+    const struct pm_policy *pol, struct pm_entry *out, struct derr *e)
+{
+	const struct gateway *gw = gateway_for_site(d);
+
+	memset(out, 0, sizeof(*out));
+	if (forbidden(pol, e) != 0 || customers_exists(d, customer_id, e) != 0)
+		return -1;
+	snprintf(out->gateway, sizeof(out->gateway), "%s", gw->name);
+	if (gw->card_page == NULL) {
+		out->kind = PM_ENTRY_FORM;
+		return 0;
+	}
+	out->kind = PM_ENTRY_REDIRECT;
+	return gw->card_page(d, customer_id, return_url, out->url, sizeof(out->url), e);
+}
+
+int
+pms_tokenize(struct dctx *d, const char *number, int exp_month, int exp_year,
+    char token[DOM_ID_MAX], char brand[16], struct derr *e)
+{
+	const struct gateway *gw = gateway_for_site(d);
+
+	if (gw->tokenize == NULL)
+		return derr_set(e, DERR_INVALID, "card_form_not_used", NULL,
+		    "Cards are added on the payment provider's own page.");
+	return gw->tokenize(d, number, exp_month, exp_year, token, brand, e);
 }

@@ -798,6 +798,7 @@ portal_policy(const struct portal_settings *s, struct portal_policy *out)
 	p->reactivate_allowed = s->reactivate_subscription;
 	out->customer.edit_allowed = s->edit_billing_details;
 	out->customer.email_editable = s->email_editable;
+	out->pm.update_allowed = s->payment_methods;
 }
 
 const char *

@@ -11,6 +11,7 @@
 
 #include "billing/customers.h"
 #include "billing/domain.h"
+#include "billing/pms.h"
 #include "billing/subscriptions.h"
 #include "core/color.h"
 #include "core/json.h"
@@ -127,6 +128,7 @@ void	portal_config_write(struct jw *w, const struct portal_settings *s,
 struct portal_policy {
 	struct sub_policy	 sub;
 	struct customer_policy	 customer;
+	struct pm_policy	 pm;
 	const char		*reasons[PORTAL_MAX_REASONS + 1];
 	const char		*plans[PORTAL_MAX_PLANS + 1];
 };

@@ -11,4 +11,10 @@ bool	tz_valid(const char *name);
  * process's TZ, so only for single-threaded processes (each worker is one). */
 size_t	tz_format(char *out, size_t n, const char *fmt, long long ts, const char *zone);
 
+/* The moment a wall-clock time of a day begins in zone (UTC when not valid): the Unix time
+ * of y-m-d hh:mm there. */
+long long tz_mktime(int y, int m, int d, int hh, int mm, const char *zone);
+/* Reads "YYYY-MM-DD" (a real date of years 1970-9999); 0, or -1 when it is not one. */
+int	tz_parse_date(const char *s, int *y, int *m, int *d);
+
 #endif

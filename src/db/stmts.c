@@ -612,6 +612,34 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_FORM_RELEASE] = { "form_release",
 	    "DELETE FROM portal_form_submissions "
 	    "WHERE site_id = $1 AND session_id = $2 AND nonce = $3 AND location IS NULL", 3 },
+	/* ---- the portal's reads (always by the session's customer) ---- */
+	/* What is overdue: open invoices with a failed attempt and none in flight. */
+	[STMT_INV_OVERDUE] = { "inv_overdue",
+	    "SELECT i.currency, sum(i.amount_due), count(*), min(i.id) FROM invoices i "
+	    "WHERE i.site_id = $1 AND i.customer_id = $2 AND i.status = 'open' "
+	    "AND i.attempt_count > 0 AND NOT EXISTS (SELECT 1 FROM payment_attempts a "
+	    "WHERE a.site_id = i.site_id AND a.invoice_id = i.id AND a.kind = 'charge' "
+	    "AND a.outcome = 'pending') GROUP BY i.currency ORDER BY i.currency", 2 },
+	/* What a new default card pays at once: the open invoices payments_retry_customer
+	 * collects (those of subscriptions that still serve), per currency. */
+	[STMT_INV_OPEN_SERVING] = { "inv_open_serving",
+	    "SELECT i.currency, sum(i.amount_due), count(*) FROM invoices i JOIN subscriptions s "
+	    "ON s.site_id = i.site_id AND s.id = i.subscription_id WHERE i.site_id = $1 "
+	    "AND i.customer_id = $2 AND i.status = 'open' AND s.status IN ('in_trial', 'active', "
+	    "'non_renewing', 'past_due') GROUP BY i.currency ORDER BY i.currency", 2 },
+	/* Invoice history pages, newest first, by number: the older page after $3, or the newer
+	 * page before it (ascending; the page reverses it). $4 the page size. */
+	[STMT_INV_OLDER] = { "inv_older",
+	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 AND customer_id = $2 "
+	    "AND number < $3::bigint ORDER BY number DESC LIMIT $4", 4 },
+	[STMT_INV_NEWER] = { "inv_newer",
+	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 AND customer_id = $2 "
+	    "AND number > $3::bigint ORDER BY number ASC LIMIT $4", 4 },
+	/* The latest event of a type about an object (a cancellation's reference): found among
+	 * the newest of its type, where it is right after the change. */
+	[STMT_EVENT_LATEST_OF] = { "event_latest_of",
+	    "SELECT id, created_at FROM events WHERE site_id = $1 AND type = $2 "
+	    "AND object_id = $3 ORDER BY seq DESC LIMIT 1", 3 },
 	/* Global: which site a host name belongs to. */
 	[STMT_SITE_BY_HOST] = { "site_by_host",
 	    "SELECT id FROM sites WHERE portal_host = lower($1)", 1 },
