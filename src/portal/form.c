@@ -36,6 +36,44 @@ form_set(struct form *f, const char *name, const char *value)
 }
 
 void
+form_options(struct form *f, const char *name, const struct form_option *opts, int n)
+{
+	int i = index_of(f, name);
+
+	if (i < 0)
+		return;
+	f->opts[i] = opts;
+	f->n_opts[i] = n;
+}
+
+/* Option k of field i: the run-time list, else the field's own. value NULL at the end. */
+static struct form_option
+option_at(const struct form *f, int i, size_t k)
+{
+	if (f->opts[i] != NULL)
+		return k < (size_t)f->n_opts[i] ? f->opts[i][k] : (struct form_option){ NULL, NULL,
+		    NULL };
+	if (f->fields[i].option == NULL)
+		return (struct form_option){ NULL, NULL, NULL };
+	return f->fields[i].option(k);
+}
+
+void
+form_require(struct form *f, const char *name, bool required)
+{
+	int i = index_of(f, name);
+
+	if (i >= 0)
+		f->required[i] = required ? 1 : -1;
+}
+
+static bool
+is_required(const struct form *f, int i)
+{
+	return f->required[i] != 0 ? f->required[i] > 0 : f->fields[i].required;
+}
+
+void
 form_hide(struct form *f, const char *name)
 {
 	int i = index_of(f, name);
@@ -97,22 +135,24 @@ trim(struct arena *a, const char *v)
 	return arena_strndup(a, v, (size_t)(e - v));
 }
 
+/* UTF-8 without control characters; a text area may hold line breaks. */
 static bool
-printable(const char *v)
+printable(const char *v, bool lines)
 {
 	if (!json_utf8_valid(v, strlen(v)))
 		return false;
 	for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
+		if ((*p < 0x20 && !(lines && (*p == '\n' || *p == '\r' || *p == '\t'))) ||
+		    *p == 0x7f)
 			return false;
 	return true;
 }
 
 static bool
-is_option(const struct form_field *fd, const char *v)
+is_option(const struct form *f, int i, const char *v)
 {
-	for (size_t i = 0;; i++) {
-		struct form_option o = fd->option(i);
+	for (size_t k = 0;; k++) {
+		struct form_option o = option_at(f, i, k);
 
 		if (o.value == NULL)
 			return false;
@@ -135,18 +175,21 @@ form_read(struct form *f, const struct http_kvs *posted, struct arena *a)
 			continue;
 		v = f->value[i] = raw ? trim(a, raw) : "";
 		msg = arena_alloc(a, 200);
-		if (!printable(v)) {
-			snprintf(msg, 200, "%s must not contain special characters such as line "
-			    "breaks", fd->label);
+		if (!printable(v, fd->kind == FORM_TEXTAREA)) {
+			snprintf(msg, 200, "%s must not contain special characters%s", fd->label,
+			    fd->kind == FORM_TEXTAREA ? "" : " such as line breaks");
 			f->value[i] = "";
 		} else if (*v == '\0') {
-			if (!fd->required)
+			if (!is_required(f, i))
 				continue;
 			snprintf(msg, 200, "%s", fd->missing ? fd->missing : "This field is empty");
 		} else if (strlen(v) > max)
 			snprintf(msg, 200, "%s must be %zu characters or fewer", fd->label, max);
-		else if (fd->kind == FORM_SELECT && !is_option(fd, v))
-			snprintf(msg, 200, "Select %s from the list", fd->label);
+		else if (fd->kind == FORM_CHECKBOX && strcmp(v, "yes") != 0)
+			snprintf(msg, 200, "%s: tick the box or leave it empty", fd->label);
+		else if ((fd->kind == FORM_SELECT || fd->kind == FORM_RADIOS) && !is_option(f, i, v))
+			snprintf(msg, 200, fd->kind == FORM_RADIOS ? "%s" : "Select %s from the list",
+			    fd->kind == FORM_RADIOS && fd->missing ? fd->missing : fd->label);
 		else if (fd->check != NULL && (why = fd->check(v)) != NULL)
 			snprintf(msg, 200, "%s", why);
 		else
@@ -162,6 +205,8 @@ input_type(enum form_kind k)
 	switch (k) {
 	case FORM_EMAIL: return "email";
 	case FORM_TEL: return "tel";
+	case FORM_DATE: return "date";
+	case FORM_CHECKBOX: return "checkbox";
 	default: return "text";
 	}
 }
@@ -195,8 +240,8 @@ form_view(const struct form *f, cJSON *into, char *err, size_t errlen)
 		cJSON_AddStringToObject(d, "id", id);
 		cJSON_AddStringToObject(d, "name", fd->name);
 		cJSON_AddStringToObject(d, "label", fd->label);
-		cJSON_AddBoolToObject(d, "optional", !fd->required);
-		cJSON_AddStringToObject(d, "value", v);
+		cJSON_AddBoolToObject(d, "optional", !is_required(f, i));
+		cJSON_AddStringToObject(d, "value", fd->secret ? "" : v);
 		if (f->fixed[i] != NULL) {
 			cJSON_AddStringToObject(d, "fixed", f->fixed[i]);
 			rc = tmpl_render_file("templates/form_field.html", d, &html, err, errlen);
@@ -225,25 +270,44 @@ form_view(const struct form *f, cJSON *into, char *err, size_t errlen)
 			cJSON_AddStringToObject(d, "autocomplete", fd->autocomplete);
 		if (fd->width != NULL)
 			cJSON_AddStringToObject(d, "width", fd->width);
-		if (fd->kind == FORM_SELECT) {
+		if (fd->kind == FORM_SELECT || fd->kind == FORM_RADIOS) {
 			cJSON *opts = cJSON_AddArrayToObject(d, "options");
 
-			cJSON_AddBoolToObject(d, "select", true);
+			cJSON_AddBoolToObject(d, fd->kind == FORM_SELECT ? "select" : "radios",
+			    true);
 			for (size_t k = 0;; k++) {
-				struct form_option o = fd->option(k);
+				struct form_option o = option_at(f, i, k);
 				cJSON *oj;
+				char oid[100];
 
 				if (o.value == NULL)
 					break;
 				oj = cJSON_CreateObject();
+				/* The first radio has the field's id: the error summary links there. */
+				if (k == 0)
+					snprintf(oid, sizeof(oid), "%s", id);
+				else
+					snprintf(oid, sizeof(oid), "%s-%zu", id, k + 1);
+				cJSON_AddStringToObject(oj, "id", oid);
+				cJSON_AddStringToObject(oj, "name", fd->name);
 				cJSON_AddStringToObject(oj, "value", o.value);
 				cJSON_AddStringToObject(oj, "label", o.label);
+				if (o.hint != NULL)
+					cJSON_AddStringToObject(oj, "item_hint", o.hint);
 				cJSON_AddBoolToObject(oj, "selected", strcmp(o.value, v) == 0);
 				cJSON_AddItemToArray(opts, oj);
 			}
+		} else if (fd->kind == FORM_TEXTAREA) {
+			cJSON_AddBoolToObject(d, "textarea", true);
+			cJSON_AddNumberToObject(d, "rows", fd->rows > 0 ? fd->rows : 4);
+		} else if (fd->kind == FORM_CHECKBOX) {
+			cJSON_AddBoolToObject(d, "checkbox", true);
+			cJSON_AddBoolToObject(d, "checked", strcmp(v, "yes") == 0);
 		} else {
 			cJSON_AddStringToObject(d, "type", input_type(fd->kind));
-			cJSON_AddBoolToObject(d, "nospell", fd->kind == FORM_EMAIL);
+			cJSON_AddBoolToObject(d, "nospell", fd->kind == FORM_EMAIL ||
+			    fd->kind == FORM_NUMERIC);
+			cJSON_AddBoolToObject(d, "numeric", fd->kind == FORM_NUMERIC);
 		}
 		rc = tmpl_render_file("templates/form_field.html", d, &html, err, errlen);
 		cJSON_Delete(d);

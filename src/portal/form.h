@@ -14,11 +14,19 @@
 
 #define FORM_MAX_FIELDS	24
 
-enum form_kind { FORM_TEXT, FORM_EMAIL, FORM_TEL, FORM_SELECT };
+enum form_kind {
+	FORM_TEXT, FORM_EMAIL, FORM_TEL, FORM_SELECT,
+	FORM_RADIOS,	/* one of the options, each a radio button with its label and hint */
+	FORM_TEXTAREA,
+	FORM_DATE,	/* YYYY-MM-DD (the browser's date picker; typed where it has none) */
+	FORM_NUMERIC,	/* digits typed on a number pad: card number, expiry, security code */
+	FORM_CHECKBOX	/* one box; its value is "yes" when ticked */
+};
 
 struct form_option {
 	const char	*value;
 	const char	*label;
+	const char	*hint;		/* under a radio button's label, or NULL */
 };
 
 struct form_field {
@@ -36,6 +44,8 @@ struct form_field {
 	/* FORM_SELECT: options(i) gives the i-th option until it returns value NULL. */
 	struct form_option (*option)(size_t i);
 	const char	*group;		/* fieldset legend: a new group starts a fieldset */
+	bool		 secret;	/* never shown back (a card number): re-rendered empty */
+	int		 rows;		/* FORM_TEXTAREA */
 };
 
 struct form {
@@ -45,12 +55,20 @@ struct form {
 	const char		*error[FORM_MAX_FIELDS];
 	bool			 hidden[FORM_MAX_FIELDS];	/* not offered */
 	const char		*fixed[FORM_MAX_FIELDS];	/* shown read-only, with this note */
+	/* Options given at run time (plans, reasons): they replace the field's option(). */
+	const struct form_option *opts[FORM_MAX_FIELDS];
+	int			 n_opts[FORM_MAX_FIELDS];
+	signed char		 required[FORM_MAX_FIELDS];	/* 1, -1: set at run time */
 	int			 n_errors;
 };
 
 void	form_init(struct form *f, const struct form_field *fields);
 /* An answer to show (from the database before the first POST). */
 void	form_set(struct form *f, const char *name, const char *value);
+/* The options of a select or radios field, known only at run time (kept by pointer). */
+void	form_options(struct form *f, const char *name, const struct form_option *opts, int n);
+/* Whether a field must be answered, decided at run time (a setting). */
+void	form_require(struct form *f, const char *name, bool required);
 /* Leaves a field out: not rendered, not read (a setting turned it off). */
 void	form_hide(struct form *f, const char *name);
 bool	form_hidden(const struct form *f, const char *name);
