@@ -24,10 +24,10 @@ static const struct nav_item {
 	bool		(*on)(const struct portal_settings *);
 } nav_items[] = {
 	{ "overview", "Overview", "", NULL },
-	{ "subscriptions", "Subscriptions", NULL, NULL },
-	{ "payment_methods", "Payment methods", NULL, nav_payment_methods },
+	{ "subscriptions", "Subscriptions", "/subscriptions", NULL },
+	{ "payment_methods", "Payment methods", "/payment_methods", nav_payment_methods },
 	{ "billing_details", "Billing details", "/billing_details", nav_details },
-	{ "invoices", "Invoices", NULL, nav_invoices },
+	{ "invoices", "Invoices", "/invoices", nav_invoices },
 };
 
 /* Deep links: where a session's flow opens. NULL: the step's page does not exist yet, so
@@ -36,9 +36,9 @@ static const struct flow_item {
 	const char	*type;
 	const char	*suffix;
 } flow_items[] = {
-	{ "cancel", NULL },			/* "/subscriptions/%s/cancel" */
-	{ "change_plan", NULL },		/* "/subscriptions/%s/change_plan" */
-	{ "payment_method_update", NULL },	/* "/payment_methods/new" */
+	{ "cancel", "/subscriptions/%s/cancel" },
+	{ "change_plan", "/subscriptions/%s/change_plan" },
+	{ "payment_method_update", "/payment_methods/new" },
 };
 
 const char *

@@ -14,17 +14,17 @@ static struct form_option
 country_option(size_t i)
 {
 	if (i == 0)
-		return (struct form_option){ "", "Select a country" };
-	return (struct form_option){ countries[i - 1].code, countries[i - 1].name };
+		return (struct form_option){ "", "Select a country", NULL };
+	return (struct form_option){ countries[i - 1].code, countries[i - 1].name, NULL };
 }
 
 static struct form_option
 tax_type_option(size_t i)
 {
 	if (i == 0)
-		return (struct form_option){ "", "No tax ID" };
+		return (struct form_option){ "", "No tax ID", NULL };
 	return (struct form_option){ customers_tax_types[i - 1].code,
-	    customers_tax_types[i - 1].label };
+	    customers_tax_types[i - 1].label, NULL };
 }
 
 static const char *

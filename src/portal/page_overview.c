@@ -1,10 +1,15 @@
-/* page_overview.c: GET /portal/{site}: the signed-in customer's account. The billing
- * cards (subscriptions, next charge, card, invoices) join it with the billing domain. */
+/* page_overview.c: GET /portal/{site}: what the signed-in customer pays and how: a card per
+ * subscription with its next charge, the default card, anything overdue, the latest
+ * invoices, credit, and the billing details. Six reads, each by the session's customer. */
+#include <stdio.h>
 #include <string.h>
 
 #include "billing/customers.h"
 #include "core/country.h"
 #include "portal/portal.h"
+#include "portal/view.h"
+
+#define OVERVIEW_INVOICES	5
 
 /* What the POST that redirected here did, by its ?updated= value. */
 static const char *
@@ -34,39 +39,156 @@ add_address(cJSON *d, const char *json)
 	cJSON_Delete(addr);
 }
 
-void
-page_overview(struct page *p)
+/* {"USD": 1250, ...}: the customer's credit, per currency, as the customer row has it. */
+static void
+add_credit(struct page *p, cJSON *d, const char *json)
 {
-	PGresult *res = db_exec(p->c->db, STMT_CUSTOMER_GET, (const char *[]){ p->set.site_id,
-	    p->customer_id });
-	cJSON *d;
-	char date[64];
+	cJSON *bal = json ? cJSON_Parse(json) : NULL, *list = NULL;
+	const cJSON *it;
 
-	if (res == NULL || PQntuples(res) != 1) {
-		PQclear(res);
-		page_message(p, 503, "Please try again", "The billing portal is briefly "
-		    "unavailable. Please try again in a moment.", NULL, NULL);
-		return;
+	cJSON_ArrayForEach(it, bal) {
+		cJSON *o;
+
+		if (!cJSON_IsNumber(it) || it->valuedouble <= 0)
+			continue;
+		if (list == NULL)
+			list = cJSON_AddArrayToObject(d, "credit");
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "amount", view_money(p, (long long)it->valuedouble,
+		    it->string));
+		cJSON_AddItemToArray(list, o);
 	}
-	d = cJSON_CreateObject();
-	p->nav = "overview";
-	if (notice(p) != NULL)
-		cJSON_AddStringToObject(d, "notice", notice(p));
+	cJSON_Delete(bal);
+}
+
+static void
+add_customer(struct page *p, cJSON *d, PGresult *res)
+{
+	const char *tax = db_val(res, 0, CUST_TAX_TYPE);
+
 	cJSON_AddStringToObject(d, "customer_name", p->customer_name ? p->customer_name : "");
 	cJSON_AddStringToObject(d, "customer_email", p->customer_email ? p->customer_email : "");
 	cJSON_AddStringToObject(d, "customer_id", p->customer_id);
 	if (db_val(res, 0, CUST_COMPANY))
 		cJSON_AddStringToObject(d, "company", db_val(res, 0, CUST_COMPANY));
-	if (db_val(res, 0, CUST_TAX_TYPE)) {
-		const char *label = customers_tax_type_label(db_val(res, 0, CUST_TAX_TYPE));
+	if (tax != NULL) {
+		const char *label = customers_tax_type_label(tax);
 
 		cJSON_AddStringToObject(d, "tax_label", label ? label : "Tax ID");
 		cJSON_AddStringToObject(d, "tax_value", db_val(res, 0, CUST_TAX_VALUE));
 	}
 	add_address(d, db_val(res, 0, CUST_BILLING));
-	cJSON_AddStringToObject(d, "updated", page_date(p, db_ll(res, 0, CUST_UPDATED, 0), date));
+	add_credit(p, d, db_val(res, 0, CUST_BALANCES));
 	if (p->set.edit_billing_details)
 		cJSON_AddStringToObject(d, "details_url", page_url(p, "/billing_details"));
+}
+
+static void
+add_subs(struct page *p, cJSON *d, PGresult *res)
+{
+	cJSON *cards = cJSON_AddArrayToObject(d, "subs");
+	int ended = 0;
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		cJSON *c;
+
+		if (strcmp(db_val(res, i, SUB_STATUS), "cancelled") == 0) {
+			ended++;
+			continue;
+		}
+		c = cJSON_CreateObject();
+		view_sub(p, res, i, c);
+		cJSON_AddItemToArray(cards, c);
+	}
+	if (ended > 0)
+		cJSON_AddNumberToObject(d, "ended", ended);
+	cJSON_AddStringToObject(d, "subs_url", page_url(p, "/subscriptions"));
+}
+
+/* Overdue invoices: the amount per currency, and the way to pay it (the invoice itself
+ * when there is one, else the list), or to give a card that pays it. */
+static void
+add_overdue(struct page *p, cJSON *d, PGresult *res)
+{
+	cJSON *o, *amounts;
+	long long n = 0;
+	char url[160];
+
+	if (PQntuples(res) == 0)
+		return;
+	o = cJSON_AddObjectToObject(d, "overdue");
+	amounts = cJSON_AddArrayToObject(o, "amounts");
+	for (int i = 0; i < PQntuples(res); i++) {
+		n += db_ll(res, i, 2, 0);
+		cJSON_AddItemToArray(amounts, cJSON_CreateString(view_money(p, db_ll(res, i, 1, 0),
+		    db_val(res, i, 0))));
+	}
+	cJSON_AddNumberToObject(o, "count", (double)n);
+	cJSON_AddBoolToObject(o, "several", n > 1);
+	if (n == 1) {
+		snprintf(url, sizeof(url), "/invoices/%s/pay", db_val(res, 0, 3));
+		cJSON_AddStringToObject(o, "pay_url", page_url(p, url));
+	} else if (p->set.invoice_history)
+		cJSON_AddStringToObject(o, "pay_url", page_url(p, "/invoices"));
+	if (p->set.payment_methods)
+		cJSON_AddStringToObject(o, "card_url", page_url(p, "/payment_methods/new"));
+}
+
+void
+page_overview(struct page *p)
+{
+	const char *site = p->set.site_id, *cus = p->customer_id;
+	PGresult *cr = NULL, *subs = NULL, *pm = NULL, *due = NULL, *inv = NULL;
+	cJSON *d;
+
+	cr = db_exec(p->c->db, STMT_CUSTOMER_GET, (const char *[]){ site, cus });
+	if (cr != NULL && PQntuples(cr) == 1)
+		subs = db_exec(p->c->db, STMT_SUB_LIST_CUST_FIRST, (const char *[]){ site, "50", cus,
+		    NULL });
+	if (subs != NULL)
+		pm = db_exec(p->c->db, STMT_PM_DEFAULT, (const char *[]){ site, cus });
+	if (pm != NULL)
+		due = db_exec(p->c->db, STMT_INV_OVERDUE, (const char *[]){ site, cus });
+	if (due != NULL && p->set.invoice_history)
+		inv = db_exec(p->c->db, STMT_INV_OLDER, (const char *[]){ site, cus,
+		    "9223372036854775807", "5" });
+	if (due == NULL || (p->set.invoice_history && inv == NULL)) {
+		page_message(p, 503, "Please try again", "The billing portal is briefly "
+		    "unavailable. Please try again in a moment.", NULL, NULL);
+		goto done;
+	}
+	d = cJSON_CreateObject();
+	p->nav = "overview";
+	if (notice(p) != NULL)
+		cJSON_AddStringToObject(d, "notice", notice(p));
+	add_customer(p, d, cr);
+	add_subs(p, d, subs);
+	add_overdue(p, d, due);
+	if (PQntuples(pm) == 1) {
+		cJSON *card = cJSON_AddObjectToObject(d, "card");
+
+		view_card(p, pm, 0, card);
+	}
+	if (p->set.payment_methods)
+		cJSON_AddStringToObject(d, "cards_url", page_url(p, "/payment_methods"));
+	if (inv != NULL) {
+		cJSON *list = cJSON_AddArrayToObject(d, "invoices");
+
+		for (int i = 0; i < PQntuples(inv) && i < OVERVIEW_INVOICES; i++) {
+			cJSON *o = cJSON_CreateObject();
+
+			view_invoice(p, inv, i, o);
+			cJSON_AddItemToArray(list, o);
+		}
+		cJSON_AddBoolToObject(d, "has_invoices", PQntuples(inv) > 0);
+		cJSON_AddBoolToObject(d, "history", true);
+		cJSON_AddStringToObject(d, "invoices_url", page_url(p, "/invoices"));
+	}
 	page_render(p, 200, "Your account", "overview", d, false);
-	PQclear(res);
+done:
+	PQclear(cr);
+	PQclear(subs);
+	PQclear(pm);
+	PQclear(due);
+	PQclear(inv);
 }
