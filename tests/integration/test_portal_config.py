@@ -382,11 +382,18 @@ class SessionOverridesAndFlows(unittest.TestCase):
         self.assertEqual(r.status, 400)
 
     def test_flow_opens_its_step(self):
-        # The step pages come with the billing pages; until then a flow opens the overview.
-        sess = self.create(flow={"type": "cancel", "subscription_id": self.sub["id"]}).json
-        r = Browser(self.s).get(sess["access_url"])
-        self.assertEqual(r.status, 303)
-        self.assertEqual(r.header("location"), "/portal/" + self.m.site_id)
+        home = "/portal/" + self.m.site_id
+        for flow, where in (({"type": "cancel", "subscription_id": self.sub["id"]},
+                             "%s/subscriptions/%s/cancel" % (home, self.sub["id"])),
+                            ({"type": "change_plan", "subscription_id": self.sub["id"]},
+                             "%s/subscriptions/%s/change_plan" % (home, self.sub["id"])),
+                            ({"type": "payment_method_update"}, home + "/payment_methods/new")):
+            sess = self.create(flow=flow).json
+            b = Browser(self.s)
+            r = b.get(sess["access_url"])
+            self.assertEqual(r.status, 303)
+            self.assertEqual(r.header("location"), where)
+            self.assertNotEqual(b.get(where).status, 404, where)
 
 
 if __name__ == "__main__":

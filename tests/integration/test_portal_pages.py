@@ -261,14 +261,18 @@ class PortalPages(unittest.TestCase):
     def test_dates_are_shown_in_the_sites_time_zone(self):
         import datetime
         import zoneinfo
+        self.m.post("/plans", {"id": "tz", "name": "TZ", "amount": 700, "currency": "USD",
+                               "interval": "month"})
+        sub = self.m.post("/subscriptions", {"customer_id": self.cus["id"],
+                                             "plan_id": "tz"}).json
         _, b = self.login()
         seen = set()
         # UTC+14 and UTC-11 are 25 hours apart: the same moment is never the same date.
         for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
             self.m.post("/portal_configuration", {"time_zone": zone})
-            day = datetime.datetime.fromtimestamp(self.cus["updated_at"],
+            day = datetime.datetime.fromtimestamp(sub["current_term_end"],
                                                   zoneinfo.ZoneInfo(zone))
-            want = "Last updated %d %s" % (day.day, day.strftime("%B %Y"))
+            want = "on %d %s" % (day.day, day.strftime("%B %Y"))
             self.assertIn(want, b.get(self.home).text, zone)
             seen.add(want)
         self.assertEqual(len(seen), 2)
