@@ -161,6 +161,12 @@ is_option(const struct form *f, int i, const char *v)
 	}
 }
 
+static const char *
+noun(const struct form_field *fd)
+{
+	return fd->noun != NULL ? fd->noun : fd->label;
+}
+
 int
 form_read(struct form *f, const struct http_kvs *posted, struct arena *a)
 {
@@ -176,7 +182,7 @@ form_read(struct form *f, const struct http_kvs *posted, struct arena *a)
 		v = f->value[i] = raw ? trim(a, raw) : "";
 		msg = arena_alloc(a, 200);
 		if (!printable(v, fd->kind == FORM_TEXTAREA)) {
-			snprintf(msg, 200, "%s must not contain special characters%s", fd->label,
+			snprintf(msg, 200, "%s must not contain special characters%s", noun(fd),
 			    fd->kind == FORM_TEXTAREA ? "" : " such as line breaks");
 			f->value[i] = "";
 		} else if (*v == '\0') {
@@ -184,7 +190,7 @@ form_read(struct form *f, const struct http_kvs *posted, struct arena *a)
 				continue;
 			snprintf(msg, 200, "%s", fd->missing ? fd->missing : "This field is empty");
 		} else if (strlen(v) > max)
-			snprintf(msg, 200, "%s must be %zu characters or fewer", fd->label, max);
+			snprintf(msg, 200, "%s must be %zu characters or fewer", noun(fd), max);
 		else if (fd->kind == FORM_CHECKBOX && strcmp(v, "yes") != 0)
 			snprintf(msg, 200, "%s: tick the box or leave it empty", fd->label);
 		else if ((fd->kind == FORM_SELECT || fd->kind == FORM_RADIOS) && !is_option(f, i, v))

@@ -32,6 +32,8 @@ struct form_option {
 struct form_field {
 	const char	*name;		/* the POST name; the input's id is "f-<name>" */
 	const char	*label;
+	const char	*noun;		/* the field in error messages ("Your comment"), else
+					 * the label */
 	const char	*hint;		/* shown under the label, or NULL */
 	enum form_kind	 kind;
 	bool		 required;	/* else the label says "(optional)" */

@@ -285,7 +285,19 @@ page_pm_add(struct page *p)
 	int month = 0, year = 0;
 	const char *due = owed(p);
 	struct pm_attach_req r;
+	struct pm_entry entry;
 
+	/* The domain says first whether cards may be changed, and how: nothing is sent to
+	 * the gateway's tokenizer when they may not, or when it takes cards elsewhere. */
+	if (pms_card_entry(&p->d, p->customer_id, page_url(p, "/payment_methods"), &p->pol.pm,
+	    &entry, &e) != 0 || entry.kind != PM_ENTRY_FORM) {
+		if (e.kind == DERR_FORBIDDEN || entry.kind != PM_ENTRY_FORM)
+			page_message(p, 403, "Cards cannot be changed here", "Nothing was changed. "
+			    "To change your card, contact us.", page_url(p, ""), "Go to your account");
+		else
+			page_derr(p, &e);
+		return;
+	}
 	card_form(p, &f, due);
 	if (form_read(&f, &p->c->req->form, &p->c->req->arena) == 0 &&
 	    parse_expiry(form_get(&f, "expiry"), &month, &year) == 0) {

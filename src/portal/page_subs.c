@@ -678,7 +678,7 @@ static const struct form_field cancel_fields[] = {
 	{ .name = "reason", .label = "Why are you cancelling?", .kind = FORM_RADIOS,
 	  .max_len = 40, .missing = "Select why you are cancelling" },
 	{ .name = "comment", .label = "Anything else you would like to tell us?",
-	  .kind = FORM_TEXTAREA, .max_len = 500, .rows = 4,
+	  .noun = "Your comment", .kind = FORM_TEXTAREA, .max_len = 500, .rows = 4,
 	  .hint = "We read every comment. 500 characters at most." },
 	{ .name = NULL }
 };
@@ -787,13 +787,16 @@ static void
 cancel_req(struct page *p, struct cancel_form *cf, struct sub_cancel_req *r)
 {
 	const char *reason = answer(&cf->f, "reason"), *comment = answer(&cf->f, "comment");
+	const char *when = answer(&cf->f, "when");
 
+	if (form_hidden(&cf->f, "when") && http_kvs_get(&p->c->req->form, "when") != NULL)
+		when = http_kvs_get(&p->c->req->form, "when");
 	if (form_hidden(&cf->f, "reason") && http_kvs_get(&p->c->req->form, "reason") != NULL)
 		reason = http_kvs_get(&p->c->req->form, "reason");
 	if (form_hidden(&cf->f, "comment") && http_kvs_get(&p->c->req->form, "comment") != NULL)
 		comment = http_kvs_get(&p->c->req->form, "comment");
 	memset(r, 0, sizeof(*r));
-	r->now = strcmp(answer(&cf->f, "when"), "now") == 0;
+	r->now = strcmp(when, "now") == 0;
 	r->reason = *reason ? reason : NULL;
 	r->comment = *comment ? comment : NULL;
 }
