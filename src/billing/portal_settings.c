@@ -252,19 +252,22 @@ portal_settings_override(struct portal_settings *s, const char *features_json)
 	return rc;
 }
 
+/* Runs stmt (a configuration statement, $1 the site) and reads its first row into out;
+ * *row keeps the result when asked for (other columns may follow). A site made by the
+ * previous release during a rolling upgrade has no row yet: it gets one, with the
+ * defaults, now. 1 found, 0 no such site, -1 error. */
 static int
-load(struct db *db, enum stmt_id stmt, const char *site_id, struct portal_settings *out)
+load_row(struct db *db, enum stmt_id stmt, const char *const *params,
+    struct portal_settings *out, PGresult **row)
 {
-	PGresult *res = db_exec(db, stmt, (const char *[]){ site_id });
+	PGresult *res = db_exec(db, stmt, params);
 
 	if (res != NULL && PQntuples(res) == 0) {
-		/* A site made by the previous release during a rolling upgrade: its row, with
-		 * the defaults, is made now. */
 		PQclear(res);
-		res = db_exec(db, STMT_PCONF_ENSURE, (const char *[]){ site_id });
+		res = db_exec(db, STMT_PCONF_ENSURE, (const char *[]){ params[0] });
 		if (res != NULL) {
 			PQclear(res);
-			res = db_exec(db, stmt, (const char *[]){ site_id });
+			res = db_exec(db, stmt, params);
 		}
 	}
 	if (res == NULL)
@@ -274,8 +277,26 @@ load(struct db *db, enum stmt_id stmt, const char *site_id, struct portal_settin
 		return 0;
 	}
 	from_row(res, out);
-	PQclear(res);
+	if (row != NULL)
+		*row = res;
+	else
+		PQclear(res);
 	return 1;
+}
+
+static int
+load(struct db *db, enum stmt_id stmt, const char *site_id, struct portal_settings *out)
+{
+	return load_row(db, stmt, (const char *[]){ site_id }, out, NULL);
+}
+
+int
+portal_settings_load_entry(struct db *db, const char *site_id, const char *session_id,
+    struct portal_settings *out, PGresult **row)
+{
+	*row = NULL;
+	return load_row(db, STMT_PORTAL_ENTRY, (const char *[]){ site_id, session_id }, out,
+	    row);
 }
 
 int

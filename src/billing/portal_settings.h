@@ -89,6 +89,11 @@ extern const struct field portal_reason_fields[];
  * either direction. 1 found, 0 no such site, -1 database error (db->status says which). */
 int	portal_settings_load(struct db *db, const char *site_id, const char *features_json,
 	    struct portal_settings *out);
+/* The same for a signed-in page, with the cookie's session (session_id, or NULL) and its
+ * customer in the same row (STMT_PORTAL_ENTRY, enum pentry_col): one query. *row receives
+ * the result (the caller PQclears it); the session's overrides are not applied. */
+int	portal_settings_load_entry(struct db *db, const char *site_id, const char *session_id,
+	    struct portal_settings *out, PGresult **row);
 /* Applies a validated features object (or its JSON text) over s. Cross-field rules
  * (idle <= absolute) are checked; -1 with err filled when the result is not coherent. */
 int	portal_settings_apply(struct portal_settings *s, const cJSON *features,

@@ -613,13 +613,29 @@ const struct stmt stmts[STMT__MAX] = {
 	    "DELETE FROM portal_form_submissions "
 	    "WHERE site_id = $1 AND session_id = $2 AND nonce = $3 AND location IS NULL", 3 },
 	/* ---- the portal's reads (always by the session's customer) ---- */
-	/* What is overdue: open invoices with a failed attempt and none in flight. */
-	[STMT_INV_OVERDUE] = { "inv_overdue",
-	    "SELECT i.currency, sum(i.amount_due), count(*), min(i.id) FROM invoices i "
-	    "WHERE i.site_id = $1 AND i.customer_id = $2 AND i.status = 'open' "
-	    "AND i.attempt_count > 0 AND NOT EXISTS (SELECT 1 FROM payment_attempts a "
-	    "WHERE a.site_id = i.site_id AND a.invoice_id = i.id AND a.kind = 'charge' "
-	    "AND a.outcome = 'pending') GROUP BY i.currency ORDER BY i.currency", 2 },
+	/* A signed-in page's first read: the site's configuration and the cookie's session ($2,
+	 * NULL without a cookie) with its customer, in one statement. */
+	[STMT_PORTAL_ENTRY] = { "portal_entry",
+	    "SELECT " PCONF_COLS ", p.id, p.cookie_hash, p.status, p.login_at, p.last_seen_at, "
+	    "p.redirect_url, p.customer_id, cu.name, cu.email, p.features::text, p.flow::text"
+	    PCONF_FROM "LEFT JOIN portal_sessions p ON p.site_id = c.site_id AND p.id = $2 "
+	    "LEFT JOIN customers cu ON cu.site_id = p.site_id AND cu.id = p.customer_id "
+	    "WHERE c.site_id = $1", 2 },
+	/* The overview's customer with its default card and what is overdue, in one row. */
+	[STMT_OVERVIEW] = { "overview",
+	    "SELECT " CUSTOMER_COLS ", pm.* , (SELECT json_agg(json_build_object('currency', "
+	    "o.currency, 'amount', o.amount, 'count', o.n, 'invoice', o.first) ORDER BY o.currency) "
+	    "FROM (SELECT i.currency, sum(i.amount_due) AS amount, count(*) AS n, "
+	    "min(i.id) AS first FROM invoices i WHERE i.site_id = customers.site_id "
+	    "AND i.customer_id = customers.id AND i.status = 'open' AND i.attempt_count > 0 "
+	    "AND NOT EXISTS (SELECT 1 FROM payment_attempts a WHERE a.site_id = i.site_id "
+	    "AND a.invoice_id = i.id AND a.kind = 'charge' AND a.outcome = 'pending') "
+	    "GROUP BY i.currency) o)::text FROM customers LEFT JOIN LATERAL ("
+	    "SELECT id AS pm_id, customer_id AS pm_customer, brand, last4, exp_month, exp_year, "
+	    "is_default, created_at AS pm_created, gateway_token FROM payment_methods "
+	    "WHERE site_id = customers.site_id AND customer_id = customers.id "
+	    "ORDER BY is_default DESC, created_at DESC, id DESC LIMIT 1) pm ON true "
+	    "WHERE customers.site_id = $1 AND customers.id = $2", 2 },
 	/* What a new default card pays at once: the open invoices payments_retry_customer
 	 * collects (those of subscriptions that still serve), per currency. */
 	[STMT_INV_OPEN_SERVING] = { "inv_open_serving",

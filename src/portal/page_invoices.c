@@ -153,7 +153,7 @@ page_invoice_pay_review(struct page *p)
 	if (PQntuples(pm) == 1) {
 		cJSON *card = cJSON_AddObjectToObject(d, "card");
 
-		view_card(p, pm, 0, card);
+		view_card(p, pm, 0, 0, card);
 	} else if (p->set.payment_methods)
 		cJSON_AddStringToObject(d, "add_card", page_url(p, "/payment_methods/new"));
 	snprintf(tail, sizeof(tail), "/invoices/%s/pay", db_val(res, 0, INV_ID));

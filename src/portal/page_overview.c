@@ -1,6 +1,8 @@
 /* page_overview.c: GET /portal/{site}: what the signed-in customer pays and how: a card per
  * subscription with its next charge, the default card, anything overdue, the latest
- * invoices, credit, and the billing details. Six reads, each by the session's customer. */
+ * invoices, credit, and the billing details. Four reads, each by the session's customer:
+ * the site and the session (the dispatcher), the customer with its default card and what is
+ * overdue, the subscriptions, the latest invoices. */
 #include <stdio.h>
 #include <string.h>
 
@@ -105,54 +107,57 @@ add_subs(struct page *p, cJSON *d, PGresult *res)
 	cJSON_AddStringToObject(d, "subs_url", page_url(p, "/subscriptions"));
 }
 
-/* Overdue invoices: the amount per currency, and the way to pay it (the invoice itself
- * when there is one, else the list), or to give a card that pays it. */
+/* Overdue invoices ([{currency, amount, count, invoice}] per currency): the amount, and the
+ * way to pay it (the invoice itself when there is one, else the list), or to give a card
+ * that pays it. */
 static void
-add_overdue(struct page *p, cJSON *d, PGresult *res)
+add_overdue(struct page *p, cJSON *d, const char *json)
 {
-	cJSON *o, *amounts;
+	cJSON *due = json ? cJSON_Parse(json) : NULL, *o, *amounts;
+	const cJSON *it;
 	long long n = 0;
 	char url[160];
 
-	if (PQntuples(res) == 0)
+	if (cJSON_GetArraySize(due) == 0) {
+		cJSON_Delete(due);
 		return;
+	}
 	o = cJSON_AddObjectToObject(d, "overdue");
 	amounts = cJSON_AddArrayToObject(o, "amounts");
-	for (int i = 0; i < PQntuples(res); i++) {
-		n += db_ll(res, i, 2, 0);
-		cJSON_AddItemToArray(amounts, cJSON_CreateString(view_money(p, db_ll(res, i, 1, 0),
-		    db_val(res, i, 0))));
+	cJSON_ArrayForEach(it, due) {
+		n += (long long)json_int(it, "count", 0);
+		cJSON_AddItemToArray(amounts, cJSON_CreateString(view_money(p,
+		    json_int(it, "amount", 0), json_str(it, "currency"))));
 	}
 	cJSON_AddNumberToObject(o, "count", (double)n);
 	cJSON_AddBoolToObject(o, "several", n > 1);
-	if (n == 1) {
-		snprintf(url, sizeof(url), "/invoices/%s/pay", db_val(res, 0, 3));
+	if (n == 1 && json_str(cJSON_GetArrayItem(due, 0), "invoice") != NULL &&
+	    check_id(json_str(cJSON_GetArrayItem(due, 0), "invoice")) == NULL) {
+		snprintf(url, sizeof(url), "/invoices/%s/pay",
+		    json_str(cJSON_GetArrayItem(due, 0), "invoice"));
 		cJSON_AddStringToObject(o, "pay_url", page_url(p, url));
 	} else if (p->set.invoice_history)
 		cJSON_AddStringToObject(o, "pay_url", page_url(p, "/invoices"));
 	if (p->set.payment_methods)
 		cJSON_AddStringToObject(o, "card_url", page_url(p, "/payment_methods/new"));
+	cJSON_Delete(due);
 }
 
 void
 page_overview(struct page *p)
 {
 	const char *site = p->set.site_id, *cus = p->customer_id;
-	PGresult *cr = NULL, *subs = NULL, *pm = NULL, *due = NULL, *inv = NULL;
+	PGresult *cr = NULL, *subs = NULL, *inv = NULL;
 	cJSON *d;
 
-	cr = db_exec(p->c->db, STMT_CUSTOMER_GET, (const char *[]){ site, cus });
+	cr = db_exec(p->c->db, STMT_OVERVIEW, (const char *[]){ site, cus });
 	if (cr != NULL && PQntuples(cr) == 1)
 		subs = db_exec(p->c->db, STMT_SUB_LIST_CUST_FIRST, (const char *[]){ site, "50", cus,
 		    NULL });
-	if (subs != NULL)
-		pm = db_exec(p->c->db, STMT_PM_DEFAULT, (const char *[]){ site, cus });
-	if (pm != NULL)
-		due = db_exec(p->c->db, STMT_INV_OVERDUE, (const char *[]){ site, cus });
-	if (due != NULL && p->set.invoice_history)
+	if (subs != NULL && p->set.invoice_history)
 		inv = db_exec(p->c->db, STMT_INV_OLDER, (const char *[]){ site, cus,
 		    "9223372036854775807", "5" });
-	if (due == NULL || (p->set.invoice_history && inv == NULL)) {
+	if (subs == NULL || (p->set.invoice_history && inv == NULL)) {
 		page_message(p, 503, "Please try again", "The billing portal is briefly "
 		    "unavailable. Please try again in a moment.", NULL, NULL);
 		goto done;
@@ -163,11 +168,11 @@ page_overview(struct page *p)
 		cJSON_AddStringToObject(d, "notice", notice(p));
 	add_customer(p, d, cr);
 	add_subs(p, d, subs);
-	add_overdue(p, d, due);
-	if (PQntuples(pm) == 1) {
+	add_overdue(p, d, db_val(cr, 0, OV_OVERDUE));
+	if (db_val(cr, 0, OV_PM + PM_ID) != NULL) {
 		cJSON *card = cJSON_AddObjectToObject(d, "card");
 
-		view_card(p, pm, 0, card);
+		view_card(p, cr, 0, OV_PM, card);
 	}
 	if (p->set.payment_methods)
 		cJSON_AddStringToObject(d, "cards_url", page_url(p, "/payment_methods"));
@@ -188,7 +193,5 @@ page_overview(struct page *p)
 done:
 	PQclear(cr);
 	PQclear(subs);
-	PQclear(pm);
-	PQclear(due);
 	PQclear(inv);
 }

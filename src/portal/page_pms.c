@@ -77,7 +77,7 @@ page_pms_list(struct page *p)
 		cJSON *c = cJSON_CreateObject();
 		char tail[160];
 
-		view_card(p, res, i, c);
+		view_card(p, res, i, 0, c);
 		if (p->set.payment_methods) {
 			snprintf(tail, sizeof(tail), "/payment_methods/%s/default",
 			    db_val(res, i, PM_ID));
@@ -394,7 +394,7 @@ page_pm_default_review(struct page *p)
 		return;
 	d = cJSON_CreateObject();
 	card = cJSON_AddObjectToObject(d, "card");
-	view_card(p, res, 0, card);
+	view_card(p, res, 0, 0, card);
 	if (owed(p) != NULL)
 		cJSON_AddStringToObject(d, "owed", owed(p));
 	snprintf(tail, sizeof(tail), "/payment_methods/%s/default", db_val(res, 0, PM_ID));
@@ -443,7 +443,7 @@ page_pm_remove_confirm(struct page *p)
 	}
 	d = cJSON_CreateObject();
 	card = cJSON_AddObjectToObject(d, "card");
-	view_card(p, res, 0, card);
+	view_card(p, res, 0, 0, card);
 	snprintf(tail, sizeof(tail), "/payment_methods/%s/remove", db_val(res, 0, PM_ID));
 	cJSON_AddStringToObject(d, "action", page_url(p, tail));
 	cJSON_AddStringToObject(d, "cancel", page_url(p, "/payment_methods"));

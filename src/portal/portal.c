@@ -17,6 +17,8 @@ portal_page_free(struct page *p)
 		return;
 	PQclear(p->session_row);
 	p->session_row = NULL;
+	PQclear(p->entry);
+	p->entry = NULL;
 }
 
 static const char *
@@ -43,11 +45,35 @@ public_host(const char *public_url, const char *host)
 	    strncasecmp(a, host, strlen(host)) == 0;
 }
 
-int
-portal_site(struct page *p, const char *site_id)
+/* The session id the site's cookie names, or NULL (no cookie, or not one of this site's). */
+static const char *
+cookie_session(struct page *p, const char *site_id)
 {
-	int rc = check_id(site_id) == NULL ? portal_settings_load(p->c->db, site_id, NULL,
-	    &p->set) : 0;
+	char name[96];
+	const char *cookie;
+	struct token t;
+	char *id;
+
+	snprintf(name, sizeof(name), PORTAL_COOKIE_PREFIX "%s", site_id);
+	cookie = http_kvs_get(&p->c->req->cookies, name);
+	if (cookie == NULL || token_parse(cookie, &t) != 0 || strcmp(t.site_id, site_id) != 0)
+		return NULL;
+	id = arena_alloc(&p->c->req->arena, strlen(t.session_id) + 1);
+	memcpy(id, t.session_id, strlen(t.session_id) + 1);
+	return id;
+}
+
+int
+portal_site(struct page *p, const char *site_id, bool with_session)
+{
+	int rc = 0;
+
+	/* A signed-in page reads the site and the session in one statement. */
+	if (check_id(site_id) == NULL && with_session)
+		rc = portal_settings_load_entry(p->c->db, site_id, cookie_session(p, site_id),
+		    &p->set, &p->entry);
+	else if (check_id(site_id) == NULL)
+		rc = portal_settings_load(p->c->db, site_id, NULL, &p->set);
 
 	if (rc < 0) {
 		portal_plain_message(p->c, 503, "Please try again", "The billing portal is "
@@ -134,6 +160,7 @@ logout(struct page *p)
 	return 0;
 }
 
+/* STMT_PSESS_PORTAL_GET's columns; in STMT_PORTAL_ENTRY they follow the configuration's. */
 enum { PG_ID, PG_COOKIE, PG_STATUS, PG_LOGIN, PG_SEEN, PG_REDIRECT, PG_CUSTOMER, PG_CNAME,
 	PG_CEMAIL, PG_FEATURES, PG_FLOW };
 
@@ -147,6 +174,7 @@ portal_session(struct page *p)
 	const char *stored;
 	PGresult *res;
 	long long login, seen;
+	int o = 0;	/* where the session's columns start in res */
 
 	if (cookie == NULL || token_parse(cookie, &t) != 0 ||
 	    strcmp(t.site_id, p->set.site_id) != 0) {
@@ -155,35 +183,43 @@ portal_session(struct page *p)
 		    "account to sign in.");
 		return -1;
 	}
-	res = db_exec(c->db, STMT_PSESS_PORTAL_GET, (const char *[]){ t.site_id, t.session_id });
+	if (p->entry != NULL) {
+		/* portal_site read it with the configuration: the row is ours now. */
+		res = p->entry;
+		p->entry = NULL;
+		o = PE_ID;
+	} else
+		res = db_exec(c->db, STMT_PSESS_PORTAL_GET, (const char *[]){ t.site_id,
+		    t.session_id });
 	if (res == NULL) {
 		page_message(p, 503, "Please try again", "The billing portal is briefly "
 		    "unavailable. Please try again in a moment.", NULL, NULL);
 		return -1;
 	}
 	token_hash_hex(cookie, hash);
-	stored = PQntuples(res) == 1 ? db_val(res, 0, PG_COOKIE) : NULL;
+	stored = PQntuples(res) == 1 && db_val(res, 0, o + PG_ID) != NULL ?
+	    db_val(res, 0, o + PG_COOKIE) : NULL;
 	if (stored == NULL || strlen(stored) != 64 || !crypto_equal(hash, stored, 64) ||
-	    strcmp(db_val(res, 0, PG_STATUS), "logged_in") != 0) {
+	    strcmp(db_val(res, 0, o + PG_STATUS), "logged_in") != 0) {
 		/* The session exists but ended: offer the way back to the merchant. */
-		const char *redir = PQntuples(res) == 1 && stored == NULL ?
-		    arena_strndup(&c->req->arena, db_val(res, 0, PG_REDIRECT),
-		    strlen(db_val(res, 0, PG_REDIRECT))) : NULL;
+		const char *redir = PQntuples(res) == 1 && db_val(res, 0, o + PG_ID) != NULL &&
+		    stored == NULL ? arena_strndup(&c->req->arena, db_val(res, 0, o + PG_REDIRECT),
+		    strlen(db_val(res, 0, o + PG_REDIRECT))) : NULL;
 
 		PQclear(res);
 		signed_out(p, redir, "Your billing portal session has ended.");
 		return -1;
 	}
 	snprintf(p->session_id, sizeof(p->session_id), "%s", t.session_id);
-	(void)portal_settings_override(&p->set, db_val(res, 0, PG_FEATURES));
+	(void)portal_settings_override(&p->set, db_val(res, 0, o + PG_FEATURES));
 	portal_policy(&p->set, &p->pol);
 	dctx_init(&p->d, c->db, &p->site, c->now, ACTOR_PORTAL_SESSION, p->session_id);
-	login = db_ll(res, 0, PG_LOGIN, 0);
-	seen = db_ll(res, 0, PG_SEEN, login);
+	login = db_ll(res, 0, o + PG_LOGIN, 0);
+	seen = db_ll(res, 0, o + PG_SEEN, login);
 	if (c->now - seen > p->set.session_idle_timeout ||
 	    c->now - login > p->set.session_absolute_timeout) {
-		const char *redir = arena_strndup(&c->req->arena, db_val(res, 0, PG_REDIRECT),
-		    strlen(db_val(res, 0, PG_REDIRECT)));
+		const char *redir = arena_strndup(&c->req->arena, db_val(res, 0, o + PG_REDIRECT),
+		    strlen(db_val(res, 0, o + PG_REDIRECT)));
 
 		PQclear(res);
 		(void)logout(p);	/* signed out either way */
@@ -198,11 +234,11 @@ portal_session(struct page *p)
 		    t.session_id, buf_lltoa(c->now, now) }));
 	p->signed_in = true;
 	p->session_row = res;
-	p->customer_id = db_val(res, 0, PG_CUSTOMER);
-	p->customer_name = db_val(res, 0, PG_CNAME);
-	p->customer_email = db_val(res, 0, PG_CEMAIL);
-	p->redirect_url = db_val(res, 0, PG_REDIRECT);
-	p->flow_json = db_val(res, 0, PG_FLOW);
+	p->customer_id = db_val(res, 0, o + PG_CUSTOMER);
+	p->customer_name = db_val(res, 0, o + PG_CNAME);
+	p->customer_email = db_val(res, 0, o + PG_CEMAIL);
+	p->redirect_url = db_val(res, 0, o + PG_REDIRECT);
+	p->flow_json = db_val(res, 0, o + PG_FLOW);
 	csrf_for(t.secret, t.session_id, p->csrf);
 	return 0;
 }

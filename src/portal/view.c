@@ -178,10 +178,10 @@ view_sub(struct page *p, PGresult *res, int row, cJSON *into)
 }
 
 void
-view_card(struct page *p, PGresult *res, int row, cJSON *into)
+view_card(struct page *p, PGresult *res, int row, int col, cJSON *into)
 {
-	int month = (int)db_ll(res, row, PM_EXP_MONTH, 1), year = (int)db_ll(res, row,
-	    PM_EXP_YEAR, 1970);
+	int month = (int)db_ll(res, row, col + PM_EXP_MONTH, 1);
+	int year = (int)db_ll(res, row, col + PM_EXP_YEAR, 1970);
 	time_t t = (time_t)p->c->now;
 	struct tm tm;
 	int now_m, left;
@@ -190,14 +190,15 @@ view_card(struct page *p, PGresult *res, int row, cJSON *into)
 	gmtime_r(&t, &tm);
 	now_m = (tm.tm_year + 1900) * 12 + tm.tm_mon;
 	left = year * 12 + (month - 1) - now_m;	/* months until the expiry month */
-	snprintf(text, sizeof(text), "%s ending %s", view_brand(db_val(res, row, PM_BRAND)),
-	    db_val(res, row, PM_LAST4));
+	snprintf(text, sizeof(text), "%s ending %s", view_brand(db_val(res, row, col + PM_BRAND)),
+	    db_val(res, row, col + PM_LAST4));
 	snprintf(exp, sizeof(exp), "%02d/%d", month, year);
-	add(into, "id", db_val(res, row, PM_ID));
+	add(into, "id", db_val(res, row, col + PM_ID));
 	add(into, "name", text);
-	add(into, "brand", view_brand(db_val(res, row, PM_BRAND)));
+	add(into, "brand", view_brand(db_val(res, row, col + PM_BRAND)));
 	add(into, "expires", exp);
-	cJSON_AddBoolToObject(into, "is_default", strcmp(db_val(res, row, PM_DEFAULT), "t") == 0);
+	cJSON_AddBoolToObject(into, "is_default", strcmp(db_val(res, row, col + PM_DEFAULT),
+	    "t") == 0);
 	/* Good through the last day of the month it names (gateway_test_expired's rule). */
 	cJSON_AddBoolToObject(into, "expired", left < 0);
 	cJSON_AddBoolToObject(into, "expiring", left >= 0 && left <= 1);

@@ -30,8 +30,9 @@ const char *view_brand(const char *brand);
  * and a tone), the line that says what happens next, the next charge (the domain's
  * subs_next_charge). */
 void	view_sub(struct page *p, PGresult *res, int row, cJSON *into);
-/* A payment method row: "Visa ending 4242", expiry, default, expired or expiring soon. */
-void	view_card(struct page *p, PGresult *res, int row, cJSON *into);
+/* A payment method row (the PM_* columns from column col): "Visa ending 4242", expiry,
+ * default, expired or expiring soon. */
+void	view_card(struct page *p, PGresult *res, int row, int col, cJSON *into);
 /* An invoice row: date, number, amount, status, and where to pay it when it is open. */
 void	view_invoice(struct page *p, PGresult *res, int row, cJSON *into);
 /* A subscription's status in words ("Active", "Past due", ...). */

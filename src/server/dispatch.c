@@ -419,7 +419,7 @@ portal_not_found(struct ctx *c, int status)
 	if (strncmp(path, "/portal/", 8) == 0 && (end = strchr(path + 8, '/')) != NULL &&
 	    (size_t)(end - path - 8) < sizeof(site)) {
 		snprintf(site, sizeof(site), "%.*s", (int)(end - path - 8), path + 8);
-		if (portal_site(&p, site) != 0)
+		if (portal_site(&p, site, false) != 0)
 			return;
 		page_message(&p, status, status == 405 ? "Not allowed" : "Page not found",
 		    status == 405 ? "This page cannot be used that way." : "There is no page at "
@@ -449,7 +449,7 @@ dispatch_portal(struct ctx *c, const struct route *rt)
 		portal_headers(&p, false);
 		return;
 	}
-	if (portal_site(&p, r->path_params[0]) != 0)
+	if (portal_site(&p, r->path_params[0], (fl & PAGE_SESSION) != 0) != 0)
 		return;
 	if (fl & PAGE_ASSET) {
 		rt->page(&p);
