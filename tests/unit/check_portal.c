@@ -185,6 +185,102 @@ START_TEST(time_zones_are_iana_names_with_zoneinfo)
 }
 END_TEST
 
+/* A date typed in the site's zone means that day's midnight there, summer time or not. */
+START_TEST(dates_people_type_are_read_in_the_sites_zone)
+{
+	int y, m, d;
+
+	ck_assert_int_eq(tz_parse_date("2027-03-27", &y, &m, &d), 0);
+	ck_assert(y == 2027 && m == 3 && d == 27);
+	ck_assert_int_eq(tz_parse_date("2028-02-29", &y, &m, &d), 0);	/* leap year */
+	ck_assert_int_ne(tz_parse_date("2027-02-29", &y, &m, &d), 0);
+	ck_assert_int_ne(tz_parse_date("2027-04-31", &y, &m, &d), 0);
+	ck_assert_int_ne(tz_parse_date("2027-13-01", &y, &m, &d), 0);
+	ck_assert_int_ne(tz_parse_date("27-03-2027", &y, &m, &d), 0);
+	ck_assert_int_ne(tz_parse_date("2027-3-27", &y, &m, &d), 0);
+	ck_assert_int_ne(tz_parse_date("2027-03-27x", &y, &m, &d), 0);
+	ck_assert_int_ne(tz_parse_date("", &y, &m, &d), 0);
+	/* London: GMT in January, BST (UTC+1) in July. */
+	ck_assert_int_eq(tz_mktime(2027, 1, 15, 0, 0, "Europe/London"), 1799971200LL);
+	ck_assert_int_eq(tz_mktime(2027, 7, 15, 0, 0, "Europe/London"), 1815606000LL);
+	ck_assert_int_eq(tz_mktime(2027, 7, 15, 0, 0, "UTC"), 1815609600LL);
+	ck_assert_int_eq(tz_mktime(2027, 7, 15, 0, 0, "Not/AZone"), 1815609600LL);
+}
+END_TEST
+
+static struct form_option
+plan_option(size_t i)
+{
+	static const struct form_option o[] = { { "a", "Plan A", "$1.00 per month" },
+	    { "b", "Plan B", NULL }, { NULL, NULL, NULL } };
+
+	return o[i < 2 ? i : 2];
+}
+
+static const struct form_field kinds[] = {
+	{ .name = "plan", .label = "Choose a plan", .kind = FORM_RADIOS, .option = plan_option,
+	  .required = true, .missing = "Select a plan" },
+	{ .name = "note", .label = "Anything else?", .noun = "Your note", .kind = FORM_TEXTAREA,
+	  .max_len = 8 },
+	{ .name = "number", .label = "Card number", .kind = FORM_NUMERIC, .secret = true,
+	  .required = true },
+	{ .name = "agree", .label = "Use it", .kind = FORM_CHECKBOX },
+	{ .name = NULL }
+};
+
+START_TEST(form_radios_text_areas_and_secret_fields)
+{
+	struct http_request r;
+	struct form f;
+	cJSON *d = cJSON_CreateObject();
+	char err[128];
+	const char *html;
+	static const struct form_option late[] = { { "x", "Plan X", NULL } };
+
+	http_request_init(&r);
+	/* Empty: the radios' question is the summary's link, tied to its fieldset. */
+	http_parse_urlencoded(&r.arena, "note=&number=", 13, &r.form);
+	form_init(&f, kinds);
+	ck_assert_int_eq(form_read(&f, &r.form, &r.arena), 2);
+	ck_assert_int_eq(form_view(&f, d, err, sizeof(err)), 0);
+	html = json_str(d, "fields");
+	ck_assert_ptr_nonnull(strstr(html, "<fieldset class=\"choice-fieldset\" "
+	    "aria-describedby=\"f-plan-error\">"));
+	ck_assert_ptr_nonnull(strstr(html, "<legend class=\"label\">Choose a plan</legend>"));
+	ck_assert_ptr_nonnull(strstr(html, "id=\"f-plan\" name=\"plan\" type=\"radio\" "
+	    "value=\"a\" aria-describedby=\"f-plan-item-hint\""));
+	ck_assert_ptr_nonnull(strstr(html, "id=\"f-plan-2\" name=\"plan\" type=\"radio\" "
+	    "value=\"b\">"));
+	ck_assert_ptr_nonnull(strstr(html, "Select a plan"));
+	ck_assert_ptr_nonnull(strstr(html, "inputmode=\"numeric\""));
+	cJSON_Delete(d);
+	/* Wrong: an option not offered; a note too long (named by its noun); a line break is
+	 * fine in a text area; the card number is never shown back. */
+	http_parse_urlencoded(&r.arena, "plan=zz&note=a%0Ab%0Acdefgh&number=4242424242424242"
+	    "&agree=yes", 61, &r.form);
+	form_init(&f, kinds);
+	ck_assert_int_eq(form_read(&f, &r.form, &r.arena), 2);
+	d = cJSON_CreateObject();
+	ck_assert_int_eq(form_view(&f, d, err, sizeof(err)), 0);
+	html = json_str(d, "fields");
+	ck_assert_ptr_nonnull(strstr(html, "Your note must be 8 characters or fewer"));
+	ck_assert_ptr_null(strstr(html, "4242"));
+	ck_assert_ptr_nonnull(strstr(html, "type=\"checkbox\" value=\"yes\" checked"));
+	cJSON_Delete(d);
+	http_parse_urlencoded(&r.arena, "plan=b&note=a%0Ab&number=1", 26, &r.form);
+	form_init(&f, kinds);
+	ck_assert_int_eq(form_read(&f, &r.form, &r.arena), 0);
+	ck_assert_str_eq(form_get(&f, "note"), "a\nb");
+	/* Options and whether a field is required, decided at run time. */
+	http_parse_urlencoded(&r.arena, "plan=b&number=", 14, &r.form);
+	form_init(&f, kinds);
+	form_options(&f, "plan", late, 1);
+	form_require(&f, "number", false);
+	ck_assert_int_eq(form_read(&f, &r.form, &r.arena), 1);	/* b is not offered now */
+	http_request_free(&r);
+}
+END_TEST
+
 static const char *
 check_even(const char *v)
 {
@@ -194,8 +290,8 @@ check_even(const char *v)
 static struct form_option
 opt(size_t i)
 {
-	static const struct form_option o[] = { { "", "Choose" }, { "a", "A" }, { "b", "B" },
-	    { NULL, NULL } };
+	static const struct form_option o[] = { { "", "Choose", NULL }, { "a", "A", NULL },
+	    { "b", "B", NULL }, { NULL, NULL, NULL } };
 
 	return o[i];
 }
@@ -355,6 +451,8 @@ make_suite(void)
 	tcase_add_test(tc, png_bad_ones_are_refused_with_a_reason);
 	tcase_add_test(tc, time_zones_are_iana_names_with_zoneinfo);
 	tcase_add_test(tc, form_validates_keeps_answers_and_links_errors);
+	tcase_add_test(tc, form_radios_text_areas_and_secret_fields);
+	tcase_add_test(tc, dates_people_type_are_read_in_the_sites_zone);
 	tcase_add_test(tc, session_features_override_in_both_directions);
 	tcase_add_test(tc, policy_follows_the_settings);
 	tcase_set_timeout(tc, 30);
