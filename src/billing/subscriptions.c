@@ -808,8 +808,11 @@ invoice_totals(struct dctx *d, const char *inv, struct sub_preview *p, struct de
 	lines = db_exec(d->db, STMT_INV_LINES, (const char *[]){ d->site.id, inv });
 	if (lines == NULL)
 		return derr_db(e, d->db);
+	/* A line's kind is kept by pointer: one of the two literals, never the result's text,
+	 * which is freed below. */
 	for (int i = 0; i < PQntuples(lines) && p->draft.n < INV_MAX_LINES; i++)
-		inv_draft_add(&p->draft, db_val(lines, i, LINE_KIND),
+		inv_draft_add(&p->draft, strcmp(db_val(lines, i, LINE_KIND), "proration_charge") == 0 ?
+		    "proration_charge" : "plan_charge",
 		    db_val(lines, i, LINE_DESCRIPTION), db_ll(lines, i, LINE_AMOUNT, 0),
 		    db_val(lines, i, LINE_PLAN), db_ll(lines, i, LINE_START, -1),
 		    db_ll(lines, i, LINE_END, -1));

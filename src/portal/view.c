@@ -230,8 +230,8 @@ view_invoice(struct page *p, PGresult *res, int row, cJSON *into)
 		snprintf(url, sizeof(url), "/invoices/%s/pay", db_val(res, row, INV_ID));
 		add(into, "pay_url", page_url(p, url));
 	}
-	/* Invoice PDFs are stored by the invoices issue (10); the link appears once an
-	 * invoice has one, through view_invoice_pdf_url. */
+	/* Invoice PDFs are stored by the invoices issue (10): an invoice that has one gets
+	 * "pdf_url" here, and the invoice list shows its link. None has one yet. */
 }
 
 static const char *
