@@ -584,6 +584,27 @@ test('each setting and session override takes effect, also against a form posted
     await visit(page, 'cancel-no-reasons');
     await settings(DEFAULTS);
 
+    // Changes at the end of the term only: the review schedules, it does not charge.
+    await settings({ change_plan_timing: 'end_of_term' });
+    await page.goto(`${home}/subscriptions/${sub.id}/change_plan/review?plan=team`);
+    assert.ok(await page.getByRole('button', { name: 'Schedule change' }).isVisible());
+    assert.match(await main(page).innerText(), /Due today: \$0\.00/);
+    await visit(page, 'change-plan-end-of-term-only');
+    await settings(DEFAULTS);
+
+    // Reactivation off: "Keep my subscription" is not offered, and its form is refused.
+    await api('POST', `/subscriptions/${sub.id}/cancel`, { when: 'end_of_term' });
+    await page.goto(`${home}/subscriptions/${sub.id}`);
+    await settings({ reactivate_subscription: false });
+    const [kept] = await Promise.all([page.waitForNavigation(),
+      page.getByRole('button', { name: 'Keep my subscription' }).click()]);
+    assert.equal(kept.status(), 403);
+    assert.equal((await api('GET', `/subscriptions/${sub.id}`)).status, 'non_renewing');
+    await page.goto(`${home}/subscriptions/${sub.id}`);
+    assert.equal(await page.getByRole('button', { name: 'Keep my subscription' }).count(), 0);
+    await settings(DEFAULTS);
+    await api('POST', `/subscriptions/${sub.id}/reactivate`, {});
+
     // Invoice history off: no navigation item, the page refuses.
     await settings({ invoice_history: false });
     await page.goto(home);
