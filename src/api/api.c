@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "billing/portal_settings.h"
 #include "core/log.h"
 
 const struct field empty_fields[] = { { .name = NULL } };
@@ -296,3 +297,24 @@ api_check_query(struct ctx *c, const struct qparam *params)
 	return 0;
 }
 
+char *
+api_access_url(struct ctx *c, const char *token)
+{
+	struct portal_settings s;
+	char base[CONFIG_STR_MAX + 300];
+	size_t n;
+	char *url;
+	const char *dot = strchr(token, '.');
+
+	/* On the site's own host name when it has one. */
+	if (portal_settings_load(c->db, c->site.id, NULL, &s) == 1)
+		portal_base_url(&s, c->cfg->public_url, base, sizeof(base));
+	else
+		snprintf(base, sizeof(base), "%s", c->cfg->public_url);
+	n = strlen(base) + 2 * strlen(token) + 32;
+	url = arena_alloc(&c->req->arena, n);
+	/* The token starts with its site: the URL names the site as every portal URL does. */
+	snprintf(url, n, "%s/portal/%.*s/access/%s", base, dot ? (int)(dot - token) : 0, token,
+	    token);
+	return url;
+}

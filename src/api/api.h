@@ -37,6 +37,9 @@ void	api_invalid(struct ctx *c, const struct json_error *e);
 int	api_check_query(struct ctx *c, const struct qparam *params);
 const char *api_arg(struct ctx *c, const char *name);
 void	api_json_start(struct ctx *c, int status);
+/* The portal's access URL for a token "<site>.<id>.<secret>": /portal/{site}/access/...,
+ * on the site's own host name when it has one. */
+char	*api_access_url(struct ctx *c, const char *token);
 
 /* A mutation's answer: the object, rendered by the dispatcher after the commit (and after
  * the gateway calls the change queued), or now for a read. */
@@ -134,6 +137,10 @@ void	h_setup_get(struct ctx *c);
 void	h_setup_sync(struct ctx *c);
 void	h_inv_complete_payment(struct ctx *c);
 void	h_gateway_stripe_webhook(struct ctx *c);
+void	h_pconf_get(struct ctx *c);
+void	h_pconf_update(struct ctx *c);
+void	h_pconf_logo_put(struct ctx *c);
+void	h_pconf_logo_delete(struct ctx *c);
 
 extern const struct field customer_create_fields[];
 extern const struct field customer_update_fields[];
@@ -167,5 +174,6 @@ extern const struct qparam pdf_params[];
 extern const struct field gateway_set_fields[];
 extern const struct field setup_create_fields[];
 extern const struct field complete_payment_fields[];
+extern const struct field portal_configuration_fields[];
 
 #endif

@@ -123,8 +123,7 @@ metadata_merge_param(struct ctx *c)
 	return out;
 }
 
-/* Fills the request from the validated body; the tax id is checked and normalised
- * (arena copy). Answers 400 and returns -1 for a tax id that does not check out. */
+/* Fills the request from the validated body (the domain checks the tax id). */
 static int
 fill(struct ctx *c, struct customer_req *r, bool create)
 {
@@ -145,16 +144,8 @@ fill(struct ctx *c, struct customer_req *r, bool create)
 	r->metadata_json = create ? json_param(c, "metadata") : metadata_merge_param(c);
 	r->set_tax_id = tax != NULL;
 	if (tax != NULL && !cJSON_IsNull(tax)) {
-		char *norm = arena_alloc(&c->req->arena, TAXID_MAX), err[160];
-
 		r->tax_id_type = json_str(tax, "type");
-		if (taxid_validate(r->tax_id_type, json_str(tax, "value"), norm, TAXID_MAX, err,
-		    sizeof(err)) != 0) {
-			api_error(c, 400, "invalid_request_error", "tax_id_invalid", "tax_id.value",
-			    "%s", err);
-			return -1;
-		}
-		r->tax_id_value = norm;
+		r->tax_id_value = json_str(tax, "value");
 	}
 	return 0;
 }
@@ -188,7 +179,7 @@ h_customer_update(struct ctx *c)
 
 	if (fill(c, &r, false) != 0)
 		return;
-	if (customers_update(&c->d, c->req->path_params[0], &r, &e) != 0)
+	if (customers_update(&c->d, c->req->path_params[0], &r, NULL, &e) != 0)
 		api_derr(c, &e);
 	else
 		api_answer(c, OBJ_CUSTOMER, c->req->path_params[0]);

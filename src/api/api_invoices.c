@@ -50,19 +50,9 @@ h_inv_list(struct ctx *c)
 void
 h_inv_pay(struct ctx *c)
 {
-	char status[16];
 	struct derr e;
 
-	if (invoices_status(&c->d, c->req->path_params[0], status, &e) != 0) {
-		api_derr(c, &e);
-		return;
-	}
-	if (strcmp(status, "open") != 0) {
-		api_error(c, 409, "invalid_request_error", "invoice_not_open", NULL,
-		    "The invoice is %s; only open invoices can be paid.", status);
-		return;
-	}
-	done(c, payments_collect(&c->d, c->req->path_params[0], &e), &e);
+	done(c, payments_pay_invoice(&c->d, NULL, c->req->path_params[0], &e), &e);
 }
 
 void

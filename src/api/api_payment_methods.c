@@ -5,6 +5,7 @@
 
 #include "api/api.h"
 #include "billing/customers.h"
+#include "billing/gateway_test.h"
 #include "billing/pms.h"
 
 const struct field pm_attach_fields[] = {
@@ -30,7 +31,7 @@ h_token_create(struct ctx *c)
 	    "exp_year", 2000);
 	const char *number = json_str(c->body, "number");
 
-	if (pms_test_tokenize(&c->d, number, month, year, tok, brand, &e) != 0) {
+	if (gateway_test_tokenize(&c->d, number, month, year, tok, brand, &e) != 0) {
 		api_derr(c, &e);
 		return;
 	}
@@ -57,7 +58,7 @@ h_pm_attach(struct ctx *c)
 	char id[DOM_ID_MAX];
 	struct derr e;
 
-	if (pms_attach(&c->d, &r, id, &e) != 0)
+	if (pms_attach(&c->d, &r, NULL, id, &e) != 0)
 		api_derr(c, &e);
 	else
 		api_answer(c, OBJ_PAYMENT_METHOD, id);
@@ -81,7 +82,8 @@ h_pm_default(struct ctx *c)
 {
 	struct derr e;
 
-	if (pms_make_default(&c->d, c->req->path_params[0], c->req->path_params[1], &e) != 0)
+	if (pms_make_default(&c->d, c->req->path_params[0], c->req->path_params[1], NULL,
+	    &e) != 0)
 		api_derr(c, &e);
 	else
 		api_answer(c, OBJ_PAYMENT_METHOD, c->req->path_params[1]);
@@ -93,7 +95,7 @@ h_pm_detach(struct ctx *c)
 	struct derr e;
 	struct jw w;
 
-	if (pms_detach(&c->d, c->req->path_params[0], c->req->path_params[1], &e) != 0) {
+	if (pms_detach(&c->d, c->req->path_params[0], c->req->path_params[1], NULL, &e) != 0) {
 		api_derr(c, &e);
 		return;
 	}

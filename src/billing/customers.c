@@ -1,11 +1,13 @@
 /* customers.c: customers, their manual credit and their entitlements. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "billing/credit.h"
 #include "billing/customers.h"
 #include "billing/events.h"
 #include "billing/objects.h"
+#include "billing/taxid.h"
 #include "core/crypto.h"
 #include "core/currency.h"
 
@@ -23,11 +25,98 @@ emit(struct dctx *d, const char *type, const char *id, struct derr *e)
 	return rc;
 }
 
+const struct customer_tax_type customers_tax_types[] = {
+	{ "eu_vat", "EU VAT number" },
+	{ "gb_vat", "UK VAT number" },
+	{ "ch_vat", "Swiss VAT number" },
+	{ "no_vat", "Norwegian VAT number" },
+	{ "au_abn", "Australian Business Number (ABN)" },
+	{ "ca_bn", "Canadian Business Number (BN)" },
+	{ "us_ein", "US Employer Identification Number (EIN)" },
+	{ "in_gst", "Indian GST number" },
+	{ "br_cnpj", "Brazilian CNPJ number" },
+	{ "jp_cn", "Japanese Corporate Number" },
+	{ "other", "Other tax ID" },
+	{ NULL, NULL }
+};
+
+const char *
+customers_tax_type_label(const char *code)
+{
+	for (const struct customer_tax_type *t = customers_tax_types; t->code != NULL; t++)
+		if (code != NULL && strcmp(t->code, code) == 0)
+			return t->label;
+	return NULL;
+}
+
 /* An empty string clears a text field, like null. */
 static const char *
 text(const char *v)
 {
 	return v && *v ? v : NULL;
+}
+
+/* The tax id of r checked and in its canonical form (into norm), or NULL to clear it. */
+static int
+tax_id(const struct customer_req *r, char norm[TAXID_MAX], const char **value,
+    struct derr *e)
+{
+	const char *t = text(r->tax_id_type), *v = text(r->tax_id_value);
+	char why[160];
+
+	*value = NULL;
+	if (!r->set_tax_id || (t == NULL && v == NULL))
+		return 0;
+	if (t == NULL || v == NULL)
+		return derr_set(e, DERR_INVALID, "parameter_invalid",
+		    t == NULL ? "tax_id.type" : "tax_id.value",
+		    "A tax id needs both its type and its value.");
+	if (taxid_validate(t, v, norm, TAXID_MAX, why, sizeof(why)) != 0)
+		return derr_set(e, DERR_INVALID, "tax_id_invalid", "tax_id.value", "%s", why);
+	*value = norm;
+	return 0;
+}
+
+/* Same address, treating NULL and "" alike and ignoring case. */
+static bool
+same_email(const char *a, const char *b)
+{
+	a = text(a);
+	b = text(b);
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcasecmp(a, b) == 0;
+}
+
+/* The portal's limits: editing at all, and the email address (the sign-in identity). A
+ * form that posts the address unchanged is fine; a different one is refused. */
+static int
+check_policy(struct dctx *d, const char *id, const struct customer_req *r,
+    const struct customer_policy *pol, struct derr *e)
+{
+	PGresult *res;
+	bool changed;
+
+	if (pol == NULL)
+		return 0;
+	if (!pol->edit_allowed)
+		return derr_set(e, DERR_FORBIDDEN, "action_not_allowed", NULL,
+		    "Billing details cannot be changed here.");
+	if (!r->set_email || pol->email_editable)
+		return 0;
+	res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id, id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return derr_not_found(e, "customer", id);
+	}
+	changed = !same_email(db_val(res, 0, CUST_EMAIL), r->email);
+	PQclear(res);
+	if (changed)
+		return derr_set(e, DERR_FORBIDDEN, "email_not_editable", "email",
+		    "The email address cannot be changed here.");
+	return 0;
 }
 
 int
@@ -47,17 +136,20 @@ int
 customers_create(struct dctx *d, const struct customer_req *r, char id[DOM_ID_MAX],
     struct derr *e)
 {
-	char now[24];
+	char now[24], norm[TAXID_MAX];
+	const char *tax;
 	PGresult *res;
 	int n;
 
+	if (tax_id(r, norm, &tax, e) != 0)
+		return -1;
 	if (r->id != NULL)
 		snprintf(id, DOM_ID_MAX, "%s", r->id);
 	else if (dom_new_id("cus", id, e) != 0)
 		return -1;
 	res = db_exec(d->db, STMT_CUSTOMER_INSERT, (const char *[]){ d->site.id, id,
 	    text(r->email), text(r->name), text(r->phone), r->address_json, r->metadata_json,
-	    buf_lltoa(d->now, now), text(r->company), r->tax_id_type, r->tax_id_value });
+	    buf_lltoa(d->now, now), text(r->company), tax ? r->tax_id_type : NULL, tax });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	n = PQntuples(res);
@@ -70,12 +162,15 @@ customers_create(struct dctx *d, const struct customer_req *r, char id[DOM_ID_MA
 
 int
 customers_update(struct dctx *d, const char *id, const struct customer_req *r,
-    struct derr *e)
+    const struct customer_policy *pol, struct derr *e)
 {
-	char now[24];
+	char now[24], norm[TAXID_MAX];
+	const char *tax;
 	PGresult *res;
 	int n;
 
+	if (check_policy(d, id, r, pol, e) != 0 || tax_id(r, norm, &tax, e) != 0)
+		return -1;
 	res = db_exec(d->db, STMT_CUSTOMER_UPDATE, (const char *[]){ d->site.id, id,
 	    r->set_email ? "true" : "false", text(r->email),
 	    r->set_name ? "true" : "false", text(r->name),
@@ -83,7 +178,7 @@ customers_update(struct dctx *d, const char *id, const struct customer_req *r,
 	    r->set_address ? "true" : "false", r->address_json,
 	    r->metadata_json, buf_lltoa(d->now, now),
 	    r->set_company ? "true" : "false", text(r->company),
-	    r->set_tax_id ? "true" : "false", r->tax_id_type, r->tax_id_value });
+	    r->set_tax_id ? "true" : "false", tax ? r->tax_id_type : NULL, tax });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	n = PQntuples(res);

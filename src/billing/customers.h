@@ -17,10 +17,29 @@ struct customer_req {
 	const char	*tax_id_type, *tax_id_value;
 };
 
+/* What the portal lets a customer change of their own details (the merchant's API passes
+ * NULL: no limit). A forbidden change is DERR_FORBIDDEN: "action_not_allowed" when the
+ * details may not be edited at all, "email_not_editable" for a new email address. */
+struct customer_policy {
+	bool		 edit_allowed;
+	bool		 email_editable;
+};
+
+/* Tax id types with a label, for forms (taxid.h checks them). Ends with code NULL. */
+struct customer_tax_type {
+	const char	*code;
+	const char	*label;
+};
+extern const struct customer_tax_type customers_tax_types[];
+/* The label of a tax id type, or NULL for a type not in the list. */
+const char *customers_tax_type_label(const char *code);
+
+/* Create and update check and normalise the tax id (billing/taxid.h): a type and a value
+ * that do not check out are DERR_INVALID "tax_id_invalid", param "tax_id.value". */
 int	customers_create(struct dctx *d, const struct customer_req *r, char id[DOM_ID_MAX],
 	    struct derr *e);
 int	customers_update(struct dctx *d, const char *id, const struct customer_req *r,
-	    struct derr *e);
+	    const struct customer_policy *pol, struct derr *e);
 /* Refused (409) while the customer has invoices or subscriptions that still bill. */
 int	customers_delete(struct dctx *d, const char *id, struct derr *e);
 /* A manual grant of credit in a currency; id receives the ledger entry. */

@@ -6,6 +6,7 @@
 #define PORTALD_GATEWAY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "billing/domain.h"
 
@@ -54,10 +55,19 @@ struct gateway {
 	int	(*refund)(struct dctx *d, const char *charge_ref, long long amount,
 		    const char *currency, const char *idem, struct gw_result *out,
 		    struct derr *e);
+	/* The portal's card form posts the number here (never stored or logged) and gets a
+	 * token for pms_attach. NULL: the gateway takes cards only on its own hosted page
+	 * (setups.h), so no card number ever reaches Portald. */
+	int	(*tokenize)(struct dctx *d, const char *number, int exp_month, int exp_year,
+		    char token[DOM_ID_MAX], char brand[16], struct derr *e);
 };
 
 /* The gateway of that name, or NULL: "test" (gateway_test.c), "stripe" (gateway_stripe.c).
  * Defined in gateways.c, with each site's choice of gateway. */
 const struct gateway *gateway_get(const char *name);
+/* The gateway the site charges and takes new cards with (its configured one; "test" for a
+ * test site without a choice). DERR_CONFLICT "no_gateway" for a live site not yet connected
+ * to one. Defined in gateways.c. */
+int	gateway_for_site(struct dctx *d, const struct gateway **out, struct derr *e);
 
 #endif

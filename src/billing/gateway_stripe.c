@@ -824,5 +824,6 @@ stripe_refund(struct dctx *d, const char *charge_ref, long long amount, const ch
 	return rc;
 }
 
+/* Cards only on Stripe's own page (setups.c): no tokenize. */
 const struct gateway gateway_stripe = { "stripe", stripe_charge, stripe_retrieve,
-	stripe_refund };
+	stripe_refund, NULL };

@@ -23,5 +23,10 @@ bool	gateway_test_expired(int exp_month, int exp_year, long long now);
  * "succeeded", "declined", "insufficient_funds" or "expired_card". */
 const char *gateway_test_charge(const char *behavior, int exp_month, int exp_year,
 	    long long now);
+/* The test gateway's tokenizer: a token for a test card number, kept with its brand,
+ * last four digits, expiry and behaviour. DERR_INVALID on a live site or a number that is
+ * not a test card. */
+int	gateway_test_tokenize(struct dctx *d, const char *number, int exp_month, int exp_year,
+	    char token[DOM_ID_MAX], char brand[16], struct derr *e);
 
 #endif

@@ -30,6 +30,20 @@ gateway_get(const char *name)
 	return NULL;
 }
 
+int
+gateway_for_site(struct dctx *d, const struct gateway **out, struct derr *e)
+{
+	char name[16];
+
+	if (gateways_site_name(d, name, e) != 0)
+		return -1;
+	*out = gateway_get(name);
+	if (*out == NULL)
+		return derr_set(e, DERR_CONFLICT, "no_gateway", NULL,
+		    "The site has no payment gateway yet.");
+	return 0;
+}
+
 void
 gateways_wipe(struct buf *b)
 {

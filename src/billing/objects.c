@@ -6,6 +6,7 @@
 #include "billing/events.h"
 #include "billing/gateways.h"
 #include "billing/objects.h"
+#include "billing/subscriptions.h"
 #include "billing/taxes.h"
 
 #define V(col)	db_val(res, row, (col))
@@ -78,6 +79,7 @@ portal_session(struct jw *w, PGresult *res, int row, const char *token, const ch
 	jw_str(w, "logout_ipaddress", V(PS_LOGOUT_IP));
 	jw_str(w, "customer_id", V(PS_CUSTOMER));
 	jw_raw(w, "features", V(PS_FEATURES));
+	jw_raw(w, "flow", V(PS_FLOW));
 	jw_obj_end(w);
 }
 
@@ -124,41 +126,29 @@ write_plan(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
 static int
 write_subscription(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
 {
-	const char *status = V(SUB_STATUS);
-	bool cancel_at_end = is_true(V(SUB_CANCEL_AT_END));
-	bool renews = V(SUB_NEXT) != NULL && !cancel_at_end && V(SUB_PAUSE_AT) == NULL &&
-	    (strcmp(status, "active") == 0 || strcmp(status, "in_trial") == 0 ||
-	    strcmp(status, "past_due") == 0);
-	long long price = 0;
+	long long at, amount;
+	int renews = subs_next_charge(d, res, row, &at, &amount, e);
 
-	if (renews) {
-		price = V(SUB_SCHEDULED_AMOUNT) ? db_ll(res, row, SUB_SCHEDULED_AMOUNT, 0) :
-		    db_ll(res, row, SUB_AMOUNT, 0);
-		/* Only a site with tax rates can charge tax (the reverse charge charges none). */
-		if (is_true(V(SUB_SITE_TAXES)) && taxes_gross_for(d, V(SUB_CUSTOMER), price,
-		    &price, e) != 0)
-			return -1;
-	}
+	if (renews < 0)
+		return -1;
 	jw_obj_begin(w, NULL);
 	jw_str(w, "id", V(SUB_ID));
 	jw_str(w, "object", "subscription");
 	jw_str(w, "customer_id", V(SUB_CUSTOMER));
 	jw_str(w, "plan_id", V(SUB_PLAN));
-	jw_str(w, "status", status);
+	jw_str(w, "status", V(SUB_STATUS));
 	jw_int_text(w, "current_term_start", V(SUB_TERM_START));
 	jw_int_text(w, "current_term_end", V(SUB_TERM_END));
 	if (renews) {
-		long long credit = db_ll(res, row, SUB_CREDIT, 0);
-
-		jw_int_text(w, "next_billing_at", V(SUB_NEXT));
-		jw_int(w, "next_amount", price > credit ? price - credit : 0);
+		jw_int(w, "next_billing_at", at);
+		jw_int(w, "next_amount", amount);
 	} else {
 		jw_null(w, "next_billing_at");
 		jw_null(w, "next_amount");
 	}
 	jw_str(w, "currency", V(SUB_CURRENCY));
 	jw_int_text(w, "trial_end", V(SUB_TRIAL_END));
-	jw_bool(w, "cancel_at_period_end", cancel_at_end);
+	jw_bool(w, "cancel_at_period_end", is_true(V(SUB_CANCEL_AT_END)));
 	jw_int_text(w, "cancelled_at", V(SUB_CANCELLED_AT));
 	jw_str(w, "cancel_reason", V(SUB_CANCEL_REASON));
 	jw_str(w, "cancel_comment", V(SUB_CANCEL_COMMENT));

@@ -243,18 +243,16 @@ payments_collect(struct dctx *d, const char *invoice_id, struct derr *e)
 	return rc;
 }
 
-int
-payments_collect_on_session(struct dctx *d, const char *invoice_id, const char *customer_id,
+/* Phase one of paying one open invoice now, of customer_id unless NULL; on-session when
+ * return_url is set. */
+static int
+pay_open(struct dctx *d, const char *invoice_id, const char *customer_id,
     const char *return_url, struct derr *e)
 {
-	PGresult *inv;
+	PGresult *inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id,
+	    invoice_id });
 	int rc;
 
-	if (return_url == NULL || check_http_url(return_url) != NULL ||
-	    strlen(return_url) > 2000)
-		return derr_set(e, DERR_INVALID, "parameter_invalid", "return_url",
-		    "return_url must be an http(s) address of at most 2000 characters.");
-	inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, invoice_id });
 	if (inv == NULL)
 		return derr_db(e, d->db);
 	if (PQntuples(inv) != 1 || (customer_id != NULL &&
@@ -272,6 +270,24 @@ payments_collect_on_session(struct dctx *d, const char *invoice_id, const char *
 	rc = collect(d, inv, return_url, e);
 	PQclear(inv);
 	return rc;
+}
+
+int
+payments_pay_invoice(struct dctx *d, const char *customer_id, const char *invoice_id,
+    struct derr *e)
+{
+	return pay_open(d, invoice_id, customer_id, NULL, e);
+}
+
+int
+payments_collect_on_session(struct dctx *d, const char *invoice_id, const char *customer_id,
+    const char *return_url, struct derr *e)
+{
+	if (return_url == NULL || check_http_url(return_url) != NULL ||
+	    strlen(return_url) > 2000)
+		return derr_set(e, DERR_INVALID, "parameter_invalid", "return_url",
+		    "return_url must be an http(s) address of at most 2000 characters.");
+	return pay_open(d, invoice_id, customer_id, return_url, e);
 }
 
 int

@@ -27,6 +27,11 @@ int	payments_collect(struct dctx *d, const char *invoice_id, struct derr *e);
  */
 int	payments_collect_on_session(struct dctx *d, const char *invoice_id,
 	    const char *customer_id, const char *return_url, struct derr *e);
+/* "Pay now": phase one for an open invoice. With customer_id (the portal), another
+ * customer's invoice is DERR_NOT_FOUND; the merchant's API passes NULL. An invoice that is
+ * not open is DERR_CONFLICT "invoice_not_open". */
+int	payments_pay_invoice(struct dctx *d, const char *customer_id, const char *invoice_id,
+	    struct derr *e);
 /* Collects every open invoice of the customer's subscriptions that still serve. */
 int	payments_retry_customer(struct dctx *d, const char *customer_id, struct derr *e);
 /* Phase one of a refund: amount (<= what is left to refund) of a paid invoice. */

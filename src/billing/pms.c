@@ -4,6 +4,7 @@
 
 #include "billing/customers.h"
 #include "billing/events.h"
+#include "billing/gateway.h"
 #include "billing/gateway_test.h"
 #include "billing/gateways.h"
 #include "billing/objects.h"
@@ -24,6 +25,15 @@ emit(struct dctx *d, const char *type, const char *id, const char *data, struct 
 		rc = events_emit(d, type, id, buf.data, e);
 	buf_free(&buf);
 	return rc;
+}
+
+static int
+forbidden(const struct pm_policy *pol, struct derr *e)
+{
+	if (pol == NULL || pol->update_allowed)
+		return 0;
+	return derr_set(e, DERR_FORBIDDEN, "action_not_allowed", NULL,
+	    "Payment methods cannot be changed here.");
 }
 
 static int
@@ -59,17 +69,17 @@ set_default(struct dctx *d, const char *customer_id, const char *pm_id, struct d
 }
 
 int
-pms_attach(struct dctx *d, const struct pm_attach_req *r, char id[DOM_ID_MAX],
-    struct derr *e)
+pms_attach(struct dctx *d, const struct pm_attach_req *r, const struct pm_policy *pol,
+    char id[DOM_ID_MAX], struct derr *e)
 {
 	PGresult *tok, *res;
 	long long cards, open;
 	char now[24];
 	bool make_default;
-
 	char gw[16];
 
-	if (customers_exists(d, r->customer_id, e) != 0 || gateways_site_name(d, gw, e) != 0)
+	if (forbidden(pol, e) != 0 || customers_exists(d, r->customer_id, e) != 0 ||
+	    gateways_site_name(d, gw, e) != 0)
 		return -1;
 	/* On a hosted gateway no card detail passes through Portald: its own page only. */
 	if (strcmp(gw, "test") != 0)
@@ -137,11 +147,12 @@ own(struct dctx *d, const char *customer_id, const char *pm_id, bool *is_default
 }
 
 int
-pms_make_default(struct dctx *d, const char *customer_id, const char *pm_id, struct derr *e)
+pms_make_default(struct dctx *d, const char *customer_id, const char *pm_id,
+    const struct pm_policy *pol, struct derr *e)
 {
 	bool unusable = false;
 
-	if (own(d, customer_id, pm_id, NULL, &unusable, e) != 0)
+	if (forbidden(pol, e) != 0 || own(d, customer_id, pm_id, NULL, &unusable, e) != 0)
 		return -1;
 	if (unusable)
 		return derr_set(e, DERR_CONFLICT, "payment_method_unusable", NULL,
@@ -150,7 +161,8 @@ pms_make_default(struct dctx *d, const char *customer_id, const char *pm_id, str
 }
 
 int
-pms_detach(struct dctx *d, const char *customer_id, const char *pm_id, struct derr *e)
+pms_detach(struct dctx *d, const char *customer_id, const char *pm_id,
+    const struct pm_policy *pol, struct derr *e)
 {
 	PGresult *all, *res;
 	long long live;
@@ -158,7 +170,7 @@ pms_detach(struct dctx *d, const char *customer_id, const char *pm_id, struct de
 	struct buf data;
 	int rc = 0;
 
-	if (own(d, customer_id, pm_id, &was_default, NULL, e) != 0)
+	if (forbidden(pol, e) != 0 || own(d, customer_id, pm_id, &was_default, NULL, e) != 0)
 		return -1;
 	all = db_exec(d->db, STMT_PM_LIST, (const char *[]){ d->site.id, customer_id });
 	if (all == NULL)
@@ -199,27 +211,30 @@ pms_detach(struct dctx *d, const char *customer_id, const char *pm_id, struct de
 }
 
 int
-pms_test_tokenize(struct dctx *d, const char *number, int exp_month, int exp_year,
+pms_card_entry(struct dctx *d, const char *customer_id, const struct pm_policy *pol,
+    struct pm_entry *out, struct derr *e)
+{
+	const struct gateway *gw;
+
+	memset(out, 0, sizeof(*out));
+	if (forbidden(pol, e) != 0 || customers_exists(d, customer_id, e) != 0 ||
+	    gateway_for_site(d, &gw, e) != 0)
+		return -1;
+	snprintf(out->gateway, sizeof(out->gateway), "%s", gw->name);
+	out->kind = gw->tokenize != NULL ? PM_ENTRY_FORM : PM_ENTRY_HOSTED;
+	return 0;
+}
+
+int
+pms_tokenize(struct dctx *d, const char *number, int exp_month, int exp_year,
     char token[DOM_ID_MAX], char brand[16], struct derr *e)
 {
-	struct test_card card;
-	const char *why;
-	char a[3][24];
-	PGresult *res;
+	const struct gateway *gw;
 
-	if (strcmp(d->site.mode, "test") != 0)
-		return derr_set(e, DERR_INVALID, "live_site", NULL,
-		    "The test gateway serves test sites only.");
-	if ((why = gateway_test_card(number, &card)) != NULL)
-		return derr_set(e, DERR_INVALID, "invalid_number", "number", "number %s.", why);
-	if (dom_new_id("tok", token, e) != 0)
+	if (gateway_for_site(d, &gw, e) != 0)
 		return -1;
-	snprintf(brand, 16, "%s", card.brand);
-	res = db_exec(d->db, STMT_GWTOKEN_INSERT, (const char *[]){ d->site.id, token,
-	    card.brand, card.last4, buf_lltoa(exp_month, a[0]), buf_lltoa(exp_year, a[1]),
-	    card.behavior, buf_lltoa(d->now, a[2]) });
-	if (res == NULL)
-		return derr_db(e, d->db);
-	PQclear(res);
-	return 0;
+	if (gw->tokenize == NULL)
+		return derr_set(e, DERR_INVALID, "card_form_not_used", NULL,
+		    "Cards are added on the payment provider's own page.");
+	return gw->tokenize(d, number, exp_month, exp_year, token, brand, e);
 }

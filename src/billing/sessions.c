@@ -2,9 +2,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "billing/customers.h"
 #include "billing/events.h"
 #include "billing/objects.h"
+#include "billing/portal_settings.h"
 #include "billing/sessions.h"
+#include "billing/subscriptions.h"
 #include "core/crypto.h"
 
 static int
@@ -21,6 +24,50 @@ emit(struct dctx *d, const char *type, const char *id, struct derr *e)
 	return rc;
 }
 
+/* What the API's field tables cannot check: overrides that name plans of the site and fit
+ * its settings, and a flow's subscription belonging to the customer. */
+static int
+check_extras(struct dctx *d, const struct session_req *r, struct derr *e)
+{
+	struct portal_settings s;
+	struct sub sub;
+	cJSON *f;
+	const char *type, *sid;
+	int rc = 0;
+
+	if (r->features_json != NULL) {
+		f = cJSON_Parse(r->features_json);
+		if (portal_settings_check_plans(d, f, "features.change_plan_plans", e) != 0)
+			rc = -1;
+		else if ((rc = portal_settings_load(d->db, d->site.id, NULL, &s)) <= 0)
+			rc = rc < 0 ? derr_db(e, d->db) : derr_not_found(e, "site", d->site.id);
+		else
+			rc = portal_settings_apply(&s, f, e);
+		cJSON_Delete(f);
+		if (rc != 0)
+			return -1;
+	}
+	if (r->flow_json == NULL)
+		return 0;
+	f = cJSON_Parse(r->flow_json);
+	type = json_str(f, "type");
+	sid = json_str(f, "subscription_id");
+	if (sid == NULL) {
+		if (type == NULL || strcmp(type, "payment_method_update") != 0)
+			rc = derr_set(e, DERR_INVALID, "parameter_missing", "flow.subscription_id",
+			    "A %s flow needs flow.subscription_id.", type ? type : "");
+	} else if (customers_exists(d, r->customer_id, e) != 0) {
+		rc = e->kind != DERR_NOT_FOUND ? -1 : derr_set(e, DERR_NOT_FOUND,
+		    "resource_missing", "customer_id", "No such customer: '%s'", r->customer_id);
+	} else if (subs_load_own(d, r->customer_id, sid, false, &sub, e) != 0) {
+		rc = e->kind != DERR_NOT_FOUND ? -1 : derr_set(e, DERR_INVALID,
+		    "resource_missing", "flow.subscription_id",
+		    "The customer has no subscription '%s'.", sid);
+	}
+	cJSON_Delete(f);
+	return rc;
+}
+
 int
 sessions_create(struct dctx *d, const struct session_req *r, char id[DOM_ID_MAX],
     char token[TOKEN_MAX], struct derr *e)
@@ -29,6 +76,8 @@ sessions_create(struct dctx *d, const struct session_req *r, char id[DOM_ID_MAX]
 	PGresult *res;
 	int n;
 
+	if (check_extras(d, r, e) != 0)
+		return -1;
 	if (dom_new_id("ps", id, e) != 0)
 		return -1;
 	if (token_new(d->site.id, id, token, TOKEN_MAX, hash) != 0)
@@ -36,7 +85,7 @@ sessions_create(struct dctx *d, const struct session_req *r, char id[DOM_ID_MAX]
 		    "No secure randomness is available right now; retry shortly.");
 	res = db_exec(d->db, STMT_PSESS_INSERT, (const char *[]){ d->site.id, id, r->customer_id,
 	    hash, r->redirect_url, r->forward_path, r->features_json, buf_lltoa(d->now, now),
-	    buf_lltoa(d->now + PORTAL_SESSION_TTL, exp) });
+	    buf_lltoa(d->now + PORTAL_SESSION_TTL, exp), r->flow_json });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	n = PQntuples(res);
@@ -112,4 +161,44 @@ sessions_activate(struct dctx *d, const char *id, const char *token, const char 
 	}
 	PQclear(res);
 	return emit(d, "portal_session.activated", id, e);
+}
+
+int
+sessions_enter(struct dctx *d, const char *token, const char *ip, const char *cookie_hash,
+    struct derr *e)
+{
+	struct token t;
+	char hash[65], now[24];
+	PGresult *res;
+	bool ok;
+
+	if (token_parse(token, &t) != 0 || strcmp(t.site_id, d->site.id) != 0)
+		return derr_set(e, DERR_NOT_FOUND, "link_invalid", "token",
+		    "The sign-in link is not valid.");
+	res = db_exec(d->db, STMT_PSESS_GET, (const char *[]){ d->site.id, t.session_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	token_hash_hex(token, hash);
+	if (PQntuples(res) == 0 || !crypto_equal(hash, db_val(res, 0, PS_TOKEN_HASH), 64)) {
+		PQclear(res);
+		return derr_set(e, DERR_NOT_FOUND, "link_invalid", "token",
+		    "The sign-in link is not valid.");
+	}
+	ok = strcmp(db_val(res, 0, PS_STATUS), "created") == 0 &&
+	    db_ll(res, 0, PS_EXPIRES, 0) > d->now;
+	PQclear(res);
+	if (!ok)
+		return derr_set(e, DERR_CONFLICT, "link_expired", "token",
+		    "Sign-in links work once, within an hour.");
+	/* Single use: a second use of the link in the meantime finds nothing to update. */
+	res = db_exec(d->db, STMT_PSESS_CONSUME, (const char *[]){ d->site.id, t.session_id,
+	    buf_lltoa(d->now, now), ip, cookie_hash });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	ok = PQntuples(res) == 1;
+	PQclear(res);
+	if (!ok)
+		return derr_set(e, DERR_CONFLICT, "link_expired", "token",
+		    "Sign-in links work once.");
+	return 0;
 }

@@ -11,9 +11,13 @@ struct session_req {
 	const char	*customer_id, *redirect_url;
 	const char	*forward_path;		/* validated: a path under /portal, or NULL */
 	const char	*features_json;		/* per-session overrides, or NULL */
+	const char	*flow_json;		/* a deep link {"type", "subscription_id"}, or
+						 * NULL */
 };
 
-/* Creates the session; token receives the one-time access token (shown once). */
+/* Creates the session; token receives the one-time access token (shown once). Overrides
+ * must name plans of the site and fit the site's settings (idle <= absolute timeout), a
+ * flow's subscription must be the customer's: else DERR_INVALID. */
 int	sessions_create(struct dctx *d, const struct session_req *r, char id[DOM_ID_MAX],
 	    char token[TOKEN_MAX], struct derr *e);
 /* Logging out a logged-out session succeeds and changes nothing. ip may be NULL. */
@@ -21,5 +25,12 @@ int	sessions_logout(struct dctx *d, const char *id, const char *ip, struct derr 
 /* The merchant's backend redeems the token (the link is used up). */
 int	sessions_activate(struct dctx *d, const char *id, const char *token, const char *ip,
 	    struct derr *e);
+
+/* The customer opens the access link: the token is checked and used up (once, within its
+ * hour), and the session is logged in under a new cookie secret, of which only its hash
+ * is given. DERR_NOT_FOUND "link_invalid" for a token that names no session of this site,
+ * DERR_CONFLICT "link_expired" for a link used before or too late. */
+int	sessions_enter(struct dctx *d, const char *token, const char *ip,
+	    const char *cookie_hash, struct derr *e);
 
 #endif

@@ -246,7 +246,7 @@ setups_store_stripe_card(struct dctx *d, const char *setup_id, const cJSON *pm,
 			PQclear(res);
 		}
 		/* The default card pays what is overdue (queued on d, settled by the caller). */
-		if (make_default && pms_make_default(d, customer, id, e) != 0)
+		if (make_default && pms_make_default(d, customer, id, NULL, e) != 0)
 			goto out;
 	}
 	res = db_exec(d->db, STMT_SETUP_COMPLETE, (const char *[]){ d->site.id, setup_id,

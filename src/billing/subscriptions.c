@@ -13,6 +13,7 @@
 #include "billing/objects.h"
 #include "billing/payments.h"
 #include "billing/subscriptions.h"
+#include "billing/taxes.h"
 #include "billing/terms.h"
 
 #define B(s)		SS_BIT(SS_##s)
@@ -185,6 +186,31 @@ from_row(PGresult *res, int row, struct sub *s)
 	s->anchor_day = (int)db_ll(res, row, SUB_ANCHOR, 1);
 	s->amount = db_ll(res, row, SUB_AMOUNT, 0);
 	s->count = (int)db_ll(res, row, SUB_COUNT, 1);
+}
+
+int
+subs_next_charge(struct dctx *d, PGresult *res, int row, long long *at, long long *amount,
+    struct derr *e)
+{
+	const char *status = db_val(res, row, SUB_STATUS);
+	long long price, credit;
+
+	*at = *amount = -1;
+	if (db_val(res, row, SUB_NEXT) == NULL ||
+	    strcmp(db_val(res, row, SUB_CANCEL_AT_END), "t") == 0 ||
+	    db_val(res, row, SUB_PAUSE_AT) != NULL || (strcmp(status, "active") != 0 &&
+	    strcmp(status, "in_trial") != 0 && strcmp(status, "past_due") != 0))
+		return 0;
+	price = db_val(res, row, SUB_SCHEDULED_AMOUNT) ? db_ll(res, row, SUB_SCHEDULED_AMOUNT, 0) :
+	    db_ll(res, row, SUB_AMOUNT, 0);
+	/* Only a site with tax rates can charge tax (the reverse charge charges none). */
+	if (strcmp(db_val(res, row, SUB_SITE_TAXES), "t") == 0 && taxes_gross_for(d,
+	    db_val(res, row, SUB_CUSTOMER), price, &price, e) != 0)
+		return -1;
+	credit = db_ll(res, row, SUB_CREDIT, 0);
+	*at = db_ll(res, row, SUB_NEXT, -1);
+	*amount = price > credit ? price - credit : 0;
+	return 1;
 }
 
 int
@@ -599,15 +625,18 @@ forbidden(struct derr *e, const char *param, const char *what)
 	    "%s is not available for this subscription.", what);
 }
 
-/* The reason must be one of the site's cancellation reasons (or the policy's). */
+/* The reason must be one of the site's cancellation reasons (its portal configuration), or
+ * of the policy's list; a comment only where the policy takes one. */
 static int
-check_reason(struct dctx *d, const char *reason, const struct sub_policy *pol,
-    struct derr *e)
+check_reason(struct dctx *d, const char *reason, const char *comment,
+    const struct sub_policy *pol, struct derr *e)
 {
 	PGresult *res;
-	char list[2048], *tok, *save_ptr = NULL;
-	bool ok = false;
+	bool ok;
 
+	if (pol != NULL && !pol->comment_allowed && comment != NULL && *comment != '\0')
+		return derr_set(e, DERR_FORBIDDEN, "action_not_allowed", "comment",
+		    "A comment is not taken here.");
 	if (reason == NULL || *reason == '\0') {
 		if (pol != NULL && pol->reason_required)
 			return derr_set(e, DERR_INVALID, "parameter_missing", "reason",
@@ -620,14 +649,11 @@ check_reason(struct dctx *d, const char *reason, const struct sub_policy *pol,
 		return derr_set(e, DERR_INVALID, "parameter_invalid", "reason",
 		    "reason is not one of this site's cancellation reasons.");
 	}
-	res = db_exec(d->db, STMT_SITE_BILLING, (const char *[]){ d->site.id });
+	res = db_exec(d->db, STMT_PCONF_REASON, (const char *[]){ d->site.id, reason });
 	if (res == NULL)
 		return derr_db(e, d->db);
-	copy(list, sizeof(list), PQntuples(res) == 1 ? db_val(res, 0, 2) : "");
+	ok = db_ll(res, 0, 0, 0) > 0;
 	PQclear(res);
-	for (tok = strtok_r(list, ",", &save_ptr); tok; tok = strtok_r(NULL, ",", &save_ptr))
-		if (strcmp(tok, reason) == 0)
-			ok = true;
 	if (!ok)
 		return derr_set(e, DERR_INVALID, "parameter_invalid", "reason",
 		    "reason is not one of this site's cancellation reasons.");
@@ -805,8 +831,11 @@ invoice_totals(struct dctx *d, const char *inv, struct sub_preview *p, struct de
 	lines = db_exec(d->db, STMT_INV_LINES, (const char *[]){ d->site.id, inv });
 	if (lines == NULL)
 		return derr_db(e, d->db);
+	/* A line's kind is kept by pointer: one of the two literals, never the result's text,
+	 * which is freed below. */
 	for (int i = 0; i < PQntuples(lines) && p->draft.n < INV_MAX_LINES; i++)
-		inv_draft_add(&p->draft, db_val(lines, i, LINE_KIND),
+		inv_draft_add(&p->draft, strcmp(db_val(lines, i, LINE_KIND), "proration_charge") == 0 ?
+		    "proration_charge" : "plan_charge",
 		    db_val(lines, i, LINE_DESCRIPTION), db_ll(lines, i, LINE_AMOUNT, 0),
 		    db_val(lines, i, LINE_PLAN), db_ll(lines, i, LINE_START, -1),
 		    db_ll(lines, i, LINE_END, -1));
@@ -902,9 +931,9 @@ subs_change(struct dctx *d, const char *id, const struct sub_change_req *r,
 	return change_run(d, id, r, pol, &out, &at, e);
 }
 
-int
-subs_cancel(struct dctx *d, const char *id, const struct sub_cancel_req *r,
-    const struct sub_policy *pol, struct derr *e)
+static int
+cancel_run(struct dctx *d, const char *id, const struct sub_cancel_req *r,
+    const struct sub_policy *pol, struct sm_result *out, struct derr *e)
 {
 	struct sub s;
 	struct sm_args a;
@@ -916,18 +945,25 @@ subs_cancel(struct dctx *d, const char *id, const struct sub_cancel_req *r,
 	if (!subs_op_allowed("cancel", r->now ? "now" : "end_of_term", s.status))
 		return derr_state(e, "subscription", subs_status_name(s.status),
 		    sub_rules[r->now ? SA_CANCEL_NOW : SA_CANCEL_SCHEDULED].verb);
-	if (check_reason(d, r->reason, pol, e) != 0)
+	if (check_reason(d, r->reason, r->comment, pol, e) != 0)
 		return -1;
 	args_init(&a);
 	a.reason = r->reason;
 	a.comment = r->comment;
 	a.no_credit = r->no_credit;
-	return sm_run(d, &s, r->now ? SA_CANCEL_NOW : SA_CANCEL_SCHEDULED, &a, NULL, e);
+	return sm_run(d, &s, r->now ? SA_CANCEL_NOW : SA_CANCEL_SCHEDULED, &a, out, e);
 }
 
 int
-subs_reactivate(struct dctx *d, const char *id, const char *plan_id,
+subs_cancel(struct dctx *d, const char *id, const struct sub_cancel_req *r,
     const struct sub_policy *pol, struct derr *e)
+{
+	return cancel_run(d, id, r, pol, NULL, e);
+}
+
+static int
+reactivate_run(struct dctx *d, const char *id, const char *plan_id,
+    const struct sub_policy *pol, struct sm_result *out, struct derr *e)
 {
 	struct sub s;
 	struct sm_args a;
@@ -947,7 +983,7 @@ subs_reactivate(struct dctx *d, const char *id, const char *plan_id,
 			    "Change the plan separately: this subscription's term is still "
 			    "running.");
 		return sm_run(d, &s, s.trial_end >= 0 && s.trial_end == s.term_end ?
-		    SA_UNCANCEL_TRIAL : SA_UNCANCEL, &a, NULL, e);
+		    SA_UNCANCEL_TRIAL : SA_UNCANCEL, &a, out, e);
 	}
 	if (s.status != SS_CANCELLED)
 		return derr_state(e, "subscription", subs_status_name(s.status), "reactivated");
@@ -955,26 +991,33 @@ subs_reactivate(struct dctx *d, const char *id, const char *plan_id,
 		if (plans_load(d, plan_id, "plan_id", true, &np, e) != 0)
 			return -1;
 		a.plan = &np;
-		return sm_run(d, &s, SA_REACTIVATE_NEW_TERM, &a, NULL, e);
+		return sm_run(d, &s, SA_REACTIVATE_NEW_TERM, &a, out, e);
 	}
 	/* Back into what was already given or paid: a trial still running, or a paid term
 	 * whose unused time was not credited. Otherwise a new term, billed now. */
 	if (s.trial_end >= 0 && s.term_end == s.trial_end && d->now < s.trial_end)
-		return sm_run(d, &s, SA_REACTIVATE_TRIAL, &a, NULL, e);
+		return sm_run(d, &s, SA_REACTIVATE_TRIAL, &a, out, e);
 	if (d->now < s.term_end && s.term_start <= d->now) {
 		bool paid = term_paid(d, &s, &cap, e, &err);
 
 		if (err != 0 || term_credited(d, &s, &credited, e) != 0)
 			return -1;
 		if (paid && !credited)
-			return sm_run(d, &s, SA_REACTIVATE_RESTORE, &a, NULL, e);
+			return sm_run(d, &s, SA_REACTIVATE_RESTORE, &a, out, e);
 	}
-	return sm_run(d, &s, SA_REACTIVATE_NEW_TERM, &a, NULL, e);
+	return sm_run(d, &s, SA_REACTIVATE_NEW_TERM, &a, out, e);
 }
 
 int
-subs_pause(struct dctx *d, const char *id, const struct sub_pause_req *r,
+subs_reactivate(struct dctx *d, const char *id, const char *plan_id,
     const struct sub_policy *pol, struct derr *e)
+{
+	return reactivate_run(d, id, plan_id, pol, NULL, e);
+}
+
+static int
+pause_run(struct dctx *d, const char *id, const struct sub_pause_req *r,
+    const struct sub_policy *pol, struct sm_result *out, struct derr *e)
 {
 	struct sub s;
 	struct sm_args a;
@@ -996,22 +1039,178 @@ subs_pause(struct dctx *d, const char *id, const struct sub_pause_req *r,
 		    "A pause can last at most %d days.", pol->pause_max_days);
 	args_init(&a);
 	a.resume_at = r->resume_at;
-	return sm_run(d, &s, r->end_of_term ? SA_PAUSE_SCHEDULED : SA_PAUSE_NOW, &a, NULL, e);
+	return sm_run(d, &s, r->end_of_term ? SA_PAUSE_SCHEDULED : SA_PAUSE_NOW, &a, out, e);
+}
+
+int
+subs_pause(struct dctx *d, const char *id, const struct sub_pause_req *r,
+    const struct sub_policy *pol, struct derr *e)
+{
+	return pause_run(d, id, r, pol, NULL, e);
+}
+
+static int
+resume_run(struct dctx *d, const char *id, const struct sub_policy *pol,
+    struct sm_result *out, struct derr *e)
+{
+	struct sub s;
+	struct sm_args a;
+
+	if (subs_load(d, id, true, &s, e) != 0)
+		return -1;
+	if (pol != NULL && !pol->pause_allowed)
+		return forbidden(e, NULL, "Resuming");
+	args_init(&a);
+	if (s.status == SS_ACTIVE && s.pause_at >= 0)
+		return sm_run(d, &s, SA_UNPAUSE_SCHEDULED, &a, out, e);
+	return sm_run(d, &s, SA_RESUME, &a, out, e);
 }
 
 int
 subs_resume(struct dctx *d, const char *id, const struct sub_policy *pol, struct derr *e)
 {
-	struct sub s;
-	struct sm_args a;
+	return resume_run(d, id, pol, NULL, e);
+}
 
-	(void)pol;
-	if (subs_load(d, id, true, &s, e) != 0)
-		return -1;
-	args_init(&a);
-	if (s.status == SS_ACTIVE && s.pause_at >= 0)
-		return sm_run(d, &s, SA_UNPAUSE_SCHEDULED, &a, NULL, e);
-	return sm_run(d, &s, SA_RESUME, &a, NULL, e);
+/* ---- previews of the other operations ---- */
+
+enum effect_op { EFF_CANCEL, EFF_REACTIVATE, EFF_PAUSE, EFF_RESUME };
+
+struct effect_req {
+	enum effect_op			 op;
+	const struct sub_cancel_req	*cancel;
+	const char			*plan_id;
+	const struct sub_pause_req	*pause;
+};
+
+/* Runs the operation in a savepoint, reads what it did, and rolls it back: the invoice it
+ * raised, the credit it granted, the open invoices it voided, the renewal after it. */
+static int
+effect(struct dctx *d, const char *id, const struct effect_req *q,
+    const struct sub_policy *pol, struct sub_effect *x, struct derr *e)
+{
+	struct sm_result out;
+	struct sub before, after;
+	PGresult *open = NULL, *res;
+	int npending = d->npending, rc;
+
+	memset(x, 0, sizeof(*x));
+	memset(&out, 0, sizeof(out));
+	x->next_at = x->next_amount = -1;
+	if (db_savepoint_named(d->db, "preview") != 0)
+		return derr_db(e, d->db);
+	rc = subs_load(d, id, false, &before, e);
+	if (rc == 0 && (open = db_exec(d->db, STMT_SUB_OPEN_INVOICES, (const char *[]){
+	    d->site.id, id })) == NULL)
+		rc = derr_db(e, d->db);
+	if (rc == 0) {
+		switch (q->op) {
+		case EFF_CANCEL:
+			rc = cancel_run(d, id, q->cancel, pol, &out, e);
+			x->at = q->cancel->now ? d->now : before.term_end;
+			break;
+		case EFF_REACTIVATE:
+			rc = reactivate_run(d, id, q->plan_id, pol, &out, e);
+			x->at = d->now;
+			break;
+		case EFF_PAUSE:
+			rc = pause_run(d, id, q->pause, pol, &out, e);
+			x->at = q->pause->end_of_term ? before.term_end : d->now;
+			break;
+		case EFF_RESUME:
+			rc = resume_run(d, id, pol, &out, e);
+			x->at = d->now;
+			break;
+		}
+	}
+	if (rc == 0 && subs_load(d, id, false, &after, e) != 0)
+		rc = -1;
+	if (rc == 0) {
+		copy(x->currency, sizeof(x->currency), after.currency);
+		x->status_after = after.status;
+		x->term_end_after = after.term_end;
+		x->resume_at_after = after.resume_at;
+		x->credit_granted = out.credit;
+		copy(x->credit_description, sizeof(x->credit_description),
+		    out.credit_description);
+		x->credit_start = out.credit_start;
+		x->credit_end = out.credit_end;
+	}
+	if (rc == 0 && out.invoice[0] != '\0') {
+		res = db_exec(d->db, STMT_INV_GET, (const char *[]){ d->site.id, out.invoice });
+		if (res == NULL)
+			rc = derr_db(e, d->db);
+		else if (PQntuples(res) == 1) {
+			x->bills = true;
+			x->invoice_total = db_ll(res, 0, INV_TOTAL, 0);
+			x->credit_applied = db_ll(res, 0, INV_CREDIT, 0);
+			x->amount_due = db_ll(res, 0, INV_DUE, 0);
+		}
+		PQclear(res);
+	}
+	/* The invoices that were open before and are void now. */
+	for (int i = 0; rc == 0 && open != NULL && i < PQntuples(open); i++) {
+		res = db_exec(d->db, STMT_INV_GET, (const char *[]){ d->site.id,
+		    db_val(open, i, 0) });
+		if (res == NULL) {
+			rc = derr_db(e, d->db);
+			break;
+		}
+		if (PQntuples(res) == 1 && strcmp(db_val(res, 0, INV_STATUS), "void") == 0) {
+			if (x->n_voided < SUB_EFFECT_VOIDED_MAX) {
+				copy(x->voided[x->n_voided].id, DOM_ID_MAX, db_val(res, 0, INV_ID));
+				x->voided[x->n_voided].number = db_ll(res, 0, INV_NUMBER, 0);
+				x->voided[x->n_voided].amount_due = db_ll(res, 0, INV_DUE, 0);
+				x->n_voided++;
+			}
+			x->voided_total += db_ll(res, 0, INV_DUE, 0);
+		}
+		PQclear(res);
+	}
+	PQclear(open);
+	if (rc == 0)
+		rc = next_renewal(d, &after, &x->next_at, &x->next_amount,
+		    (char [DOM_ID_MAX]){ 0 }, e);
+	d->npending = npending;	/* nothing was charged: the attempts are rolled back */
+	if (db_rollback_named(d->db, "preview") != 0 || db_release_named(d->db, "preview") != 0)
+		return derr_db(e, d->db);
+	return rc;
+}
+
+int
+subs_cancel_preview(struct dctx *d, const char *id, const struct sub_cancel_req *r,
+    const struct sub_policy *pol, struct sub_effect *out, struct derr *e)
+{
+	struct effect_req q = { EFF_CANCEL, r, NULL, NULL };
+
+	return effect(d, id, &q, pol, out, e);
+}
+
+int
+subs_reactivate_preview(struct dctx *d, const char *id, const char *plan_id,
+    const struct sub_policy *pol, struct sub_effect *out, struct derr *e)
+{
+	struct effect_req q = { EFF_REACTIVATE, NULL, plan_id, NULL };
+
+	return effect(d, id, &q, pol, out, e);
+}
+
+int
+subs_pause_preview(struct dctx *d, const char *id, const struct sub_pause_req *r,
+    const struct sub_policy *pol, struct sub_effect *out, struct derr *e)
+{
+	struct effect_req q = { EFF_PAUSE, NULL, NULL, r };
+
+	return effect(d, id, &q, pol, out, e);
+}
+
+int
+subs_resume_preview(struct dctx *d, const char *id, const struct sub_policy *pol,
+    struct sub_effect *out, struct derr *e)
+{
+	struct effect_req q = { EFF_RESUME, NULL, NULL, NULL };
+
+	return effect(d, id, &q, pol, out, e);
 }
 
 /* ---- the job runner ---- */

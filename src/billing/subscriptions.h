@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 
+#include <libpq-fe.h>
+
 #include "billing/domain.h"
 #include "billing/invoices.h"
 #include "billing/plans.h"
@@ -88,9 +90,10 @@ struct sub_policy {
 	bool		 cancel_allowed, cancel_now_allowed;
 	bool		 reason_required;
 	const char	*const *reasons;	/* NULL: the site's list */
+	bool		 comment_allowed;
 	bool		 change_allowed, change_now_allowed, downgrade_at_end_only;
 	const char	*const *plans;		/* plans one may switch to; NULL: all */
-	bool		 pause_allowed;
+	bool		 pause_allowed;		/* pause, and resume */
 	int		 pause_max_days;	/* 0: no limit */
 	bool		 reactivate_allowed;
 };
@@ -141,6 +144,36 @@ struct sub_preview {
 	char		 next_plan[DOM_ID_MAX];
 };
 
+/* What a cancel, reactivation, pause or resume would do, found the way subs_preview finds a
+ * plan change's bill: by running it in a savepoint and rolling it back. */
+#define SUB_EFFECT_VOIDED_MAX	8
+struct sub_effect {
+	char		 currency[4];
+	long long	 at;			/* when it takes effect */
+	enum sub_status	 status_after;
+	long long	 term_end_after, resume_at_after;
+	bool		 bills;			/* an invoice is raised now */
+	long long	 invoice_total, credit_applied, amount_due;
+	long long	 credit_granted;	/* unused time going to the balance */
+	char		 credit_description[240];
+	long long	 credit_start, credit_end;
+	int		 n_voided;		/* open invoices voided */
+	long long	 voided_total;
+	struct {
+		char		id[DOM_ID_MAX];
+		long long	number, amount_due;
+	}		 voided[SUB_EFFECT_VOIDED_MAX];
+	long long	 next_at, next_amount;	/* the renewal after it; -1: none */
+};
+
+/* The next charge of a subscription row (the STMT_SUB_* columns): when, and how much (the
+ * plan's price, or the scheduled plan's, with the tax the customer pays on it today, less
+ * the customer's credit in its currency). 1, or 0 with both -1 when it will not renew, or
+ * -1 on a database error. The one rule the API's next_amount and the portal's pages
+ * share. */
+int	subs_next_charge(struct dctx *d, PGresult *res, int row, long long *at,
+	    long long *amount, struct derr *e);
+
 int	subs_load(struct dctx *d, const char *id, bool lock, struct sub *s, struct derr *e);
 /* The customer's own subscription: another customer's is DERR_NOT_FOUND. */
 int	subs_load_own(struct dctx *d, const char *customer_id, const char *id, bool lock,
@@ -160,6 +193,15 @@ int	subs_pause(struct dctx *d, const char *id, const struct sub_pause_req *r,
 	    const struct sub_policy *pol, struct derr *e);
 int	subs_resume(struct dctx *d, const char *id, const struct sub_policy *pol,
 	    struct derr *e);
+/* The same operations, run and rolled back: what the confirm will do. */
+int	subs_cancel_preview(struct dctx *d, const char *id, const struct sub_cancel_req *r,
+	    const struct sub_policy *pol, struct sub_effect *out, struct derr *e);
+int	subs_reactivate_preview(struct dctx *d, const char *id, const char *plan_id,
+	    const struct sub_policy *pol, struct sub_effect *out, struct derr *e);
+int	subs_pause_preview(struct dctx *d, const char *id, const struct sub_pause_req *r,
+	    const struct sub_policy *pol, struct sub_effect *out, struct derr *e);
+int	subs_resume_preview(struct dctx *d, const char *id, const struct sub_policy *pol,
+	    struct sub_effect *out, struct derr *e);
 
 /* Job runner: what fell due (renewal, trial end, end-of-term cancel or pause), and an
  * automatic resume. d->now is the moment it fell due. */

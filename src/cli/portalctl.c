@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "api/api.h"
 #include "api/auth.h"
 #include "cli/mailctl.h"
 #include "cli/ops.h"
@@ -19,6 +20,7 @@
 #include "db/stmts.h"
 #include "billing/gateways.h"
 #include "billing/notify.h"
+#include "billing/portal_settings.h"
 #include "billing/legal.h"
 #include "billing/objects.h"
 #include "billing/subscriptions.h"
@@ -53,6 +55,11 @@ usage_to(FILE *f)
 	    "                                  Stripe, with the account's secret key and the\n"
 	    "                                  webhook endpoint's signing secret, read from the\n"
 	    "                                  files (\"-\": standard input, one per line)\n"
+	    "  portal-config SITE get          print the site's portal configuration\n"
+	    "  portal-config SITE set FILE.json\n"
+	    "                                  change it (the API's partial update)\n"
+	    "  portal-config SITE logo FILE.png | --remove\n"
+	    "                                  upload (or remove) the portal's logo\n"
 	    "  key rotate SITE [--grace SECONDS]\n"
 	    "                                  issue a new key; old keys work for SECONDS more\n"
 	    "  key revoke SITE KEY_ID          end one key now (its id is the part after sk_MODE_)\n"
@@ -117,9 +124,7 @@ write_site(struct jw *w, const char *key, PGresult *res, int row)
 	jw_str(w, "name", db_val(res, row, 1));
 	jw_str(w, "mode", db_val(res, row, 2));
 	jw_int_text(w, "clock_offset", db_val(res, row, 3));
-	jw_int_text(w, "session_idle_timeout", db_val(res, row, 4));
-	jw_int_text(w, "session_absolute_timeout", db_val(res, row, 5));
-	jw_int_text(w, "created_at", db_val(res, row, 6));
+	jw_int_text(w, "created_at", db_val(res, row, 4));
 	jw_obj_end(w);
 }
 
@@ -362,22 +367,30 @@ cmd_key_revoke(struct db *db, int argc, char **argv)
 	return 0;
 }
 
-/* Reads all of path ("-": stdin) into b, NUL-terminated. */
+/* Reads all of path ("-": standard input), at most max bytes, into b, NUL-terminated. */
 static int
-read_all(const char *path, struct buf *b)
+read_file(const char *path, size_t max, struct buf *b, char *err, size_t errlen)
 {
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	char chunk[4096];
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char chunk[8192];
 	size_t n;
+	int rc = 0;
 
-	if (f == NULL)
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot open %s", path);
 		return -1;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b->len < (1u << 20))
+	}
+	while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		buf_append(b, chunk, n);
-	buf_append(b, "", 0);
+		if (b->len > max) {
+			snprintf(err, errlen, "%s is larger than %zu bytes", path, max);
+			rc = -1;
+		}
+	}
 	if (f != stdin)
 		fclose(f);
-	return b->len < (1u << 20) ? 0 : -1;
+	buf_append(b, "", 0);
+	return rc;
 }
 
 /* The site's legal details (the seller on its invoices): shown, or set from a JSON file
@@ -391,6 +404,7 @@ cmd_legal_details(struct db *db, int argc, char **argv)
 	struct dctx d;
 	struct derr e;
 	struct buf in, out;
+	char msg[256];
 	cJSON *body = NULL;
 	PGresult *res;
 	int rc = 1;
@@ -419,8 +433,8 @@ cmd_legal_details(struct db *db, int argc, char **argv)
 	buf_init(&in);
 	buf_init(&out);
 	if (file != NULL) {
-		if (read_all(file, &in) != 0) {
-			die("cannot read (at most 1 MiB)", file);
+		if (read_file(file, 1u << 20, &in, msg, sizeof(msg)) != 0) {
+			die("legal-details", msg);
 			goto out;
 		}
 		body = json_parse(in.data, in.len, 16, &je);
@@ -559,6 +573,88 @@ cmd_gateway(struct db *db, const struct config *cfg, int argc, char **argv)
 	if (db_commit(db) != 0)
 		return die("database", db->errmsg);
 	return print_gateway(&d);
+}
+
+static void
+print_config(const struct config *cfg, const struct portal_settings *s)
+{
+	struct buf b;
+	struct jw w;
+
+	buf_init(&b);
+	jw_init(&w, &b);
+	portal_config_write(&w, s, cfg->public_url);
+	print_json(&b);
+}
+
+/* portal-config SITE get | set FILE.json | logo FILE.png | logo --remove: the same
+ * domain calls as the API, in one transaction, recorded as events. */
+static int
+cmd_portal_config(struct db *db, const struct config *cfg, int argc, char **argv)
+{
+	struct portal_settings s;
+	struct derr err = { DERR_UNAVAILABLE, "database_error", "", "database error" };
+	struct site site;
+	struct dctx d;
+	struct buf file;
+	char msg[256];
+	int rc;
+
+	if (argc < 2)
+		return usage(), 2;
+	if ((rc = portal_settings_load(db, argv[0], NULL, &s)) <= 0)
+		return die(rc < 0 ? "database" : "no such site", rc < 0 ? db->errmsg : argv[0]);
+	if (strcmp(argv[1], "get") == 0 && argc == 2) {
+		print_config(cfg, &s);
+		return 0;
+	}
+	memset(&site, 0, sizeof(site));
+	snprintf(site.id, sizeof(site.id), "%s", s.site_id);
+	snprintf(site.mode, sizeof(site.mode), "%s", s.test_mode ? "test" : "live");
+	site.clock_offset = s.clock_offset;
+	dctx_init(&d, db, &site, (long long)time(NULL) + s.clock_offset, ACTOR_ADMIN, NULL);
+	buf_init(&file);
+	if (strcmp(argv[1], "set") == 0 && argc == 3) {
+		struct json_error je;
+		cJSON *changes;
+
+		if (read_file(argv[2], cfg->max_body, &file, msg, sizeof(msg)) != 0) {
+			buf_free(&file);
+			return die("portal-config set", msg);
+		}
+		changes = json_parse(file.data, file.len, cfg->json_max_depth, &je);
+		buf_free(&file);
+		if (changes == NULL || json_validate(changes, portal_configuration_fields, NULL,
+		    &je) != 0) {
+			cJSON_Delete(changes);
+			return die(je.param[0] ? je.param : "portal-config set", je.message);
+		}
+		rc = db_begin(db) != 0 ? -1 : portal_config_update(&d, changes, cfg->public_url,
+		    &s, &err);
+		cJSON_Delete(changes);
+	} else if (strcmp(argv[1], "logo") == 0 && argc == 3) {
+		bool remove = strcmp(argv[2], "--remove") == 0;
+
+		if (!remove && read_file(argv[2], PORTAL_LOGO_MAX_BYTES, &file, msg,
+		    sizeof(msg)) != 0) {
+			buf_free(&file);
+			return die("portal-config logo", msg);
+		}
+		rc = db_begin(db) != 0 ? -1 : portal_logo_set(&d, remove ? NULL :
+		    (const unsigned char *)file.data, remove ? 0 : file.len, cfg->public_url,
+		    &s, &err);
+		buf_free(&file);
+	} else {
+		buf_free(&file);
+		return usage(), 2;
+	}
+	if (rc != 0 || db_commit(db) != 0) {
+		db_rollback(db);
+		return die(rc != 0 && err.param[0] ? err.param : "portal-config",
+		    rc != 0 ? err.message : db->errmsg);
+	}
+	print_config(cfg, &s);
+	return 0;
 }
 
 /* The conninfo as libpq reads it, every password-like keyword (libpq marks them with
@@ -830,6 +926,8 @@ main(int argc, char **argv)
 		rc = cmd_site_dunning(&db, argc - i - 2, argv + i + 2);
 	else if (strcmp(argv[i], "mail") == 0)
 		rc = mailctl_main(&db, &cfg, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "portal-config") == 0)
+		rc = cmd_portal_config(&db, &cfg, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "gateway") == 0)
 		rc = cmd_gateway(&db, &cfg, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "legal-details") == 0)

@@ -79,7 +79,20 @@
 	"trial_ending_days, renewal_reminder_days, updated_at"
 #define PSESS_COLS \
 	"id, customer_id, redirect_url, forward_url, features::text, status, created_at, " \
-	"expires_at, login_at, logout_at, login_ipaddress, logout_ipaddress, token_hash"
+	"expires_at, login_at, logout_at, login_ipaddress, logout_ipaddress, token_hash, flow::text"
+/* A site's portal configuration, with its site and logo (see enum pconf_col). */
+#define PCONF_COLS \
+	"s.id, s.name, s.mode, s.clock_offset, c.business_name, c.website_url, c.brand_color, " \
+	"c.time_zone, c.terms_url, c.privacy_url, c.help_url, c.edit_billing_details, " \
+	"c.email_editable, c.payment_methods, c.invoice_history, c.cancel_subscription, " \
+	"c.cancel_mode, c.cancel_reason, c.cancel_comment, c.cancel_reasons::text, c.change_plan, " \
+	"array_to_string(c.change_plan_plans, ','), c.change_plan_timing, " \
+	"c.downgrades_at_end_of_term, c.pause_subscription, c.pause_max_days, " \
+	"c.reactivate_subscription, c.session_idle_timeout, c.session_absolute_timeout, " \
+	"c.updated_at, l.sha256, l.width, l.height, s.portal_host"
+#define PCONF_FROM \
+	" FROM portal_configurations c JOIN sites s ON s.id = c.site_id " \
+	"LEFT JOIN portal_logos l ON l.site_id = c.site_id "
 
 const struct stmt stmts[STMT__MAX] = {
 	[STMT_PING] = { "ping", "SELECT 1", 0 },
@@ -102,15 +115,16 @@ const struct stmt stmts[STMT__MAX] = {
 	    "SELECT pg_notify('" DB_CHANNEL_API_KEYS "', $1)", 1 },
 	[STMT_SITE_CLOCK] = { "site_clock",
 	    "SELECT clock_offset FROM sites WHERE id = $1", 1 },
+	/* A site comes with its portal configuration (defaults), in one statement. */
 	[STMT_SITE_INSERT] = { "site_insert",
-	    "INSERT INTO sites (id, name, mode, created_at) VALUES ($1, $2, $3, $4) "
-	    "ON CONFLICT (id) DO NOTHING RETURNING id", 4 },
+	    "WITH s AS (INSERT INTO sites (id, name, mode, created_at) VALUES ($1, $2, $3, $4) "
+	    "ON CONFLICT (id) DO NOTHING RETURNING id, created_at) "
+	    "INSERT INTO portal_configurations (site_id, updated_at) SELECT $1, created_at FROM s "
+	    "RETURNING site_id", 4 },
 	[STMT_SITE_GET] = { "site_get",
-	    "SELECT id, name, mode, clock_offset, session_idle_timeout, "
-	    "session_absolute_timeout, created_at FROM sites WHERE id = $1", 1 },
+	    "SELECT id, name, mode, clock_offset, created_at FROM sites WHERE id = $1", 1 },
 	[STMT_SITE_LIST] = { "site_list",
-	    "SELECT id, name, mode, clock_offset, session_idle_timeout, "
-	    "session_absolute_timeout, created_at FROM sites ORDER BY id", 0 },
+	    "SELECT id, name, mode, clock_offset, created_at FROM sites ORDER BY id", 0 },
 	[STMT_SITE_TRAVEL] = { "site_travel",
 	    "UPDATE sites SET clock_offset = clock_offset + $2 "
 	    "WHERE id = $1 AND mode = 'test' RETURNING clock_offset", 2 },
@@ -179,9 +193,10 @@ const struct stmt stmts[STMT__MAX] = {
 	/* portal sessions */
 	[STMT_PSESS_INSERT] = { "psess_insert",
 	    "INSERT INTO portal_sessions (site_id, id, customer_id, token_hash, redirect_url, "
-	    "forward_url, features, status, created_at, expires_at) "
-	    "SELECT $1, $2, c.id, $4, $5, $6, COALESCE($7::jsonb, '{}'), 'created', $8, $9 "
-	    "FROM customers c WHERE c.site_id = $1 AND c.id = $3 RETURNING " PSESS_COLS, 9 },
+	    "forward_url, features, status, created_at, expires_at, flow) "
+	    "SELECT $1, $2, c.id, $4, $5, $6, COALESCE($7::jsonb, '{}'), 'created', $8, $9, "
+	    "$10::jsonb FROM customers c WHERE c.site_id = $1 AND c.id = $3 RETURNING " PSESS_COLS,
+	    10 },
 	[STMT_PSESS_GET] = { "psess_get",
 	    "SELECT " PSESS_COLS " FROM portal_sessions WHERE site_id = $1 AND id = $2", 2 },
 	/* Logging out twice changes nothing: the WHERE clause skips logged-out sessions. */
@@ -202,11 +217,9 @@ const struct stmt stmts[STMT__MAX] = {
 	    "RETURNING " PSESS_COLS, 4 },
 	[STMT_PSESS_PORTAL_GET] = { "psess_portal_get",
 	    "SELECT p.id, p.cookie_hash, p.status, p.login_at, p.last_seen_at, p.redirect_url, "
-	    "p.customer_id, c.name, c.email, s.name, s.mode, s.clock_offset, "
-	    "s.session_idle_timeout, s.session_absolute_timeout, p.features::text "
+	    "p.customer_id, c.name, c.email, p.features::text, p.flow::text "
 	    "FROM portal_sessions p "
 	    "JOIN customers c ON c.site_id = p.site_id AND c.id = p.customer_id "
-	    "JOIN sites s ON s.id = p.site_id "
 	    "WHERE p.site_id = $1 AND p.id = $2", 2 },
 	[STMT_PSESS_TOUCH] = { "psess_touch",
 	    "UPDATE portal_sessions SET last_seen_at = $3 "
@@ -232,8 +245,8 @@ const struct stmt stmts[STMT__MAX] = {
 
 	/* ---- billing ---- */
 	[STMT_SITE_BILLING] = { "site_billing",
-	    "SELECT array_to_string(dunning_schedule, ','), dunning_final_action, "
-	    "array_to_string(cancel_reasons, ',') FROM sites WHERE id = $1", 1 },
+	    "SELECT array_to_string(dunning_schedule, ','), dunning_final_action "
+	    "FROM sites WHERE id = $1", 1 },
 	[STMT_SITE_SET_DUNNING] = { "site_set_dunning",
 	    "UPDATE sites SET dunning_schedule = COALESCE(string_to_array($2, ',')::integer[], "
 	    "dunning_schedule), dunning_final_action = COALESCE($3, dunning_final_action) "
@@ -963,4 +976,103 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_INV_DISPUTE] = { "inv_dispute",
 	    "UPDATE invoices SET disputed_at = $3, dispute_ref = $4, dispute_reason = $5 "
 	    "WHERE site_id = $1 AND id = $2 AND disputed_at IS NULL RETURNING id", 5 },
+	/* ---- portal configuration ---- */
+	[STMT_PCONF_GET] = { "pconf_get",
+	    "SELECT " PCONF_COLS PCONF_FROM "WHERE c.site_id = $1", 1 },
+	[STMT_PCONF_LOCK] = { "pconf_lock",
+	    "SELECT " PCONF_COLS PCONF_FROM "WHERE c.site_id = $1 FOR UPDATE OF c", 1 },
+	[STMT_PCONF_SAVE] = { "pconf_save",
+	    "UPDATE portal_configurations SET business_name = $2, website_url = $3, "
+	    "brand_color = $4, time_zone = $5, terms_url = $6, privacy_url = $7, help_url = $8, "
+	    "edit_billing_details = $9, email_editable = $10, payment_methods = $11, "
+	    "invoice_history = $12, cancel_subscription = $13, cancel_mode = $14, "
+	    "cancel_reason = $15, cancel_comment = $16, cancel_reasons = $17::jsonb, "
+	    "change_plan = $18, change_plan_plans = string_to_array($19, ','), "
+	    "change_plan_timing = $20, downgrades_at_end_of_term = $21, "
+	    "pause_subscription = $22, pause_max_days = $23, reactivate_subscription = $24, "
+	    "session_idle_timeout = $25, session_absolute_timeout = $26, updated_at = $27 "
+	    "WHERE site_id = $1", 27 },
+	/* A site the previous release created during a rolling upgrade has no row yet: it gets
+	 * the defaults the first time its configuration is read. */
+	[STMT_PCONF_ENSURE] = { "pconf_ensure",
+	    "INSERT INTO portal_configurations (site_id, updated_at) SELECT $1, created_at "
+	    "FROM sites WHERE id = $1 ON CONFLICT (site_id) DO NOTHING", 1 },
+	/* Is code one of the site's cancellation reasons? */
+	[STMT_PCONF_REASON] = { "pconf_reason",
+	    "SELECT count(*) FROM portal_configurations WHERE site_id = $1 "
+	    "AND cancel_reasons @> jsonb_build_array(jsonb_build_object('code', $2::text))", 2 },
+	[STMT_LOGO_PUT] = { "logo_put",
+	    "INSERT INTO portal_logos (site_id, sha256, png, width, height, created_at) "
+	    "VALUES ($1, $2, decode($3, 'hex'), $4, $5, $6) ON CONFLICT (site_id) DO UPDATE SET "
+	    "sha256 = EXCLUDED.sha256, png = EXCLUDED.png, width = EXCLUDED.width, "
+	    "height = EXCLUDED.height, created_at = EXCLUDED.created_at", 6 },
+	[STMT_LOGO_GET] = { "logo_get",
+	    "SELECT sha256, encode(png, 'base64') FROM portal_logos "
+	    "WHERE site_id = $1 AND sha256 = $2", 2 },
+	[STMT_LOGO_DELETE] = { "logo_delete",
+	    "DELETE FROM portal_logos WHERE site_id = $1 RETURNING sha256", 1 },
+	/* Portal forms: the first POST with a nonce claims it; a second one waits on the row
+	 * until the first commits, then finds it and replays where the first one went. */
+	[STMT_FORM_CLAIM] = { "form_claim",
+	    "INSERT INTO portal_form_submissions (site_id, session_id, nonce, created_at) "
+	    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING nonce", 4 },
+	[STMT_FORM_GET] = { "form_get",
+	    "SELECT location FROM portal_form_submissions "
+	    "WHERE site_id = $1 AND session_id = $2 AND nonce = $3", 3 },
+	[STMT_FORM_DONE] = { "form_done",
+	    "UPDATE portal_form_submissions SET location = $4 "
+	    "WHERE site_id = $1 AND session_id = $2 AND nonce = $3", 4 },
+	[STMT_FORM_RELEASE] = { "form_release",
+	    "DELETE FROM portal_form_submissions "
+	    "WHERE site_id = $1 AND session_id = $2 AND nonce = $3 AND location IS NULL", 3 },
+	/* ---- the portal's reads (always by the session's customer) ---- */
+	/* A signed-in page's first read: the site's configuration and the cookie's session ($2,
+	 * NULL without a cookie) with its customer, in one statement. */
+	[STMT_PORTAL_ENTRY] = { "portal_entry",
+	    "SELECT " PCONF_COLS ", p.id, p.cookie_hash, p.status, p.login_at, p.last_seen_at, "
+	    "p.redirect_url, p.customer_id, cu.name, cu.email, p.features::text, p.flow::text"
+	    PCONF_FROM "LEFT JOIN portal_sessions p ON p.site_id = c.site_id AND p.id = $2 "
+	    "LEFT JOIN customers cu ON cu.site_id = p.site_id AND cu.id = p.customer_id "
+	    "WHERE c.site_id = $1", 2 },
+	/* The overview's customer with its default card and what is overdue, in one row. */
+	[STMT_OVERVIEW] = { "overview",
+	    "SELECT " CUSTOMER_COLS ", pm.* , (SELECT json_agg(json_build_object('currency', "
+	    "o.currency, 'amount', o.amount, 'count', o.n, 'invoice', o.first) ORDER BY o.currency) "
+	    "FROM (SELECT i.currency, sum(i.amount_due) AS amount, count(*) AS n, "
+	    "min(i.id) AS first FROM invoices i WHERE i.site_id = customers.site_id "
+	    "AND i.customer_id = customers.id AND i.status = 'open' AND i.attempt_count > 0 "
+	    "AND NOT EXISTS (SELECT 1 FROM payment_attempts a WHERE a.site_id = i.site_id "
+	    "AND a.invoice_id = i.id AND a.kind = 'charge' AND a.outcome = 'pending') "
+	    "GROUP BY i.currency) o)::text FROM customers LEFT JOIN LATERAL ("
+	    "SELECT id AS pm_id, customer_id AS pm_customer, brand, last4, exp_month, exp_year, "
+	    "is_default, created_at AS pm_created, gateway_token, gateway, unusable "
+	    "FROM payment_methods "
+	    "WHERE site_id = customers.site_id AND customer_id = customers.id AND NOT unusable "
+	    "ORDER BY is_default DESC, created_at DESC, id DESC LIMIT 1) pm ON true "
+	    "WHERE customers.site_id = $1 AND customers.id = $2", 2 },
+	/* What a new default card pays at once: the open invoices payments_retry_customer
+	 * collects (those of subscriptions that still serve), per currency. */
+	[STMT_INV_OPEN_SERVING] = { "inv_open_serving",
+	    "SELECT i.currency, sum(i.amount_due), count(*) FROM invoices i JOIN subscriptions s "
+	    "ON s.site_id = i.site_id AND s.id = i.subscription_id WHERE i.site_id = $1 "
+	    "AND i.customer_id = $2 AND i.status = 'open' AND s.status IN ('in_trial', 'active', "
+	    "'non_renewing', 'past_due') GROUP BY i.currency ORDER BY i.currency", 2 },
+	/* Invoice history pages, newest first, by number: the older page after $3, or the newer
+	 * page before it (ascending; the page reverses it). $4 the page size. */
+	[STMT_INV_OLDER] = { "inv_older",
+	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 AND customer_id = $2 "
+	    "AND number < $3::bigint ORDER BY number DESC LIMIT $4", 4 },
+	[STMT_INV_NEWER] = { "inv_newer",
+	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 AND customer_id = $2 "
+	    "AND number > $3::bigint ORDER BY number ASC LIMIT $4", 4 },
+	/* The latest event of a type about an object (a cancellation's reference): found among
+	 * the newest of its type, where it is right after the change. */
+	[STMT_EVENT_LATEST_OF] = { "event_latest_of",
+	    "SELECT id, created_at FROM events WHERE site_id = $1 AND type = $2 "
+	    "AND object_id = $3 ORDER BY seq DESC LIMIT 1", 3 },
+	/* Global: which site a host name belongs to. */
+	[STMT_SITE_BY_HOST] = { "site_by_host",
+	    "SELECT id FROM sites WHERE portal_host = lower($1)", 1 },
+	[STMT_SITE_SET_HOST] = { "site_set_host",
+	    "UPDATE sites SET portal_host = $2 WHERE id = $1", 2 },
 };

@@ -173,6 +173,8 @@ http_request_from_env(struct http_request *r, char **envp)
 	r->idempotency_key = http_env_get(envp, "HTTP_IDEMPOTENCY_KEY");
 	r->cookie_header = http_env_get(envp, "HTTP_COOKIE");
 	r->stripe_signature = http_env_get(envp, "HTTP_STRIPE_SIGNATURE");
+	r->host = http_env_get(envp, "HTTP_HOST");
+	r->if_none_match = http_env_get(envp, "HTTP_IF_NONE_MATCH");
 	v = http_env_get(envp, "REMOTE_ADDR");
 	r->remote_addr = v ? v : "";
 	v = http_env_get(envp, "REQUEST_ID");
@@ -456,6 +458,7 @@ http_status_text(int status)
 	case 204: return "No Content";
 	case 302: return "Found";
 	case 303: return "See Other";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";

@@ -45,6 +45,8 @@ struct http_request {
 	const char	*idempotency_key;
 	const char	*cookie_header;
 	const char	*stripe_signature;	/* Stripe-Signature, on gateway webhooks */
+	const char	*host;		/* Host header, or NULL */
+	const char	*if_none_match;	/* If-None-Match header, or NULL */
 	const char	*remote_addr;
 	const char	*request_id;
 	size_t		 content_length;

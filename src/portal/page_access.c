@@ -1,96 +1,114 @@
-/* page_access.c: GET /portal/access/{token}: the one-time SSO entry into the portal. */
+/* page_access.c: GET /portal/{site}/access/{token}: the one-time SSO entry into the
+ * portal (the old /portal/access/{token} links redirect there), and /portal itself. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "billing/sessions.h"
 #include "portal/portal.h"
 
 static void
-invalid_link(struct ctx *c)
+invalid_link(struct page *p)
 {
-	portal_message(c, 404, "This link is not valid", "The sign-in link is not valid. "
+	page_message(p, 404, "This link is not valid", "The sign-in link is not valid. "
 	    "Open the billing portal again from your account.", NULL, NULL);
 }
 
-void
-page_access(struct ctx *c)
+static void
+unavailable(struct page *p)
 {
-	const char *token = c->req->path_params[0];
+	page_message(p, 503, "Please try again", "The billing portal is briefly "
+	    "unavailable. Please try again in a moment.", NULL, NULL);
+}
+
+void
+page_access(struct page *p)
+{
+	struct ctx *c = p->c;
+	const char *token = c->req->path_params[1];
 	struct token t;
-	char hash[65], cookie[TOKEN_MAX], cookie_hash[65], now[24];
-	const char *params[5];
-	PGresult *site, *sess, *done;
-	const char *fwd;
+	char cookie[TOKEN_MAX], cookie_hash[65], name[96];
+	struct derr e;
+	PGresult *sess;
 
-	if (token_parse(token, &t) != 0) {
-		invalid_link(c);
-		return;
-	}
-	params[0] = t.site_id;
-	site = db_exec(c->db, STMT_SITE_GET, params);
-	if (site == NULL) {
-		portal_message(c, 503, "Please try again", "The billing portal is briefly "
-		    "unavailable. Please try again in a moment.", NULL, NULL);
-		return;
-	}
-	if (PQntuples(site) == 0) {
-		PQclear(site);
-		invalid_link(c);
-		return;
-	}
-	c->now = (long long)time(NULL) + db_ll(site, 0, 3, 0);
-	PQclear(site);
-
-	params[1] = t.session_id;
-	sess = db_exec(c->db, STMT_PSESS_GET, params);
-	if (sess == NULL) {
-		portal_message(c, 503, "Please try again", "The billing portal is briefly "
-		    "unavailable. Please try again in a moment.", NULL, NULL);
-		return;
-	}
-	token_hash_hex(token, hash);
-	if (PQntuples(sess) == 0 || !crypto_equal(hash, db_val(sess, 0, PS_TOKEN_HASH), 64)) {
-		PQclear(sess);
-		invalid_link(c);
-		return;
-	}
-	if (strcmp(db_val(sess, 0, PS_STATUS), "created") != 0 ||
-	    db_ll(sess, 0, PS_EXPIRES, 0) <= c->now) {
-		portal_message(c, 410, "This link has expired", "Sign-in links work once, "
-		    "within an hour. Open the billing portal again from your account.",
-		    db_val(sess, 0, PS_REDIRECT), "Back to your account");
-		PQclear(sess);
+	if (token_parse(token, &t) != 0 || strcmp(t.site_id, p->set.site_id) != 0) {
+		invalid_link(p);
 		return;
 	}
 	/* The cookie gets a fresh secret: the token in the URL never becomes the session. */
 	if (token_new(t.site_id, t.session_id, cookie, sizeof(cookie), cookie_hash) != 0) {
-		PQclear(sess);
-		portal_message(c, 503, "Please try again", "The billing portal is briefly "
-		    "unavailable. Please try again in a moment.", NULL, NULL);
+		unavailable(p);
 		return;
 	}
-	params[2] = buf_lltoa(c->now, now);
-	params[3] = c->req->remote_addr;
-	params[4] = cookie_hash;
-	done = db_exec(c->db, STMT_PSESS_CONSUME, params);
-	if (done == NULL || PQntuples(done) == 0) {
-		/* Lost a race with another use of the same link, or the database went away. */
-		if (done == NULL)
-			portal_message(c, 503, "Please try again", "The billing portal is "
-			    "briefly unavailable. Please try again in a moment.", NULL, NULL);
-		else
-			portal_message(c, 410, "This link has expired", "Sign-in links work "
-			    "once. Open the billing portal again from your account.",
-			    db_val(sess, 0, PS_REDIRECT), "Back to your account");
-		PQclear(done);
-		PQclear(sess);
+	if (sessions_enter(&p->d, token, c->req->remote_addr, cookie_hash, &e) != 0) {
+		if (e.kind == DERR_NOT_FOUND)
+			invalid_link(p);
+		else if (e.kind != DERR_CONFLICT)
+			unavailable(p);
+		else {
+			/* Used or expired: the session still knows the way back. */
+			sess = db_exec(c->db, STMT_PSESS_GET, (const char *[]){ t.site_id,
+			    t.session_id });
+			if (sess != NULL && PQntuples(sess) == 1)
+				p->redirect_url = arena_strndup(&c->req->arena,
+				    db_val(sess, 0, PS_REDIRECT), strlen(db_val(sess, 0, PS_REDIRECT)));
+			PQclear(sess);
+			page_message(p, 410, "This link has expired", "Sign-in links work once, "
+			    "within an hour. Open the billing portal again from your account.",
+			    NULL, NULL);
+		}
 		return;
 	}
-	fwd = db_val(sess, 0, PS_FORWARD);
-	http_set_cookie(c->resp, PORTAL_COOKIE, cookie, -1);
-	http_header(c->resp, "Cache-Control", "no-store");
-	http_header(c->resp, "Referrer-Policy", "no-referrer");
-	http_redirect(c->resp, 303, fwd ? fwd : "/portal");
-	PQclear(done);
+	sess = db_exec(c->db, STMT_PSESS_GET, (const char *[]){ t.site_id, t.session_id });
+	if (sess == NULL || PQntuples(sess) != 1) {
+		PQclear(sess);
+		unavailable(p);
+		return;
+	}
+	snprintf(name, sizeof(name), PORTAL_COOKIE_PREFIX "%s", t.site_id);
+	http_set_cookie(c->resp, name, cookie, -1);
+	snprintf(p->location, sizeof(p->location), "%s", db_val(sess, 0, PS_FLOW) != NULL ?
+	    portal_flow_target(p, db_val(sess, 0, PS_FLOW)) :
+	    db_val(sess, 0, PS_FORWARD) != NULL ? db_val(sess, 0, PS_FORWARD) : page_url(p, ""));
+	http_redirect(c->resp, 303, p->location);
 	PQclear(sess);
+}
+
+/* Links sent before portal URLs named their site: the token names it, so send the
+ * browser to the same link under /portal/{site}. Nothing is consumed here. */
+void
+page_access_legacy(struct page *p)
+{
+	const char *token = p->c->req->path_params[0];
+	struct token t;
+	char url[TOKEN_MAX + 80];
+
+	if (token_parse(token, &t) != 0) {
+		portal_plain_message(p->c, 404, "This link is not valid", "The sign-in link is "
+		    "not valid. Open the billing portal again from your account.");
+		return;
+	}
+	snprintf(url, sizeof(url), "/portal/%s/access/%s", t.site_id, token);
+	http_redirect(p->c->resp, 302, url);
+}
+
+/* /portal names no site: on a site's own host name it means that site; elsewhere there
+ * is nothing to show but how to get in. */
+void
+page_portal_root(struct page *p)
+{
+	PGresult *res = p->c->req->host ? db_exec(p->c->db, STMT_SITE_BY_HOST,
+	    (const char *[]){ p->c->req->host }) : NULL;
+
+	if (res != NULL && PQntuples(res) == 1) {
+		char url[96];
+
+		snprintf(url, sizeof(url), "/portal/%s", db_val(res, 0, 0));
+		PQclear(res);
+		http_redirect(p->c->resp, 302, url);
+		return;
+	}
+	PQclear(res);
+	portal_plain_message(p->c, 404, "Open the billing portal from your account", "Each "
+	    "business has its own billing portal. Open it from your account on the business's "
+	    "website.");
 }

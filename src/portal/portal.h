@@ -1,4 +1,7 @@
-/* portal.h: portal tokens and cookies, the signed-in customer, and page rendering. */
+/* portal.h: the customer portal: what a page handler sees (struct page), the route flags
+ * a page declares in the route table, the helpers the dispatcher runs for those flags
+ * (site from the URL, per-site session cookie, CSRF, one-time form nonces, headers), and
+ * rendering into the site's branded frame. */
 #ifndef PORTALD_PORTAL_H
 #define PORTALD_PORTAL_H
 
@@ -6,44 +9,138 @@
 
 #include <cjson/cJSON.h>
 
+#include "billing/domain.h"
+#include "billing/portal_settings.h"
 #include "core/crypto.h"
 #include "core/token.h"
 #include "http/ctx.h"
 
-#define PORTAL_COOKIE		"__Host-portald_session"
+/* Route flags: a portal route declares what it needs; dispatch.c does it, in this order,
+ * before the page runs. Every portal path but the legacy ones starts /portal/:site. */
+#define PAGE_SESSION	0x01	/* a signed-in session of the URL's site, else the signed-out
+				 * page (401); on POST the CSRF token is checked (403) */
+#define PAGE_TXN	0x02	/* one transaction around the page: committed when the page
+				 * redirects (303, the PRG pattern), rolled back otherwise */
+#define PAGE_ONCE	0x04	/* POST: the form's nonce is claimed; a repeated or double-
+				 * clicked POST gets the first one's redirect and runs nothing */
+#define PAGE_GET_WRITES	0x08	/* a GET that changes state (the access link): HEAD answers
+				 * without running the page */
+#define PAGE_ASSET	0x10	/* an image or style sheet: the page sets its own caching */
+#define PAGE_NO_SITE	0x20	/* a legacy path without the site segment */
 
-/* The signed-in customer, from the session cookie. */
-struct portal_user {
-	char		 session_id[48];
-	char		 site_id[48];
-	const char	*customer_id;
-	const char	*customer_name;
-	const char	*customer_email;
-	const char	*site_name;
-	const char	*redirect_url;
-	char		 csrf[48];
-	PGresult	*res;	/* owns the strings above; portal_user_free */
+#define PORTAL_COOKIE_PREFIX	"__Host-portald_"	/* + site id: one cookie per site */
+#define PORTAL_NONCE_FIELD	"form_nonce"
+#define PORTAL_CSRF_FIELD	"csrf_token"
+
+/* Everything a page handler sees. */
+struct page {
+	struct ctx		*c;
+	struct portal_settings	 set;	/* the site's settings; with the session's overrides
+					 * applied once signed in */
+	struct site		 site;
+	struct dctx		 d;	/* the domain's view: site, clock, and the session
+					 * as the actor once signed in */
+	struct portal_policy	 pol;	/* what set allows, for every domain call */
+	bool			 signed_in;
+	char			 session_id[48];
+	char			 csrf[48];	/* for every form of the page */
+	const char		*customer_id;
+	const char		*customer_name;
+	const char		*customer_email;
+	const char		*redirect_url;	/* the merchant's page to return to */
+	const char		*flow_json;	/* the session's deep link, or NULL */
+	PGresult		*session_row;	/* owns the strings above */
+	PGresult		*entry;		/* portal_site's row for portal_session */
+	const char		*nonce;		/* the posted form's nonce (PAGE_ONCE) */
+	char			 location[512];	/* where page_redirect sent the browser */
+	const char		*nav;		/* the navigation item to mark current */
 };
 
-/* Checks the cookie, the session status and the site's idle and absolute timeouts.
- * On failure renders the "signed out" page, clears the cookie, returns -1. */
-int	portal_auth(struct ctx *c, struct portal_user *u);
-void	portal_user_free(struct portal_user *u);
-bool	portal_csrf_ok(const struct portal_user *u, const char *token);
+typedef void (*page_fn)(struct page *p);
 
-/* Logs the session out and records portal_session.logged_out, in one transaction.
- * Returns -1 when the database failed. */
-int	portal_logout(struct ctx *c, const char *site_id, const char *session_id);
+/* ---- the dispatcher's steps (dispatch.c calls these for the route's flags) ---- */
+/* Loads the URL's site and its settings into p; renders 404/503 and returns -1. With
+ * with_session, the cookie's session comes in the same statement, for portal_session. */
+int	portal_site(struct page *p, const char *site_id, bool with_session);
+/* Checks the site's session cookie, status and timeouts (touching the session on GET);
+ * on failure renders the branded signed-out page, clears the cookie, returns -1. */
+int	portal_session(struct page *p);
+/* A POST's CSRF token; renders the branded 403 and returns -1 when it does not match. */
+int	portal_csrf(struct page *p);
+/* PAGE_ONCE: 1 claimed (run the page), 0 answered (a replay or "in progress" page was
+ * rendered), -1 error (rendered). Runs in the caller's transaction if there is one. */
+int	portal_once_claim(struct page *p);
+/* After the page: records where a successful POST went (303), or releases the claim so
+ * the corrected form can be sent again. -1 on a database error. */
+int	portal_once_finish(struct page *p, bool keep);
+/* Cache-Control, Content-Security-Policy, X-Content-Type-Options, Referrer-Policy. */
+void	portal_headers(struct page *p, bool asset);
+void	portal_page_free(struct page *p);
 
-/* Renders templates/<name>.html into the layout. data is consumed. */
-void	portal_render(struct ctx *c, int status, const char *title, const char *tpl,
-	    cJSON *data);
-/* A plain message page: heading, text and an optional link back. */
-void	portal_message(struct ctx *c, int status, const char *title, const char *text,
+/* ---- rendering ---- */
+/* Renders templates/<tpl>.html inside the site's frame (name, logo, colour, navigation,
+ * return link, footer, test-mode banner). data is consumed. error: prefix the title with
+ * "Error: " (a form with errors). */
+void	page_render(struct page *p, int status, const char *title, const char *tpl,
+	    cJSON *data, bool error);
+/* A branded message page: heading, text and an optional link (else the way back). */
+void	page_message(struct page *p, int status, const char *title, const char *text,
 	    const char *link, const char *link_text);
+/* A domain error as a branded page with the status it maps to (404, 403, 409, 503, ...)
+ * and a way back to the account. */
+void	page_derr(struct page *p, const struct derr *e);
+/* 303 to a path of this site's portal, "/portal/<site>" + suffix (may be ""). */
+void	page_redirect(struct page *p, const char *suffix);
+/* A date in the site's time zone, "25 November 2026". */
+const char *page_date(struct page *p, long long ts, char out[64]);
+/* "/portal/<site>" + suffix, arena-allocated. */
+const char *page_url(struct page *p, const char *suffix);
+/* The nonce a form carries for PAGE_ONCE routes (fresh, or the posted one on a re-render). */
+const char *page_nonce(struct page *p);
 
-void	page_access(struct ctx *c);
-void	page_home(struct ctx *c);
-void	page_logout(struct ctx *c);
+/* Legacy and site-less paths (no branding possible). */
+void	portal_plain_message(struct ctx *c, int status, const char *title, const char *text);
+
+/* ---- pages ---- */
+void	page_access(struct page *p);
+void	page_access_legacy(struct page *p);
+void	page_portal_root(struct page *p);
+void	page_overview(struct page *p);
+void	page_signed_out(struct page *p);
+void	page_sign_out(struct page *p);
+void	page_details_show(struct page *p);
+void	page_details_save(struct page *p);
+void	page_subs_list(struct page *p);
+void	page_sub_show(struct page *p);
+void	page_change_choose(struct page *p);
+void	page_change_review(struct page *p);
+void	page_change_confirm(struct page *p);
+void	page_cancel_choose(struct page *p);
+void	page_cancel_review(struct page *p);
+void	page_cancel_confirm(struct page *p);
+void	page_cancelled(struct page *p);
+void	page_keep(struct page *p);
+void	page_reactivate_review(struct page *p);
+void	page_reactivate_confirm(struct page *p);
+void	page_pause_choose(struct page *p);
+void	page_pause_review(struct page *p);
+void	page_pause_confirm(struct page *p);
+void	page_resume_review(struct page *p);
+void	page_resume_confirm(struct page *p);
+void	page_pms_list(struct page *p);
+void	page_pm_new(struct page *p);
+void	page_pm_add(struct page *p);
+void	page_pm_default_review(struct page *p);
+void	page_pm_default(struct page *p);
+void	page_pm_remove_confirm(struct page *p);
+void	page_pm_remove(struct page *p);
+void	page_invoices(struct page *p);
+void	page_invoice_pay_review(struct page *p);
+void	page_invoice_pay(struct page *p);
+void	page_invoice_paid(struct page *p);
+void	page_theme_css(struct page *p);
+void	page_logo(struct page *p);
+/* Where a session's deep link opens: the step's page once it exists, else the overview. */
+const char *portal_flow_target(struct page *p, const char *flow_json);
 
 #endif

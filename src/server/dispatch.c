@@ -1,6 +1,9 @@
 /* dispatch.c: the route table, and the one path every request takes through it:
  * route -> (API) authenticate -> validate query and body -> transaction + idempotency ->
- * handler -> commit or roll back. Handlers see only validated input. */
+ * handler -> commit or roll back; (portal) site from the URL -> form body -> session ->
+ * CSRF -> transaction + form nonce -> page -> commit or roll back -> headers.
+ * Handlers see only validated input. */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -26,8 +29,14 @@ struct route {
 	const struct field	*body;	/* POST: accepted JSON fields */
 	const struct qparam	*query;	/* accepted query parameters */
 	bool			 redact;	/* the path holds a secret: log the pattern */
+	const char		*raw_type;	/* API POST: a raw body of this type, not JSON */
+	page_fn			 page;	/* portal */
+	unsigned		 pflags;	/* portal: PAGE_* */
 };
 
+/* API rows leave the portal's fields (and raw_type) out: they are zero. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const struct route routes[] = {
 	{ { HTTP_POST, "/api/v1/customers" }, RK_API, h_customer_create,
 	  customer_create_fields, no_params, false },
@@ -125,16 +134,88 @@ static const struct route routes[] = {
 	    no_params),
 	API(HTTP_POST, "/api/v1/invoices/:id/complete_payment", h_inv_complete_payment,
 	    complete_payment_fields, no_params),
+	API(HTTP_GET, "/api/v1/portal_configuration", h_pconf_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/portal_configuration", h_pconf_update,
+	    portal_configuration_fields, no_params),
+	{ { HTTP_POST, "/api/v1/portal_configuration/logo" }, RK_API, h_pconf_logo_put,
+	  empty_fields, no_params, false, .raw_type = "image/png" },
+	API(HTTP_DELETE, "/api/v1/portal_configuration/logo", h_pconf_logo_delete, NULL,
+	    no_params),
 #undef API
 	/* A gateway's webhook: its signature, not an API key, authenticates it; the handler
 	 * keeps the raw body and runs its own transactions (it reads from the gateway). */
 	{ { HTTP_POST, "/gateway/stripe/:site/webhook" }, RK_GATEWAY, h_gateway_stripe_webhook,
 	  NULL, NULL, false },
-	{ { HTTP_GET, "/portal/access/:token" }, RK_PORTAL, page_access, NULL, NULL, true },
-	{ { HTTP_GET, "/portal" }, RK_PORTAL, page_home, NULL, NULL, false },
-	{ { HTTP_POST, "/portal/logout" }, RK_PORTAL, page_logout, NULL, NULL, false },
+	/* The portal: every path names its site (/portal/:site/...); each page declares what
+	 * it needs (PAGE_* in portal/portal.h) and dispatch_portal does it. */
+#define PAGE(m, path, fn, flags) { { m, path }, RK_PORTAL, .page = fn, .pflags = (flags) }
+	PAGE(HTTP_GET, "/portal", page_portal_root, PAGE_NO_SITE),
+	{ { HTTP_GET, "/portal/access/:token" }, RK_PORTAL, .redact = true,
+	  .page = page_access_legacy, .pflags = PAGE_NO_SITE },
+	{ { HTTP_GET, "/portal/:site/access/:token" }, RK_PORTAL, .redact = true,
+	  .page = page_access, .pflags = PAGE_GET_WRITES },
+	PAGE(HTTP_GET, "/portal/:site", page_overview, PAGE_SESSION),
+	PAGE(HTTP_GET, "/portal/:site/billing_details", page_details_show, PAGE_SESSION),
+	PAGE(HTTP_POST, "/portal/:site/billing_details", page_details_save,
+	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	PAGE(HTTP_GET, "/portal/:site/subscriptions", page_subs_list, PAGE_SESSION),
+	PAGE(HTTP_GET, "/portal/:site/subscriptions/:id", page_sub_show, PAGE_SESSION),
+	/* Reviews run the operation in a savepoint and roll it back: they need a transaction
+	 * (never committed: they do not redirect). Confirms commit on their 303; the payments
+	 * they queue are settled after the commit. */
+	PAGE(HTTP_GET, "/portal/:site/subscriptions/:id/change_plan", page_change_choose,
+	    PAGE_SESSION),
+	PAGE(HTTP_GET, "/portal/:site/subscriptions/:id/change_plan/review", page_change_review,
+	    PAGE_SESSION | PAGE_TXN),
+	PAGE(HTTP_POST, "/portal/:site/subscriptions/:id/change_plan", page_change_confirm,
+	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	PAGE(HTTP_GET, "/portal/:site/subscriptions/:id/cancel", page_cancel_choose,
+	    PAGE_SESSION),
+	PAGE(HTTP_POST, "/portal/:site/subscriptions/:id/cancel/review", page_cancel_review,
+	    PAGE_SESSION | PAGE_TXN),
+	PAGE(HTTP_POST, "/portal/:site/subscriptions/:id/cancel", page_cancel_confirm,
+	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	PAGE(HTTP_GET, "/portal/:site/subscriptions/:id/cancelled", page_cancelled, PAGE_SESSION),
+	PAGE(HTTP_POST, "/portal/:site/subscriptions/:id/keep", page_keep,
+	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	PAGE(HTTP_GET, "/portal/:site/subscriptions/:id/reactivate", page_reactivate_review,
+	    PAGE_SESSION | PAGE_TXN),
+	PAGE(HTTP_POST, "/portal/:site/subscriptions/:id/reactivate", page_reactivate_confirm,
+	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	PAGE(HTTP_GET, "/portal/:site/subscriptions/:id/pause", page_pause_choose, PAGE_SESSION),
+	PAGE(HTTP_POST, "/portal/:site/subscriptions/:id/pause/review", page_pause_review,
+	    PAGE_SESSION | PAGE_TXN),
+	PAGE(HTTP_POST, "/portal/:site/subscriptions/:id/pause", page_pause_confirm,
+	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	PAGE(HTTP_GET, "/portal/:site/subscriptions/:id/resume", page_resume_review,
+	    PAGE_SESSION | PAGE_TXN),
+	PAGE(HTTP_POST, "/portal/:site/subscriptions/:id/resume", page_resume_confirm,
+	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	PAGE(HTTP_GET, "/portal/:site/payment_methods", page_pms_list, PAGE_SESSION),
+	PAGE(HTTP_GET, "/portal/:site/payment_methods/new", page_pm_new, PAGE_SESSION),
+	PAGE(HTTP_POST, "/portal/:site/payment_methods/new", page_pm_add,
+	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	PAGE(HTTP_GET, "/portal/:site/payment_methods/:id/default", page_pm_default_review,
+	    PAGE_SESSION),
+	PAGE(HTTP_POST, "/portal/:site/payment_methods/:id/default", page_pm_default,
+	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	PAGE(HTTP_GET, "/portal/:site/payment_methods/:id/remove", page_pm_remove_confirm,
+	    PAGE_SESSION),
+	PAGE(HTTP_POST, "/portal/:site/payment_methods/:id/remove", page_pm_remove,
+	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	PAGE(HTTP_GET, "/portal/:site/invoices", page_invoices, PAGE_SESSION),
+	PAGE(HTTP_GET, "/portal/:site/invoices/:id/pay", page_invoice_pay_review, PAGE_SESSION),
+	PAGE(HTTP_POST, "/portal/:site/invoices/:id/pay", page_invoice_pay,
+	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	PAGE(HTTP_GET, "/portal/:site/invoices/:id/paid", page_invoice_paid, PAGE_SESSION),
+	PAGE(HTTP_POST, "/portal/:site/sign_out", page_sign_out, PAGE_SESSION),
+	PAGE(HTTP_GET, "/portal/:site/signed_out", page_signed_out, 0),
+	PAGE(HTTP_GET, "/portal/:site/theme/:file", page_theme_css, PAGE_ASSET),
+	PAGE(HTTP_GET, "/portal/:site/logo/:file", page_logo, PAGE_ASSET),
+#undef PAGE
 	{ { HTTP_GET, "/healthz" }, RK_HEALTH, NULL, NULL, NULL, false },
 };
+#pragma GCC diagnostic pop
 
 /* true when s contains word, in any case */
 static bool
@@ -206,6 +287,18 @@ api_body(struct ctx *c, const struct route *rt)
 		api_error(c, 413, "invalid_request_error", "body_too_large", NULL,
 		    "The request body is larger than %zu bytes.", c->cfg->max_body);
 		return -1;
+	}
+	if (rt->raw_type != NULL) {
+		/* The handler reads the raw bytes; only their type is checked here. */
+		if (r->content_type == NULL || strncasecmp(r->content_type, rt->raw_type,
+		    strlen(rt->raw_type)) != 0 || (r->content_type[strlen(rt->raw_type)] != '\0' &&
+		    r->content_type[strlen(rt->raw_type)] != ';')) {
+			api_error(c, 415, "invalid_request_error", "unsupported_media_type", NULL,
+			    "Send the body with 'Content-Type: %s'.", rt->raw_type);
+			return -1;
+		}
+		c->body = cJSON_CreateObject();
+		return 0;
 	}
 	if (r->body_len == 0) {
 		c->body = cJSON_CreateObject();
@@ -350,6 +443,130 @@ dispatch_api(struct ctx *c, const struct route *rt)
 		api_mutation(c, rt);
 }
 
+/* No route: a path under /portal/<site>/ gets that site's branded page, anything else a
+ * plain one. */
+static void
+portal_not_found(struct ctx *c, int status)
+{
+	struct page p = { .c = c };
+	const char *path = c->req->path, *end;
+	char site[48];
+
+	if (strncmp(path, "/portal/", 8) == 0 && (end = strchr(path + 8, '/')) != NULL &&
+	    (size_t)(end - path - 8) < sizeof(site)) {
+		snprintf(site, sizeof(site), "%.*s", (int)(end - path - 8), path + 8);
+		if (portal_site(&p, site, false) != 0)
+			return;
+		page_message(&p, status, status == 405 ? "Not allowed" : "Page not found",
+		    status == 405 ? "This page cannot be used that way." : "There is no page at "
+		    "this address. Check the address, or go to your account.", page_url(&p, ""),
+		    "Go to your account");
+		portal_headers(&p, false);
+		return;
+	}
+	portal_plain_message(c, status, status == 405 ? "Not allowed" : "Page not found",
+	    "There is no page at this address. Open the billing portal from your account.");
+}
+
+/* The portal's path: what the route's flags declare, in one place, around the page. */
+static void
+dispatch_portal(struct ctx *c, const struct route *rt)
+{
+	struct http_request *r = c->req;
+	struct page p = { .c = c };
+	unsigned fl = rt->pflags;
+	bool post = r->method == HTTP_POST, txn = false;
+	unsigned long random_failures = crypto_random_failures();
+
+	/* A POST always has a session to check its CSRF token against. */
+	assert(!post || (fl & PAGE_SESSION));
+	if (fl & PAGE_NO_SITE) {
+		rt->page(&p);
+		portal_headers(&p, false);
+		return;
+	}
+	if (portal_site(&p, r->path_params[0], (fl & PAGE_SESSION) != 0) != 0)
+		return;
+	if (fl & PAGE_ASSET) {
+		rt->page(&p);
+		portal_headers(&p, true);
+		return;
+	}
+	if (post) {
+		if (r->body_too_large) {
+			page_message(&p, 413, "Too much data", "The form sent too much data. "
+			    "Nothing was changed.", page_url(&p, ""), "Go to your account");
+			goto done;
+		}
+		if (r->content_type != NULL &&
+		    strncasecmp(r->content_type, "application/x-www-form-urlencoded", 33) == 0)
+			http_parse_urlencoded(&r->arena, r->body ? r->body : "", r->body_len,
+			    &r->form);
+		if (r->form.bad) {
+			page_message(&p, 400, "Something was wrong with the form", "The form could "
+			    "not be read. Nothing was changed. Go back and try again.",
+			    page_url(&p, ""), "Go to your account");
+			goto done;
+		}
+	}
+	if ((fl & PAGE_GET_WRITES) && r->method == HTTP_HEAD) {
+		/* HEAD never changes state: link checkers must not use up a one-time link. */
+		c->resp->status = 200;
+		c->resp->content_type = "text/html; charset=utf-8";
+		goto done;
+	}
+	if ((fl & PAGE_SESSION) && portal_session(&p) != 0)
+		goto done;
+	if (post && portal_csrf(&p) != 0)
+		goto done;
+	if (fl & PAGE_TXN) {
+		if (db_begin(c->db) != 0) {
+			page_message(&p, 503, "Please try again", "The billing portal is briefly "
+			    "unavailable. Nothing was changed. Please try again in a moment.", NULL,
+			    NULL);
+			goto done;
+		}
+		txn = true;
+	}
+	if (post && (fl & PAGE_ONCE) && portal_once_claim(&p) != 1)
+		goto finish;
+	rt->page(&p);
+	if (post && (fl & PAGE_ONCE) && c->db->status == DB_OK)
+		(void)portal_once_finish(&p, c->resp->status == 303);
+finish:
+	if (txn) {
+		/* Post/redirect/get: a page that redirects did its work; anything else (a form
+		 * with errors, a refusal, a failed statement) leaves nothing behind. */
+		bool redirected = c->resp->status == 303;
+		/* Randomness failed in the page: an id or a secret may be empty. */
+		bool trusted = crypto_random_failures() == random_failures;
+
+		if (!redirected || !trusted || c->db->status != DB_OK || db_commit(c->db) != 0) {
+			db_rollback(c->db);
+			/* A redirect promises the work was done: it was not, so say so. */
+			if (redirected) {
+				buf_reset(&c->resp->headers);
+				http_header(c->resp, "X-Request-Id", "%s", r->request_id);
+				page_message(&p, 503, "Please try again", "The billing portal is "
+				    "briefly unavailable. Nothing was changed. Please try again in a "
+				    "moment.", NULL, NULL);
+			}
+		} else if (p.d.npending > 0 || p.d.pending_overflow) {
+			/* Money moves in three steps (DESIGN, rulings): the intent is committed
+			 * now; the gateway is called outside any transaction and each outcome
+			 * recorded in its own; the page the browser is sent to shows it. */
+			struct derr e;
+
+			if (payments_settle(&p.d, &e) != 0)
+				log_warn("request %s: a gateway call is left to the job runner: %s",
+				    r->request_id, e.message);
+		}
+	}
+done:
+	portal_headers(&p, false);
+	portal_page_free(&p);
+}
+
 void
 dispatch(struct worker_state *ws, const char **log_path)
 {
@@ -380,8 +597,7 @@ dispatch(struct worker_state *ws, const char **log_path)
 			    status == 405 ? "This method is not allowed here." :
 			    "Unrecognised request URL.");
 		else
-			portal_message(&c, status, status == 405 ? "Not allowed" : "Page not found",
-			    "There is nothing here.", NULL, NULL);
+			portal_not_found(&c, status);
 		return;
 	}
 	rt = &routes[idx];
@@ -398,8 +614,8 @@ dispatch(struct worker_state *ws, const char **log_path)
 	if (r->method == HTTP_HEAD) {
 		if (db_begin(c.db) != 0) {
 			if (rt->kind == RK_PORTAL)
-				portal_message(&c, 503, "Please try again", "The billing portal is "
-				    "briefly unavailable. Please try again in a moment.", NULL, NULL);
+				portal_plain_message(&c, 503, "Please try again", "The billing "
+				    "portal is briefly unavailable. Please try again in a moment.");
 			else
 				api_db_error(&c);
 			return;
@@ -416,16 +632,7 @@ dispatch(struct worker_state *ws, const char **log_path)
 		dispatch_api(&c, rt);
 		break;
 	case RK_PORTAL:
-		if (r->body_too_large) {
-			portal_message(&c, 413, "Too much data", "The form sent too much data.",
-			    "/portal", "Back to the portal");
-			break;
-		}
-		if (r->method == HTTP_POST && r->content_type != NULL &&
-		    strncasecmp(r->content_type, "application/x-www-form-urlencoded", 33) == 0)
-			http_parse_urlencoded(&r->arena, r->body ? r->body : "", r->body_len,
-			    &r->form);
-		rt->handler(&c);
+		dispatch_portal(&c, rt);
 		break;
 	}
 	if (r->method == HTTP_HEAD) {
@@ -440,8 +647,8 @@ dispatch(struct worker_state *ws, const char **log_path)
 		if (rt->kind == RK_API)
 			api_no_randomness(&c);
 		else
-			portal_message(&c, 503, "Please try again", "The billing portal is briefly "
-			    "unavailable. Please try again in a moment.", NULL, NULL);
+			portal_plain_message(&c, 503, "Please try again", "The billing portal is "
+			    "briefly unavailable. Please try again in a moment.");
 	}
 	cJSON_Delete(c.body);
 }

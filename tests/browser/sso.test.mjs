@@ -47,10 +47,11 @@ test('access link signs in and shows the customer', async () => {
   const page = await ctx.newPage();
   const res = await page.goto(sess.access_url);
   assert.equal(res.status(), 200);
-  assert.equal(new URL(page.url()).pathname, '/portal');
+  const site = new URL(sess.access_url).pathname.split('/')[2];
+  assert.equal(new URL(page.url()).pathname, `/portal/${site}`);
   assert.equal(await page.locator('.who-name').textContent(), 'Ada Browser');
   const cookies = await ctx.cookies();
-  const c = cookies.find((x) => x.name === '__Host-portald_session');
+  const c = cookies.find((x) => x.name === `__Host-portald_${site}`);
   assert.ok(c, 'session cookie set');
   assert.equal(c.httpOnly, true);
   assert.equal(c.secure, true);
@@ -92,21 +93,25 @@ test('fits a 360 px phone without sideways scrolling', async () => {
   await page.goto(sess.access_url);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
-  const box = await page.locator('button[type=submit]').boundingBox();
+  const box = await page.getByRole('button', { name: 'Sign out' }).boundingBox();
   assert.ok(box.height >= 44, 'touch target at least 44 px high');
   await ctx.close();
 });
 
-test('sign-out button ends the session and returns to the merchant', async () => {
+test('sign-out button ends the session and offers the way back to the merchant', async () => {
   const sess = await newSession('Sign Out');
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
   await page.goto(sess.access_url);
+  const home = page.url();
   await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.waitForURL(`${base}/healthz`);
+  await page.waitForURL(/\/signed_out\?session=/);
+  assert.match(await page.locator('h1').textContent(), /signed out/);
   const after = await api('GET', `/portal_sessions/${sess.id}`);
   assert.equal(after.status, 'logged_out');
-  const back = await page.goto(`${base}/portal`);
+  await page.locator('main a.button').click();
+  await page.waitForURL(`${base}/healthz`);
+  const back = await page.goto(home);
   assert.equal(back.status(), 401);
   await ctx.close();
 });

@@ -4,6 +4,9 @@
 #include "fuzz.h"
 
 #include "api/api.h"
+#include "billing/legal.h"
+#include "billing/portal_settings.h"
+#include "billing/taxes.h"
 #include "core/json.h"
 
 static const struct field *const tables[] = {
@@ -11,7 +14,10 @@ static const struct field *const tables[] = {
 	psess_activate_fields, time_travel_fields, plan_create_fields, sub_create_fields,
 	sub_change_fields, sub_cancel_fields, sub_reactivate_fields, sub_pause_fields,
 	inv_refund_fields, pm_attach_fields, token_create_fields, wh_create_fields, empty_fields,
-	plan_update_fields, credit_grant_fields,
+	plan_update_fields, credit_grant_fields, mail_settings_fields, mail_test_fields,
+	inv_create_fields, gateway_set_fields, setup_create_fields, complete_payment_fields,
+	portal_configuration_fields, portal_features_fields, legal_fields,
+	tax_rate_create_fields, tax_rate_update_fields,
 };
 
 static void
@@ -62,6 +68,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(e.code[0] != '\0' && e.message[0] != '\0');
 	}
 	cJSON_Delete(root);
+	/* A portal session's feature overrides (stored JSON, applied on every page). */
+	{
+		struct portal_settings ps;
+
+		memset(&ps, 0, sizeof(ps));
+		(void)portal_settings_override(&ps, body);
+	}
 	free(body);
 	return 0;
 }

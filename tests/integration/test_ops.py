@@ -19,7 +19,8 @@ TENANT_TABLES = {"customers", "portal_sessions", "idempotency_keys", "site_count
                  "mail_outbox", "mail_links", "mail_settings",
                  "site_legal_details", "tax_rates", "invoice_taxes", "credit_notes",
                  "credit_note_lines", "credit_note_taxes", "documents",
-                 "site_gateways", "gateway_customers", "gateway_setups", "gateway_events"}
+                 "site_gateways", "gateway_customers", "gateway_setups", "gateway_events",
+                 "portal_configurations", "portal_logos", "portal_form_submissions"}
 GLOBAL_TABLES = {"sites", "api_keys", "schema_migrations"}
 # Statements that read every site by design, each tenant table only through a per-site
 # correlated "site_id = st.id" (one index probe per site, no join across sites).
@@ -63,7 +64,8 @@ class Resilience(unittest.TestCase):
             self.assertEqual(down.status, 503)
             self.assertEqual(down.json["error"]["code"], "database_unavailable")
             self.assertEqual(self.m.post("/customers", {"name": "x"}).status, 503)
-            self.assertEqual(Browser(self.s).get("/portal/access/x.y.%s" % ("a" * 43)).status, 503)
+            self.assertEqual(Browser(self.s).get("/portal/%s/access/%s.y.%s" % (
+                self.m.site_id, self.m.site_id, "a" * 43)).status, 503)
             hz = self.s.request("GET", "/healthz")
             self.assertEqual(hz.status, 503)
             self.assertEqual(hz.json["database"], "unreachable")
@@ -131,13 +133,13 @@ class Resilience(unittest.TestCase):
         sess = self.m.session(self.cus["id"])
         b = Browser(self.s)
         self.assertEqual(b.get(sess["access_url"]).status, 303)
-        last = b.get("/portal")
+        last = b.get("/portal/" + self.m.site_id)
         self.s.wait_logged(last.header("x-request-id"))
         logs = self.s.log_text()
         self.assertNotIn(sess["token"].rsplit(".", 1)[1], logs)
         self.assertNotIn(self.m.key.rsplit("_", 1)[1], logs)
-        self.assertNotIn(b.cookies["__Host-portald_session"].rsplit(".", 1)[1], logs)
-        self.assertIn("/portal/access/", logs)
+        self.assertNotIn(b.cookies["__Host-portald_" + self.m.site_id].rsplit(".", 1)[1], logs)
+        self.assertIn("/portal/:site/access/:token", logs)
 
     def test_one_line_per_request_with_request_id(self):
         r = self.m.get("/customers/" + self.cus["id"])

@@ -414,7 +414,7 @@ class NoRandomness(unittest.TestCase):
 
     def test_access_link_is_not_used_up(self):
         sess = self.m.session("rnd-cus")
-        path = "/portal/access/" + sess["token"]
+        path = "/portal/%s/access/%s" % (self.m.site_id, sess["token"])
         status, head, _ = self.fcgi("GET", path)
         self.assertEqual(status, 503)
         self.assertNotIn("Set-Cookie", head)
@@ -471,38 +471,41 @@ class HeadChangesNothing(unittest.TestCase):
 
     def test_head_on_access_url_does_not_use_it_up(self):
         sess = self.m.session(self.c["id"])
-        path = "/portal/access/" + sess["token"]
+        home = "/portal/" + self.m.site_id
+        path = "%s/access/%s" % (home, sess["token"])
         for _ in range(3):
             r = self.head(path)
-            self.assertEqual(r.status, 303)
-            self.assertEqual(r.header("location"), "/portal")
+            self.assertEqual(r.status, 200)
+            self.assertIsNone(r.header("location"))
             self.assertEqual(r.header_all("set-cookie"), [])
             self.assertEqual(r.body, b"")
         self.assertEqual(self.status(sess), "created")
         b = self.Browser(self.s)
         self.assertEqual(b.get(path).status, 303)
-        self.assertIn("__Host-portald_session", b.cookies)
-        self.assertEqual(b.get("/portal").status, 200)
+        self.assertIn("__Host-portald_" + self.m.site_id, b.cookies)
+        self.assertEqual(b.get(home).status, 200)
         self.assertEqual(self.status(sess), "logged_in")
-        self.assertEqual(self.head(path).status, 410)
+        self.assertEqual(self.head(path).header_all("set-cookie"), [])
+        self.assertEqual(self.Browser(self.s).get(path).status, 410)
 
     def test_head_does_not_record_activity_or_log_out(self):
         sess = self.m.session(self.c["id"])
         b = self.Browser(self.s)
+        home = "/portal/" + self.m.site_id
         b.get(sess["access_url"])
         seen = lambda: self.s.psql("SELECT last_seen_at FROM portal_sessions WHERE site_id = '%s' "
                                    "AND id = '%s'" % (self.m.site_id, sess["id"]))[0][0]
         before = seen()
         self.m.travel(600)
-        r = self.head("/portal", b.cookies)
+        r = self.head(home, b.cookies)
         self.assertEqual(r.status, 200)
         self.assertEqual(seen(), before, "HEAD is not activity")
         self.m.travel(1300)  # past the idle timeout since the last GET
-        r = self.head("/portal", b.cookies)
+        r = self.head(home, b.cookies)
         self.assertEqual(r.status, 401)
         self.assertEqual(r.header_all("set-cookie"), [])
         self.assertEqual(self.status(sess), "logged_in", "HEAD logs nobody out")
-        self.assertEqual(b.get("/portal").status, 401)
+        self.assertEqual(b.get(home).status, 401)
         self.assertEqual(self.status(sess), "logged_out")
 
     def test_head_on_api_matches_get(self):

@@ -10,6 +10,8 @@ class SSO(unittest.TestCase):
         self.s = stack()
         self.m = self.s.new_site("sso")
         self.cus = self.m.customer(email="ann@example.com", name="Ann Example")
+        self.home = "/portal/" + self.m.site_id
+        self.cookie = "__Host-portald_" + self.m.site_id
 
     def login(self, **extra):
         sess = self.m.session(self.cus["id"], **extra)
@@ -26,14 +28,15 @@ class SSO(unittest.TestCase):
         self.assertEqual(sess["object"], "portal_session")
         self.assertEqual(sess["status"], "created")
         self.assertEqual(sess["expires_at"] - sess["created_at"], 3600)
-        self.assertEqual(sess["access_url"], self.s.base + "/portal/access/" + sess["token"])
+        self.assertEqual(sess["access_url"], "%s/portal/%s/access/%s" % (
+            self.s.base, self.m.site_id, sess["token"]))
         self.assertGreaterEqual(len(sess["token"].rsplit(".", 1)[1]), 43)  # >= 256 bits
 
     def test_access_url_signs_in_and_shows_customer(self):
         sess, b, r = self.login()
         self.assertEqual(r.status, 303)
-        self.assertEqual(r.header("location"), "/portal")
-        page = b.get("/portal")
+        self.assertEqual(r.header("location"), self.home)
+        page = b.get(self.home)
         self.assertEqual(page.status, 200)
         self.assertIn("Ann Example", page.text)
         self.assertIn("ann@example.com", page.text)
@@ -46,14 +49,14 @@ class SSO(unittest.TestCase):
     def test_session_cookie_is_host_prefixed_secure_httponly_lax(self):
         _, _, r = self.login()
         cookie = r.header("set-cookie")
-        self.assertTrue(cookie.startswith("__Host-portald_session="), cookie)
+        self.assertTrue(cookie.startswith(self.cookie + "="), cookie)
         for attr in ("Path=/", "Secure", "HttpOnly", "SameSite=Lax"):
             self.assertIn(attr, cookie)
         self.assertNotIn("Domain=", cookie)
 
     def test_cookie_is_not_the_access_token(self):
         sess, b, _ = self.login()
-        self.assertNotIn(sess["token"].rsplit(".", 1)[1], b.cookies["__Host-portald_session"])
+        self.assertNotIn(sess["token"].rsplit(".", 1)[1], b.cookies[self.cookie])
 
     def test_access_url_works_only_once(self):
         sess, _, _ = self.login()
@@ -80,7 +83,7 @@ class SSO(unittest.TestCase):
         sess = self.m.session(self.cus["id"])
         tok = sess["token"]
         bad = tok[:-1] + ("A" if tok[-1] != "A" else "B")
-        r = Browser(self.s).get("/portal/access/" + bad)
+        r = Browser(self.s).get("/portal/%s/access/%s" % (self.m.site_id, bad))
         self.assertEqual(r.status, 404)
         self.assertIn("not valid", r.text)
         # The genuine link still works afterwards.
@@ -88,7 +91,7 @@ class SSO(unittest.TestCase):
 
     def test_garbage_token_gets_readable_page(self):
         for tok in ("x", "a.b.c", "%00", "a" * 500):
-            r = Browser(self.s).get("/portal/access/" + tok)
+            r = Browser(self.s).get("/portal/%s/access/%s" % (self.m.site_id, tok))
             # nginx refuses a NUL in the path itself (400); the rest reach portald.
             self.assertIn(r.status, (400, 404) if "%00" in tok else (404,), tok)
             if r.status == 404:
@@ -97,11 +100,14 @@ class SSO(unittest.TestCase):
     def test_forward_url_lands_inside_portal(self):
         _, _, r = self.login(forward_url=self.s.base + "/portal?tab=invoices")
         self.assertEqual(r.status, 303)
-        self.assertEqual(r.header("location"), "/portal?tab=invoices")
+        self.assertEqual(r.header("location"), self.home + "?tab=invoices")
+        _, _, r = self.login(forward_url=self.home + "/billing_details")
+        self.assertEqual(r.header("location"), self.home + "/billing_details")
 
     def test_forward_url_outside_portal_is_refused(self):
+        other = self.s.new_site("sso")
         for url in ("https://evil.example/portal", "/portal/../api", "//evil.example/portal",
-                    "/admin"):
+                    "/admin", "/portal/" + other.site_id, "/portal/%s-x" % self.m.site_id):
             r = self.m.post("/portal_sessions", {"customer_id": self.cus["id"],
                                                  "redirect_url": "https://shop.example",
                                                  "forward_url": url})
@@ -110,13 +116,13 @@ class SSO(unittest.TestCase):
 
     def test_logout_by_api_ends_portal_access(self):
         sess, b, _ = self.login()
-        self.assertEqual(b.get("/portal").status, 200)
+        self.assertEqual(b.get(self.home).status, 200)
         r = self.m.post("/portal_sessions/%s/logout" % sess["id"])
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json["status"], "logged_out")
         self.assertIsNotNone(r.json["logout_at"])
         self.assertEqual(r.json["logout_ipaddress"], "127.0.0.1")
-        page = b.get("/portal")
+        page = b.get(self.home)
         self.assertEqual(page.status, 401)
         self.assertNotIn("Ann Example", page.text)
 
@@ -135,21 +141,26 @@ class SSO(unittest.TestCase):
 
     def test_logout_button_ends_session_and_returns_to_merchant(self):
         sess, b, _ = self.login()
-        page = b.get("/portal")
-        r = b.post_form("/portal/logout", {"csrf_token": csrf_from(page.text)})
+        page = b.get(self.home)
+        r = b.post_form(self.home + "/sign_out", {"csrf_token": csrf_from(page.text)})
         self.assertEqual(r.status, 303)
-        self.assertEqual(r.header("location"), "https://shop.example/account")
+        # Same origin (form-action 'self' governs the redirect too); the page links back.
+        self.assertEqual(r.header("location"), self.home + "/signed_out?session=" + sess["id"])
         self.assertIn("Max-Age=0", r.header("set-cookie"))
+        out = b.get(r.header("location"))
+        self.assertEqual(out.status, 200)
+        self.assertIn('href="https://shop.example/account"', out.text)
+        self.assertIn("signed out", out.text)
         self.assertEqual(self.m.get("/portal_sessions/" + sess["id"]).json["status"], "logged_out")
 
     def test_every_logout_is_an_event(self):
         s1, b1, _ = self.login()
-        b1.post_form("/portal/logout", {"csrf_token": csrf_from(b1.get("/portal").text)})
+        b1.post_form(self.home + "/sign_out", {"csrf_token": csrf_from(b1.get(self.home).text)})
         s2, b2, _ = self.login()
         self.m.post("/portal_sessions/%s/logout" % s2["id"])
         s3, b3, _ = self.login()
         self.m.travel(1801)
-        b3.get("/portal")
+        b3.get(self.home)
         events = self.m.get("/events?type=portal_session.logged_out&limit=100").json["data"]
         ids = [e["object_id"] for e in events]
         for s in (s1, s2, s3):
@@ -159,27 +170,27 @@ class SSO(unittest.TestCase):
     def test_old_cookie_opens_nothing_after_button_logout(self):
         _, b, _ = self.login()
         saved = dict(b.cookies)
-        b.post_form("/portal/logout", {"csrf_token": csrf_from(b.get("/portal").text)})
+        b.post_form(self.home + "/sign_out", {"csrf_token": csrf_from(b.get(self.home).text)})
         replay = Browser(self.s)
         replay.cookies = saved
-        self.assertEqual(replay.get("/portal").status, 401)
+        self.assertEqual(replay.get(self.home).status, 401)
 
     def test_logout_button_without_csrf_is_refused(self):
         sess, b, _ = self.login()
         for fields in ({}, {"csrf_token": "forged"}, {"csrf_token": ""}):
-            r = b.post_form("/portal/logout", fields)
+            r = b.post_form(self.home + "/sign_out", fields)
             self.assertEqual(r.status, 403, fields)
-        self.assertEqual(b.get("/portal").status, 200)
+        self.assertEqual(b.get(self.home).status, 200)
         self.assertEqual(self.m.get("/portal_sessions/" + sess["id"]).json["status"], "logged_in")
 
     def test_csrf_token_of_another_session_is_refused(self):
         _, b1, _ = self.login()
         _, b2, _ = self.login()
-        token2 = csrf_from(b2.get("/portal").text)
-        self.assertEqual(b1.post_form("/portal/logout", {"csrf_token": token2}).status, 403)
+        token2 = csrf_from(b2.get(self.home).text)
+        self.assertEqual(b1.post_form(self.home + "/sign_out", {"csrf_token": token2}).status, 403)
 
     def test_portal_without_cookie_is_signed_out_page(self):
-        r = Browser(self.s).get("/portal")
+        r = Browser(self.s).get(self.home)
         self.assertEqual(r.status, 401)
         self.assertIn("text/html", r.header("content-type"))
         self.assertIn("signed out", r.text)
@@ -187,13 +198,13 @@ class SSO(unittest.TestCase):
     def test_forged_cookie_is_refused(self):
         sess, b, _ = self.login()
         forged = Browser(self.s)
-        forged.cookies["__Host-portald_session"] = sess["token"]  # the access token
-        self.assertEqual(forged.get("/portal").status, 401)
+        forged.cookies[self.cookie] = sess["token"]  # the access token
+        self.assertEqual(forged.get(self.home).status, 401)
 
     def test_idle_timeout_signs_out(self):
         sess, b, _ = self.login()
         self.m.travel(1801)
-        r = b.get("/portal")
+        r = b.get(self.home)
         self.assertEqual(r.status, 401)
         self.assertIn("timed out", r.text)
         self.assertEqual(self.m.get("/portal_sessions/" + sess["id"]).json["status"], "logged_out")
@@ -202,28 +213,28 @@ class SSO(unittest.TestCase):
         _, b, _ = self.login()
         for _ in range(3):
             self.m.travel(1200)
-            self.assertEqual(b.get("/portal").status, 200)
+            self.assertEqual(b.get(self.home).status, 200)
 
     def test_absolute_timeout_signs_out_despite_activity(self):
         _, b, _ = self.login()
         for _ in range(40):  # past 12 h in steps of 20 minutes
             self.m.travel(1200)
-            if b.get("/portal").status != 200:
+            if b.get(self.home).status != 200:
                 break
-        self.assertEqual(b.get("/portal").status, 401)
+        self.assertEqual(b.get(self.home).status, 401)
 
     def test_customer_name_is_escaped_in_page(self):
         cus = self.m.customer(name="<script>alert(1)</script>")
         sess = self.m.session(cus["id"])
         b = Browser(self.s)
         b.get(sess["access_url"])
-        page = b.get("/portal").text
+        page = b.get(self.home).text
         self.assertNotIn("<script>alert(1)", page)
         self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", page)
 
     def test_portal_pages_are_not_cached_and_not_framed(self):
         _, b, _ = self.login()
-        r = b.get("/portal")
+        r = b.get(self.home)
         self.assertEqual(r.header("cache-control"), "no-store")
         self.assertIn("frame-ancestors 'none'", r.header("content-security-policy"))
 
@@ -263,6 +274,31 @@ class SSO(unittest.TestCase):
         self.assertEqual(r.status, 404)
         self.assertEqual(r.json["error"]["code"], "resource_missing")
 
+    def test_old_access_links_redirect_to_the_site_url(self):
+        sess = self.m.session(self.cus["id"])
+        r = Browser(self.s).get("/portal/access/" + sess["token"])
+        self.assertEqual(r.status, 302)
+        self.assertEqual(r.header("location"), "/portal/%s/access/%s" % (self.m.site_id,
+                                                                        sess["token"]))
+        self.assertEqual(self.m.get("/portal_sessions/" + sess["id"]).json["status"], "created")
+        self.assertEqual(Browser(self.s).get(r.header("location")).status, 303)
+
+    def test_head_does_not_use_up_the_link(self):
+        sess = self.m.session(self.cus["id"])
+        path = "/portal/%s/access/%s" % (self.m.site_id, sess["token"])
+        r = self.s.request("HEAD", path)
+        self.assertEqual(r.status, 200)
+        self.assertIsNone(r.header("set-cookie"))
+        self.assertEqual(self.m.get("/portal_sessions/" + sess["id"]).json["status"], "created")
+        self.assertEqual(Browser(self.s).get(path).status, 303)
+
+    def test_link_of_another_site_is_not_valid_here(self):
+        sess = self.m.session(self.cus["id"])
+        other = self.s.new_site("sso")
+        r = Browser(self.s).get("/portal/%s/access/%s" % (other.site_id, sess["token"]))
+        self.assertEqual(r.status, 404)
+        self.assertEqual(self.m.get("/portal_sessions/" + sess["id"]).json["status"], "created")
+
     def test_redirect_url_must_be_http_url(self):
         for url in ("javascript:alert(1)", "ftp://x.example", "", "https://"):
             r = self.m.post("/portal_sessions", {"customer_id": self.cus["id"],
@@ -273,7 +309,7 @@ class SSO(unittest.TestCase):
     def test_deleting_customer_ends_its_sessions(self):
         sess, b, _ = self.login()
         self.assertEqual(self.m.call("DELETE", "/customers/" + self.cus["id"]).status, 200)
-        self.assertEqual(b.get("/portal").status, 401)
+        self.assertEqual(b.get(self.home).status, 401)
         self.assertEqual(self.m.get("/portal_sessions/" + sess["id"]).status, 404)
 
 

@@ -1,0 +1,222 @@
+/* page_invoices.c: /portal/{site}/invoices/...: the customer's invoice history, newest first,
+ * a page at a time (previous and next by invoice number, so a new invoice never shifts a
+ * page), and "Pay now" for an open invoice: a review of what is paid and with which card,
+ * the charge (recorded, committed, then sent to the gateway), and its outcome. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "billing/payments.h"
+#include "portal/portal.h"
+#include "portal/view.h"
+
+#define INVOICES_PAGE	10
+
+static void
+unavailable(struct page *p)
+{
+	page_message(p, 503, "Please try again", "The billing portal is briefly unavailable. "
+	    "Please try again in a moment.", NULL, NULL);
+}
+
+/* A page cursor from the query: a positive invoice number, or -1. */
+static long long
+cursor(struct page *p, const char *name)
+{
+	const char *v = http_kvs_get(&p->c->req->args, name);
+	char *end;
+	long long n;
+
+	if (v == NULL || *v == '\0' || strlen(v) > 18)
+		return -1;
+	n = strtoll(v, &end, 10);
+	return *end == '\0' && n > 0 ? n : -1;
+}
+
+void
+page_invoices(struct page *p)
+{
+	long long older = cursor(p, "older"), newer = cursor(p, "newer");
+	bool back = newer > 0 && older < 0;
+	char at[24], lim[24], url[96];
+	PGresult *res;
+	cJSON *d, *list;
+	int n, first, last, step;
+
+	if (!p->set.invoice_history) {
+		page_message(p, 403, "Invoice history is not available", "To get a copy of an "
+		    "invoice, contact us.", page_url(p, ""), "Go to your account");
+		return;
+	}
+	buf_lltoa(back ? newer : older > 0 ? older : 9223372036854775807LL, at);
+	buf_lltoa(INVOICES_PAGE + 1, lim);
+	res = db_exec(p->c->db, back ? STMT_INV_NEWER : STMT_INV_OLDER, (const char *[]){
+	    p->set.site_id, p->customer_id, at, lim });
+	if (res == NULL) {
+		unavailable(p);
+		return;
+	}
+	n = PQntuples(res) > INVOICES_PAGE ? INVOICES_PAGE : PQntuples(res);
+	d = cJSON_CreateObject();
+	list = cJSON_AddArrayToObject(d, "invoices");
+	/* Going back, the rows come oldest first: show them newest first like every page. */
+	first = back ? n - 1 : 0;
+	last = back ? -1 : n;
+	step = back ? -1 : 1;
+	for (int i = first; i != last; i += step) {
+		cJSON *o = cJSON_CreateObject();
+
+		view_invoice(p, res, i, o);
+		cJSON_AddItemToArray(list, o);
+	}
+	cJSON_AddBoolToObject(d, "has_invoices", n > 0);
+	if (n > 0) {
+		long long top = db_ll(res, back ? n - 1 : 0, INV_NUMBER, 0);
+		long long bottom = db_ll(res, back ? 0 : n - 1, INV_NUMBER, 0);
+		bool more = PQntuples(res) > INVOICES_PAGE;
+
+		if ((back && more) || (!back && older > 0)) {
+			snprintf(url, sizeof(url), "/invoices?newer=%lld", top);
+			cJSON_AddStringToObject(d, "newer_url", page_url(p, url));
+		}
+		if ((!back && more) || back) {
+			snprintf(url, sizeof(url), "/invoices?older=%lld", bottom);
+			cJSON_AddStringToObject(d, "older_url", page_url(p, url));
+		}
+	}
+	cJSON_AddBoolToObject(d, "paging", cJSON_GetObjectItem(d, "newer_url") != NULL ||
+	    cJSON_GetObjectItem(d, "older_url") != NULL);
+	p->nav = "invoices";
+	page_render(p, 200, "Invoices", "invoices", d, false);
+	PQclear(res);
+}
+
+/* The customer's own invoice named in the URL; another's is a 404. */
+static PGresult *
+own_invoice(struct page *p)
+{
+	const char *id = view_path_id(p, 1);
+	PGresult *res;
+
+	if (id == NULL)
+		return NULL;
+	res = db_exec(p->c->db, STMT_INV_GET, (const char *[]){ p->set.site_id, id });
+	if (res == NULL) {
+		unavailable(p);
+		return NULL;
+	}
+	if (PQntuples(res) != 1 || strcmp(db_val(res, 0, INV_CUSTOMER), p->customer_id) != 0) {
+		PQclear(res);
+		page_message(p, 404, "Page not found", "There is nothing here, or it belongs to "
+		    "another account.", page_url(p, ""), "Go to your account");
+		return NULL;
+	}
+	return res;
+}
+
+static void
+add_invoice(struct page *p, PGresult *res, cJSON *d)
+{
+	cJSON *inv = cJSON_AddObjectToObject(d, "invoice");
+
+	view_invoice(p, res, 0, inv);
+	cJSON_AddStringToObject(inv, "due_amount", view_money(p, db_ll(res, 0, INV_DUE, 0),
+	    db_val(res, 0, INV_CURRENCY)));
+}
+
+/* The review: what is paid, and the card it is charged to. */
+void
+page_invoice_pay_review(struct page *p)
+{
+	PGresult *res = own_invoice(p), *pm;
+	cJSON *d;
+	char tail[160];
+
+	if (res == NULL)
+		return;
+	if (strcmp(db_val(res, 0, INV_STATUS), "open") != 0) {
+		page_message(p, 200, "Nothing to pay", "This invoice is not open: there is "
+		    "nothing to pay on it.", page_url(p, p->set.invoice_history ? "/invoices" : ""),
+		    p->set.invoice_history ? "Back to invoices" : "Go to your account");
+		PQclear(res);
+		return;
+	}
+	pm = db_exec(p->c->db, STMT_PM_DEFAULT, (const char *[]){ p->set.site_id,
+	    p->customer_id });
+	if (pm == NULL) {
+		PQclear(res);
+		unavailable(p);
+		return;
+	}
+	d = cJSON_CreateObject();
+	add_invoice(p, res, d);
+	if (PQntuples(pm) == 1) {
+		cJSON *card = cJSON_AddObjectToObject(d, "card");
+
+		view_card(p, pm, 0, 0, card);
+	} else if (p->set.payment_methods)
+		cJSON_AddStringToObject(d, "add_card", page_url(p, "/payment_methods/new"));
+	snprintf(tail, sizeof(tail), "/invoices/%s/pay", db_val(res, 0, INV_ID));
+	cJSON_AddStringToObject(d, "action", page_url(p, tail));
+	cJSON_AddStringToObject(d, "cancel", page_url(p, p->set.invoice_history ? "/invoices" :
+	    ""));
+	if (p->set.payment_methods)
+		cJSON_AddStringToObject(d, "cards_url", page_url(p, "/payment_methods"));
+	cJSON_AddStringToObject(d, "csrf", p->csrf);
+	cJSON_AddStringToObject(d, "nonce", page_nonce(p));
+	p->nav = "invoices";
+	page_render(p, 200, "Pay invoice", "invoice_pay", d, false);
+	PQclear(pm);
+	PQclear(res);
+}
+
+/* Phase one (the attempt recorded); the dispatcher commits, calls the gateway, records the
+ * answer; the result page shows it. */
+void
+page_invoice_pay(struct page *p)
+{
+	const char *id = view_path_id(p, 1);
+	struct derr e;
+	char url[400];
+
+	if (id == NULL)
+		return;
+	if (payments_pay_invoice(&p->d, p->customer_id, id, &e) != 0) {
+		if (e.kind == DERR_CONFLICT)
+			page_message(p, 409, "Nothing to pay", "This invoice is not open any more: "
+			    "nothing was charged.", page_url(p, ""), "Go to your account");
+		else
+			page_derr(p, &e);
+		return;
+	}
+	snprintf(url, sizeof(url), "/invoices/%s/paid%s%s", id, p->d.npending > 0 ?
+	    "?attempt=" : "", view_pending(p));
+	page_redirect(p, url);
+}
+
+void
+page_invoice_paid(struct page *p)
+{
+	PGresult *res = own_invoice(p);
+	const char *status;
+	cJSON *d;
+
+	if (res == NULL)
+		return;
+	d = cJSON_CreateObject();
+	add_invoice(p, res, d);
+	status = db_val(res, 0, INV_STATUS);
+	view_attempts(p, http_kvs_get(&p->c->req->args, "attempt"), d);
+	cJSON_AddBoolToObject(d, "paid", strcmp(status, "paid") == 0);
+	cJSON_AddBoolToObject(d, "failed", strcmp(status, "open") == 0 &&
+	    !cJSON_IsTrue(cJSON_GetObjectItem(d, "payments_ok")));
+	if (p->set.payment_methods)
+		cJSON_AddStringToObject(d, "card_url", page_url(p, "/payment_methods/new"));
+	cJSON_AddStringToObject(d, "home", page_url(p, ""));
+	if (p->set.invoice_history)
+		cJSON_AddStringToObject(d, "invoices_url", page_url(p, "/invoices"));
+	p->nav = "invoices";
+	page_render(p, 200, strcmp(status, "paid") == 0 ? "Payment received" : "Payment not "
+	    "completed", "invoice_paid", d, false);
+	PQclear(res);
+}
