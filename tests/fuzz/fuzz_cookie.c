@@ -1,5 +1,6 @@
 /* fuzz_cookie.c: the Cookie header, and the portal session token taken from it as
- * portal_auth does. Parsed names and values never carry the separators. */
+ * portal_session does (one cookie per site, named PORTAL_COOKIE_PREFIX + site id). Parsed
+ * names and values never carry the separators. */
 #include "fuzz.h"
 
 #include "core/json.h"
@@ -26,9 +27,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strchr(kvs.items[i].value, ';') == NULL);
 		FUZZ_CHECK(strchr(kvs.items[i].key, '=') == NULL);
 	}
-	if ((v = http_kvs_get(&kvs, PORTAL_COOKIE)) != NULL && token_parse(v, &t) == 0) {
-		FUZZ_CHECK(check_id(t.site_id) == NULL && check_id(t.session_id) == NULL);
-		FUZZ_CHECK(strlen(t.secret) == CRYPTO_SECRET_B64_LEN - 1);
+	for (int i = 0; i < kvs.n; i++) {
+		if (strncmp(kvs.items[i].key, PORTAL_COOKIE_PREFIX,
+		    strlen(PORTAL_COOKIE_PREFIX)) != 0)
+			continue;
+		v = kvs.items[i].value;
+		if (token_parse(v, &t) == 0) {
+			FUZZ_CHECK(check_id(t.site_id) == NULL && check_id(t.session_id) == NULL);
+			FUZZ_CHECK(strlen(t.secret) == CRYPTO_SECRET_B64_LEN - 1);
+		}
 	}
 	free(s);
 	return 0;
