@@ -4,7 +4,7 @@ travel) through the API, with the money invariants computed in SQL from the raw 
 after every round. Each seed is printed; a seed that once failed stays in REGRESSION_SEEDS.
 
 Environment: RANDOM_SEEDS (comma-separated; default two fresh seeds plus the regression
-seeds), RANDOM_SUBS (subscriptions per seed, default 100), RANDOM_ROUNDS (default 50)."""
+seeds), RANDOM_SUBS (subscriptions per seed, default 200), RANDOM_ROUNDS (default 50)."""
 import concurrent.futures
 import os
 import random
@@ -277,7 +277,7 @@ class Driver:
 
 class RandomBilling(unittest.TestCase):
     def test_random_actions_keep_the_money_invariants(self):
-        subs = int(os.environ.get("RANDOM_SUBS", "100"))
+        subs = int(os.environ.get("RANDOM_SUBS", "200"))
         rounds = int(os.environ.get("RANDOM_ROUNDS", "50"))
         for seed, n in seeds(rounds):
             print("random billing: seed %d (%d subscriptions x %d rounds)" % (seed, subs, n),
