@@ -1213,6 +1213,50 @@ subs_resume_preview(struct dctx *d, const char *id, const struct sub_policy *pol
 	return effect(d, id, &q, pol, out, e);
 }
 
+/* What an effect bills now: the amount its review page showed as due today. */
+static long long
+effect_due(const struct sub_effect *x)
+{
+	return x->bills ? x->amount_due : 0;
+}
+
+static int
+preview_changed(struct derr *e)
+{
+	return derr_set(e, DERR_CONFLICT, "preview_changed", NULL,
+	    "The amount changed since the review; review it again.");
+}
+
+int
+subs_reactivate_expect(struct dctx *d, const char *id, const char *plan_id,
+    long long expect_due, const struct sub_policy *pol, struct derr *e)
+{
+	struct sub_effect x;
+
+	if (expect_due >= 0) {
+		if (subs_reactivate_preview(d, id, plan_id, pol, &x, e) != 0)
+			return -1;
+		if (effect_due(&x) != expect_due)
+			return preview_changed(e);
+	}
+	return reactivate_run(d, id, plan_id, pol, NULL, e);
+}
+
+int
+subs_resume_expect(struct dctx *d, const char *id, long long expect_due,
+    const struct sub_policy *pol, struct derr *e)
+{
+	struct sub_effect x;
+
+	if (expect_due >= 0) {
+		if (subs_resume_preview(d, id, pol, &x, e) != 0)
+			return -1;
+		if (effect_due(&x) != expect_due)
+			return preview_changed(e);
+	}
+	return resume_run(d, id, pol, NULL, e);
+}
+
 /* ---- the job runner ---- */
 
 /* Runs a row at the moment its work fell due (time travel bills each term on its own

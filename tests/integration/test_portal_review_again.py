@@ -1,0 +1,169 @@
+"""test_portal_review_again.py: reactivating and resuming bill exactly what their review
+page showed: the confirm carries the amount (expect_due) and, when the amount due changed in
+between, nothing is done and the review is shown again (409) with the new amount, as a plan
+change does. Also: the portal's "latest event of a type about an object" lookup is an index
+probe, not a scan of the type's history (migration 013)."""
+import html as htmllib
+import html.parser
+import re
+import unittest
+
+from harness import Browser, stack
+
+
+class Forms(html.parser.HTMLParser):
+    def __init__(self, text):
+        super().__init__()
+        self.forms = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": a.get("action"), "fields": {}})
+        elif tag == "input" and self.forms and a.get("name"):
+            if a.get("type") in ("radio", "checkbox") and "checked" not in a:
+                return
+            self.forms[-1]["fields"][a["name"]] = a.get("value", "")
+
+
+def form(page, action_tail):
+    for f in Forms(page.text).forms:
+        if f["action"] and f["action"].endswith(action_tail):
+            return dict(f["fields"])
+    raise AssertionError("no form posting to ...%s" % action_tail)
+
+
+def text_of(page):
+    t = re.sub(r"(?s)<head>.*?</head>", "", page.text)
+    t = re.sub(r"</?(strong|span|a|em|b)\b[^>]*>", "", t)
+    t = re.sub(r"<[^>]+>", " ", t)
+    return re.sub(r"\s+", " ", htmllib.unescape(t)).strip()
+
+
+def cents(money):
+    return int(money.strip("$").replace(",", "").replace(".", ""))
+
+
+class ReviewAgain(unittest.TestCase):
+    def setUp(self):
+        self.s = stack()
+        self.m = self.s.new_site("ra")
+        self.ok(self.m.post("/plans", {"id": "pro", "name": "Pro", "amount": 3000,
+                                       "currency": "USD", "interval": "month"}))
+        self.ok(self.m.post("/portal_configuration", {"features": {
+            "pause_subscription": True, "pause_max_days": 60,
+            "reactivate_subscription": True}}))
+        self.home = "/portal/" + self.m.site_id
+        self.cus = self.m.customer(name="Ada Lovelace", email="ada@example.com")
+        tok = self.ok(self.m.post("/test_gateway/tokens", {
+            "number": "4242424242424242", "exp_month": 12, "exp_year": 2035}))
+        self.ok(self.m.post("/customers/%s/payment_methods" % self.cus["id"],
+                            {"token": tok["id"]}))
+        self.sub = self.ok(self.m.post("/subscriptions", {"customer_id": self.cus["id"],
+                                                          "plan_id": "pro"}))
+        sess = self.m.session(self.cus["id"])
+        self.b = Browser(self.s)
+        self.assertEqual(self.b.get(sess["access_url"]).status, 303)
+
+    def ok(self, r):
+        self.assertEqual(r.status, 200, r)
+        return r.json
+
+    def get(self, tail, status=200):
+        r = self.b.get(self.home + tail)
+        self.assertEqual(r.status, status, text_of(r)[:600])
+        return r
+
+    def post(self, tail, fields, status=303):
+        r = self.b.post_form(self.home + tail, fields)
+        self.assertEqual(r.status, status, text_of(r)[:600])
+        return r
+
+    def status(self):
+        return self.ok(self.m.get("/subscriptions/" + self.sub["id"]))["status"]
+
+    def invoices(self):
+        return self.ok(self.m.get("/invoices?limit=100&customer_id=%s" %
+                                  self.cus["id"]))["data"]
+
+    def grant(self, amount):
+        self.ok(self.m.post("/customers/%s/credit_entries" % self.cus["id"],
+                            {"amount": amount, "currency": "USD"}))
+
+    def check_review_again(self, op, review_tail, before_status, want_due, change, then_due):
+        """The review shows want_due; change() meanwhile makes it then_due: the old confirm
+        is a 409 review with the new amount and changes nothing; the new one bills
+        then_due."""
+        tail = "/subscriptions/%s/%s" % (self.sub["id"], op)
+        review = self.get(review_tail)
+        self.assertIn("Due today %s" % want_due, text_of(review))
+        old = form(review, "/" + op)
+        self.assertIn("expect_due", old)
+        change()
+        n = len(self.invoices())
+        again = self.post(tail, old, status=409)
+        text = text_of(again)
+        self.assertIn("The amount changed since you reviewed it", text)
+        self.assertIn("Due today %s" % then_due, text)
+        self.assertEqual(self.status(), before_status)
+        self.assertEqual(len(self.invoices()), n)
+        # A broken amount is refused as a form that cannot be read.
+        self.post(tail, dict(old, expect_due="12abc", form_nonce="Z" * 22), status=400)
+        self.assertEqual(self.status(), before_status)
+        # The fresh review's form bills what it shows.
+        self.post(tail, form(again, "/" + op))
+        self.assertEqual(self.status(), "active")
+        newest = self.invoices()[0]
+        self.assertEqual(len(self.invoices()), n + 1)
+        self.assertEqual(newest["amount_due"], cents(then_due))
+
+    def test_reactivate_confirm_bills_what_the_review_showed_or_reviews_again(self):
+        self.ok(self.m.post("/subscriptions/%s/cancel" % self.sub["id"],
+                            {"when": "now", "credit": "none"}))
+        term_end = self.ok(self.m.get("/subscriptions/" + self.sub["id"]))["current_term_end"]
+        self.ok(self.m.post("/time_machine/travel_forward", {"destination_time": term_end + 5}))
+        sess = self.m.session(self.cus["id"])      # the first one may have idled out
+        self.assertEqual(self.b.get(sess["access_url"]).status, 303)
+        self.check_review_again("reactivate", "/subscriptions/%s/reactivate" % self.sub["id"],
+                                "cancelled", "$30.00", lambda: self.grant(1200), "$18.00")
+
+    def test_resume_confirm_bills_what_the_review_showed_or_reviews_again(self):
+        self.ok(self.m.post("/subscriptions/%s/pause" % self.sub["id"], {}))
+        self.assertEqual(self.status(), "paused")
+        # The pause credited the unused month: resuming bills nothing now...
+        self.assertIn("Due today $0.00", text_of(self.get("/subscriptions/%s/resume" %
+                                                          self.sub["id"])))
+
+        def spend_credit():
+            # ... until a one-off invoice takes $10.00 of that credit.
+            inv = self.ok(self.m.post("/invoices", {"customer_id": self.cus["id"],
+                                                    "currency": "USD", "lines": [
+                                                        {"description": "Setup",
+                                                         "amount": 1000}]}))
+            self.assertEqual(inv["credit_applied"], 1000)
+        self.check_review_again("resume", "/subscriptions/%s/resume" % self.sub["id"],
+                                "paused", "$0.00", spend_credit, "$10.00")
+
+
+class EventLookup(unittest.TestCase):
+    def test_latest_event_of_a_type_about_an_object_is_an_index_probe(self):
+        s = stack()
+        m = s.new_site("ev")
+        # A site with a long history of one type: without the index, the lookup reads the
+        # type's events newest first until one is about the object.
+        s.psql("INSERT INTO events (site_id, id, type, object_id, data, created_at) "
+               "SELECT '%s', 'evt_bulk_' || g, 'subscription.updated', 'sub_' || (g %% 500), "
+               "'{}'::jsonb, 1700000000 + g FROM generate_series(1, 30000) g" % m.site_id)
+        s.psql("ANALYZE events")
+        plan = "\n".join(" ".join(r) for r in s.psql(
+            "EXPLAIN SELECT id, created_at FROM events WHERE site_id = '%s' "
+            "AND type = 'subscription.updated' AND object_id = 'sub_7' "
+            "ORDER BY seq DESC LIMIT 1" % m.site_id))
+        self.assertIn("events_object_type_seq", plan)
+        self.assertNotIn("Seq Scan", plan)
+        self.assertNotIn("Filter", plan)
+
+
+if __name__ == "__main__":
+    unittest.main()
