@@ -10,6 +10,7 @@
 
 #include "billing/plans.h"
 #include "billing/subscriptions.h"
+#include "billing/taxes.h"
 #include "core/tz.h"
 #include "portal/form.h"
 #include "portal/portal.h"
@@ -536,6 +537,31 @@ render_change_review(struct page *p, PGresult *res, const struct plan *np,
 		snprintf(period, sizeof(period), "%s to %s", view_date(p, pv->credit_start),
 		    view_date(p, pv->credit_end));
 		cJSON_AddStringToObject(u, "period", period);
+	}
+	/* The tax the invoice carries, as the invoice and its PDF show it: exclusive rates
+	 * added to the subtotal, inclusive ones named inside it, the reverse charge's note. */
+	if (pv->ntaxes > 0 || strcmp(pv->tax_treatment, "reverse_charge") == 0) {
+		cJSON *taxes = cJSON_AddArrayToObject(d, "taxes");
+		char pct[24], label[120];
+
+		for (int i = 0; i < pv->ntaxes; i++) {
+			cJSON *t = cJSON_CreateObject();
+
+			taxes_format_percentage(pv->taxes[i].ppm, pct);
+			snprintf(label, sizeof(label), "%s%s (%s%%)", pv->taxes[i].inclusive ?
+			    "Includes " : "", pv->taxes[i].name, pct);
+			cJSON_AddStringToObject(t, "label", label);
+			cJSON_AddStringToObject(t, "amount", view_money(p, pv->taxes[i].amount, cur));
+			cJSON_AddItemToArray(taxes, t);
+		}
+		if (strcmp(pv->tax_treatment, "reverse_charge") == 0) {
+			cJSON *t = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(t, "label", "VAT 0% (reverse charge)");
+			cJSON_AddStringToObject(t, "amount", view_money(p, 0, cur));
+			cJSON_AddItemToArray(taxes, t);
+		}
+		cJSON_AddStringToObject(d, "total", view_money(p, pv->total, cur));
 	}
 	if (pv->credit_applied > 0)
 		cJSON_AddStringToObject(d, "credit_applied", view_money(p, -pv->credit_applied, cur));

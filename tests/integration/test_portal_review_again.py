@@ -146,6 +146,53 @@ class ReviewAgain(unittest.TestCase):
                                 "paused", "$0.00", spend_credit, "$10.00")
 
 
+class TaxedReview(unittest.TestCase):
+    """A plan change's review shows the tax its invoice carries, so its sums add up."""
+
+    def ok(self, r):
+        self.assertEqual(r.status, 200, r)
+        return r.json
+
+    def test_the_change_review_shows_the_tax_lines_and_the_total(self):
+        s = stack()
+        m = s.new_site("rt")
+        for pid, amount in (("basic", 1000), ("pro", 3000)):
+            self.ok(m.post("/plans", {"id": pid, "name": pid.title(), "amount": amount,
+                                      "currency": "EUR", "interval": "month"}))
+        self.ok(m.post("/tax_rates", {"display_name": "VAT", "percentage": "19",
+                                      "country": "DE", "inclusive": False}))
+        self.ok(m.post("/portal_configuration", {"features": {
+            "change_plan": True, "change_plan_plans": ["basic", "pro"],
+            "change_plan_timing": "now"}}))
+        cus = m.customer(name="Jürgen Groß", email="j@example.com",
+                         billing_address={"country": "DE", "city": "Berlin"})
+        tok = self.ok(m.post("/test_gateway/tokens", {"number": "4242424242424242",
+                                                       "exp_month": 12, "exp_year": 2035}))
+        self.ok(m.post("/customers/%s/payment_methods" % cus["id"], {"token": tok["id"]}))
+        sub = self.ok(m.post("/subscriptions", {"customer_id": cus["id"], "plan_id": "basic"}))
+        b = Browser(s)
+        self.assertEqual(b.get(m.session(cus["id"])["access_url"]).status, 303)
+        home = "/portal/" + m.site_id
+        r = b.get("%s/subscriptions/%s/change_plan/review?plan=pro" % (home, sub["id"]))
+        self.assertEqual(r.status, 200, text_of(r)[:800])
+        text = text_of(r)
+
+        def amount(label):
+            got = re.search(re.escape(label) + r" €([0-9,]+\.[0-9]{2})", text)
+            self.assertIsNotNone(got, (label, text))
+            return int(got.group(1).replace(",", "").replace(".", ""))
+        subtotal, vat, total = amount("Subtotal"), amount("VAT (19%)"), amount("Total")
+        self.assertEqual(vat, (subtotal * 19 + 50) // 100)
+        self.assertEqual(total, subtotal + vat)
+        due = amount("Due today")
+        credit = re.search(r"Credit from your balance -€([0-9.]+)", text)
+        self.assertEqual(due, total - (int(credit.group(1).replace(".", "")) if credit else 0))
+        self.assertEqual(b.post_form("%s/subscriptions/%s/change_plan" % (home, sub["id"]),
+                                     form(r, "/change_plan")).status, 303)
+        inv = self.ok(m.get("/invoices?customer_id=%s" % cus["id"]))["data"][0]
+        self.assertEqual((inv["total"], inv["tax"], inv["amount_due"]), (total, vat, due))
+
+
 class EventLookup(unittest.TestCase):
     def test_latest_event_of_a_type_about_an_object_is_an_index_probe(self):
         s = stack()
