@@ -9,9 +9,13 @@ import io
 import os
 import re
 import signal
+import struct
+import subprocess
+import tempfile
 import time
 import unittest
 import zipfile
+import zlib
 
 from harness import Browser, stack
 
@@ -123,6 +127,10 @@ class PortalDocuments(unittest.TestCase):
         self.assertIn("Credit note %s, $5.00" % cn["formatted_number"], text)
         year = time.gmtime(self.ok(self.m.get("/time_machine"))["now"]).tm_year
         self.assertIn("Download all invoices of %d" % year, text)
+        # The overview's latest invoices link theirs too.
+        overview = self.login(cus).get(self.home)
+        self.assertIn('href="%s/invoices/%s/pdf" download>PDF' % (self.home, inv["id"]),
+                      overview.text)
         self.assertIn('href="%s/invoices/archive/%d" download' % (self.home, year), page.text)
 
     def test_a_customer_without_documents_is_offered_no_archive(self):
@@ -245,6 +253,41 @@ class PortalDocuments(unittest.TestCase):
         hz = self.s.request("GET", "/healthz")
         self.assertEqual(hz.status, 200, hz)
         self.assertGreaterEqual(hz.json["jobs_lag_seconds"], 7200)
+
+    # ---- what documents take from the portal's configuration ----
+    def test_documents_show_the_sites_logo_and_dates_in_its_time_zone(self):
+        def chunk(t, d):
+            return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+        raw = b"".join(b"\0" + b"\x20\x40\xa0\xff" * 48 for _ in range(24))
+        logo = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 48, 24, 8, 6,
+                                                                    0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+        self.assertEqual(self.m.call("POST", "/portal_configuration/logo", raw=logo, headers={
+            "Content-Type": "image/png"}).status, 200)
+        self.ok(self.m.post("/portal_configuration", {"time_zone": "Pacific/Kiritimati"}))
+        # Noon UTC: already the next day in Kiritimati (UTC+14).
+        now = self.ok(self.m.get("/time_machine"))["now"]
+        noon = (now // 86400 + 1) * 86400 + 12 * 3600
+        self.ok(self.m.post("/time_machine/travel_forward", {"destination_time": noon}))
+        cus = self.customer()
+        inv = self.invoice(cus)
+        body = self.rendered("invoices", inv["id"])
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "inv.pdf")
+            with open(path, "wb") as f:
+                f.write(body)
+            text = subprocess.run(["pdftotext", "-raw", path, "-"], capture_output=True,
+                                  text=True, check=True).stdout
+            images = subprocess.run(["pdfimages", "-list", path], capture_output=True,
+                                    text=True, check=True).stdout.splitlines()[2:]
+        local = time.gmtime(noon + 14 * 3600)
+        want = "%d %s %d" % (local.tm_mday, time.strftime("%b", local), local.tm_year)
+        utc = time.gmtime(noon)
+        self.assertIn(want, text)
+        self.assertNotIn("%d %s %d" % (utc.tm_mday, time.strftime("%b", utc), utc.tm_year),
+                         text)
+        self.assertEqual(len(images), 1, images)
+        self.assertIn(" 48 ", images[0])
 
     # ---- the yearly archive ----
     def test_the_yearly_zip_holds_exactly_that_years_documents(self):
