@@ -164,6 +164,11 @@ struct sub_effect {
 		long long	number, amount_due;
 	}		 voided[SUB_EFFECT_VOIDED_MAX];
 	long long	 next_at, next_amount;	/* the renewal after it; -1: none */
+	/* The invoice it raises (bills): its lines' sum and tax lines, as on the invoice. */
+	long long	 subtotal;
+	char		 tax_treatment[16];
+	struct sub_preview_tax taxes[TAX_MAX_RATES];
+	int		 ntaxes;
 };
 
 /* The next charge of a subscription row (the STMT_SUB_* columns): when, and how much (the

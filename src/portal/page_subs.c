@@ -500,6 +500,40 @@ write_line(struct page *p, cJSON *lines, const char *desc, long long amount,
 	cJSON_AddItemToArray(lines, o);
 }
 
+/* The tax an invoice carries, as the invoice and its PDF show it: exclusive rates added
+ * to the subtotal, inclusive ones named inside it, the reverse charge's 0%; then the total.
+ * Nothing when the invoice carries no tax. */
+static void
+add_taxes(struct page *p, cJSON *d, const struct sub_preview_tax *tx, int n,
+    const char *treatment, long long total, const char *cur)
+{
+	bool reverse = strcmp(treatment, "reverse_charge") == 0;
+	cJSON *taxes;
+	char pct[24], label[120];
+
+	if (n == 0 && !reverse)
+		return;
+	taxes = cJSON_AddArrayToObject(d, "taxes");
+	for (int i = 0; i < n; i++) {
+		cJSON *t = cJSON_CreateObject();
+
+		taxes_format_percentage(tx[i].ppm, pct);
+		snprintf(label, sizeof(label), "%s%s (%s%%)", tx[i].inclusive ? "Includes " : "",
+		    tx[i].name, pct);
+		cJSON_AddStringToObject(t, "label", label);
+		cJSON_AddStringToObject(t, "amount", view_money(p, tx[i].amount, cur));
+		cJSON_AddItemToArray(taxes, t);
+	}
+	if (reverse) {
+		cJSON *t = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(t, "label", "VAT 0% (reverse charge)");
+		cJSON_AddStringToObject(t, "amount", view_money(p, 0, cur));
+		cJSON_AddItemToArray(taxes, t);
+	}
+	cJSON_AddStringToObject(d, "total", view_money(p, total, cur));
+}
+
 /* The review: exactly what subs_preview says the change bills. */
 static void
 render_change_review(struct page *p, PGresult *res, const struct plan *np,
@@ -538,31 +572,7 @@ render_change_review(struct page *p, PGresult *res, const struct plan *np,
 		    view_date(p, pv->credit_end));
 		cJSON_AddStringToObject(u, "period", period);
 	}
-	/* The tax the invoice carries, as the invoice and its PDF show it: exclusive rates
-	 * added to the subtotal, inclusive ones named inside it, the reverse charge's note. */
-	if (pv->ntaxes > 0 || strcmp(pv->tax_treatment, "reverse_charge") == 0) {
-		cJSON *taxes = cJSON_AddArrayToObject(d, "taxes");
-		char pct[24], label[120];
-
-		for (int i = 0; i < pv->ntaxes; i++) {
-			cJSON *t = cJSON_CreateObject();
-
-			taxes_format_percentage(pv->taxes[i].ppm, pct);
-			snprintf(label, sizeof(label), "%s%s (%s%%)", pv->taxes[i].inclusive ?
-			    "Includes " : "", pv->taxes[i].name, pct);
-			cJSON_AddStringToObject(t, "label", label);
-			cJSON_AddStringToObject(t, "amount", view_money(p, pv->taxes[i].amount, cur));
-			cJSON_AddItemToArray(taxes, t);
-		}
-		if (strcmp(pv->tax_treatment, "reverse_charge") == 0) {
-			cJSON *t = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(t, "label", "VAT 0% (reverse charge)");
-			cJSON_AddStringToObject(t, "amount", view_money(p, 0, cur));
-			cJSON_AddItemToArray(taxes, t);
-		}
-		cJSON_AddStringToObject(d, "total", view_money(p, pv->total, cur));
-	}
+	add_taxes(p, d, pv->taxes, pv->ntaxes, pv->tax_treatment, pv->total, cur);
 	if (pv->credit_applied > 0)
 		cJSON_AddStringToObject(d, "credit_applied", view_money(p, -pv->credit_applied, cur));
 	cJSON_AddStringToObject(d, "due_now", view_money(p, pv->amount_due, cur));
@@ -996,7 +1006,9 @@ render_effect(struct page *p, PGresult *res, const struct sub_effect *x, const c
 	cJSON_AddStringToObject(d, "lead", lead);
 	cJSON_AddStringToObject(d, "plan", db_val(res, 0, SUB_PLAN_NAME));
 	if (x->bills) {
-		cJSON_AddStringToObject(d, "total", view_money(p, x->invoice_total, x->currency));
+		cJSON_AddStringToObject(d, "term", view_money(p, x->subtotal, x->currency));
+		add_taxes(p, d, x->taxes, x->ntaxes, x->tax_treatment, x->invoice_total,
+		    x->currency);
 		if (x->credit_applied > 0)
 			cJSON_AddStringToObject(d, "credit_applied", view_money(p, -x->credit_applied,
 			    x->currency));

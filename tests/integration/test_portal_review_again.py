@@ -153,6 +153,34 @@ class TaxedReview(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         return r.json
 
+    def test_the_reactivation_review_shows_the_tax_lines_and_the_total(self):
+        s = stack()
+        m = s.new_site("rt")
+        self.ok(m.post("/plans", {"id": "pro", "name": "Pro", "amount": 3000,
+                                  "currency": "EUR", "interval": "month"}))
+        self.ok(m.post("/tax_rates", {"display_name": "VAT", "percentage": "19",
+                                      "country": "DE", "inclusive": False}))
+        cus = m.customer(name="Jürgen Groß", email="j@example.com",
+                         billing_address={"country": "DE", "city": "Berlin"})
+        tok = self.ok(m.post("/test_gateway/tokens", {"number": "4242424242424242",
+                                                       "exp_month": 12, "exp_year": 2035}))
+        self.ok(m.post("/customers/%s/payment_methods" % cus["id"], {"token": tok["id"]}))
+        sub = self.ok(m.post("/subscriptions", {"customer_id": cus["id"], "plan_id": "pro"}))
+        self.ok(m.post("/subscriptions/%s/cancel" % sub["id"], {"when": "now", "credit": "none"}))
+        end = self.ok(m.get("/subscriptions/" + sub["id"]))["current_term_end"]
+        self.ok(m.post("/time_machine/travel_forward", {"destination_time": end + 5}))
+        b = Browser(s)
+        self.assertEqual(b.get(m.session(cus["id"])["access_url"]).status, 303)
+        r = b.get("/portal/%s/subscriptions/%s/reactivate" % (m.site_id, sub["id"]))
+        self.assertEqual(r.status, 200, text_of(r)[:800])
+        text = text_of(r)
+        for want in ("New term €30.00", "VAT (19%) €5.70", "Total €35.70", "Due today €35.70"):
+            self.assertIn(want, text)
+        self.assertEqual(b.post_form("/portal/%s/subscriptions/%s/reactivate" % (
+            m.site_id, sub["id"]), form(r, "/reactivate")).status, 303)
+        inv = self.ok(m.get("/invoices?customer_id=%s" % cus["id"]))["data"][0]
+        self.assertEqual((inv["subtotal"], inv["tax"], inv["total"]), (3000, 570, 3570))
+
     def test_the_change_review_shows_the_tax_lines_and_the_total(self):
         s = stack()
         m = s.new_site("rt")
