@@ -14,11 +14,13 @@
 
 #include "billing/documents.h"
 #include "billing/invoices.h"
+#include "billing/portal_settings.h"
 #include "billing/taxes.h"
 #include "core/crypto.h"
 #include "core/currency.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/tz.h"
 #include "pdf/pdf.h"
 
 static const char *const kind_names[] = {
@@ -48,17 +50,36 @@ documents_queue(struct dctx *d, enum doc_kind k, const char *id, const char *num
 /* ---- what documents take from the portal's configuration ---- */
 
 /*
- * The site's time zone (IANA name) and its logo (PNG bytes). Both belong to the portal's
+ * The site's time zone (IANA name) and its logo (PNG bytes), from the portal's
  * configuration (its time zone, its uploaded logo: DESIGN, rulings: no document fetches
- * a merchant URL); until that is merged here, documents use UTC and no logo. This is the
- * one function to change: read them with one statement of the portal's configuration.
+ * a merchant URL). A document is rendered once, so it keeps the look of the day it was
+ * rendered. A failed statement is an error, not a document without its logo.
  */
-static void
-site_look(struct dctx *d, char zone[64], struct buf *logo)
+static int
+site_look(struct dctx *d, char zone[64], struct buf *logo, struct derr *e)
 {
-	(void)d;
-	(void)logo;
+	struct portal_settings set;
+	unsigned char *png = NULL;
+	size_t n = 0;
+	int rc;
+
 	snprintf(zone, 64, "UTC");
+	rc = portal_settings_load(d->db, d->site.id, NULL, &set);
+	if (rc < 0)
+		return derr_db(e, d->db);
+	if (rc == 0)
+		return 0;
+	if (strlen(set.time_zone) < 64 && tz_valid(set.time_zone))
+		snprintf(zone, 64, "%s", set.time_zone);
+	if (set.logo_sha256[0] == '\0')
+		return 0;
+	rc = portal_logo_get(d->db, d->site.id, set.logo_sha256, &png, &n);
+	if (rc < 0)
+		return derr_db(e, d->db);
+	if (rc == 1)
+		buf_append(logo, (const char *)png, n);
+	free(png);
+	return 0;
 }
 
 /* ---- dates in a time zone ---- */
@@ -339,7 +360,8 @@ model_parties(struct dctx *d, struct model *m, const char *buyer, const char *se
 {
 	const char *paper;
 
-	site_look(d, m->zone, &m->logo);
+	if (site_look(d, m->zone, &m->logo, e) != 0)
+		return -1;
 	snprintf(m->currency, sizeof(m->currency), "%s", currency);
 	m->buyer = cJSON_Parse(buyer ? buyer : "{}");
 	m->seller = cJSON_Parse(seller ? seller : "{}");
@@ -846,8 +868,10 @@ documents_archive(struct dctx *d, const char *customer_id, int year,
 		return derr_set(e, DERR_INVALID, "parameter_invalid", "year",
 		    "year must be between 1970 and 9998.");
 	buf_init(&logo);
-	site_look(d, zone, &logo);
+	rc = site_look(d, zone, &logo, e);
 	buf_free(&logo);
+	if (rc != 0)
+		return -1;
 	res = db_exec(d->db, STMT_DOC_YEAR, (const char *[]){ d->site.id, customer_id,
 	    buf_lltoa(documents_year_start(year, zone), from),
 	    buf_lltoa(documents_year_start(year + 1, zone), to) });

@@ -799,6 +799,29 @@ change_run(struct dctx *d, const char *id, const struct sub_change_req *r,
 	return sm_run(d, &s, SA_CHANGE_NOW, &a, out, e);
 }
 
+/* The tax lines of an invoice just raised (in the preview's savepoint), as a review shows
+ * them. */
+static int
+invoice_taxes(struct dctx *d, const char *inv, struct sub_preview_tax taxes[TAX_MAX_RATES],
+    int *n, struct derr *e)
+{
+	PGresult *res = db_exec(d->db, STMT_INV_TAXES, (const char *[]){ d->site.id, inv });
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	for (int i = 0; i < PQntuples(res) && *n < TAX_MAX_RATES; i++) {
+		struct sub_preview_tax *t = &taxes[(*n)++];
+
+		copy(t->name, sizeof(t->name), db_val(res, i, DTAX_NAME));
+		t->ppm = (long)db_ll(res, i, DTAX_PPM, 0);
+		t->inclusive = strcmp(db_val(res, i, DTAX_INCLUSIVE), "t") == 0;
+		t->taxable = db_ll(res, i, DTAX_TAXABLE, 0);
+		t->amount = db_ll(res, i, DTAX_AMOUNT, 0);
+	}
+	PQclear(res);
+	return 0;
+}
+
 static int
 invoice_totals(struct dctx *d, const char *inv, struct sub_preview *p, struct derr *e)
 {
@@ -815,19 +838,8 @@ invoice_totals(struct dctx *d, const char *inv, struct sub_preview *p, struct de
 		copy(p->tax_treatment, sizeof(p->tax_treatment), db_val(res, 0, INV_TAX_TREATMENT));
 	}
 	PQclear(res);
-	res = db_exec(d->db, STMT_INV_TAXES, (const char *[]){ d->site.id, inv });
-	if (res == NULL)
-		return derr_db(e, d->db);
-	for (int i = 0; i < PQntuples(res) && p->ntaxes < TAX_MAX_RATES; i++) {
-		struct sub_preview_tax *t = &p->taxes[p->ntaxes++];
-
-		copy(t->name, sizeof(t->name), db_val(res, i, DTAX_NAME));
-		t->ppm = (long)db_ll(res, i, DTAX_PPM, 0);
-		t->inclusive = strcmp(db_val(res, i, DTAX_INCLUSIVE), "t") == 0;
-		t->taxable = db_ll(res, i, DTAX_TAXABLE, 0);
-		t->amount = db_ll(res, i, DTAX_AMOUNT, 0);
-	}
-	PQclear(res);
+	if (invoice_taxes(d, inv, p->taxes, &p->ntaxes, e) != 0)
+		return -1;
 	lines = db_exec(d->db, STMT_INV_LINES, (const char *[]){ d->site.id, inv });
 	if (lines == NULL)
 		return derr_db(e, d->db);
@@ -1143,10 +1155,15 @@ effect(struct dctx *d, const char *id, const struct effect_req *q,
 		else if (PQntuples(res) == 1) {
 			x->bills = true;
 			x->invoice_total = db_ll(res, 0, INV_TOTAL, 0);
+			x->subtotal = db_ll(res, 0, INV_SUBTOTAL, 0);
 			x->credit_applied = db_ll(res, 0, INV_CREDIT, 0);
 			x->amount_due = db_ll(res, 0, INV_DUE, 0);
+			copy(x->tax_treatment, sizeof(x->tax_treatment),
+			    db_val(res, 0, INV_TAX_TREATMENT));
 		}
 		PQclear(res);
+		if (x->bills)
+			rc = invoice_taxes(d, out.invoice, x->taxes, &x->ntaxes, e);
 	}
 	/* The invoices that were open before and are void now. */
 	for (int i = 0; rc == 0 && open != NULL && i < PQntuples(open); i++) {
@@ -1211,6 +1228,50 @@ subs_resume_preview(struct dctx *d, const char *id, const struct sub_policy *pol
 	struct effect_req q = { EFF_RESUME, NULL, NULL, NULL };
 
 	return effect(d, id, &q, pol, out, e);
+}
+
+/* What an effect bills now: the amount its review page showed as due today. */
+static long long
+effect_due(const struct sub_effect *x)
+{
+	return x->bills ? x->amount_due : 0;
+}
+
+static int
+preview_changed(struct derr *e)
+{
+	return derr_set(e, DERR_CONFLICT, "preview_changed", NULL,
+	    "The amount changed since the review; review it again.");
+}
+
+int
+subs_reactivate_expect(struct dctx *d, const char *id, const char *plan_id,
+    long long expect_due, const struct sub_policy *pol, struct derr *e)
+{
+	struct sub_effect x;
+
+	if (expect_due >= 0) {
+		if (subs_reactivate_preview(d, id, plan_id, pol, &x, e) != 0)
+			return -1;
+		if (effect_due(&x) != expect_due)
+			return preview_changed(e);
+	}
+	return reactivate_run(d, id, plan_id, pol, NULL, e);
+}
+
+int
+subs_resume_expect(struct dctx *d, const char *id, long long expect_due,
+    const struct sub_policy *pol, struct derr *e)
+{
+	struct sub_effect x;
+
+	if (expect_due >= 0) {
+		if (subs_resume_preview(d, id, pol, &x, e) != 0)
+			return -1;
+		if (effect_due(&x) != expect_due)
+			return preview_changed(e);
+	}
+	return resume_run(d, id, pol, NULL, e);
 }
 
 /* ---- the job runner ---- */

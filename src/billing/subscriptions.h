@@ -164,6 +164,11 @@ struct sub_effect {
 		long long	number, amount_due;
 	}		 voided[SUB_EFFECT_VOIDED_MAX];
 	long long	 next_at, next_amount;	/* the renewal after it; -1: none */
+	/* The invoice it raises (bills): its lines' sum and tax lines, as on the invoice. */
+	long long	 subtotal;
+	char		 tax_treatment[16];
+	struct sub_preview_tax taxes[TAX_MAX_RATES];
+	int		 ntaxes;
 };
 
 /* The next charge of a subscription row (the STMT_SUB_* columns): when, and how much (the
@@ -193,6 +198,13 @@ int	subs_pause(struct dctx *d, const char *id, const struct sub_pause_req *r,
 	    const struct sub_policy *pol, struct derr *e);
 int	subs_resume(struct dctx *d, const char *id, const struct sub_policy *pol,
 	    struct derr *e);
+/* Reactivate and resume confirming a review: expect_due is the amount due now that the
+ * review page showed (-1: no check). When the operation would now bill another amount,
+ * it is DERR_CONFLICT "preview_changed" and nothing is done (as subs_change). */
+int	subs_reactivate_expect(struct dctx *d, const char *id, const char *plan_id,
+	    long long expect_due, const struct sub_policy *pol, struct derr *e);
+int	subs_resume_expect(struct dctx *d, const char *id, long long expect_due,
+	    const struct sub_policy *pol, struct derr *e);
 /* The same operations, run and rolled back: what the confirm will do. */
 int	subs_cancel_preview(struct dctx *d, const char *id, const struct sub_cancel_req *r,
 	    const struct sub_policy *pol, struct sub_effect *out, struct derr *e);

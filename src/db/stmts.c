@@ -847,7 +847,9 @@ const struct stmt stmts[STMT__MAX] = {
 	    "ON w.site_id = d.site_id AND w.id = d.endpoint_id WHERE d.site_id = $1 "
 	    "AND d.status = 'pending' AND d.next_attempt_at <= $2 "
 	    "AND (w.backoff_until IS NULL OR w.backoff_until <= $2)) "
-	    "+ (SELECT count(*) FROM payment_attempts WHERE site_id = $1 AND outcome = 'pending')",
+	    "+ (SELECT count(*) FROM payment_attempts WHERE site_id = $1 AND outcome = 'pending') "
+	    "+ (SELECT count(*) FROM documents WHERE site_id = $1 AND pdf IS NULL "
+	    "AND attempts < 5)",
 	    2 },
 	/* /healthz: how many of this binary's migrations ($1) are applied, and the job runner's
 	 * lag: the age, on its site's clock, of the oldest item that is due and not done. The
@@ -863,7 +865,9 @@ const struct stmt stmts[STMT__MAX] = {
 	    "(SELECT min(next_attempt_at) FROM invoices WHERE site_id = st.id "
 	    "AND status = 'open' AND next_attempt_at IS NOT NULL), "
 	    "(SELECT min(next_attempt_at) FROM webhook_deliveries WHERE site_id = st.id "
-	    "AND status = 'pending')) AS due) d "
+	    "AND status = 'pending'), "
+	    "(SELECT min(issued_at) FROM documents WHERE site_id = st.id AND pdf IS NULL "
+	    "AND attempts < 5)) AS due) d "
 	    "WHERE d.due <= extract(epoch FROM now())::bigint + st.clock_offset), 0)", 1 },
 	/* At most how many billing periods the runner would create if the site's clock moved
 	 * to $2 (a month counted as 28 days: an upper bound). */
@@ -1075,4 +1079,16 @@ const struct stmt stmts[STMT__MAX] = {
 	    "SELECT id FROM sites WHERE portal_host = lower($1)", 1 },
 	[STMT_SITE_SET_HOST] = { "site_set_host",
 	    "UPDATE sites SET portal_host = $2 WHERE id = $1", 2 },
+	/* The portal's invoice list: the credit notes correcting the invoices of a page ($3,
+	 * an array of invoice ids), oldest first, with whether their PDF is stored. */
+	[STMT_CN_OF_INVOICES] = { "cn_of_invoices",
+	    "SELECT cn.id, cn.number_text, cn.invoice_id, cn.total, cn.currency, cn.created_at, "
+	    "(SELECT dc.pdf IS NOT NULL FROM documents dc WHERE dc.site_id = cn.site_id "
+	    "AND dc.kind = 'credit_note' AND dc.object_id = cn.id) FROM credit_notes cn "
+	    "WHERE cn.site_id = $1 AND cn.customer_id = $2 AND cn.invoice_id = ANY ($3::text[]) "
+	    "ORDER BY cn.number", 3 },
+	/* When a customer's first document was issued: the first year the portal offers as an
+	 * archive. */
+	[STMT_DOC_FIRST] = { "doc_first",
+	    "SELECT min(issued_at) FROM documents WHERE site_id = $1 AND customer_id = $2", 2 },
 };

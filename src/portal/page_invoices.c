@@ -1,16 +1,22 @@
 /* page_invoices.c: /portal/{site}/invoices/...: the customer's invoice history, newest first,
  * a page at a time (previous and next by invoice number, so a new invoice never shifts a
- * page), and "Pay now" for an open invoice: a review of what is paid and with which card,
- * the charge (recorded, committed, then sent to the gateway), and its outcome. */
+ * page), with the credit notes that correct each invoice; the stored PDFs of both and a
+ * year's documents as one ZIP, for the signed-in customer only; and "Pay now" for an open
+ * invoice: a review of what is paid and with which card, the charge (recorded, committed,
+ * then sent to the gateway), and its outcome. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "billing/documents.h"
 #include "billing/payments.h"
+#include "core/log.h"
+#include "core/tz.h"
 #include "portal/portal.h"
 #include "portal/view.h"
 
 #define INVOICES_PAGE	10
+#define ARCHIVE_YEARS	10	/* yearly archives offered, newest first */
 
 static void
 unavailable(struct page *p)
@@ -31,6 +37,96 @@ cursor(struct page *p, const char *name)
 		return -1;
 	n = strtoll(v, &end, 10);
 	return *end == '\0' && n > 0 ? n : -1;
+}
+
+/* The credit notes correcting the invoices listed (each a cJSON object with "id"): under
+ * their invoice, each with its PDF. -1 when the statement failed. */
+static int
+add_credit_notes(struct page *p, cJSON *list)
+{
+	struct buf ids;
+	cJSON *inv;
+	PGresult *res;
+
+	if (cJSON_GetArraySize(list) == 0)
+		return 0;
+	buf_init(&ids);
+	buf_puts(&ids, "{");
+	cJSON_ArrayForEach(inv, list)
+		buf_printf(&ids, "%s%s", ids.len > 1 ? "," : "",
+		    cJSON_GetStringValue(cJSON_GetObjectItem(inv, "id")));	/* [A-Za-z0-9_-] */
+	buf_puts(&ids, "}");
+	res = db_exec(p->c->db, STMT_CN_OF_INVOICES, (const char *[]){ p->set.site_id,
+	    p->customer_id, ids.data });
+	buf_free(&ids);
+	if (res == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		cJSON_ArrayForEach(inv, list) {
+			cJSON *cns, *cn;
+			char url[160];
+
+			if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(inv, "id")),
+			    db_val(res, i, CNI_INVOICE)) != 0)
+				continue;
+			if ((cns = cJSON_GetObjectItem(inv, "credit_notes")) == NULL)
+				cns = cJSON_AddArrayToObject(inv, "credit_notes");
+			cn = cJSON_CreateObject();
+			cJSON_AddStringToObject(cn, "number", db_val(res, i, CNI_NUMBER_TEXT));
+			cJSON_AddStringToObject(cn, "amount", view_money(p, db_ll(res, i, CNI_TOTAL,
+			    0), db_val(res, i, CNI_CURRENCY)));
+			cJSON_AddStringToObject(cn, "date", view_date(p, db_ll(res, i, CNI_CREATED,
+			    0)));
+			snprintf(url, sizeof(url), "/credit_notes/%s/pdf", db_val(res, i, CNI_ID));
+			cJSON_AddStringToObject(cn, "pdf_url", page_url(p, url));
+			cJSON_AddItemToArray(cns, cn);
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* The year of ts in the site's time zone. */
+static int
+year_of(struct page *p, long long ts)
+{
+	char y[16];
+
+	tz_format(y, sizeof(y), "%Y", ts, p->set.time_zone);
+	return atoi(y);
+}
+
+/* "Download all invoices of 2026": one link per year from the customer's first document to
+ * this year (the site's clock and time zone), newest first. -1 when the statement failed. */
+static int
+add_years(struct page *p, cJSON *d)
+{
+	PGresult *res = db_exec(p->c->db, STMT_DOC_FIRST, (const char *[]){ p->set.site_id,
+	    p->customer_id });
+	cJSON *years;
+	int first, last;
+
+	if (res == NULL)
+		return -1;
+	if (PQgetisnull(res, 0, 0)) {
+		PQclear(res);
+		return 0;
+	}
+	first = year_of(p, db_ll(res, 0, 0, 0));
+	PQclear(res);
+	last = year_of(p, p->c->now);
+	years = cJSON_AddArrayToObject(d, "archives");
+	for (int y = last; y >= first && y > last - ARCHIVE_YEARS; y--) {
+		cJSON *o = cJSON_CreateObject();
+		char url[64];
+
+		snprintf(url, sizeof(url), "/invoices/archive/%d", y);
+		cJSON_AddNumberToObject(o, "year", y);
+		cJSON_AddStringToObject(o, "url", page_url(p, url));
+		cJSON_AddItemToArray(years, o);
+	}
+	cJSON_AddBoolToObject(d, "has_archives", cJSON_GetArraySize(years) > 0);
+	return 0;
 }
 
 void
@@ -68,6 +164,12 @@ page_invoices(struct page *p)
 
 		view_invoice(p, res, i, o);
 		cJSON_AddItemToArray(list, o);
+	}
+	if (add_credit_notes(p, list) != 0 || add_years(p, d) != 0) {
+		cJSON_Delete(d);
+		PQclear(res);
+		unavailable(p);
+		return;
 	}
 	cJSON_AddBoolToObject(d, "has_invoices", n > 0);
 	if (n > 0) {
@@ -219,4 +321,113 @@ page_invoice_paid(struct page *p)
 	page_render(p, 200, strcmp(status, "paid") == 0 ? "Payment received" : "Payment not "
 	    "completed", "invoice_paid", d, false);
 	PQclear(res);
+}
+
+/* ---- downloads: the stored PDF, or a year as a ZIP ---- */
+
+/* Invoice history is where documents are offered: a site that hides it offers none. */
+static bool
+documents_shown(struct page *p)
+{
+	if (p->set.invoice_history)
+		return true;
+	page_message(p, 403, "Invoice history is not available", "To get a copy of an invoice, "
+	    "contact us.", page_url(p, ""), "Go to your account");
+	return false;
+}
+
+/* The file itself: the bytes as stored, as an attachment named after the document. */
+static void
+send_file(struct page *p, const char *type, const char *filename, const struct buf *b)
+{
+	struct http_response *r = p->c->resp;
+
+	r->status = 200;
+	r->content_type = type;
+	buf_reset(&r->body);
+	buf_append(&r->body, b->data ? b->data : "", b->len);
+	http_header(r, "Content-Disposition", "attachment; filename=\"%s\"", filename);
+}
+
+/* Why a document cannot be handed out, as a page: not made yet (409, ask again in a few
+ * seconds), another customer's or none (404), not makeable (500, logged). */
+static void
+document_refused(struct page *p, const struct derr *e, const char *again)
+{
+	const char *back = page_url(p, "/invoices");
+
+	if (e->kind == DERR_CONFLICT && strcmp(e->code, "document_not_ready") == 0) {
+		http_header(p->c->resp, "Retry-After", "2");
+		page_message(p, 409, "Your document is being prepared", "We make the PDF of "
+		    "each invoice and credit note once it is issued, and this one is not ready "
+		    "yet. It usually takes a few seconds: try the download again in a moment.",
+		    again, "Try the download again");
+		return;
+	}
+	if (e->kind == DERR_INTERNAL) {
+		log_error("request %s: %s (%s)", p->c->req->request_id, e->message, e->code);
+		page_message(p, 500, "This document cannot be downloaded", "Its PDF could not be "
+		    "made. We have been told; to get a copy now, contact us.", back,
+		    "Back to invoices");
+		return;
+	}
+	page_derr(p, e);
+}
+
+static void
+document_pdf(struct page *p, enum doc_kind k, const char *tail)
+{
+	const char *id = view_path_id(p, 1);
+	char filename[DOC_FILENAME_MAX], again[160];
+	struct derr e;
+	struct buf b;
+
+	if (id == NULL || !documents_shown(p))
+		return;
+	buf_init(&b);
+	if (documents_get(&p->d, k, id, p->customer_id, &b, filename, &e) != 0) {
+		snprintf(again, sizeof(again), "/%s/%s/pdf", tail, id);
+		document_refused(p, &e, page_url(p, again));
+	} else
+		send_file(p, "application/pdf", filename, &b);
+	buf_free(&b);
+}
+
+void
+page_invoice_pdf(struct page *p)
+{
+	document_pdf(p, DOC_INVOICE, "invoices");
+}
+
+void
+page_credit_note_pdf(struct page *p)
+{
+	document_pdf(p, DOC_CREDIT_NOTE, "credit_notes");
+}
+
+/* Every invoice and credit note of a year, in the site's time zone, as one ZIP. */
+void
+page_invoice_archive(struct page *p)
+{
+	const char *y = p->c->req->n_path_params > 1 ? p->c->req->path_params[1] : "";
+	char filename[DOC_FILENAME_MAX], again[64];
+	struct derr e;
+	struct buf b;
+	int year;
+
+	if (strlen(y) != 4 || strspn(y, "0123456789") != 4 || (year = atoi(y)) < 1970) {
+		page_message(p, 404, "Page not found", "There is nothing here, or it belongs to "
+		    "another account.", page_url(p, ""), "Go to your account");
+		return;
+	}
+	if (!documents_shown(p))
+		return;
+	buf_init(&b);
+	if (documents_archive(&p->d, p->customer_id, year, p->customer_id, &b, filename,
+	    &e) != 0) {
+		snprintf(again, sizeof(again), "/invoices/archive/%d", year);
+		document_refused(p, &e, page_url(p, again));
+	} else
+		send_file(p, "application/zip", filename, &b);
+	buf_free(&b);
 }

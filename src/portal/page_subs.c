@@ -10,6 +10,7 @@
 
 #include "billing/plans.h"
 #include "billing/subscriptions.h"
+#include "billing/taxes.h"
 #include "core/tz.h"
 #include "portal/form.h"
 #include "portal/portal.h"
@@ -499,6 +500,40 @@ write_line(struct page *p, cJSON *lines, const char *desc, long long amount,
 	cJSON_AddItemToArray(lines, o);
 }
 
+/* The tax an invoice carries, as the invoice and its PDF show it: exclusive rates added
+ * to the subtotal, inclusive ones named inside it, the reverse charge's 0%; then the total.
+ * Nothing when the invoice carries no tax. */
+static void
+add_taxes(struct page *p, cJSON *d, const struct sub_preview_tax *tx, int n,
+    const char *treatment, long long total, const char *cur)
+{
+	bool reverse = strcmp(treatment, "reverse_charge") == 0;
+	cJSON *taxes;
+	char pct[24], label[120];
+
+	if (n == 0 && !reverse)
+		return;
+	taxes = cJSON_AddArrayToObject(d, "taxes");
+	for (int i = 0; i < n; i++) {
+		cJSON *t = cJSON_CreateObject();
+
+		taxes_format_percentage(tx[i].ppm, pct);
+		snprintf(label, sizeof(label), "%s%s (%s%%)", tx[i].inclusive ? "Includes " : "",
+		    tx[i].name, pct);
+		cJSON_AddStringToObject(t, "label", label);
+		cJSON_AddStringToObject(t, "amount", view_money(p, tx[i].amount, cur));
+		cJSON_AddItemToArray(taxes, t);
+	}
+	if (reverse) {
+		cJSON *t = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(t, "label", "VAT 0% (reverse charge)");
+		cJSON_AddStringToObject(t, "amount", view_money(p, 0, cur));
+		cJSON_AddItemToArray(taxes, t);
+	}
+	cJSON_AddStringToObject(d, "total", view_money(p, total, cur));
+}
+
 /* The review: exactly what subs_preview says the change bills. */
 static void
 render_change_review(struct page *p, PGresult *res, const struct plan *np,
@@ -537,6 +572,7 @@ render_change_review(struct page *p, PGresult *res, const struct plan *np,
 		    view_date(p, pv->credit_end));
 		cJSON_AddStringToObject(u, "period", period);
 	}
+	add_taxes(p, d, pv->taxes, pv->ntaxes, pv->tax_treatment, pv->total, cur);
 	if (pv->credit_applied > 0)
 		cJSON_AddStringToObject(d, "credit_applied", view_money(p, -pv->credit_applied, cur));
 	cJSON_AddStringToObject(d, "due_now", view_money(p, pv->amount_due, cur));
@@ -963,13 +999,16 @@ page_keep(struct page *p)
 /* A review of what an operation bills and credits (the effect the domain previewed). */
 static void
 render_effect(struct page *p, PGresult *res, const struct sub_effect *x, const char *title,
-    const char *heading, const char *lead, const char *button, const char *tail, cJSON *d)
+    const char *heading, const char *lead, const char *button, const char *tail, cJSON *d,
+    int status)
 {
 	cJSON_AddStringToObject(d, "heading", heading);
 	cJSON_AddStringToObject(d, "lead", lead);
 	cJSON_AddStringToObject(d, "plan", db_val(res, 0, SUB_PLAN_NAME));
 	if (x->bills) {
-		cJSON_AddStringToObject(d, "total", view_money(p, x->invoice_total, x->currency));
+		cJSON_AddStringToObject(d, "term", view_money(p, x->subtotal, x->currency));
+		add_taxes(p, d, x->taxes, x->ntaxes, x->tax_treatment, x->invoice_total,
+		    x->currency);
 		if (x->credit_applied > 0)
 			cJSON_AddStringToObject(d, "credit_applied", view_money(p, -x->credit_applied,
 			    x->currency));
@@ -990,28 +1029,36 @@ render_effect(struct page *p, PGresult *res, const struct sub_effect *x, const c
 	cJSON_AddStringToObject(d, "csrf", p->csrf);
 	cJSON_AddStringToObject(d, "nonce", page_nonce(p));
 	p->nav = "subscriptions";
-	page_render(p, 200, title, "effect_review", d, false);
+	page_render(p, status, title, "effect_review", d, false);
 }
 
-void
-page_reactivate_review(struct page *p)
+/* A review the confirm checks against: the amount due now goes with the form (expect_due),
+ * and a different amount at confirm shows the review again (409) with warning. */
+static cJSON *
+confirmable(const struct sub_effect *x, const char *warning)
 {
-	PGresult *res = sub_row(p);
+	cJSON *d = cJSON_CreateObject();
+	char due[24];
+
+	if (warning != NULL)
+		cJSON_AddStringToObject(d, "warning", warning);
+	cJSON_AddStringToObject(d, "expect_due", buf_lltoa(x->bills ? x->amount_due : 0, due));
+	return d;
+}
+
+#define REVIEW_AGAIN	"The amount changed since you reviewed it. Check the new amount " \
+			"below and confirm again."
+
+static void
+show_reactivate(struct page *p, PGresult *res, int status, const char *warning)
+{
 	struct sub_effect x;
 	struct derr e;
 	char lead[300];
 
-	if (res == NULL)
-		return;
-	if (row_status(res) != SS_CANCELLED || !p->pol.sub.reactivate_allowed) {
-		not_available(p, res, "Reactivating");
-		PQclear(res);
-		return;
-	}
 	if (subs_reactivate_preview(&p->d, db_val(res, 0, SUB_ID), NULL, &p->pol.sub, &x,
 	    &e) != 0) {
 		refused(p, res, &e);
-		PQclear(res);
 		return;
 	}
 	if (x.bills)
@@ -1021,22 +1068,62 @@ page_reactivate_review(struct page *p)
 		snprintf(lead, sizeof(lead), "Your subscription continues in the term you already "
 		    "paid for, until %s. Nothing is billed now.", view_date(p, x.term_end_after));
 	render_effect(p, res, &x, "Reactivate your subscription", "Reactivate your subscription",
-	    lead, "Reactivate subscription", "/reactivate", cJSON_CreateObject());
+	    lead, "Reactivate subscription", "/reactivate", confirmable(&x, warning), status);
+}
+
+void
+page_reactivate_review(struct page *p)
+{
+	PGresult *res = sub_row(p);
+
+	if (res == NULL)
+		return;
+	if (row_status(res) != SS_CANCELLED || !p->pol.sub.reactivate_allowed)
+		not_available(p, res, "Reactivating");
+	else
+		show_reactivate(p, res, 200, NULL);
 	PQclear(res);
+}
+
+/* The form's expect_due: -1 when absent (a form from before reviews carried it), -2 when
+ * it is not an amount (the 400 page is rendered). */
+static long long
+expect_field(struct page *p, PGresult *res)
+{
+	long long v = num_field(p, "expect_due");
+
+	if (v == -2)
+		page_message(p, 400, "Something was wrong with the form", "The form could not be "
+		    "read. Nothing was changed.", sub_url(p, res, ""), "Back to the subscription");
+	return v;
+}
+
+static bool
+changed_since_review(const struct derr *e)
+{
+	return e->kind == DERR_CONFLICT && strcmp(e->code, "preview_changed") == 0;
 }
 
 void
 page_reactivate_confirm(struct page *p)
 {
 	PGresult *res = sub_row(p);
+	long long expect;
 	struct derr e;
 
 	if (res == NULL)
 		return;
-	if (subs_reactivate(&p->d, db_val(res, 0, SUB_ID), NULL, &p->pol.sub, &e) != 0)
-		refused(p, res, &e);
-	else
+	if ((expect = expect_field(p, res)) == -2) {
+		PQclear(res);
+		return;
+	}
+	if (subs_reactivate_expect(&p->d, db_val(res, 0, SUB_ID), NULL, expect,
+	    &p->pol.sub, &e) == 0)
 		redirect_sub(p, db_val(res, 0, SUB_ID), "?done=reactivated");
+	else if (changed_since_review(&e))
+		show_reactivate(p, res, 409, REVIEW_AGAIN);
+	else
+		refused(p, res, &e);
 	PQclear(res);
 }
 
@@ -1175,7 +1262,7 @@ page_pause_review(struct page *p)
 	cJSON_AddStringToObject(d, "when", r.end_of_term ? "end_of_term" : "now");
 	cJSON_AddStringToObject(d, "resume", form_get(&pf.f, "resume"));
 	render_effect(p, res, &x, "Review your pause", "Review your pause", lead,
-	    "Pause subscription", "/pause", d);
+	    "Pause subscription", "/pause", d, 200);
 	PQclear(res);
 }
 
@@ -1204,25 +1291,15 @@ page_pause_confirm(struct page *p)
 	PQclear(res);
 }
 
-void
-page_resume_review(struct page *p)
+static void
+show_resume(struct page *p, PGresult *res, int status, const char *warning)
 {
-	PGresult *res = sub_row(p);
 	struct sub_effect x;
 	struct derr e;
 	char lead[300];
 
-	if (res == NULL)
-		return;
-	if (!p->pol.sub.pause_allowed || (row_status(res) != SS_PAUSED &&
-	    db_val(res, 0, SUB_PAUSE_AT) == NULL)) {
-		not_available(p, res, "Resuming");
-		PQclear(res);
-		return;
-	}
 	if (subs_resume_preview(&p->d, db_val(res, 0, SUB_ID), &p->pol.sub, &x, &e) != 0) {
 		refused(p, res, &e);
-		PQclear(res);
 		return;
 	}
 	if (row_status(res) == SS_PAUSED)
@@ -1233,7 +1310,21 @@ page_resume_review(struct page *p)
 		    "subscription keeps renewing as before.", view_date(p, db_ll(res, 0,
 		    SUB_PAUSE_AT, 0)));
 	render_effect(p, res, &x, "Resume your subscription", "Resume your subscription", lead,
-	    "Resume subscription", "/resume", cJSON_CreateObject());
+	    "Resume subscription", "/resume", confirmable(&x, warning), status);
+}
+
+void
+page_resume_review(struct page *p)
+{
+	PGresult *res = sub_row(p);
+
+	if (res == NULL)
+		return;
+	if (!p->pol.sub.pause_allowed || (row_status(res) != SS_PAUSED &&
+	    db_val(res, 0, SUB_PAUSE_AT) == NULL))
+		not_available(p, res, "Resuming");
+	else
+		show_resume(p, res, 200, NULL);
 	PQclear(res);
 }
 
@@ -1241,13 +1332,21 @@ void
 page_resume_confirm(struct page *p)
 {
 	PGresult *res = sub_row(p);
+	long long expect;
 	struct derr e;
 
 	if (res == NULL)
 		return;
-	if (subs_resume(&p->d, db_val(res, 0, SUB_ID), &p->pol.sub, &e) != 0)
-		refused(p, res, &e);
-	else
+	if ((expect = expect_field(p, res)) == -2) {
+		PQclear(res);
+		return;
+	}
+	if (subs_resume_expect(&p->d, db_val(res, 0, SUB_ID), expect, &p->pol.sub,
+	    &e) == 0)
 		redirect_sub(p, db_val(res, 0, SUB_ID), "?done=resumed");
+	else if (changed_since_review(&e))
+		show_resume(p, res, 409, REVIEW_AGAIN);
+	else
+		refused(p, res, &e);
 	PQclear(res);
 }

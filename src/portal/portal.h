@@ -138,6 +138,9 @@ void	page_invoices(struct page *p);
 void	page_invoice_pay_review(struct page *p);
 void	page_invoice_pay(struct page *p);
 void	page_invoice_paid(struct page *p);
+void	page_invoice_pdf(struct page *p);
+void	page_credit_note_pdf(struct page *p);
+void	page_invoice_archive(struct page *p);
 void	page_theme_css(struct page *p);
 void	page_logo(struct page *p);
 /* Where a session's deep link opens: the step's page once it exists, else the overview. */

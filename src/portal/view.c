@@ -222,7 +222,10 @@ view_invoice(struct page *p, PGresult *res, int row, cJSON *into)
 	else if (db_ll(res, row, INV_ATTEMPTS, 0) > 0)
 		label = "Overdue", tone = "danger";
 	add(into, "id", db_val(res, row, INV_ID));
-	add(into, "number", db_val(res, row, INV_NUMBER));
+	/* The number as printed on the invoice (with the site's prefix). */
+	add(into, "number", db_val(res, row, INV_NUMBER_TEXT) != NULL &&
+	    *db_val(res, row, INV_NUMBER_TEXT) != '\0' ? db_val(res, row, INV_NUMBER_TEXT) :
+	    db_val(res, row, INV_NUMBER));
 	add(into, "date", view_date(p, db_ll(res, row, INV_CREATED, 0)));
 	add(into, "amount", view_money(p, db_ll(res, row, INV_TOTAL, 0), cur));
 	add(into, "status", label);
@@ -232,8 +235,12 @@ view_invoice(struct page *p, PGresult *res, int row, cJSON *into)
 		snprintf(url, sizeof(url), "/invoices/%s/pay", db_val(res, row, INV_ID));
 		add(into, "pay_url", page_url(p, url));
 	}
-	/* Invoice PDFs are stored by the invoices issue (10): an invoice that has one gets
-	 * "pdf_url" here, and the invoice list shows its link. None has one yet. */
+	/* Every issued invoice has its PDF (rendered by the job runner within seconds; the
+	 * download page says so when it is not there yet), where invoice history is shown. */
+	if (p->set.invoice_history) {
+		snprintf(url, sizeof(url), "/invoices/%s/pdf", db_val(res, row, INV_ID));
+		add(into, "pdf_url", page_url(p, url));
+	}
 }
 
 static const char *
