@@ -199,8 +199,6 @@ frame(struct page *p)
 		cJSON_AddNumberToObject(logo, "h", 40);
 	}
 	cJSON_AddBoolToObject(f, "test_mode", p->set.test_mode);
-	if (p->refresh > 0)
-		cJSON_AddNumberToObject(f, "refresh", p->refresh);
 	add_back(p, f);
 	cJSON_AddBoolToObject(f, "signed_in", p->signed_in);
 	if (p->signed_in) {

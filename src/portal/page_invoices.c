@@ -342,8 +342,8 @@ page_complete(struct page *p)
 }
 
 /* Where the bank sends the customer back; reads only (GET and HEAD change nothing): paid,
- * still waiting for the bank's answer (the page looks again by itself; "check now" asks),
- * or not completed (try again, or another card). */
+ * still waiting for the bank's answer ("check now" asks; no automatic reload, as for a
+ * set-up), or not completed (try again, or another card). */
 void
 page_complete_show(struct page *p)
 {
@@ -370,10 +370,6 @@ page_complete_show(struct page *p)
 		snprintf(tail, sizeof(tail), "/invoices/%s/completed/check", db_val(res, 0, INV_ID));
 		cJSON_AddStringToObject(d, "check", page_url(p, tail));
 		cJSON_AddStringToObject(d, "csrf", p->csrf);
-		/* Back from the bank: its answer is on its way (the gateway's webhook). */
-		if (http_kvs_get(&p->c->req->args, "payment_intent") != NULL ||
-		    http_kvs_get(&p->c->req->args, "returned") != NULL)
-			p->refresh = 3;
 	} else if (!paid) {
 		cJSON_AddBoolToObject(d, "failed", true);
 		cJSON_AddBoolToObject(d, "needs_action", strcmp(outcome,

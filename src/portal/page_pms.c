@@ -344,7 +344,8 @@ own_setup(struct page *p)
 
 /* Where a set-up stands; reads only (GET and HEAD change nothing): the card once it is
  * stored (by the customer's return and "check now", or by the gateway's webhook), and
- * until then a page that looks again by itself and a button that asks the gateway. */
+ * until then a button that asks the gateway. No automatic reload: a delayed meta refresh
+ * fails WCAG 2.2.1 (axe's meta-refresh), which every portal page must pass. */
 void
 page_setup_show(struct page *p)
 {
@@ -395,8 +396,6 @@ page_setup_show(struct page *p)
 			cJSON_AddStringToObject(d, "gateway_url", url);
 		cJSON_AddStringToObject(d, "check", page_url(p, tail));
 		cJSON_AddStringToObject(d, "csrf", p->csrf);
-		if (back || strcmp(status, "creating") == 0)
-			p->refresh = 3;
 	}
 	cJSON_AddStringToObject(d, "cards_url", page_url(p, "/payment_methods"));
 	p->nav = "payment_methods";

@@ -54,8 +54,6 @@ struct page {
 	const char		*nonce;		/* the posted form's nonce (PAGE_ONCE) */
 	char			 location[512];	/* where page_redirect sent the browser */
 	const char		*nav;		/* the navigation item to mark current */
-	int			 refresh;	/* > 0: the page reloads itself after this
-						 * many seconds (a meta refresh, no script) */
 	bool			 form_leaves;	/* the page's form may be redirected to the
 						 * gateway's pages: form-action allows them */
 	/* Runs after the commit and the gateway calls of a PAGE_TXN page that redirected,
