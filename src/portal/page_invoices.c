@@ -370,6 +370,9 @@ page_complete_show(struct page *p)
 		snprintf(tail, sizeof(tail), "/invoices/%s/completed/check", db_val(res, 0, INV_ID));
 		cJSON_AddStringToObject(d, "check", page_url(p, tail));
 		cJSON_AddStringToObject(d, "csrf", p->csrf);
+		/* Left the bank's page unfinished: the same charge, the same page again. */
+		snprintf(tail, sizeof(tail), "/invoices/%s/complete", db_val(res, 0, INV_ID));
+		cJSON_AddStringToObject(d, "resume_url", page_url(p, tail));
 	} else if (!paid) {
 		cJSON_AddBoolToObject(d, "failed", true);
 		cJSON_AddBoolToObject(d, "needs_action", strcmp(outcome,
