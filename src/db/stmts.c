@@ -1073,8 +1073,8 @@ const struct stmt stmts[STMT__MAX] = {
 	    "AND i.status = 'open' AND EXISTS (SELECT 1 FROM (SELECT a.outcome, a.return_url "
 	    "FROM payment_attempts a WHERE a.site_id = i.site_id AND a.invoice_id = i.id "
 	    "AND a.kind = 'charge' ORDER BY a.seq DESC LIMIT 1) l "
-	    "WHERE l.outcome = 'authentication_required' "
-	    "OR (l.outcome = 'pending' AND l.return_url IS NOT NULL)) ORDER BY i.id LIMIT 50", 2 },
+	    "WHERE l.outcome = 'authentication_required' OR (l.outcome = 'pending' "
+	    "AND l.return_url IS NOT NULL)) ORDER BY i.id LIMIT 50", 2 },
 	/* The latest event of a type about an object (a cancellation's reference): found among
 	 * the newest of its type, where it is right after the change. */
 	[STMT_EVENT_LATEST_OF] = { "event_latest_of",

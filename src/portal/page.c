@@ -121,7 +121,8 @@ page_redirect_away(struct page *p, const char *url)
 {
 	/* Only an http(s) address without spaces or line breaks goes into Location. */
 	if (url == NULL || check_http_url(url) != NULL || strpbrk(url, " \r\n") != NULL) {
-		log_warn("portal: site %s: not a gateway address to redirect to", p->set.site_id);
+		log_warn("portal: site %s: not a gateway address to redirect to",
+		    p->set.site_id);
 		return;
 	}
 	http_header_remove(p->c->resp, "Location");

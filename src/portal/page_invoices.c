@@ -365,9 +365,11 @@ page_complete_show(struct page *p)
 	d = cJSON_CreateObject();
 	add_invoice(p, res, d);
 	cJSON_AddBoolToObject(d, "paid", paid);
-	if (!paid && strcmp(status, "open") == 0 && (waiting || strcmp(outcome, "pending") == 0)) {
+	if (!paid && strcmp(status, "open") == 0 &&
+	    (waiting || strcmp(outcome, "pending") == 0)) {
 		cJSON_AddBoolToObject(d, "waiting", true);
-		snprintf(tail, sizeof(tail), "/invoices/%s/completed/check", db_val(res, 0, INV_ID));
+		snprintf(tail, sizeof(tail), "/invoices/%s/completed/check",
+		    db_val(res, 0, INV_ID));
 		cJSON_AddStringToObject(d, "check", page_url(p, tail));
 		cJSON_AddStringToObject(d, "csrf", p->csrf);
 		/* Left the bank's page unfinished: the same charge, the same page again. */
@@ -378,11 +380,13 @@ page_complete_show(struct page *p)
 		cJSON_AddBoolToObject(d, "needs_action", strcmp(outcome,
 		    "authentication_required") == 0);
 		if (strcmp(status, "open") == 0) {
-			snprintf(tail, sizeof(tail), "/invoices/%s/complete", db_val(res, 0, INV_ID));
+			snprintf(tail, sizeof(tail), "/invoices/%s/complete",
+			    db_val(res, 0, INV_ID));
 			cJSON_AddStringToObject(d, "again_url", page_url(p, tail));
 		}
 		if (p->set.payment_methods)
-			cJSON_AddStringToObject(d, "card_url", page_url(p, "/payment_methods/new"));
+			cJSON_AddStringToObject(d, "card_url",
+			    page_url(p, "/payment_methods/new"));
 	}
 	cJSON_AddStringToObject(d, "home", page_url(p, ""));
 	if (p->set.invoice_history)
