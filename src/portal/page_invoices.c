@@ -92,6 +92,9 @@ page_invoices(struct page *p)
 	PQclear(res);
 }
 
+static int	last_charge(struct page *p, const char *inv_id, char outcome[48],
+		    bool *waiting);
+
 /* The customer's own invoice named in the URL; another's is a 404. */
 static PGresult *
 own_invoice(struct page *p)
@@ -131,7 +134,8 @@ page_invoice_pay_review(struct page *p)
 {
 	PGresult *res = own_invoice(p), *pm;
 	cJSON *d;
-	char tail[160];
+	char tail[160], outcome[48];
+	bool waiting;
 
 	if (res == NULL)
 		return;
@@ -139,6 +143,15 @@ page_invoice_pay_review(struct page *p)
 		page_message(p, 200, "Nothing to pay", "This invoice is not open: there is "
 		    "nothing to pay on it.", page_url(p, p->set.invoice_history ? "/invoices" : ""),
 		    p->set.invoice_history ? "Back to invoices" : "Go to your account");
+		PQclear(res);
+		return;
+	}
+	/* The bank wants the customer: charging the card again off-session would only be
+	 * refused again. Complete payment instead (a redirect; nothing changes). */
+	if (last_charge(p, db_val(res, 0, INV_ID), outcome, &waiting) == 0 &&
+	    (waiting || strcmp(outcome, "authentication_required") == 0)) {
+		snprintf(tail, sizeof(tail), "/invoices/%s/complete", db_val(res, 0, INV_ID));
+		page_redirect(p, tail);
 		PQclear(res);
 		return;
 	}
@@ -211,6 +224,16 @@ page_invoice_paid(struct page *p)
 	cJSON_AddBoolToObject(d, "paid", strcmp(status, "paid") == 0);
 	cJSON_AddBoolToObject(d, "failed", strcmp(status, "open") == 0 &&
 	    !cJSON_IsTrue(cJSON_GetObjectItem(d, "payments_ok")));
+	if (strcmp(status, "open") == 0) {
+		char outcome[48], tail[160];
+		bool waiting;
+
+		if (last_charge(p, db_val(res, 0, INV_ID), outcome, &waiting) == 0 &&
+		    strcmp(outcome, "authentication_required") == 0) {
+			snprintf(tail, sizeof(tail), "/invoices/%s/complete", db_val(res, 0, INV_ID));
+			cJSON_AddStringToObject(d, "complete_url", page_url(p, tail));
+		}
+	}
 	if (p->set.payment_methods)
 		cJSON_AddStringToObject(d, "card_url", page_url(p, "/payment_methods/new"));
 	cJSON_AddStringToObject(d, "home", page_url(p, ""));

@@ -194,6 +194,10 @@ class PortalStripe(gw.Base):
         self.assertIn("Complete payment", text_of(r))
         r = self.unchanged_by_get_and_head(b, "/invoices")
         self.assertIn('href="%s/invoices/%s/complete"' % (self.home, inv), r.text)
+        # Pay now would only be refused again: it leads to Complete payment
+        r = b.get(self.home + "/invoices/%s/pay" % inv)
+        self.assertEqual((r.status, r.header("location")),
+                         (303, "%s/invoices/%s/complete" % (self.home, inv)))
         r = self.unchanged_by_get_and_head(b, "/invoices/%s/complete" % inv)
         self.assertIn("form-action 'self' " + gw.S.url, r.header("content-security-policy"))
         fields = form(r, "/invoices/%s/complete" % inv)
