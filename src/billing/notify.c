@@ -701,10 +701,12 @@ data_payment_failed(struct dctx *d, const cJSON *inv, cJSON *data, struct derr *
 static int
 data_action_required(struct dctx *d, const cJSON *inv, cJSON *data, struct derr *e)
 {
-	char path[DOM_ID_MAX + 16];
+	char path[DOM_ID_MAX + 24];
 
 	invoice_fields(inv, "amount_due", data);
-	snprintf(path, sizeof(path), "invoices/%s", jstr(inv, "id") ? jstr(inv, "id") : "");
+	/* The portal's "Complete payment" page for the invoice (the link signs in there). */
+	snprintf(path, sizeof(path), "invoices/%s/complete", jstr(inv, "id") ? jstr(inv, "id") :
+	    "");
 	return make_link(d, jstr(inv, "customer_id"), "invoice_payment", path, NOTIFY_LINK_TTL,
 	    data, e);
 }
@@ -767,19 +769,22 @@ static const struct event_rule {
 	bool		(*cond)(const cJSON *obj);
 	int		(*fill)(struct dctx *d, const cJSON *obj, cJSON *data, struct derr *e);
 	bool		 cc_receipts;
+	bool		 once;		/* once per object (its id the dedupe key) */
 } event_rules[] = {
 	{ "invoice.payment_failed", "payment_failed", "customer",
 	  "a charge failed (declined, no card, expired ...), at every dunning attempt; with a "
-	  "72-hour link to the card update", when_charge_failed, data_payment_failed, false },
+	  "72-hour link to the card update", when_charge_failed, data_payment_failed, false,
+	  false },
 	{ "invoice.payment_failed", "action_required", "customer",
 	  "the charge needs the customer's authentication (outcome authentication_required); "
-	  "with a 72-hour link to the invoice", when_needs_authentication,
-	  data_action_required, false },
+	  "once per invoice, with a 72-hour link to its Complete payment page",
+	  when_needs_authentication, data_action_required, false, true },
 	{ "invoice.paid", "payment_receipt", "customer, copy to receipts_cc",
-	  "paid by a card charge (not by credit alone)", when_charged, data_receipt, true },
+	  "paid by a card charge (not by credit alone)", when_charged, data_receipt, true,
+	  false },
 	{ "subscription.cancelled", "subscription_cancelled", "customer",
 	  "cancelled now, at the end of the term, or when dunning ends", NULL, data_cancelled,
-	  false },
+	  false, false },
 };
 
 int
@@ -795,7 +800,7 @@ notify_event(struct dctx *d, const char *type, const char *event_id, const char 
 	for (size_t i = 0; i < sizeof(event_rules) / sizeof(event_rules[0]) && rc == 0; i++) {
 		const struct event_rule *r = &event_rules[i];
 		struct draft dr;
-		char id[DOM_ID_MAX];
+		char id[DOM_ID_MAX], key[DOM_ID_MAX + 48];
 
 		if (strcmp(r->event, type) != 0)
 			continue;
@@ -818,6 +823,30 @@ notify_event(struct dctx *d, const char *type, const char *event_id, const char 
 		dr.cc_receipts = r->cc_receipts;
 		if (dr.customer_id == NULL)
 			continue;
+		if (r->once) {
+			/* A second attempt that needs the bank (a retry, a failed confirmation)
+			 * sends nothing new: in a savepoint, so its link goes too. */
+			bool done = false;
+
+			if (jstr(obj, "id") == NULL)
+				continue;
+			snprintf(key, sizeof(key), "%s:%s", r->mail, jstr(obj, "id"));
+			dr.dedupe = key;
+			if (db_begin(d->db) != 0) {
+				rc = derr_db(e, d->db);
+				break;
+			}
+			dr.data = cJSON_CreateObject();
+			rc = r->fill(d, obj, dr.data, e);
+			if (rc == 0)
+				rc = queue_draft(d, &set, &dr, id, &done, e);
+			cJSON_Delete(dr.data);
+			if (rc != 0 || !done)
+				db_rollback(d->db);
+			else if (db_commit(d->db) != 0)
+				rc = derr_db(e, d->db);
+			continue;
+		}
 		dr.data = cJSON_CreateObject();
 		rc = r->fill(d, obj, dr.data, e);
 		if (rc == 0)

@@ -34,11 +34,36 @@ check_url(const char *url, const char *param, bool required, struct derr *e)
 	return 0;
 }
 
+/* url with every {SETUP_ID} replaced by id (the portal's return page names its set-up);
+ * NULL stays NULL. */
+static const char *
+fill_setup_id(const char *url, const char *id, char *out, size_t n)
+{
+	static const char mark[] = "{SETUP_ID}";
+	size_t k = 0;
+
+	if (url == NULL)
+		return NULL;
+	out[0] = '\0';
+	while (*url != '\0' && k + 1 < n) {
+		if (strncmp(url, mark, sizeof(mark) - 1) == 0) {
+			k += (size_t)snprintf(out + k, n - k, "%s", id);
+			if (k >= n)
+				return NULL;
+			url += sizeof(mark) - 1;
+		} else
+			out[k++] = *url++;
+	}
+	out[k < n ? k : n - 1] = '\0';
+	return *url == '\0' ? out : NULL;
+}
+
 int
 setups_begin(struct dctx *d, const struct setup_req *r, char id[DOM_ID_MAX], struct derr *e)
 {
 	PGresult *res;
-	char gw[16], now[24], dflt[8];
+	char gw[16], now[24], dflt[8], ok[URL_MAX + 1], cancel[URL_MAX + 1];
+	const char *success_url, *cancel_url;
 
 	if (check_url(r->success_url, "success_url", true, e) != 0 ||
 	    check_url(r->cancel_url, "cancel_url", false, e) != 0)
@@ -51,9 +76,14 @@ setups_begin(struct dctx *d, const struct setup_req *r, char id[DOM_ID_MAX], str
 		    "this site's gateway (%s) takes cards by token.", gw[0] ? gw : "none");
 	if (dom_new_id("setup", id, e) != 0)
 		return -1;
+	success_url = fill_setup_id(r->success_url, id, ok, sizeof(ok));
+	cancel_url = fill_setup_id(r->cancel_url, id, cancel, sizeof(cancel));
+	if (check_url(success_url, "success_url", true, e) != 0 ||
+	    check_url(cancel_url, "cancel_url", r->cancel_url != NULL, e) != 0)
+		return -1;
 	snprintf(dflt, sizeof(dflt), "%d", r->make_default < 0 ? -1 : r->make_default ? 1 : 0);
 	res = db_exec(d->db, STMT_SETUP_INSERT, (const char *[]){ d->site.id, id, r->customer_id,
-	    "stripe", dflt, r->success_url, r->cancel_url, buf_lltoa(d->now, now) });
+	    "stripe", dflt, success_url, cancel_url, buf_lltoa(d->now, now) });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	PQclear(res);

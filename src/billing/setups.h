@@ -22,8 +22,9 @@
 
 struct setup_req {
 	const char	*customer_id;
-	const char	*success_url;	/* http(s); may hold {CHECKOUT_SESSION_ID} */
-	const char	*cancel_url;	/* http(s), or NULL */
+	const char	*success_url;	/* http(s); may hold {CHECKOUT_SESSION_ID} (Stripe
+					 * fills it in) and {SETUP_ID} (setups_begin does) */
+	const char	*cancel_url;	/* http(s), or NULL; may hold {SETUP_ID} */
 	int		 make_default;	/* 1 yes, 0 no, -1 decide: when the customer has no
 					 * usable default card, or has unpaid invoices */
 };

@@ -1069,6 +1069,16 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_INV_NEWER] = { "inv_newer",
 	    "SELECT " INV_COLS " FROM invoices WHERE site_id = $1 AND customer_id = $2 "
 	    "AND number > $3::bigint ORDER BY number ASC LIMIT $4", 4 },
+	/* The customer's open invoices whose latest charge waits for the customer's bank
+	 * (authentication_required, or an on-session charge still pending): the portal's
+	 * "Complete payment". */
+	[STMT_INV_NEEDS_ACTION] = { "inv_needs_action",
+	    "SELECT i.id FROM invoices i WHERE i.site_id = $1 AND i.customer_id = $2 "
+	    "AND i.status = 'open' AND EXISTS (SELECT 1 FROM (SELECT a.outcome, a.return_url "
+	    "FROM payment_attempts a WHERE a.site_id = i.site_id AND a.invoice_id = i.id "
+	    "AND a.kind = 'charge' ORDER BY a.seq DESC LIMIT 1) l "
+	    "WHERE l.outcome = 'authentication_required' OR (l.outcome = 'pending' "
+	    "AND l.return_url IS NOT NULL)) ORDER BY i.id LIMIT 50", 2 },
 	/* The latest event of a type about an object (a cancellation's reference): found among
 	 * the newest of its type, where it is right after the change. */
 	[STMT_EVENT_LATEST_OF] = { "event_latest_of",

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/tmpl.h"
 #include "core/tz.h"
@@ -99,6 +101,50 @@ page_redirect(struct page *p, const char *suffix)
 {
 	snprintf(p->location, sizeof(p->location), "/portal/%s%s", p->set.site_id, suffix);
 	http_redirect(p->c->resp, 303, p->location);
+}
+
+const char *
+page_abs_url(struct page *p, const char *suffix)
+{
+	char base[CONFIG_STR_MAX + 300], *out;
+	size_t n;
+
+	portal_base_url(&p->set, p->c->cfg ? p->c->cfg->public_url : "", base, sizeof(base));
+	n = strlen(base) + strlen(p->set.site_id) + strlen(suffix) + 16;
+	out = arena_alloc(&p->c->req->arena, n);
+	snprintf(out, n, "%s/portal/%s%s", base, p->set.site_id, suffix);
+	return out;
+}
+
+void
+page_redirect_away(struct page *p, const char *url)
+{
+	/* Only an http(s) address without spaces or line breaks goes into Location. */
+	if (url == NULL || check_http_url(url) != NULL || strpbrk(url, " \r\n") != NULL) {
+		log_warn("portal: site %s: not a gateway address to redirect to",
+		    p->set.site_id);
+		return;
+	}
+	http_header_remove(p->c->resp, "Location");
+	http_redirect(p->c->resp, 303, url);
+}
+
+/* Stripe's own pages (Checkout, and its 3-D Secure redirects) are on other hosts than its
+ * API; a stand-in (the tests) serves them from its API's origin. */
+const char *
+page_gateway_origins(struct page *p)
+{
+	const char *base = p->c->cfg ? p->c->cfg->stripe_api_base : "";
+	const char *host = strstr(base, "://");
+	size_t n;
+
+	if (host == NULL)
+		return "";
+	host += 3;
+	if (strcmp(base, "https://api.stripe.com") == 0)
+		return "https://checkout.stripe.com https://hooks.stripe.com";
+	n = strcspn(host, "/?#");
+	return arena_strndup(&p->c->req->arena, base, (size_t)(host - base) + n);
 }
 
 /* The theme's file name changes with the colours, so it can be cached for good. */

@@ -165,6 +165,7 @@ page_invoices(struct page *p)
 		view_invoice(p, res, i, o);
 		cJSON_AddItemToArray(list, o);
 	}
+	view_needs_action(p, list, NULL);
 	if (add_credit_notes(p, list) != 0 || add_years(p, d) != 0) {
 		cJSON_Delete(d);
 		PQclear(res);
@@ -192,6 +193,9 @@ page_invoices(struct page *p)
 	page_render(p, 200, "Invoices", "invoices", d, false);
 	PQclear(res);
 }
+
+static int	last_charge(struct page *p, const char *inv_id, char outcome[48],
+		    bool *waiting);
 
 /* The customer's own invoice named in the URL; another's is a 404. */
 static PGresult *
@@ -232,7 +236,8 @@ page_invoice_pay_review(struct page *p)
 {
 	PGresult *res = own_invoice(p), *pm;
 	cJSON *d;
-	char tail[160];
+	char tail[160], outcome[48];
+	bool waiting;
 
 	if (res == NULL)
 		return;
@@ -240,6 +245,15 @@ page_invoice_pay_review(struct page *p)
 		page_message(p, 200, "Nothing to pay", "This invoice is not open: there is "
 		    "nothing to pay on it.", page_url(p, p->set.invoice_history ? "/invoices" : ""),
 		    p->set.invoice_history ? "Back to invoices" : "Go to your account");
+		PQclear(res);
+		return;
+	}
+	/* The bank wants the customer: charging the card again off-session would only be
+	 * refused again. Complete payment instead (a redirect; nothing changes). */
+	if (last_charge(p, db_val(res, 0, INV_ID), outcome, &waiting) == 0 &&
+	    (waiting || strcmp(outcome, "authentication_required") == 0)) {
+		snprintf(tail, sizeof(tail), "/invoices/%s/complete", db_val(res, 0, INV_ID));
+		page_redirect(p, tail);
 		PQclear(res);
 		return;
 	}
@@ -312,6 +326,16 @@ page_invoice_paid(struct page *p)
 	cJSON_AddBoolToObject(d, "paid", strcmp(status, "paid") == 0);
 	cJSON_AddBoolToObject(d, "failed", strcmp(status, "open") == 0 &&
 	    !cJSON_IsTrue(cJSON_GetObjectItem(d, "payments_ok")));
+	if (strcmp(status, "open") == 0) {
+		char outcome[48], tail[160];
+		bool waiting;
+
+		if (last_charge(p, db_val(res, 0, INV_ID), outcome, &waiting) == 0 &&
+		    strcmp(outcome, "authentication_required") == 0) {
+			snprintf(tail, sizeof(tail), "/invoices/%s/complete", db_val(res, 0, INV_ID));
+			cJSON_AddStringToObject(d, "complete_url", page_url(p, tail));
+		}
+	}
 	if (p->set.payment_methods)
 		cJSON_AddStringToObject(d, "card_url", page_url(p, "/payment_methods/new"));
 	cJSON_AddStringToObject(d, "home", page_url(p, ""));
@@ -430,4 +454,211 @@ page_invoice_archive(struct page *p)
 	} else
 		send_file(p, "application/zip", filename, &b);
 	buf_free(&b);
+}
+
+/* ---- "Complete payment": a charge the customer's bank wants them to confirm ---- */
+
+/* The invoice's latest charge attempt: its outcome ("" when none) and whether it is an
+ * on-session charge still waiting for the bank (then *waiting). -1 on a database error. */
+static int
+last_charge(struct page *p, const char *inv_id, char outcome[48], bool *waiting)
+{
+	PGresult *res = db_exec(p->c->db, STMT_PAY_LIST, (const char *[]){ p->set.site_id,
+	    inv_id });
+
+	outcome[0] = '\0';
+	*waiting = false;
+	if (res == NULL)
+		return -1;
+	for (int i = PQntuples(res) - 1; i >= 0; i--) {
+		if (strcmp(db_val(res, i, PAY_KIND), "charge") != 0)
+			continue;
+		snprintf(outcome, 48, "%s", db_val(res, i, PAY_OUTCOME));
+		*waiting = strcmp(outcome, "pending") == 0 &&
+		    db_val(res, i, PAY_RETURN_URL) != NULL;
+		break;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static void
+not_open(struct page *p, const char *status)
+{
+	page_message(p, 200, strcmp(status, "paid") == 0 ? "This invoice is paid" :
+	    "Nothing to pay", strcmp(status, "paid") == 0 ? "There is nothing left to pay on "
+	    "it." : "This invoice is not open: there is nothing to pay on it.",
+	    page_url(p, p->set.invoice_history ? "/invoices" : ""),
+	    p->set.invoice_history ? "Back to invoices" : "Go to your account");
+}
+
+/* The review: what the bank is asked to confirm, on which card, and that the next page is
+ * the bank's. */
+void
+page_complete_review(struct page *p)
+{
+	PGresult *res = own_invoice(p), *pm;
+	cJSON *d;
+	char tail[160];
+
+	if (res == NULL)
+		return;
+	if (strcmp(db_val(res, 0, INV_STATUS), "open") != 0) {
+		not_open(p, db_val(res, 0, INV_STATUS));
+		PQclear(res);
+		return;
+	}
+	pm = db_exec(p->c->db, STMT_PM_DEFAULT, (const char *[]){ p->set.site_id,
+	    p->customer_id });
+	if (pm == NULL) {
+		PQclear(res);
+		unavailable(p);
+		return;
+	}
+	d = cJSON_CreateObject();
+	add_invoice(p, res, d);
+	if (PQntuples(pm) == 1) {
+		cJSON *card = cJSON_AddObjectToObject(d, "card");
+
+		view_card(p, pm, 0, 0, card);
+	} else if (p->set.payment_methods)
+		cJSON_AddStringToObject(d, "add_card", page_url(p, "/payment_methods/new"));
+	snprintf(tail, sizeof(tail), "/invoices/%s/complete", db_val(res, 0, INV_ID));
+	cJSON_AddStringToObject(d, "action", page_url(p, tail));
+	cJSON_AddStringToObject(d, "cancel", page_url(p, p->set.invoice_history ? "/invoices" :
+	    ""));
+	cJSON_AddStringToObject(d, "csrf", p->csrf);
+	cJSON_AddStringToObject(d, "nonce", page_nonce(p));
+	p->nav = "invoices";
+	p->form_leaves = true;	/* its POST is redirected to the bank's page */
+	page_render(p, 200, "Complete payment", "invoice_complete", d, false);
+	PQclear(pm);
+	PQclear(res);
+}
+
+/* After the commit and the gateway's answer: to the bank's page when it wants the
+ * customer (else the result page, p->location, shows the answer). */
+static void
+complete_away(struct page *p)
+{
+	if (p->d.action_url[0] != '\0' && strcmp(p->d.action_invoice, p->ref) == 0)
+		page_redirect_away(p, p->d.action_url);
+}
+
+/* Phase one of the on-session charge (recorded with its key, in the page's transaction);
+ * the dispatcher commits, confirms it with the gateway and runs complete_away. A repeated
+ * POST, or a second one later, confirms the same waiting charge again: never a second. */
+void
+page_complete(struct page *p)
+{
+	const char *id = view_path_id(p, 1);
+	char tail[160];
+	struct derr e;
+
+	if (id == NULL)
+		return;
+	snprintf(tail, sizeof(tail), "/invoices/%s/completed", id);
+	if (payments_collect_on_session(&p->d, id, p->customer_id, page_abs_url(p, tail),
+	    &e) != 0) {
+		if (e.kind == DERR_NOT_FOUND)
+			page_message(p, 404, "Page not found", "There is nothing here, or it "
+			    "belongs to another account.", page_url(p, ""), "Go to your account");
+		else if (e.kind == DERR_CONFLICT)
+			page_message(p, 409, "Nothing to pay", "This invoice is not open any more: "
+			    "nothing was charged.", page_url(p, ""), "Go to your account");
+		else
+			page_derr(p, &e);
+		return;
+	}
+	page_redirect(p, tail);
+	snprintf(p->ref, sizeof(p->ref), "%s", id);
+	p->after_settle = complete_away;
+}
+
+/* Where the bank sends the customer back; reads only (GET and HEAD change nothing): paid,
+ * still waiting for the bank's answer ("check now" asks; no automatic reload, as for a
+ * set-up), or not completed (try again, or another card). */
+void
+page_complete_show(struct page *p)
+{
+	PGresult *res = own_invoice(p);
+	const char *status;
+	char outcome[48], tail[160];
+	bool waiting, paid;
+	cJSON *d;
+
+	if (res == NULL)
+		return;
+	if (last_charge(p, db_val(res, 0, INV_ID), outcome, &waiting) != 0) {
+		PQclear(res);
+		unavailable(p);
+		return;
+	}
+	status = db_val(res, 0, INV_STATUS);
+	paid = strcmp(status, "paid") == 0;
+	d = cJSON_CreateObject();
+	add_invoice(p, res, d);
+	cJSON_AddBoolToObject(d, "paid", paid);
+	if (!paid && strcmp(status, "open") == 0 &&
+	    (waiting || strcmp(outcome, "pending") == 0)) {
+		cJSON_AddBoolToObject(d, "waiting", true);
+		snprintf(tail, sizeof(tail), "/invoices/%s/completed/check",
+		    db_val(res, 0, INV_ID));
+		cJSON_AddStringToObject(d, "check", page_url(p, tail));
+		cJSON_AddStringToObject(d, "csrf", p->csrf);
+		/* Left the bank's page unfinished: the same charge, the same page again. */
+		snprintf(tail, sizeof(tail), "/invoices/%s/complete", db_val(res, 0, INV_ID));
+		cJSON_AddStringToObject(d, "resume_url", page_url(p, tail));
+	} else if (!paid) {
+		cJSON_AddBoolToObject(d, "failed", true);
+		cJSON_AddBoolToObject(d, "needs_action", strcmp(outcome,
+		    "authentication_required") == 0);
+		if (strcmp(status, "open") == 0) {
+			snprintf(tail, sizeof(tail), "/invoices/%s/complete",
+			    db_val(res, 0, INV_ID));
+			cJSON_AddStringToObject(d, "again_url", page_url(p, tail));
+		}
+		if (p->set.payment_methods)
+			cJSON_AddStringToObject(d, "card_url",
+			    page_url(p, "/payment_methods/new"));
+	}
+	cJSON_AddStringToObject(d, "home", page_url(p, ""));
+	if (p->set.invoice_history)
+		cJSON_AddStringToObject(d, "invoices_url", page_url(p, "/invoices"));
+	p->nav = "invoices";
+	page_render(p, 200, paid ? "Payment received" : cJSON_IsTrue(cJSON_GetObjectItem(d,
+	    "waiting")) ? "Waiting for your bank" : "Payment not completed", "invoice_completed",
+	    d, false);
+	PQclear(res);
+}
+
+/* "Check now": the waiting on-session charge is confirmed again (phase one queues it; the
+ * dispatcher asks the gateway after the commit and records its answer). Nothing else is
+ * started: an invoice without a waiting charge is only shown again. */
+void
+page_complete_check(struct page *p)
+{
+	PGresult *res = own_invoice(p);
+	char outcome[48], tail[160];
+	bool waiting;
+	struct derr e;
+
+	if (res == NULL)
+		return;
+	snprintf(tail, sizeof(tail), "/invoices/%s/completed", db_val(res, 0, INV_ID));
+	if (last_charge(p, db_val(res, 0, INV_ID), outcome, &waiting) != 0) {
+		PQclear(res);
+		unavailable(p);
+		return;
+	}
+	if (waiting && strcmp(db_val(res, 0, INV_STATUS), "open") == 0 &&
+	    payments_collect_on_session(&p->d, db_val(res, 0, INV_ID), p->customer_id,
+	    page_abs_url(p, tail), &e) != 0 && e.kind != DERR_CONFLICT) {
+		PQclear(res);
+		page_derr(p, &e);
+		return;
+	}
+	PQclear(res);
+	snprintf(tail + strlen(tail), sizeof(tail) - strlen(tail), "?returned=1");
+	page_redirect(p, tail);
 }

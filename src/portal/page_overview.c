@@ -136,6 +136,8 @@ add_overdue(struct page *p, cJSON *d, const char *json)
 		snprintf(url, sizeof(url), "/invoices/%s/pay",
 		    json_str(cJSON_GetArrayItem(due, 0), "invoice"));
 		cJSON_AddStringToObject(o, "pay_url", page_url(p, url));
+		cJSON_AddStringToObject(o, "invoice", json_str(cJSON_GetArrayItem(due, 0),
+		    "invoice"));
 	} else if (p->set.invoice_history)
 		cJSON_AddStringToObject(o, "pay_url", page_url(p, "/invoices"));
 	if (p->set.payment_methods)
@@ -185,10 +187,13 @@ page_overview(struct page *p)
 			view_invoice(p, inv, i, o);
 			cJSON_AddItemToArray(list, o);
 		}
+		view_needs_action(p, list, cJSON_GetObjectItem(d, "overdue"));
 		cJSON_AddBoolToObject(d, "has_invoices", PQntuples(inv) > 0);
 		cJSON_AddBoolToObject(d, "history", true);
 		cJSON_AddStringToObject(d, "invoices_url", page_url(p, "/invoices"));
 	}
+	if (inv == NULL)
+		view_needs_action(p, NULL, cJSON_GetObjectItem(d, "overdue"));
 	page_render(p, 200, "Your account", "overview", d, false);
 done:
 	PQclear(cr);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "billing/pms.h"
+#include "billing/setups.h"
 #include "portal/form.h"
 #include "portal/portal.h"
 #include "portal/view.h"
@@ -51,6 +52,9 @@ add_notice(struct page *p, cJSON *d)
 		cJSON_AddStringToObject(d, "notice", "Your default card has been changed.");
 	else if (http_kvs_get(q, "removed") != NULL)
 		cJSON_AddStringToObject(d, "notice", "The card has been removed.");
+	else if (http_kvs_get(q, "setup_cancelled") != NULL)
+		cJSON_AddStringToObject(d, "notice", "You did not add a card: nothing was "
+		    "changed.");
 	if (http_kvs_get(q, "paid") != NULL)
 		view_attempts(p, http_kvs_get(q, "paid"), d);
 	if (added != NULL || dflt != NULL)
@@ -246,6 +250,185 @@ card_form(struct page *p, struct form *f, const char *due)
 	PQclear(res);
 }
 
+/* ---- a card set up on the gateway's page (Stripe Checkout) ---- */
+
+/* The page before the gateway's: what happens, and the one choice it leaves (whether the
+ * new card becomes the default, asked only where pms_attach's rule does not decide). */
+static void
+render_hosted(struct page *p, const char *due)
+{
+	PGresult *res = db_exec(p->c->db, STMT_PM_DEFAULT, (const char *[]){ p->set.site_id,
+	    p->customer_id });
+	cJSON *d = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(d, "ask_default", due == NULL && res != NULL &&
+	    PQntuples(res) == 1);
+	PQclear(res);
+	if (due != NULL)
+		cJSON_AddStringToObject(d, "owed", due);
+	cJSON_AddBoolToObject(d, "test_mode", p->set.test_mode);
+	cJSON_AddStringToObject(d, "action", page_url(p, "/payment_methods/new"));
+	cJSON_AddStringToObject(d, "cancel", page_url(p, "/payment_methods"));
+	cJSON_AddStringToObject(d, "csrf", p->csrf);
+	cJSON_AddStringToObject(d, "nonce", page_nonce(p));
+	p->nav = "payment_methods";
+	p->form_leaves = true;	/* its POST is redirected to the gateway's page */
+	page_render(p, 200, "Add a card", "card_hosted", d, false);
+}
+
+/* After the commit and the gateway's answer: on to its page, once it has one (else the
+ * set-up's own page says what happened, with a way to try again). */
+static void
+hosted_away(struct page *p)
+{
+	char url[2100];
+	struct derr e;
+
+	if (setups_url(&p->d, p->ref, url, sizeof(url), &e) == 0)
+		page_redirect_away(p, url);
+}
+
+/* Phase one of the set-up, in the page's transaction; the dispatcher commits, asks the
+ * gateway for its page (payments_settle) and runs hosted_away. A repeated POST goes to the
+ * set-up's page (PAGE_ONCE keeps p->location), never to a second set-up. */
+static void
+hosted_begin(struct page *p)
+{
+	const char *box = http_kvs_get(&p->c->req->form, "make_default");
+	struct setup_req r;
+	struct derr e;
+	char id[DOM_ID_MAX], tail[DOM_ID_MAX + 64];
+
+	memset(&r, 0, sizeof(r));
+	r.customer_id = p->customer_id;
+	r.success_url = page_abs_url(p, "/payment_methods/setups/{SETUP_ID}?"
+	    "session_id={CHECKOUT_SESSION_ID}");
+	r.cancel_url = page_abs_url(p, "/payment_methods?setup_cancelled=1");
+	r.make_default = box != NULL && strcmp(box, "yes") == 0 ? 1 : -1;
+	if (setups_begin(&p->d, &r, id, &e) != 0) {
+		if (e.kind == DERR_FORBIDDEN)
+			page_message(p, 403, "Cards cannot be changed here", "Nothing was changed. "
+			    "To change your card, contact us.", page_url(p, ""), "Go to your account");
+		else
+			page_derr(p, &e);
+		return;
+	}
+	snprintf(tail, sizeof(tail), "/payment_methods/setups/%s", id);
+	page_redirect(p, tail);
+	snprintf(p->ref, sizeof(p->ref), "%s", id);
+	p->after_settle = hosted_away;
+}
+
+/* The customer's own set-up named in the URL; another's is a 404. */
+static PGresult *
+own_setup(struct page *p)
+{
+	const char *id = view_path_id(p, 1);
+	PGresult *res;
+
+	if (id == NULL)
+		return NULL;
+	res = db_exec(p->c->db, STMT_SETUP_GET, (const char *[]){ p->set.site_id, id });
+	if (res == NULL) {
+		unavailable(p);
+		return NULL;
+	}
+	if (PQntuples(res) != 1 || strcmp(db_val(res, 0, SETUP_CUSTOMER), p->customer_id) != 0) {
+		PQclear(res);
+		page_message(p, 404, "Page not found", "There is nothing here, or it belongs to "
+		    "another account.", page_url(p, "/payment_methods"), "Back to payment methods");
+		return NULL;
+	}
+	return res;
+}
+
+/* Where a set-up stands; reads only (GET and HEAD change nothing): the card once it is
+ * stored (by the customer's return and "check now", or by the gateway's webhook), and
+ * until then a button that asks the gateway. No automatic reload: a delayed meta refresh
+ * fails WCAG 2.2.1 (axe's meta-refresh), which every portal page must pass. */
+void
+page_setup_show(struct page *p)
+{
+	PGresult *res = own_setup(p), *pm = NULL;
+	const struct http_kvs *q = &p->c->req->args;
+	const char *status, *title;
+	bool back;
+	cJSON *d;
+	char tail[DOM_ID_MAX + 64], url[2100];
+	struct derr e;
+
+	if (res == NULL)
+		return;
+	status = db_val(res, 0, SETUP_STATUS);
+	back = http_kvs_get(q, "session_id") != NULL || http_kvs_get(q, "returned") != NULL;
+	d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "status", status);
+	snprintf(tail, sizeof(tail), "/payment_methods/setups/%s/check",
+	    db_val(res, 0, SETUP_ID));
+	if (strcmp(status, "complete") == 0) {
+		title = "Your card has been saved";
+		cJSON_AddBoolToObject(d, "complete", true);
+		if (db_val(res, 0, SETUP_PM) != NULL)
+			pm = db_exec(p->c->db, STMT_PM_GET, (const char *[]){ p->set.site_id,
+			    db_val(res, 0, SETUP_PM) });
+		if (pm != NULL && PQntuples(pm) == 1) {
+			cJSON *card = cJSON_AddObjectToObject(d, "card");
+
+			view_card(p, pm, 0, 0, card);
+			/* Asked for (1), or left to the rule (-1): say what it became. */
+			cJSON_AddBoolToObject(d, "asked_default", db_ll(res, 0, SETUP_DEFAULT,
+			    -1) == 1);
+		}
+		view_flow_done(p, d);
+	} else if (strcmp(status, "expired") == 0 || strcmp(status, "failed") == 0) {
+		title = "No card was saved";
+		cJSON_AddBoolToObject(d, strcmp(status, "expired") == 0 ? "expired" : "failed",
+		    true);
+		if (p->set.payment_methods)
+			cJSON_AddStringToObject(d, "again_url", page_url(p, "/payment_methods/new"));
+	} else {
+		title = back ? "Checking your card" : "Add your card on the secure page";
+		cJSON_AddBoolToObject(d, "waiting", true);
+		cJSON_AddBoolToObject(d, "returned", back);
+		/* The page the customer may still use (read, never made, here). */
+		if (!back && strcmp(status, "open") == 0 &&
+		    setups_url(&p->d, db_val(res, 0, SETUP_ID), url, sizeof(url), &e) == 0)
+			cJSON_AddStringToObject(d, "gateway_url", url);
+		cJSON_AddStringToObject(d, "check", page_url(p, tail));
+		cJSON_AddStringToObject(d, "csrf", p->csrf);
+	}
+	cJSON_AddStringToObject(d, "cards_url", page_url(p, "/payment_methods"));
+	p->nav = "payment_methods";
+	page_render(p, 200, title, "card_setup", d, false);
+	PQclear(pm);
+	PQclear(res);
+}
+
+/* "Check now": asks the gateway (outside any transaction) and stores the card if the
+ * customer finished; the charges a new default card starts are settled with it. */
+void
+page_setup_check(struct page *p)
+{
+	const char *id = view_path_id(p, 1);
+	char tail[DOM_ID_MAX + 64], got[DOM_ID_MAX];
+	struct derr e;
+
+	if (id == NULL)
+		return;
+	if (setups_sync(&p->d, p->customer_id, id, got, &e) != 0 && e.kind != DERR_NONE &&
+	    e.kind != DERR_UNAVAILABLE) {
+		if (e.kind == DERR_NOT_FOUND)
+			page_message(p, 404, "Page not found", "There is nothing here, or it "
+			    "belongs to another account.", page_url(p, "/payment_methods"),
+			    "Back to payment methods");
+		else
+			page_derr(p, &e);
+		return;
+	}
+	snprintf(tail, sizeof(tail), "/payment_methods/setups/%s?returned=1", id);
+	page_redirect(p, tail);
+}
+
 void
 page_pm_new(struct page *p)
 {
@@ -262,16 +445,12 @@ page_pm_new(struct page *p)
 			page_derr(p, &e);
 		return;
 	}
-	/* A hosted gateway takes the card on its own page (issue 11: the set-up flow's pages
-	 * are not built yet). */
+	due = owed(p);
+	/* A hosted gateway takes the card on its own page: this page's form starts it. */
 	if (entry.kind == PM_ENTRY_HOSTED) {
-		page_message(p, 409, "Cards are added with our payment provider", "Cards for this "
-		    "account are added on our payment provider's secure page, which cannot be "
-		    "reached from here yet. Please contact us.", page_url(p, "/payment_methods"),
-		    "Back to payment methods");
+		render_hosted(p, due);
 		return;
 	}
-	due = owed(p);
 	card_form(p, &f, due);
 	render_card_form(p, &f, 200, due);
 }
@@ -285,16 +464,20 @@ page_pm_add(struct page *p)
 	struct form f;
 	struct derr e;
 	char number[32], token[DOM_ID_MAX], brand[16], id[DOM_ID_MAX], url[600];
-	int month = 0, year = 0;
+	int month = 0, year = 0, rc;
 	const char *due = owed(p);
 	struct pm_attach_req r;
 	struct pm_entry entry;
 
 	/* The domain says first whether cards may be changed, and how: nothing is sent to
 	 * the gateway's tokenizer when they may not, or when it takes cards elsewhere. */
-	if (pms_card_entry(&p->d, p->customer_id, &p->pol.pm, &entry, &e) != 0 ||
-	    entry.kind != PM_ENTRY_FORM) {
-		if (e.kind == DERR_FORBIDDEN || entry.kind != PM_ENTRY_FORM)
+	rc = pms_card_entry(&p->d, p->customer_id, &p->pol.pm, &entry, &e);
+	if (rc == 0 && entry.kind == PM_ENTRY_HOSTED) {
+		hosted_begin(p);	/* the gateway takes the card on its own page */
+		return;
+	}
+	if (rc != 0 || entry.kind != PM_ENTRY_FORM) {
+		if (rc == 0 || e.kind == DERR_FORBIDDEN)
 			page_message(p, 403, "Cards cannot be changed here", "Nothing was changed. "
 			    "To change your card, contact us.", page_url(p, ""), "Go to your account");
 		else

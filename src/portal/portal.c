@@ -321,8 +321,12 @@ portal_headers(struct page *p, bool asset)
 
 	if (!asset)
 		http_header(r, "Cache-Control", "no-store");
+	/* form-action also governs where a form's redirect may go: a form that leads on to
+	 * the gateway's page (a hosted card set-up, a payment the bank must confirm) names
+	 * the gateway's origins. */
 	http_header(r, "Content-Security-Policy", "default-src 'none'; style-src 'self'; "
-	    "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+	    "img-src 'self'; form-action 'self'%s%s; frame-ancestors 'none'; base-uri 'none'",
+	    p->form_leaves ? " " : "", p->form_leaves ? page_gateway_origins(p) : "");
 	http_header(r, "X-Content-Type-Options", "nosniff");
 	http_header(r, "Referrer-Policy", "no-referrer");
 }

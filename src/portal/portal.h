@@ -54,6 +54,14 @@ struct page {
 	const char		*nonce;		/* the posted form's nonce (PAGE_ONCE) */
 	char			 location[512];	/* where page_redirect sent the browser */
 	const char		*nav;		/* the navigation item to mark current */
+	bool			 form_leaves;	/* the page's form may be redirected to the
+						 * gateway's pages: form-action allows them */
+	/* Runs after the commit and the gateway calls of a PAGE_TXN page that redirected,
+	 * outside any transaction: may send the browser on to the gateway's page
+	 * (page_redirect_away) instead of p->location, which PAGE_ONCE keeps for a
+	 * repeated POST. ref names what it works on. */
+	void			(*after_settle)(struct page *p);
+	char			 ref[DOM_ID_MAX];
 };
 
 typedef void (*page_fn)(struct page *p);
@@ -91,6 +99,14 @@ void	page_message(struct page *p, int status, const char *title, const char *tex
 void	page_derr(struct page *p, const struct derr *e);
 /* 303 to a path of this site's portal, "/portal/<site>" + suffix (may be ""). */
 void	page_redirect(struct page *p, const char *suffix);
+/* page_url as an absolute address (public_url, or the site's own host name): where the
+ * gateway sends the customer back to. */
+const char *page_abs_url(struct page *p, const char *suffix);
+/* 303 to an address outside the portal (the gateway's hosted page): http(s) only. */
+void	page_redirect_away(struct page *p, const char *url);
+/* The origins of the gateway's pages a form may be redirected to (CSP form-action),
+ * from the administrator's [stripe] api_base; "" when unknown. */
+const char *page_gateway_origins(struct page *p);
 /* A date in the site's time zone, "25 November 2026". */
 const char *page_date(struct page *p, long long ts, char out[64]);
 /* "/portal/<site>" + suffix, arena-allocated. */
@@ -134,6 +150,8 @@ void	page_pm_default_review(struct page *p);
 void	page_pm_default(struct page *p);
 void	page_pm_remove_confirm(struct page *p);
 void	page_pm_remove(struct page *p);
+void	page_setup_show(struct page *p);
+void	page_setup_check(struct page *p);
 void	page_invoices(struct page *p);
 void	page_invoice_pay_review(struct page *p);
 void	page_invoice_pay(struct page *p);
@@ -141,6 +159,10 @@ void	page_invoice_paid(struct page *p);
 void	page_invoice_pdf(struct page *p);
 void	page_credit_note_pdf(struct page *p);
 void	page_invoice_archive(struct page *p);
+void	page_complete_review(struct page *p);
+void	page_complete(struct page *p);
+void	page_complete_show(struct page *p);
+void	page_complete_check(struct page *p);
 void	page_theme_css(struct page *p);
 void	page_logo(struct page *p);
 /* Where a session's deep link opens: the step's page once it exists, else the overview. */

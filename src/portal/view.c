@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "core/currency.h"
+#include "core/json.h"
 #include "core/tz.h"
 #include "portal/view.h"
 
@@ -241,6 +242,40 @@ view_invoice(struct page *p, PGresult *res, int row, cJSON *into)
 		snprintf(url, sizeof(url), "/invoices/%s/pdf", db_val(res, row, INV_ID));
 		add(into, "pdf_url", page_url(p, url));
 	}
+}
+
+void
+view_needs_action(struct page *p, cJSON *list, cJSON *overdue)
+{
+	const cJSON *it;
+	const char *only = overdue ? json_str(overdue, "invoice") : NULL;
+	bool open = overdue != NULL;
+	PGresult *res;
+	char tail[160];
+
+	cJSON_ArrayForEach(it, list)
+		open = open || cJSON_GetObjectItem(it, "pay_url") != NULL;
+	if (!open)
+		return;
+	res = db_exec(p->c->db, STMT_INV_NEEDS_ACTION, (const char *[]){ p->set.site_id,
+	    p->customer_id });
+	for (int i = 0; res != NULL && i < PQntuples(res); i++) {
+		const char *id = db_val(res, i, 0);
+		cJSON *o;
+
+		snprintf(tail, sizeof(tail), "/invoices/%s/complete", id);
+		cJSON_ArrayForEach(o, list) {
+			if (json_str(o, "id") == NULL || strcmp(json_str(o, "id"), id) != 0)
+				continue;
+			cJSON_DeleteItemFromObjectCaseSensitive(o, "pay_url");
+			add(o, "complete_url", page_url(p, tail));
+		}
+		if (only != NULL && strcmp(only, id) == 0) {
+			cJSON_DeleteItemFromObjectCaseSensitive(overdue, "pay_url");
+			add(overdue, "complete_url", page_url(p, tail));
+		}
+	}
+	PQclear(res);
 }
 
 static const char *

@@ -35,6 +35,11 @@ void	view_sub(struct page *p, PGresult *res, int row, cJSON *into);
 void	view_card(struct page *p, PGresult *res, int row, int col, cJSON *into);
 /* An invoice row: date, number, amount, status, and where to pay it when it is open. */
 void	view_invoice(struct page *p, PGresult *res, int row, cJSON *into);
+/* The customer's open invoices whose charge waits for their bank: each invoice of list
+ * (view_invoice's objects) and the overdue banner (may be NULL) among them get
+ * "complete_url" (the "Complete payment" page) in place of "pay_url". Runs its statement
+ * only when something is open. */
+void	view_needs_action(struct page *p, cJSON *list, cJSON *overdue);
 /* A subscription's status in words ("Active", "Past due", ...). */
 const char *view_status(enum sub_status s);
 

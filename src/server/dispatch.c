@@ -203,6 +203,12 @@ static const struct route routes[] = {
 	    PAGE_SESSION),
 	PAGE(HTTP_POST, "/portal/:site/payment_methods/:id/remove", page_pm_remove,
 	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	/* Hosted card set-up (a Stripe site): the POST above starts it and sends the browser
+	 * to the gateway's page, which returns here; GET reads, "check now" asks. */
+	PAGE(HTTP_GET, "/portal/:site/payment_methods/setups/:id", page_setup_show,
+	    PAGE_SESSION),
+	PAGE(HTTP_POST, "/portal/:site/payment_methods/setups/:id/check", page_setup_check,
+	    PAGE_SESSION),
 	PAGE(HTTP_GET, "/portal/:site/invoices", page_invoices, PAGE_SESSION),
 	PAGE(HTTP_GET, "/portal/:site/invoices/:id/pay", page_invoice_pay_review, PAGE_SESSION),
 	PAGE(HTTP_POST, "/portal/:site/invoices/:id/pay", page_invoice_pay,
@@ -212,6 +218,15 @@ static const struct route routes[] = {
 	PAGE(HTTP_GET, "/portal/:site/credit_notes/:id/pdf", page_credit_note_pdf, PAGE_SESSION),
 	PAGE(HTTP_GET, "/portal/:site/invoices/archive/:year", page_invoice_archive,
 	    PAGE_SESSION),
+	/* "Complete payment": a charge the bank wants the customer to confirm, on-session,
+	 * through the bank's page; the page it returns to reads, "check now" asks. */
+	PAGE(HTTP_GET, "/portal/:site/invoices/:id/complete", page_complete_review,
+	    PAGE_SESSION),
+	PAGE(HTTP_POST, "/portal/:site/invoices/:id/complete", page_complete,
+	    PAGE_SESSION | PAGE_TXN | PAGE_ONCE),
+	PAGE(HTTP_GET, "/portal/:site/invoices/:id/completed", page_complete_show, PAGE_SESSION),
+	PAGE(HTTP_POST, "/portal/:site/invoices/:id/completed/check", page_complete_check,
+	    PAGE_SESSION | PAGE_TXN),
 	PAGE(HTTP_POST, "/portal/:site/sign_out", page_sign_out, PAGE_SESSION),
 	PAGE(HTTP_GET, "/portal/:site/signed_out", page_signed_out, 0),
 	PAGE(HTTP_GET, "/portal/:site/theme/:file", page_theme_css, PAGE_ASSET),
@@ -555,15 +570,19 @@ finish:
 				    "briefly unavailable. Nothing was changed. Please try again in a "
 				    "moment.", NULL, NULL);
 			}
-		} else if (p.d.npending > 0 || p.d.pending_overflow) {
+		} else {
 			/* Money moves in three steps (DESIGN, rulings): the intent is committed
 			 * now; the gateway is called outside any transaction and each outcome
 			 * recorded in its own; the page the browser is sent to shows it. */
 			struct derr e;
 
-			if (payments_settle(&p.d, &e) != 0)
+			if ((p.d.npending > 0 || p.d.pending_overflow) &&
+			    payments_settle(&p.d, &e) != 0)
 				log_warn("request %s: a gateway call is left to the job runner: %s",
 				    r->request_id, e.message);
+			/* The gateway's page, when the call gave one (else p.location). */
+			if (p.after_settle != NULL)
+				p.after_settle(&p);
 		}
 	}
 done:

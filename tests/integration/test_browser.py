@@ -38,3 +38,42 @@ class Browser(unittest.TestCase):
         self.assertIsNotNone(passed, out[-2000:])
         self.assertEqual(int(failed.group(1)), 0, out[-4000:])
         self.assertGreaterEqual(int(passed.group(1)), 22, out[-2000:])
+
+
+class StripeBrowser(unittest.TestCase):
+    """The hosted card set-up and Complete payment in Chromium, on a stack of its own whose
+    [stripe] api_base is the Stripe stand-in (test_stripe_gateway's)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import test_stripe_gateway as gw
+        cls.gw = gw
+        gw.setUpModule()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.tearDownModule()
+
+    def test_hosted_pages_in_chromium(self):
+        gw = self.gw
+        self.assertTrue(os.path.exists("/usr/bin/chromium"), "apt-get install chromium")
+        if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER_DIR, check=True,
+                           capture_output=True)
+        base = gw.Base()
+        m = base.site()
+        base.plan(m)
+        cus = m.customer(name="Sam Secure", email="sam@example.com")
+        base.add_card(m, cus["id"], "pm_card_authenticationRequired", three_ds="approve")
+        sub = base.ok(m.post("/subscriptions", {"customer_id": cus["id"], "plan_id": "basic"}))
+        self.assertEqual(base.inv(m, sub["latest_invoice_id"])["status"], "open")
+        shots = os.environ.get("PORTALD_SCREENSHOTS") or "/tmp/portald-screenshots-%s" % \
+            time.strftime("%Y%m%d-%H%M%S")
+        env = dict(os.environ, PORTALD_URL=gw.ST.base, PORTALD_STRIPE_KEY=m.key,
+                   PORTALD_3DS_CUSTOMER=cus["id"], PORTALD_SCREENSHOTS=shots)
+        r = subprocess.run(["node", "--test", "--test-reporter=spec", "stripe_hosted.mjs"],
+                           cwd=BROWSER_DIR, env=env, capture_output=True, text=True, timeout=600)
+        out = r.stdout + r.stderr
+        self.assertEqual(r.returncode, 0, out[-4000:])
+        self.assertEqual(int(re.search(r"pass (\d+)", out).group(1)), 2, out[-2000:])
+        self.assertEqual(gw.S.complaints(), [], "the stand-in complained")

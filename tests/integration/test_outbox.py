@@ -205,8 +205,18 @@ class Messages(Base):
         self.assertEqual(inv["payment_attempts"][-1]["outcome"], "authentication_required")
         self.assertIn("$10.00", text)
         _, token = self.link_from(text)
-        self.assertLinkStored(token, "invoices/" + inv["id"], 72 * 3600)
+        self.assertLinkStored(token, "invoices/%s/complete" % inv["id"], 72 * 3600)
         # Not also a payment-failed mail for the same attempt.
+        self.assertEqual([r["type"] for r in self.outbox()], ["action_required"])
+        # The dunning retry needs the bank again: nothing new (once per invoice).
+        self.travel(inv["next_attempt_at"] - self.now() + 60)
+        self.wait_outbox(lambda rows: len(self.ok(self.m.get("/invoices/" + inv["id"]))[
+            "payment_attempts"]) >= 2, 60)
+        self.assertEqual(self.ok(self.m.get("/invoices/" + inv["id"]))["payment_attempts"][-1][
+            "outcome"], "authentication_required")
+        failed = self.ok(self.m.get("/events?limit=100&type=invoice.payment_failed"))["data"]
+        self.assertEqual(len([e for e in failed if e["object_id"] == inv["id"]]), 2)
+        # (the mail would be queued in the transaction that recorded the attempt)
         self.assertEqual([r["type"] for r in self.outbox()], ["action_required"])
 
     def test_receipt_for_a_charge_copied_to_receipts_cc(self):

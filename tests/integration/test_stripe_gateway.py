@@ -461,7 +461,9 @@ class Charges(Base):
         r = self.ok(m.post("/invoices/%s/complete_payment" % inv_id,
                            {"return_url": "https://shop.example/back"}))
         url = r["next_action"]["redirect_url"]
-        self.assertEqual(self.ok(m.get("/time_machine"))["pending_jobs"], 1)
+        # The waiting charge is pending work (so is the invoice's PDF until it is rendered).
+        self.wait("only the charge pending",
+                  lambda: self.ok(m.get("/time_machine"))["pending_jobs"] == 1, 30)
         # the customer left the bank's page half an hour ago
         ST.psql("UPDATE payment_attempts SET wall_created_at = wall_created_at - 2000 "
                 "WHERE site_id = '%s' AND outcome = 'pending'" % m.site_id)
