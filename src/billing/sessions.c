@@ -202,3 +202,35 @@ sessions_enter(struct dctx *d, const char *token, const char *ip, const char *co
 		    "Sign-in links work once.");
 	return 0;
 }
+
+int
+sessions_sign_in(struct dctx *d, const char *customer_id, const char *method,
+    const char *ip, const char *redirect_url, char id[DOM_ID_MAX], char cookie[TOKEN_MAX],
+    struct derr *e)
+{
+	char cookie_hash[65], unused[TOKEN_MAX], unused_hash[65], now[24];
+	PGresult *res;
+	int n;
+
+	if (dom_new_id("ps", id, e) != 0)
+		return -1;
+	/* No access link: the token column holds the hash of a secret nobody is given. */
+	if (token_new(d->site.id, id, cookie, TOKEN_MAX, cookie_hash) != 0 ||
+	    token_new(d->site.id, id, unused, sizeof(unused), unused_hash) != 0)
+		return derr_set(e, DERR_UNAVAILABLE, "randomness_unavailable", NULL,
+		    "No secure randomness is available right now; retry shortly.");
+	res = db_exec(d->db, STMT_PSESS_SIGN_IN, (const char *[]){ d->site.id, id, customer_id,
+	    unused_hash, cookie_hash, redirect_url ? redirect_url : "", buf_lltoa(d->now, now),
+	    ip, method });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0)
+		return derr_set(e, DERR_FORBIDDEN, "access_revoked", "customer_id",
+		    "The customer's portal access is revoked, or there is no such customer.");
+	/* The session acts for itself from here on: its sign-in is its own doing. */
+	d->actor.type = ACTOR_PORTAL_SESSION;
+	snprintf(d->actor.id, sizeof(d->actor.id), "%s", id);
+	return emit(d, "portal_session.logged_in", id, e);
+}

@@ -89,7 +89,8 @@
 	"array_to_string(c.change_plan_plans, ','), c.change_plan_timing, " \
 	"c.downgrades_at_end_of_term, c.pause_subscription, c.pause_max_days, " \
 	"c.reactivate_subscription, c.session_idle_timeout, c.session_absolute_timeout, " \
-	"c.updated_at, l.sha256, l.width, l.height, s.portal_host"
+	"c.updated_at, l.sha256, l.width, l.height, s.portal_host, c.login_link, " \
+	"c.login_link_ttl, c.merchant_sign_in_url"
 #define PCONF_FROM \
 	" FROM portal_configurations c JOIN sites s ON s.id = c.site_id " \
 	"LEFT JOIN portal_logos l ON l.site_id = c.site_id "
@@ -990,8 +991,9 @@ const struct stmt stmts[STMT__MAX] = {
 	    "change_plan = $18, change_plan_plans = string_to_array($19, ','), "
 	    "change_plan_timing = $20, downgrades_at_end_of_term = $21, "
 	    "pause_subscription = $22, pause_max_days = $23, reactivate_subscription = $24, "
-	    "session_idle_timeout = $25, session_absolute_timeout = $26, updated_at = $27 "
-	    "WHERE site_id = $1", 27 },
+	    "session_idle_timeout = $25, session_absolute_timeout = $26, updated_at = $27, "
+	    "login_link = $28, login_link_ttl = $29, merchant_sign_in_url = $30 "
+	    "WHERE site_id = $1", 30 },
 	/* A site the previous release created during a rolling upgrade has no row yet: it gets
 	 * the defaults the first time its configuration is read. */
 	[STMT_PCONF_ENSURE] = { "pconf_ensure",
@@ -1075,4 +1077,33 @@ const struct stmt stmts[STMT__MAX] = {
 	    "SELECT id FROM sites WHERE portal_host = lower($1)", 1 },
 	[STMT_SITE_SET_HOST] = { "site_set_host",
 	    "UPDATE sites SET portal_host = $2 WHERE id = $1", 2 },
+	/* ---- portal access without single sign-on ---- */
+	/* A fixed-window counter: a hit after the window ($4 seconds) has passed starts a new
+	 * one. Returns the hits in the current window, this one included. */
+	[STMT_RATE_HIT] = { "rate_hit",
+	    "INSERT INTO portal_rate_limits AS r (site_id, bucket, window_start, hits) "
+	    "VALUES ($1, $2, $3, 1) ON CONFLICT (site_id, bucket) DO UPDATE SET "
+	    "hits = CASE WHEN r.window_start <= $3 - $4::bigint THEN 1 ELSE r.hits + 1 END, "
+	    "window_start = CASE WHEN r.window_start <= $3 - $4::bigint THEN $3 "
+	    "ELSE r.window_start END RETURNING hits", 4 },
+	/* The customers a sign-in address names, oldest first (several may share one). */
+	[STMT_CUSTOMERS_BY_EMAIL] = { "customers_by_email",
+	    "SELECT id, name, email, portal_state FROM customers WHERE site_id = $1 "
+	    "AND lower(email) = lower($2) ORDER BY created_at, id LIMIT 20", 2 },
+	[STMT_MAIL_LINK_GET] = { "mail_link_get",
+	    "SELECT l.customer_id, l.purpose, l.path, l.token_hash, l.expires_at, l.used_at, "
+	    "c.email, c.portal_state FROM mail_links l JOIN customers c ON c.site_id = l.site_id "
+	    "AND c.id = l.customer_id WHERE l.site_id = $1 AND l.id = $2", 2 },
+	/* Single use: only an unused, unexpired link is used, once. */
+	[STMT_MAIL_LINK_USE] = { "mail_link_use",
+	    "UPDATE mail_links SET used_at = $3 WHERE site_id = $1 AND id = $2 "
+	    "AND used_at IS NULL AND expires_at > $3 RETURNING customer_id", 3 },
+	/* A session signed in on the portal itself (no access link): logged in at once, for a
+	 * customer whose access is not revoked. */
+	[STMT_PSESS_SIGN_IN] = { "psess_sign_in",
+	    "INSERT INTO portal_sessions (site_id, id, customer_id, token_hash, cookie_hash, "
+	    "redirect_url, status, created_at, expires_at, login_at, last_seen_at, "
+	    "login_ipaddress, login_method) SELECT $1, $2, c.id, $4, $5, $6, 'logged_in', $7, $7, "
+	    "$7, $7, $8, $9 FROM customers c WHERE c.site_id = $1 AND c.id = $3 "
+	    "AND c.portal_state <> 'revoked' RETURNING " PSESS_COLS, 9 },
 };

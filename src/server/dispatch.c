@@ -154,6 +154,15 @@ static const struct route routes[] = {
 	  .page = page_access_legacy, .pflags = PAGE_NO_SITE },
 	{ { HTTP_GET, "/portal/:site/access/:token" }, RK_PORTAL, .redact = true,
 	  .page = page_access, .pflags = PAGE_GET_WRITES },
+	/* Signing in without single sign-on: the sign-in page, and the links mails carry
+	 * (a GET shows what the link does; only the POST of its button uses it). */
+	PAGE(HTTP_GET, "/portal/:site/login", page_login, 0),
+	PAGE(HTTP_POST, "/portal/:site/login", page_login_request, PAGE_PRE | PAGE_TXN),
+	PAGE(HTTP_GET, "/portal/:site/login/sent", page_login_sent, 0),
+	{ { HTTP_GET, "/portal/:site/link/:token" }, RK_PORTAL, .redact = true,
+	  .page = page_link, .pflags = 0 },
+	{ { HTTP_POST, "/portal/:site/link/:token" }, RK_PORTAL, .redact = true,
+	  .page = page_link_confirm, .pflags = PAGE_PRE | PAGE_TXN },
 	PAGE(HTTP_GET, "/portal/:site", page_overview, PAGE_SESSION),
 	PAGE(HTTP_GET, "/portal/:site/billing_details", page_details_show, PAGE_SESSION),
 	PAGE(HTTP_POST, "/portal/:site/billing_details", page_details_save,
@@ -478,8 +487,9 @@ dispatch_portal(struct ctx *c, const struct route *rt)
 	bool post = r->method == HTTP_POST, txn = false;
 	unsigned long random_failures = crypto_random_failures();
 
-	/* A POST always has a session to check its CSRF token against. */
-	assert(!post || (fl & PAGE_SESSION));
+	/* A POST always has a session, or before signing in the sign-in cookie, to check its
+	 * CSRF token against. */
+	assert(!post || (fl & (PAGE_SESSION | PAGE_PRE)));
 	if (fl & PAGE_NO_SITE) {
 		rt->page(&p);
 		portal_headers(&p, false);
@@ -517,7 +527,9 @@ dispatch_portal(struct ctx *c, const struct route *rt)
 	}
 	if ((fl & PAGE_SESSION) && portal_session(&p) != 0)
 		goto done;
-	if (post && portal_csrf(&p) != 0)
+	if (post && (fl & PAGE_SESSION) && portal_csrf(&p) != 0)
+		goto done;
+	if (post && (fl & PAGE_PRE) && portal_pre_check(&p) != 0)
 		goto done;
 	if (fl & PAGE_TXN) {
 		if (db_begin(c->db) != 0) {
@@ -589,7 +601,8 @@ dispatch(struct worker_state *ws, const char **log_path)
 		if (strncasecmp(r->path, "/portal/access/", 15) == 0)
 			*log_path = "/portal/access/:token";
 		else if (has_ci(r->path, "portal") &&
-		    (strchr(r->path, '%') != NULL || has_ci(r->path, "access")))
+		    (strchr(r->path, '%') != NULL || has_ci(r->path, "access") ||
+		    has_ci(r->path, "/link/")))
 			*log_path = "/portal/[redacted]";
 		if (api)
 			api_error(&c, status, "invalid_request_error",

@@ -16,7 +16,7 @@ TENANT_TABLES = {"customers", "portal_sessions", "idempotency_keys", "site_count
                  "invoice_lines", "payment_attempts", "events", "webhook_endpoints",
                  "webhook_deliveries", "webhook_attempts", "plan_features",
                  "subscription_history", "credit_entries", "test_gateway_charges",
-                 "mail_outbox", "mail_links", "mail_settings",
+                 "mail_outbox", "mail_links", "mail_settings", "portal_rate_limits",
                  "site_legal_details", "tax_rates", "invoice_taxes", "credit_notes",
                  "credit_note_lines", "credit_note_taxes", "documents",
                  "site_gateways", "gateway_customers", "gateway_setups", "gateway_events",

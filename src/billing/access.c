@@ -1,0 +1,262 @@
+/* access.c: login links by email, the use of mailed links, and the rate limits behind them. */
+#include <stdio.h>
+#include <string.h>
+
+#include "billing/access.h"
+#include "billing/notify.h"
+#include "billing/sessions.h"
+#include "core/crypto.h"
+#include "mail/mail_templates.h"
+
+void
+access_ttl_words(long long ttl, char out[48])
+{
+	if (ttl >= 7200 && ttl % 3600 == 0)
+		snprintf(out, 48, "in %lld hours", ttl / 3600);
+	else if (ttl == 3600)
+		snprintf(out, 48, "in 1 hour");
+	else if (ttl >= 120)
+		snprintf(out, 48, "in %lld minutes", ttl / 60);
+	else
+		snprintf(out, 48, "in %lld seconds", ttl);
+}
+
+/* Counts a hit in bucket; *over is set when the window's hits pass max. */
+static int
+rate_hit(struct dctx *d, const char *bucket, int max, bool *over, struct derr *e)
+{
+	char now[24], win[24];
+	PGresult *res = db_exec(d->db, STMT_RATE_HIT, (const char *[]){ d->site.id, bucket,
+	    buf_lltoa(d->now, now), buf_lltoa(ACCESS_LINK_WINDOW, win) });
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (db_ll(res, 0, 0, 0) > max)
+		*over = true;
+	PQclear(res);
+	return 0;
+}
+
+/* The recipient's bucket: a hash of the lower-cased address, so the table holds none. */
+static void
+recipient_bucket(const char *email, char out[96])
+{
+	char lower[256], hex[65];
+	unsigned char h[CRYPTO_SHA256_LEN];
+	size_t n = 0;
+
+	for (; *email != '\0' && n < sizeof(lower) - 1; email++)
+		lower[n++] = (char)(*email >= 'A' && *email <= 'Z' ? *email - 'A' + 'a' : *email);
+	lower[n] = '\0';
+	crypto_sha256(lower, n, h);
+	crypto_hex(h, sizeof(h), hex);
+	snprintf(out, 96, "link_to:%s", hex);
+}
+
+int
+access_request_link(struct dctx *d, const struct portal_settings *s, const char *email,
+    const char *ip, bool *limited, struct derr *e)
+{
+	const struct config *cfg = notify_config();
+	char bucket[96], lid[DOM_ID_MAX], token[TOKEN_MAX], hash[65], a[2][24], words[48];
+	char url[CONFIG_STR_MAX + TOKEN_MAX + 64], path[120], customer[DOM_ID_MAX] = "";
+	struct mail_content mc;
+	cJSON *data;
+	PGresult *res;
+	bool over = false;
+	int rc = -1;
+
+	*limited = false;
+	if (!s->login_link)
+		return derr_set(e, DERR_FORBIDDEN, "login_link_off", NULL,
+		    "This portal does not send login links.");
+	if (cfg == NULL)
+		return derr_set(e, DERR_INTERNAL, "internal_error", NULL,
+		    "Mail is not set up in this process.");
+	snprintf(bucket, sizeof(bucket), "link_ip:%.80s", ip != NULL ? ip : "unknown");
+	if (rate_hit(d, bucket, ACCESS_LINK_PER_IP, &over, e) != 0)
+		return -1;
+	recipient_bucket(email, bucket);
+	if (rate_hit(d, bucket, ACCESS_LINK_PER_TO, &over, e) != 0)
+		return -1;
+	/* The first customer of the address that may sign in; any other that shares it is
+	 * offered after the link is confirmed. */
+	res = db_exec(d->db, STMT_CUSTOMERS_BY_EMAIL, (const char *[]){ d->site.id, email });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	for (int i = 0; i < PQntuples(res); i++)
+		if (strcmp(db_val(res, i, 3), "revoked") != 0) {
+			snprintf(customer, sizeof(customer), "%s", db_val(res, i, 0));
+			break;
+		}
+	PQclear(res);
+	/* The same work for an address that names nobody: a token and a rendered message,
+	 * of which only a customer's are kept. */
+	if (dom_new_id("lnk", lid, e) != 0)
+		return -1;
+	if (token_new(d->site.id, lid, token, sizeof(token), hash) != 0)
+		return derr_set(e, DERR_UNAVAILABLE, "randomness_unavailable", NULL,
+		    "No secure randomness is available right now; retry shortly.");
+	snprintf(url, sizeof(url), "%s/portal/%s/link/%s", cfg->public_url, d->site.id, token);
+	access_ttl_words(s->login_link_ttl, words);
+	data = cJSON_CreateObject();
+	cJSON_AddItemToObject(data, "link", cJSON_CreateObject());
+	cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(data, "link"), "url", url);
+	cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(data, "link"), "expires", words);
+	mail_content_init(&mc);
+	{
+		/* Rendered as the outbox will render it, with the frame's fields filled. */
+		cJSON *probe = cJSON_Duplicate(data, true);
+		char err[160];
+
+		cJSON_AddItemToObject(probe, "site", cJSON_CreateObject());
+		cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(probe, "site"), "name",
+		    s->business_name);
+		cJSON_AddStringToObject(probe, "portal_url", url);
+		(void)mail_render("login_link", probe, &mc, err, sizeof(err));
+		cJSON_Delete(probe);
+	}
+	mail_content_free(&mc);
+	if (over) {
+		*limited = true;
+		rc = 0;
+		goto out;
+	}
+	if (customer[0] == '\0') {
+		rc = 0;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/portal/%s", d->site.id);
+	res = db_exec(d->db, STMT_MAIL_LINK_INSERT, (const char *[]){ d->site.id, lid, customer,
+	    "login_link", path, hash, buf_lltoa(d->now, a[0]),
+	    buf_lltoa(d->now + s->login_link_ttl, a[1]) });
+	if (res == NULL) {
+		derr_db(e, d->db);
+		goto out;
+	}
+	PQclear(res);
+	{
+		char *json = cJSON_PrintUnformatted(data);
+
+		rc = notify_queue(d, "login_link", customer, json, NULL, e);
+		cJSON_free(json);
+	}
+out:
+	cJSON_Delete(data);
+	return rc;
+}
+
+static int
+invalid(struct derr *e)
+{
+	return derr_set(e, DERR_NOT_FOUND, "link_invalid", "token", "The link is not valid.");
+}
+
+int
+access_link_check(struct dctx *d, const char *token, struct access_link *out,
+    struct derr *e)
+{
+	struct token t;
+	char hash[65], email[256] = "";
+	PGresult *res;
+	bool used, revoked;
+
+	memset(out, 0, sizeof(*out));
+	if (token_parse(token, &t) != 0 || strcmp(t.site_id, d->site.id) != 0)
+		return invalid(e);
+	res = db_exec(d->db, STMT_MAIL_LINK_GET, (const char *[]){ d->site.id, t.session_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	token_hash_hex(token, hash);
+	if (PQntuples(res) != 1 || !crypto_equal(hash, db_val(res, 0, ML_HASH), 64)) {
+		PQclear(res);
+		return invalid(e);
+	}
+	snprintf(out->link_id, sizeof(out->link_id), "%s", t.session_id);
+	snprintf(out->customer_id, sizeof(out->customer_id), "%s", db_val(res, 0, ML_CUSTOMER));
+	snprintf(out->purpose, sizeof(out->purpose), "%s", db_val(res, 0, ML_PURPOSE));
+	snprintf(out->path, sizeof(out->path), "%s", db_val(res, 0, ML_PATH));
+	snprintf(email, sizeof(email), "%s", db_val(res, 0, ML_EMAIL) ? db_val(res, 0, ML_EMAIL) :
+	    "");
+	out->expires_at = db_ll(res, 0, ML_EXPIRES, 0);
+	used = db_val(res, 0, ML_USED) != NULL;
+	revoked = strcmp(db_val(res, 0, ML_STATE), "revoked") == 0;
+	PQclear(res);
+	if (used || out->expires_at <= d->now)
+		return derr_set(e, DERR_CONFLICT, "link_expired", "token",
+		    "The link was used already, or it has expired.");
+	/* A login link is for the address: every customer of the site that has it and may
+	 * sign in. Other links are for their customer alone. */
+	if (strcmp(out->purpose, "login_link") == 0 && email[0] != '\0') {
+		res = db_exec(d->db, STMT_CUSTOMERS_BY_EMAIL, (const char *[]){ d->site.id,
+		    email });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		for (int i = 0; i < PQntuples(res) && out->n_accounts < ACCESS_MAX_ACCOUNTS; i++) {
+			struct access_account *acc = &out->accounts[out->n_accounts];
+
+			if (strcmp(db_val(res, i, 3), "revoked") == 0)
+				continue;
+			snprintf(acc->id, sizeof(acc->id), "%s", db_val(res, i, 0));
+			snprintf(acc->name, sizeof(acc->name), "%s", db_val(res, i, 1) ?
+			    db_val(res, i, 1) : db_val(res, i, 0));
+			out->n_accounts++;
+		}
+		PQclear(res);
+	} else if (!revoked) {
+		snprintf(out->accounts[0].id, sizeof(out->accounts[0].id), "%s", out->customer_id);
+		out->n_accounts = 1;
+	}
+	if (out->n_accounts == 0)
+		return derr_set(e, DERR_FORBIDDEN, "access_revoked", "token",
+		    "The customer's portal access is revoked.");
+	return 0;
+}
+
+int
+access_link_use(struct dctx *d, const char *token, const char *customer_id,
+    const char *ip, const char *redirect_url, const char *old_session,
+    struct access_signin *out, struct derr *e)
+{
+	struct access_link l;
+	const char *who = NULL;
+	char now[24];
+	PGresult *res;
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	if (access_link_check(d, token, &l, e) != 0)
+		return -1;
+	if (customer_id == NULL || customer_id[0] == '\0') {
+		if (l.n_accounts != 1)
+			return derr_set(e, DERR_INVALID, "account_required", "customer_id",
+			    "Choose the account to sign in to.");
+		who = l.accounts[0].id;
+	} else {
+		for (int i = 0; i < l.n_accounts; i++)
+			if (strcmp(l.accounts[i].id, customer_id) == 0)
+				who = l.accounts[i].id;
+		if (who == NULL)
+			return derr_set(e, DERR_INVALID, "account_required", "customer_id",
+			    "Choose one of the accounts offered.");
+	}
+	/* Single use: of two confirmations at once, the second finds the link used. */
+	res = db_exec(d->db, STMT_MAIL_LINK_USE, (const char *[]){ d->site.id, l.link_id,
+	    buf_lltoa(d->now, now) });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n != 1)
+		return derr_set(e, DERR_CONFLICT, "link_expired", "token",
+		    "The link was used already, or it has expired.");
+	if (old_session != NULL && sessions_logout(d, old_session, ip, e) != 0 &&
+	    e->kind != DERR_NOT_FOUND)
+		return -1;
+	/* Every mailed link proves the mailbox: it signs in as a login link does. */
+	if (sessions_sign_in(d, who, "login_link", ip, redirect_url, out->session_id, out->cookie,
+	    e) != 0)
+		return -1;
+	snprintf(out->path, sizeof(out->path), "%s", l.path);
+	return 0;
+}

@@ -1,0 +1,346 @@
+"""test_login.py: portal access without single sign-on, through nginx with the stack's real
+SMTP server: the site's sign-in page and its login_url, SSO-only sites, login links by
+email (single use, expiry, a confirmation whose POST alone signs in, GET and HEAD
+prefetches that use nothing), the same answer and the same rate-limit counting for known
+and unknown addresses, an address shared by several customers, the session id rotated."""
+import email
+import email.policy
+import hashlib
+import os
+import re
+import time
+import unittest
+import urllib.parse
+
+from harness import Browser, stack
+
+
+def pre_csrf(html):
+    m = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]{22})"', html)
+    assert m, "no sign-in form token in page:\n" + html[:2000]
+    return m.group(1)
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.s = stack()
+        self.s.mail_control("accept")
+        self.m = self.s.new_site("login")
+        self.home = "/portal/" + self.m.site_id
+        self.cookie = "__Host-portald_" + self.m.site_id
+
+    def addr(self, tag="c"):
+        return "%s-%s@example.com" % (tag, os.urandom(5).hex())
+
+    def mails_to(self, address):
+        out = []
+        for path in self.s.mail_files():
+            with open(path, "rb") as f:
+                msg = email.message_from_bytes(f.read(), policy=email.policy.default)
+            if address.lower() in [a.lower() for a in (msg.get_all("Delivered-To") or [])]:
+                out.append(msg)
+        return out
+
+    def mail_to(self, address, count=1, timeout=30):
+        deadline = time.time() + timeout
+        found = []
+        while time.time() < deadline:
+            found = self.mails_to(address)
+            if len(found) >= count:
+                return found
+            time.sleep(0.2)
+        self.fail("expected %d message(s) to %s, have %d\n%s" % (
+            count, address, len(found), self.s.tail_logs(15)))
+
+    def link_in(self, msg):
+        text = msg.get_body(("plain",)).get_content()
+        m = re.search(r"http://127\.0\.0\.1:\d+(/portal/%s/link/(\S+))" % re.escape(
+            self.m.site_id), text)
+        self.assertTrue(m, text)
+        return m.group(1), m.group(2)
+
+    def ask_link(self, address, b=None):
+        """Asks for a login link for address in browser b (a new one by default)."""
+        b = b or Browser(self.s)
+        page = b.get(self.home + "/login")
+        self.assertEqual(page.status, 200, page.text)
+        return b.post_form(self.home + "/login", {"csrf_token": pre_csrf(page.text),
+                                                  "email": address})
+
+    def login_link(self, address):
+        """Asks for a link and returns (path, token) from the mail that arrives."""
+        before = len(self.mails_to(address))
+        r = self.ask_link(address)
+        self.assertEqual(r.status, 303, r.text)
+        msgs = self.mail_to(address, before + 1)
+        return self.link_in(msgs[-1])
+
+    def confirm(self, path, b=None, **fields):
+        """Opens the link's page and presses its button; returns (browser, answer)."""
+        b = b or Browser(self.s)
+        page = b.get(path)
+        if page.status != 200:
+            return b, page
+        fields["csrf_token"] = pre_csrf(page.text)
+        return b, b.post_form(path, fields)
+
+    def outbox(self):
+        return self.s.portalctl("mail", "list", self.m.site_id, "--limit", "100")["data"]
+
+    def link_row(self, token):
+        lid = token.split(".")[1]
+        row = self.s.psql("SELECT used_at, expires_at - created_at, purpose FROM mail_links "
+                          "WHERE site_id = '%s' AND id = '%s'" % (self.m.site_id, lid))[0]
+        return [v if v != "" else None for v in row]
+
+
+class SignInPage(Base):
+    def test_configuration_shows_login_url_and_login_methods(self):
+        conf = self.m.get("/portal_configuration").json
+        self.assertEqual(conf["login_url"], "%s/portal/%s/login" % (self.s.base,
+                                                                  self.m.site_id))
+        self.assertEqual(conf["sign_in"], {"sso": True, "login_link": True,
+                                           "login_link_ttl": 900,
+                                           "merchant_sign_in_url": None})
+        r = self.m.post("/portal_configuration", {"sign_in": {"login_link_ttl": 60}})
+        self.assertEqual(r.status, 400, r)
+        r = self.m.post("/portal_configuration", {"sign_in": {"login_link_ttl": 1800}})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["sign_in"]["login_link_ttl"], 1800)
+
+    def test_new_site_offers_a_login_link(self):
+        page = Browser(self.s).get(self.home + "/login")
+        self.assertEqual(page.status, 200)
+        self.assertIn('name="email"', page.text)
+        self.assertIn("Email me a sign-in link", page.text)
+        self.assertIn("Site " + self.m.site_id, page.text)   # the site's branding
+
+    def test_sso_only_site_sends_people_to_the_merchant(self):
+        r = self.m.post("/portal_configuration", {"sign_in": {
+            "login_link": False, "merchant_sign_in_url": "https://shop.example/signin"}})
+        self.assertEqual(r.status, 200, r)
+        b = Browser(self.s)
+        page = b.get(self.home + "/login")
+        self.assertEqual(page.status, 200)
+        self.assertNotIn('name="email"', page.text)
+        self.assertIn('href="https://shop.example/signin"', page.text)
+        self.assertIn("sign in to your account on", page.text)
+        # A form posted anyway sends nothing.
+        address = self.addr()
+        self.m.customer(email=address)
+        r = b.post_form(self.home + "/login", {"csrf_token": "A" * 22, "email": address})
+        self.assertIn(r.status, (200, 403))
+        self.assertEqual([m for m in self.outbox() if m["type"] == "login_link"], [])
+
+    def test_post_without_the_sign_in_cookie_is_refused(self):
+        address = self.addr()
+        self.m.customer(email=address)
+        r = Browser(self.s).post_form(self.home + "/login", {"csrf_token": "A" * 22,
+                                                             "email": address})
+        self.assertEqual(r.status, 403)
+        self.assertEqual([m for m in self.outbox() if m["type"] == "login_link"], [])
+
+    def test_an_address_that_is_not_one_is_shown_the_form_again(self):
+        r = self.ask_link("not an address")
+        self.assertEqual(r.status, 400)
+        self.assertIn("Enter an email address in the correct format", r.text)
+        self.assertTrue(r.text.count("<title>Error: "), r.text[:400])
+
+
+class LoginLink(Base):
+    def test_link_signs_in_once_after_its_button(self):
+        address = self.addr()
+        cus = self.m.customer(email=address, name="Lena Link")
+        path, token = self.login_link(address)
+        [msg] = self.mails_to(address)
+        self.assertEqual(msg["X-Portald-Type"], "login_link")
+        self.assertIn("expires in 15 minutes", msg.get_body(("plain",)).get_content())
+        used, ttl, purpose = self.link_row(token)
+        self.assertEqual((used, int(ttl), purpose), (None, 900, "login_link"))
+        b, r = self.confirm(path)
+        self.assertEqual(r.status, 303, r.text)
+        self.assertEqual(r.header("location"), self.home)
+        self.assertIn(self.cookie, b.cookies)
+        page = b.get(self.home)
+        self.assertEqual(page.status, 200)
+        self.assertIn("Lena Link", page.text)
+        self.assertIsNotNone(self.link_row(token)[0])
+        # The event, with the session as its actor.
+        ev = self.m.get("/events?type=portal_session.logged_in").json["data"]
+        self.assertEqual(len(ev), 1)
+        self.assertEqual(ev[0]["data"]["customer_id"], cus["id"])
+        self.assertEqual(ev[0]["data"]["status"], "logged_in")
+        self.assertEqual(ev[0]["actor"], {"type": "portal_session", "id": ev[0]["data"]["id"]})
+        # Single use: the page and the button both say so now.
+        again = Browser(self.s).get(path)
+        self.assertEqual(again.status, 410)
+        _, r2 = self.confirm(path, b=Browser(self.s))
+        self.assertEqual(r2.status, 410)
+        self.assertEqual(len(self.m.get("/events?type=portal_session.logged_in")
+                             .json["data"]), 1)
+
+    def test_get_and_head_of_the_link_use_nothing(self):
+        address = self.addr()
+        self.m.customer(email=address, name="Pre Fetch")
+        path, token = self.login_link(address)
+        scanner = Browser(self.s)
+        for _ in range(3):
+            h = self.s.request("HEAD", path)
+            self.assertEqual(h.status, 200)
+            self.assertIsNone(h.header("set-cookie"))
+            g = scanner.get(path)
+            self.assertEqual(g.status, 200)
+            self.assertNotIn(self.cookie, scanner.cookies)
+        self.assertIsNone(self.link_row(token)[0])
+        self.assertEqual(scanner.get(self.home).status, 401)
+        self.assertEqual(self.m.get("/events?type=portal_session.logged_in").json["data"], [])
+        # The person who opens it later still signs in with it.
+        _, r = self.confirm(path)
+        self.assertEqual(r.status, 303)
+
+    def test_link_expires_after_15_minutes(self):
+        address = self.addr()
+        self.m.customer(email=address)
+        path, _ = self.login_link(address)
+        b = Browser(self.s)
+        page = b.get(path)
+        self.assertEqual(page.status, 200)
+        self.m.travel(15 * 60 + 1)
+        r = b.post_form(path, {"csrf_token": pre_csrf(page.text)})
+        self.assertEqual(r.status, 410)
+        self.assertNotIn(self.cookie, b.cookies)
+        self.assertEqual(Browser(self.s).get(path).status, 410)
+
+    def test_a_site_may_set_the_lifetime(self):
+        self.assertEqual(self.m.post("/portal_configuration", {"sign_in": {
+            "login_link_ttl": 3600}}).status, 200)
+        address = self.addr()
+        self.m.customer(email=address)
+        path, token = self.login_link(address)
+        self.assertEqual(int(self.link_row(token)[1]), 3600)
+        self.m.travel(30 * 60)
+        _, r = self.confirm(path)
+        self.assertEqual(r.status, 303)
+
+    def test_a_forged_or_foreign_token_is_not_valid(self):
+        address = self.addr()
+        self.m.customer(email=address)
+        path, token = self.login_link(address)
+        site, lid, secret = token.split(".")
+        forged = "%s.%s.%s" % (site, lid, secret[:-2] + ("AA" if secret[-2:] != "AA" else "BB"))
+        self.assertEqual(Browser(self.s).get(self.home + "/link/" + forged).status, 404)
+        other = self.s.new_site("login")
+        self.assertEqual(Browser(self.s).get("/portal/%s/link/%s" % (other.site_id, token))
+                         .status, 404)
+        # The real one still works.
+        self.assertEqual(self.confirm(path)[1].status, 303)
+
+    def test_known_and_unknown_addresses_get_the_same_answer_and_limits(self):
+        known, unknown = self.addr("known"), self.addr("nobody")
+        self.m.customer(email=known)
+        answers = {}
+        for address in (known, unknown):
+            answers[address] = [self.ask_link(address) for _ in range(5)]
+        for a, b in zip(answers[known], answers[unknown]):
+            self.assertEqual((a.status, a.header("location"), a.body),
+                             (b.status, b.header("location"), b.body))
+        self.assertEqual(answers[known][0].status, 303)
+        self.assertEqual(answers[known][0].header("location"), self.home + "/login/sent")
+        # The sixth of each is refused alike: the counting does not depend on the address.
+        k6, u6 = self.ask_link(known), self.ask_link(unknown)
+        self.assertEqual((k6.status, u6.status), (429, 429))
+        self.assertEqual(k6.body, u6.body)
+        rows = dict(self.s.psql(
+            "SELECT bucket, hits FROM portal_rate_limits WHERE site_id = '%s'"
+            % self.m.site_id))
+        for address in (known, unknown):
+            bucket = "link_to:" + hashlib.sha256(address.lower().encode()).hexdigest()
+            self.assertEqual(int(rows[bucket]), 5)
+        self.assertEqual(int(rows["link_ip:127.0.0.1"]), 10)
+        # Mail went to the known address alone, five times.
+        self.mail_to(known, 5)
+        self.assertEqual(len([m for m in self.outbox() if m["type"] == "login_link"]), 5)
+        sent = self.s.request("GET", self.home + "/login/sent")
+        self.assertIn("If the address you entered belongs to an account", sent.text)
+
+    def test_the_client_address_is_limited_too(self):
+        for i in range(20):
+            self.assertEqual(self.ask_link(self.addr("x%d" % i)).status, 303)
+        self.assertEqual(self.ask_link(self.addr("x21")).status, 429)
+
+    def test_shared_address_chooses_the_account_after_confirming(self):
+        address = self.addr("shared")
+        a = self.m.customer(email=address, name="Alpha Account")
+        b_cus = self.m.customer(email=address.upper(), name="Beta Account")
+        path, token = self.login_link(address)
+        b, r = self.confirm(path)
+        self.assertEqual(r.status, 200, r.text)
+        self.assertIn("Alpha Account", r.text)
+        self.assertIn("Beta Account", r.text)
+        self.assertNotIn(self.cookie, b.cookies)
+        self.assertIsNone(self.link_row(token)[0])   # not used until an account is chosen
+        # Only an account the address names is accepted.
+        r = b.post_form(path, {"csrf_token": pre_csrf(r.text), "account": "cus_other"})
+        self.assertEqual(r.status, 400)
+        page = b.get(path)
+        r = b.post_form(path, {"csrf_token": pre_csrf(page.text), "account": b_cus["id"]})
+        self.assertEqual(r.status, 303, r.text)
+        home = b.get(self.home)
+        self.assertIn("Beta Account", home.text)
+        self.assertNotIn("Alpha Account", home.text)
+        self.assertTrue(a["id"])
+
+    def test_session_id_rotated_at_sign_in(self):
+        address = self.addr()
+        cus = self.m.customer(email=address, name="Rota Tion")
+        sess = self.m.session(cus["id"])
+        b = Browser(self.s)
+        self.assertEqual(b.get(sess["access_url"]).status, 303)
+        old_cookie = b.cookies[self.cookie]
+        path, _ = self.login_link(address)
+        _, r = self.confirm(path, b=b)
+        self.assertEqual(r.status, 303)
+        new_cookie = b.cookies[self.cookie]
+        self.assertNotEqual(old_cookie.split(".")[1], new_cookie.split(".")[1])
+        self.assertEqual(self.m.get("/portal_sessions/" + sess["id"]).json["status"],
+                         "logged_out")
+        self.assertEqual(b.get(self.home).status, 200)
+        # The old cookie signs in no more.
+        old = Browser(self.s)
+        old.cookies[self.cookie] = old_cookie
+        self.assertEqual(old.get(self.home).status, 401)
+
+    def test_mailed_card_update_link_signs_in_at_its_page(self):
+        """The payment-failed mail's link (mail_links, purpose card_update) works through
+        the same confirmation."""
+        address = self.addr()
+        cus = self.m.customer(email=address, name="Card Update")
+        self.m.post("/plans", {"id": "basic", "name": "Basic", "amount": 1000,
+                               "currency": "USD", "interval": "month"})
+        tok = self.m.post("/test_gateway/tokens", {"number": "4000000000000002",
+                                                   "exp_month": 12, "exp_year": 2099}).json
+        self.m.post("/customers/%s/payment_methods" % cus["id"], {"token": tok["id"]})
+        self.m.post("/subscriptions", {"customer_id": cus["id"], "plan_id": "basic"})
+        [msg] = self.mail_to(address)
+        path, _ = self.link_in(msg)
+        _, r = self.confirm(path)
+        self.assertEqual(r.status, 303, r.text)
+        self.assertEqual(r.header("location"), self.home + "/payment_methods")
+
+
+class Migration(unittest.TestCase):
+    def test_sites_that_existed_before_keep_sso_only(self):
+        """The migration turns the login link off for every site it finds, and new sites
+        get the column's default (on)."""
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "sql",
+                               "010_portal_access.sql")) as f:
+            sql = f.read()
+        self.assertIn("login_link boolean NOT NULL DEFAULT true", sql)
+        self.assertRegex(sql, r"(?m)^UPDATE portal_configurations SET login_link = false;")
+        s = stack()
+        m = s.new_site("login")
+        self.assertTrue(m.get("/portal_configuration").json["sign_in"]["login_link"])
+
+
+if __name__ == "__main__":
+    unittest.main()
