@@ -34,3 +34,24 @@ CREATE TABLE portal_rate_limits (
 	hits		integer NOT NULL,
 	PRIMARY KEY (site_id, bucket)
 );
+
+-- Passwords (off until the merchant turns them on): a customer's portal account is
+-- 'pending' from an invitation or a sign-up until the mailed set-password link is used,
+-- then 'active'. The password is kept as an Argon2id PHC string only. failed_count and
+-- next_attempt_at slow down guessing per account: after a few failures each further
+-- attempt waits longer (capped, so never a lockout; the login link still works).
+ALTER TABLE portal_configurations ADD COLUMN login_password boolean NOT NULL DEFAULT false;
+CREATE TABLE portal_accounts (
+	site_id			text NOT NULL,
+	customer_id		text NOT NULL,
+	status			text NOT NULL CHECK (status IN ('pending', 'active')),
+	password_hash		text CHECK (password_hash LIKE '$argon2id$%'),
+	failed_count		integer NOT NULL DEFAULT 0,
+	next_attempt_at		bigint,
+	created_at		bigint NOT NULL,
+	activated_at		bigint,
+	password_changed_at	bigint,
+	PRIMARY KEY (site_id, customer_id),
+	FOREIGN KEY (site_id, customer_id) REFERENCES customers (site_id, id) ON DELETE CASCADE,
+	CHECK (status <> 'active' OR password_hash IS NOT NULL)
+);

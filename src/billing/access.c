@@ -5,7 +5,10 @@
 #include "billing/access.h"
 #include "billing/notify.h"
 #include "billing/sessions.h"
+#include "billing/events.h"
 #include "core/crypto.h"
+#include "core/passhash.h"
+#include "core/password_policy.h"
 #include "mail/mail_templates.h"
 
 void
@@ -256,6 +259,321 @@ access_link_use(struct dctx *d, const char *token, const char *customer_id,
 	/* Every mailed link proves the mailbox: it signs in as a login link does. */
 	if (sessions_sign_in(d, who, "login_link", ip, redirect_url, out->session_id, out->cookie,
 	    e) != 0)
+		return -1;
+	snprintf(out->path, sizeof(out->path), "%s", l.path);
+	return 0;
+}
+
+/* ---- passwords ---- */
+
+bool
+access_link_sets_password(const struct access_link *l)
+{
+	return strcmp(l->purpose, "set_password") == 0 || strcmp(l->purpose, "invitation") == 0;
+}
+
+/* The first customer of the address whose access is not revoked, or "". */
+static int
+first_customer(struct dctx *d, const char *email, char out[DOM_ID_MAX], struct derr *e)
+{
+	PGresult *res = db_exec(d->db, STMT_CUSTOMERS_BY_EMAIL, (const char *[]){ d->site.id,
+	    email });
+
+	out[0] = '\0';
+	if (res == NULL)
+		return derr_db(e, d->db);
+	for (int i = 0; i < PQntuples(res); i++)
+		if (strcmp(db_val(res, i, 3), "revoked") != 0) {
+			snprintf(out, DOM_ID_MAX, "%s", db_val(res, i, 0));
+			break;
+		}
+	PQclear(res);
+	return 0;
+}
+
+int
+access_password_sign_in(struct dctx *d, const struct portal_settings *s,
+    const char *email, const char *pw, const char *ip, const char *redirect_url,
+    const char *old_session, struct access_signin *out, enum access_pw *result,
+    long long *wait, struct derr *e)
+{
+	char bucket[96], now[24], ids[ACCESS_MAX_ACCOUNTS][DOM_ID_MAX];
+	const char *who = NULL;
+	PGresult *res;
+	bool over = false, checked = false;
+	int n = 0;
+
+	memset(out, 0, sizeof(*out));
+	*result = ACCESS_PW_WRONG;
+	*wait = 0;
+	if (!s->login_password)
+		return derr_set(e, DERR_FORBIDDEN, "password_off",
+		    NULL, "This portal does not sign in with passwords.");
+	snprintf(bucket, sizeof(bucket), "password_ip:%.80s", ip != NULL ? ip : "unknown");
+	if (rate_hit(d, bucket, ACCESS_PASSWORD_PER_IP, &over, e) != 0)
+		return -1;
+	if (over) {
+		*result = ACCESS_PW_LIMITED;
+		return 0;
+	}
+	res = db_exec(d->db, STMT_CUSTOMERS_BY_EMAIL, (const char *[]){ d->site.id, email });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	for (int i = 0; i < PQntuples(res) && n < ACCESS_MAX_ACCOUNTS; i++)
+		if (strcmp(db_val(res, i, 3), "revoked") != 0)
+			snprintf(ids[n++], DOM_ID_MAX, "%s", db_val(res, i, 0));
+	PQclear(res);
+	/* Every active account of the address is tried (usually one); the first that takes
+	 * the password signs in. */
+	for (int i = 0; i < n && who == NULL; i++) {
+		char hash[PASSHASH_MAX];
+		long long next;
+		int ok;
+
+		res = db_exec(d->db, STMT_ACCOUNT_GET, (const char *[]){ d->site.id, ids[i] });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		if (PQntuples(res) != 1 || strcmp(db_val(res, 0, 0), "active") != 0) {
+			PQclear(res);
+			continue;
+		}
+		snprintf(hash, sizeof(hash), "%s", db_val(res, 0, 1) ? db_val(res, 0, 1) : "");
+		next = db_ll(res, 0, 3, 0);
+		PQclear(res);
+		if (next > d->now) {
+			/* Slowed down: not even checked, so guessing goes no faster. */
+			*result = ACCESS_PW_WAIT;
+			*wait = next - d->now;
+			checked = true;
+			continue;
+		}
+		checked = true;
+		ok = passhash_check(hash, pw);
+		if (ok < 0)
+			return derr_set(e, DERR_INTERNAL, "internal_error", NULL,
+			    "The password could not be checked.");
+		if (ok == 1) {
+			who = ids[i];
+			res = db_exec(d->db, STMT_ACCOUNT_OK, (const char *[]){ d->site.id, ids[i] });
+		} else
+			res = db_exec(d->db, STMT_ACCOUNT_FAILED, (const char *[]){ d->site.id,
+			    ids[i], buf_lltoa(d->now, now) });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		PQclear(res);
+	}
+	if (!checked)
+		(void)passhash_burn(pw);
+	if (who == NULL) {
+		if (*result != ACCESS_PW_WAIT)
+			*result = ACCESS_PW_WRONG;
+		return 0;
+	}
+	*result = ACCESS_PW_OK;
+	*wait = 0;
+	if (old_session != NULL && sessions_logout(d, old_session, ip, e) != 0 &&
+	    e->kind != DERR_NOT_FOUND)
+		return -1;
+	if (sessions_sign_in(d, who, "password", ip, redirect_url, out->session_id, out->cookie,
+	    e) != 0)
+		return -1;
+	snprintf(out->path, sizeof(out->path), "/portal/%s", d->site.id);
+	return 0;
+}
+
+/* Writes a set-password link for customer and queues its mail (reset: the forgotten-
+ * password wording). */
+static int
+password_link(struct dctx *d, const char *customer, const char *purpose, bool reset,
+    long long ttl, struct derr *e)
+{
+	const struct config *cfg = notify_config();
+	char lid[DOM_ID_MAX], token[TOKEN_MAX], hash[65], a[2][24], words[48], path[120];
+	char url[CONFIG_STR_MAX + TOKEN_MAX + 64];
+	const char *type = strcmp(purpose, "invitation") == 0 ? "invitation" : "set_password";
+	cJSON *data, *link;
+	PGresult *res;
+	char *json;
+	int rc;
+
+	if (cfg == NULL)
+		return derr_set(e, DERR_INTERNAL, "internal_error", NULL,
+		    "Mail is not set up in this process.");
+	if (dom_new_id("lnk", lid, e) != 0)
+		return -1;
+	if (token_new(d->site.id, lid, token, sizeof(token), hash) != 0)
+		return derr_set(e, DERR_UNAVAILABLE, "randomness_unavailable", NULL,
+		    "No secure randomness is available right now; retry shortly.");
+	snprintf(path, sizeof(path), "/portal/%s", d->site.id);
+	res = db_exec(d->db, STMT_MAIL_LINK_INSERT, (const char *[]){ d->site.id, lid, customer,
+	    purpose, path, hash, buf_lltoa(d->now, a[0]), buf_lltoa(d->now + ttl, a[1]) });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	snprintf(url, sizeof(url), "%s/portal/%s/link/%s", cfg->public_url, d->site.id, token);
+	access_ttl_words(ttl, words);
+	data = cJSON_CreateObject();
+	link = cJSON_AddObjectToObject(data, "link");
+	cJSON_AddStringToObject(link, "url", url);
+	cJSON_AddStringToObject(link, "expires", words);
+	cJSON_AddBoolToObject(data, "reset", reset);
+	json = cJSON_PrintUnformatted(data);
+	rc = notify_queue(d, type, customer, json, NULL, e);
+	cJSON_free(json);
+	cJSON_Delete(data);
+	return rc;
+}
+
+int
+access_request_password_link(struct dctx *d, const struct portal_settings *s,
+    const char *email, const char *ip, bool *limited, struct derr *e)
+{
+	char bucket[96], customer[DOM_ID_MAX], now[24];
+	PGresult *res;
+	bool over = false, active;
+
+	*limited = false;
+	if (!s->login_password)
+		return derr_set(e, DERR_FORBIDDEN, "password_off", NULL,
+		    "This portal does not sign in with passwords.");
+	snprintf(bucket, sizeof(bucket), "link_ip:%.80s", ip != NULL ? ip : "unknown");
+	if (rate_hit(d, bucket, ACCESS_LINK_PER_IP, &over, e) != 0)
+		return -1;
+	recipient_bucket(email, bucket);
+	if (rate_hit(d, bucket, ACCESS_LINK_PER_TO, &over, e) != 0)
+		return -1;
+	if (first_customer(d, email, customer, e) != 0)
+		return -1;
+	if (over) {
+		*limited = true;
+		return 0;
+	}
+	if (customer[0] == '\0')
+		return 0;
+	res = db_exec(d->db, STMT_ACCOUNT_GET, (const char *[]){ d->site.id, customer });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	active = PQntuples(res) == 1 && strcmp(db_val(res, 0, 0), "active") == 0;
+	PQclear(res);
+	if (!active) {
+		res = db_exec(d->db, STMT_ACCOUNT_PENDING, (const char *[]){ d->site.id, customer,
+		    buf_lltoa(d->now, now) });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		PQclear(res);
+		res = db_exec(d->db, STMT_CUSTOMER_PORTAL_STATE, (const char *[]){ d->site.id,
+		    customer, "invited" });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		PQclear(res);
+	}
+	return password_link(d, customer, "set_password", active,
+	    active ? ACCESS_RESET_TTL : ACCESS_CONFIRM_TTL, e);
+}
+
+static int
+emit_activated(struct dctx *d, const char *customer, struct derr *e)
+{
+	struct buf data;
+	struct jw w;
+	int rc;
+
+	buf_init(&data);
+	jw_init(&w, &data);
+	jw_obj_begin(&w, NULL);
+	jw_str(&w, "object", "portal_account");
+	jw_str(&w, "customer_id", customer);
+	jw_str(&w, "status", "active");
+	jw_int(&w, "activated_at", d->now);
+	jw_obj_end(&w);
+	rc = events_emit(d, "portal_account.activated", customer, data.data, e);
+	buf_free(&data);
+	return rc;
+}
+
+int
+access_set_password(struct dctx *d, const char *token, const char *pw, const char *ip,
+    const char *redirect_url, const char *old_session, struct access_signin *out,
+    struct derr *e)
+{
+	struct access_link l;
+	const char *why;
+	char hash[PASSHASH_MAX], now[24], email[256] = "", name[208] = "", when[48];
+	PGresult *res;
+	bool was_active;
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	if (access_link_check(d, token, &l, e) != 0)
+		return -1;
+	if (!access_link_sets_password(&l))
+		return derr_set(e, DERR_INVALID, "link_invalid", "token",
+		    "This link does not set a password.");
+	res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id, l.customer_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(res) == 1) {
+		snprintf(email, sizeof(email), "%s", db_val(res, 0, CUST_EMAIL) ?
+		    db_val(res, 0, CUST_EMAIL) : "");
+		snprintf(name, sizeof(name), "%s", db_val(res, 0, CUST_NAME) ?
+		    db_val(res, 0, CUST_NAME) : "");
+	}
+	PQclear(res);
+	if ((why = password_policy_check(pw, email, name)) != NULL)
+		return derr_set(e, DERR_INVALID, "password_invalid", "password", "%s", why);
+	res = db_exec(d->db, STMT_MAIL_LINK_USE, (const char *[]){ d->site.id, l.link_id,
+	    buf_lltoa(d->now, now) });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n != 1)
+		return derr_set(e, DERR_CONFLICT, "link_expired", "token",
+		    "The link was used already, or it has expired.");
+	res = db_exec(d->db, STMT_ACCOUNT_GET, (const char *[]){ d->site.id, l.customer_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	was_active = PQntuples(res) == 1 && strcmp(db_val(res, 0, 0), "active") == 0;
+	PQclear(res);
+	if (passhash_make(pw, hash) != 0)
+		return derr_set(e, DERR_UNAVAILABLE, "randomness_unavailable", NULL,
+		    "The password could not be hashed; retry shortly.");
+	res = db_exec(d->db, STMT_ACCOUNT_ACTIVATE, (const char *[]){ d->site.id, l.customer_id,
+	    hash, now });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	res = db_exec(d->db, STMT_CUSTOMER_PORTAL_STATE, (const char *[]){ d->site.id,
+	    l.customer_id, "active" });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	/* A new password ends every session, this browser's previous one included. */
+	(void)old_session;
+	if (sessions_end_all(d, l.customer_id, ip, NULL, e) != 0)
+		return -1;
+	if (!was_active && emit_activated(d, l.customer_id, e) != 0)
+		return -1;
+	if (was_active) {
+		const struct config *cfg = notify_config();
+		char url[CONFIG_STR_MAX + 120], *json;
+		cJSON *data = cJSON_CreateObject();
+		int rc;
+
+		notify_datetime(d->now, when);
+		snprintf(url, sizeof(url), "%s/portal/%s/login", cfg ? cfg->public_url : "",
+		    d->site.id);
+		cJSON_AddStringToObject(data, "changed_at", when);
+		cJSON_AddStringToObject(data, "signin_url", url);
+		json = cJSON_PrintUnformatted(data);
+		rc = notify_queue(d, "password_changed", l.customer_id, json, NULL, e);
+		cJSON_free(json);
+		cJSON_Delete(data);
+		if (rc != 0)
+			return -1;
+	}
+	if (sessions_sign_in(d, l.customer_id, "password", ip, redirect_url, out->session_id,
+	    out->cookie, e) != 0)
 		return -1;
 	snprintf(out->path, sizeof(out->path), "%s", l.path);
 	return 0;

@@ -66,6 +66,47 @@ int	access_link_use(struct dctx *d, const char *token, const char *customer_id,
 	    const char *ip, const char *redirect_url, const char *old_session,
 	    struct access_signin *out, struct derr *e);
 
+/* ---- passwords ---- */
+#define ACCESS_PASSWORD_PER_IP	30	/* sign-in attempts per client address per window */
+#define ACCESS_CONFIRM_TTL	86400	/* a sign-up's or invitation's set-password link */
+#define ACCESS_RESET_TTL	3600	/* a forgotten password's link */
+
+enum access_pw {
+	ACCESS_PW_OK,		/* signed in: out is filled */
+	ACCESS_PW_WRONG,	/* no such account, or not its password (one answer) */
+	ACCESS_PW_WAIT,		/* the account's delay after failures: *wait seconds */
+	ACCESS_PW_LIMITED	/* too many attempts from this client address */
+};
+
+/* Signs in with an address and a password. An address that names no active account
+ * costs one Argon2id computation, as a wrong password does. A wrong password counts a
+ * failure on the account (from the fourth on, the next attempt waits 5, 10, 20, at
+ * most 30 s: slower guessing, never a lockout); attempts from ip are limited. The
+ * caller commits whatever the result (the counters must stay). */
+int	access_password_sign_in(struct dctx *d, const struct portal_settings *s,
+	    const char *email, const char *pw, const char *ip, const char *redirect_url,
+	    const char *old_session, struct access_signin *out, enum access_pw *result,
+	    long long *wait, struct derr *e);
+
+/* Sign-up and forgotten password: mails the customer of email a set-password link (the
+ * confirmation wording while the account is pending, which it becomes now if it was
+ * none; the reset wording once it is active). The same answer and work for an address
+ * that names nobody; counted in the login-link buckets. */
+int	access_request_password_link(struct dctx *d, const struct portal_settings *s,
+	    const char *email, const char *ip, bool *limited, struct derr *e);
+
+/* Uses a set-password link (purpose set_password or invitation): checks pw against the
+ * password policy (DERR_INVALID "password_invalid" with the sentence to show, and the
+ * link is not used), stores its Argon2id hash, makes the account active (emitting
+ * portal_account.activated the first time), ends every session of the customer, mails
+ * password_changed when a password was replaced, and signs in under a new session. */
+int	access_set_password(struct dctx *d, const char *token, const char *pw, const char *ip,
+	    const char *redirect_url, const char *old_session, struct access_signin *out,
+	    struct derr *e);
+
+/* Whether a link's purpose sets a password (its page shows a password form). */
+bool	access_link_sets_password(const struct access_link *l);
+
 /* "in 15 minutes", "in 2 hours": a lifetime as the mails say it (out: 48 bytes). */
 void	access_ttl_words(long long ttl, char out[48]);
 

@@ -14,6 +14,7 @@ const char *const events_types[] = {
 	"plan.created", "plan.updated", "plan.archived",
 	"portal_session.created", "portal_session.activated", "portal_session.logged_in",
 	"portal_session.logged_out",
+	"portal_account.activated", "portal_access.revoked",
 	"portal_configuration.updated",
 	"payment_method.attached", "payment_method.made_default", "payment_method.detached",
 	"subscription.created", "subscription.changed", "subscription.change_scheduled",

@@ -78,6 +78,7 @@ check_url_or_empty(const char *v)
 const struct field portal_sign_in_fields[] = {
 	{ .name = "login_link", .type = FT_BOOL },
 	{ .name = "login_link_ttl", .type = FT_INT, .min = 300, .max = 86400 },
+	{ .name = "password", .type = FT_BOOL },
 	{ .name = "merchant_sign_in_url", .type = FT_STRING, .max_len = 2048, .nullable = true,
 	  .check = check_url_or_empty },
 	{ .name = NULL }
@@ -184,6 +185,7 @@ from_row(PGresult *r, struct portal_settings *s)
 	s->login_link_ttl = (int)db_ll(r, 0, PC_LINK_TTL, 900);
 	copy(s->merchant_sign_in_url, sizeof(s->merchant_sign_in_url),
 	    db_val(r, 0, PC_SIGN_IN_URL));
+	s->login_password = is_true(db_val(r, 0, PC_LOGIN_PASSWORD));
 	color_palette(s->brand_color, &s->palette);
 }
 
@@ -401,7 +403,7 @@ save(struct dctx *d, const struct portal_settings *s)
 {
 	char plans[PORTAL_MAX_PLANS * 72] = "", days[24], idle[24], abs[24], now[24], ttl[24];
 	char *reasons = reasons_json(s);
-	const char *p[30];
+	const char *p[31];
 	PGresult *res;
 
 	for (int i = 0; i < s->n_change_plan_plans; i++)
@@ -438,6 +440,7 @@ save(struct dctx *d, const struct portal_settings *s)
 	p[27] = s->login_link ? "true" : "false";
 	p[28] = buf_lltoa(s->login_link_ttl, ttl);
 	p[29] = s->merchant_sign_in_url[0] ? s->merchant_sign_in_url : NULL;
+	p[30] = s->login_password ? "true" : "false";
 	res = db_exec(d->db, STMT_PCONF_SAVE, p);
 	cJSON_free(reasons);
 	if (res == NULL)
@@ -568,6 +571,7 @@ portal_config_update(struct dctx *d, const cJSON *changes, const char *public_ur
 	v = cJSON_GetObjectItemCaseSensitive(changes, "sign_in");
 	if (cJSON_IsObject(v)) {
 		set_bool(v, "login_link", &s.login_link);
+		set_bool(v, "password", &s.login_password);
 		s.login_link_ttl = (int)json_int(v, "login_link_ttl", s.login_link_ttl);
 		if (take_url(v, "merchant_sign_in_url", s.merchant_sign_in_url,
 		    sizeof(s.merchant_sign_in_url), e) != 0)
@@ -785,6 +789,7 @@ portal_config_write(struct jw *w, const struct portal_settings *s, const char *p
 	jw_bool(w, "sso", true);
 	jw_bool(w, "login_link", s->login_link);
 	jw_int(w, "login_link_ttl", s->login_link_ttl);
+	jw_bool(w, "password", s->login_password);
 	jw_url(w, "merchant_sign_in_url", s->merchant_sign_in_url);
 	jw_obj_end(w);
 	jw_str(w, "custom_host", s->custom_host[0] ? s->custom_host : NULL);

@@ -82,6 +82,7 @@ struct portal_settings {
 	bool		login_link;		/* a link mailed to the customer's address */
 	int		login_link_ttl;		/* its lifetime, seconds */
 	char		merchant_sign_in_url[PORTAL_URL_MAX + 1];	/* "" : website_url */
+	bool		login_password;		/* a password, set by a mailed link */
 };
 
 /* The validation table of the switches: the configuration's `features` object and a

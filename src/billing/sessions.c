@@ -234,3 +234,28 @@ sessions_sign_in(struct dctx *d, const char *customer_id, const char *method,
 	snprintf(d->actor.id, sizeof(d->actor.id), "%s", id);
 	return emit(d, "portal_session.logged_in", id, e);
 }
+
+int
+sessions_end_all(struct dctx *d, const char *customer_id, const char *ip, int *n,
+    struct derr *e)
+{
+	char now[24], ids[64][DOM_ID_MAX];
+	PGresult *res = db_exec(d->db, STMT_PSESS_END_ALL, (const char *[]){ d->site.id,
+	    customer_id, buf_lltoa(d->now, now), ip });
+	int k;
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	/* Each ended session gets its event; a customer with more than 64 has the rest
+	 * ended too, with the first 64 reported. */
+	k = PQntuples(res) < 64 ? PQntuples(res) : 64;
+	if (n != NULL)
+		*n = PQntuples(res);
+	for (int i = 0; i < k; i++)
+		snprintf(ids[i], DOM_ID_MAX, "%s", db_val(res, i, 0));
+	PQclear(res);
+	for (int i = 0; i < k; i++)
+		if (emit(d, "portal_session.logged_out", ids[i], e) != 0)
+			return -1;
+	return 0;
+}

@@ -41,4 +41,10 @@ int	sessions_sign_in(struct dctx *d, const char *customer_id, const char *method
 	    const char *ip, const char *redirect_url, char id[DOM_ID_MAX],
 	    char cookie[TOKEN_MAX], struct derr *e);
 
+/* Ends every session of the customer that is signed in or may still be entered (a
+ * password change, revoked access), each with portal_session.logged_out. *n (may be NULL)
+ * receives how many. */
+int	sessions_end_all(struct dctx *d, const char *customer_id, const char *ip, int *n,
+	    struct derr *e);
+
 #endif

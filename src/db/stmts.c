@@ -90,7 +90,7 @@
 	"c.downgrades_at_end_of_term, c.pause_subscription, c.pause_max_days, " \
 	"c.reactivate_subscription, c.session_idle_timeout, c.session_absolute_timeout, " \
 	"c.updated_at, l.sha256, l.width, l.height, s.portal_host, c.login_link, " \
-	"c.login_link_ttl, c.merchant_sign_in_url"
+	"c.login_link_ttl, c.merchant_sign_in_url, c.login_password"
 #define PCONF_FROM \
 	" FROM portal_configurations c JOIN sites s ON s.id = c.site_id " \
 	"LEFT JOIN portal_logos l ON l.site_id = c.site_id "
@@ -992,8 +992,8 @@ const struct stmt stmts[STMT__MAX] = {
 	    "change_plan_timing = $20, downgrades_at_end_of_term = $21, "
 	    "pause_subscription = $22, pause_max_days = $23, reactivate_subscription = $24, "
 	    "session_idle_timeout = $25, session_absolute_timeout = $26, updated_at = $27, "
-	    "login_link = $28, login_link_ttl = $29, merchant_sign_in_url = $30 "
-	    "WHERE site_id = $1", 30 },
+	    "login_link = $28, login_link_ttl = $29, merchant_sign_in_url = $30, "
+	    "login_password = $31 WHERE site_id = $1", 31 },
 	/* A site the previous release created during a rolling upgrade has no row yet: it gets
 	 * the defaults the first time its configuration is read. */
 	[STMT_PCONF_ENSURE] = { "pconf_ensure",
@@ -1106,4 +1106,36 @@ const struct stmt stmts[STMT__MAX] = {
 	    "login_ipaddress, login_method) SELECT $1, $2, c.id, $4, $5, $6, 'logged_in', $7, $7, "
 	    "$7, $7, $8, $9 FROM customers c WHERE c.site_id = $1 AND c.id = $3 "
 	    "AND c.portal_state <> 'revoked' RETURNING " PSESS_COLS, 9 },
+	/* Portal accounts (passwords). Read under a row lock: a sign-in, a failure and a
+	 * password change of one account take turns. */
+	[STMT_ACCOUNT_GET] = { "account_get",
+	    "SELECT status, password_hash, failed_count, next_attempt_at FROM portal_accounts "
+	    "WHERE site_id = $1 AND customer_id = $2 FOR UPDATE", 2 },
+	[STMT_ACCOUNT_PENDING] = { "account_pending",
+	    "INSERT INTO portal_accounts (site_id, customer_id, status, created_at) "
+	    "VALUES ($1, $2, 'pending', $3) ON CONFLICT (site_id, customer_id) DO NOTHING", 3 },
+	[STMT_ACCOUNT_ACTIVATE] = { "account_activate",
+	    "INSERT INTO portal_accounts AS a (site_id, customer_id, status, password_hash, "
+	    "created_at, activated_at, password_changed_at) VALUES ($1, $2, 'active', $3, $4, $4, "
+	    "$4) ON CONFLICT (site_id, customer_id) DO UPDATE SET status = 'active', "
+	    "password_hash = $3, failed_count = 0, next_attempt_at = NULL, "
+	    "activated_at = COALESCE(a.activated_at, $4), password_changed_at = $4", 4 },
+	/* A wrong password: from the fourth failure on, the next attempt waits 5, 10, 20,
+	 * then 30 seconds at most ($3 now). */
+	[STMT_ACCOUNT_FAILED] = { "account_failed",
+	    "UPDATE portal_accounts SET failed_count = failed_count + 1, next_attempt_at = "
+	    "CASE WHEN failed_count + 1 < 4 THEN NULL ELSE $3::bigint + "
+	    "LEAST(30, 5 * power(2, LEAST(failed_count + 1 - 4, 10)))::bigint END "
+	    "WHERE site_id = $1 AND customer_id = $2 RETURNING failed_count", 3 },
+	[STMT_ACCOUNT_OK] = { "account_ok",
+	    "UPDATE portal_accounts SET failed_count = 0, next_attempt_at = NULL "
+	    "WHERE site_id = $1 AND customer_id = $2", 2 },
+	[STMT_CUSTOMER_PORTAL_STATE] = { "customer_portal_state",
+	    "UPDATE customers SET portal_state = $3 WHERE site_id = $1 AND id = $2 "
+	    "AND portal_state <> 'revoked'", 3 },
+	/* Every session of the customer that is live or may still be entered, ended. */
+	[STMT_PSESS_END_ALL] = { "psess_end_all",
+	    "UPDATE portal_sessions SET status = 'logged_out', logout_at = $3, "
+	    "logout_ipaddress = $4, cookie_hash = NULL WHERE site_id = $1 AND customer_id = $2 "
+	    "AND status IN ('created', 'logged_in') RETURNING id", 4 },
 };

@@ -100,7 +100,7 @@ class SignInPage(Base):
         self.assertEqual(conf["login_url"], "%s/portal/%s/login" % (self.s.base,
                                                                   self.m.site_id))
         self.assertEqual(conf["sign_in"], {"sso": True, "login_link": True,
-                                           "login_link_ttl": 900,
+                                           "login_link_ttl": 900, "password": False,
                                            "merchant_sign_in_url": None})
         r = self.m.post("/portal_configuration", {"sign_in": {"login_link_ttl": 60}})
         self.assertEqual(r.status, 400, r)
@@ -326,6 +326,166 @@ class LoginLink(Base):
         _, r = self.confirm(path)
         self.assertEqual(r.status, 303, r.text)
         self.assertEqual(r.header("location"), self.home + "/payment_methods")
+
+
+GOOD_PW = "correct horse battery staple"
+NEW_PW = "a different long passphrase"
+
+
+class Passwords(Base):
+    def setUp(self):
+        super().setUp()
+        r = self.m.post("/portal_configuration", {"sign_in": {"password": True}})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["sign_in"]["password"])
+
+    def ask_password_link(self, address, kind="signup"):
+        b = Browser(self.s)
+        page = b.get(self.home + "/login/" + kind)
+        self.assertEqual(page.status, 200, page.text)
+        return b.post_form(self.home + "/login/" + kind, {"csrf_token": pre_csrf(page.text),
+                                                          "email": address})
+
+    def password_link(self, address, kind="signup"):
+        before = len(self.mails_to(address))
+        r = self.ask_password_link(address, kind)
+        self.assertEqual(r.status, 303, r.text)
+        self.assertEqual(r.header("location"), self.home + "/login/password_sent")
+        msg = self.mail_to(address, before + 1)[-1]
+        return msg, self.link_in(msg)
+
+    def set_password(self, path, pw, b=None):
+        b = b or Browser(self.s)
+        page = b.get(path)
+        self.assertEqual(page.status, 200, page.text)
+        self.assertIn('type="password"', page.text)
+        return b, b.post_form(path, {"csrf_token": pre_csrf(page.text), "password": pw})
+
+    def sign_in(self, address, pw, b=None):
+        b = b or Browser(self.s)
+        page = b.get(self.home + "/login")
+        return b, b.post_form(self.home + "/login/password", {
+            "csrf_token": pre_csrf(page.text), "email": address, "password": pw})
+
+    def account(self, cus):
+        rows = self.s.psql("SELECT status, password_hash, failed_count FROM portal_accounts "
+                           "WHERE site_id = '%s' AND customer_id = '%s'" % (self.m.site_id,
+                                                                             cus["id"]))
+        return rows[0] if rows else None
+
+    def active(self, name="Pat Word"):
+        address = self.addr()
+        cus = self.m.customer(email=address, name=name)
+        _, (path, _) = self.password_link(address)
+        _, r = self.set_password(path, GOOD_PW)
+        self.assertEqual(r.status, 303, r.text)
+        return address, cus
+
+    def test_sign_up_is_pending_until_the_password_is_set(self):
+        address = self.addr()
+        cus = self.m.customer(email=address, name="Pen Ding")
+        page = Browser(self.s).get(self.home + "/login")
+        self.assertIn('name="password"', page.text)
+        self.assertIn("Email me a sign-in link", page.text)   # both methods on
+        msg, (path, token) = self.password_link(address)
+        self.assertEqual(msg["X-Portald-Type"], "set_password")
+        self.assertIn("Confirm your email address", str(msg["Subject"]))
+        self.assertEqual(self.account(cus)[0], "pending")
+        self.assertEqual(self.m.get("/customers/" + cus["id"]).json["portal_state"], "invited")
+        # Opening the link (GET, HEAD) changes nothing.
+        self.assertEqual(self.s.request("HEAD", path).status, 200)
+        self.assertIsNone(self.link_row(token)[0])
+        # The rules: 12 characters, not a common password, not the address.
+        b = Browser(self.s)
+        for bad, why in (("short pw 11", "12 characters"), ("password1234", "common"),
+                         (address, "email")):
+            page = b.get(path)
+            r = b.post_form(path, {"csrf_token": pre_csrf(page.text), "password": bad})
+            self.assertEqual(r.status, 400, bad)
+            self.assertIn(why, r.text)
+            self.assertIsNone(self.link_row(token)[0])
+            self.assertEqual(self.account(cus)[0], "pending")
+        b, r = self.set_password(path, GOOD_PW, b)
+        self.assertEqual(r.status, 303, r.text)
+        self.assertIn("Pen Ding", b.get(self.home).text)
+        status, phc, _ = self.account(cus)
+        self.assertEqual(status, "active")
+        self.assertTrue(phc.startswith("$argon2id$v=19$m=19456,t=2,p=1$"), phc)
+        self.assertNotIn(GOOD_PW, phc)
+        self.assertEqual(self.m.get("/customers/" + cus["id"]).json["portal_state"], "active")
+        ev = self.m.get("/events?type=portal_account.activated").json["data"]
+        self.assertEqual([e["object_id"] if "object_id" in e else e["data"]["customer_id"]
+                          for e in ev], [cus["id"]])
+        # Used once.
+        self.assertEqual(Browser(self.s).get(path).status, 410)
+        # The password signs in; a wrong one does not.
+        b2, r = self.sign_in(address, GOOD_PW)
+        self.assertEqual(r.status, 303, r.text)
+        self.assertEqual(r.header("location"), self.home)
+        self.assertEqual(b2.get(self.home).status, 200)
+        _, r = self.sign_in(address, "not the password at all")
+        self.assertEqual(r.status, 401)
+        self.assertIn("not right", r.text)
+
+    def test_unknown_address_gets_the_same_answer(self):
+        known, unknown = self.addr(), self.addr("nobody")
+        self.m.customer(email=known)
+        a, b = self.ask_password_link(known), self.ask_password_link(unknown)
+        self.assertEqual((a.status, a.header("location"), a.body),
+                         (b.status, b.header("location"), b.body))
+        _, r1 = self.sign_in(unknown, GOOD_PW)
+        _, r2 = self.sign_in(known, GOOD_PW)       # pending: no password yet
+        self.assertEqual((r1.status, r2.status), (401, 401))
+
+    def test_forgotten_password_ends_every_session(self):
+        address, cus = self.active()
+        b1, r = self.sign_in(address, GOOD_PW)
+        self.assertEqual(r.status, 303)
+        sso = self.m.session(cus["id"])
+        b2 = Browser(self.s)
+        self.assertEqual(b2.get(sso["access_url"]).status, 303)
+        self.assertEqual(b2.get(self.home).status, 200)
+        msg, (path, _) = self.password_link(address, "forgot")
+        self.assertIn("Reset your", str(msg["Subject"]))
+        b3, r = self.set_password(path, NEW_PW)
+        self.assertEqual(r.status, 303, r.text)
+        self.assertEqual(b1.get(self.home).status, 401)
+        self.assertEqual(b2.get(self.home).status, 401)
+        self.assertEqual(b3.get(self.home).status, 200)
+        self.assertEqual(self.m.get("/portal_sessions/" + sso["id"]).json["status"],
+                         "logged_out")
+        changed = [m for m in self.mail_to(address, 3) if m["X-Portald-Type"] ==
+                   "password_changed"]
+        self.assertEqual(len(changed), 1)
+        self.assertEqual(self.sign_in(address, GOOD_PW)[1].status, 401)
+        self.assertEqual(self.sign_in(address, NEW_PW)[1].status, 303)
+        # Activated once only.
+        self.assertEqual(len(self.m.get("/events?type=portal_account.activated")
+                             .json["data"]), 1)
+
+    def test_failed_attempts_slow_the_account_down_without_locking_it(self):
+        address, cus = self.active()
+        other, _ = self.active("Other Person")
+        for _ in range(4):
+            self.assertEqual(self.sign_in(address, "wrong wrong wrong")[1].status, 401)
+        # The next attempt waits, even with the right password; other accounts do not.
+        _, r = self.sign_in(address, GOOD_PW)
+        self.assertEqual(r.status, 429)
+        self.assertIsNotNone(r.header("retry-after"))
+        self.assertEqual(self.sign_in(other, GOOD_PW)[1].status, 303)
+        self.m.travel(31)
+        self.assertEqual(self.sign_in(address, GOOD_PW)[1].status, 303)
+        self.assertEqual(int(self.account(cus)[2]), 0)
+        # A login link still works whatever the counter says.
+        for _ in range(6):
+            self.sign_in(address, "wrong wrong wrong")
+        path, _ = self.login_link(address)
+        self.assertEqual(self.confirm(path)[1].status, 303)
+
+    def test_attempts_per_client_address_are_limited(self):
+        for i in range(30):
+            self.assertEqual(self.sign_in(self.addr("n%d" % i), GOOD_PW)[1].status, 401)
+        self.assertEqual(self.sign_in(self.addr("n31"), GOOD_PW)[1].status, 429)
 
 
 class Migration(unittest.TestCase):
