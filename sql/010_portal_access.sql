@@ -55,3 +55,8 @@ CREATE TABLE portal_accounts (
 	FOREIGN KEY (site_id, customer_id) REFERENCES customers (site_id, id) ON DELETE CASCADE,
 	CHECK (status <> 'active' OR password_hash IS NOT NULL)
 );
+
+-- Invitations: sent by the API, or when a subscription is created and the site says so
+-- (needs passwords: an invitation is the mail that sets the first one).
+ALTER TABLE portal_configurations ADD COLUMN invite_on_subscription boolean NOT NULL
+	DEFAULT false;

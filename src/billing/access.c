@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "billing/access.h"
+#include "billing/customers.h"
 #include "billing/notify.h"
 #include "billing/sessions.h"
 #include "billing/events.h"
@@ -26,11 +27,12 @@ access_ttl_words(long long ttl, char out[48])
 
 /* Counts a hit in bucket; *over is set when the window's hits pass max. */
 static int
-rate_hit(struct dctx *d, const char *bucket, int max, bool *over, struct derr *e)
+rate_hit_in(struct dctx *d, const char *bucket, int max, long long window, bool *over,
+    struct derr *e)
 {
 	char now[24], win[24];
 	PGresult *res = db_exec(d->db, STMT_RATE_HIT, (const char *[]){ d->site.id, bucket,
-	    buf_lltoa(d->now, now), buf_lltoa(ACCESS_LINK_WINDOW, win) });
+	    buf_lltoa(d->now, now), buf_lltoa(window, win) });
 
 	if (res == NULL)
 		return derr_db(e, d->db);
@@ -38,6 +40,12 @@ rate_hit(struct dctx *d, const char *bucket, int max, bool *over, struct derr *e
 		*over = true;
 	PQclear(res);
 	return 0;
+}
+
+static int
+rate_hit(struct dctx *d, const char *bucket, int max, bool *over, struct derr *e)
+{
+	return rate_hit_in(d, bucket, max, ACCESS_LINK_WINDOW, over, e);
 }
 
 /* The recipient's bucket: a hash of the lower-cased address, so the table holds none. */
@@ -385,7 +393,7 @@ access_password_sign_in(struct dctx *d, const struct portal_settings *s,
  * password wording). */
 static int
 password_link(struct dctx *d, const char *customer, const char *purpose, bool reset,
-    long long ttl, struct derr *e)
+    long long ttl, char hash_out[65], struct derr *e)
 {
 	const struct config *cfg = notify_config();
 	char lid[DOM_ID_MAX], token[TOKEN_MAX], hash[65], a[2][24], words[48], path[120];
@@ -410,6 +418,8 @@ password_link(struct dctx *d, const char *customer, const char *purpose, bool re
 	if (res == NULL)
 		return derr_db(e, d->db);
 	PQclear(res);
+	if (hash_out != NULL)
+		memcpy(hash_out, hash, 65);
 	snprintf(url, sizeof(url), "%s/portal/%s/link/%s", cfg->public_url, d->site.id, token);
 	access_ttl_words(ttl, words);
 	data = cJSON_CreateObject();
@@ -468,7 +478,7 @@ access_request_password_link(struct dctx *d, const struct portal_settings *s,
 		PQclear(res);
 	}
 	return password_link(d, customer, "set_password", active,
-	    active ? ACCESS_RESET_TTL : ACCESS_CONFIRM_TTL, e);
+	    active ? ACCESS_RESET_TTL : ACCESS_CONFIRM_TTL, NULL, e);
 }
 
 static int
@@ -548,8 +558,14 @@ access_set_password(struct dctx *d, const char *token, const char *pw, const cha
 	if (res == NULL)
 		return derr_db(e, d->db);
 	PQclear(res);
-	/* A new password ends every session, this browser's previous one included. */
+	/* An invitation's session is activated; then a new password ends every session,
+	 * this browser's previous one included. */
 	(void)old_session;
+	res = db_exec(d->db, STMT_PSESS_INVITE_ACCEPT, (const char *[]){ d->site.id,
+	    l.customer_id, now });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
 	if (sessions_end_all(d, l.customer_id, ip, NULL, e) != 0)
 		return -1;
 	if (!was_active && emit_activated(d, l.customer_id, e) != 0)
@@ -577,4 +593,168 @@ access_set_password(struct dctx *d, const char *token, const char *pw, const cha
 		return -1;
 	snprintf(out->path, sizeof(out->path), "%s", l.path);
 	return 0;
+}
+
+/* ---- invitations and revocation ---- */
+
+int
+access_invite(struct dctx *d, const char *customer_id, char session_id[DOM_ID_MAX],
+    bool *limited, struct derr *e)
+{
+	struct portal_settings s;
+	char bucket[96], hash[65], now[24];
+	PGresult *res;
+	bool has_email, revoked, active;
+	int rc;
+
+	session_id[0] = '\0';
+	*limited = false;
+	if ((rc = portal_settings_load(d->db, d->site.id, NULL, &s)) <= 0)
+		return rc < 0 ? derr_db(e, d->db) : derr_not_found(e, "site", d->site.id);
+	if (!s.login_password)
+		return derr_set(e, DERR_FORBIDDEN, "password_off", NULL, "Invitations set a "
+		    "password: turn on sign_in.password in the portal configuration first.");
+	res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id, customer_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return derr_not_found(e, "customer", customer_id);
+	}
+	has_email = db_val(res, 0, CUST_EMAIL) != NULL && db_val(res, 0, CUST_EMAIL)[0] != '\0';
+	revoked = strcmp(db_val(res, 0, CUST_PORTAL_STATE), "revoked") == 0;
+	PQclear(res);
+	if (revoked)
+		return derr_set(e, DERR_CONFLICT, "access_revoked", "customer_id",
+		    "The customer's portal access is revoked; restore it first.");
+	if (!has_email)
+		return derr_set(e, DERR_INVALID, "customer_email_missing", "customer_id",
+		    "The customer has no email address to invite.");
+	res = db_exec(d->db, STMT_ACCOUNT_GET, (const char *[]){ d->site.id, customer_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	active = PQntuples(res) == 1 && strcmp(db_val(res, 0, 0), "active") == 0;
+	PQclear(res);
+	if (active)
+		return derr_set(e, DERR_CONFLICT, "portal_account_active", "customer_id",
+		    "The customer has set a password already.");
+	{
+		bool over = false;
+
+		snprintf(bucket, sizeof(bucket), "invite:%.64s", customer_id);
+		if (rate_hit_in(d, bucket, ACCESS_INVITE_MAX, ACCESS_INVITE_WINDOW, &over, e) != 0)
+			return -1;
+		if (over) {
+			*limited = true;
+			return 0;
+		}
+	}
+	res = db_exec(d->db, STMT_ACCOUNT_PENDING, (const char *[]){ d->site.id, customer_id,
+	    buf_lltoa(d->now, now) });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	res = db_exec(d->db, STMT_CUSTOMER_PORTAL_STATE, (const char *[]){ d->site.id,
+	    customer_id, "invited" });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	if (password_link(d, customer_id, "invitation", false, ACCESS_INVITE_TTL, hash, e) != 0)
+		return -1;
+	return sessions_invite(d, customer_id, hash, d->now + ACCESS_INVITE_TTL,
+	    s.website_url, session_id, e);
+}
+
+int
+access_on_event(struct dctx *d, const char *type, const char *data, struct derr *e)
+{
+	struct portal_settings s;
+	char customer[DOM_ID_MAX] = "", sid[DOM_ID_MAX];
+	PGresult *res;
+	cJSON *o;
+	bool limited, fresh;
+	int rc;
+
+	if (strcmp(type, "subscription.created") != 0)
+		return 0;
+	if ((rc = portal_settings_load(d->db, d->site.id, NULL, &s)) <= 0)
+		return rc < 0 ? derr_db(e, d->db) : 0;
+	if (!s.invite_on_subscription || !s.login_password)
+		return 0;
+	o = cJSON_Parse(data);
+	if (json_str(o, "customer_id") != NULL)
+		snprintf(customer, sizeof(customer), "%s", json_str(o, "customer_id"));
+	cJSON_Delete(o);
+	if (customer[0] == '\0')
+		return 0;
+	/* Only a customer with no portal account yet: a second subscription invites nobody. */
+	res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id, customer });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	fresh = PQntuples(res) == 1 && strcmp(db_val(res, 0, CUST_PORTAL_STATE), "none") == 0 &&
+	    db_val(res, 0, CUST_EMAIL) != NULL && db_val(res, 0, CUST_EMAIL)[0] != '\0';
+	PQclear(res);
+	if (!fresh)
+		return 0;
+	if (access_invite(d, customer, sid, &limited, e) != 0)
+		return e->kind == DERR_UNAVAILABLE || e->kind == DERR_INTERNAL ? -1 : 0;
+	return 0;
+}
+
+int
+access_revoke(struct dctx *d, const char *customer_id, struct derr *e)
+{
+	char now[24];
+	struct buf data;
+	struct jw w;
+	PGresult *res;
+	int n, links, rc;
+
+	res = db_exec(d->db, STMT_CUSTOMER_REVOKE, (const char *[]){ d->site.id, customer_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n != 1)
+		return derr_not_found(e, "customer", customer_id);
+	if (sessions_end_all(d, customer_id, NULL, &n, e) != 0)
+		return -1;
+	res = db_exec(d->db, STMT_MAIL_LINKS_END, (const char *[]){ d->site.id, customer_id,
+	    buf_lltoa(d->now, now) });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	links = PQntuples(res);
+	PQclear(res);
+	buf_init(&data);
+	jw_init(&w, &data);
+	jw_obj_begin(&w, NULL);
+	jw_str(&w, "object", "portal_access");
+	jw_str(&w, "customer_id", customer_id);
+	jw_str(&w, "status", "revoked");
+	jw_int(&w, "sessions_ended", n);
+	jw_int(&w, "links_ended", links);
+	jw_int(&w, "revoked_at", d->now);
+	jw_obj_end(&w);
+	rc = events_emit(d, "portal_access.revoked", customer_id, data.data, e);
+	buf_free(&data);
+	return rc;
+}
+
+int
+access_restore(struct dctx *d, const char *customer_id, struct derr *e)
+{
+	PGresult *res = db_exec(d->db, STMT_CUSTOMER_RESTORE, (const char *[]){ d->site.id,
+	    customer_id });
+	int n;
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 1)
+		return 0;
+	if (customers_exists(d, customer_id, e) != 0)
+		return -1;
+	return derr_set(e, DERR_CONFLICT, "access_not_revoked", "customer_id",
+	    "The customer's portal access is not revoked.");
 }

@@ -107,6 +107,28 @@ int	access_set_password(struct dctx *d, const char *token, const char *pw, const
 /* Whether a link's purpose sets a password (its page shows a password form). */
 bool	access_link_sets_password(const struct access_link *l);
 
+/* ---- invitations and revocation ---- */
+#define ACCESS_INVITE_TTL	(7 * 86400)	/* an invitation's link */
+#define ACCESS_INVITE_MAX	5		/* invitations (and resends) per customer ... */
+#define ACCESS_INVITE_WINDOW	1800		/* ... per 30 minutes */
+
+/* Invites the customer (the site must have passwords on: DERR_FORBIDDEN "password_off"):
+ * the account becomes pending (portal_state invited), an invitation mail carries a link
+ * to set the password, and a portal session with status not_yet_activated stands for it
+ * (session_id; activated when the password is set). Sending again is a resend; more than
+ * 5 in 30 minutes sets *limited and sends nothing. A revoked customer, one without an
+ * address or one whose password is set already is refused (409, 400, 409). */
+int	access_invite(struct dctx *d, const char *customer_id, char session_id[DOM_ID_MAX],
+	    bool *limited, struct derr *e);
+/* events_emit's hook: subscription.created invites the customer when the site says so
+ * (sign_in.invite_on_subscription) and the customer has no portal account yet. */
+int	access_on_event(struct dctx *d, const char *type, const char *data, struct derr *e);
+/* Revokes the customer's portal access at once: every session ended, every mailed link
+ * unusable, no new sign-in until restored. Emits portal_access.revoked. */
+int	access_revoke(struct dctx *d, const char *customer_id, struct derr *e);
+/* Lets a revoked customer in again (portal_state active with a password, else none). */
+int	access_restore(struct dctx *d, const char *customer_id, struct derr *e);
+
 /* "in 15 minutes", "in 2 hours": a lifetime as the mails say it (out: 48 bytes). */
 void	access_ttl_words(long long ttl, char out[48]);
 

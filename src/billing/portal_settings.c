@@ -79,6 +79,7 @@ const struct field portal_sign_in_fields[] = {
 	{ .name = "login_link", .type = FT_BOOL },
 	{ .name = "login_link_ttl", .type = FT_INT, .min = 300, .max = 86400 },
 	{ .name = "password", .type = FT_BOOL },
+	{ .name = "invite_on_subscription", .type = FT_BOOL },
 	{ .name = "merchant_sign_in_url", .type = FT_STRING, .max_len = 2048, .nullable = true,
 	  .check = check_url_or_empty },
 	{ .name = NULL }
@@ -186,6 +187,7 @@ from_row(PGresult *r, struct portal_settings *s)
 	copy(s->merchant_sign_in_url, sizeof(s->merchant_sign_in_url),
 	    db_val(r, 0, PC_SIGN_IN_URL));
 	s->login_password = is_true(db_val(r, 0, PC_LOGIN_PASSWORD));
+	s->invite_on_subscription = is_true(db_val(r, 0, PC_INVITE_ON_SUB));
 	color_palette(s->brand_color, &s->palette);
 }
 
@@ -403,7 +405,7 @@ save(struct dctx *d, const struct portal_settings *s)
 {
 	char plans[PORTAL_MAX_PLANS * 72] = "", days[24], idle[24], abs[24], now[24], ttl[24];
 	char *reasons = reasons_json(s);
-	const char *p[31];
+	const char *p[32];
 	PGresult *res;
 
 	for (int i = 0; i < s->n_change_plan_plans; i++)
@@ -441,6 +443,7 @@ save(struct dctx *d, const struct portal_settings *s)
 	p[28] = buf_lltoa(s->login_link_ttl, ttl);
 	p[29] = s->merchant_sign_in_url[0] ? s->merchant_sign_in_url : NULL;
 	p[30] = s->login_password ? "true" : "false";
+	p[31] = s->invite_on_subscription ? "true" : "false";
 	res = db_exec(d->db, STMT_PCONF_SAVE, p);
 	cJSON_free(reasons);
 	if (res == NULL)
@@ -572,6 +575,7 @@ portal_config_update(struct dctx *d, const cJSON *changes, const char *public_ur
 	if (cJSON_IsObject(v)) {
 		set_bool(v, "login_link", &s.login_link);
 		set_bool(v, "password", &s.login_password);
+		set_bool(v, "invite_on_subscription", &s.invite_on_subscription);
 		s.login_link_ttl = (int)json_int(v, "login_link_ttl", s.login_link_ttl);
 		if (take_url(v, "merchant_sign_in_url", s.merchant_sign_in_url,
 		    sizeof(s.merchant_sign_in_url), e) != 0)
@@ -581,6 +585,11 @@ portal_config_update(struct dctx *d, const cJSON *changes, const char *public_ur
 	if (v != NULL && (portal_settings_check_plans(d, v, "features.change_plan_plans",
 	    e) != 0 || portal_settings_apply(&s, v, e) != 0))
 		return -1;
+	if (s.invite_on_subscription && !s.login_password) {
+		derr_set(e, DERR_INVALID, "parameter_invalid", "sign_in.invite_on_subscription",
+		    "invite_on_subscription needs sign_in.password: an invitation sets a password");
+		return -1;
+	}
 	if (s.cancel_reason == PORTAL_REASON_REQUIRED && s.n_cancel_reasons == 0) {
 		derr_set(e, DERR_INVALID, "parameter_invalid", "features.cancel_reason",
 		    "cancel_reason cannot be \"required\" without cancel_reasons to choose from");
@@ -790,6 +799,7 @@ portal_config_write(struct jw *w, const struct portal_settings *s, const char *p
 	jw_bool(w, "login_link", s->login_link);
 	jw_int(w, "login_link_ttl", s->login_link_ttl);
 	jw_bool(w, "password", s->login_password);
+	jw_bool(w, "invite_on_subscription", s->invite_on_subscription);
 	jw_url(w, "merchant_sign_in_url", s->merchant_sign_in_url);
 	jw_obj_end(w);
 	jw_str(w, "custom_host", s->custom_host[0] ? s->custom_host : NULL);

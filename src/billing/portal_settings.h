@@ -83,6 +83,7 @@ struct portal_settings {
 	int		login_link_ttl;		/* its lifetime, seconds */
 	char		merchant_sign_in_url[PORTAL_URL_MAX + 1];	/* "" : website_url */
 	bool		login_password;		/* a password, set by a mailed link */
+	bool		invite_on_subscription;	/* invite a new subscription's customer */
 };
 
 /* The validation table of the switches: the configuration's `features` object and a

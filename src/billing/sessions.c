@@ -78,6 +78,15 @@ sessions_create(struct dctx *d, const struct session_req *r, char id[DOM_ID_MAX]
 
 	if (check_extras(d, r, e) != 0)
 		return -1;
+	/* Revoked access stays revoked: not even the merchant's backend signs them in. */
+	res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id, r->customer_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res) == 1 && strcmp(db_val(res, 0, CUST_PORTAL_STATE), "revoked") == 0;
+	PQclear(res);
+	if (n)
+		return derr_set(e, DERR_FORBIDDEN, "access_revoked", "customer_id",
+		    "The customer's portal access is revoked.");
 	if (dom_new_id("ps", id, e) != 0)
 		return -1;
 	if (token_new(d->site.id, id, token, TOKEN_MAX, hash) != 0)
@@ -258,4 +267,26 @@ sessions_end_all(struct dctx *d, const char *customer_id, const char *ip, int *n
 		if (emit(d, "portal_session.logged_out", ids[i], e) != 0)
 			return -1;
 	return 0;
+}
+
+int
+sessions_invite(struct dctx *d, const char *customer_id, const char *token_hash,
+    long long expires, const char *redirect_url, char id[DOM_ID_MAX], struct derr *e)
+{
+	char now[24], exp[24];
+	PGresult *res;
+	int n;
+
+	if (dom_new_id("ps", id, e) != 0)
+		return -1;
+	res = db_exec(d->db, STMT_PSESS_INVITE, (const char *[]){ d->site.id, id, customer_id,
+	    token_hash, redirect_url ? redirect_url : "", buf_lltoa(d->now, now),
+	    buf_lltoa(expires, exp) });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0)
+		return derr_not_found(e, "customer", customer_id);
+	return emit(d, "portal_session.created", id, e);
 }

@@ -41,6 +41,10 @@ int	sessions_sign_in(struct dctx *d, const char *customer_id, const char *method
 	    const char *ip, const char *redirect_url, char id[DOM_ID_MAX],
 	    char cookie[TOKEN_MAX], struct derr *e);
 
+/* An invitation's session: status not_yet_activated, its token hash the invitation
+ * link's, until expires. Emits portal_session.created. */
+int	sessions_invite(struct dctx *d, const char *customer_id, const char *token_hash,
+	    long long expires, const char *redirect_url, char id[DOM_ID_MAX], struct derr *e);
 /* Ends every session of the customer that is signed in or may still be entered (a
  * password change, revoked access), each with portal_session.logged_out. *n (may be NULL)
  * receives how many. */

@@ -79,7 +79,8 @@
 	"trial_ending_days, renewal_reminder_days, updated_at"
 #define PSESS_COLS \
 	"id, customer_id, redirect_url, forward_url, features::text, status, created_at, " \
-	"expires_at, login_at, logout_at, login_ipaddress, logout_ipaddress, token_hash, flow::text"
+	"expires_at, login_at, logout_at, login_ipaddress, logout_ipaddress, token_hash, flow::text, " \
+	"login_method"
 /* A site's portal configuration, with its site and logo (see enum pconf_col). */
 #define PCONF_COLS \
 	"s.id, s.name, s.mode, s.clock_offset, c.business_name, c.website_url, c.brand_color, " \
@@ -90,7 +91,7 @@
 	"c.downgrades_at_end_of_term, c.pause_subscription, c.pause_max_days, " \
 	"c.reactivate_subscription, c.session_idle_timeout, c.session_absolute_timeout, " \
 	"c.updated_at, l.sha256, l.width, l.height, s.portal_host, c.login_link, " \
-	"c.login_link_ttl, c.merchant_sign_in_url, c.login_password"
+	"c.login_link_ttl, c.merchant_sign_in_url, c.login_password, c.invite_on_subscription"
 #define PCONF_FROM \
 	" FROM portal_configurations c JOIN sites s ON s.id = c.site_id " \
 	"LEFT JOIN portal_logos l ON l.site_id = c.site_id "
@@ -993,7 +994,7 @@ const struct stmt stmts[STMT__MAX] = {
 	    "pause_subscription = $22, pause_max_days = $23, reactivate_subscription = $24, "
 	    "session_idle_timeout = $25, session_absolute_timeout = $26, updated_at = $27, "
 	    "login_link = $28, login_link_ttl = $29, merchant_sign_in_url = $30, "
-	    "login_password = $31 WHERE site_id = $1", 31 },
+	    "login_password = $31, invite_on_subscription = $32 WHERE site_id = $1", 32 },
 	/* A site the previous release created during a rolling upgrade has no row yet: it gets
 	 * the defaults the first time its configuration is read. */
 	[STMT_PCONF_ENSURE] = { "pconf_ensure",
@@ -1137,5 +1138,36 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_PSESS_END_ALL] = { "psess_end_all",
 	    "UPDATE portal_sessions SET status = 'logged_out', logout_at = $3, "
 	    "logout_ipaddress = $4, cookie_hash = NULL WHERE site_id = $1 AND customer_id = $2 "
-	    "AND status IN ('created', 'logged_in') RETURNING id", 4 },
+	    "AND status IN ('created', 'logged_in', 'not_yet_activated') RETURNING id", 4 },
+	/* Invitations: a session that is not yet activated, tied to the invitation link by
+	 * its token's hash, activated when the invitation's password is set. */
+	[STMT_PSESS_INVITE] = { "psess_invite",
+	    "INSERT INTO portal_sessions (site_id, id, customer_id, token_hash, redirect_url, "
+	    "status, created_at, expires_at, login_method) SELECT $1, $2, c.id, $4, $5, "
+	    "'not_yet_activated', $6, $7, 'password' FROM customers c WHERE c.site_id = $1 "
+	    "AND c.id = $3 RETURNING " PSESS_COLS, 7 },
+	[STMT_PSESS_INVITE_ACCEPT] = { "psess_invite_accept",
+	    "UPDATE portal_sessions SET status = 'activated', login_at = $3 WHERE site_id = $1 "
+	    "AND customer_id = $2 AND status = 'not_yet_activated' RETURNING id", 3 },
+	/* A customer's portal sessions, newest first (keyset: created_at, id). */
+	[STMT_PSESS_LIST_FIRST] = { "psess_list_first",
+	    "SELECT " PSESS_COLS " FROM portal_sessions WHERE site_id = $1 AND customer_id = $3 "
+	    "ORDER BY created_at DESC, id DESC LIMIT $2", 3 },
+	[STMT_PSESS_LIST_AFTER] = { "psess_list_after",
+	    "SELECT " PSESS_COLS " FROM portal_sessions WHERE site_id = $1 AND customer_id = $3 "
+	    "AND (created_at, id) < ($4::bigint, $5) ORDER BY created_at DESC, id DESC LIMIT $2",
+	    5 },
+	[STMT_CUSTOMER_REVOKE] = { "customer_revoke",
+	    "UPDATE customers SET portal_state = 'revoked' WHERE site_id = $1 AND id = $2 "
+	    "RETURNING id", 2 },
+	/* Restored: active again when the account has a password, else none. */
+	[STMT_CUSTOMER_RESTORE] = { "customer_restore",
+	    "UPDATE customers SET portal_state = CASE WHEN EXISTS (SELECT 1 FROM portal_accounts "
+	    "a WHERE a.site_id = $1 AND a.customer_id = $2 AND a.status = 'active') THEN 'active' "
+	    "ELSE 'none' END WHERE site_id = $1 AND id = $2 AND portal_state = 'revoked' "
+	    "RETURNING portal_state", 2 },
+	/* Every link of the customer not used yet stops working now. */
+	[STMT_MAIL_LINKS_END] = { "mail_links_end",
+	    "UPDATE mail_links SET used_at = $3 WHERE site_id = $1 AND customer_id = $2 "
+	    "AND used_at IS NULL RETURNING id", 3 },
 };

@@ -101,6 +101,7 @@ class SignInPage(Base):
                                                                   self.m.site_id))
         self.assertEqual(conf["sign_in"], {"sso": True, "login_link": True,
                                            "login_link_ttl": 900, "password": False,
+                                           "invite_on_subscription": False,
                                            "merchant_sign_in_url": None})
         r = self.m.post("/portal_configuration", {"sign_in": {"login_link_ttl": 60}})
         self.assertEqual(r.status, 400, r)
@@ -332,7 +333,7 @@ GOOD_PW = "correct horse battery staple"
 NEW_PW = "a different long passphrase"
 
 
-class Passwords(Base):
+class PasswordBase(Base):
     def setUp(self):
         super().setUp()
         r = self.m.post("/portal_configuration", {"sign_in": {"password": True}})
@@ -381,6 +382,9 @@ class Passwords(Base):
         self.assertEqual(r.status, 303, r.text)
         return address, cus
 
+
+
+class Passwords(PasswordBase):
     def test_sign_up_is_pending_until_the_password_is_set(self):
         address = self.addr()
         cus = self.m.customer(email=address, name="Pen Ding")
@@ -486,6 +490,157 @@ class Passwords(Base):
         for i in range(30):
             self.assertEqual(self.sign_in(self.addr("n%d" % i), GOOD_PW)[1].status, 401)
         self.assertEqual(self.sign_in(self.addr("n31"), GOOD_PW)[1].status, 429)
+
+
+class Access(PasswordBase):
+    """Invitations, revocation and the list of a customer's sessions (passwords on)."""
+
+    def invite(self, cus):
+        return self.m.post("/customers/%s/portal_invitations" % cus["id"])
+
+    def test_invitation_is_not_yet_activated_until_the_password_is_set(self):
+        address = self.addr()
+        cus = self.m.customer(email=address, name="In Vitee")
+        r = self.invite(cus)
+        self.assertEqual(r.status, 200, r)
+        sess = r.json
+        self.assertEqual((sess["object"], sess["status"], sess["customer_id"]),
+                         ("portal_session", "not_yet_activated", cus["id"]))
+        self.assertEqual(self.m.get("/customers/" + cus["id"]).json["portal_state"], "invited")
+        [msg] = self.mail_to(address)
+        self.assertEqual(msg["X-Portald-Type"], "invitation")
+        path, token = self.link_in(msg)
+        self.assertEqual(self.link_row(token)[2], "invitation")
+        b, r = self.set_password(path, GOOD_PW)
+        self.assertEqual(r.status, 303, r.text)
+        self.assertIn("In Vitee", b.get(self.home).text)
+        self.assertEqual(self.m.get("/portal_sessions/" + sess["id"]).json["status"],
+                         "activated")
+        self.assertEqual(self.account(cus)[0], "active")
+        self.assertEqual(len(self.m.get("/events?type=portal_account.activated")
+                             .json["data"]), 1)
+        # Invited once active: refused.
+        self.assertEqual(self.invite(cus).status, 409)
+
+    def test_resend_at_most_five_times_in_thirty_minutes(self):
+        cus = self.m.customer(email=self.addr(), name="Re Send")
+        for _ in range(5):
+            self.assertEqual(self.invite(cus).status, 200)
+        r = self.invite(cus)
+        self.assertEqual(r.status, 429, r)
+        self.assertEqual(r.json["error"]["code"], "rate_limited")
+        self.m.travel(1801)
+        self.assertEqual(self.invite(cus).status, 200)
+
+    def test_invitations_need_passwords_and_an_address(self):
+        nomail = self.m.customer(name="No Mail")
+        self.assertEqual(self.invite(nomail).status, 400)
+        self.assertEqual(self.invite({"id": "cus_nobody"}).status, 404)
+        self.m.post("/portal_configuration", {"sign_in": {"password": False}})
+        cus = self.m.customer(email=self.addr())
+        r = self.invite(cus)
+        self.assertEqual(r.status, 403, r)
+
+    def test_a_new_subscription_invites_when_the_site_says_so(self):
+        r = self.m.post("/portal_configuration", {"sign_in": {"invite_on_subscription": True}})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["sign_in"]["invite_on_subscription"])
+        self.m.post("/plans", {"id": "basic", "name": "Basic", "amount": 1000,
+                               "currency": "USD", "interval": "month", "trial_days": 14})
+        address = self.addr()
+        cus = self.m.customer(email=address, name="Auto Invite")
+        for _ in range(2):
+            r = self.m.post("/subscriptions", {"customer_id": cus["id"], "plan_id": "basic"})
+            self.assertEqual(r.status, 200, r)
+        [msg] = self.mail_to(address)
+        self.assertEqual(msg["X-Portald-Type"], "invitation")
+        time.sleep(1)
+        self.assertEqual(len([m for m in self.outbox() if m["type"] == "invitation"]), 1)
+        self.assertEqual(self.m.get("/customers/" + cus["id"]).json["portal_state"], "invited")
+        # Switched off: no invitation.
+        self.m.post("/portal_configuration", {"sign_in": {"invite_on_subscription": False}})
+        other = self.m.customer(email=self.addr())
+        self.m.post("/subscriptions", {"customer_id": other["id"], "plan_id": "basic"})
+        self.assertEqual(self.m.get("/customers/" + other["id"]).json["portal_state"], "none")
+        # invite_on_subscription needs passwords.
+        r = self.m.post("/portal_configuration", {"sign_in": {"password": False,
+                                                              "invite_on_subscription": True}})
+        self.assertEqual(r.status, 400)
+
+    def test_revoke_ends_live_sessions_and_links_at_once(self):
+        address, cus = self.active("Re Voked")
+        b_pw, r = self.sign_in(address, GOOD_PW)
+        self.assertEqual(r.status, 303)
+        sso = self.m.session(cus["id"])
+        b_sso = Browser(self.s)
+        self.assertEqual(b_sso.get(sso["access_url"]).status, 303)
+        unused = self.m.session(cus["id"])           # an access URL not opened yet
+        path, token = self.login_link(address)        # a mailed link not used yet
+        for b in (b_pw, b_sso):
+            self.assertEqual(b.get(self.home).status, 200)
+        r = self.m.post("/customers/%s/portal_access/revoke" % cus["id"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["portal_state"], "revoked")
+        for b in (b_pw, b_sso):
+            self.assertEqual(b.get(self.home).status, 401)
+        self.assertEqual(Browser(self.s).get(unused["access_url"]).status, 410)
+        self.assertEqual(Browser(self.s).get(path).status, 410)
+        self.assertIsNotNone(self.link_row(token)[0])
+        ev = self.m.get("/events?type=portal_access.revoked").json["data"]
+        self.assertEqual(len(ev), 1)
+        self.assertEqual(ev[0]["data"]["customer_id"], cus["id"])
+        # The set-password sign-in, the password one, the SSO one and the unopened one.
+        self.assertEqual(ev[0]["data"]["sessions_ended"], 4)
+        # No way back in: no link mailed (same answer), no password, no new SSO session.
+        before = len(self.mails_to(address))
+        self.assertEqual(self.ask_link(address).status, 303)
+        self.assertEqual(self.sign_in(address, GOOD_PW)[1].status, 401)
+        r = self.m.post("/portal_sessions", {"customer_id": cus["id"],
+                                             "redirect_url": "https://shop.example/"})
+        self.assertEqual(r.status, 403, r)
+        time.sleep(1.5)
+        self.assertEqual(len(self.mails_to(address)), before)
+        # Restored: the password works again.
+        r = self.m.post("/customers/%s/portal_access/restore" % cus["id"])
+        self.assertEqual((r.status, r.json["portal_state"]), (200, "active"))
+        self.assertEqual(self.sign_in(address, GOOD_PW)[1].status, 303)
+        self.assertEqual(self.m.post("/customers/%s/portal_access/restore" % cus["id"])
+                         .status, 409)
+
+    def test_portalctl_revokes_too(self):
+        cus = self.m.customer(email=self.addr(), name="Ctl Revoke")
+        sso = self.m.session(cus["id"])
+        b = Browser(self.s)
+        self.assertEqual(b.get(sso["access_url"]).status, 303)
+        out = self.s.portalctl("portal-access", self.m.site_id, cus["id"], "revoke")
+        self.assertEqual(out["portal_state"], "revoked")
+        self.assertEqual(b.get(self.home).status, 401)
+        ev = self.m.get("/events?type=portal_access.revoked").json["data"]
+        self.assertEqual(ev[0]["actor"]["type"], "admin")
+        out = self.s.portalctl("portal-access", self.m.site_id, cus["id"], "restore")
+        self.assertEqual(out["portal_state"], "none")
+
+    def test_a_customers_portal_sessions_are_listed(self):
+        address, cus = self.active("Lis Ted")
+        self.m.session(cus["id"])
+        self.assertEqual(self.sign_in(address, GOOD_PW)[1].status, 303)
+        other = self.m.customer(email=self.addr())
+        self.m.session(other["id"])
+        r = self.m.get("/customers/%s/portal_sessions" % cus["id"])
+        self.assertEqual(r.status, 200, r)
+        data = r.json["data"]
+        # set-password sign-in, SSO session, password sign-in: all this customer's.
+        self.assertEqual(len(data), 3)
+        self.assertTrue(all(d["customer_id"] == cus["id"] for d in data))
+        self.assertEqual(sorted(d["login_method"] for d in data),
+                         ["password", "password", "sso"])
+        page = self.m.get("/customers/%s/portal_sessions?limit=2" % cus["id"]).json
+        self.assertTrue(page["has_more"])
+        rest = self.m.get("/customers/%s/portal_sessions?limit=2&starting_after=%s" % (
+            cus["id"], page["data"][-1]["id"])).json
+        self.assertEqual([d["id"] for d in page["data"] + rest["data"]],
+                         [d["id"] for d in data])
+        self.assertEqual(self.m.get("/customers/cus_nobody/portal_sessions").status, 404)
 
 
 class Migration(unittest.TestCase):
