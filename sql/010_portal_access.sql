@@ -60,3 +60,24 @@ CREATE TABLE portal_accounts (
 -- (needs passwords: an invitation is the mail that sets the first one).
 ALTER TABLE portal_configurations ADD COLUMN invite_on_subscription boolean NOT NULL
 	DEFAULT false;
+
+-- Management links: a long-lived personal link per customer, derived by HMAC under the
+-- server key from (site, customer, generation, created_at) and never stored; this row
+-- keeps only what the API shows about it. Regenerating bumps the generation, which
+-- invalidates the old link. email_verification: a management link opened in a browser
+-- that has not signed in by email before asks for a login link first.
+ALTER TABLE portal_configurations ADD COLUMN management_link_ttl integer NOT NULL
+	DEFAULT 5616000 CHECK (management_link_ttl BETWEEN 3600 AND 31536000);
+ALTER TABLE portal_configurations ADD COLUMN email_verification boolean NOT NULL
+	DEFAULT true;
+CREATE TABLE portal_management_links (
+	site_id			text NOT NULL,
+	customer_id		text NOT NULL,
+	generation		integer NOT NULL,
+	created_at		bigint NOT NULL,
+	expires_at		bigint NOT NULL,
+	fetch_count		integer NOT NULL DEFAULT 0,
+	new_link_available_at	bigint NOT NULL,
+	PRIMARY KEY (site_id, customer_id),
+	FOREIGN KEY (site_id, customer_id) REFERENCES customers (site_id, id) ON DELETE CASCADE
+);

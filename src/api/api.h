@@ -87,6 +87,8 @@ void	h_portal_invite(struct ctx *c);
 void	h_portal_revoke(struct ctx *c);
 void	h_portal_restore(struct ctx *c);
 void	h_customer_psess_list(struct ctx *c);
+void	h_mlink_get(struct ctx *c);
+void	h_mlink_regenerate(struct ctx *c);
 void	h_time_machine_get(struct ctx *c);
 void	h_time_machine_travel(struct ctx *c);
 void	h_plan_create(struct ctx *c);

@@ -725,6 +725,10 @@ access_revoke(struct dctx *d, const char *customer_id, struct derr *e)
 		return derr_db(e, d->db);
 	links = PQntuples(res);
 	PQclear(res);
+	res = db_exec(d->db, STMT_MLINK_BUMP, (const char *[]){ d->site.id, customer_id, now });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
 	buf_init(&data);
 	jw_init(&w, &data);
 	jw_obj_begin(&w, NULL);
@@ -757,4 +761,154 @@ access_restore(struct dctx *d, const char *customer_id, struct derr *e)
 		return -1;
 	return derr_set(e, DERR_CONFLICT, "access_not_revoked", "customer_id",
 	    "The customer's portal access is not revoked.");
+}
+
+/* ---- management links ---- */
+
+/* The token "<customer>.<generation>.<mac>": mac is base64url of the HMAC. */
+static int
+mlink_mac(struct dctx *d, const char *customer, const char *generation,
+    const char *created_at, char out[48])
+{
+	unsigned char mac[32];
+	char msg[256];
+
+	if (d->secrets == NULL)
+		return -1;
+	snprintf(msg, sizeof(msg), "%s\n%s\n%s\n%s", d->site.id, customer, generation,
+	    created_at);
+	if (secrets_derive(d->secrets, "portal management link v1", msg, strlen(msg), mac) != 0)
+		return -1;
+	crypto_b64url(mac, sizeof(mac), out, 48);
+	return 0;
+}
+
+int
+access_mlink_read(struct dctx *d, const char *customer_id, bool regenerate,
+    const char *base_url, struct access_mlink *out, bool *limited, struct derr *e)
+{
+	struct portal_settings s;
+	char now[24], ttl[24], renew[24], mac[48];
+	PGresult *res;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	*limited = false;
+	if ((rc = portal_settings_load(d->db, d->site.id, NULL, &s)) <= 0)
+		return rc < 0 ? derr_db(e, d->db) : derr_not_found(e, "site", d->site.id);
+	res = db_exec(d->db, STMT_MLINK_READ, (const char *[]){ d->site.id, customer_id,
+	    buf_lltoa(d->now, now), buf_lltoa(s.management_link_ttl, ttl),
+	    buf_lltoa(ACCESS_MLINK_RENEW, renew), regenerate ? "true" : "false" });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return derr_not_found(e, "customer", customer_id);
+	}
+	out->created_at = db_ll(res, 0, 1, 0);
+	out->expires_at = db_ll(res, 0, 2, 0);
+	out->fetch_count = (int)db_ll(res, 0, 3, 0);
+	out->new_link_available_at = db_ll(res, 0, 4, 0);
+	if (mlink_mac(d, customer_id, db_val(res, 0, 0), db_val(res, 0, 1), mac) != 0) {
+		PQclear(res);
+		return derr_set(e, DERR_INTERNAL, "internal_error", NULL,
+		    "No server key to derive the management link with.");
+	}
+	snprintf(out->url, sizeof(out->url), "%s/portal/%s/manage/%s.%s.%s", base_url,
+	    d->site.id, customer_id, db_val(res, 0, 0), mac);
+	PQclear(res);
+	if (out->fetch_count > ACCESS_MLINK_READS && d->now < out->new_link_available_at)
+		*limited = true;
+	return 0;
+}
+
+int
+access_mlink_check(struct dctx *d, const char *token, char customer[DOM_ID_MAX],
+    struct derr *e)
+{
+	char copy[256], *gen, *mac, want[48];
+	PGresult *res;
+	bool ok, expired, revoked = false;
+
+	customer[0] = '\0';
+	if (strlen(token) >= sizeof(copy))
+		return invalid(e);
+	snprintf(copy, sizeof(copy), "%s", token);
+	if ((gen = strchr(copy, '.')) == NULL || (mac = strchr(gen + 1, '.')) == NULL)
+		return invalid(e);
+	*gen++ = '\0';
+	*mac++ = '\0';
+	if (check_id(copy) != NULL || strlen(mac) != 43)
+		return invalid(e);
+	res = db_exec(d->db, STMT_MLINK_GET, (const char *[]){ d->site.id, copy });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	ok = PQntuples(res) == 1 && strcmp(db_val(res, 0, 0), gen) == 0 &&
+	    mlink_mac(d, copy, db_val(res, 0, 0), db_val(res, 0, 1), want) == 0 &&
+	    strlen(want) == 43 && crypto_equal(want, mac, 43);
+	expired = ok && db_ll(res, 0, 2, 0) <= d->now;
+	PQclear(res);
+	if (!ok)
+		return invalid(e);
+	if (expired)
+		return derr_set(e, DERR_CONFLICT, "link_expired", "token",
+		    "The management link has expired.");
+	res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id, copy });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	revoked = PQntuples(res) != 1 ||
+	    strcmp(db_val(res, 0, CUST_PORTAL_STATE), "revoked") == 0;
+	PQclear(res);
+	if (revoked)
+		return derr_set(e, DERR_FORBIDDEN, "access_revoked", "token",
+		    "The customer's portal access is revoked.");
+	snprintf(customer, DOM_ID_MAX, "%.*s", DOM_ID_MAX - 1, copy);
+	return 0;
+}
+
+int
+access_mlink_use(struct dctx *d, const char *token, const char *ip,
+    const char *redirect_url, const char *old_session, struct access_signin *out,
+    struct derr *e)
+{
+	char customer[DOM_ID_MAX];
+
+	memset(out, 0, sizeof(*out));
+	if (access_mlink_check(d, token, customer, e) != 0)
+		return -1;
+	if (old_session != NULL && sessions_logout(d, old_session, ip, e) != 0 &&
+	    e->kind != DERR_NOT_FOUND)
+		return -1;
+	if (sessions_sign_in(d, customer, "management_link", ip, redirect_url, out->session_id,
+	    out->cookie, e) != 0)
+		return -1;
+	snprintf(out->path, sizeof(out->path), "/portal/%s", d->site.id);
+	return 0;
+}
+
+int
+access_verified_value(struct dctx *d, const char *customer_id, char out[160])
+{
+	unsigned char mac[32];
+	char msg[160], b64[48];
+
+	out[0] = '\0';
+	if (d->secrets == NULL)
+		return -1;
+	snprintf(msg, sizeof(msg), "%s\n%s", d->site.id, customer_id);
+	if (secrets_derive(d->secrets, "portal verified browser v1", msg, strlen(msg),
+	    mac) != 0)
+		return -1;
+	crypto_b64url(mac, sizeof(mac), b64, sizeof(b64));
+	snprintf(out, 160, "%.72s.%s", customer_id, b64);
+	return 0;
+}
+
+bool
+access_verified_ok(struct dctx *d, const char *value, const char *customer_id)
+{
+	char want[160];
+
+	return value != NULL && access_verified_value(d, customer_id, want) == 0 &&
+	    strlen(value) == strlen(want) && crypto_equal(value, want, strlen(want));
 }

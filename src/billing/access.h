@@ -129,6 +129,39 @@ int	access_revoke(struct dctx *d, const char *customer_id, struct derr *e);
 /* Lets a revoked customer in again (portal_state active with a password, else none). */
 int	access_restore(struct dctx *d, const char *customer_id, struct derr *e);
 
+/* ---- management links ---- */
+#define ACCESS_MLINK_RENEW	86400	/* a new link is available a day after the last */
+#define ACCESS_MLINK_READS	15	/* reads before that; more is a 429 */
+
+struct access_mlink {
+	char		url[1024];
+	long long	created_at, expires_at, new_link_available_at;
+	int		fetch_count;
+};
+
+/* Reads the customer's management link (made on first read): the URL is derived by HMAC
+ * under the server key from the site, the customer, its generation and creation time,
+ * and never stored. Every read counts; more than 15 before new_link_available_at sets
+ * *limited (the caller answers 429 and keeps nothing). A read after that time once 15
+ * reads were made, or of an expired link, makes a new one; so does regenerate, at once
+ * (the old link stops working). base_url: the portal's base ("https://host"). */
+int	access_mlink_read(struct dctx *d, const char *customer_id, bool regenerate,
+	    const char *base_url, struct access_mlink *out, bool *limited, struct derr *e);
+/* Checks a management link's token: the customer it is for, in customer.
+ * DERR_NOT_FOUND "link_invalid" (forged, or an old generation), DERR_CONFLICT
+ * "link_expired", DERR_FORBIDDEN "access_revoked". Reads only. */
+int	access_mlink_check(struct dctx *d, const char *token, char customer[DOM_ID_MAX],
+	    struct derr *e);
+/* Signs in with a management link (its confirmation's POST): a new session, method
+ * management_link, portal_session.logged_in. The link stays usable until it expires. */
+int	access_mlink_use(struct dctx *d, const char *token, const char *ip,
+	    const char *redirect_url, const char *old_session, struct access_signin *out,
+	    struct derr *e);
+/* The browser's proof that it signed in by email as customer (a cookie value,
+ * "<customer>.<HMAC>"), and its check. */
+int	access_verified_value(struct dctx *d, const char *customer_id, char out[160]);
+bool	access_verified_ok(struct dctx *d, const char *value, const char *customer_id);
+
 /* "in 15 minutes", "in 2 hours": a lifetime as the mails say it (out: 48 bytes). */
 void	access_ttl_words(long long ttl, char out[48]);
 

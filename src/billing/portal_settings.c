@@ -80,6 +80,8 @@ const struct field portal_sign_in_fields[] = {
 	{ .name = "login_link_ttl", .type = FT_INT, .min = 300, .max = 86400 },
 	{ .name = "password", .type = FT_BOOL },
 	{ .name = "invite_on_subscription", .type = FT_BOOL },
+	{ .name = "management_link_ttl", .type = FT_INT, .min = 3600, .max = 31536000 },
+	{ .name = "email_verification", .type = FT_BOOL },
 	{ .name = "merchant_sign_in_url", .type = FT_STRING, .max_len = 2048, .nullable = true,
 	  .check = check_url_or_empty },
 	{ .name = NULL }
@@ -188,6 +190,8 @@ from_row(PGresult *r, struct portal_settings *s)
 	    db_val(r, 0, PC_SIGN_IN_URL));
 	s->login_password = is_true(db_val(r, 0, PC_LOGIN_PASSWORD));
 	s->invite_on_subscription = is_true(db_val(r, 0, PC_INVITE_ON_SUB));
+	s->management_link_ttl = (int)db_ll(r, 0, PC_MLINK_TTL, 5616000);
+	s->email_verification = is_true(db_val(r, 0, PC_EMAIL_VERIFICATION));
 	color_palette(s->brand_color, &s->palette);
 }
 
@@ -405,7 +409,8 @@ save(struct dctx *d, const struct portal_settings *s)
 {
 	char plans[PORTAL_MAX_PLANS * 72] = "", days[24], idle[24], abs[24], now[24], ttl[24];
 	char *reasons = reasons_json(s);
-	const char *p[32];
+	const char *p[34];
+	char mttl[24];
 	PGresult *res;
 
 	for (int i = 0; i < s->n_change_plan_plans; i++)
@@ -444,6 +449,8 @@ save(struct dctx *d, const struct portal_settings *s)
 	p[29] = s->merchant_sign_in_url[0] ? s->merchant_sign_in_url : NULL;
 	p[30] = s->login_password ? "true" : "false";
 	p[31] = s->invite_on_subscription ? "true" : "false";
+	p[32] = buf_lltoa(s->management_link_ttl, mttl);
+	p[33] = s->email_verification ? "true" : "false";
 	res = db_exec(d->db, STMT_PCONF_SAVE, p);
 	cJSON_free(reasons);
 	if (res == NULL)
@@ -576,6 +583,9 @@ portal_config_update(struct dctx *d, const cJSON *changes, const char *public_ur
 		set_bool(v, "login_link", &s.login_link);
 		set_bool(v, "password", &s.login_password);
 		set_bool(v, "invite_on_subscription", &s.invite_on_subscription);
+		set_bool(v, "email_verification", &s.email_verification);
+		s.management_link_ttl = (int)json_int(v, "management_link_ttl",
+		    s.management_link_ttl);
 		s.login_link_ttl = (int)json_int(v, "login_link_ttl", s.login_link_ttl);
 		if (take_url(v, "merchant_sign_in_url", s.merchant_sign_in_url,
 		    sizeof(s.merchant_sign_in_url), e) != 0)
@@ -800,6 +810,8 @@ portal_config_write(struct jw *w, const struct portal_settings *s, const char *p
 	jw_int(w, "login_link_ttl", s->login_link_ttl);
 	jw_bool(w, "password", s->login_password);
 	jw_bool(w, "invite_on_subscription", s->invite_on_subscription);
+	jw_int(w, "management_link_ttl", s->management_link_ttl);
+	jw_bool(w, "email_verification", s->email_verification);
 	jw_url(w, "merchant_sign_in_url", s->merchant_sign_in_url);
 	jw_obj_end(w);
 	jw_str(w, "custom_host", s->custom_host[0] ? s->custom_host : NULL);

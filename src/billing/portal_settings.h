@@ -84,6 +84,9 @@ struct portal_settings {
 	char		merchant_sign_in_url[PORTAL_URL_MAX + 1];	/* "" : website_url */
 	bool		login_password;		/* a password, set by a mailed link */
 	bool		invite_on_subscription;	/* invite a new subscription's customer */
+	int		management_link_ttl;	/* a management link's lifetime, seconds */
+	bool		email_verification;	/* a management link asks an unknown browser
+						 * for a login link first */
 };
 
 /* The validation table of the switches: the configuration's `features` object and a

@@ -91,7 +91,8 @@
 	"c.downgrades_at_end_of_term, c.pause_subscription, c.pause_max_days, " \
 	"c.reactivate_subscription, c.session_idle_timeout, c.session_absolute_timeout, " \
 	"c.updated_at, l.sha256, l.width, l.height, s.portal_host, c.login_link, " \
-	"c.login_link_ttl, c.merchant_sign_in_url, c.login_password, c.invite_on_subscription"
+	"c.login_link_ttl, c.merchant_sign_in_url, c.login_password, c.invite_on_subscription, " \
+	"c.management_link_ttl, c.email_verification"
 #define PCONF_FROM \
 	" FROM portal_configurations c JOIN sites s ON s.id = c.site_id " \
 	"LEFT JOIN portal_logos l ON l.site_id = c.site_id "
@@ -994,7 +995,8 @@ const struct stmt stmts[STMT__MAX] = {
 	    "pause_subscription = $22, pause_max_days = $23, reactivate_subscription = $24, "
 	    "session_idle_timeout = $25, session_absolute_timeout = $26, updated_at = $27, "
 	    "login_link = $28, login_link_ttl = $29, merchant_sign_in_url = $30, "
-	    "login_password = $31, invite_on_subscription = $32 WHERE site_id = $1", 32 },
+	    "login_password = $31, invite_on_subscription = $32, management_link_ttl = $33, "
+	    "email_verification = $34 WHERE site_id = $1", 34 },
 	/* A site the previous release created during a rolling upgrade has no row yet: it gets
 	 * the defaults the first time its configuration is read. */
 	[STMT_PCONF_ENSURE] = { "pconf_ensure",
@@ -1170,4 +1172,33 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_MAIL_LINKS_END] = { "mail_links_end",
 	    "UPDATE mail_links SET used_at = $3 WHERE site_id = $1 AND customer_id = $2 "
 	    "AND used_at IS NULL RETURNING id", 3 },
+	/* Management links: what the API shows about the derived link ($5 the lifetime, $6
+	 * how long before a new one is available). A read counts; a link that has expired,
+	 * or was read more than 15 times and may be renewed, starts a new generation. */
+	[STMT_MLINK_GET] = { "mlink_get",
+	    "SELECT generation, created_at, expires_at, fetch_count, new_link_available_at "
+	    "FROM portal_management_links WHERE site_id = $1 AND customer_id = $2", 2 },
+	[STMT_MLINK_READ] = { "mlink_read",
+	    "INSERT INTO portal_management_links AS m (site_id, customer_id, generation, "
+	    "created_at, expires_at, fetch_count, new_link_available_at) "
+	    "SELECT $1, c.id, 1, $3, $3 + $4::bigint, 1, $3 + $5::bigint FROM customers c "
+	    "WHERE c.site_id = $1 AND c.id = $2 "
+	    "ON CONFLICT (site_id, customer_id) DO UPDATE SET "
+	    "generation = CASE WHEN $6 OR m.expires_at <= $3 OR (m.fetch_count >= 15 AND "
+	    "m.new_link_available_at <= $3) THEN m.generation + 1 ELSE m.generation END, "
+	    "created_at = CASE WHEN $6 OR m.expires_at <= $3 OR (m.fetch_count >= 15 AND "
+	    "m.new_link_available_at <= $3) THEN $3 ELSE m.created_at END, "
+	    "expires_at = CASE WHEN $6 OR m.expires_at <= $3 OR (m.fetch_count >= 15 AND "
+	    "m.new_link_available_at <= $3) THEN $3 + $4::bigint ELSE m.expires_at END, "
+	    "new_link_available_at = CASE WHEN $6 OR m.expires_at <= $3 OR (m.fetch_count >= 15 "
+	    "AND m.new_link_available_at <= $3) THEN $3 + $5::bigint "
+	    "ELSE m.new_link_available_at END, "
+	    "fetch_count = CASE WHEN $6 OR m.expires_at <= $3 OR (m.fetch_count >= 15 AND "
+	    "m.new_link_available_at <= $3) THEN 1 ELSE m.fetch_count + 1 END "
+	    "RETURNING generation, created_at, expires_at, fetch_count, new_link_available_at", 6 },
+	/* Revoked access: the management link's generation moves on, so the old link stays
+	 * dead even after access is restored. */
+	[STMT_MLINK_BUMP] = { "mlink_bump",
+	    "UPDATE portal_management_links SET generation = generation + 1, created_at = $3, "
+	    "fetch_count = 0 WHERE site_id = $1 AND customer_id = $2", 3 },
 };

@@ -231,6 +231,20 @@ page_link(struct page *p)
 		confirm_form(p, &l, false);
 }
 
+/* This browser has signed in by email as customer: a year-long proof that a management
+ * link opened here needs no further check. */
+static void
+mark_verified(struct page *p, const char *customer)
+{
+	char name[96], value[160];
+
+	p->d.secrets = &p->c->cfg->secrets;
+	if (access_verified_value(&p->d, customer, value) != 0)
+		return;
+	snprintf(name, sizeof(name), PORTAL_VERIFIED_PREFIX "%s", p->set.site_id);
+	http_set_cookie(p->c->resp, name, value, 365L * 86400);
+}
+
 /* Sets the signed-in session's cookie and sends the browser where the link leads. */
 static void
 signed_in(struct page *p, const struct access_signin *in)
@@ -279,6 +293,7 @@ page_link_confirm(struct page *p)
 				link_error(p, &e);
 			return;
 		}
+		mark_verified(p, l.customer_id);
 		signed_in(p, &in);
 		return;
 	}
@@ -290,6 +305,15 @@ page_link_confirm(struct page *p)
 	    portal_cookie_session(p), &in, &e) != 0) {
 		link_error(p, &e);
 		return;
+	}
+	{
+		/* The customer signed in is the session's: the link's, or the one chosen. */
+		PGresult *res = db_exec(c->db, STMT_PSESS_GET, (const char *[]){ p->set.site_id,
+		    in.session_id });
+
+		if (res != NULL && PQntuples(res) == 1)
+			mark_verified(p, db_val(res, 0, PS_CUSTOMER));
+		PQclear(res);
 	}
 	signed_in(p, &in);
 }
@@ -447,4 +471,85 @@ page_password_sent(struct page *p)
 	    p->set.business_name);
 	page_message(p, 200, "Check your email", text, page_url(p, "/login"),
 	    "Back to sign in");
+}
+
+/* ---- management links ---- */
+
+/* Email verification: on (the site's setting) where login links can be mailed, this
+ * browser must have signed in by email as the link's customer before. */
+static bool
+needs_verification(struct page *p, const char *customer)
+{
+	char name[96];
+
+	if (!p->set.email_verification || !p->set.login_link)
+		return false;
+	snprintf(name, sizeof(name), PORTAL_VERIFIED_PREFIX "%s", p->set.site_id);
+	return !access_verified_ok(&p->d, http_kvs_get(&p->c->req->cookies, name), customer);
+}
+
+static void
+verify_first(struct page *p)
+{
+	char text[400];
+
+	snprintf(text, sizeof(text), "For your security, this browser must sign in to %s with "
+	    "a link by email once. Ask for a link with the address of your account; after "
+	    "that, your personal link signs you in here directly.", p->set.business_name);
+	page_message(p, 403, "Confirm it's you", text, page_url(p, "/login"),
+	    "Email me a sign-in link");
+}
+
+void
+page_manage(struct page *p)
+{
+	const char *path = p->c->req->path;
+	char customer[DOM_ID_MAX], heading[300];
+	struct derr e;
+	cJSON *d;
+
+	p->d.secrets = &p->c->cfg->secrets;
+	if (access_mlink_check(&p->d, p->c->req->path_params[1], customer, &e) != 0) {
+		link_error(p, &e);
+		return;
+	}
+	if (needs_verification(p, customer)) {
+		verify_first(p);
+		return;
+	}
+	d = cJSON_CreateObject();
+	snprintf(heading, sizeof(heading), "Sign in to %s", p->set.business_name);
+	cJSON_AddStringToObject(d, "heading", heading);
+	cJSON_AddStringToObject(d, "text", "Select the button to open your billing account.");
+	cJSON_AddStringToObject(d, "button", "Sign in");
+	cJSON_AddStringToObject(d, "action", arena_strndup(&p->c->req->arena, path,
+	    strlen(path)));
+	cJSON_AddStringToObject(d, "csrf", portal_pre_token(p));
+	page_render(p, 200, "Sign in", "link_confirm", d, false);
+}
+
+void
+page_manage_confirm(struct page *p)
+{
+	struct ctx *c = p->c;
+	const char *token = c->req->path_params[1];
+	char customer[DOM_ID_MAX];
+	struct access_signin in;
+	struct derr e;
+
+	p->d.secrets = &c->cfg->secrets;
+	if (access_mlink_check(&p->d, token, customer, &e) != 0) {
+		link_error(p, &e);
+		return;
+	}
+	if (needs_verification(p, customer)) {
+		verify_first(p);
+		return;
+	}
+	if (access_mlink_use(&p->d, token, c->req->remote_addr, p->set.website_url,
+	    portal_cookie_session(p), &in, &e) != 0) {
+		link_error(p, &e);
+		return;
+	}
+	signed_in(p, &in);
 }

@@ -32,6 +32,8 @@
 
 #define PORTAL_COOKIE_PREFIX	"__Host-portald_"	/* + site id: one cookie per site */
 #define PORTAL_PRE_PREFIX	"__Host-portald-pre_"	/* + site id: the sign-in forms' */
+#define PORTAL_VERIFIED_PREFIX	"__Host-portald-verified_"	/* + site id: signed in by
+								 * email before */
 #define PORTAL_NONCE_FIELD	"form_nonce"
 #define PORTAL_CSRF_FIELD	"csrf_token"
 
@@ -126,6 +128,8 @@ void	page_login_password(struct page *p);
 void	page_password_link_form(struct page *p);
 void	page_password_link_request(struct page *p);
 void	page_password_sent(struct page *p);
+void	page_manage(struct page *p);
+void	page_manage_confirm(struct page *p);
 void	page_portal_root(struct page *p);
 void	page_overview(struct page *p);
 void	page_signed_out(struct page *p);

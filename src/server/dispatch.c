@@ -108,6 +108,10 @@ static const struct route routes[] = {
 	    empty_fields, no_params),
 	API(HTTP_GET, "/api/v1/customers/:id/portal_sessions", h_customer_psess_list, NULL,
 	    list_params),
+	/* Every read of the management link counts (fetch_count): the read is the point. */
+	API(HTTP_GET, "/api/v1/customers/:id/management_link", h_mlink_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/customers/:id/management_link/regenerate", h_mlink_regenerate,
+	    empty_fields, no_params),
 	API(HTTP_GET, "/api/v1/events", h_event_list, NULL, event_list_params),
 	API(HTTP_GET, "/api/v1/events/:id", h_event_get, NULL, no_params),
 	API(HTTP_POST, "/api/v1/events/:id/resend", h_event_resend, empty_fields, no_params),
@@ -181,6 +185,12 @@ static const struct route routes[] = {
 	  .page = page_link, .pflags = 0 },
 	{ { HTTP_POST, "/portal/:site/link/:token" }, RK_PORTAL, .redact = true,
 	  .page = page_link_confirm, .pflags = PAGE_PRE | PAGE_TXN },
+	/* A customer's management link: the same confirmation (or, with email verification,
+	 * a login link first in a browser that never signed in by email). */
+	{ { HTTP_GET, "/portal/:site/manage/:token" }, RK_PORTAL, .redact = true,
+	  .page = page_manage, .pflags = 0 },
+	{ { HTTP_POST, "/portal/:site/manage/:token" }, RK_PORTAL, .redact = true,
+	  .page = page_manage_confirm, .pflags = PAGE_PRE | PAGE_TXN },
 	PAGE(HTTP_GET, "/portal/:site", page_overview, PAGE_SESSION),
 	PAGE(HTTP_GET, "/portal/:site/billing_details", page_details_show, PAGE_SESSION),
 	PAGE(HTTP_POST, "/portal/:site/billing_details", page_details_save,
@@ -620,7 +630,8 @@ dispatch(struct worker_state *ws, const char **log_path)
 			*log_path = "/portal/access/:token";
 		else if (has_ci(r->path, "portal") &&
 		    (strchr(r->path, '%') != NULL || has_ci(r->path, "access") ||
-		    has_ci(r->path, "/link/")))
+		    has_ci(r->path, "/link/") ||
+		    has_ci(r->path, "/manage/")))
 			*log_path = "/portal/[redacted]";
 		if (api)
 			api_error(&c, status, "invalid_request_error",

@@ -67,13 +67,23 @@ class Base(unittest.TestCase):
         return b.post_form(self.home + "/login", {"csrf_token": pre_csrf(page.text),
                                                   "email": address})
 
+    def new_mail(self, address, kind, seen, timeout=30):
+        """The first message of type kind to address whose Message-ID is not in seen
+        (delivery is at least once: a message may arrive twice)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for msg in self.mails_to(address):
+                if msg["X-Portald-Type"] == kind and msg["Message-ID"] not in seen:
+                    return msg
+            time.sleep(0.2)
+        self.fail("no new %s message to %s\n%s" % (kind, address, self.s.tail_logs(15)))
+
     def login_link(self, address):
         """Asks for a link and returns (path, token) from the mail that arrives."""
-        before = len(self.mails_to(address))
+        seen = {m["Message-ID"] for m in self.mails_to(address)}
         r = self.ask_link(address)
         self.assertEqual(r.status, 303, r.text)
-        msgs = self.mail_to(address, before + 1)
-        return self.link_in(msgs[-1])
+        return self.link_in(self.new_mail(address, "login_link", seen))
 
     def confirm(self, path, b=None, **fields):
         """Opens the link's page and presses its button; returns (browser, answer)."""
@@ -102,6 +112,8 @@ class SignInPage(Base):
         self.assertEqual(conf["sign_in"], {"sso": True, "login_link": True,
                                            "login_link_ttl": 900, "password": False,
                                            "invite_on_subscription": False,
+                                           "management_link_ttl": 65 * 86400,
+                                           "email_verification": True,
                                            "merchant_sign_in_url": None})
         r = self.m.post("/portal_configuration", {"sign_in": {"login_link_ttl": 60}})
         self.assertEqual(r.status, 400, r)
@@ -153,7 +165,7 @@ class LoginLink(Base):
         address = self.addr()
         cus = self.m.customer(email=address, name="Lena Link")
         path, token = self.login_link(address)
-        [msg] = self.mails_to(address)
+        msg = self.mails_to(address)[0]
         self.assertEqual(msg["X-Portald-Type"], "login_link")
         self.assertIn("expires in 15 minutes", msg.get_body(("plain",)).get_content())
         used, ttl, purpose = self.link_row(token)
@@ -322,7 +334,7 @@ class LoginLink(Base):
                                                    "exp_month": 12, "exp_year": 2099}).json
         self.m.post("/customers/%s/payment_methods" % cus["id"], {"token": tok["id"]})
         self.m.post("/subscriptions", {"customer_id": cus["id"], "plan_id": "basic"})
-        [msg] = self.mail_to(address)
+        msg = self.mail_to(address)[0]
         path, _ = self.link_in(msg)
         _, r = self.confirm(path)
         self.assertEqual(r.status, 303, r.text)
@@ -348,11 +360,11 @@ class PasswordBase(Base):
                                                           "email": address})
 
     def password_link(self, address, kind="signup"):
-        before = len(self.mails_to(address))
+        seen = {m["Message-ID"] for m in self.mails_to(address)}
         r = self.ask_password_link(address, kind)
         self.assertEqual(r.status, 303, r.text)
         self.assertEqual(r.header("location"), self.home + "/login/password_sent")
-        msg = self.mail_to(address, before + 1)[-1]
+        msg = self.new_mail(address, "set_password", seen)
         return msg, self.link_in(msg)
 
     def set_password(self, path, pw, b=None):
@@ -458,8 +470,9 @@ class Passwords(PasswordBase):
         self.assertEqual(b3.get(self.home).status, 200)
         self.assertEqual(self.m.get("/portal_sessions/" + sso["id"]).json["status"],
                          "logged_out")
-        changed = [m for m in self.mail_to(address, 3) if m["X-Portald-Type"] ==
-                   "password_changed"]
+        self.new_mail(address, "password_changed", set())
+        changed = {m["Message-ID"] for m in self.mails_to(address) if m["X-Portald-Type"] ==
+                   "password_changed"}
         self.assertEqual(len(changed), 1)
         self.assertEqual(self.sign_in(address, GOOD_PW)[1].status, 401)
         self.assertEqual(self.sign_in(address, NEW_PW)[1].status, 303)
@@ -507,7 +520,7 @@ class Access(PasswordBase):
         self.assertEqual((sess["object"], sess["status"], sess["customer_id"]),
                          ("portal_session", "not_yet_activated", cus["id"]))
         self.assertEqual(self.m.get("/customers/" + cus["id"]).json["portal_state"], "invited")
-        [msg] = self.mail_to(address)
+        msg = self.mail_to(address)[0]
         self.assertEqual(msg["X-Portald-Type"], "invitation")
         path, token = self.link_in(msg)
         self.assertEqual(self.link_row(token)[2], "invitation")
@@ -552,7 +565,7 @@ class Access(PasswordBase):
         for _ in range(2):
             r = self.m.post("/subscriptions", {"customer_id": cus["id"], "plan_id": "basic"})
             self.assertEqual(r.status, 200, r)
-        [msg] = self.mail_to(address)
+        msg = self.mail_to(address)[0]
         self.assertEqual(msg["X-Portald-Type"], "invitation")
         time.sleep(1)
         self.assertEqual(len([m for m in self.outbox() if m["type"] == "invitation"]), 1)
@@ -641,6 +654,118 @@ class Access(PasswordBase):
         self.assertEqual([d["id"] for d in page["data"] + rest["data"]],
                          [d["id"] for d in data])
         self.assertEqual(self.m.get("/customers/cus_nobody/portal_sessions").status, 404)
+
+
+class ManagementLinks(Base):
+    def mlink(self, cus, regenerate=False):
+        if regenerate:
+            return self.m.post("/customers/%s/management_link/regenerate" % cus["id"])
+        return self.m.get("/customers/%s/management_link" % cus["id"])
+
+    def open_and_confirm(self, url, b=None):
+        b = b or Browser(self.s)
+        page = b.get(url)
+        if page.status != 200:
+            return b, page
+        return b, b.post_form(urllib.parse.urlsplit(url).path,
+                              {"csrf_token": pre_csrf(page.text)})
+
+    def test_link_is_derived_counted_and_limited(self):
+        cus = self.m.customer(email=self.addr(), name="Man Agement")
+        r = self.mlink(cus)
+        self.assertEqual(r.status, 200, r)
+        first = r.json
+        self.assertEqual(first["object"], "management_link")
+        self.assertEqual(first["fetch_count"], 1)
+        self.assertEqual(first["expires_at"] - first["created_at"], 65 * 86400)
+        self.assertEqual(first["new_link_available_at"] - first["created_at"], 86400)
+        self.assertRegex(first["url"], r"^%s/portal/%s/manage/%s\.1\.[A-Za-z0-9_-]{43}$" % (
+            re.escape(self.s.base), self.m.site_id, cus["id"]))
+        # Never stored: no column holds the URL's secret part.
+        mac = first["url"].rsplit(".", 1)[1]
+        dump = self.s.psql("SELECT row_to_json(m)::text FROM portal_management_links m "
+                           "WHERE site_id = '%s'" % self.m.site_id)
+        self.assertNotIn(mac, str(dump))
+        for n in range(2, 16):
+            r = self.mlink(cus)
+            self.assertEqual((r.status, r.json["fetch_count"], r.json["url"]),
+                             (200, n, first["url"]))
+        r = self.mlink(cus)
+        self.assertEqual(r.status, 429, r)
+        self.assertEqual(r.json["error"]["code"], "rate_limited")
+        # Once a new link is available, the next read makes one.
+        self.m.travel(86400)
+        r = self.mlink(cus)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["fetch_count"], 1)
+        self.assertNotEqual(r.json["url"], first["url"])
+        self.assertEqual(Browser(self.s).get(first["url"]).status, 404)
+
+    def test_regenerating_invalidates_the_old_link(self):
+        self.m.post("/portal_configuration", {"sign_in": {"email_verification": False}})
+        cus = self.m.customer(email=self.addr(), name="Re Gen")
+        old = self.mlink(cus).json["url"]
+        new = self.mlink(cus, regenerate=True).json
+        self.assertNotEqual(new["url"], old)
+        self.assertEqual(new["fetch_count"], 1)
+        self.assertEqual(Browser(self.s).get(old).status, 404)
+        b, r = self.open_and_confirm(new["url"])
+        self.assertEqual(r.status, 303, r.text)
+        self.assertIn("Re Gen", b.get(self.home).text)
+        # A long-lived link: it works again (and again) until it expires.
+        self.assertEqual(self.open_and_confirm(new["url"])[1].status, 303)
+        self.m.travel(65 * 86400)
+        self.assertEqual(Browser(self.s).get(new["url"]).status, 410)
+
+    def test_get_and_head_of_the_management_link_sign_nobody_in(self):
+        self.m.post("/portal_configuration", {"sign_in": {"email_verification": False}})
+        cus = self.m.customer(email=self.addr())
+        url = self.mlink(cus).json["url"]
+        path = urllib.parse.urlsplit(url).path
+        b = Browser(self.s)
+        self.assertEqual(self.s.request("HEAD", path).status, 200)
+        self.assertEqual(b.get(url).status, 200)
+        self.assertNotIn(self.cookie, b.cookies)
+        self.assertEqual(self.m.get("/customers/%s/portal_sessions" % cus["id"])
+                         .json["data"], [])
+
+    def test_email_verification_asks_for_a_login_link_first(self):
+        conf = self.m.get("/portal_configuration").json
+        self.assertTrue(conf["sign_in"]["email_verification"])
+        address = self.addr()
+        cus = self.m.customer(email=address, name="Veri Fied")
+        url = self.mlink(cus).json["url"]
+        b = Browser(self.s)
+        page = b.get(url)
+        self.assertEqual(page.status, 403)
+        self.assertIn("Confirm it", page.text)
+        self.assertIn(self.home + "/login", page.text)
+        r = b.post_form(urllib.parse.urlsplit(url).path, {"csrf_token": "A" * 22})
+        self.assertIn(r.status, (403,))
+        self.assertNotIn(self.cookie, b.cookies)
+        # After a login link in this browser, the management link signs in directly.
+        path, _ = self.login_link(address)
+        self.assertEqual(self.confirm(path, b=b)[1].status, 303)
+        _, r = self.open_and_confirm(url, b=b)
+        self.assertEqual(r.status, 303, r.text)
+        sessions = self.m.get("/customers/%s/portal_sessions" % cus["id"]).json["data"]
+        self.assertEqual(sorted(x["login_method"] for x in sessions),
+                         ["login_link", "management_link"])
+        # Another browser is still asked.
+        self.assertEqual(Browser(self.s).get(url).status, 403)
+
+    def test_revoked_customers_management_link_stops(self):
+        self.m.post("/portal_configuration", {"sign_in": {"email_verification": False}})
+        cus = self.m.customer(email=self.addr())
+        url = self.mlink(cus).json["url"]
+        self.m.post("/customers/%s/portal_access/revoke" % cus["id"])
+        self.assertEqual(Browser(self.s).get(url).status, 404)
+        # Restored access does not bring the old link back; a new read gives a new one.
+        self.m.post("/customers/%s/portal_access/restore" % cus["id"])
+        self.assertEqual(Browser(self.s).get(url).status, 404)
+        new = self.mlink(cus).json["url"]
+        self.assertNotEqual(new, url)
+        self.assertEqual(self.open_and_confirm(new)[1].status, 303)
 
 
 class Migration(unittest.TestCase):
