@@ -15,7 +15,9 @@
 void
 access_ttl_words(long long ttl, char out[48])
 {
-	if (ttl >= 7200 && ttl % 3600 == 0)
+	if (ttl >= 2 * 86400 && ttl % 86400 == 0)
+		snprintf(out, 48, "in %lld days", ttl / 86400);
+	else if (ttl >= 7200 && ttl % 3600 == 0)
 		snprintf(out, 48, "in %lld hours", ttl / 3600);
 	else if (ttl == 3600)
 		snprintf(out, 48, "in 1 hour");
@@ -696,8 +698,11 @@ access_on_event(struct dctx *d, const char *type, const char *data, struct derr 
 	PQclear(res);
 	if (!fresh)
 		return 0;
-	if (access_invite(d, customer, sid, &limited, e) != 0)
-		return e->kind == DERR_UNAVAILABLE || e->kind == DERR_INTERNAL ? -1 : 0;
+	/* An invitation that cannot go out (too many, no mail set up in this process) is
+	 * no reason to refuse the subscription; a failed statement is. */
+	if (access_invite(d, customer, sid, &limited, e) != 0 &&
+	    (e->kind == DERR_UNAVAILABLE || d->db->status != DB_OK))
+		return -1;
 	return 0;
 }
 
