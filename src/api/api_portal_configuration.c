@@ -35,6 +35,7 @@ const struct field portal_configuration_fields[] = {
 	  .check = check_url_or_empty },
 	{ .name = "features", .type = FT_OBJECT, .fields = portal_features_fields },
 	{ .name = "cancel_reasons", .type = FT_OBJLIST, .fields = portal_reason_fields },
+	{ .name = "sign_in", .type = FT_OBJECT, .fields = portal_sign_in_fields },
 	{ .name = NULL }
 };
 

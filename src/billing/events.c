@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "billing/access.h"
 #include "billing/events.h"
 #include "billing/notify.h"
 
@@ -14,6 +15,7 @@ const char *const events_types[] = {
 	"plan.created", "plan.updated", "plan.archived",
 	"portal_session.created", "portal_session.activated", "portal_session.logged_in",
 	"portal_session.logged_out",
+	"portal_account.activated", "portal_access.revoked",
 	"portal_configuration.updated",
 	"payment_method.attached", "payment_method.made_default", "payment_method.detached",
 	"subscription.created", "subscription.changed", "subscription.change_scheduled",
@@ -95,5 +97,8 @@ events_emit(struct dctx *d, const char *type, const char *object_id, const char 
 		PQclear(res);
 	}
 	/* The mail this event sends (notify.c's table), in the same transaction. */
-	return notify_event(d, type, id, object_id, data, e);
+	if (notify_event(d, type, id, object_id, data, e) != 0)
+		return -1;
+	/* And the portal invitation a new subscription sends, where the site says so. */
+	return access_on_event(d, type, data, e);
 }

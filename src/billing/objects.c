@@ -80,6 +80,8 @@ portal_session(struct jw *w, PGresult *res, int row, const char *token, const ch
 	jw_str(w, "customer_id", V(PS_CUSTOMER));
 	jw_raw(w, "features", V(PS_FEATURES));
 	jw_raw(w, "flow", V(PS_FLOW));
+	/* How it was signed in: "sso" (the access URL), "login_link", "password". */
+	jw_str(w, "login_method", V(PS_LOGIN_METHOD) ? V(PS_LOGIN_METHOD) : "sso");
 	jw_obj_end(w);
 }
 

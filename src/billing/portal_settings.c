@@ -69,6 +69,24 @@ const struct field portal_features_fields[] = {
 	{ .name = NULL }
 };
 
+static const char *
+check_url_or_empty(const char *v)
+{
+	return v[0] == '\0' ? NULL : check_http_url(v);
+}
+
+const struct field portal_sign_in_fields[] = {
+	{ .name = "login_link", .type = FT_BOOL },
+	{ .name = "login_link_ttl", .type = FT_INT, .min = 300, .max = 86400 },
+	{ .name = "password", .type = FT_BOOL },
+	{ .name = "invite_on_subscription", .type = FT_BOOL },
+	{ .name = "management_link_ttl", .type = FT_INT, .min = 3600, .max = 31536000 },
+	{ .name = "email_verification", .type = FT_BOOL },
+	{ .name = "merchant_sign_in_url", .type = FT_STRING, .max_len = 2048, .nullable = true,
+	  .check = check_url_or_empty },
+	{ .name = NULL }
+};
+
 const struct field portal_reason_fields[] = {
 	{ .name = "code", .type = FT_STRING, .required = true, .max_len = 40,
 	  .check = check_reason_code },
@@ -166,6 +184,14 @@ from_row(PGresult *r, struct portal_settings *s)
 	s->reactivate_subscription = is_true(db_val(r, 0, PC_REACTIVATE));
 	s->session_idle_timeout = (int)db_ll(r, 0, PC_IDLE, 1800);
 	s->session_absolute_timeout = (int)db_ll(r, 0, PC_ABSOLUTE, 43200);
+	s->login_link = is_true(db_val(r, 0, PC_LOGIN_LINK));
+	s->login_link_ttl = (int)db_ll(r, 0, PC_LINK_TTL, 900);
+	copy(s->merchant_sign_in_url, sizeof(s->merchant_sign_in_url),
+	    db_val(r, 0, PC_SIGN_IN_URL));
+	s->login_password = is_true(db_val(r, 0, PC_LOGIN_PASSWORD));
+	s->invite_on_subscription = is_true(db_val(r, 0, PC_INVITE_ON_SUB));
+	s->management_link_ttl = (int)db_ll(r, 0, PC_MLINK_TTL, 5616000);
+	s->email_verification = is_true(db_val(r, 0, PC_EMAIL_VERIFICATION));
 	color_palette(s->brand_color, &s->palette);
 }
 
@@ -381,9 +407,10 @@ reasons_json(const struct portal_settings *s)
 static int
 save(struct dctx *d, const struct portal_settings *s)
 {
-	char plans[PORTAL_MAX_PLANS * 72] = "", days[24], idle[24], abs[24], now[24];
+	char plans[PORTAL_MAX_PLANS * 72] = "", days[24], idle[24], abs[24], now[24], ttl[24];
 	char *reasons = reasons_json(s);
-	const char *p[27];
+	const char *p[34];
+	char mttl[24];
 	PGresult *res;
 
 	for (int i = 0; i < s->n_change_plan_plans; i++)
@@ -417,6 +444,13 @@ save(struct dctx *d, const struct portal_settings *s)
 	p[24] = buf_lltoa(s->session_idle_timeout, idle);
 	p[25] = buf_lltoa(s->session_absolute_timeout, abs);
 	p[26] = buf_lltoa(d->now, now);
+	p[27] = s->login_link ? "true" : "false";
+	p[28] = buf_lltoa(s->login_link_ttl, ttl);
+	p[29] = s->merchant_sign_in_url[0] ? s->merchant_sign_in_url : NULL;
+	p[30] = s->login_password ? "true" : "false";
+	p[31] = s->invite_on_subscription ? "true" : "false";
+	p[32] = buf_lltoa(s->management_link_ttl, mttl);
+	p[33] = s->email_verification ? "true" : "false";
 	res = db_exec(d->db, STMT_PCONF_SAVE, p);
 	cJSON_free(reasons);
 	if (res == NULL)
@@ -544,10 +578,28 @@ portal_config_update(struct dctx *d, const cJSON *changes, const char *public_ur
 		}
 		s.n_cancel_reasons = i;
 	}
+	v = cJSON_GetObjectItemCaseSensitive(changes, "sign_in");
+	if (cJSON_IsObject(v)) {
+		set_bool(v, "login_link", &s.login_link);
+		set_bool(v, "password", &s.login_password);
+		set_bool(v, "invite_on_subscription", &s.invite_on_subscription);
+		set_bool(v, "email_verification", &s.email_verification);
+		s.management_link_ttl = (int)json_int(v, "management_link_ttl",
+		    s.management_link_ttl);
+		s.login_link_ttl = (int)json_int(v, "login_link_ttl", s.login_link_ttl);
+		if (take_url(v, "merchant_sign_in_url", s.merchant_sign_in_url,
+		    sizeof(s.merchant_sign_in_url), e) != 0)
+			return -1;
+	}
 	v = cJSON_GetObjectItemCaseSensitive(changes, "features");
 	if (v != NULL && (portal_settings_check_plans(d, v, "features.change_plan_plans",
 	    e) != 0 || portal_settings_apply(&s, v, e) != 0))
 		return -1;
+	if (s.invite_on_subscription && !s.login_password) {
+		derr_set(e, DERR_INVALID, "parameter_invalid", "sign_in.invite_on_subscription",
+		    "invite_on_subscription needs sign_in.password: an invitation sets a password");
+		return -1;
+	}
 	if (s.cancel_reason == PORTAL_REASON_REQUIRED && s.n_cancel_reasons == 0) {
 		derr_set(e, DERR_INVALID, "parameter_invalid", "features.cancel_reason",
 		    "cancel_reason cannot be \"required\" without cancel_reasons to choose from");
@@ -750,6 +802,18 @@ portal_config_write(struct jw *w, const struct portal_settings *s, const char *p
 	portal_base_url(s, public_url, url, sizeof(url));
 	snprintf(home, sizeof(home), "%s/portal/%s", url, s->site_id);
 	jw_str(w, "portal_url", home);
+	snprintf(home, sizeof(home), "%s/portal/%s/login", url, s->site_id);
+	jw_str(w, "login_url", home);
+	jw_obj_begin(w, "sign_in");
+	jw_bool(w, "sso", true);
+	jw_bool(w, "login_link", s->login_link);
+	jw_int(w, "login_link_ttl", s->login_link_ttl);
+	jw_bool(w, "password", s->login_password);
+	jw_bool(w, "invite_on_subscription", s->invite_on_subscription);
+	jw_int(w, "management_link_ttl", s->management_link_ttl);
+	jw_bool(w, "email_verification", s->email_verification);
+	jw_url(w, "merchant_sign_in_url", s->merchant_sign_in_url);
+	jw_obj_end(w);
 	jw_str(w, "custom_host", s->custom_host[0] ? s->custom_host : NULL);
 	jw_obj_begin(w, "features");
 	jw_bool(w, "edit_billing_details", s->edit_billing_details);

@@ -77,11 +77,24 @@ struct portal_settings {
 	bool		reactivate_subscription;
 	int		session_idle_timeout;		/* seconds */
 	int		session_absolute_timeout;	/* seconds */
+
+	/* how customers sign in (the `sign_in` object; the site's only, never a session's) */
+	bool		login_link;		/* a link mailed to the customer's address */
+	int		login_link_ttl;		/* its lifetime, seconds */
+	char		merchant_sign_in_url[PORTAL_URL_MAX + 1];	/* "" : website_url */
+	bool		login_password;		/* a password, set by a mailed link */
+	bool		invite_on_subscription;	/* invite a new subscription's customer */
+	int		management_link_ttl;	/* a management link's lifetime, seconds */
+	bool		email_verification;	/* a management link asks an unknown browser
+						 * for a login link first */
 };
 
 /* The validation table of the switches: the configuration's `features` object and a
  * portal session's `features` overrides take the same keys. */
 extern const struct field portal_features_fields[];
+/* The configuration's `sign_in` object: login_link, login_link_ttl,
+ * merchant_sign_in_url. */
+extern const struct field portal_sign_in_fields[];
 /* {code, label} items of cancel_reasons. */
 extern const struct field portal_reason_fields[];
 

@@ -78,6 +78,15 @@ sessions_create(struct dctx *d, const struct session_req *r, char id[DOM_ID_MAX]
 
 	if (check_extras(d, r, e) != 0)
 		return -1;
+	/* Revoked access stays revoked: not even the merchant's backend signs them in. */
+	res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id, r->customer_id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res) == 1 && strcmp(db_val(res, 0, CUST_PORTAL_STATE), "revoked") == 0;
+	PQclear(res);
+	if (n)
+		return derr_set(e, DERR_FORBIDDEN, "access_revoked", "customer_id",
+		    "The customer's portal access is revoked.");
 	if (dom_new_id("ps", id, e) != 0)
 		return -1;
 	if (token_new(d->site.id, id, token, TOKEN_MAX, hash) != 0)
@@ -201,4 +210,83 @@ sessions_enter(struct dctx *d, const char *token, const char *ip, const char *co
 		return derr_set(e, DERR_CONFLICT, "link_expired", "token",
 		    "Sign-in links work once.");
 	return 0;
+}
+
+int
+sessions_sign_in(struct dctx *d, const char *customer_id, const char *method,
+    const char *ip, const char *redirect_url, char id[DOM_ID_MAX], char cookie[TOKEN_MAX],
+    struct derr *e)
+{
+	char cookie_hash[65], unused[TOKEN_MAX], unused_hash[65], now[24];
+	PGresult *res;
+	int n;
+
+	if (dom_new_id("ps", id, e) != 0)
+		return -1;
+	/* No access link: the token column holds the hash of a secret nobody is given. */
+	if (token_new(d->site.id, id, cookie, TOKEN_MAX, cookie_hash) != 0 ||
+	    token_new(d->site.id, id, unused, sizeof(unused), unused_hash) != 0)
+		return derr_set(e, DERR_UNAVAILABLE, "randomness_unavailable", NULL,
+		    "No secure randomness is available right now; retry shortly.");
+	res = db_exec(d->db, STMT_PSESS_SIGN_IN, (const char *[]){ d->site.id, id, customer_id,
+	    unused_hash, cookie_hash, redirect_url ? redirect_url : "", buf_lltoa(d->now, now),
+	    ip, method });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0)
+		return derr_set(e, DERR_FORBIDDEN, "access_revoked", "customer_id",
+		    "The customer's portal access is revoked, or there is no such customer.");
+	/* The session acts for itself from here on: its sign-in is its own doing. */
+	d->actor.type = ACTOR_PORTAL_SESSION;
+	snprintf(d->actor.id, sizeof(d->actor.id), "%s", id);
+	return emit(d, "portal_session.logged_in", id, e);
+}
+
+int
+sessions_end_all(struct dctx *d, const char *customer_id, const char *ip, int *n,
+    struct derr *e)
+{
+	char now[24], ids[64][DOM_ID_MAX];
+	PGresult *res = db_exec(d->db, STMT_PSESS_END_ALL, (const char *[]){ d->site.id,
+	    customer_id, buf_lltoa(d->now, now), ip });
+	int k;
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	/* Each ended session gets its event; a customer with more than 64 has the rest
+	 * ended too, with the first 64 reported. */
+	k = PQntuples(res) < 64 ? PQntuples(res) : 64;
+	if (n != NULL)
+		*n = PQntuples(res);
+	for (int i = 0; i < k; i++)
+		snprintf(ids[i], DOM_ID_MAX, "%s", db_val(res, i, 0));
+	PQclear(res);
+	for (int i = 0; i < k; i++)
+		if (emit(d, "portal_session.logged_out", ids[i], e) != 0)
+			return -1;
+	return 0;
+}
+
+int
+sessions_invite(struct dctx *d, const char *customer_id, const char *token_hash,
+    long long expires, const char *redirect_url, char id[DOM_ID_MAX], struct derr *e)
+{
+	char now[24], exp[24];
+	PGresult *res;
+	int n;
+
+	if (dom_new_id("ps", id, e) != 0)
+		return -1;
+	res = db_exec(d->db, STMT_PSESS_INVITE, (const char *[]){ d->site.id, id, customer_id,
+	    token_hash, redirect_url ? redirect_url : "", buf_lltoa(d->now, now),
+	    buf_lltoa(expires, exp) });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0)
+		return derr_not_found(e, "customer", customer_id);
+	return emit(d, "portal_session.created", id, e);
 }

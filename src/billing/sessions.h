@@ -33,4 +33,22 @@ int	sessions_activate(struct dctx *d, const char *id, const char *token, const c
 int	sessions_enter(struct dctx *d, const char *token, const char *ip,
 	    const char *cookie_hash, struct derr *e);
 
+/* A session signed in on the portal itself (a mailed login link; method names how): it is
+ * created logged in, under a new id and a new cookie secret (cookie receives the cookie's
+ * text, of which only the hash is kept). A revoked customer gets DERR_FORBIDDEN
+ * "access_revoked". Emits portal_session.logged_in. ip may be NULL. */
+int	sessions_sign_in(struct dctx *d, const char *customer_id, const char *method,
+	    const char *ip, const char *redirect_url, char id[DOM_ID_MAX],
+	    char cookie[TOKEN_MAX], struct derr *e);
+
+/* An invitation's session: status not_yet_activated, its token hash the invitation
+ * link's, until expires. Emits portal_session.created. */
+int	sessions_invite(struct dctx *d, const char *customer_id, const char *token_hash,
+	    long long expires, const char *redirect_url, char id[DOM_ID_MAX], struct derr *e);
+/* Ends every session of the customer that is signed in or may still be entered (a
+ * password change, revoked access), each with portal_session.logged_out. *n (may be NULL)
+ * receives how many. */
+int	sessions_end_all(struct dctx *d, const char *customer_id, const char *ip, int *n,
+	    struct derr *e);
+
 #endif

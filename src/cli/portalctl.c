@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "db/migrate.h"
 #include "db/stmts.h"
+#include "billing/access.h"
 #include "billing/gateways.h"
 #include "billing/notify.h"
 #include "billing/portal_settings.h"
@@ -55,6 +56,9 @@ usage_to(FILE *f)
 	    "                                  Stripe, with the account's secret key and the\n"
 	    "                                  webhook endpoint's signing secret, read from the\n"
 	    "                                  files (\"-\": standard input, one per line)\n"
+	    "  portal-access SITE CUSTOMER revoke | restore\n"
+	    "                                  end a customer's portal access at once (its\n"
+	    "                                  sessions and mailed links), or give it back\n"
 	    "  portal-config SITE get          print the site's portal configuration\n"
 	    "  portal-config SITE set FILE.json\n"
 	    "                                  change it (the API's partial update)\n"
@@ -657,6 +661,50 @@ cmd_portal_config(struct db *db, const struct config *cfg, int argc, char **argv
 	return 0;
 }
 
+/* portal-access SITE CUSTOMER revoke | restore: the same domain calls as the API, in one
+ * transaction; revoking ends the customer's sessions and links at once. */
+static int
+cmd_portal_access(struct db *db, int argc, char **argv)
+{
+	struct portal_settings s;
+	struct derr err = { DERR_UNAVAILABLE, "database_error", "", "database error" };
+	struct site site;
+	struct dctx d;
+	bool revoke;
+	int rc;
+
+	if (argc != 3 || (strcmp(argv[2], "revoke") != 0 && strcmp(argv[2], "restore") != 0))
+		return usage(), 2;
+	revoke = strcmp(argv[2], "revoke") == 0;
+	if ((rc = portal_settings_load(db, argv[0], NULL, &s)) <= 0)
+		return die(rc < 0 ? "database" : "no such site", rc < 0 ? db->errmsg : argv[0]);
+	memset(&site, 0, sizeof(site));
+	snprintf(site.id, sizeof(site.id), "%s", s.site_id);
+	snprintf(site.mode, sizeof(site.mode), "%s", s.test_mode ? "test" : "live");
+	site.clock_offset = s.clock_offset;
+	dctx_init(&d, db, &site, (long long)time(NULL) + s.clock_offset, ACTOR_ADMIN, NULL);
+	if (db_begin(db) != 0)
+		return die("database", db->errmsg);
+	rc = revoke ? access_revoke(&d, argv[1], &err) : access_restore(&d, argv[1], &err);
+	if (rc != 0 || db_commit(db) != 0) {
+		db_rollback(db);
+		return die("portal-access", rc != 0 ? err.message : db->errmsg);
+	}
+	{
+		struct buf b;
+		struct jw w;
+
+		buf_init(&b);
+		jw_init(&w, &b);
+		if (obj_write(&d, OBJ_CUSTOMER, argv[1], &w, &err) != 0) {
+			buf_free(&b);
+			return die("portal-access", err.message);
+		}
+		print_json(&b);
+	}
+	return 0;
+}
+
 /* The conninfo as libpq reads it, every password-like keyword (libpq marks them with
  * dispchar '*') left out whatever its quoting, re-quoted so it reads back the same. */
 static void
@@ -926,6 +974,8 @@ main(int argc, char **argv)
 		rc = cmd_site_dunning(&db, argc - i - 2, argv + i + 2);
 	else if (strcmp(argv[i], "mail") == 0)
 		rc = mailctl_main(&db, &cfg, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "portal-access") == 0)
+		rc = cmd_portal_access(&db, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "portal-config") == 0)
 		rc = cmd_portal_config(&db, &cfg, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "gateway") == 0)

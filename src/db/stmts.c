@@ -79,7 +79,8 @@
 	"trial_ending_days, renewal_reminder_days, updated_at"
 #define PSESS_COLS \
 	"id, customer_id, redirect_url, forward_url, features::text, status, created_at, " \
-	"expires_at, login_at, logout_at, login_ipaddress, logout_ipaddress, token_hash, flow::text"
+	"expires_at, login_at, logout_at, login_ipaddress, logout_ipaddress, token_hash, flow::text, " \
+	"login_method"
 /* A site's portal configuration, with its site and logo (see enum pconf_col). */
 #define PCONF_COLS \
 	"s.id, s.name, s.mode, s.clock_offset, c.business_name, c.website_url, c.brand_color, " \
@@ -89,7 +90,9 @@
 	"array_to_string(c.change_plan_plans, ','), c.change_plan_timing, " \
 	"c.downgrades_at_end_of_term, c.pause_subscription, c.pause_max_days, " \
 	"c.reactivate_subscription, c.session_idle_timeout, c.session_absolute_timeout, " \
-	"c.updated_at, l.sha256, l.width, l.height, s.portal_host"
+	"c.updated_at, l.sha256, l.width, l.height, s.portal_host, c.login_link, " \
+	"c.login_link_ttl, c.merchant_sign_in_url, c.login_password, c.invite_on_subscription, " \
+	"c.management_link_ttl, c.email_verification"
 #define PCONF_FROM \
 	" FROM portal_configurations c JOIN sites s ON s.id = c.site_id " \
 	"LEFT JOIN portal_logos l ON l.site_id = c.site_id "
@@ -994,8 +997,10 @@ const struct stmt stmts[STMT__MAX] = {
 	    "change_plan = $18, change_plan_plans = string_to_array($19, ','), "
 	    "change_plan_timing = $20, downgrades_at_end_of_term = $21, "
 	    "pause_subscription = $22, pause_max_days = $23, reactivate_subscription = $24, "
-	    "session_idle_timeout = $25, session_absolute_timeout = $26, updated_at = $27 "
-	    "WHERE site_id = $1", 27 },
+	    "session_idle_timeout = $25, session_absolute_timeout = $26, updated_at = $27, "
+	    "login_link = $28, login_link_ttl = $29, merchant_sign_in_url = $30, "
+	    "login_password = $31, invite_on_subscription = $32, management_link_ttl = $33, "
+	    "email_verification = $34 WHERE site_id = $1", 34 },
 	/* A site the previous release created during a rolling upgrade has no row yet: it gets
 	 * the defaults the first time its configuration is read. */
 	[STMT_PCONF_ENSURE] = { "pconf_ensure",
@@ -1101,4 +1106,125 @@ const struct stmt stmts[STMT__MAX] = {
 	 * archive. */
 	[STMT_DOC_FIRST] = { "doc_first",
 	    "SELECT min(issued_at) FROM documents WHERE site_id = $1 AND customer_id = $2", 2 },
+	/* ---- portal access without single sign-on ---- */
+	/* A fixed-window counter: a hit after the window ($4 seconds) has passed starts a new
+	 * one. Returns the hits in the current window, this one included. */
+	[STMT_RATE_HIT] = { "rate_hit",
+	    "INSERT INTO portal_rate_limits AS r (site_id, bucket, window_start, hits) "
+	    "VALUES ($1, $2, $3, 1) ON CONFLICT (site_id, bucket) DO UPDATE SET "
+	    "hits = CASE WHEN r.window_start <= $3 - $4::bigint THEN 1 ELSE r.hits + 1 END, "
+	    "window_start = CASE WHEN r.window_start <= $3 - $4::bigint THEN $3 "
+	    "ELSE r.window_start END RETURNING hits", 4 },
+	/* The customers a sign-in address names, oldest first (several may share one). */
+	[STMT_CUSTOMERS_BY_EMAIL] = { "customers_by_email",
+	    "SELECT id, name, email, portal_state FROM customers WHERE site_id = $1 "
+	    "AND lower(email) = lower($2) ORDER BY created_at, id LIMIT 20", 2 },
+	[STMT_MAIL_LINK_GET] = { "mail_link_get",
+	    "SELECT l.customer_id, l.purpose, l.path, l.token_hash, l.expires_at, l.used_at, "
+	    "c.email, c.portal_state FROM mail_links l JOIN customers c ON c.site_id = l.site_id "
+	    "AND c.id = l.customer_id WHERE l.site_id = $1 AND l.id = $2", 2 },
+	/* Single use: only an unused, unexpired link is used, once. */
+	[STMT_MAIL_LINK_USE] = { "mail_link_use",
+	    "UPDATE mail_links SET used_at = $3 WHERE site_id = $1 AND id = $2 "
+	    "AND used_at IS NULL AND expires_at > $3 RETURNING customer_id", 3 },
+	/* A session signed in on the portal itself (no access link): logged in at once, for a
+	 * customer whose access is not revoked. */
+	[STMT_PSESS_SIGN_IN] = { "psess_sign_in",
+	    "INSERT INTO portal_sessions (site_id, id, customer_id, token_hash, cookie_hash, "
+	    "redirect_url, status, created_at, expires_at, login_at, last_seen_at, "
+	    "login_ipaddress, login_method) SELECT $1, $2, c.id, $4, $5, $6, 'logged_in', $7, $7, "
+	    "$7, $7, $8, $9 FROM customers c WHERE c.site_id = $1 AND c.id = $3 "
+	    "AND c.portal_state <> 'revoked' RETURNING " PSESS_COLS, 9 },
+	/* Portal accounts (passwords). Read under a row lock: a sign-in, a failure and a
+	 * password change of one account take turns. */
+	[STMT_ACCOUNT_GET] = { "account_get",
+	    "SELECT status, password_hash, failed_count, next_attempt_at FROM portal_accounts "
+	    "WHERE site_id = $1 AND customer_id = $2 FOR UPDATE", 2 },
+	[STMT_ACCOUNT_PENDING] = { "account_pending",
+	    "INSERT INTO portal_accounts (site_id, customer_id, status, created_at) "
+	    "VALUES ($1, $2, 'pending', $3) ON CONFLICT (site_id, customer_id) DO NOTHING", 3 },
+	[STMT_ACCOUNT_ACTIVATE] = { "account_activate",
+	    "INSERT INTO portal_accounts AS a (site_id, customer_id, status, password_hash, "
+	    "created_at, activated_at, password_changed_at) VALUES ($1, $2, 'active', $3, $4, $4, "
+	    "$4) ON CONFLICT (site_id, customer_id) DO UPDATE SET status = 'active', "
+	    "password_hash = $3, failed_count = 0, next_attempt_at = NULL, "
+	    "activated_at = COALESCE(a.activated_at, $4), password_changed_at = $4", 4 },
+	/* A wrong password: from the fourth failure on, the next attempt waits 5, 10, 20,
+	 * then 30 seconds at most ($3 now). */
+	[STMT_ACCOUNT_FAILED] = { "account_failed",
+	    "UPDATE portal_accounts SET failed_count = failed_count + 1, next_attempt_at = "
+	    "CASE WHEN failed_count + 1 < 4 THEN NULL ELSE $3::bigint + "
+	    "LEAST(30, 5 * power(2, LEAST(failed_count + 1 - 4, 10)))::bigint END "
+	    "WHERE site_id = $1 AND customer_id = $2 RETURNING failed_count", 3 },
+	[STMT_ACCOUNT_OK] = { "account_ok",
+	    "UPDATE portal_accounts SET failed_count = 0, next_attempt_at = NULL "
+	    "WHERE site_id = $1 AND customer_id = $2", 2 },
+	[STMT_CUSTOMER_PORTAL_STATE] = { "customer_portal_state",
+	    "UPDATE customers SET portal_state = $3 WHERE site_id = $1 AND id = $2 "
+	    "AND portal_state <> 'revoked'", 3 },
+	/* Every session of the customer that is live or may still be entered, ended. */
+	[STMT_PSESS_END_ALL] = { "psess_end_all",
+	    "UPDATE portal_sessions SET status = 'logged_out', logout_at = $3, "
+	    "logout_ipaddress = $4, cookie_hash = NULL WHERE site_id = $1 AND customer_id = $2 "
+	    "AND status IN ('created', 'logged_in', 'not_yet_activated') RETURNING id", 4 },
+	/* Invitations: a session that is not yet activated, tied to the invitation link by
+	 * its token's hash, activated when the invitation's password is set. */
+	[STMT_PSESS_INVITE] = { "psess_invite",
+	    "INSERT INTO portal_sessions (site_id, id, customer_id, token_hash, redirect_url, "
+	    "status, created_at, expires_at, login_method) SELECT $1, $2, c.id, $4, $5, "
+	    "'not_yet_activated', $6, $7, 'password' FROM customers c WHERE c.site_id = $1 "
+	    "AND c.id = $3 RETURNING " PSESS_COLS, 7 },
+	[STMT_PSESS_INVITE_ACCEPT] = { "psess_invite_accept",
+	    "UPDATE portal_sessions SET status = 'activated', login_at = $3 WHERE site_id = $1 "
+	    "AND customer_id = $2 AND status = 'not_yet_activated' RETURNING id", 3 },
+	/* A customer's portal sessions, newest first (keyset: created_at, id). */
+	[STMT_PSESS_LIST_FIRST] = { "psess_list_first",
+	    "SELECT " PSESS_COLS " FROM portal_sessions WHERE site_id = $1 AND customer_id = $3 "
+	    "ORDER BY created_at DESC, id DESC LIMIT $2", 3 },
+	[STMT_PSESS_LIST_AFTER] = { "psess_list_after",
+	    "SELECT " PSESS_COLS " FROM portal_sessions WHERE site_id = $1 AND customer_id = $3 "
+	    "AND (created_at, id) < ($4::bigint, $5) ORDER BY created_at DESC, id DESC LIMIT $2",
+	    5 },
+	[STMT_CUSTOMER_REVOKE] = { "customer_revoke",
+	    "UPDATE customers SET portal_state = 'revoked' WHERE site_id = $1 AND id = $2 "
+	    "RETURNING id", 2 },
+	/* Restored: active again when the account has a password, else none. */
+	[STMT_CUSTOMER_RESTORE] = { "customer_restore",
+	    "UPDATE customers SET portal_state = CASE WHEN EXISTS (SELECT 1 FROM portal_accounts "
+	    "a WHERE a.site_id = $1 AND a.customer_id = $2 AND a.status = 'active') THEN 'active' "
+	    "ELSE 'none' END WHERE site_id = $1 AND id = $2 AND portal_state = 'revoked' "
+	    "RETURNING portal_state", 2 },
+	/* Every link of the customer not used yet stops working now. */
+	[STMT_MAIL_LINKS_END] = { "mail_links_end",
+	    "UPDATE mail_links SET used_at = $3 WHERE site_id = $1 AND customer_id = $2 "
+	    "AND used_at IS NULL RETURNING id", 3 },
+	/* Management links: what the API shows about the derived link ($5 the lifetime, $6
+	 * how long before a new one is available). A read counts; a link that has expired,
+	 * or was read more than 15 times and may be renewed, starts a new generation. */
+	[STMT_MLINK_GET] = { "mlink_get",
+	    "SELECT generation, created_at, expires_at, fetch_count, new_link_available_at "
+	    "FROM portal_management_links WHERE site_id = $1 AND customer_id = $2", 2 },
+	[STMT_MLINK_READ] = { "mlink_read",
+	    "INSERT INTO portal_management_links AS m (site_id, customer_id, generation, "
+	    "created_at, expires_at, fetch_count, new_link_available_at) "
+	    "SELECT $1, c.id, 1, $3, $3 + $4::bigint, 1, $3 + $5::bigint FROM customers c "
+	    "WHERE c.site_id = $1 AND c.id = $2 "
+	    "ON CONFLICT (site_id, customer_id) DO UPDATE SET "
+	    "generation = CASE WHEN $6 OR m.expires_at <= $3 OR (m.fetch_count >= 15 AND "
+	    "m.new_link_available_at <= $3) THEN m.generation + 1 ELSE m.generation END, "
+	    "created_at = CASE WHEN $6 OR m.expires_at <= $3 OR (m.fetch_count >= 15 AND "
+	    "m.new_link_available_at <= $3) THEN $3 ELSE m.created_at END, "
+	    "expires_at = CASE WHEN $6 OR m.expires_at <= $3 OR (m.fetch_count >= 15 AND "
+	    "m.new_link_available_at <= $3) THEN $3 + $4::bigint ELSE m.expires_at END, "
+	    "new_link_available_at = CASE WHEN $6 OR m.expires_at <= $3 OR (m.fetch_count >= 15 "
+	    "AND m.new_link_available_at <= $3) THEN $3 + $5::bigint "
+	    "ELSE m.new_link_available_at END, "
+	    "fetch_count = CASE WHEN $6 OR m.expires_at <= $3 OR (m.fetch_count >= 15 AND "
+	    "m.new_link_available_at <= $3) THEN 1 ELSE m.fetch_count + 1 END "
+	    "RETURNING generation, created_at, expires_at, fetch_count, new_link_available_at", 6 },
+	/* Revoked access: the management link's generation moves on, so the old link stays
+	 * dead even after access is restored. */
+	[STMT_MLINK_BUMP] = { "mlink_bump",
+	    "UPDATE portal_management_links SET generation = generation + 1, created_at = $3, "
+	    "fetch_count = 0 WHERE site_id = $1 AND customer_id = $2", 3 },
 };

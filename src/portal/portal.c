@@ -136,6 +136,69 @@ portal_csrf(struct page *p)
 	return -1;
 }
 
+static const char *
+pre_cookie_name(struct page *p)
+{
+	size_t n = strlen(PORTAL_PRE_PREFIX) + strlen(p->set.site_id) + 1;
+	char *name = arena_alloc(&p->c->req->arena, n);
+
+	snprintf(name, n, PORTAL_PRE_PREFIX "%s", p->set.site_id);
+	return name;
+}
+
+const char *
+portal_pre_token(struct page *p)
+{
+	const char *have = http_kvs_get(&p->c->req->cookies, pre_cookie_name(p));
+	char *v;
+
+	if (have != NULL && strlen(have) == 22 && crypto_is_b64url(have, 23))
+		return have;
+	v = arena_alloc(&p->c->req->arena, 32);
+	if (crypto_random_b64url(16, v, 32) != 0)
+		return "";	/* the POST is then refused: fail closed */
+	http_set_cookie(p->c->resp, pre_cookie_name(p), v, -1);
+	return v;
+}
+
+int
+portal_pre_check(struct page *p)
+{
+	const char *have = http_kvs_get(&p->c->req->cookies, pre_cookie_name(p));
+	const char *t = http_kvs_get(&p->c->req->form, PORTAL_CSRF_FIELD);
+
+	if (have != NULL && t != NULL && strlen(have) == 22 && strlen(t) == 22 &&
+	    crypto_equal(have, t, 22))
+		return 0;
+	page_message(p, 403, "This form has expired", "The form was out of date or did not "
+	    "come from this page, so nothing was changed. Go back, reload the page and try "
+	    "again.", page_url(p, "/login"), "Sign in");
+	return -1;
+}
+
+const char *
+portal_cookie_session(struct page *p)
+{
+	const char *cookie = http_kvs_get(&p->c->req->cookies, cookie_name(p));
+	struct token t;
+	char hash[65];
+	PGresult *res;
+	const char *id = NULL;
+
+	if (cookie == NULL || token_parse(cookie, &t) != 0 ||
+	    strcmp(t.site_id, p->set.site_id) != 0)
+		return NULL;
+	res = db_exec(p->c->db, STMT_PSESS_PORTAL_GET, (const char *[]){ t.site_id,
+	    t.session_id });
+	token_hash_hex(cookie, hash);
+	if (res != NULL && PQntuples(res) == 1 && db_val(res, 0, 1) != NULL &&
+	    strlen(db_val(res, 0, 1)) == 64 && crypto_equal(hash, db_val(res, 0, 1), 64) &&
+	    strcmp(db_val(res, 0, 2), "logged_in") == 0)
+		id = arena_strndup(&p->c->req->arena, t.session_id, strlen(t.session_id));
+	PQclear(res);
+	return id;
+}
+
 static void
 signed_out(struct page *p, const char *redirect_url, const char *why)
 {

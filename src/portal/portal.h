@@ -27,8 +27,13 @@
 				 * without running the page */
 #define PAGE_ASSET	0x10	/* an image or style sheet: the page sets its own caching */
 #define PAGE_NO_SITE	0x20	/* a legacy path without the site segment */
+#define PAGE_PRE	0x40	/* a POST made before signing in (the sign-in forms): its
+				 * csrf_token must match the browser's sign-in cookie (403) */
 
 #define PORTAL_COOKIE_PREFIX	"__Host-portald_"	/* + site id: one cookie per site */
+#define PORTAL_PRE_PREFIX	"__Host-portald-pre_"	/* + site id: the sign-in forms' */
+#define PORTAL_VERIFIED_PREFIX	"__Host-portald-verified_"	/* + site id: signed in by
+								 * email before */
 #define PORTAL_NONCE_FIELD	"form_nonce"
 #define PORTAL_CSRF_FIELD	"csrf_token"
 
@@ -75,6 +80,16 @@ int	portal_site(struct page *p, const char *site_id, bool with_session);
 int	portal_session(struct page *p);
 /* A POST's CSRF token; renders the branded 403 and returns -1 when it does not match. */
 int	portal_csrf(struct page *p);
+/* Before signing in there is no session to bind a form to: the sign-in forms carry the
+ * value of a random per-site cookie (double submit; the __Host- cookie cannot be planted
+ * by another origin and SameSite=Lax keeps it off cross-site POSTs). portal_pre_token
+ * gives the browser's value, or sets a new cookie; portal_pre_check renders the 403 and
+ * returns -1 when a PAGE_PRE POST does not carry it. */
+const char *portal_pre_token(struct page *p);
+int	portal_pre_check(struct page *p);
+/* The id of the browser's live session of this site, checked against its cookie's hash
+ * (NULL when there is none): what a new sign-in logs out. */
+const char *portal_cookie_session(struct page *p);
 /* PAGE_ONCE: 1 claimed (run the page), 0 answered (a replay or "in progress" page was
  * rendered), -1 error (rendered). Runs in the caller's transaction if there is one. */
 int	portal_once_claim(struct page *p);
@@ -120,6 +135,17 @@ void	portal_plain_message(struct ctx *c, int status, const char *title, const ch
 /* ---- pages ---- */
 void	page_access(struct page *p);
 void	page_access_legacy(struct page *p);
+void	page_login(struct page *p);
+void	page_login_request(struct page *p);
+void	page_login_sent(struct page *p);
+void	page_link(struct page *p);
+void	page_link_confirm(struct page *p);
+void	page_login_password(struct page *p);
+void	page_password_link_form(struct page *p);
+void	page_password_link_request(struct page *p);
+void	page_password_sent(struct page *p);
+void	page_manage(struct page *p);
+void	page_manage_confirm(struct page *p);
 void	page_portal_root(struct page *p);
 void	page_overview(struct page *p);
 void	page_signed_out(struct page *p);

@@ -99,6 +99,19 @@ static const struct route routes[] = {
 	    empty_fields, no_params),
 	API(HTTP_DELETE, "/api/v1/customers/:id/payment_methods/:pm", h_pm_detach, NULL,
 	    no_params),
+	/* A customer's portal access without single sign-on. */
+	API(HTTP_POST, "/api/v1/customers/:id/portal_invitations", h_portal_invite, empty_fields,
+	    no_params),
+	API(HTTP_POST, "/api/v1/customers/:id/portal_access/revoke", h_portal_revoke,
+	    empty_fields, no_params),
+	API(HTTP_POST, "/api/v1/customers/:id/portal_access/restore", h_portal_restore,
+	    empty_fields, no_params),
+	API(HTTP_GET, "/api/v1/customers/:id/portal_sessions", h_customer_psess_list, NULL,
+	    list_params),
+	/* Every read of the management link counts (fetch_count): the read is the point. */
+	API(HTTP_GET, "/api/v1/customers/:id/management_link", h_mlink_get, NULL, no_params),
+	API(HTTP_POST, "/api/v1/customers/:id/management_link/regenerate", h_mlink_regenerate,
+	    empty_fields, no_params),
 	API(HTTP_GET, "/api/v1/events", h_event_list, NULL, event_list_params),
 	API(HTTP_GET, "/api/v1/events/:id", h_event_get, NULL, no_params),
 	API(HTTP_POST, "/api/v1/events/:id/resend", h_event_resend, empty_fields, no_params),
@@ -154,6 +167,30 @@ static const struct route routes[] = {
 	  .page = page_access_legacy, .pflags = PAGE_NO_SITE },
 	{ { HTTP_GET, "/portal/:site/access/:token" }, RK_PORTAL, .redact = true,
 	  .page = page_access, .pflags = PAGE_GET_WRITES },
+	/* Signing in without single sign-on: the sign-in page, and the links mails carry
+	 * (a GET shows what the link does; only the POST of its button uses it). */
+	PAGE(HTTP_GET, "/portal/:site/login", page_login, 0),
+	PAGE(HTTP_POST, "/portal/:site/login", page_login_request, PAGE_PRE | PAGE_TXN),
+	PAGE(HTTP_GET, "/portal/:site/login/sent", page_login_sent, 0),
+	/* Passwords: the sign-in answers every attempt in its own committed transaction. */
+	PAGE(HTTP_POST, "/portal/:site/login/password", page_login_password, PAGE_PRE),
+	PAGE(HTTP_GET, "/portal/:site/login/forgot", page_password_link_form, 0),
+	PAGE(HTTP_POST, "/portal/:site/login/forgot", page_password_link_request,
+	    PAGE_PRE | PAGE_TXN),
+	PAGE(HTTP_GET, "/portal/:site/login/signup", page_password_link_form, 0),
+	PAGE(HTTP_POST, "/portal/:site/login/signup", page_password_link_request,
+	    PAGE_PRE | PAGE_TXN),
+	PAGE(HTTP_GET, "/portal/:site/login/password_sent", page_password_sent, 0),
+	{ { HTTP_GET, "/portal/:site/link/:token" }, RK_PORTAL, .redact = true,
+	  .page = page_link, .pflags = 0 },
+	{ { HTTP_POST, "/portal/:site/link/:token" }, RK_PORTAL, .redact = true,
+	  .page = page_link_confirm, .pflags = PAGE_PRE | PAGE_TXN },
+	/* A customer's management link: the same confirmation (or, with email verification,
+	 * a login link first in a browser that never signed in by email). */
+	{ { HTTP_GET, "/portal/:site/manage/:token" }, RK_PORTAL, .redact = true,
+	  .page = page_manage, .pflags = 0 },
+	{ { HTTP_POST, "/portal/:site/manage/:token" }, RK_PORTAL, .redact = true,
+	  .page = page_manage_confirm, .pflags = PAGE_PRE | PAGE_TXN },
 	PAGE(HTTP_GET, "/portal/:site", page_overview, PAGE_SESSION),
 	PAGE(HTTP_GET, "/portal/:site/billing_details", page_details_show, PAGE_SESSION),
 	PAGE(HTTP_POST, "/portal/:site/billing_details", page_details_save,
@@ -497,8 +534,9 @@ dispatch_portal(struct ctx *c, const struct route *rt)
 	bool post = r->method == HTTP_POST, txn = false;
 	unsigned long random_failures = crypto_random_failures();
 
-	/* A POST always has a session to check its CSRF token against. */
-	assert(!post || (fl & PAGE_SESSION));
+	/* A POST always has a session, or before signing in the sign-in cookie, to check its
+	 * CSRF token against. */
+	assert(!post || (fl & (PAGE_SESSION | PAGE_PRE)));
 	if (fl & PAGE_NO_SITE) {
 		rt->page(&p);
 		portal_headers(&p, false);
@@ -536,7 +574,9 @@ dispatch_portal(struct ctx *c, const struct route *rt)
 	}
 	if ((fl & PAGE_SESSION) && portal_session(&p) != 0)
 		goto done;
-	if (post && portal_csrf(&p) != 0)
+	if (post && (fl & PAGE_SESSION) && portal_csrf(&p) != 0)
+		goto done;
+	if (post && (fl & PAGE_PRE) && portal_pre_check(&p) != 0)
 		goto done;
 	if (fl & PAGE_TXN) {
 		if (db_begin(c->db) != 0) {
@@ -612,7 +652,9 @@ dispatch(struct worker_state *ws, const char **log_path)
 		if (strncasecmp(r->path, "/portal/access/", 15) == 0)
 			*log_path = "/portal/access/:token";
 		else if (has_ci(r->path, "portal") &&
-		    (strchr(r->path, '%') != NULL || has_ci(r->path, "access")))
+		    (strchr(r->path, '%') != NULL || has_ci(r->path, "access") ||
+		    has_ci(r->path, "/link/") ||
+		    has_ci(r->path, "/manage/")))
 			*log_path = "/portal/[redacted]";
 		if (api)
 			api_error(&c, status, "invalid_request_error",

@@ -18,6 +18,7 @@ class Browser(unittest.TestCase):
         # The portal tests change their sites' settings: sites of their own.
         p1, p2 = s.new_site("webp"), s.new_site("webq")
         billing = s.new_site("webb")     # the self-service pages (billing.test.mjs)
+        login = s.new_site("webl")       # signing in without SSO (login.test.mjs)
         shots = os.environ.get("PORTALD_SCREENSHOTS") or "/tmp/portald-screenshots-%s" % \
             time.strftime("%Y%m%d-%H%M%S")
         print("\nbrowser screenshots: %s" % shots)
@@ -28,6 +29,7 @@ class Browser(unittest.TestCase):
         env = dict(os.environ, PORTALD_URL=s.base, PORTALD_API_KEY=m.key,
                    PORTALD_PORTAL_KEY=p1.key, PORTALD_PORTAL_KEY_2=p2.key,
                    PORTALD_BILLING_KEY=billing.key,
+                   PORTALD_LOGIN_KEY=login.key, PORTALD_MAILBOX=s.mailbox,
                    PORTALD_SCREENSHOTS=shots)
         r = subprocess.run(["node", "--test", "--test-reporter=spec"], cwd=BROWSER_DIR, env=env,
                            capture_output=True, text=True, timeout=1200)
