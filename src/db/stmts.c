@@ -578,6 +578,8 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_WH_MATCHING] = { "wh_matching",
 	    "SELECT id FROM webhook_endpoints WHERE site_id = $1 "
 	    "AND ('*' = ANY (events) OR $2 = ANY (events))", 2 },
+	[STMT_WH_COUNT] = { "wh_count",
+	    "SELECT count(*) FROM webhook_endpoints WHERE site_id = $1", 1 },
 	[STMT_DELIV_INSERT] = { "deliv_insert",
 	    "INSERT INTO webhook_deliveries (site_id, id, endpoint_id, event_id, status, "
 	    "next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)",

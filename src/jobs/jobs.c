@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "billing/notify.h"
 #include "billing/objects.h"
 #include "billing/payments.h"
 #include "billing/subscriptions.h"
@@ -134,6 +135,8 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	enum kind kinds[3] = { K_RENEW, K_RESUME, K_RETRY };
 	struct item items[3 * BATCH_MAX];
 	int n = 0, done = 0;
+	struct notify_settings mail;
+	struct site_facts facts = { -1, false, &mail };
 	struct dctx d;
 	struct derr e;
 
@@ -165,6 +168,9 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	 * locked until the commit and is claimed again by the next batch. */
 	qsort(items, (size_t)n, sizeof(items[0]), item_cmp);
 	dctx_init(&d, db, site, now, ACTOR_JOB_RUNNER, NULL);
+	/* The site's endpoints and mail settings, read once for the batch (a change
+	 * committed while it runs applies from the next batch, a moment later). */
+	d.facts = &facts;
 	for (int i = 0; i < n && done < BATCH_MAX; i++) {
 		int npending = d.npending, rc;
 
