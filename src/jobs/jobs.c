@@ -4,8 +4,8 @@
  * with FOR UPDATE SKIP LOCKED and processes them in one transaction, each in a savepoint, so
  * several runners on several hosts never do the same work twice, one bad item fails alone
  * and a crash rolls back to "still due"; the gateway calls they queued run after the
- * commit, their outcomes recorded together in one more transaction. Lanes sleep on LISTEN portald_jobs, with a
- * one-second poll as a backstop. */
+ * commit, their outcomes recorded together in one more transaction. Lanes sleep on LISTEN
+ * portald_jobs, with a one-second poll as a backstop. */
 #include <errno.h>
 #include <signal.h>
 #include <poll.h>
@@ -103,7 +103,7 @@ item_cmp(const void *a, const void *b)
 
 /* Runs one claimed item in the open transaction. */
 static int
-run_item(struct dctx *d, const struct item *it, long long now, struct derr *e)
+run_item(struct dctx *d, const struct item *it, struct derr *e)
 {
 	switch (it->kind) {
 	case K_RENEW:
@@ -114,7 +114,6 @@ run_item(struct dctx *d, const struct item *it, long long now, struct derr *e)
 		d->now = it->due;	/* the retry happens when it was due */
 		return payments_collect(d, it->id, e);
 	default:
-		d->now = now;
 		return 0;
 	}
 }
@@ -178,7 +177,7 @@ billing_batch(struct db *db, const struct site *site, long long now)
 			break;
 		if (db_begin(db) != 0)
 			goto lost;
-		rc = run_item(&d, &items[i], now, &e);
+		rc = run_item(&d, &items[i], &e);
 		d.now = now;
 		if (rc == 0) {
 			if (db_commit(db) != 0)
