@@ -70,9 +70,11 @@ class Renewals(Base):
         return out
 
     def second_runner(self):
-        p = subprocess.Popen([os.path.join(self.s.bin_dir, "portald"), "--config",
-                              os.path.join(self.s.state, "portald.conf"), "--jobs-only"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Its stderr (a sanitizer's report) goes where the stack's own goes.
+        with open(os.path.join(self.s.state, "portald.log"), "a") as log:
+            p = subprocess.Popen([os.path.join(self.s.bin_dir, "portald"), "--config",
+                                  os.path.join(self.s.state, "portald.conf"), "--jobs-only"],
+                                 stdout=subprocess.DEVNULL, stderr=log)
         self.extra.append(p)
         return p
 
