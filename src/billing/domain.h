@@ -50,6 +50,19 @@ struct derr {
  * commits, then runs payments_settle(). */
 #define DOM_PENDING_MAX	32
 #define DOM_URL_MAX	1024
+
+/* Facts about the site that the job runner reads once per batch of renewals (in the
+ * batch's transaction) instead of once per renewal. Everyone else leaves dctx.facts NULL
+ * and reads them each time. */
+struct notify_settings;
+struct site_facts {
+	int			 endpoints;	/* -1 not read yet, else the site's webhook
+						 * endpoints (0: no event needs a lookup) */
+	bool			 notify_read;
+	struct notify_settings	*notify;	/* the caller's storage for the site's mail
+						 * settings, valid once notify_read */
+};
+
 struct dctx {
 	struct db	*db;
 	struct site	 site;
@@ -63,6 +76,7 @@ struct dctx {
 	 * customer to authenticate at action_url (the bank's page); empty otherwise. */
 	char		 action_invoice[DOM_ID_MAX];
 	char		 action_url[DOM_URL_MAX];
+	struct site_facts *facts;	/* NULL: read each time */
 };
 
 void	dctx_init(struct dctx *d, struct db *db, const struct site *site, long long now,

@@ -70,6 +70,16 @@ events_emit(struct dctx *d, const char *type, const char *object_id, const char 
 	if (res == NULL)
 		return derr_db(e, d->db);
 	PQclear(res);
+	/* A batch of the job runner knows whether the site has endpoints at all. */
+	if (d->facts != NULL && d->facts->endpoints < 0) {
+		res = db_exec(d->db, STMT_WH_COUNT, (const char *[]){ d->site.id });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		d->facts->endpoints = (int)db_ll(res, 0, 0, 0);
+		PQclear(res);
+	}
+	if (d->facts != NULL && d->facts->endpoints == 0)
+		return notify_event(d, type, id, object_id, data, e);
 	eps = db_exec(d->db, STMT_WH_MATCHING, (const char *[]){ d->site.id, type });
 	if (eps == NULL)
 		return derr_db(e, d->db);

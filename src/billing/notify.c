@@ -811,8 +811,16 @@ notify_event(struct dctx *d, const char *type, const char *event_id, const char 
 		}
 		if (r->cond != NULL && !r->cond(obj))
 			continue;
-		if (!have_set && (rc = notify_settings_get(d, &set, e)) != 0)
-			break;
+		if (!have_set && d->facts != NULL && d->facts->notify_read)
+			set = *d->facts->notify;
+		else if (!have_set) {
+			if ((rc = notify_settings_get(d, &set, e)) != 0)
+				break;
+			if (d->facts != NULL) {
+				*d->facts->notify = set;
+				d->facts->notify_read = true;
+			}
+		}
 		have_set = true;
 		if (!set.enabled[switch_index(r->mail)])
 			continue;

@@ -464,37 +464,21 @@ attempt_token(struct dctx *d, const char *pm_id, char token[DOM_ID_MAX * 2], str
 	return 0;
 }
 
-static int resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e);
-
-/* The answer belongs to the moment the intent was recorded (the site's clock then: a
- * renewal the job runner made at its due date, possibly after time travel). */
-int
-payments_resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e)
-{
-	PGresult *att = db_exec(d->db, STMT_PAY_GET, (const char *[]){ d->site.id, attempt_id });
-	long long now = d->now;
-	int rc;
-
-	if (att == NULL)
-		return derr_db(e, d->db);
-	if (PQntuples(att) == 1)
-		d->now = db_ll(att, 0, PAY_CREATED, now);
-	PQclear(att);
-	rc = resolve(d, attempt_id, recovering, e);
-	d->now = now;
-	return rc;
-}
-
+/* Phase two of one attempt: asks the gateway (with the recorded key), outside any
+ * transaction, on the site's clock of the moment the intent was recorded (a renewal the
+ * job runner made at its due date, possibly after time travel). 1: r holds an answer to
+ * record at *at; 0: nothing to record (not pending, or the gateway refused to answer);
+ * -1: the database or the gateway is unreachable. */
 static int
-resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e)
+call_gateway(struct dctx *d, const char *attempt_id, bool recovering, struct gw_result *r,
+    long long *at, struct derr *e)
 {
 	PGresult *att;
 	const struct gateway *gw;
-	struct gw_result r;
 	char idem[DOM_ID_MAX * 2 + 16], inv[DOM_ID_MAX], kind[16], currency[4];
 	char pm[DOM_ID_MAX] = "", token[DOM_ID_MAX * 2], return_url[DOM_URL_MAX] = "";
-	long long amount;
-	int rc;
+	long long amount, now = d->now;
+	int rc = 1;
 
 	att = db_exec(d->db, STMT_PAY_GET, (const char *[]){ d->site.id, attempt_id });
 	if (att == NULL)
@@ -503,6 +487,7 @@ resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e)
 		PQclear(att);
 		return 0;
 	}
+	*at = db_ll(att, 0, PAY_CREATED, now);
 	snprintf(idem, sizeof(idem), "%s", db_val(att, 0, PAY_IDEM));
 	snprintf(inv, sizeof(inv), "%s", db_val(att, 0, PAY_INVOICE));
 	snprintf(kind, sizeof(kind), "%s", db_val(att, 0, PAY_KIND));
@@ -518,31 +503,39 @@ resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e)
 	if (gw == NULL)
 		return derr_set(e, DERR_INTERNAL, "gateway_unknown", NULL,
 		    "The attempt names a gateway this build does not have.");
-	memset(&r, 0, sizeof(r));
-	r.outcome = GW_NOT_FOUND;
+	d->now = *at;
+	memset(r, 0, sizeof(*r));
+	r->outcome = GW_NOT_FOUND;
 	/* After a crash, ask first: the gateway may have acted on the key already. */
-	if (recovering && gw->retrieve(d, kind, idem, NULL, &r, e) != 0)
-		return e->kind == DERR_UNAVAILABLE ? -1 : 0;
-	if (r.outcome == GW_NOT_FOUND && strcmp(kind, "refund") == 0) {
+	if (recovering && gw->retrieve(d, kind, idem, NULL, r, e) != 0) {
+		rc = e->kind == DERR_UNAVAILABLE ? -1 : 0;
+		goto out;
+	}
+	if (r->outcome == GW_NOT_FOUND && strcmp(kind, "refund") == 0) {
 		PGresult *ch = db_exec(d->db, STMT_PAY_LAST_CHARGE, (const char *[]){ d->site.id,
 		    inv });
 
-		if (ch == NULL)
-			return derr_db(e, d->db);
-		rc = gw->refund(d, PQntuples(ch) == 1 ? db_val(ch, 0, PAY_REF) : NULL, amount,
-		    currency, idem, &r, e);
+		if (ch == NULL) {
+			rc = derr_db(e, d->db);
+			goto out;
+		}
+		if (gw->refund(d, PQntuples(ch) == 1 ? db_val(ch, 0, PAY_REF) : NULL, amount,
+		    currency, idem, r, e) != 0)
+			rc = e->kind == DERR_UNAVAILABLE ? -1 : 0;
 		PQclear(ch);
-		if (rc != 0)
-			return e->kind == DERR_UNAVAILABLE ? -1 : 0;
-	} else if (r.outcome == GW_NOT_FOUND) {
+		if (rc != 1)
+			goto out;
+	} else if (r->outcome == GW_NOT_FOUND) {
 		struct gw_charge c;
 
-		if (attempt_token(d, pm[0] ? pm : NULL, token, e) != 0)
-			return -1;
+		if (attempt_token(d, pm[0] ? pm : NULL, token, e) != 0) {
+			rc = -1;
+			goto out;
+		}
 		if (token[0] == '\0') {
 			/* The card went away before it was charged: a failed attempt. */
-			r.outcome = GW_DECLINED;
-			snprintf(r.code, sizeof(r.code), "no_payment_method");
+			r->outcome = GW_DECLINED;
+			snprintf(r->code, sizeof(r->code), "no_payment_method");
 		} else {
 			memset(&c, 0, sizeof(c));
 			c.token = token;
@@ -552,17 +545,47 @@ resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e)
 			c.invoice_id = inv;
 			c.return_url = return_url[0] ? return_url : NULL;
 			c.off_session = c.return_url == NULL;
-			if (gw->charge(d, &c, &r, e) != 0)
-				return e->kind == DERR_UNAVAILABLE ? -1 : 0;
+			if (gw->charge(d, &c, r, e) != 0) {
+				rc = e->kind == DERR_UNAVAILABLE ? -1 : 0;
+				goto out;
+			}
 		}
 	}
-	if (r.outcome == GW_REQUIRES_ACTION && r.action_url[0] != '\0' && return_url[0]) {
+	if (r->outcome == GW_REQUIRES_ACTION && r->action_url[0] != '\0' && return_url[0]) {
 		snprintf(d->action_invoice, sizeof(d->action_invoice), "%s", inv);
-		snprintf(d->action_url, sizeof(d->action_url), "%s", r.action_url);
+		snprintf(d->action_url, sizeof(d->action_url), "%s", r->action_url);
 	}
+out:
+	d->now = now;
+	return rc;
+}
+
+/* Phase three of one attempt, in the caller's transaction, on the attempt's clock. */
+static int
+record_at(struct dctx *d, const char *attempt_id, const struct gw_result *r, long long at,
+    struct derr *e)
+{
+	long long now = d->now;
+	int rc;
+
+	d->now = at;
+	rc = payments_record(d, attempt_id, r, e);
+	d->now = now;
+	return rc;
+}
+
+int
+payments_resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e)
+{
+	struct gw_result r;
+	long long at = d->now;
+	int rc = call_gateway(d, attempt_id, recovering, &r, &at, e);
+
+	if (rc <= 0)
+		return rc;
 	if (db_begin(d->db) != 0)
 		return derr_db(e, d->db);
-	if (payments_record(d, attempt_id, &r, e) != 0) {
+	if (record_at(d, attempt_id, &r, at, e) != 0) {
 		bool lost = d->db->status == DB_UNAVAILABLE;
 
 		db_rollback(d->db);
@@ -576,17 +599,94 @@ resolve(struct dctx *d, const char *attempt_id, bool recovering, struct derr *e)
 	return 0;
 }
 
+struct answer {
+	char		 id[DOM_ID_MAX];
+	long long	 at;
+	struct gw_result r;
+};
+
+/* Phase three for several answers in one transaction (one commit, one fsync), each in a
+ * savepoint of its own: an outcome that cannot be recorded (a conflict, a bug) is rolled
+ * back alone, logged, and stays pending for the runner, as it would in a transaction of
+ * its own. -1 only when the database is gone (then nothing of this round was recorded and
+ * the attempts stay pending; their keys make the runner's retry safe). */
+static int
+record_answers(struct dctx *d, const struct answer *a, int n, struct derr *e)
+{
+	bool nest = n > 1;
+
+	if (n == 0)
+		return 0;
+	if (db_begin(d->db) != 0)
+		return derr_db(e, d->db);
+	for (int i = 0; i < n; i++) {
+		if (nest && db_begin(d->db) != 0)
+			goto lost;
+		if (record_at(d, a[i].id, &a[i].r, a[i].at, e) == 0) {
+			if (nest && db_commit(d->db) != 0)
+				goto lost;
+			continue;
+		}
+		if (d->db->status == DB_UNAVAILABLE)
+			goto lost;
+		log_error("site %s: recording payment attempt %s failed: %s", d->site.id,
+		    a[i].id, e->message);
+		if (!nest) {
+			db_rollback(d->db);
+			return 0;
+		}
+		if (db_rollback(d->db) != 0)
+			goto lost;
+	}
+	if (db_commit(d->db) != 0)
+		return derr_db(e, d->db);
+	return 0;
+lost:
+	while (d->db->in_txn)
+		if (db_rollback(d->db) != 0)
+			break;
+	d->db->in_txn = false;
+	d->db->depth = 0;
+	return derr_db(e, d->db);
+}
+
 int
 payments_settle(struct dctx *d, struct derr *e)
 {
-	int rc = 0;
+	struct answer *a = NULL;
+	int done = 0, rc = 0;
 
-	/* The list may grow on the way: a stored card pays what is overdue. */
-	for (int i = 0; i < d->npending && rc == 0; i++) {
-		if (strncmp(d->pending[i], "setup_", 6) == 0)
-			rc = setups_settle(d, d->pending[i], e);
-		else
-			rc = payments_resolve(d, d->pending[i], false, e);
+	/* In rounds: the gateway calls of every attempt queued so far (one by one, outside
+	 * any transaction), then their outcomes in one transaction. Recording may queue more
+	 * (a stored card pays what is overdue): the next round takes those. */
+	while (rc == 0 && done < d->npending) {
+		int end = d->npending, n = 0;
+
+		a = calloc((size_t)(end - done), sizeof(*a));
+		if (a == NULL)
+			return derr_set(e, DERR_UNAVAILABLE, "out_of_memory", NULL,
+			    "Out of memory.");
+		for (int i = done; i < end && rc == 0; i++) {
+			int got;
+
+			if (strncmp(d->pending[i], "setup_", 6) == 0) {
+				rc = setups_settle(d, d->pending[i], e);
+				continue;
+			}
+			snprintf(a[n].id, sizeof(a[n].id), "%s", d->pending[i]);
+			a[n].at = d->now;
+			got = call_gateway(d, a[n].id, false, &a[n].r, &a[n].at, e);
+			if (got < 0)
+				rc = -1;
+			else if (got > 0)
+				n++;
+		}
+		/* Answers already given are recorded even when a later call failed. */
+		if (record_answers(d, a, n, e) != 0)
+			rc = -1;
+		free(a);
+		a = NULL;
+		done = end;
 	}
 	d->npending = 0;
 	return rc;

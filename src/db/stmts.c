@@ -380,15 +380,15 @@ const struct stmt stmts[STMT__MAX] = {
 	    "AND (s.created_at, s.id) < ($5::bigint, $6::text) "
 	    "AND ($4::text IS NULL OR s.status = $4) "
 	    "ORDER BY s.created_at DESC, s.id DESC LIMIT $2", 6 },
-	/* The job runner: one due subscription, skipping those another runner holds. */
+	/* The job runner: up to $4 due subscriptions, skipping those another runner holds. */
 	[STMT_SUB_CLAIM_DUE] = { "sub_claim_due",
 	    "SELECT id, next_billing_at FROM subscriptions WHERE site_id = $1 AND next_billing_at <= $2 "
-	    "AND id <> ALL ($3::text[]) ORDER BY next_billing_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-	    3 },
+	    "AND id <> ALL ($3::text[]) ORDER BY next_billing_at, id LIMIT $4 FOR UPDATE SKIP LOCKED",
+	    4 },
 	[STMT_SUB_CLAIM_RESUME] = { "sub_claim_resume",
 	    "SELECT id, resume_at FROM subscriptions WHERE site_id = $1 AND status = 'paused' "
-	    "AND resume_at <= $2 AND id <> ALL ($3::text[]) ORDER BY resume_at, id LIMIT 1 "
-	    "FOR UPDATE SKIP LOCKED", 3 },
+	    "AND resume_at <= $2 AND id <> ALL ($3::text[]) ORDER BY resume_at, id LIMIT $4 "
+	    "FOR UPDATE SKIP LOCKED", 4 },
 	[STMT_SUB_COUNT_LIVE] = { "sub_count_live",
 	    "SELECT count(*) FROM subscriptions WHERE site_id = $1 AND customer_id = $2 "
 	    "AND status IN ('in_trial', 'active', 'non_renewing', 'past_due')", 2 },
@@ -459,7 +459,7 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_INV_CLAIM_RETRY] = { "inv_claim_retry",
 	    "SELECT id, next_attempt_at FROM invoices WHERE site_id = $1 AND status = 'open' "
 	    "AND next_attempt_at <= $2 AND id <> ALL ($3::text[]) ORDER BY next_attempt_at, id "
-	    "LIMIT 1 FOR UPDATE SKIP LOCKED", 3 },
+	    "LIMIT $4 FOR UPDATE SKIP LOCKED", 4 },
 	[STMT_INV_SET_TOTALS] = { "inv_set_totals",
 	    "UPDATE invoices SET credit_applied = $3, amount_due = $4, status = $5, paid_at = $6 "
 	    "WHERE site_id = $1 AND id = $2", 6 },
@@ -581,6 +581,8 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_WH_MATCHING] = { "wh_matching",
 	    "SELECT id FROM webhook_endpoints WHERE site_id = $1 "
 	    "AND ('*' = ANY (events) OR $2 = ANY (events))", 2 },
+	[STMT_WH_COUNT] = { "wh_count",
+	    "SELECT count(*) FROM webhook_endpoints WHERE site_id = $1", 1 },
 	[STMT_DELIV_INSERT] = { "deliv_insert",
 	    "INSERT INTO webhook_deliveries (site_id, id, endpoint_id, event_id, status, "
 	    "next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)",

@@ -1,10 +1,11 @@
 /* jobs.c: the job runner, a supervisor of lanes (processes): billing (one or more) and
  * webhook deliveries (deliveries.c). The billing lane, for each site on the site's clock,
- * takes the earliest due item (a renewal, a trial end, a resume, a dunning retry) with FOR
- * UPDATE SKIP LOCKED and processes it in its own transaction, so several runners on several
- * hosts never do the same work twice and a crash rolls back to "still due"; the gateway
- * calls it queued run after the commit. Lanes sleep on LISTEN portald_jobs, with a
- * one-second poll as a backstop. */
+ * claims a batch of the earliest due items (renewals, trial ends, resumes, dunning retries)
+ * with FOR UPDATE SKIP LOCKED and processes them in one transaction, each in a savepoint, so
+ * several runners on several hosts never do the same work twice, one bad item fails alone
+ * and a crash rolls back to "still due"; the gateway calls they queued run after the
+ * commit, their outcomes recorded together in one more transaction. Lanes sleep on LISTEN
+ * portald_jobs, with a one-second poll as a backstop. */
 #include <errno.h>
 #include <signal.h>
 #include <poll.h>
@@ -14,10 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <curl/curl.h>
 
+#include "billing/notify.h"
 #include "billing/objects.h"
 #include "billing/payments.h"
 #include "billing/subscriptions.h"
@@ -73,80 +76,139 @@ quarantine_list(const char *site, char *out, size_t n)
 	snprintf(out + len, n - len, "}");
 }
 
-/* Claims the earliest due billing item of a site and processes it in its own transaction,
- * then makes the gateway calls it queued, outside it. 1 done, 0 nothing, -1 the database
- * is gone. */
+/* A batch: at most this many items in one transaction (each in a savepoint of its own),
+ * whose phase-one charges are then called and recorded together. Bounded by what a dctx
+ * can queue, so no charge waits for the reconciler. */
+#define BATCH_MAX	(DOM_PENDING_MAX / 2)
+/* A batch holds items due within this much of its first (on the site's clock), so a catch
+ * up over many periods (time travel, a runner down for days) still bills in date order:
+ * nothing an item causes (its next term, a dunning retry) falls due sooner. */
+#define BATCH_WINDOW	3600
+
+struct item {
+	enum kind	kind;
+	long long	due;
+	char		id[72];
+};
+
 static int
-billing_step(struct db *db, const struct site *site, long long now)
+item_cmp(const void *a, const void *b)
 {
-	char t[24], skip[QUARANTINE_MAX * 74 + 4];
-	const char *p[3] = { site->id, t, skip };
-	PGresult *r[3];
+	const struct item *x = a, *y = b;
+
+	if (x->due != y->due)
+		return x->due < y->due ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* Runs one claimed item in the open transaction. */
+static int
+run_item(struct dctx *d, const struct item *it, struct derr *e)
+{
+	switch (it->kind) {
+	case K_RENEW:
+		return subs_process_due(d, it->id, e);
+	case K_RESUME:
+		return subs_process_resume(d, it->id, e);
+	case K_RETRY:
+		d->now = it->due;	/* the retry happens when it was due */
+		return payments_collect(d, it->id, e);
+	default:
+		return 0;
+	}
+}
+
+/* Claims up to BATCH_MAX due billing items of a site (renewals, resumes, dunning retries)
+ * with FOR UPDATE SKIP LOCKED, so two runners never take the same one, and runs them in
+ * one transaction, each in its own savepoint: an item that fails is rolled back alone and
+ * set aside, the others commit. Then the charges they recorded are made, outside the
+ * transaction. A crash before the commit leaves every item due; after it, the attempts
+ * pending, which the reconciler resolves with their keys. Items done, 0 nothing, -1 the
+ * database is gone. */
+static int
+billing_batch(struct db *db, const struct site *site, long long now)
+{
+	char t[24], lim[8], skip[QUARANTINE_MAX * 74 + 4];
+	const char *p[4] = { site->id, t, skip, lim };
 	enum stmt_id ids[3] = { STMT_SUB_CLAIM_DUE, STMT_SUB_CLAIM_RESUME, STMT_INV_CLAIM_RETRY };
 	enum kind kinds[3] = { K_RENEW, K_RESUME, K_RETRY };
-	enum kind pick = K_NONE;
-	long long best = 0;
-	char id[72] = "";
+	struct item items[3 * BATCH_MAX];
+	int n = 0, done = 0;
+	struct notify_settings mail;
+	struct site_facts facts = { -1, false, &mail };
 	struct dctx d;
 	struct derr e;
-	int rc = 0;
 
 	snprintf(t, sizeof(t), "%lld", now);
+	snprintf(lim, sizeof(lim), "%d", BATCH_MAX);
 	quarantine_list(site->id, skip, sizeof(skip));
 	if (db_begin(db) != 0)
 		return -1;
 	for (int i = 0; i < 3; i++) {
-		r[i] = db_exec(db, ids[i], p);
-		if (r[i] == NULL) {
-			for (int j = 0; j < i; j++)
-				PQclear(r[j]);
+		PGresult *r = db_exec(db, ids[i], p);
+
+		if (r == NULL) {
 			db_rollback(db);
 			return -1;
 		}
-		if (PQntuples(r[i]) == 1 && (pick == K_NONE || db_ll(r[i], 0, 1, 0) < best)) {
-			pick = kinds[i];
-			best = db_ll(r[i], 0, 1, 0);
-			snprintf(id, sizeof(id), "%s", db_val(r[i], 0, 0));
+		for (int j = 0; j < PQntuples(r) && n < 3 * BATCH_MAX; j++) {
+			items[n].kind = kinds[i];
+			items[n].due = db_ll(r, j, 1, 0);
+			snprintf(items[n].id, sizeof(items[n].id), "%s", db_val(r, j, 0));
+			n++;
 		}
+		PQclear(r);
 	}
-	for (int i = 0; i < 3; i++)
-		PQclear(r[i]);
-	if (pick == K_NONE) {
+	if (n == 0) {
 		db_rollback(db);
 		return 0;
 	}
+	/* The earliest first, as one at a time would have taken them; what is left over stays
+	 * locked until the commit and is claimed again by the next batch. */
+	qsort(items, (size_t)n, sizeof(items[0]), item_cmp);
 	dctx_init(&d, db, site, now, ACTOR_JOB_RUNNER, NULL);
-	switch (pick) {
-	case K_RENEW:
-		rc = subs_process_due(&d, id, &e);
-		break;
-	case K_RESUME:
-		rc = subs_process_resume(&d, id, &e);
-		break;
-	case K_RETRY:
-		d.now = best;	/* the retry happens when it was due */
-		rc = payments_collect(&d, id, &e);
-		break;
-	default:
-		break;
-	}
-	if (rc < 0) {
-		bool lost = db->status == DB_UNAVAILABLE;
+	/* The site's endpoints and mail settings, read once for the batch (a change
+	 * committed while it runs applies from the next batch, a moment later). */
+	d.facts = &facts;
+	for (int i = 0; i < n && done < BATCH_MAX; i++) {
+		int npending = d.npending, rc;
 
-		db_rollback(db);
-		if (lost)
-			return -1;
-		log_error("jobs: site %s: %s failed (%s); set aside for %d s", site->id, id,
-		    e.message, QUARANTINE_SECONDS);
-		quarantine_add(site->id, id);
-		return 1;	/* the rest of the site's work goes on */
+		if (items[i].due > items[0].due + BATCH_WINDOW)
+			break;
+		if (db_begin(db) != 0)
+			goto lost;
+		rc = run_item(&d, &items[i], &e);
+		d.now = now;
+		if (rc == 0) {
+			if (db_commit(db) != 0)
+				goto lost;
+			done++;
+			continue;
+		}
+		if (db->status == DB_UNAVAILABLE)
+			goto lost;
+		/* Only this item's work is undone, the charges it queued with it. */
+		d.npending = npending;
+		if (db_rollback(db) != 0)
+			goto lost;
+		log_error("jobs: site %s: %s failed (%s); set aside for %d s", site->id,
+		    items[i].id, e.message, QUARANTINE_SECONDS);
+		quarantine_add(site->id, items[i].id);
+		done++;	/* the rest of the site's work goes on */
 	}
 	if (db_commit(db) != 0)
 		return -1;
-	/* The charges the step recorded: called now, outside the transaction. */
+	/* The charges the batch recorded: called now, outside the transaction. */
 	if (payments_settle(&d, &e) != 0)
 		return -1;
-	return 1;
+	return done;
+lost:
+	while (db->in_txn)
+		if (db_rollback(db) != 0)
+			break;
+	db->in_txn = false;
+	db->depth = 0;
+	return -1;
 }
 
 /* Charges and refunds whose answer was lost (a crash between the gateway call and its
@@ -197,11 +259,12 @@ jobs_pass(struct db *db)
 		done += rc;
 		/* Bounded per pass, in count and in time (a slow gateway), so one busy site
 		 * cannot starve the others. */
-		for (int n = 0, t0 = (int)time(NULL); n < 500 && (int)time(NULL) - t0 < 2; n++) {
-			rc = billing_step(db, &site, (long long)time(NULL) + site.clock_offset);
+		for (int n = 0, t0 = (int)time(NULL); n < 500 && (int)time(NULL) - t0 < 2;) {
+			rc = billing_batch(db, &site, (long long)time(NULL) + site.clock_offset);
 			if (rc <= 0)
 				break;
-			done++;
+			n += rc;
+			done += rc;
 		}
 		if (rc < 0)
 			break;
@@ -295,6 +358,10 @@ documents_pass(struct db *db)
 static int
 documents_run(const struct config *cfg, volatile sig_atomic_t *stop)
 {
+	/* Below billing and the API for the CPU: a burst of renewals renders its PDFs in
+	 * the time left over, a moment later, instead of sharing the cores with them. */
+	if (setpriority(PRIO_PROCESS, 0, 10) != 0)
+		log_warn("jobs: documents lane: setpriority: %s", strerror(errno));
 	return lane_loop(cfg, stop, "documents", documents_pass);
 }
 

@@ -1,0 +1,220 @@
+"""test_renewals.py: the job runner's batched renewals. Due subscriptions are claimed
+several at a time (FOR UPDATE SKIP LOCKED) and renewed in one transaction, each in a
+savepoint of its own; their charges are made after the commit and the answers recorded
+together. Checked here: one renewal that fails leaves the others of its batch renewed and
+nothing of itself behind; two runners at once renew every due subscription exactly once;
+a runner killed in the middle of a batch, and again in the middle of its charges, loses
+nothing and does nothing twice."""
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from test_billing import Base, GOOD
+from test_runner import children
+
+SLOW = "4000000000000259"       # the test gateway answers after 3 s, the charge made
+
+
+class Renewals(Base):
+    def setUp(self):
+        super().setUp()
+        self.plan("daily", 100, interval="day")
+        self.extra = []
+
+    def tearDown(self):
+        for p in self.extra:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    # ---- helpers ----
+    def q(self, sql):
+        return self.s.psql(sql.replace("$SITE", "'%s'" % self.m.site_id))
+
+    def one(self, sql):
+        return int(self.q(sql)[0][0])
+
+    def subs(self, n, number=GOOD):
+        return [self.sub(self.customer(number)["id"], "daily")["id"] for _ in range(n)]
+
+    def due(self, ids):
+        """Moves the site's clock past the end of every term of ids."""
+        end = max(self.get_sub(s)["current_term_end"] for s in ids)
+        self.ok(self.m.post("/time_machine/travel_forward", {"destination_time": end + 60}))
+
+    def wait_for(self, what, cond, timeout=90):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if cond():
+                return
+            time.sleep(0.1)
+        self.fail("%s did not happen:\n%s" % (what, self.s.tail_logs(30)))
+
+    def billing_lanes(self):
+        """This stack's billing lanes: children of its job runner named portald-billing
+        (never another stack's on the same machine)."""
+        out = []
+        for runner in children(self.s.master_pid()):
+            for pid in children(runner):
+                try:
+                    with open("/proc/%d/comm" % pid) as f:
+                        if f.read().strip() == "portald-billing":
+                            out.append(pid)
+                except OSError:
+                    pass
+        return out
+
+    def second_runner(self):
+        # Its stderr (a sanitizer's report) goes where the stack's own goes.
+        with open(os.path.join(self.s.state, "portald.log"), "a") as log:
+            p = subprocess.Popen([os.path.join(self.s.bin_dir, "portald"), "--config",
+                                  os.path.join(self.s.state, "portald.conf"), "--jobs-only"],
+                                 stdout=subprocess.DEVNULL, stderr=log)
+        self.extra.append(p)
+        return p
+
+    def assertExactlyOnce(self, ids, renewals=1):
+        """Every subscription of ids renewed `renewals` times: one invoice per term, paid,
+        one charge per invoice at the gateway and in the attempts, one event each, and the
+        site's invoice numbers without a gap."""
+        invoices = 1 + renewals
+        for sid in ids:
+            self.assertEqual(self.one("SELECT count(*) FROM invoices WHERE site_id = $SITE "
+                                      "AND subscription_id = '%s' AND status = 'paid'" % sid),
+                             invoices, sid)
+            self.assertEqual(self.one("SELECT count(*) FROM events WHERE site_id = $SITE AND "
+                                      "type = 'subscription.renewed' AND object_id = '%s'"
+                                      % sid), renewals, sid)
+        self.assertEqual(self.q(
+            "SELECT i.id, count(a.id) FROM invoices i LEFT JOIN payment_attempts a ON "
+            "a.site_id = i.site_id AND a.invoice_id = i.id AND a.kind = 'charge' "
+            "WHERE i.site_id = $SITE GROUP BY i.id HAVING count(a.id) <> 1"), [],
+            "one charge attempt per invoice")
+        self.assertEqual(self.one("SELECT count(*) FROM payment_attempts WHERE site_id = $SITE "
+                                  "AND outcome <> 'succeeded'"), 0)
+        self.assertEqual(self.q(
+            "SELECT i.id FROM invoices i JOIN payment_attempts a ON a.site_id = i.site_id AND "
+            "a.invoice_id = i.id LEFT JOIN test_gateway_charges g ON g.site_id = i.site_id AND "
+            "g.idempotency_key = a.idempotency_key WHERE i.site_id = $SITE AND "
+            "g.idempotency_key IS NULL"), [], "every charge reached the gateway")
+        self.assertEqual(self.one("SELECT count(*) FROM test_gateway_charges WHERE "
+                                  "site_id = $SITE AND kind = 'charge'"),
+                         len(ids) * invoices, "one gateway charge per invoice")
+        self.assertEqual(self.one("SELECT count(*) FROM (SELECT object_id FROM events WHERE "
+                                  "site_id = $SITE AND type = 'invoice.paid' GROUP BY object_id "
+                                  "HAVING count(*) > 1) x"), 0, "invoice.paid once")
+        n = len(ids) * invoices
+        self.assertEqual(self.q("SELECT min(number), max(number), count(*) FROM invoices "
+                                "WHERE site_id = $SITE"), [["1", str(n), str(n)]],
+                         "invoice numbers 1..%d without a gap" % n)
+
+    # ---- the tests ----
+    def test_one_failing_renewal_leaves_the_rest_of_its_batch_renewed(self):
+        ids = self.subs(6)
+        bad = ids[2]
+        # The bad one fails late, at its invoice, after its subscription row, history and
+        # event were written in the batch's transaction.
+        name = "t_fail_" + os.urandom(4).hex()
+        self.q("ALTER TABLE invoices ADD CONSTRAINT %s CHECK (site_id <> $SITE OR "
+               "subscription_id IS DISTINCT FROM '%s') NOT VALID" % (name, bad))
+        self.addCleanup(self.s.psql, "ALTER TABLE invoices DROP CONSTRAINT %s" % name)
+        self.due(ids)
+        good = [s for s in ids if s != bad]
+        self.wait_for("the good renewals", lambda: self.one(
+            "SELECT count(*) FROM invoices WHERE site_id = $SITE") == 2 * len(good) + 1)
+        self.wait_for("the bad one set aside", lambda: "set aside" in self.s.log_text())
+        for sid in good:
+            self.assertEqual(len(self.invoices(subscription_id=sid)), 2, sid)
+        self.assertEqual(len(self.invoices(subscription_id=bad)), 1)
+        # Nothing of the failed renewal is left: not its term, history, events, number.
+        self.assertEqual(self.ok(self.m.get("/time_machine"))["pending_jobs"], 1)
+        self.assertEqual(self.one("SELECT count(*) FROM subscription_history WHERE "
+                                  "site_id = $SITE AND subscription_id = '%s' AND "
+                                  "action = 'renew'" % bad), 0)
+        self.assertEqual(self.one("SELECT count(*) FROM events WHERE site_id = $SITE AND "
+                                  "object_id = '%s' AND type = 'subscription.renewed'" % bad),
+                         0)
+        self.assertEqual(self.q("SELECT min(number), max(number), count(*) FROM invoices "
+                                "WHERE site_id = $SITE"), [["1", "11", "11"]])
+        for sid in good:
+            self.assertEqual(self.one("SELECT count(*) FROM events WHERE site_id = $SITE AND "
+                                      "object_id = '%s' AND type = 'subscription.renewed'"
+                                      % sid), 1)
+        self.assertEqual(self.one("SELECT count(*) FROM payment_attempts WHERE site_id = "
+                                  "$SITE AND outcome = 'pending'"), 0)
+
+    def test_two_runners_renew_every_subscription_exactly_once(self):
+        ids = self.subs(60)
+        self.second_runner()
+        time.sleep(0.5)
+        self.due(ids)
+        self.settle(90)
+        self.wait_for("every renewal paid", lambda: self.one(
+            "SELECT count(*) FROM invoices WHERE site_id = $SITE AND status = 'paid'")
+            == 2 * len(ids))
+        self.assertExactlyOnce(ids)
+
+    def test_runner_killed_mid_batch_and_mid_charge_loses_and_doubles_nothing(self):
+        ids = self.subs(8)
+        slow = self.subs(1, SLOW)
+        ids += slow
+        stall = ids[4]
+        # One renewal in the middle of the batch stalls for 3 s inside its transaction
+        # (at its invoice): the runner is killed there, with half the batch done.
+        fn = "t_stall_" + os.urandom(4).hex()
+        self.q("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN "
+               "IF NEW.subscription_id = ''%s'' THEN PERFORM pg_sleep(3); END IF; "
+               "RETURN NEW; END'" % (fn, stall))
+        self.q("CREATE TRIGGER %s BEFORE INSERT ON invoices FOR EACH ROW EXECUTE FUNCTION "
+               "%s()" % (fn, fn))
+        dropped = []
+
+        def drop():
+            if not dropped:
+                dropped.append(1)
+                self.s.psql("DROP TRIGGER IF EXISTS %s ON invoices; DROP FUNCTION IF EXISTS "
+                            "%s()" % (fn, fn))
+        self.addCleanup(drop)
+        lanes = self.billing_lanes()
+        self.assertTrue(lanes, "the stack's billing lane")
+        self.due(ids)
+        self.wait_for("the batch to reach the stalled renewal", lambda: self.q(
+            "SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'") != [], 20)
+        self.assertEqual(self.one("SELECT count(*) FROM invoices WHERE site_id = $SITE"),
+                         len(ids), "nothing committed yet")
+        for pid in lanes:
+            os.kill(pid, signal.SIGKILL)
+        drop()      # waits for the killed batch's transaction to end
+        self.assertEqual(self.one("SELECT count(*) FROM invoices WHERE site_id = $SITE"),
+                         len(ids), "the killed batch left nothing")
+        # The restarted lane renews them all; the slow card's charge takes 3 s at the
+        # gateway, and the lane is killed again while it waits for that answer.
+        inv = []
+
+        def charging():
+            rows = self.q("SELECT a.invoice_id FROM payment_attempts a JOIN invoices i ON "
+                          "i.site_id = a.site_id AND i.id = a.invoice_id JOIN "
+                          "test_gateway_charges g ON g.site_id = a.site_id AND "
+                          "g.idempotency_key = a.idempotency_key WHERE a.site_id = $SITE AND "
+                          "a.outcome = 'pending' AND i.subscription_id = '%s'" % slow[0])
+            inv[:] = [r[0] for r in rows]
+            return bool(rows)
+        self.wait_for("the slow charge made, its answer not recorded", charging, 30)
+        for pid in self.billing_lanes():
+            os.kill(pid, signal.SIGKILL)
+        # The answer was lost: the runner asks the gateway again with the recorded key
+        # (after PAYMENT_STALE_SECONDS) and records the one charge it made.
+        self.wait_for("every renewal paid", lambda: self.one(
+            "SELECT count(*) FROM invoices WHERE site_id = $SITE AND status = 'paid'")
+            == 2 * len(ids), 120)
+        self.settle(30)
+        self.assertExactlyOnce(ids)
+
+
+if __name__ == "__main__":
+    unittest.main()
