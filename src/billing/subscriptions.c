@@ -559,6 +559,17 @@ sm_run(struct dctx *d, struct sub *s, enum sub_action action, const struct sm_ar
 	else if (r->to != SS_NONE)
 		s->status = r->to;
 	s->due_at = due_of(s);
+	/* A pause scheduled for the end of the term follows the term's end when a change
+	 * moves it; a resume date the new end would pass is refused, never a pause that ends
+	 * before it begins (and a paid term it would cut short). */
+	if (s->pause_at >= 0 && s->due_at >= 0) {
+		s->pause_at = s->term_end;	/* as FX_SCHEDULE_PAUSE sets it */
+		if (s->resume_at >= 0 && s->resume_at <= s->pause_at)
+			return derr_set(e, DERR_CONFLICT, "pause_scheduled", NULL, "A pause is "
+			    "scheduled to end on %lld, before this change's term would end (%lld). "
+			    "Resume the subscription (which drops the scheduled pause) or schedule "
+			    "the change for the end of the term.", s->resume_at, s->pause_at);
+	}
 	if (from == SS_NONE) {
 		if (insert(d, s, e) != 0)
 			return -1;

@@ -160,6 +160,32 @@ class Pause(Rules):
         self.assertEqual((p["status"], p["paused_at"]), ("paused", s["current_term_end"]))
         self.assertEqual(len(self.invoices(subscription_id=s["id"])), 1)
 
+    def test_a_scheduled_pause_never_resumes_before_it_begins(self):
+        """Found by the random test (seed 478716936): a pause scheduled for the end of a
+        monthly term with a resume date, then a change to a yearly plan now, moved the term
+        end past the resume date; the pause began a year later and was dated to end before
+        it began, and the paid periods overlapped."""
+        self.plan("yearly", 10000, interval="year")
+        c = self.customer()
+        s = self.sub(c["id"])
+        resume = s["current_term_end"] + 40 * 86400
+        self.ok(self.action(s["id"], "pause", {"when": "end_of_term", "resume_at": resume}))
+        before = self.get_sub(s["id"])
+        r = self.action(s["id"], "change_plan", {"plan_id": "yearly"})
+        self.assertEqual(r.status, 409, r)
+        self.assertEqual(r.json["error"]["code"], "pause_scheduled")
+        self.assertEqual(self.get_sub(s["id"]), before, "nothing changed")
+        self.assertEqual(len(self.invoices(subscription_id=s["id"])), 1)
+        # Without a resume date the pause follows the term's new end.
+        self.ok(self.action(s["id"], "resume"))
+        self.ok(self.action(s["id"], "pause", {"when": "end_of_term"}))
+        moved = self.ok(self.action(s["id"], "change_plan", {"plan_id": "yearly"}))
+        self.assertEqual((moved["status"], moved["pause_at"]),
+                         ("active", moved["current_term_end"]))
+        self.travel_to(moved["current_term_end"] + 3600)
+        p = self.get_sub(s["id"])
+        self.assertEqual((p["status"], p["paused_at"]), ("paused", moved["current_term_end"]))
+
     def test_pause_now_credits_the_unused_part_of_the_paid_term(self):
         c = self.customer()
         s = self.sub(c["id"], "pro")
