@@ -68,7 +68,7 @@ recipient_bucket(const char *email, char out[96])
 
 int
 access_request_link(struct dctx *d, const struct portal_settings *s, const char *email,
-    const char *ip, bool *limited, struct derr *e)
+    const char *ip, bool *limited, bool *found, struct derr *e)
 {
 	const struct config *cfg = notify_config();
 	char bucket[96], lid[DOM_ID_MAX], token[TOKEN_MAX], hash[65], a[2][24], words[48];
@@ -80,6 +80,7 @@ access_request_link(struct dctx *d, const struct portal_settings *s, const char 
 	int rc = -1;
 
 	*limited = false;
+	*found = false;
 	if (!s->login_link)
 		return derr_set(e, DERR_FORBIDDEN, "login_link_off", NULL,
 		    "This portal does not send login links.");
@@ -103,6 +104,7 @@ access_request_link(struct dctx *d, const struct portal_settings *s, const char 
 			break;
 		}
 	PQclear(res);
+	*found = customer[0] != '\0';
 	/* The same work for an address that names nobody: a token and a rendered message,
 	 * of which only a customer's are kept. */
 	if (dom_new_id("lnk", lid, e) != 0)

@@ -22,10 +22,12 @@
 /* A customer asks for a login link to email. The same work is done whether or not the
  * address belongs to a customer of the site (both counters, the look-up, a token made and
  * the message rendered); only a customer's link and message are written. *limited is set
- * when a limit was passed (nothing is sent then). ip may be NULL. The caller commits.
- * 0, or -1 with e (the database, no randomness, login links switched off). */
+ * when a limit was passed (nothing is sent then); *found when the address names a customer
+ * who may sign in (for a site that answers "not found": s->reveal_unknown_email). ip may
+ * be NULL. The caller commits. 0, or -1 with e (the database, no randomness, login links
+ * switched off). */
 int	access_request_link(struct dctx *d, const struct portal_settings *s, const char *email,
-	    const char *ip, bool *limited, struct derr *e);
+	    const char *ip, bool *limited, bool *found, struct derr *e);
 
 /* A mailed link, as its confirmation page shows it. */
 struct access_account {

@@ -82,6 +82,7 @@ const struct field portal_sign_in_fields[] = {
 	{ .name = "invite_on_subscription", .type = FT_BOOL },
 	{ .name = "management_link_ttl", .type = FT_INT, .min = 3600, .max = 31536000 },
 	{ .name = "email_verification", .type = FT_BOOL },
+	{ .name = "reveal_unknown_email", .type = FT_BOOL },
 	{ .name = "merchant_sign_in_url", .type = FT_STRING, .max_len = 2048, .nullable = true,
 	  .check = check_url_or_empty },
 	{ .name = NULL }
@@ -192,6 +193,7 @@ from_row(PGresult *r, struct portal_settings *s)
 	s->invite_on_subscription = is_true(db_val(r, 0, PC_INVITE_ON_SUB));
 	s->management_link_ttl = (int)db_ll(r, 0, PC_MLINK_TTL, 5616000);
 	s->email_verification = is_true(db_val(r, 0, PC_EMAIL_VERIFICATION));
+	s->reveal_unknown_email = is_true(db_val(r, 0, PC_REVEAL_UNKNOWN));
 	color_palette(s->brand_color, &s->palette);
 }
 
@@ -409,7 +411,7 @@ save(struct dctx *d, const struct portal_settings *s)
 {
 	char plans[PORTAL_MAX_PLANS * 72] = "", days[24], idle[24], abs[24], now[24], ttl[24];
 	char *reasons = reasons_json(s);
-	const char *p[34];
+	const char *p[35];
 	char mttl[24];
 	PGresult *res;
 
@@ -451,6 +453,7 @@ save(struct dctx *d, const struct portal_settings *s)
 	p[31] = s->invite_on_subscription ? "true" : "false";
 	p[32] = buf_lltoa(s->management_link_ttl, mttl);
 	p[33] = s->email_verification ? "true" : "false";
+	p[34] = s->reveal_unknown_email ? "true" : "false";
 	res = db_exec(d->db, STMT_PCONF_SAVE, p);
 	cJSON_free(reasons);
 	if (res == NULL)
@@ -584,6 +587,7 @@ portal_config_update(struct dctx *d, const cJSON *changes, const char *public_ur
 		set_bool(v, "password", &s.login_password);
 		set_bool(v, "invite_on_subscription", &s.invite_on_subscription);
 		set_bool(v, "email_verification", &s.email_verification);
+		set_bool(v, "reveal_unknown_email", &s.reveal_unknown_email);
 		s.management_link_ttl = (int)json_int(v, "management_link_ttl",
 		    s.management_link_ttl);
 		s.login_link_ttl = (int)json_int(v, "login_link_ttl", s.login_link_ttl);
@@ -812,6 +816,7 @@ portal_config_write(struct jw *w, const struct portal_settings *s, const char *p
 	jw_bool(w, "invite_on_subscription", s->invite_on_subscription);
 	jw_int(w, "management_link_ttl", s->management_link_ttl);
 	jw_bool(w, "email_verification", s->email_verification);
+	jw_bool(w, "reveal_unknown_email", s->reveal_unknown_email);
 	jw_url(w, "merchant_sign_in_url", s->merchant_sign_in_url);
 	jw_obj_end(w);
 	jw_str(w, "custom_host", s->custom_host[0] ? s->custom_host : NULL);

@@ -87,6 +87,9 @@ struct portal_settings {
 	int		management_link_ttl;	/* a management link's lifetime, seconds */
 	bool		email_verification;	/* a management link asks an unknown browser
 						 * for a login link first */
+	bool		reveal_unknown_email;	/* a login-link request for an address of no
+						 * customer answers "not found" (off: the same
+						 * answer either way) */
 };
 
 /* The validation table of the switches: the configuration's `features` object and a

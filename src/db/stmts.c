@@ -92,7 +92,7 @@
 	"c.reactivate_subscription, c.session_idle_timeout, c.session_absolute_timeout, " \
 	"c.updated_at, l.sha256, l.width, l.height, s.portal_host, c.login_link, " \
 	"c.login_link_ttl, c.merchant_sign_in_url, c.login_password, c.invite_on_subscription, " \
-	"c.management_link_ttl, c.email_verification"
+	"c.management_link_ttl, c.email_verification, c.reveal_unknown_email"
 #define PCONF_FROM \
 	" FROM portal_configurations c JOIN sites s ON s.id = c.site_id " \
 	"LEFT JOIN portal_logos l ON l.site_id = c.site_id "
@@ -1002,7 +1002,7 @@ const struct stmt stmts[STMT__MAX] = {
 	    "session_idle_timeout = $25, session_absolute_timeout = $26, updated_at = $27, "
 	    "login_link = $28, login_link_ttl = $29, merchant_sign_in_url = $30, "
 	    "login_password = $31, invite_on_subscription = $32, management_link_ttl = $33, "
-	    "email_verification = $34 WHERE site_id = $1", 34 },
+	    "email_verification = $34, reveal_unknown_email = $35 WHERE site_id = $1", 35 },
 	/* A site the previous release created during a rolling upgrade has no row yet: it gets
 	 * the defaults the first time its configuration is read. */
 	[STMT_PCONF_ENSURE] = { "pconf_ensure",

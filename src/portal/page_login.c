@@ -79,7 +79,7 @@ page_login_request(struct page *p)
 {
 	const char *email = http_kvs_get(&p->c->req->form, "email");
 	struct derr e;
-	bool limited;
+	bool limited, found;
 
 	if (!p->set.login_link) {
 		page_login(p);
@@ -95,7 +95,7 @@ page_login_request(struct page *p)
 		return;
 	}
 	if (access_request_link(&p->d, &p->set, email, p->c->req->remote_addr, &limited,
-	    &e) != 0) {
+	    &found, &e) != 0) {
 		page_derr(p, &e);
 		return;
 	}
@@ -106,7 +106,21 @@ page_login_request(struct page *p)
 		    "Please wait a while, then try again.", page_url(p, "/login"), "Back to sign in");
 		return;
 	}
-	page_redirect(p, "/login/sent");
+	/* The merchant may choose Chargebee's explicit answer over the same one either way;
+	 * a redirect too, so the request's counting is committed like any other's. */
+	page_redirect(p, !found && p->set.reveal_unknown_email ? "/login/unknown" :
+	    "/login/sent");
+}
+
+void
+page_login_unknown(struct page *p)
+{
+	if (!p->set.login_link || !p->set.reveal_unknown_email) {
+		page_login(p);
+		return;
+	}
+	login_form(p, 404, "", "link", "There is no account with the email address you "
+	    "entered. Check it, or use the address your account was created with");
 }
 
 void

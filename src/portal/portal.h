@@ -138,6 +138,7 @@ void	page_access_legacy(struct page *p);
 void	page_login(struct page *p);
 void	page_login_request(struct page *p);
 void	page_login_sent(struct page *p);
+void	page_login_unknown(struct page *p);
 void	page_link(struct page *p);
 void	page_link_confirm(struct page *p);
 void	page_login_password(struct page *p);

@@ -172,6 +172,7 @@ static const struct route routes[] = {
 	PAGE(HTTP_GET, "/portal/:site/login", page_login, 0),
 	PAGE(HTTP_POST, "/portal/:site/login", page_login_request, PAGE_PRE | PAGE_TXN),
 	PAGE(HTTP_GET, "/portal/:site/login/sent", page_login_sent, 0),
+	PAGE(HTTP_GET, "/portal/:site/login/unknown", page_login_unknown, 0),
 	/* Passwords: the sign-in answers every attempt in its own committed transaction. */
 	PAGE(HTTP_POST, "/portal/:site/login/password", page_login_password, PAGE_PRE),
 	PAGE(HTTP_GET, "/portal/:site/login/forgot", page_password_link_form, 0),

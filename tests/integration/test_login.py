@@ -114,6 +114,7 @@ class SignInPage(Base):
                                            "invite_on_subscription": False,
                                            "management_link_ttl": 65 * 86400,
                                            "email_verification": True,
+                                           "reveal_unknown_email": False,
                                            "merchant_sign_in_url": None})
         r = self.m.post("/portal_configuration", {"sign_in": {"login_link_ttl": 60}})
         self.assertEqual(r.status, 400, r)
@@ -275,6 +276,33 @@ class LoginLink(Base):
         self.assertEqual(len([m for m in self.outbox() if m["type"] == "login_link"]), 5)
         sent = self.s.request("GET", self.home + "/login/sent")
         self.assertIn("If the address you entered belongs to an account", sent.text)
+
+    def test_a_site_may_opt_in_to_an_explicit_not_found(self):
+        known, unknown = self.addr("known"), self.addr("nobody")
+        self.m.customer(email=known)
+        r = self.m.post("/portal_configuration", {"sign_in": {"reveal_unknown_email": True}})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["sign_in"]["reveal_unknown_email"])
+        self.assertEqual(self.m.post("/portal_configuration", {"sign_in": {
+            "reveal_unknown_email": "yes"}}).status, 400)
+        no = self.ask_link(unknown)
+        self.assertEqual((no.status, no.header("location")), (303, self.home + "/login/unknown"))
+        page = self.s.request("GET", self.home + "/login/unknown")
+        self.assertEqual(page.status, 404, page.text)
+        self.assertIn("There is no account with the email address you entered", page.text)
+        yes = self.ask_link(known)
+        self.assertEqual((yes.status, yes.header("location")), (303, self.home + "/login/sent"))
+        self.mail_to(known, 1)
+        self.assertEqual([m["type"] for m in self.outbox()], ["login_link"])
+        # Unknown addresses still count against the limits: no free probing.
+        rows = dict(self.s.psql("SELECT bucket, hits FROM portal_rate_limits WHERE site_id "
+                                "= '%s'" % self.m.site_id))
+        self.assertEqual(int(rows["link_ip:127.0.0.1"]), 2)
+        # Switched off again, the answer is the same either way.
+        self.m.post("/portal_configuration", {"sign_in": {"reveal_unknown_email": False}})
+        self.assertEqual(self.ask_link(unknown).header("location"), self.home + "/login/sent")
+        self.assertNotIn("There is no account", self.s.request(
+            "GET", self.home + "/login/unknown").text)
 
     def test_the_client_address_is_limited_too(self):
         for i in range(20):
