@@ -32,10 +32,15 @@ static int
 rate_hit_in(struct dctx *d, const char *bucket, int max, long long window, bool *over,
     struct derr *e)
 {
-	char now[24], win[24];
-	PGresult *res = db_exec(d->db, STMT_RATE_HIT, (const char *[]){ d->site.id, bucket,
-	    buf_lltoa(d->now, now), buf_lltoa(window, win) });
+	char now[24], win[24], stale[24];
+	PGresult *res = db_exec(d->db, STMT_RATE_PRUNE, (const char *[]){ d->site.id,
+	    buf_lltoa(d->now - ACCESS_RATE_KEEP, stale) });
 
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	res = db_exec(d->db, STMT_RATE_HIT, (const char *[]){ d->site.id, bucket,
+	    buf_lltoa(d->now, now), buf_lltoa(window, win) });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	if (db_ll(res, 0, 0, 0) > max)

@@ -15,6 +15,7 @@
  * site's clock. Both are counted for every request, whether or not the address belongs
  * to a customer, so the limits behave the same for both. */
 #define ACCESS_LINK_WINDOW	3600
+#define ACCESS_RATE_KEEP	86400	/* a counter older than any window: dropped */
 #define ACCESS_LINK_PER_IP	20
 #define ACCESS_LINK_PER_TO	5
 #define ACCESS_MAX_ACCOUNTS	20	/* customers of one site sharing an address */

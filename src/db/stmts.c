@@ -1111,6 +1111,10 @@ const struct stmt stmts[STMT__MAX] = {
 	/* ---- portal access without single sign-on ---- */
 	/* A fixed-window counter: a hit after the window ($4 seconds) has passed starts a new
 	 * one. Returns the hits in the current window, this one included. */
+	/* Counters whose window ended long ago ($2: a day before now) say nothing any more:
+	 * each hit first clears the site's stale ones, so the table keeps about a day. */
+	[STMT_RATE_PRUNE] = { "rate_prune",
+	    "DELETE FROM portal_rate_limits WHERE site_id = $1 AND window_start < $2", 2 },
 	[STMT_RATE_HIT] = { "rate_hit",
 	    "INSERT INTO portal_rate_limits AS r (site_id, bucket, window_start, hits) "
 	    "VALUES ($1, $2, $3, 1) ON CONFLICT (site_id, bucket) DO UPDATE SET "

@@ -304,6 +304,17 @@ class LoginLink(Base):
         self.assertNotIn("There is no account", self.s.request(
             "GET", self.home + "/login/unknown").text)
 
+    def test_counters_older_than_a_day_are_dropped(self):
+        now = self.m.get("/time_machine").json["now"]
+        self.s.psql("INSERT INTO portal_rate_limits (site_id, bucket, window_start, hits) "
+                    "VALUES ('%s', 'link_ip:10.9.9.9', %d, 3), ('%s', 'link_ip:10.8.8.8', %d, 2)"
+                    % (self.m.site_id, now - 86400 - 60, self.m.site_id, now - 600))
+        self.assertEqual(self.ask_link(self.addr()).status, 303)
+        buckets = {r[0] for r in self.s.psql("SELECT bucket FROM portal_rate_limits WHERE "
+                                             "site_id = '%s'" % self.m.site_id)}
+        self.assertNotIn("link_ip:10.9.9.9", buckets)
+        self.assertIn("link_ip:10.8.8.8", buckets)
+
     def test_the_client_address_is_limited_too(self):
         for i in range(20):
             self.assertEqual(self.ask_link(self.addr("x%d" % i)).status, 303)
