@@ -861,7 +861,8 @@ const struct stmt stmts[STMT__MAX] = {
 	 * one statement that reads every site, by design; each min() is an index probe. */
 	[STMT_HEALTH] = { "health",
 	    "SELECT (SELECT count(*) FROM schema_migrations WHERE version = ANY ($1::int[])), "
-	    "COALESCE((SELECT max(extract(epoch FROM now())::bigint + st.clock_offset - d.due) "
+	    "GREATEST(COALESCE((SELECT max(extract(epoch FROM now())::bigint + st.clock_offset "
+	    "- d.due) "
 	    "FROM sites st CROSS JOIN LATERAL (SELECT LEAST("
 	    "(SELECT min(next_billing_at) FROM subscriptions WHERE site_id = st.id "
 	    "AND next_billing_at IS NOT NULL), "
@@ -870,10 +871,12 @@ const struct stmt stmts[STMT__MAX] = {
 	    "(SELECT min(next_attempt_at) FROM invoices WHERE site_id = st.id "
 	    "AND status = 'open' AND next_attempt_at IS NOT NULL), "
 	    "(SELECT min(next_attempt_at) FROM webhook_deliveries WHERE site_id = st.id "
-	    "AND status = 'pending'), "
-	    "(SELECT min(issued_at) FROM documents WHERE site_id = st.id AND pdf IS NULL "
-	    "AND attempts < 5)) AS due) d "
-	    "WHERE d.due <= extract(epoch FROM now())::bigint + st.clock_offset), 0)", 1 },
+	    "AND status = 'pending')) AS due) d "
+	    "WHERE d.due <= extract(epoch FROM now())::bigint + st.clock_offset), 0), "
+	    /* Documents wait in real time (a site's clock may have jumped since). */
+	    "COALESCE((SELECT max(extract(epoch FROM now())::bigint - q.oldest) FROM sites st "
+	    "CROSS JOIN LATERAL (SELECT min(queued_at) AS oldest FROM documents "
+	    "WHERE site_id = st.id AND pdf IS NULL AND attempts < 5) q), 0))", 1 },
 	/* At most how many billing periods the runner would create if the site's clock moved
 	 * to $2 (a month counted as 28 days: an upper bound). */
 	[STMT_PERIODS_UNTIL] = { "periods_until",

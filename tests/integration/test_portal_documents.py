@@ -248,7 +248,7 @@ class PortalDocuments(unittest.TestCase):
         inv = self.invoice(cus)
         self.rendered("invoices", inv["id"])
         self.runner_stopped()
-        self.sql("UPDATE documents SET pdf = NULL, sha256 = NULL, issued_at = issued_at - 7200 "
+        self.sql("UPDATE documents SET pdf = NULL, sha256 = NULL, queued_at = queued_at - 7200 "
                  "WHERE site_id = $SITE AND object_id = '%s'" % inv["id"])
         hz = self.s.request("GET", "/healthz")
         self.assertEqual(hz.status, 200, hz)
