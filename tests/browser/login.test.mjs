@@ -1,7 +1,9 @@
 // login.test.mjs: signing in without single sign-on in a real browser (Debian's Chromium via
 // playwright-core): the sign-in page asks for an address, the login link arrives through
 // the stack's SMTP server, opening it shows a confirmation whose button signs in, and the
-// link then works no more. The sign-in pages have no serious accessibility violations.
+// link then works no more; a password chosen through the mailed set-password link signs in
+// on the sign-in page; a management link signs in after its button. The sign-in pages have
+// no serious accessibility violations.
 // Environment: PORTALD_URL, PORTALD_LOGIN_KEY, PORTALD_MAILBOX (test_browser.py sets them).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -113,4 +115,68 @@ test('the sign-in pages have no serious accessibility violations', async () => {
   assert.match(await page.title(), /^Error: /);
   await noSeriousViolations(page);
   await ctx.close();
+});
+
+test('a password set through the mailed link signs in on the sign-in page', async () => {
+  const conf = await api('GET', '/portal_configuration');
+  const site = conf.id;
+  const address = `pat-${Date.now()}@example.com`;
+  await api('POST', '/customers', { name: 'Pat Word', email: address });
+  await api('POST', '/portal_configuration', { sign_in: { password: true } });
+  try {
+    const ctx = await browser.newContext({ bypassCSP: true });	// for axe
+    const page = await ctx.newPage();
+    await page.goto(`${conf.login_url}/signup`);
+    await page.getByLabel('Email address').fill(address);
+    await page.getByRole('button', { name: 'Email me a link' }).click();
+    await page.waitForURL(`**/portal/${site}/login/password_sent`);
+
+    await page.goto(await linkFor(address, site));
+    assert.equal(await page.locator('h1').textContent(), 'Choose your password');
+    // Too short: refused with the rule, nothing used.
+    await page.getByLabel('New password').fill('short');
+    await page.getByRole('button', { name: 'Save password and sign in' }).click();
+    assert.match(await page.title(), /^Error: /);
+    const pw = `correct horse ${Date.now()} staple`;
+    await page.getByLabel('New password').fill(pw);
+    await page.getByRole('button', { name: 'Save password and sign in' }).click();
+    await page.waitForURL(`**/portal/${site}`);
+    assert.equal(await page.locator('.who-name').textContent(), 'Pat Word');
+    await noSeriousViolations(page);
+    await ctx.close();
+
+    // Another browser signs in with it on the sign-in page.
+    const ctx2 = await browser.newContext();
+    const p2 = await ctx2.newPage();
+    await p2.goto(conf.login_url);
+    await p2.locator('#f-pw-email').fill(address);
+    await p2.locator('#f-password').fill(pw);
+    await p2.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await p2.waitForURL(`**/portal/${site}`);
+    assert.equal(await p2.locator('.who-name').textContent(), 'Pat Word');
+    await ctx2.close();
+  } finally {
+    await api('POST', '/portal_configuration', { sign_in: { password: false } });
+  }
+});
+
+test('a management link signs in after its button', async () => {
+  const conf = await api('GET', '/portal_configuration');
+  const site = conf.id;
+  const cus = await api('POST', '/customers', { name: 'Max Manage', email: `max-${Date.now()}@example.com` });
+  await api('POST', '/portal_configuration', { sign_in: { email_verification: false } });
+  try {
+    const link = await api('GET', `/customers/${cus.id}/management_link`);
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    const opened = await page.goto(link.url);
+    assert.equal(opened.status(), 200);
+    assert.equal((await ctx.cookies()).find((c) => c.name === `__Host-portald_${site}`), undefined);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`**/portal/${site}`);
+    assert.equal(await page.locator('.who-name').textContent(), 'Max Manage');
+    await ctx.close();
+  } finally {
+    await api('POST', '/portal_configuration', { sign_in: { email_verification: true } });
+  }
 });

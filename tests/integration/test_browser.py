@@ -31,15 +31,18 @@ class Browser(unittest.TestCase):
                    PORTALD_BILLING_KEY=billing.key,
                    PORTALD_LOGIN_KEY=login.key, PORTALD_MAILBOX=s.mailbox,
                    PORTALD_SCREENSHOTS=shots)
-        r = subprocess.run(["node", "--test", "--test-reporter=spec"], cwd=BROWSER_DIR, env=env,
-                           capture_output=True, text=True, timeout=1200)
+        # BROWSER_TESTS="login.test.mjs ..." runs only those files (while working on them).
+        only = os.environ.get("BROWSER_TESTS", "").split()
+        r = subprocess.run(["node", "--test", "--test-reporter=spec"] + only, cwd=BROWSER_DIR,
+                           env=env, capture_output=True, text=True, timeout=1200)
         out = r.stdout + r.stderr
         passed = re.search(r"pass (\d+)", out)
         failed = re.search(r"fail (\d+)", out)
         self.assertEqual(r.returncode, 0, out[-4000:])
         self.assertIsNotNone(passed, out[-2000:])
         self.assertEqual(int(failed.group(1)), 0, out[-4000:])
-        self.assertGreaterEqual(int(passed.group(1)), 22, out[-2000:])
+        if not only:
+            self.assertGreaterEqual(int(passed.group(1)), 22, out[-2000:])
 
 
 class StripeBrowser(unittest.TestCase):
