@@ -858,11 +858,12 @@ const struct stmt stmts[STMT__MAX] = {
 	    2 },
 	/* /healthz: how many of this binary's migrations ($1) are applied, and the job runner's
 	 * lag: the age, on its site's clock, of the oldest item that is due and not done. The
-	 * one statement that reads every site, by design; each min() is an index probe. */
+	 * one statement that reads every site, by design; each min() is an index probe.
+	 * Documents waiting for their PDF are not lag: a backlog of rendering delays no money
+	 * (the time machine's pending_jobs counts them). */
 	[STMT_HEALTH] = { "health",
 	    "SELECT (SELECT count(*) FROM schema_migrations WHERE version = ANY ($1::int[])), "
-	    "GREATEST(COALESCE((SELECT max(extract(epoch FROM now())::bigint + st.clock_offset "
-	    "- d.due) "
+	    "COALESCE((SELECT max(extract(epoch FROM now())::bigint + st.clock_offset - d.due) "
 	    "FROM sites st CROSS JOIN LATERAL (SELECT LEAST("
 	    "(SELECT min(next_billing_at) FROM subscriptions WHERE site_id = st.id "
 	    "AND next_billing_at IS NOT NULL), "
@@ -872,11 +873,7 @@ const struct stmt stmts[STMT__MAX] = {
 	    "AND status = 'open' AND next_attempt_at IS NOT NULL), "
 	    "(SELECT min(next_attempt_at) FROM webhook_deliveries WHERE site_id = st.id "
 	    "AND status = 'pending')) AS due) d "
-	    "WHERE d.due <= extract(epoch FROM now())::bigint + st.clock_offset), 0), "
-	    /* Documents wait in real time (a site's clock may have jumped since). */
-	    "COALESCE((SELECT max(extract(epoch FROM now())::bigint - q.oldest) FROM sites st "
-	    "CROSS JOIN LATERAL (SELECT min(queued_at) AS oldest FROM documents "
-	    "WHERE site_id = st.id AND pdf IS NULL AND attempts < 5) q), 0))", 1 },
+	    "WHERE d.due <= extract(epoch FROM now())::bigint + st.clock_offset), 0)", 1 },
 	/* At most how many billing periods the runner would create if the site's clock moved
 	 * to $2 (a month counted as 28 days: an upper bound). */
 	[STMT_PERIODS_UNTIL] = { "periods_until",

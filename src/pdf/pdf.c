@@ -6,7 +6,6 @@
 
 #include <cairo.h>
 #include <cairo-pdf.h>
-#include <fontconfig/fontconfig.h>
 #include <pango/pangocairo.h>
 
 #include "pdf/pdf.h"
@@ -171,8 +170,10 @@ pdf_shutdown(void)
 	pdf_ctx = NULL;
 	g_object_unref(pdf_fontmap);
 	pdf_fontmap = NULL;
-	cairo_debug_reset_static_data();
-	FcFini();
+	/* No cairo_debug_reset_static_data() or FcFini(): pango's font map matches fonts on a
+	 * thread of its own, which may still hold cairo's scaled fonts when the map is
+	 * released, and cairo asserts (aborts) when its tables are reset under it. What they
+	 * would free is still reachable, which is no leak. */
 }
 
 static int

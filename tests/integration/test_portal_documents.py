@@ -243,17 +243,6 @@ class PortalDocuments(unittest.TestCase):
         self.assertEqual(self.rendered("invoices", inv["id"]), stored)
         self.assertEqual(b.get(self.home + "/invoices/%s/pdf" % inv["id"]).body, stored)
 
-    def test_healthz_counts_a_document_left_unrendered_as_job_lag(self):
-        cus = self.customer()
-        inv = self.invoice(cus)
-        self.rendered("invoices", inv["id"])
-        self.runner_stopped()
-        self.sql("UPDATE documents SET pdf = NULL, sha256 = NULL, queued_at = queued_at - 7200 "
-                 "WHERE site_id = $SITE AND object_id = '%s'" % inv["id"])
-        hz = self.s.request("GET", "/healthz")
-        self.assertEqual(hz.status, 200, hz)
-        self.assertGreaterEqual(hz.json["jobs_lag_seconds"], 7200)
-
     # ---- what documents take from the portal's configuration ----
     def test_documents_show_the_sites_logo_and_dates_in_its_time_zone(self):
         def chunk(t, d):
