@@ -510,6 +510,10 @@ class Billing(Base):
         self.s.psql("SET session_replication_role = replica; UPDATE subscriptions "
                     "SET plan_id = 'ghost' WHERE site_id = '%s' AND id = '%s'"
                     % (self.m.site_id, bad["id"]))
+        # Set aside, it would stay due for the rest of the run on this shared stack, and
+        # /healthz's job lag (test_operations) would count it: not due once this is done.
+        self.addCleanup(self.s.psql, "UPDATE subscriptions SET next_billing_at = NULL "
+                        "WHERE site_id = '%s' AND id = '%s'" % (self.m.site_id, bad["id"]))
         self.ok(self.m.post("/time_machine/travel_forward",
                             {"destination_time": good["current_term_end"] + 1}))
         deadline = time.time() + 20
