@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "billing/taxid.h"
+#include "core/json.h"
 
 /*
  * Sources of the rules: each authority's published format (VIES's per-state formats
@@ -57,22 +58,6 @@ static int
 dv(char c)
 {
 	return c - '0';
-}
-
-/* Luhn over the n characters of s (digits): true when the checksum is 0. */
-static bool
-luhn(const char *s, size_t n)
-{
-	int sum = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int d = dv(s[n - 1 - i]);
-
-		if (i % 2 == 1 && (d *= 2) > 9)
-			d -= 9;
-		sum += d;
-	}
-	return sum % 10 == 0;
 }
 
 /* Luhn mod 36 (GSTIN): the check character makes the checksum 0. */
@@ -380,7 +365,7 @@ vat_fr(char *b, size_t n)
 	if (n != 11 || !digits(b, 2, 11) || b[0] == '\0' || b[1] == '\0' ||
 	    (p0 = strchr(a, b[0])) == NULL || (p1 = strchr(a, b[1])) == NULL)
 		return V_FORMAT;
-	if (memcmp(b + 2, "000", 3) != 0 && !luhn(b + 2, 9))
+	if (memcmp(b + 2, "000", 3) != 0 && !check_luhn(b + 2, 9))
 		return V_CHECK;
 	siren = strmod(b + 2, 9, 1000000000);
 	if (isdig(b[0]) && isdig(b[1]))
@@ -452,7 +437,7 @@ vat_it(char *b, size_t n)
 	if (!((office >= 1 && office <= 100) || office == 120 || office == 121 ||
 	    office == 888 || office == 999))
 		return V_FORMAT;
-	return luhn(b, 11) ? V_OK : V_CHECK;
+	return check_luhn(b, 11) ? V_OK : V_CHECK;
 }
 
 static int
@@ -579,7 +564,7 @@ vat_se(char *b, size_t n)
 {
 	if (n != 12 || !digits(b, 0, 12) || b[10] != '0' || b[11] != '1')
 		return V_FORMAT;
-	return luhn(b, 10) ? V_OK : V_CHECK;
+	return check_luhn(b, 10) ? V_OK : V_CHECK;
 }
 
 static int
@@ -847,7 +832,7 @@ CHECKER(check_ca_bn)
 {
 	if (n != 9 || !digits(s, 0, 9))
 		return fail(err, errlen, "%s: a business number has 9 digits", type);
-	if (!luhn(s, 9))
+	if (!check_luhn(s, 9))
 		return fail(err, errlen, BADCHECK, type);
 	return put(out, outlen, err, errlen, type, "%s", s);
 }
@@ -856,7 +841,7 @@ CHECKER(check_ca_gst_hst)
 {
 	if (n != 15 || !digits(s, 0, 9) || memcmp(s + 9, "RT", 2) != 0 || !digits(s, 11, 15))
 		return fail(err, errlen, "%s: the number is 9 digits, RT and 4 digits", type);
-	if (!luhn(s, 9))
+	if (!check_luhn(s, 9))
 		return fail(err, errlen, BADCHECK, type);
 	return put(out, outlen, err, errlen, type, "%s", s);
 }
@@ -1223,7 +1208,7 @@ CHECKER(check_il_vat)
 	memset(p, '0', 9 - n);
 	memcpy(p + 9 - n, s, n);
 	p[9] = '\0';
-	if (strcmp(p, "000000000") == 0 || !luhn(p, 9))
+	if (strcmp(p, "000000000") == 0 || !check_luhn(p, 9))
 		return fail(err, errlen, BADCHECK, type);
 	return put(out, outlen, err, errlen, type, "%s", p);
 }

@@ -568,6 +568,23 @@ check_country(const char *v)
 	return NULL;
 }
 
+bool
+check_luhn(const char *s, size_t n)
+{
+	int sum = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int d = s[n - 1 - i] - '0';
+
+		if (d < 0 || d > 9)
+			return false;
+		if (i % 2 == 1 && (d *= 2) > 9)
+			d -= 9;
+		sum += d;
+	}
+	return n > 0 && sum % 10 == 0;
+}
+
 /* ---- writer ---- */
 
 void

@@ -68,6 +68,9 @@ const char *check_id(const char *v);
 const char *check_email(const char *v);
 const char *check_http_url(const char *v);
 const char *check_country(const char *v);
+/* Luhn over n digits (card numbers, several tax ids): true when the checksum is 0 and every
+ * character is a digit. */
+bool	 check_luhn(const char *digits, size_t n);
 
 /* Writer: renders into a buf with commas handled; nesting up to JW_MAX_DEPTH. */
 #define JW_MAX_DEPTH 16

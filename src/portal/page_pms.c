@@ -11,6 +11,7 @@
 
 #include "billing/pms.h"
 #include "billing/setups.h"
+#include "core/json.h"
 #include "portal/form.h"
 #include "portal/portal.h"
 #include "portal/view.h"
@@ -125,21 +126,6 @@ digits(const char *v, char *out, size_t n)
 	out[k] = '\0';
 }
 
-static bool
-luhn(const char *d)
-{
-	int sum = 0, n = (int)strlen(d);
-
-	for (int i = 0; i < n; i++) {
-		int v = d[n - 1 - i] - '0';
-
-		if (i % 2 == 1 && (v *= 2) > 9)
-			v -= 9;
-		sum += v;
-	}
-	return n > 0 && sum % 10 == 0;
-}
-
 static const char *
 check_number(const char *v)
 {
@@ -148,7 +134,7 @@ check_number(const char *v)
 	digits(v, d, sizeof(d));
 	if (d[0] == '\0' || strlen(d) < 12 || strlen(d) > 19)
 		return "Enter a card number of 12 to 19 digits, like 4242 4242 4242 4242";
-	if (!luhn(d))
+	if (!check_luhn(d, strlen(d)))
 		return "Enter a valid card number: check it for a typing mistake";
 	return NULL;
 }
