@@ -442,12 +442,30 @@ password_link(struct dctx *d, const char *customer, const char *purpose, bool re
 	cJSON_Delete(data);
 	return rc;
 }
+/* A portal account that waits for its first password: pending, and the customer invited. */
+static int
+mark_pending(struct dctx *d, const char *customer, struct derr *e)
+{
+	char now[24];
+	PGresult *res = db_exec(d->db, STMT_ACCOUNT_PENDING, (const char *[]){ d->site.id,
+	    customer, buf_lltoa(d->now, now) });
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	res = db_exec(d->db, STMT_CUSTOMER_PORTAL_STATE, (const char *[]){ d->site.id, customer,
+	    "invited" });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	return 0;
+}
 
 int
 access_request_password_link(struct dctx *d, const struct portal_settings *s,
     const char *email, const char *ip, bool *limited, struct derr *e)
 {
-	char bucket[96], customer[DOM_ID_MAX], now[24];
+	char bucket[96], customer[DOM_ID_MAX];
 	PGresult *res;
 	bool over = false, active;
 
@@ -475,16 +493,8 @@ access_request_password_link(struct dctx *d, const struct portal_settings *s,
 	active = PQntuples(res) == 1 && strcmp(db_val(res, 0, 0), "active") == 0;
 	PQclear(res);
 	if (!active) {
-		res = db_exec(d->db, STMT_ACCOUNT_PENDING, (const char *[]){ d->site.id, customer,
-		    buf_lltoa(d->now, now) });
-		if (res == NULL)
-			return derr_db(e, d->db);
-		PQclear(res);
-		res = db_exec(d->db, STMT_CUSTOMER_PORTAL_STATE, (const char *[]){ d->site.id,
-		    customer, "invited" });
-		if (res == NULL)
-			return derr_db(e, d->db);
-		PQclear(res);
+		if (mark_pending(d, customer, e) != 0)
+			return -1;
 	}
 	return password_link(d, customer, "set_password", active,
 	    active ? ACCESS_RESET_TTL : ACCESS_CONFIRM_TTL, NULL, e);
@@ -611,7 +621,7 @@ access_invite(struct dctx *d, const char *customer_id, char session_id[DOM_ID_MA
     bool *limited, struct derr *e)
 {
 	struct portal_settings s;
-	char bucket[96], hash[65], now[24];
+	char bucket[96], hash[65];
 	PGresult *res;
 	bool has_email, revoked, active;
 	int rc;
@@ -658,16 +668,8 @@ access_invite(struct dctx *d, const char *customer_id, char session_id[DOM_ID_MA
 			return 0;
 		}
 	}
-	res = db_exec(d->db, STMT_ACCOUNT_PENDING, (const char *[]){ d->site.id, customer_id,
-	    buf_lltoa(d->now, now) });
-	if (res == NULL)
-		return derr_db(e, d->db);
-	PQclear(res);
-	res = db_exec(d->db, STMT_CUSTOMER_PORTAL_STATE, (const char *[]){ d->site.id,
-	    customer_id, "invited" });
-	if (res == NULL)
-		return derr_db(e, d->db);
-	PQclear(res);
+	if (mark_pending(d, customer_id, e) != 0)
+		return -1;
 	if (password_link(d, customer_id, "invitation", false, ACCESS_INVITE_TTL, hash, e) != 0)
 		return -1;
 	return sessions_invite(d, customer_id, hash, d->now + ACCESS_INVITE_TTL,

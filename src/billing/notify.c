@@ -929,33 +929,35 @@ sub_fields(struct dctx *d, const char *sub_id, cJSON *data, char customer[DOM_ID
 	return 0;
 }
 
-/* what: "<sub>|<trial_end>" */
+/* what: "<sub>|<date>": the subscription's fields and the date under key. */
 static int
-fill_trial(struct dctx *d, const char *what, cJSON *data, struct derr *e)
+fill_sub_dated(struct dctx *d, const char *what, const char *key, cJSON *data,
+    struct derr *e)
 {
 	char sub[DOM_ID_MAX], customer[DOM_ID_MAX], when[48];
 	const char *bar = strchr(what, '|');
 
+	if (bar == NULL)
+		return derr_set(e, DERR_INTERNAL, "internal_error", NULL,
+		    "A scheduled message names no date.");
 	snprintf(sub, sizeof(sub), "%.*s", (int)(bar - what), what);
 	if (sub_fields(d, sub, data, customer, e) != 0)
 		return -1;
 	notify_date(atoll(bar + 1), when);
-	put(data, "trial_end", when);
+	put(data, key, when);
 	return 0;
+}
+
+static int
+fill_trial(struct dctx *d, const char *what, cJSON *data, struct derr *e)
+{
+	return fill_sub_dated(d, what, "trial_end", data, e);
 }
 
 static int
 fill_renewal(struct dctx *d, const char *what, cJSON *data, struct derr *e)
 {
-	char sub[DOM_ID_MAX], customer[DOM_ID_MAX], when[48];
-	const char *bar = strchr(what, '|');
-
-	snprintf(sub, sizeof(sub), "%.*s", (int)(bar - what), what);
-	if (sub_fields(d, sub, data, customer, e) != 0)
-		return -1;
-	notify_date(atoll(bar + 1), when);
-	put(data, "renews_at", when);
-	return 0;
+	return fill_sub_dated(d, what, "renews_at", data, e);
 }
 
 /* what: the payment method's id */
