@@ -296,6 +296,14 @@ page_message(struct page *p, int status, const char *title, const char *text,
 	page_render(p, status, title, "message", d, false);
 }
 
+/* The database (or another part the page needs) is away for a moment. */
+void
+page_unavailable(struct page *p)
+{
+	page_message(p, 503, "Please try again", "The billing portal is briefly unavailable. "
+	    "Please try again in a moment.", NULL, NULL);
+}
+
 void
 page_derr(struct page *p, const struct derr *e)
 {

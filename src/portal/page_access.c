@@ -13,12 +13,6 @@ invalid_link(struct page *p)
 	    "Open the billing portal again from your account.", NULL, NULL);
 }
 
-static void
-unavailable(struct page *p)
-{
-	page_message(p, 503, "Please try again", "The billing portal is briefly "
-	    "unavailable. Please try again in a moment.", NULL, NULL);
-}
 
 void
 page_access(struct page *p)
@@ -36,14 +30,14 @@ page_access(struct page *p)
 	}
 	/* The cookie gets a fresh secret: the token in the URL never becomes the session. */
 	if (token_new(t.site_id, t.session_id, cookie, sizeof(cookie), cookie_hash) != 0) {
-		unavailable(p);
+		page_unavailable(p);
 		return;
 	}
 	if (sessions_enter(&p->d, token, c->req->remote_addr, cookie_hash, &e) != 0) {
 		if (e.kind == DERR_NOT_FOUND)
 			invalid_link(p);
 		else if (e.kind != DERR_CONFLICT)
-			unavailable(p);
+			page_unavailable(p);
 		else {
 			/* Used or expired: the session still knows the way back. */
 			sess = db_exec(c->db, STMT_PSESS_GET, (const char *[]){ t.site_id,
@@ -61,7 +55,7 @@ page_access(struct page *p)
 	sess = db_exec(c->db, STMT_PSESS_GET, (const char *[]){ t.site_id, t.session_id });
 	if (sess == NULL || PQntuples(sess) != 1) {
 		PQclear(sess);
-		unavailable(p);
+		page_unavailable(p);
 		return;
 	}
 	snprintf(name, sizeof(name), PORTAL_COOKIE_PREFIX "%s", t.site_id);

@@ -90,8 +90,7 @@ load_customer(struct page *p)
 
 	if (res == NULL || PQntuples(res) != 1) {
 		PQclear(res);
-		page_message(p, 503, "Please try again", "The billing portal is briefly "
-		    "unavailable. Please try again in a moment.", NULL, NULL);
+		page_unavailable(p);
 		return NULL;
 	}
 	return res;

@@ -18,13 +18,6 @@
 #define INVOICES_PAGE	10
 #define ARCHIVE_YEARS	10	/* yearly archives offered, newest first */
 
-static void
-unavailable(struct page *p)
-{
-	page_message(p, 503, "Please try again", "The billing portal is briefly unavailable. "
-	    "Please try again in a moment.", NULL, NULL);
-}
-
 /* A page cursor from the query: a positive invoice number, or -1. */
 static long long
 cursor(struct page *p, const char *name)
@@ -149,7 +142,7 @@ page_invoices(struct page *p)
 	res = db_exec(p->c->db, back ? STMT_INV_NEWER : STMT_INV_OLDER, (const char *[]){
 	    p->set.site_id, p->customer_id, at, lim });
 	if (res == NULL) {
-		unavailable(p);
+		page_unavailable(p);
 		return;
 	}
 	n = PQntuples(res) > INVOICES_PAGE ? INVOICES_PAGE : PQntuples(res);
@@ -169,7 +162,7 @@ page_invoices(struct page *p)
 	if (add_credit_notes(p, list) != 0 || add_years(p, d) != 0) {
 		cJSON_Delete(d);
 		PQclear(res);
-		unavailable(p);
+		page_unavailable(p);
 		return;
 	}
 	cJSON_AddBoolToObject(d, "has_invoices", n > 0);
@@ -201,23 +194,7 @@ static int	last_charge(struct page *p, const char *inv_id, char outcome[48],
 static PGresult *
 own_invoice(struct page *p)
 {
-	const char *id = view_path_id(p, 1);
-	PGresult *res;
-
-	if (id == NULL)
-		return NULL;
-	res = db_exec(p->c->db, STMT_INV_GET, (const char *[]){ p->set.site_id, id });
-	if (res == NULL) {
-		unavailable(p);
-		return NULL;
-	}
-	if (PQntuples(res) != 1 || strcmp(db_val(res, 0, INV_CUSTOMER), p->customer_id) != 0) {
-		PQclear(res);
-		page_message(p, 404, "Page not found", "There is nothing here, or it belongs to "
-		    "another account.", page_url(p, ""), "Go to your account");
-		return NULL;
-	}
-	return res;
+	return view_own_row(p, STMT_INV_GET, INV_CUSTOMER, "", "Go to your account");
 }
 
 static void
@@ -230,11 +207,53 @@ add_invoice(struct page *p, PGresult *res, cJSON *d)
 	    db_val(res, 0, INV_CURRENCY)));
 }
 
+static void
+not_open(struct page *p, const char *status)
+{
+	page_message(p, 200, strcmp(status, "paid") == 0 ? "This invoice is paid" :
+	    "Nothing to pay", strcmp(status, "paid") == 0 ? "There is nothing left to pay on "
+	    "it." : "This invoice is not open: there is nothing to pay on it.",
+	    page_url(p, p->set.invoice_history ? "/invoices" : ""),
+	    p->set.invoice_history ? "Back to invoices" : "Go to your account");
+}
+
+/* What a payment review shows: the open invoice, the card it is charged to (or the way to
+ * add one), and the form that posts to /invoices/{id}/{step}. NULL when the page was
+ * already answered (a database error). */
+static cJSON *
+pay_form(struct page *p, PGresult *inv, const char *step)
+{
+	PGresult *pm = db_exec(p->c->db, STMT_PM_DEFAULT, (const char *[]){ p->set.site_id,
+	    p->customer_id });
+	char tail[160];
+	cJSON *d;
+
+	if (pm == NULL) {
+		page_unavailable(p);
+		return NULL;
+	}
+	d = cJSON_CreateObject();
+	add_invoice(p, inv, d);
+	if (PQntuples(pm) == 1)
+		view_card(p, pm, 0, 0, cJSON_AddObjectToObject(d, "card"));
+	else if (p->set.payment_methods)
+		cJSON_AddStringToObject(d, "add_card", page_url(p, "/payment_methods/new"));
+	PQclear(pm);
+	snprintf(tail, sizeof(tail), "/invoices/%s/%s", db_val(inv, 0, INV_ID), step);
+	cJSON_AddStringToObject(d, "action", page_url(p, tail));
+	cJSON_AddStringToObject(d, "cancel", page_url(p, p->set.invoice_history ? "/invoices" :
+	    ""));
+	cJSON_AddStringToObject(d, "csrf", p->csrf);
+	cJSON_AddStringToObject(d, "nonce", page_nonce(p));
+	p->nav = "invoices";
+	return d;
+}
+
 /* The review: what is paid, and the card it is charged to. */
 void
 page_invoice_pay_review(struct page *p)
 {
-	PGresult *res = own_invoice(p), *pm;
+	PGresult *res = own_invoice(p);
 	cJSON *d;
 	char tail[160], outcome[48];
 	bool waiting;
@@ -242,9 +261,7 @@ page_invoice_pay_review(struct page *p)
 	if (res == NULL)
 		return;
 	if (strcmp(db_val(res, 0, INV_STATUS), "open") != 0) {
-		page_message(p, 200, "Nothing to pay", "This invoice is not open: there is "
-		    "nothing to pay on it.", page_url(p, p->set.invoice_history ? "/invoices" : ""),
-		    p->set.invoice_history ? "Back to invoices" : "Go to your account");
+		not_open(p, db_val(res, 0, INV_STATUS));
 		PQclear(res);
 		return;
 	}
@@ -257,32 +274,11 @@ page_invoice_pay_review(struct page *p)
 		PQclear(res);
 		return;
 	}
-	pm = db_exec(p->c->db, STMT_PM_DEFAULT, (const char *[]){ p->set.site_id,
-	    p->customer_id });
-	if (pm == NULL) {
-		PQclear(res);
-		unavailable(p);
-		return;
+	if ((d = pay_form(p, res, "pay")) != NULL) {
+		if (p->set.payment_methods)
+			cJSON_AddStringToObject(d, "cards_url", page_url(p, "/payment_methods"));
+		page_render(p, 200, "Pay invoice", "invoice_pay", d, false);
 	}
-	d = cJSON_CreateObject();
-	add_invoice(p, res, d);
-	if (PQntuples(pm) == 1) {
-		cJSON *card = cJSON_AddObjectToObject(d, "card");
-
-		view_card(p, pm, 0, 0, card);
-	} else if (p->set.payment_methods)
-		cJSON_AddStringToObject(d, "add_card", page_url(p, "/payment_methods/new"));
-	snprintf(tail, sizeof(tail), "/invoices/%s/pay", db_val(res, 0, INV_ID));
-	cJSON_AddStringToObject(d, "action", page_url(p, tail));
-	cJSON_AddStringToObject(d, "cancel", page_url(p, p->set.invoice_history ? "/invoices" :
-	    ""));
-	if (p->set.payment_methods)
-		cJSON_AddStringToObject(d, "cards_url", page_url(p, "/payment_methods"));
-	cJSON_AddStringToObject(d, "csrf", p->csrf);
-	cJSON_AddStringToObject(d, "nonce", page_nonce(p));
-	p->nav = "invoices";
-	page_render(p, 200, "Pay invoice", "invoice_pay", d, false);
-	PQclear(pm);
 	PQclear(res);
 }
 
@@ -482,24 +478,13 @@ last_charge(struct page *p, const char *inv_id, char outcome[48], bool *waiting)
 	return 0;
 }
 
-static void
-not_open(struct page *p, const char *status)
-{
-	page_message(p, 200, strcmp(status, "paid") == 0 ? "This invoice is paid" :
-	    "Nothing to pay", strcmp(status, "paid") == 0 ? "There is nothing left to pay on "
-	    "it." : "This invoice is not open: there is nothing to pay on it.",
-	    page_url(p, p->set.invoice_history ? "/invoices" : ""),
-	    p->set.invoice_history ? "Back to invoices" : "Go to your account");
-}
-
 /* The review: what the bank is asked to confirm, on which card, and that the next page is
  * the bank's. */
 void
 page_complete_review(struct page *p)
 {
-	PGresult *res = own_invoice(p), *pm;
+	PGresult *res = own_invoice(p);
 	cJSON *d;
-	char tail[160];
 
 	if (res == NULL)
 		return;
@@ -508,31 +493,10 @@ page_complete_review(struct page *p)
 		PQclear(res);
 		return;
 	}
-	pm = db_exec(p->c->db, STMT_PM_DEFAULT, (const char *[]){ p->set.site_id,
-	    p->customer_id });
-	if (pm == NULL) {
-		PQclear(res);
-		unavailable(p);
-		return;
+	if ((d = pay_form(p, res, "complete")) != NULL) {
+		p->form_leaves = true;	/* its POST is redirected to the bank's page */
+		page_render(p, 200, "Complete payment", "invoice_complete", d, false);
 	}
-	d = cJSON_CreateObject();
-	add_invoice(p, res, d);
-	if (PQntuples(pm) == 1) {
-		cJSON *card = cJSON_AddObjectToObject(d, "card");
-
-		view_card(p, pm, 0, 0, card);
-	} else if (p->set.payment_methods)
-		cJSON_AddStringToObject(d, "add_card", page_url(p, "/payment_methods/new"));
-	snprintf(tail, sizeof(tail), "/invoices/%s/complete", db_val(res, 0, INV_ID));
-	cJSON_AddStringToObject(d, "action", page_url(p, tail));
-	cJSON_AddStringToObject(d, "cancel", page_url(p, p->set.invoice_history ? "/invoices" :
-	    ""));
-	cJSON_AddStringToObject(d, "csrf", p->csrf);
-	cJSON_AddStringToObject(d, "nonce", page_nonce(p));
-	p->nav = "invoices";
-	p->form_leaves = true;	/* its POST is redirected to the bank's page */
-	page_render(p, 200, "Complete payment", "invoice_complete", d, false);
-	PQclear(pm);
 	PQclear(res);
 }
 
@@ -591,7 +555,7 @@ page_complete_show(struct page *p)
 		return;
 	if (last_charge(p, db_val(res, 0, INV_ID), outcome, &waiting) != 0) {
 		PQclear(res);
-		unavailable(p);
+		page_unavailable(p);
 		return;
 	}
 	status = db_val(res, 0, INV_STATUS);
@@ -648,7 +612,7 @@ page_complete_check(struct page *p)
 	snprintf(tail, sizeof(tail), "/invoices/%s/completed", db_val(res, 0, INV_ID));
 	if (last_charge(p, db_val(res, 0, INV_ID), outcome, &waiting) != 0) {
 		PQclear(res);
-		unavailable(p);
+		page_unavailable(p);
 		return;
 	}
 	if (waiting && strcmp(db_val(res, 0, INV_STATUS), "open") == 0 &&

@@ -8,13 +8,6 @@
 #include "mail/mail.h"
 #include "portal/portal.h"
 
-static void
-unavailable(struct page *p)
-{
-	page_message(p, 503, "Please try again", "The billing portal is briefly unavailable. "
-	    "Please try again in a moment.", NULL, NULL);
-}
-
 /* SSO only: the merchant's own sign-in, else its website, else no link. */
 static void
 sso_only(struct page *p)
@@ -161,7 +154,7 @@ link_error(struct page *p, const struct derr *e)
 		page_message(p, 400, "Choose an account", e->message, NULL, NULL);
 		break;
 	default:
-		unavailable(p);
+		page_unavailable(p);
 		break;
 	}
 }

@@ -160,8 +160,7 @@ page_overview(struct page *p)
 		inv = db_exec(p->c->db, STMT_INV_OLDER, (const char *[]){ site, cus,
 		    "9223372036854775807", "5" });
 	if (subs == NULL || (p->set.invoice_history && inv == NULL)) {
-		page_message(p, 503, "Please try again", "The billing portal is briefly "
-		    "unavailable. Please try again in a moment.", NULL, NULL);
+		page_unavailable(p);
 		goto done;
 	}
 	d = cJSON_CreateObject();

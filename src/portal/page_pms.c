@@ -16,13 +16,6 @@
 #include "portal/portal.h"
 #include "portal/view.h"
 
-static void
-unavailable(struct page *p)
-{
-	page_message(p, 503, "Please try again", "The billing portal is briefly unavailable. "
-	    "Please try again in a moment.", NULL, NULL);
-}
-
 /* What a new default card would pay at once, in words ("$20.00" or "$20.00 and €5.00"),
  * or NULL when nothing is owed. */
 static const char *
@@ -71,7 +64,7 @@ page_pms_list(struct page *p)
 	cJSON *d, *cards;
 
 	if (res == NULL) {
-		unavailable(p);
+		page_unavailable(p);
 		return;
 	}
 	due = p->set.payment_methods ? owed(p) : NULL;
@@ -309,23 +302,8 @@ hosted_begin(struct page *p)
 static PGresult *
 own_setup(struct page *p)
 {
-	const char *id = view_path_id(p, 1);
-	PGresult *res;
-
-	if (id == NULL)
-		return NULL;
-	res = db_exec(p->c->db, STMT_SETUP_GET, (const char *[]){ p->set.site_id, id });
-	if (res == NULL) {
-		unavailable(p);
-		return NULL;
-	}
-	if (PQntuples(res) != 1 || strcmp(db_val(res, 0, SETUP_CUSTOMER), p->customer_id) != 0) {
-		PQclear(res);
-		page_message(p, 404, "Page not found", "There is nothing here, or it belongs to "
-		    "another account.", page_url(p, "/payment_methods"), "Back to payment methods");
-		return NULL;
-	}
-	return res;
+	return view_own_row(p, STMT_SETUP_GET, SETUP_CUSTOMER, "/payment_methods",
+	    "Back to payment methods");
 }
 
 /* Where a set-up stands; reads only (GET and HEAD change nothing): the card once it is
@@ -521,23 +499,8 @@ page_pm_add(struct page *p)
 static PGresult *
 own_card(struct page *p)
 {
-	const char *id = view_path_id(p, 1);
-	PGresult *res;
-
-	if (id == NULL)
-		return NULL;
-	res = db_exec(p->c->db, STMT_PM_GET, (const char *[]){ p->set.site_id, id });
-	if (res == NULL) {
-		unavailable(p);
-		return NULL;
-	}
-	if (PQntuples(res) != 1 || strcmp(db_val(res, 0, PM_CUSTOMER), p->customer_id) != 0) {
-		PQclear(res);
-		page_message(p, 404, "Page not found", "There is nothing here, or it belongs to "
-		    "another account.", page_url(p, "/payment_methods"), "Back to payment methods");
-		return NULL;
-	}
-	return res;
+	return view_own_row(p, STMT_PM_GET, PM_CUSTOMER, "/payment_methods",
+	    "Back to payment methods");
 }
 
 static void

@@ -30,8 +30,7 @@ sub_row(struct page *p)
 		return NULL;
 	res = db_exec(p->c->db, STMT_SUB_GET, (const char *[]){ p->set.site_id, id });
 	if (res == NULL) {
-		page_message(p, 503, "Please try again", "The billing portal is briefly "
-		    "unavailable. Please try again in a moment.", NULL, NULL);
+		page_unavailable(p);
 		return NULL;
 	}
 	if (PQntuples(res) != 1 || strcmp(db_val(res, 0, SUB_CUSTOMER), p->customer_id) != 0) {
@@ -124,8 +123,7 @@ page_subs_list(struct page *p)
 	cJSON *d, *cur, *past;
 
 	if (res == NULL) {
-		page_message(p, 503, "Please try again", "The billing portal is briefly "
-		    "unavailable. Please try again in a moment.", NULL, NULL);
+		page_unavailable(p);
 		return;
 	}
 	d = cJSON_CreateObject();

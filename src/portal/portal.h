@@ -112,6 +112,8 @@ void	page_message(struct page *p, int status, const char *title, const char *tex
 /* A domain error as a branded page with the status it maps to (404, 403, 409, 503, ...)
  * and a way back to the account. */
 void	page_derr(struct page *p, const struct derr *e);
+/* 503 "Please try again": the database is away for a moment. */
+void	page_unavailable(struct page *p);
 /* 303 to a path of this site's portal, "/portal/<site>" + suffix (may be ""). */
 void	page_redirect(struct page *p, const char *suffix);
 /* page_url as an absolute address (public_url, or the site's own host name): where the

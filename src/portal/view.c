@@ -396,3 +396,27 @@ view_path_id(struct page *p, int i)
 	}
 	return id;
 }
+
+PGresult *
+view_own_row(struct page *p, enum stmt_id st, int customer_col, const char *back,
+    const char *back_text)
+{
+	const char *id = view_path_id(p, 1);
+	PGresult *res;
+
+	if (id == NULL)
+		return NULL;
+	res = db_exec(p->c->db, st, (const char *[]){ p->set.site_id, id });
+	if (res == NULL) {
+		page_unavailable(p);
+		return NULL;
+	}
+	if (PQntuples(res) != 1 ||
+	    strcmp(db_val(res, 0, customer_col), p->customer_id) != 0) {
+		PQclear(res);
+		page_message(p, 404, "Page not found", "There is nothing here, or it belongs to "
+		    "another account.", page_url(p, back), back_text);
+		return NULL;
+	}
+	return res;
+}

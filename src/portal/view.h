@@ -58,4 +58,10 @@ void	view_flow_done(struct page *p, cJSON *into);
  * and returns NULL when it cannot name anything. */
 const char *view_path_id(struct page *p, int i);
 
+/* The customer's own row named by the path's id (statement st: site, id; the customer in
+ * column customer_col): another customer's, or none, is the 404 page with a link to back
+ * ("" the overview). NULL when the page was answered. */
+PGresult *view_own_row(struct page *p, enum stmt_id st, int customer_col, const char *back,
+	    const char *back_text);
+
 #endif

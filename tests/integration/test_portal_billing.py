@@ -634,7 +634,7 @@ class PortalBilling(unittest.TestCase):
         self.assertEqual(self.count("test_gateway_charges", "kind = 'charge' AND outcome = "
                                     "'succeeded'"), 1)
         # Paid: nothing more to pay, and a POST changes nothing.
-        self.assertIn("Nothing to pay", text_of(self.get(b, "/invoices/%s/pay" % inv["id"])))
+        self.assertIn("This invoice is paid", text_of(self.get(b, "/invoices/%s/pay" % inv["id"])))
         self.post(b, "/invoices/%s/pay" % inv["id"], dict(f, form_nonce="E" * 22), status=409)
 
     def test_invoice_history_switched_off(self):
