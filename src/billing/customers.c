@@ -6,6 +6,7 @@
 #include "billing/credit.h"
 #include "billing/customers.h"
 #include "billing/events.h"
+#include "billing/notify.h"
 #include "billing/objects.h"
 #include "billing/taxid.h"
 #include "core/crypto.h"
@@ -160,17 +161,63 @@ customers_create(struct dctx *d, const struct customer_req *r, char id[DOM_ID_MA
 	return emit(d, "customer.created", id, e);
 }
 
+/* The email address is the portal's sign-in identity: when it changes, the links already
+ * mailed to the old one stop working (a link must not open the account at its new
+ * address), and the old address is told, which is the only warning a customer gets of a
+ * change they did not make. */
+static int
+email_changed(struct dctx *d, const char *id, const char *old_email, const char *new_email,
+    struct derr *e)
+{
+	char now[24], when[48];
+	PGresult *res = db_exec(d->db, STMT_MAIL_LINKS_END, (const char *[]){ d->site.id, id,
+	    buf_lltoa(d->now, now) });
+	cJSON *data;
+	char *json;
+	int rc;
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	if (old_email == NULL)
+		return 0;
+	notify_date(d->now, when);
+	data = cJSON_CreateObject();
+	cJSON_AddStringToObject(data, "to", old_email);
+	cJSON_AddStringToObject(data, "old_email", old_email);
+	cJSON_AddStringToObject(data, "new_email", new_email != NULL ? new_email : "");
+	cJSON_AddStringToObject(data, "changed_at", when);
+	json = cJSON_PrintUnformatted(data);
+	cJSON_Delete(data);
+	if (json == NULL)
+		return derr_set(e, DERR_INTERNAL, "internal_error", NULL, "Out of memory.");
+	rc = notify_queue(d, "email_changed", id, json, NULL, e);
+	cJSON_free(json);
+	return rc;
+}
+
 int
 customers_update(struct dctx *d, const char *id, const struct customer_req *r,
     const struct customer_policy *pol, struct derr *e)
 {
-	char now[24], norm[TAXID_MAX];
+	char now[24], norm[TAXID_MAX], old_email[256] = "";
 	const char *tax;
 	PGresult *res;
+	bool had_email = false;
 	int n;
 
 	if (check_policy(d, id, r, pol, e) != 0 || tax_id(r, norm, &tax, e) != 0)
 		return -1;
+	if (r->set_email) {
+		res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id, id });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		if (PQntuples(res) == 1 && text(db_val(res, 0, CUST_EMAIL)) != NULL) {
+			snprintf(old_email, sizeof(old_email), "%s", db_val(res, 0, CUST_EMAIL));
+			had_email = true;
+		}
+		PQclear(res);
+	}
 	res = db_exec(d->db, STMT_CUSTOMER_UPDATE, (const char *[]){ d->site.id, id,
 	    r->set_email ? "true" : "false", text(r->email),
 	    r->set_name ? "true" : "false", text(r->name),
@@ -185,6 +232,9 @@ customers_update(struct dctx *d, const char *id, const struct customer_req *r,
 	PQclear(res);
 	if (n == 0)
 		return derr_not_found(e, "customer", id);
+	if (r->set_email && !same_email(had_email ? old_email : NULL, r->email) &&
+	    email_changed(d, id, had_email ? old_email : NULL, text(r->email), e) != 0)
+		return -1;
 	return emit(d, "customer.updated", id, e);
 }
 

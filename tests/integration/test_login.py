@@ -193,6 +193,23 @@ class LoginLink(Base):
         self.assertEqual(len(self.m.get("/events?type=portal_session.logged_in")
                              .json["data"]), 1)
 
+    def test_a_changed_address_ends_the_links_mailed_to_the_old_one(self):
+        """A link names an account by the address it was mailed to: after the customer's
+        address changes (here to another customer's), the link opens nothing, so it cannot
+        be used to reach the accounts at the new address; the old address is told."""
+        mine, victim = self.addr("mine"), self.addr("victim")
+        me = self.m.customer(email=mine, name="Mal Lory")
+        self.m.customer(email=victim, name="Vic Tim")
+        path, _ = self.login_link(mine)
+        self.assertEqual(self.m.post("/customers/" + me["id"], {"email": victim}).status, 200)
+        b, r = self.confirm(path)
+        self.assertEqual(r.status, 410, r.text)
+        self.assertNotIn(self.cookie, b.cookies)
+        told = self.new_mail(mine, "email_changed", set())
+        text = told.get_body(("plain",)).get_content()
+        self.assertIn(victim, text)
+        self.assertIn(mine, text)
+
     def test_get_and_head_of_the_link_use_nothing(self):
         address = self.addr()
         self.m.customer(email=address, name="Pre Fetch")
