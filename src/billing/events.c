@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "billing/access.h"
 #include "billing/events.h"
 #include "billing/notify.h"
 
@@ -53,33 +52,16 @@ events_actor_name(enum actor_type t)
 	return NULL;
 }
 
-int
-events_emit(struct dctx *d, const char *type, const char *object_id, const char *data,
+/* A delivery per endpoint that takes the event, and the runner woken for them. */
+static events_reaction reaction;
+
+static int
+queue_deliveries(struct dctx *d, const char *type, const char *id, const char *now,
     struct derr *e)
 {
-	char id[DOM_ID_MAX], now[24];
 	PGresult *res, *eps;
 	int n;
 
-	if (dom_new_id("evt", id, e) != 0)
-		return -1;
-	snprintf(now, sizeof(now), "%lld", d->now);
-	res = db_exec(d->db, STMT_EVENT_INSERT, (const char *[]){ d->site.id, id, type,
-	    object_id, data ? data : "{}", now, events_actor_name(d->actor.type),
-	    d->actor.id[0] ? d->actor.id : NULL });
-	if (res == NULL)
-		return derr_db(e, d->db);
-	PQclear(res);
-	/* A batch of the job runner knows whether the site has endpoints at all. */
-	if (d->facts != NULL && d->facts->endpoints < 0) {
-		res = db_exec(d->db, STMT_WH_COUNT, (const char *[]){ d->site.id });
-		if (res == NULL)
-			return derr_db(e, d->db);
-		d->facts->endpoints = (int)db_ll(res, 0, 0, 0);
-		PQclear(res);
-	}
-	if (d->facts != NULL && d->facts->endpoints == 0)
-		return notify_event(d, type, id, object_id, data, e);
 	eps = db_exec(d->db, STMT_WH_MATCHING, (const char *[]){ d->site.id, type });
 	if (eps == NULL)
 		return derr_db(e, d->db);
@@ -106,9 +88,46 @@ events_emit(struct dctx *d, const char *type, const char *object_id, const char 
 			return derr_db(e, d->db);
 		PQclear(res);
 	}
+	return 0;
+}
+
+int
+events_emit(struct dctx *d, const char *type, const char *object_id, const char *data,
+    struct derr *e)
+{
+	char id[DOM_ID_MAX], now[24];
+	PGresult *res;
+
+	if (dom_new_id("evt", id, e) != 0)
+		return -1;
+	snprintf(now, sizeof(now), "%lld", d->now);
+	res = db_exec(d->db, STMT_EVENT_INSERT, (const char *[]){ d->site.id, id, type,
+	    object_id, data ? data : "{}", now, events_actor_name(d->actor.type),
+	    d->actor.id[0] ? d->actor.id : NULL });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	/* A batch of the job runner knows whether the site has endpoints at all: none, and
+	 * the look-up of those that take the event is skipped (nothing else is). */
+	if (d->facts != NULL && d->facts->endpoints < 0) {
+		res = db_exec(d->db, STMT_WH_COUNT, (const char *[]){ d->site.id });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		d->facts->endpoints = (int)db_ll(res, 0, 0, 0);
+		PQclear(res);
+	}
+	if ((d->facts == NULL || d->facts->endpoints != 0) &&
+	    queue_deliveries(d, type, id, now, e) != 0)
+		return -1;
 	/* The mail this event sends (notify.c's table), in the same transaction. */
 	if (notify_event(d, type, id, object_id, data, e) != 0)
 		return -1;
-	/* And the portal invitation a new subscription sends, where the site says so. */
-	return access_on_event(d, type, data, e);
+	/* And what the process set off on events (the portal invitation). */
+	return reaction != NULL ? reaction(d, type, data, e) : 0;
+}
+
+void
+events_set_reaction(events_reaction fn)
+{
+	reaction = fn;
 }

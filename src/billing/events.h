@@ -15,6 +15,12 @@ bool	events_type_known(const char *type);
  * every webhook endpoint that wants it; wakes the job runner at commit. */
 int	events_emit(struct dctx *d, const char *type, const char *object_id, const char *data,
 	    struct derr *e);
+/* What else an event sets off in its transaction, decided above this layer (the portal
+ * invitation a new subscription sends): a process sets it once at start, before it forks.
+ * Without one, events only make their deliveries and mail. */
+typedef int (*events_reaction)(struct dctx *d, const char *type, const char *data,
+    struct derr *e);
+void	events_set_reaction(events_reaction fn);
 /* The actor's name as stored: "api_key", "portal_session", "admin", "job_runner". */
 const char *events_actor_name(enum actor_type t);
 

@@ -19,6 +19,7 @@
 #include "db/migrate.h"
 #include "db/stmts.h"
 #include "billing/access.h"
+#include "billing/events.h"
 #include "billing/gateways.h"
 #include "billing/notify.h"
 #include "billing/portal_settings.h"
@@ -949,6 +950,7 @@ main(int argc, char **argv)
 		return die("configuration", err);
 	db_set_password(cfg.secrets.db_password);
 	notify_configure(&cfg);
+	events_set_reaction(access_on_event);
 	if (strcmp(argv[i], "config") == 0 && i + 1 < argc && strcmp(argv[i + 1], "show") == 0)
 		return cmd_config_show(&cfg, path);
 

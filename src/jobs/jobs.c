@@ -198,9 +198,15 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	}
 	if (db_commit(db) != 0)
 		return -1;
-	/* The charges the batch recorded: called now, outside the transaction. */
-	if (payments_settle(&d, &e) != 0)
-		return -1;
+	/* The charges the batch recorded: called now, outside the transaction, with what is
+	 * true now (the facts were the batch's). A gateway that is down leaves them pending
+	 * for the reconciler; only a lost database stops the pass over the other sites. */
+	d.facts = NULL;
+	if (payments_settle(&d, &e) != 0) {
+		if (db->status == DB_UNAVAILABLE)
+			return -1;
+		log_warn("jobs: site %s: settling charges: %s", site->id, e.message);
+	}
 	return done;
 lost:
 	while (db->in_txn)
@@ -234,6 +240,11 @@ reconcile_step(struct db *db, const struct site *site, long long now)
 		rc = payments_resolve(&d, db_val(res, i, 0), true, &e);
 	}
 	PQclear(res);
+	if (rc < 0 && db->status != DB_UNAVAILABLE) {
+		/* The gateway is down or refuses: asked again next pass; other sites go on. */
+		log_warn("jobs: site %s: resolving payment attempts: %s", site->id, e.message);
+		return n;
+	}
 	return rc < 0 ? -1 : n;
 }
 

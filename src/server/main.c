@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "billing/access.h"
+#include "billing/events.h"
 #include "billing/notify.h"
 #include "billing/gateways.h"
 #include "core/config.h"
@@ -74,6 +76,7 @@ main(int argc, char **argv)
 		log_set_level(lv);
 	db_set_password(cfg.secrets.db_password);
 	notify_configure(&cfg);	/* mail is made with this config (a reload rewrites it) */
+	events_set_reaction(access_on_event);	/* a new subscription's invitation */
 	/* cfg is static: a reload rewrites it in place, and the gateways read it there. */
 	gateways_configure(&cfg);
 	if (check_only) {

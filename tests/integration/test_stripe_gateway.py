@@ -740,6 +740,40 @@ class Faults(Base):
         self.assertEqual(len(self.succeeded_intents(latest)), 1)
 
 
+class Isolation(Base):
+    def test_a_gateway_that_is_down_holds_up_no_other_site(self):
+        """Stripe refuses every call for one site's account: its charge stays pending for the
+        reconciler, and a site after it in the runner's order still renews on time."""
+        m = self.site()
+        self.plan(m)
+        cus = m.customer()
+        self.add_card(m, cus["id"])
+        self.ok(m.post("/subscriptions", {"customer_id": cus["id"], "plan_id": "basic"}))
+        self.settled(m)
+        S.add_fault({"path": "/v1/*", "kind": "503", "count": 1000000})
+        try:
+            m.travel(32 * 86400)
+            # Past the reconciler's staleness, so every pass asks Stripe again and fails.
+            self.wait("the charge left pending", lambda: ST.psql(
+                "SELECT 1 FROM payment_attempts WHERE site_id = '%s' AND outcome = 'pending' "
+                "AND wall_created_at < extract(epoch FROM now())::bigint - 35" % m.site_id), 90)
+            other = ST.new_site("zz")        # after "tst-..." in the runner's order
+            self.ok(other.post("/plans", {"id": "p", "name": "P", "amount": 700,
+                                          "currency": "USD", "interval": "month"}))
+            oc = other.customer()
+            tok = self.ok(other.post("/test_gateway/tokens", {
+                "number": "4242424242424242", "exp_month": 12, "exp_year": 2099}))
+            self.ok(other.post("/customers/%s/payment_methods" % oc["id"], {"token": tok["id"]}))
+            osub = self.ok(other.post("/subscriptions", {"customer_id": oc["id"],
+                                                         "plan_id": "p"}))
+            other.travel(32 * 86400)
+            self.wait("the other site's renewal", lambda: len([
+                i for i in self.ok(other.get("/invoices?subscription_id=" + osub["id"]))["data"]
+                if i["status"] == "paid"]) == 2, 20)
+        finally:
+            S.clear_faults()
+
+
 class Crashes(Base):
     """Killed between Stripe's answer and its record: recovered from the recorded
     PaymentIntent by the job runner (webhooks held, so nothing else can tell Portald)."""
