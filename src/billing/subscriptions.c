@@ -565,10 +565,10 @@ sm_run(struct dctx *d, struct sub *s, enum sub_action action, const struct sm_ar
 	if (s->pause_at >= 0 && s->due_at >= 0) {
 		s->pause_at = s->term_end;	/* as FX_SCHEDULE_PAUSE sets it */
 		if (s->resume_at >= 0 && s->resume_at <= s->pause_at)
-			return derr_set(e, DERR_CONFLICT, "pause_scheduled", NULL, "A pause is "
-			    "scheduled to end on %lld, before this change's term would end (%lld). "
-			    "Resume the subscription (which drops the scheduled pause) or schedule "
-			    "the change for the end of the term.", s->resume_at, s->pause_at);
+			return derr_set(e, DERR_CONFLICT, "pause_resume_conflict", NULL,
+			    "A pause is scheduled that would end before this change's new term "
+			    "ends. Resume the subscription first (which drops the scheduled "
+			    "pause), or make the change at the end of the term.");
 	}
 	if (from == SS_NONE) {
 		if (insert(d, s, e) != 0)

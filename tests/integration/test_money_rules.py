@@ -173,7 +173,7 @@ class Pause(Rules):
         before = self.get_sub(s["id"])
         r = self.action(s["id"], "change_plan", {"plan_id": "yearly"})
         self.assertEqual(r.status, 409, r)
-        self.assertEqual(r.json["error"]["code"], "pause_scheduled")
+        self.assertEqual(r.json["error"]["code"], "pause_resume_conflict")
         self.assertEqual(self.get_sub(s["id"]), before, "nothing changed")
         self.assertEqual(len(self.invoices(subscription_id=s["id"])), 1)
         # Without a resume date the pause follows the term's new end.
