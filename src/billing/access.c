@@ -8,6 +8,7 @@
 #include "billing/sessions.h"
 #include "billing/events.h"
 #include "core/crypto.h"
+#include "core/log.h"
 #include "core/passhash.h"
 #include "core/password_policy.h"
 #include "mail/mail_templates.h"
@@ -78,6 +79,7 @@ access_request_link(struct dctx *d, const struct portal_settings *s, const char 
 	const struct config *cfg = notify_config();
 	char bucket[96], lid[DOM_ID_MAX], token[TOKEN_MAX], hash[65], a[2][24], words[48];
 	char url[CONFIG_STR_MAX + TOKEN_MAX + 64], path[120], customer[DOM_ID_MAX] = "";
+	char base[CONFIG_STR_MAX + 1];
 	struct mail_content mc;
 	cJSON *data;
 	PGresult *res;
@@ -117,7 +119,9 @@ access_request_link(struct dctx *d, const struct portal_settings *s, const char 
 	if (token_new(d->site.id, lid, token, sizeof(token), hash) != 0)
 		return derr_set(e, DERR_UNAVAILABLE, "randomness_unavailable", NULL,
 		    "No secure randomness is available right now; retry shortly.");
-	snprintf(url, sizeof(url), "%s/portal/%s/link/%s", cfg->public_url, d->site.id, token);
+	if (notify_site_url(d, base, sizeof(base), e) != 0)
+		return -1;
+	snprintf(url, sizeof(url), "%s/portal/%s/link/%s", base, d->site.id, token);
 	access_ttl_words(s->login_link_ttl, words);
 	data = cJSON_CreateObject();
 	cJSON_AddItemToObject(data, "link", cJSON_CreateObject());
@@ -406,7 +410,7 @@ password_link(struct dctx *d, const char *customer, const char *purpose, bool re
 {
 	const struct config *cfg = notify_config();
 	char lid[DOM_ID_MAX], token[TOKEN_MAX], hash[65], a[2][24], words[48], path[120];
-	char url[CONFIG_STR_MAX + TOKEN_MAX + 64];
+	char url[CONFIG_STR_MAX + TOKEN_MAX + 64], base[CONFIG_STR_MAX + 1];
 	const char *type = strcmp(purpose, "invitation") == 0 ? "invitation" : "set_password";
 	cJSON *data, *link;
 	PGresult *res;
@@ -429,7 +433,9 @@ password_link(struct dctx *d, const char *customer, const char *purpose, bool re
 	PQclear(res);
 	if (hash_out != NULL)
 		memcpy(hash_out, hash, 65);
-	snprintf(url, sizeof(url), "%s/portal/%s/link/%s", cfg->public_url, d->site.id, token);
+	if (notify_site_url(d, base, sizeof(base), e) != 0)
+		return -1;
+	snprintf(url, sizeof(url), "%s/portal/%s/link/%s", base, d->site.id, token);
 	access_ttl_words(ttl, words);
 	data = cJSON_CreateObject();
 	link = cJSON_AddObjectToObject(data, "link");
@@ -590,14 +596,15 @@ access_set_password(struct dctx *d, const char *token, const char *pw, const cha
 	if (!was_active && emit_activated(d, l.customer_id, e) != 0)
 		return -1;
 	if (was_active) {
-		const struct config *cfg = notify_config();
-		char url[CONFIG_STR_MAX + 120], *json;
-		cJSON *data = cJSON_CreateObject();
+		char url[CONFIG_STR_MAX + 120], base[CONFIG_STR_MAX + 1], *json;
+		cJSON *data;
 		int rc;
 
+		if (notify_site_url(d, base, sizeof(base), e) != 0)
+			return -1;
 		notify_datetime(d->now, when);
-		snprintf(url, sizeof(url), "%s/portal/%s/login", cfg ? cfg->public_url : "",
-		    d->site.id);
+		snprintf(url, sizeof(url), "%s/portal/%s/login", base, d->site.id);
+		data = cJSON_CreateObject();
 		cJSON_AddStringToObject(data, "changed_at", when);
 		cJSON_AddStringToObject(data, "signin_url", url);
 		json = cJSON_PrintUnformatted(data);
@@ -707,12 +714,19 @@ access_on_event(struct dctx *d, const char *type, const char *data, struct derr 
 	PQclear(res);
 	if (!fresh)
 		return 0;
-	/* An invitation that cannot go out (too many, no mail set up in this process) is
-	 * no reason to refuse the subscription; a failed statement is. */
-	if (access_invite(d, customer, sid, &limited, e) != 0 &&
-	    (e->kind == DERR_UNAVAILABLE || d->db->status != DB_OK))
-		return -1;
-	return 0;
+	/* An invitation that cannot go out (too many, no mail set up in this process) is no
+	 * reason to refuse the subscription, but it leaves nothing behind either (a customer
+	 * marked invited with no mail would never be invited again); a lost database is. */
+	if (db_savepoint_named(d->db, "invite") != 0)
+		return derr_db(e, d->db);
+	if (access_invite(d, customer, sid, &limited, e) != 0) {
+		if (d->db->status == DB_UNAVAILABLE || db_rollback_named(d->db, "invite") != 0)
+			return derr_db(e, d->db);
+		log_warn("site %s: customer %s not invited: %s", d->site.id, customer,
+		    e->message);
+		return 0;
+	}
+	return db_release_named(d->db, "invite") != 0 ? derr_db(e, d->db) : 0;
 }
 
 int

@@ -10,6 +10,7 @@
 
 #include "billing/notify.h"
 #include "core/crypto.h"
+#include "core/json.h"
 #include "core/currency.h"
 #include "core/log.h"
 #include "core/secrets.h"
@@ -126,22 +127,6 @@ words(const char *code, char *out, size_t n)
 
 /* ---- JSON helpers for the event objects and the template data ---- */
 
-static const char *
-jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long long
-jll(const cJSON *o, const char *k, long long dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(v) ? (long long)v->valuedouble : dflt;
-}
-
 /* Sets data.path ("a.b") to a string, making the objects on the way. */
 static void
 put(cJSON *data, const char *path, const char *value)
@@ -174,7 +159,7 @@ last_charge(const cJSON *inv, const char *outcome)
 	const cJSON *last = NULL;
 
 	cJSON_ArrayForEach(a, list) {
-		const char *kind = jstr(a, "kind"), *o = jstr(a, "outcome");
+		const char *kind = json_str(a, "kind"), *o = json_str(a, "outcome");
 
 		if (kind == NULL || strcmp(kind, "charge") != 0)
 			continue;
@@ -411,10 +396,21 @@ seal(const char *site, const char *id, const char *text, struct buf *out, struct
 	return 0;
 }
 
-static void
-portal_url(const char *site, char *out, size_t n)
+int
+notify_site_url(struct dctx *d, char *out, size_t n, struct derr *e)
 {
-	snprintf(out, n, "%s/portal/%s", cfg->public_url, site);
+	const char *base = cfg != NULL ? cfg->public_url : "", *sep = strstr(base, "://");
+	PGresult *res = db_exec(d->db, STMT_SITE_HOST, (const char *[]){ d->site.id });
+
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (sep != NULL && PQntuples(res) == 1 && db_val(res, 0, 0) != NULL &&
+	    db_val(res, 0, 0)[0] != '\0')
+		snprintf(out, n, "%.*s://%s", (int)(sep - base), base, db_val(res, 0, 0));
+	else
+		snprintf(out, n, "%s", base);
+	PQclear(res);
+	return 0;
 }
 
 /* The fields every type has (contract in mail_templates.h). */
@@ -423,7 +419,7 @@ common_data(struct dctx *d, const struct notify_settings *set, const char *custo
     cJSON *data, struct derr *e)
 {
 	PGresult *res = db_exec(d->db, STMT_SITE_GET, (const char *[]){ d->site.id });
-	char url[CONFIG_STR_MAX + 64];
+	char url[CONFIG_STR_MAX + 64], base[CONFIG_STR_MAX + 1];
 
 	if (res == NULL)
 		return derr_db(e, d->db);
@@ -431,7 +427,9 @@ common_data(struct dctx *d, const struct notify_settings *set, const char *custo
 	PQclear(res);
 	if (set->reply_to[0] != '\0')
 		put(data, "site.support_email", set->reply_to);
-	portal_url(d->site.id, url, sizeof(url));
+	if (notify_site_url(d, base, sizeof(base), e) != 0)
+		return -1;
+	snprintf(url, sizeof(url), "%s/portal/%s", base, d->site.id);
 	put(data, "portal_url", url);
 	cJSON_DeleteItemFromObjectCaseSensitive(data, "customer");
 	if (customer_name != NULL && customer_name[0] != '\0')
@@ -486,7 +484,7 @@ queue_draft(struct dctx *d, const struct notify_settings *set, struct draft *dr,
 	if (common_data(d, set, cname, dr->data, e) != 0)
 		return -1;
 	{
-		const char *sn = jstr(cJSON_GetObjectItemCaseSensitive(dr->data, "site"), "name");
+		const char *sn = json_str(cJSON_GetObjectItemCaseSensitive(dr->data, "site"), "name");
 
 		snprintf(site_name, sizeof(site_name), "%s", sn ? sn : d->site.id);
 	}
@@ -559,7 +557,7 @@ make_link(struct dctx *d, const char *customer, const char *purpose, const char 
     long long ttl, cJSON *data, struct derr *e)
 {
 	char id[DOM_ID_MAX], token[TOKEN_MAX], hash[65], a[2][24], when[48];
-	char url[CONFIG_STR_MAX + TOKEN_MAX + 64], full[600];
+	char url[CONFIG_STR_MAX + TOKEN_MAX + 64], full[600], base[CONFIG_STR_MAX + 1];
 	PGresult *res;
 
 	if (dom_new_id("lnk", id, e) != 0)
@@ -573,7 +571,9 @@ make_link(struct dctx *d, const char *customer, const char *purpose, const char 
 	if (res == NULL)
 		return derr_db(e, d->db);
 	PQclear(res);
-	snprintf(url, sizeof(url), "%s/portal/%s/link/%s", cfg->public_url, d->site.id, token);
+	if (notify_site_url(d, base, sizeof(base), e) != 0)
+		return -1;
+	snprintf(url, sizeof(url), "%s/portal/%s/link/%s", base, d->site.id, token);
 	put(data, "link.url", url);
 	notify_datetime(d->now + ttl, when);
 	snprintf(full, sizeof(full), "on %s", when);
@@ -638,7 +638,7 @@ static bool
 when_charge_failed(const cJSON *inv)
 {
 	const cJSON *a = last_charge(inv, NULL);
-	const char *o = a ? jstr(a, "outcome") : NULL;
+	const char *o = a ? json_str(a, "outcome") : NULL;
 
 	return o == NULL || strcmp(o, "authentication_required") != 0;
 }
@@ -647,7 +647,7 @@ static bool
 when_needs_authentication(const cJSON *inv)
 {
 	const cJSON *a = last_charge(inv, NULL);
-	const char *o = a ? jstr(a, "outcome") : NULL;
+	const char *o = a ? json_str(a, "outcome") : NULL;
 
 	return o != NULL && strcmp(o, "authentication_required") == 0;
 }
@@ -655,7 +655,7 @@ when_needs_authentication(const cJSON *inv)
 static bool
 when_charged(const cJSON *inv)
 {
-	return jll(inv, "amount_paid", 0) > 0 && last_charge(inv, "succeeded") != NULL;
+	return (long long)json_int(inv, "amount_paid", 0) > 0 && last_charge(inv, "succeeded") != NULL;
 }
 
 static void
@@ -663,8 +663,8 @@ invoice_fields(const cJSON *inv, const char *amount_key, cJSON *data)
 {
 	char num[24], amt[CURRENCY_FMT_MAX];
 
-	put(data, "invoice.number", buf_lltoa(jll(inv, "number", 0), num));
-	money(jll(inv, amount_key, 0), jstr(inv, "currency"), amt);
+	put(data, "invoice.number", buf_lltoa((long long)json_int(inv, "number", 0), num));
+	money((long long)json_int(inv, amount_key, 0), json_str(inv, "currency"), amt);
 	put(data, "invoice.amount", amt);
 }
 
@@ -679,22 +679,22 @@ data_payment_failed(struct dctx *d, const cJSON *inv, cJSON *data, struct derr *
 		{ "processing_error", "the payment could not be processed" },
 	};
 	const cJSON *a = last_charge(inv, NULL);
-	const char *o = a ? jstr(a, "outcome") : NULL;
+	const char *o = a ? json_str(a, "outcome") : NULL;
 	char pm[64], when[48];
 
 	invoice_fields(inv, "amount_due", data);
-	if (pm_text(d, a ? jstr(a, "payment_method_id") : NULL, pm, e) != 0)
+	if (pm_text(d, a ? json_str(a, "payment_method_id") : NULL, pm, e) != 0)
 		return -1;
 	if (pm[0] != '\0')
 		put(data, "payment_method", pm);
 	for (size_t i = 0; o != NULL && i < sizeof(reasons) / sizeof(reasons[0]); i++)
 		if (strcmp(reasons[i].outcome, o) == 0)
 			put(data, "reason", reasons[i].reason);
-	if (jll(inv, "next_attempt_at", -1) > 0) {
-		notify_date(jll(inv, "next_attempt_at", 0), when);
+	if ((long long)json_int(inv, "next_attempt_at", -1) > 0) {
+		notify_date((long long)json_int(inv, "next_attempt_at", 0), when);
 		put(data, "next_attempt", when);
 	}
-	return make_link(d, jstr(inv, "customer_id"), "card_update", "payment_methods",
+	return make_link(d, json_str(inv, "customer_id"), "card_update", "payment_methods",
 	    NOTIFY_LINK_TTL, data, e);
 }
 
@@ -705,9 +705,9 @@ data_action_required(struct dctx *d, const cJSON *inv, cJSON *data, struct derr 
 
 	invoice_fields(inv, "amount_due", data);
 	/* The portal's "Complete payment" page for the invoice (the link signs in there). */
-	snprintf(path, sizeof(path), "invoices/%s/complete", jstr(inv, "id") ? jstr(inv, "id") :
+	snprintf(path, sizeof(path), "invoices/%s/complete", json_str(inv, "id") ? json_str(inv, "id") :
 	    "");
-	return make_link(d, jstr(inv, "customer_id"), "invoice_payment", path, NOTIFY_LINK_TTL,
+	return make_link(d, json_str(inv, "customer_id"), "invoice_payment", path, NOTIFY_LINK_TTL,
 	    data, e);
 }
 
@@ -720,18 +720,18 @@ data_receipt(struct dctx *d, const cJSON *inv, cJSON *data, struct derr *e)
 	char pm[64], when[48], amt[CURRENCY_FMT_MAX];
 
 	invoice_fields(inv, "amount_paid", data);
-	notify_datetime(jll(inv, "paid_at", d->now), when);
+	notify_datetime((long long)json_int(inv, "paid_at", d->now), when);
 	put(data, "paid_at", when);
-	if (pm_text(d, a ? jstr(a, "payment_method_id") : NULL, pm, e) != 0)
+	if (pm_text(d, a ? json_str(a, "payment_method_id") : NULL, pm, e) != 0)
 		return -1;
 	put(data, "payment_method", pm[0] ? pm : "card");
 	out = cJSON_AddArrayToObject(data, "lines");
 	cJSON_ArrayForEach(line, lines) {
 		cJSON *l = cJSON_CreateObject();
 
-		money(jll(line, "amount", 0), jstr(inv, "currency"), amt);
-		cJSON_AddStringToObject(l, "description", jstr(line, "description") ?
-		    jstr(line, "description") : "");
+		money((long long)json_int(line, "amount", 0), json_str(inv, "currency"), amt);
+		cJSON_AddStringToObject(l, "description", json_str(line, "description") ?
+		    json_str(line, "description") : "");
 		cJSON_AddStringToObject(l, "amount", amt);
 		cJSON_AddItemToArray(out, l);
 	}
@@ -742,13 +742,13 @@ static int
 data_cancelled(struct dctx *d, const cJSON *sub, cJSON *data, struct derr *e)
 {
 	char name[208], when[48], reason[96];
-	const char *code = jstr(sub, "cancel_reason");
+	const char *code = json_str(sub, "cancel_reason");
 
-	put(data, "subscription.reference", jstr(sub, "id"));
-	if (plan_name(d, jstr(sub, "plan_id"), name, e) != 0)
+	put(data, "subscription.reference", json_str(sub, "id"));
+	if (plan_name(d, json_str(sub, "plan_id"), name, e) != 0)
 		return -1;
 	put(data, "plan.name", name);
-	notify_datetime(jll(sub, "cancelled_at", d->now), when);
+	notify_datetime((long long)json_int(sub, "cancelled_at", d->now), when);
 	put(data, "cancelled_at", when);
 	if (code != NULL && strcmp(code, "not_paid") == 0)
 		put(data, "reason", "the payment could not be collected");
@@ -826,7 +826,7 @@ notify_event(struct dctx *d, const char *type, const char *event_id, const char 
 			continue;
 		memset(&dr, 0, sizeof(dr));
 		dr.type = r->mail;
-		dr.customer_id = jstr(obj, "customer_id");
+		dr.customer_id = json_str(obj, "customer_id");
 		dr.event_id = event_id;
 		dr.cc_receipts = r->cc_receipts;
 		if (dr.customer_id == NULL)
@@ -836,9 +836,9 @@ notify_event(struct dctx *d, const char *type, const char *event_id, const char 
 			 * sends nothing new: in a savepoint, so its link goes too. */
 			bool done = false;
 
-			if (jstr(obj, "id") == NULL)
+			if (json_str(obj, "id") == NULL)
 				continue;
-			snprintf(key, sizeof(key), "%s:%s", r->mail, jstr(obj, "id"));
+			snprintf(key, sizeof(key), "%s:%s", r->mail, json_str(obj, "id"));
 			dr.dedupe = key;
 			if (db_begin(d->db) != 0) {
 				rc = derr_db(e, d->db);
@@ -1163,8 +1163,8 @@ notify_queue(struct dctx *d, const char *type, const char *customer_id,
 		return derr_set(e, DERR_INTERNAL, "internal_error", NULL,
 		    "The message data is not a JSON object.");
 	}
-	if (jstr(dr.data, "to") != NULL) {
-		snprintf(to, sizeof(to), "%s", jstr(dr.data, "to"));
+	if (json_str(dr.data, "to") != NULL) {
+		snprintf(to, sizeof(to), "%s", json_str(dr.data, "to"));
 		dr.to = to;
 	}
 	rc = queue_draft(d, &set, &dr, out, NULL, e);
@@ -1196,7 +1196,7 @@ notify_test(struct dctx *d, const char *to, const char *type, char id[DOM_ID_MAX
 	if (cfg == NULL)
 		return derr_set(e, DERR_INTERNAL, "internal_error", NULL,
 		    "Mail is not set up in this process.");
-	if (notify_settings_get(d, &set, e) != 0)
+	if (notify_settings_get(d, &set, e) != 0 || notify_site_url(d, url, sizeof(url), e) != 0)
 		return -1;
 	memset(&dr, 0, sizeof(dr));
 	dr.type = type;
@@ -1205,7 +1205,7 @@ notify_test(struct dctx *d, const char *to, const char *type, char id[DOM_ID_MAX
 	dr.cc_receipts = false;
 	/* One sample that has every type's fields (each type ignores the others'). */
 	dr.data = cJSON_CreateObject();
-	portal_url(d->site.id, url, sizeof(url));
+	snprintf(url + strlen(url), sizeof(url) - strlen(url), "/portal/%s", d->site.id);
 	notify_datetime(d->now, when);
 	notify_date(d->now + 7 * 86400, later);
 	put(dr.data, "link.url", url);

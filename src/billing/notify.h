@@ -99,6 +99,10 @@ void	notify_write_message(struct jw *w, const char *site_id, PGresult *res, int 
 void	notify_write_rules(struct jw *w);
 
 /* "3 March 2026" and "3 March 2026, 14:05 UTC" (out needs 48 bytes). */
+/* Where the site's portal is, for links in mail: the configured public URL, on the site's
+ * own host name when it has one ("https://billing.shop.example"), without a trailing
+ * slash; "/portal/{site}/..." follows. */
+int	notify_site_url(struct dctx *d, char *out, size_t n, struct derr *e);
 void	notify_date(long long t, char out[48]);
 void	notify_datetime(long long t, char out[48]);
 

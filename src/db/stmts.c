@@ -1094,6 +1094,9 @@ const struct stmt stmts[STMT__MAX] = {
 	/* Global: which site a host name belongs to. */
 	[STMT_SITE_BY_HOST] = { "site_by_host",
 	    "SELECT id FROM sites WHERE portal_host = lower($1)", 1 },
+	/* Global by the site's id: the host name its portal is served on, if its own. */
+	[STMT_SITE_HOST] = { "site_host",
+	    "SELECT portal_host FROM sites WHERE id = $1", 1 },
 	[STMT_SITE_SET_HOST] = { "site_set_host",
 	    "UPDATE sites SET portal_host = $2 WHERE id = $1", 2 },
 	/* The portal's invoice list: the credit notes correcting the invoices of a page ($3,

@@ -130,10 +130,12 @@ class SignInPage(Base):
         self.assertIn("Site " + self.m.site_id, page.text)   # the site's branding
 
     def test_sso_only_site_sends_people_to_the_merchant(self):
+        b = Browser(self.s)
+        # A sign-in form fetched while login links were on, posted after they went off.
+        token = pre_csrf(b.get(self.home + "/login").text)
         r = self.m.post("/portal_configuration", {"sign_in": {
             "login_link": False, "merchant_sign_in_url": "https://shop.example/signin"}})
         self.assertEqual(r.status, 200, r)
-        b = Browser(self.s)
         page = b.get(self.home + "/login")
         self.assertEqual(page.status, 200)
         self.assertNotIn('name="email"', page.text)
@@ -142,8 +144,9 @@ class SignInPage(Base):
         # A form posted anyway sends nothing.
         address = self.addr()
         self.m.customer(email=address)
-        r = b.post_form(self.home + "/login", {"csrf_token": "A" * 22, "email": address})
-        self.assertIn(r.status, (200, 403))
+        r = b.post_form(self.home + "/login", {"csrf_token": token, "email": address})
+        self.assertEqual(r.status, 200, r.text)
+        self.assertIn('href="https://shop.example/signin"', r.text)
         self.assertEqual([m for m in self.outbox() if m["type"] == "login_link"], [])
 
     def test_post_without_the_sign_in_cookie_is_refused(self):
@@ -209,6 +212,17 @@ class LoginLink(Base):
         text = told.get_body(("plain",)).get_content()
         self.assertIn(victim, text)
         self.assertIn(mine, text)
+
+    def test_mailed_links_use_the_sites_own_host_name(self):
+        host = "billing-%s.shop.example" % os.urandom(3).hex()
+        self.assertEqual(self.m.post("/portal_configuration", {"custom_host": host}).status,
+                         200)
+        address = self.addr()
+        self.m.customer(email=address)
+        self.assertEqual(self.ask_link(address).status, 303)
+        text = self.new_mail(address, "login_link", set()).get_body(("plain",)).get_content()
+        self.assertIn("http://%s/portal/%s/link/" % (host, self.m.site_id), text)
+        self.assertNotIn("127.0.0.1", text)
 
     def test_get_and_head_of_the_link_use_nothing(self):
         address = self.addr()
@@ -796,8 +810,11 @@ class ManagementLinks(Base):
         self.assertEqual(page.status, 403)
         self.assertIn("Confirm it", page.text)
         self.assertIn(self.home + "/login", page.text)
-        r = b.post_form(urllib.parse.urlsplit(url).path, {"csrf_token": "A" * 22})
-        self.assertIn(r.status, (403,))
+        # A POST with this browser's valid sign-in form token is asked too.
+        token = pre_csrf(b.get(self.home + "/login").text)
+        r = b.post_form(urllib.parse.urlsplit(url).path, {"csrf_token": token})
+        self.assertEqual(r.status, 403, r.text)
+        self.assertIn("Confirm it", r.text)
         self.assertNotIn(self.cookie, b.cookies)
         # After a login link in this browser, the management link signs in directly.
         path, _ = self.login_link(address)
