@@ -312,16 +312,33 @@ first_customer(struct dctx *d, const char *email, char out[DOM_ID_MAX], struct d
 	return 0;
 }
 
+/* The slow-down's key: the SHA-256 of "<lower-cased address>\n<client address>", so a
+ * guesser slows only itself, and an address that is nobody's slows alike. */
+static void
+failure_key(const char *email, const char *ip, char out[65])
+{
+	char text[400];
+	unsigned char h[CRYPTO_SHA256_LEN];
+	size_t n = 0;
+
+	for (; *email != '\0' && n < 254; email++)
+		text[n++] = (char)(*email >= 'A' && *email <= 'Z' ? *email - 'A' + 'a' : *email);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "\n%.80s", ip != NULL ? ip : "unknown");
+	crypto_sha256(text, n, h);
+	crypto_hex(h, sizeof(h), out);
+}
+
 int
 access_password_sign_in(struct dctx *d, const struct portal_settings *s,
     const char *email, const char *pw, const char *ip, const char *redirect_url,
     const char *old_session, struct access_signin *out, enum access_pw *result,
     long long *wait, struct derr *e)
 {
-	char bucket[96], now[24], ids[ACCESS_MAX_ACCOUNTS][DOM_ID_MAX];
+	char bucket[96], key[65], now[24], stale[24], ids[ACCESS_MAX_ACCOUNTS][DOM_ID_MAX];
 	const char *who = NULL;
 	PGresult *res;
 	bool over = false, checked = false;
+	long long next;
 	int n = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -337,6 +354,20 @@ access_password_sign_in(struct dctx *d, const struct portal_settings *s,
 		*result = ACCESS_PW_LIMITED;
 		return 0;
 	}
+	/* Slowed down after wrong passwords from this client for this address: not even
+	 * checked, so guessing goes no faster (the customer elsewhere, or with a login link,
+	 * is not held up). */
+	failure_key(email, ip, key);
+	res = db_exec(d->db, STMT_PWFAIL_GET, (const char *[]){ d->site.id, key });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	next = PQntuples(res) == 1 ? db_ll(res, 0, 0, 0) : 0;
+	PQclear(res);
+	if (next > d->now) {
+		*result = ACCESS_PW_WAIT;
+		*wait = next - d->now;
+		return 0;
+	}
 	res = db_exec(d->db, STMT_CUSTOMERS_BY_EMAIL, (const char *[]){ d->site.id, email });
 	if (res == NULL)
 		return derr_db(e, d->db);
@@ -345,10 +376,9 @@ access_password_sign_in(struct dctx *d, const struct portal_settings *s,
 			snprintf(ids[n++], DOM_ID_MAX, "%s", db_val(res, i, 0));
 	PQclear(res);
 	/* Every active account of the address is tried (usually one); the first that takes
-	 * the password signs in. */
+	 * the password signs in. An address without one costs a hash all the same. */
 	for (int i = 0; i < n && who == NULL; i++) {
 		char hash[PASSHASH_MAX];
-		long long next;
 		int ok;
 
 		res = db_exec(d->db, STMT_ACCOUNT_GET, (const char *[]){ d->site.id, ids[i] });
@@ -359,39 +389,26 @@ access_password_sign_in(struct dctx *d, const struct portal_settings *s,
 			continue;
 		}
 		snprintf(hash, sizeof(hash), "%s", db_val(res, 0, 1) ? db_val(res, 0, 1) : "");
-		next = db_ll(res, 0, 3, 0);
 		PQclear(res);
-		if (next > d->now) {
-			/* Slowed down: not even checked, so guessing goes no faster. */
-			*result = ACCESS_PW_WAIT;
-			*wait = next - d->now;
-			checked = true;
-			continue;
-		}
 		checked = true;
-		ok = passhash_check(hash, pw);
-		if (ok < 0)
+		if ((ok = passhash_check(hash, pw)) < 0)
 			return derr_set(e, DERR_INTERNAL, "internal_error", NULL,
 			    "The password could not be checked.");
-		if (ok == 1) {
+		if (ok == 1)
 			who = ids[i];
-			res = db_exec(d->db, STMT_ACCOUNT_OK, (const char *[]){ d->site.id, ids[i] });
-		} else
-			res = db_exec(d->db, STMT_ACCOUNT_FAILED, (const char *[]){ d->site.id,
-			    ids[i], buf_lltoa(d->now, now) });
-		if (res == NULL)
-			return derr_db(e, d->db);
-		PQclear(res);
 	}
 	if (!checked)
 		(void)passhash_burn(pw);
-	if (who == NULL) {
-		if (*result != ACCESS_PW_WAIT)
-			*result = ACCESS_PW_WRONG;
+	res = who != NULL ?
+	    db_exec(d->db, STMT_PWFAIL_CLEAR, (const char *[]){ d->site.id, key }) :
+	    db_exec(d->db, STMT_PWFAIL_HIT, (const char *[]){ d->site.id, key,
+	    buf_lltoa(d->now, now), buf_lltoa(d->now - ACCESS_RATE_KEEP, stale) });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	if (who == NULL)
 		return 0;
-	}
 	*result = ACCESS_PW_OK;
-	*wait = 0;
 	if (old_session != NULL && sessions_logout(d, old_session, ip, e) != 0 &&
 	    e->kind != DERR_NOT_FOUND)
 		return -1;

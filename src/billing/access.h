@@ -77,15 +77,16 @@ int	access_link_use(struct dctx *d, const char *token, const char *customer_id,
 enum access_pw {
 	ACCESS_PW_OK,		/* signed in: out is filled */
 	ACCESS_PW_WRONG,	/* no such account, or not its password (one answer) */
-	ACCESS_PW_WAIT,		/* the account's delay after failures: *wait seconds */
+	ACCESS_PW_WAIT,		/* the delay after failures: *wait seconds */
 	ACCESS_PW_LIMITED	/* too many attempts from this client address */
 };
 
 /* Signs in with an address and a password. An address that names no active account
  * costs one Argon2id computation, as a wrong password does. A wrong password counts a
- * failure on the account (from the fourth on, the next attempt waits 5, 10, 20, at
- * most 30 s: slower guessing, never a lockout); attempts from ip are limited. The
- * caller commits whatever the result (the counters must stay). */
+ * failure for the address from this client address, whether or not the address is a
+ * customer's (from the fourth on, that client's next attempt waits 5, 10, 20, at most
+ * 30 s: slower guessing, and no lockout anyone else can cause); attempts from ip are
+ * limited. The caller commits whatever the result (the counters must stay). */
 int	access_password_sign_in(struct dctx *d, const struct portal_settings *s,
 	    const char *email, const char *pw, const char *ip, const char *redirect_url,
 	    const char *old_session, struct access_signin *out, enum access_pw *result,

@@ -1147,7 +1147,7 @@ const struct stmt stmts[STMT__MAX] = {
 	/* Portal accounts (passwords). Read under a row lock: a sign-in, a failure and a
 	 * password change of one account take turns. */
 	[STMT_ACCOUNT_GET] = { "account_get",
-	    "SELECT status, password_hash, failed_count, next_attempt_at FROM portal_accounts "
+	    "SELECT status, password_hash FROM portal_accounts "
 	    "WHERE site_id = $1 AND customer_id = $2 FOR UPDATE", 2 },
 	[STMT_ACCOUNT_PENDING] = { "account_pending",
 	    "INSERT INTO portal_accounts (site_id, customer_id, status, created_at) "
@@ -1158,16 +1158,22 @@ const struct stmt stmts[STMT__MAX] = {
 	    "$4) ON CONFLICT (site_id, customer_id) DO UPDATE SET status = 'active', "
 	    "password_hash = $3, failed_count = 0, next_attempt_at = NULL, "
 	    "activated_at = COALESCE(a.activated_at, $4), password_changed_at = $4", 4 },
-	/* A wrong password: from the fourth failure on, the next attempt waits 5, 10, 20,
-	 * then 30 seconds at most ($3 now). */
-	[STMT_ACCOUNT_FAILED] = { "account_failed",
-	    "UPDATE portal_accounts SET failed_count = failed_count + 1, next_attempt_at = "
-	    "CASE WHEN failed_count + 1 < 4 THEN NULL ELSE $3::bigint + "
-	    "LEAST(30, 5 * power(2, LEAST(failed_count + 1 - 4, 10)))::bigint END "
-	    "WHERE site_id = $1 AND customer_id = $2 RETURNING failed_count", 3 },
-	[STMT_ACCOUNT_OK] = { "account_ok",
-	    "UPDATE portal_accounts SET failed_count = 0, next_attempt_at = NULL "
-	    "WHERE site_id = $1 AND customer_id = $2", 2 },
+	/* Wrong passwords per (address, client address) key ($2): from the fourth on, the
+	 * next attempt waits 5, 10, 20, then 30 seconds at most ($3 now). Rows a day old are
+	 * dropped as new ones come ($4). */
+	[STMT_PWFAIL_GET] = { "pwfail_get",
+	    "SELECT next_attempt_at FROM portal_password_failures WHERE site_id = $1 "
+	    "AND key = $2", 2 },
+	[STMT_PWFAIL_HIT] = { "pwfail_hit",
+	    "WITH old AS (DELETE FROM portal_password_failures WHERE site_id = $1 "
+	    "AND updated_at < $4 AND key <> $2) "
+	    "INSERT INTO portal_password_failures AS f (site_id, key, failed_count, updated_at) "
+	    "VALUES ($1, $2, 1, $3) ON CONFLICT (site_id, key) DO UPDATE SET "
+	    "failed_count = f.failed_count + 1, updated_at = $3, next_attempt_at = "
+	    "CASE WHEN f.failed_count + 1 < 4 THEN NULL ELSE $3::bigint + "
+	    "LEAST(30, 5 * power(2, LEAST(f.failed_count + 1 - 4, 10)))::bigint END", 4 },
+	[STMT_PWFAIL_CLEAR] = { "pwfail_clear",
+	    "DELETE FROM portal_password_failures WHERE site_id = $1 AND key = $2", 2 },
 	[STMT_CUSTOMER_PORTAL_STATE] = { "customer_portal_state",
 	    "UPDATE customers SET portal_state = $3 WHERE site_id = $1 AND id = $2 "
 	    "AND portal_state <> 'revoked'", 3 },

@@ -382,7 +382,7 @@ page_login_password(struct page *p)
 		break;
 	case ACCESS_PW_WAIT:
 		http_header(c->resp, "Retry-After", "%lld", wait);
-		snprintf(text, sizeof(text), "There were several wrong passwords for this account. "
+		snprintf(text, sizeof(text), "There were several wrong passwords for this address. "
 		    "Wait %lld seconds before trying again%s.", wait, p->set.login_link ?
 		    ", or sign in with a link by email" : "");
 		page_message(p, 429, "Please wait a moment", text, page_url(p, "/login"),

@@ -550,22 +550,55 @@ class Passwords(PasswordBase):
         self.assertEqual(len(self.m.get("/events?type=portal_account.activated")
                              .json["data"]), 1)
 
-    def test_failed_attempts_slow_the_account_down_without_locking_it(self):
+    def sign_in_from(self, ip, address, pw):
+        """The sign-in form posted straight to portald's FastCGI socket, as nginx would
+        for a client at ip (the stack's nginx only listens on 127.0.0.1)."""
+        import socket
+        from harness import FCGI_BEGIN, FCGI_STDIN_END, _fcgi_record, fcgi_params, \
+            fcgi_read_stdout
+        b = Browser(self.s)
+        token = pre_csrf(b.get(self.home + "/login").text)
+        body = urllib.parse.urlencode({"csrf_token": token, "email": address,
+                                       "password": pw}).encode()
+        path = self.home + "/login/password"
+        params = {"REQUEST_METHOD": "POST", "REQUEST_URI": path, "SCRIPT_NAME": path,
+                  "REMOTE_ADDR": ip, "REQUEST_ID": os.urandom(8).hex(),
+                  "CONTENT_LENGTH": str(len(body)),
+                  "CONTENT_TYPE": "application/x-www-form-urlencoded",
+                  "HTTP_HOST": urllib.parse.urlsplit(self.s.base).netloc, "HTTPS": "",
+                  "HTTP_COOKIE": "; ".join("%s=%s" % kv for kv in b.cookies.items())}
+        sock = socket.socket(socket.AF_UNIX)
+        sock.connect(os.path.join(self.s.state, "run", "portald.sock"))
+        try:
+            sock.sendall(FCGI_BEGIN + fcgi_params(params) + _fcgi_record(5, body) +
+                         FCGI_STDIN_END)
+            out = fcgi_read_stdout(sock)
+        finally:
+            sock.close()
+        return int(re.search(rb"Status: (\d+)", out).group(1))
+
+    def test_failed_attempts_slow_the_guesser_down_and_lock_nobody_out(self):
         address, cus = self.active()
         other, _ = self.active("Other Person")
         for _ in range(4):
             self.assertEqual(self.sign_in(address, "wrong wrong wrong")[1].status, 401)
-        # The next attempt waits, even with the right password; other accounts do not.
+        # This client's next attempt waits, even with the right password; other accounts
+        # do not, and neither does the customer from another client address.
         _, r = self.sign_in(address, GOOD_PW)
         self.assertEqual(r.status, 429)
         self.assertIsNotNone(r.header("retry-after"))
         self.assertEqual(self.sign_in(other, GOOD_PW)[1].status, 303)
+        self.assertEqual(self.sign_in_from("198.51.100.7", address, GOOD_PW), 303)
         self.m.travel(31)
         self.assertEqual(self.sign_in(address, GOOD_PW)[1].status, 303)
-        self.assertEqual(int(self.account(cus)[2]), 0)
+        self.assertEqual(self.s.psql("SELECT count(*) FROM portal_password_failures WHERE "
+                                     "site_id = '%s'" % self.m.site_id)[0][0], "0")
+        # An address that is nobody's is slowed alike: the answers do not tell them apart.
+        nobody = self.addr("nobody")
+        answers = [(self.sign_in(a, "wrong wrong wrong")[1].status, a) for _ in range(5)
+                   for a in (address, nobody)]
+        self.assertEqual([x for x, _ in answers], [401] * 8 + [429, 429])
         # A login link still works whatever the counter says.
-        for _ in range(6):
-            self.sign_in(address, "wrong wrong wrong")
         path, _ = self.login_link(address)
         self.assertEqual(self.confirm(path)[1].status, 303)
 

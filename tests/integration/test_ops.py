@@ -17,7 +17,7 @@ TENANT_TABLES = {"customers", "portal_sessions", "idempotency_keys", "site_count
                  "webhook_deliveries", "webhook_attempts", "plan_features",
                  "subscription_history", "credit_entries", "test_gateway_charges",
                  "mail_outbox", "mail_links", "mail_settings", "portal_rate_limits",
-                 "portal_accounts", "portal_management_links",
+                 "portal_password_failures", "portal_accounts", "portal_management_links",
                  "site_legal_details", "tax_rates", "invoice_taxes", "credit_notes",
                  "credit_note_lines", "credit_note_taxes", "documents",
                  "site_gateways", "gateway_customers", "gateway_setups", "gateway_events",
