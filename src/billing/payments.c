@@ -642,11 +642,7 @@ record_answers(struct dctx *d, const struct answer *a, int n, struct derr *e)
 		return derr_db(e, d->db);
 	return 0;
 lost:
-	while (d->db->in_txn)
-		if (db_rollback(d->db) != 0)
-			break;
-	d->db->in_txn = false;
-	d->db->depth = 0;
+	db_abort(d->db);
 	return derr_db(e, d->db);
 }
 

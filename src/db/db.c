@@ -267,6 +267,18 @@ db_begin(struct db *db)
 	return 0;
 }
 
+void
+db_abort(struct db *db)
+{
+	while (db->in_txn)
+		if (db_rollback(db) != 0) {
+			db_close(db);
+			break;
+		}
+	db->in_txn = false;
+	db->depth = 0;
+}
+
 int
 db_commit(struct db *db)
 {

@@ -57,6 +57,10 @@ int	 db_exec_sql(struct db *db, const char *sql);
 int	 db_begin(struct db *db);
 int	 db_commit(struct db *db);
 int	 db_rollback(struct db *db);
+/* Gives up every level of the transaction. When the server cannot be told (a rollback
+ * fails on a live connection), the connection is closed, so the server discards the
+ * transaction and db_ensure starts afresh: never a connection stuck in an aborted one. */
+void	 db_abort(struct db *db);
 int	 db_savepoint(struct db *db);
 int	 db_rollback_savepoint(struct db *db);
 /* Named savepoints for nested work (a preview that runs an operation and undoes it).

@@ -209,11 +209,7 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	}
 	return done;
 lost:
-	while (db->in_txn)
-		if (db_rollback(db) != 0)
-			break;
-	db->in_txn = false;
-	db->depth = 0;
+	db_abort(db);
 	return -1;
 }
 

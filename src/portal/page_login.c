@@ -154,7 +154,7 @@ link_error(struct page *p, const struct derr *e)
 		page_message(p, 400, "Choose an account", e->message, NULL, NULL);
 		break;
 	default:
-		page_unavailable(p);
+		page_derr(p, e);	/* unavailable, or internal (logged) */
 		break;
 	}
 }

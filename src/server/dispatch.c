@@ -702,9 +702,7 @@ dispatch(struct worker_state *ws, const char **log_path)
 		break;
 	}
 	if (r->method == HTTP_HEAD) {
-		db_rollback(c.db);
-		while (c.db->in_txn)	/* a handler that left a level open */
-			db_rollback(c.db);
+		db_abort(c.db);	/* every level a handler left open */
 		http_header_remove(c.resp, "Set-Cookie");
 	}
 	/* The last line of defence for paths outside api_mutation: an answer built on a
