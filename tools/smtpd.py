@@ -165,7 +165,7 @@ class Mailbox:
         head.append("X-Smtpd-Session: helo=%s; tls=%s; auth=%s" %
                     (session.host_name, tls, auth or "none"))
         data = ("\r\n".join(head) + "\r\n").encode() + envelope.original_content
-        tmp = os.path.join(self.dir, ".tmp-" + name)
+        tmp = os.path.join(self.dir, ".%s.part" % name)  # readers list *.eml only
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()

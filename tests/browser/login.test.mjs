@@ -34,7 +34,7 @@ async function api(method, path, body) {
 async function linkFor(address, site) {
   const re = new RegExp(`https?://[^\\s"<>]*/portal/${site}/link/[A-Za-z0-9._-]+`);
   for (let i = 0; i < 150; i++) {
-    const files = readdirSync(mailbox).filter((n) => n.endsWith('.eml')).sort().reverse();
+    const files = readdirSync(mailbox).filter((n) => n.endsWith('.eml') && !n.startsWith('.')).sort().reverse();
     for (const f of files) {
       const raw = readFileSync(join(mailbox, f), 'utf8');
       if (!raw.includes(`Delivered-To: ${address}`)) continue;

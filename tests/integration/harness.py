@@ -105,7 +105,7 @@ class Stack:
     def mail_files(self):
         """Paths of the messages the stack's SMTP server has kept, oldest first."""
         return sorted(os.path.join(self.mailbox, n) for n in os.listdir(self.mailbox)
-                      if n.endswith(".eml"))
+                      if n.endswith(".eml") and not n.startswith("."))
 
     def mail_control(self, line):
         """Tells the SMTP server what to do from now on: "accept", "fail 451",
