@@ -52,6 +52,9 @@ load(struct dctx *d, const char *invoice_id, struct cn *c, struct derr *e)
 	PGresult *inv, *rows;
 
 	memset(c, 0, sizeof(*c));
+	/* A credit note prints the invoice's number: a batch's invoices get theirs first. */
+	if (invoices_number_deferred(d, e) != 0)
+		return -1;
 	inv = db_exec(d->db, STMT_INV_GET, (const char *[]){ d->site.id, invoice_id });
 	if (inv == NULL)
 		return derr_db(e, d->db);

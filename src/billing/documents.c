@@ -38,12 +38,9 @@ documents_queue(struct dctx *d, enum doc_kind k, const char *id, const char *num
     const char *customer_id, struct derr *e)
 {
 	char now[24];
-	PGresult *res = db_exec(d->db, STMT_DOC_QUEUE, (const char *[]){ d->site.id,
-	    kind_names[k], id, number, customer_id, buf_lltoa(d->now, now) });
-
-	if (res == NULL)
+	if (db_exec_later(d->db, STMT_DOC_QUEUE, (const char *[]){ d->site.id,
+	    kind_names[k], id, number, customer_id, buf_lltoa(d->now, now) }) != 0)
 		return derr_db(e, d->db);
-	PQclear(res);
 	return 0;
 }
 

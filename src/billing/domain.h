@@ -55,12 +55,21 @@ struct derr {
  * batch's transaction) instead of once per renewal. Everyone else leaves dctx.facts NULL
  * and reads them each time. */
 struct notify_settings;
+#define FACTS_DEFER_MAX	32
 struct site_facts {
 	int			 endpoints;	/* -1 not read yet, else the site's webhook
 						 * endpoints (0: no event needs a lookup) */
 	bool			 notify_read;
 	struct notify_settings	*notify;	/* the caller's storage for the site's mail
 						 * settings, valid once notify_read */
+	/* Invoices the batch issued with a placeholder number (invoices.c), numbered together
+	 * by invoices_number_deferred() just before the batch commits, so the site's gapless
+	 * counter is locked for the end of the batch, not from its first invoice on. Entries
+	 * below numbered have their numbers; an item rolled back restores both counts. */
+	bool			 defer_numbers;
+	int			 nunnumbered, numbered;
+	char			 unnumbered[FACTS_DEFER_MAX][DOM_ID_MAX];
+	char			 unnumbered_prefix[FACTS_DEFER_MAX][48];
 };
 
 struct dctx {

@@ -83,10 +83,8 @@ queue_deliveries(struct dctx *d, const char *type, const char *id, const char *n
 	}
 	PQclear(eps);
 	if (n > 0) {
-		res = db_exec(d->db, STMT_NOTIFY, (const char *[]){ d->site.id });
-		if (res == NULL)
+		if (db_exec_later(d->db, STMT_NOTIFY, (const char *[]){ d->site.id }) != 0)
 			return derr_db(e, d->db);
-		PQclear(res);
 	}
 	return 0;
 }
@@ -101,12 +99,10 @@ events_emit(struct dctx *d, const char *type, const char *object_id, const char 
 	if (dom_new_id("evt", id, e) != 0)
 		return -1;
 	snprintf(now, sizeof(now), "%lld", d->now);
-	res = db_exec(d->db, STMT_EVENT_INSERT, (const char *[]){ d->site.id, id, type,
+	if (db_exec_later(d->db, STMT_EVENT_INSERT, (const char *[]){ d->site.id, id, type,
 	    object_id, data ? data : "{}", now, events_actor_name(d->actor.type),
-	    d->actor.id[0] ? d->actor.id : NULL });
-	if (res == NULL)
+	    d->actor.id[0] ? d->actor.id : NULL }) != 0)
 		return derr_db(e, d->db);
-	PQclear(res);
 	/* A batch of the job runner knows whether the site has endpoints at all: none, and
 	 * the look-up of those that take the event is skipped (nothing else is). */
 	if (d->facts != NULL && d->facts->endpoints < 0) {

@@ -123,10 +123,10 @@ test_charge(struct dctx *d, const struct gw_charge *c, struct gw_result *out, st
 	const char *outcome;
 	char ref[DOM_ID_MAX];
 	bool slow = false;
-	int found = recorded(d, c->idem, out, e);
+	int found;
 
-	if (found != 0)
-		return found < 0 ? -1 : 0;
+	/* No look-up of the key first: a repeat loses the insert below and gets the answer
+	 * recorded under its key (record()), as a remote gateway answers it. */
 	tok = db_exec(d->db, STMT_GWTOKEN_GET, (const char *[]){ d->site.id, c->token });
 	if (tok == NULL)
 		return derr_db(e, d->db);
@@ -172,10 +172,8 @@ test_refund(struct dctx *d, const char *charge_ref, long long amount, const char
 {
 	char ref[DOM_ID_MAX];
 	const char *outcome;
-	int found = recorded(d, idem, out, e);
 
-	if (found != 0)
-		return found < 0 ? -1 : 0;
+	/* A repeated key gets its first answer from record(). */
 	outcome = charge_ref != NULL && strncmp(charge_ref, "ch_test_", 8) == 0 ?
 	    "succeeded" : "declined";
 	if (dom_new_id("re_test", ref, e) != 0 ||

@@ -83,20 +83,17 @@ insert_taxes(struct dctx *d, const char *id, const struct tax_ctx *tc,
 		const struct tax_rate *rt = &tc->rates[r];
 		long long taxable = 0, amount = 0;
 		char a[4][24];
-		PGresult *res;
 
 		for (int i = 0; i < n; i++) {
 			taxable += la[i].net;
 			amount += la[i].tax[r];
 		}
-		res = db_exec(d->db, STMT_INV_TAX_INSERT, (const char *[]){ d->site.id, id,
+		if (db_exec_later(d->db, STMT_INV_TAX_INSERT, (const char *[]){ d->site.id, id,
 		    buf_lltoa(r + 1, a[0]), rt->id[0] ? rt->id : NULL, rt->name,
 		    buf_lltoa(rt->ppm, a[1]), rt->inclusive ? "true" : "false", rt->country,
 		    rt->region[0] ? rt->region : NULL, buf_lltoa(taxable, a[2]),
-		    buf_lltoa(amount, a[3]) });
-		if (res == NULL)
+		    buf_lltoa(amount, a[3]) }) != 0)
 			return derr_db(e, d->db);
-		PQclear(res);
 	}
 	return 0;
 }
@@ -110,17 +107,26 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 	struct tax_amounts la[INV_MAX_LINES];
 	struct tax_ctx tc;
 	PGresult *res;
+	bool deferred;
 
 	if (subtotal < 0)
 		return derr_set(e, DERR_INTERNAL, "internal_error", NULL,
 		    "An invoice cannot have a negative total.");
 	if (dom_new_id("inv", id, e) != 0)
 		return -1;
-	res = db_exec(d->db, STMT_COUNTER_NEXT, (const char *[]){ d->site.id });
-	if (res == NULL)
-		return derr_db(e, d->db);
-	snprintf(number, sizeof(number), "%s", db_val(res, 0, 0));
-	PQclear(res);
+	/* A job runner's batch numbers its invoices at its end (invoices_number_deferred);
+	 * a full list is numbered first, so numbers still follow the order of issue. */
+	deferred = d->facts != NULL && d->facts->defer_numbers;
+	if (deferred && d->facts->nunnumbered == FACTS_DEFER_MAX &&
+	    invoices_number_deferred(d, e) != 0)
+		return -1;
+	if (!deferred) {
+		res = db_exec(d->db, STMT_COUNTER_NEXT, (const char *[]){ d->site.id });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		snprintf(number, sizeof(number), "%s", db_val(res, 0, 0));
+		PQclear(res);
+	}
 	res = db_exec(d->db, STMT_INV_PARTIES, (const char *[]){ d->site.id, dr->customer_id });
 	if (res == NULL)
 		return derr_db(e, d->db);
@@ -130,7 +136,20 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 	}
 	snprintf(buyer, sizeof(buyer), "%s", db_val(res, 0, PARTY_BUYER));
 	snprintf(seller, sizeof(seller), "%s", db_val(res, 0, PARTY_SELLER));
-	inv_number_text(db_val(res, 0, PARTY_INVOICE_PREFIX), atoll(number), number_text);
+	if (deferred) {
+		struct site_facts *f = d->facts;
+
+		/* Until then a number no committed invoice has (negative, unique among the
+		 * transactions running: this connection's server process and the slot). */
+		snprintf(number, sizeof(number), "%lld",
+		    -((long long)PQbackendPID(d->db->conn) * 1000 + f->nunnumbered + 1));
+		snprintf(number_text, sizeof(number_text), "%s", number);
+		snprintf(f->unnumbered[f->nunnumbered], DOM_ID_MAX, "%s", id);
+		snprintf(f->unnumbered_prefix[f->nunnumbered], sizeof(f->unnumbered_prefix[0]),
+		    "%s", db_val(res, 0, PARTY_INVOICE_PREFIX));
+		f->nunnumbered++;
+	} else
+		inv_number_text(db_val(res, 0, PARTY_INVOICE_PREFIX), atoll(number), number_text);
 	if (taxes_from_parties(d, res, &tc, e) != 0) {
 		PQclear(res);
 		return -1;
@@ -144,26 +163,22 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 	/* Exclusive tax is added to the lines; inclusive tax is inside them already. */
 	total = subtotal + excl;
 	/* The invoice row first, then the credit it takes (which refers to it). */
-	res = db_exec(d->db, STMT_INV_INSERT, (const char *[]){ d->site.id, id, number,
+	if (db_exec_later(d->db, STMT_INV_INSERT, (const char *[]){ d->site.id, id, number,
 	    dr->customer_id, dr->subscription_id[0] ? dr->subscription_id : NULL, "open",
 	    dr->currency, buf_lltoa(subtotal, a[0]), "0", buf_lltoa(total, a[1]),
 	    buf_lltoa(total, a[2]), "0", NULL, buf_lltoa(d->now, a[3]), buyer, seller,
 	    number_text, buf_lltoa(tax, a[7]), taxes_treatment_name(tc.treatment),
-	    tc.treatment == TAX_REVERSE_CHARGE ? TAX_REVERSE_CHARGE_NOTE : NULL });
-	if (res == NULL)
+	    tc.treatment == TAX_REVERSE_CHARGE ? TAX_REVERSE_CHARGE_NOTE : NULL }) != 0)
 		return derr_db(e, d->db);
-	PQclear(res);
 	for (int i = 0; i < dr->n; i++) {
 		const struct inv_line *l = &dr->lines[i];
 		char ln[24], amt[24], s0[24], s1[24], tx[24];
 
-		res = db_exec(d->db, STMT_INV_LINE_INSERT, (const char *[]){ d->site.id, id,
+		if (db_exec_later(d->db, STMT_INV_LINE_INSERT, (const char *[]){ d->site.id, id,
 		    buf_lltoa(i + 1, ln), l->kind, l->description, buf_lltoa(l->amount, amt),
 		    l->plan_id[0] ? l->plan_id : NULL, dom_opt(l->start, s0), dom_opt(l->end, s1),
-		    buf_lltoa(la[i].tax_total, tx) });
-		if (res == NULL)
+		    buf_lltoa(la[i].tax_total, tx) }) != 0)
 			return derr_db(e, d->db);
-		PQclear(res);
 	}
 	if (insert_taxes(d, id, &tc, la, dr->n, e) != 0)
 		return -1;
@@ -172,14 +187,14 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 		return -1;
 	due = total - credit;
 	if (credit > 0 || due == 0) {
-		res = db_exec(d->db, STMT_INV_SET_TOTALS, (const char *[]){ d->site.id, id,
+		if (db_exec_later(d->db, STMT_INV_SET_TOTALS, (const char *[]){ d->site.id, id,
 		    buf_lltoa(credit, a[4]), buf_lltoa(due, a[5]), due == 0 ? "paid" : "open",
-		    due == 0 ? buf_lltoa(d->now, a[6]) : NULL });
-		if (res == NULL)
+		    due == 0 ? buf_lltoa(d->now, a[6]) : NULL }) != 0)
 			return derr_db(e, d->db);
-		PQclear(res);
 	}
-	if (documents_queue(d, DOC_INVOICE, id, number_text, dr->customer_id, e) != 0)
+	/* A deferred number queues the PDF with it (invoices_number_deferred). */
+	if (!deferred && documents_queue(d, DOC_INVOICE, id, number_text, dr->customer_id,
+	    e) != 0)
 		return -1;
 	if (emit(d, "invoice.created", id, e) != 0)
 		return -1;
@@ -189,6 +204,55 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 			return -1;
 	}
 	return 0;
+}
+
+/* The batch's invoices issued since the last call, numbered in one statement in the
+ * order of issue (STMT_INV_NUMBER_BATCH): the row and its events get the number, and its
+ * PDF is queued. Called before anything else reads a placeholder (a mail, a credit note) and
+ * before the batch commits. */
+int
+invoices_number_deferred(struct dctx *d, struct derr *e)
+{
+	struct site_facts *f = d->facts;
+	struct buf ids, prefixes;
+	char n[24];
+	PGresult *res;
+	int rc = 0;
+
+	if (f == NULL || f->numbered == f->nunnumbered)
+		return 0;
+	buf_init(&ids);
+	buf_init(&prefixes);
+	/* Array literals: ids are [A-Za-z0-9_-]; prefixes are quoted and escaped. */
+	buf_puts(&ids, "{");
+	buf_puts(&prefixes, "{");
+	for (int i = f->numbered; i < f->nunnumbered; i++) {
+		buf_puts(&ids, i > f->numbered ? "," : "");
+		buf_puts(&ids, f->unnumbered[i]);
+		buf_puts(&prefixes, i > f->numbered ? ",\"" : "\"");
+		for (const char *p = f->unnumbered_prefix[i]; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_puts(&prefixes, "\\");
+			buf_putc(&prefixes, *p);
+		}
+		buf_puts(&prefixes, "\"");
+	}
+	buf_puts(&ids, "}");
+	buf_puts(&prefixes, "}");
+	res = db_exec(d->db, STMT_INV_NUMBER_BATCH, (const char *[]){ d->site.id, ids.data,
+	    prefixes.data, buf_lltoa(f->nunnumbered - f->numbered, n) });
+	if (res == NULL)
+		rc = derr_db(e, d->db);
+	else if (db_ll(res, 0, 0, -1) != f->nunnumbered - f->numbered) {
+		rc = derr_set(e, DERR_INTERNAL, "internal_error", NULL,
+		    "Numbering the batch's invoices found %s of %d.", db_val(res, 0, 0),
+		    f->nunnumbered - f->numbered);
+	} else
+		f->numbered = f->nunnumbered;
+	PQclear(res);
+	buf_free(&ids);
+	buf_free(&prefixes);
+	return rc;
 }
 
 int
@@ -252,6 +316,8 @@ invoices_void(struct dctx *d, const char *id, bool settle_sub, struct derr *e)
 	char status[16], customer[DOM_ID_MAX], currency[4], sub[DOM_ID_MAX], now[24];
 	long long credit, due;
 
+	if (invoices_number_deferred(d, e) != 0)
+		return -1;
 	inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, id });
 	if (inv == NULL)
 		return derr_db(e, d->db);

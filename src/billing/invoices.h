@@ -40,6 +40,9 @@ int	invoices_create(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_M
  * is due). */
 int	invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 	    struct derr *e);
+/* A job runner's batch (dctx.facts with defer_numbers): numbers the invoices issued
+ * since the last call with placeholders, in their order of issue. 0 or -1 with e. */
+int	invoices_number_deferred(struct dctx *d, struct derr *e);
 /* The number as printed: prefix, then the sequence with at least four digits. */
 void	inv_number_text(const char *prefix, long long seq, char out[48]);
 /* Voids an open or uncollectible invoice: the credit it consumed goes back, credit

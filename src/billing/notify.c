@@ -534,12 +534,10 @@ queue_draft(struct dctx *d, const struct notify_settings *set, struct draft *dr,
 		id[0] = '\0';
 	PQclear(res);
 	/* Wake the job runner at commit. */
-	res = db_exec(d->db, STMT_NOTIFY, (const char *[]){ d->site.id });
-	if (res == NULL) {
+	if (db_exec_later(d->db, STMT_NOTIFY, (const char *[]){ d->site.id }) != 0) {
 		derr_db(e, d->db);
 		goto out;
 	}
-	PQclear(res);
 	rc = 0;
 out:
 	if (rc != 0)

@@ -207,22 +207,16 @@ static int
 write_invoice(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
 {
 	const char *id = V(INV_ID);
-	PGresult *lines, *pays, *taxes;
+	const char *p[] = { d->site.id, id };
+	const enum stmt_id ids[3] = { STMT_INV_LINES, STMT_PAY_LIST, STMT_INV_TAXES };
+	PGresult *r[3], *lines, *pays, *taxes;
 
-	lines = db_exec(d->db, STMT_INV_LINES, (const char *[]){ d->site.id, id });
-	if (lines == NULL)
+	/* One round trip where the connection pipelines (the job runner's). */
+	if (db_exec_all(d->db, 3, ids, (const char *const *const[]){ p, p, p }, r) != 0)
 		return derr_db(e, d->db);
-	pays = db_exec(d->db, STMT_PAY_LIST, (const char *[]){ d->site.id, id });
-	if (pays == NULL) {
-		PQclear(lines);
-		return derr_db(e, d->db);
-	}
-	taxes = db_exec(d->db, STMT_INV_TAXES, (const char *[]){ d->site.id, id });
-	if (taxes == NULL) {
-		PQclear(lines);
-		PQclear(pays);
-		return derr_db(e, d->db);
-	}
+	lines = r[0];
+	pays = r[1];
+	taxes = r[2];
 	jw_obj_begin(w, NULL);
 	jw_str(w, "id", id);
 	jw_str(w, "object", "invoice");

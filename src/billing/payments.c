@@ -24,6 +24,10 @@ emit_invoice(struct dctx *d, const char *type, const char *id, struct derr *e)
 	struct buf data;
 	int rc;
 
+	/* These events may send mail, which shows the number: a batch's invoices get theirs
+	 * first (invoices_number_deferred). */
+	if (invoices_number_deferred(d, e) != 0)
+		return -1;
 	buf_init(&data);
 	rc = obj_render(d, OBJ_INVOICE, id, &data, e);
 	if (rc == 0)
@@ -91,11 +95,9 @@ charge_failed(struct dctx *d, const char *inv_id, struct derr *e)
 			next = d->now;	/* overdue after time travel: the next pass */
 	} else
 		give_up = true;
-	inv = db_exec(d->db, STMT_INV_SET_ATTEMPT, (const char *[]){ d->site.id, inv_id,
-	    buf_lltoa(attempts, a[0]), dom_opt(next, a[1]) });
-	if (inv == NULL)
+	if (db_exec_later(d->db, STMT_INV_SET_ATTEMPT, (const char *[]){ d->site.id, inv_id,
+	    buf_lltoa(attempts, a[0]), dom_opt(next, a[1]) }) != 0)
 		return derr_db(e, d->db);
-	PQclear(inv);
 	if (give_up && !cancel) {
 		inv = db_exec(d->db, STMT_INV_SET_STATUS, (const char *[]){ d->site.id, inv_id,
 		    "uncollectible" });
@@ -135,11 +137,9 @@ charge_succeeded(struct dctx *d, const char *inv_id, long long amount, struct de
 	snprintf(sub, sizeof(sub), "%s", db_val(inv, 0, INV_SUBSCRIPTION) ?
 	    db_val(inv, 0, INV_SUBSCRIPTION) : "");
 	PQclear(inv);
-	inv = db_exec(d->db, STMT_INV_MARK_PAID, (const char *[]){ d->site.id, inv_id,
-	    buf_lltoa(amount, a[0]), buf_lltoa(d->now, a[1]) });
-	if (inv == NULL)
+	if (db_exec_later(d->db, STMT_INV_MARK_PAID, (const char *[]){ d->site.id, inv_id,
+	    buf_lltoa(amount, a[0]), buf_lltoa(d->now, a[1]) }) != 0)
 		return derr_db(e, d->db);
-	PQclear(inv);
 	if (emit_invoice(d, "invoice.paid", inv_id, e) != 0 ||
 	    credit_source_settled(d, inv_id, true, e) != 0)
 		return -1;
@@ -155,14 +155,11 @@ insert_attempt(struct dctx *d, const char *id, const char *inv, const char *pm,
 {
 	char a[3][24];
 	bool done = strcmp(outcome, "pending") != 0;
-	PGresult *res = db_exec(d->db, STMT_PAY_INSERT, (const char *[]){ d->site.id, id, inv, pm,
+	if (db_exec_later(d->db, STMT_PAY_INSERT, (const char *[]){ d->site.id, id, inv, pm,
 	    buf_lltoa(amount, a[0]), outcome, idem, buf_lltoa(d->now, a[1]), kind, NULL,
 	    gateway[0] ? gateway : "test", currency, done ? buf_lltoa(d->now, a[2]) : NULL,
-	    return_url });
-
-	if (res == NULL)
+	    return_url }) != 0)
 		return derr_db(e, d->db);
-	PQclear(res);
 	return 0;
 }
 
@@ -197,11 +194,9 @@ collect(struct dctx *d, PGresult *inv, const char *return_url, struct derr *e)
 	snprintf(idem, sizeof(idem), "%s-%lld", invoice_id, attempts);
 	if (dom_new_id("pay", id, e) != 0)
 		return -1;
-	res = db_exec(d->db, STMT_INV_SET_ATTEMPT, (const char *[]){ d->site.id, invoice_id,
-	    buf_lltoa(attempts, a[0]), NULL });
-	if (res == NULL)
+	if (db_exec_later(d->db, STMT_INV_SET_ATTEMPT, (const char *[]){ d->site.id, invoice_id,
+	    buf_lltoa(attempts, a[0]), NULL }) != 0)
 		return derr_db(e, d->db);
-	PQclear(res);
 	pm = db_exec(d->db, STMT_PM_DEFAULT, (const char *[]){ d->site.id, customer });
 	if (pm == NULL)
 		return derr_db(e, d->db);
@@ -585,7 +580,8 @@ payments_resolve(struct dctx *d, const char *attempt_id, bool recovering, struct
 		return rc;
 	if (db_begin(d->db) != 0)
 		return derr_db(e, d->db);
-	if (record_at(d, attempt_id, &r, at, e) != 0) {
+	if (record_at(d, attempt_id, &r, at, e) != 0 ||
+	    (db_sync(d->db) != 0 && derr_db(e, d->db) != 0)) {
 		bool lost = d->db->status == DB_UNAVAILABLE;
 
 		db_rollback(d->db);
@@ -620,9 +616,15 @@ record_answers(struct dctx *d, const struct answer *a, int n, struct derr *e)
 	if (db_begin(d->db) != 0)
 		return derr_db(e, d->db);
 	for (int i = 0; i < n; i++) {
+		int rc;
+
 		if (nest && db_begin(d->db) != 0)
 			goto lost;
-		if (record_at(d, a[i].id, &a[i].r, a[i].at, e) == 0) {
+		/* Statements sent ahead are checked before the savepoint is released. */
+		rc = record_at(d, a[i].id, &a[i].r, a[i].at, e);
+		if (rc == 0 && db_sync(d->db) != 0)
+			rc = derr_db(e, d->db);
+		if (rc == 0) {
 			if (nest && db_commit(d->db) != 0)
 				goto lost;
 			continue;

@@ -272,7 +272,7 @@ static int
 save(struct dctx *d, const struct sub *s, struct derr *e)
 {
 	char a[12][24];
-	PGresult *res = db_exec(d->db, STMT_SUB_UPDATE, (const char *[]){ d->site.id, s->id,
+	if (db_exec_later(d->db, STMT_SUB_UPDATE, (const char *[]){ d->site.id, s->id,
 	    s->plan_id, dom_opt(s->term_start, a[0]), dom_opt(s->term_end, a[1]),
 	    dom_opt(s->due_at, a[2]), dom_opt(s->trial_end, a[3]),
 	    s->cancel_at_end ? "true" : "false", dom_opt(s->cancelled_at, a[4]),
@@ -280,11 +280,8 @@ save(struct dctx *d, const struct sub *s, struct derr *e)
 	    s->cancel_comment[0] ? s->cancel_comment : NULL, dom_opt(s->paused_at, a[5]),
 	    dom_opt(s->resume_at, a[6]), s->scheduled_plan[0] ? s->scheduled_plan : NULL,
 	    dom_opt(s->anchor_day, a[7]), dom_opt(s->pause_at, a[8]),
-	    s->term_invoice[0] ? s->term_invoice : NULL, dom_opt(d->now, a[9]) });
-
-	if (res == NULL)
+	    s->term_invoice[0] ? s->term_invoice : NULL, dom_opt(d->now, a[9]) }) != 0)
 		return derr_db(e, d->db);
-	PQclear(res);
 	return 0;
 }
 
@@ -457,13 +454,10 @@ history(struct dctx *d, const struct sub *s, const struct sub_rule *r, enum sub_
     struct derr *e)
 {
 	char at[24];
-	PGresult *res = db_exec(d->db, STMT_SUB_HISTORY_INSERT, (const char *[]){ d->site.id,
+	if (db_exec_later(d->db, STMT_SUB_HISTORY_INSERT, (const char *[]){ d->site.id,
 	    s->id, r->name, from == SS_NONE ? NULL : subs_status_name(from),
-	    subs_status_name(s->status), dom_opt(d->now, at) });
-
-	if (res == NULL)
+	    subs_status_name(s->status), dom_opt(d->now, at) }) != 0)
 		return derr_db(e, d->db);
-	PQclear(res);
 	return 0;
 }
 
@@ -578,12 +572,10 @@ sm_run(struct dctx *d, struct sub *s, enum sub_action action, const struct sm_ar
 			return -1;
 		if (s->status != from) {
 			char now[24];
-			PGresult *res = db_exec(d->db, STMT_SUB_SET_STATUS, (const char *[]){
-			    d->site.id, s->id, subs_status_name(s->status), dom_opt(d->now, now) });
-
-			if (res == NULL)
+			if (db_exec_later(d->db, STMT_SUB_SET_STATUS, (const char *[]){
+			    d->site.id, s->id, subs_status_name(s->status),
+			    dom_opt(d->now, now) }) != 0)
 				return derr_db(e, d->db);
-			PQclear(res);
 		}
 	}
 	if (history(d, s, r, from, e) != 0)

@@ -56,6 +56,7 @@ db_close(struct db *db)
 	db->conn = NULL;
 	db->in_txn = false;
 	db->depth = 0;
+	db->nqueued = 0;
 }
 
 static void
@@ -179,9 +180,162 @@ conn_lost(const struct db *db, const PGresult *res)
 	return st == NULL || strncmp(st, "57P", 3) == 0 || strncmp(st, "08", 2) == 0;
 }
 
+/* Ends a pipeline: sends last (unless it is -1) after the queued statements, then a sync,
+ * and reads every answer in order. Returns last's result, or NULL with db->status set by
+ * the first statement that failed (those after it were not run: the transaction is
+ * aborted); with last -1, NULL and DB_OK when all went well. A lost connection is closed. */
+static PGresult *
+pipeline_end(struct db *db, int last, const char *const *params)
+{
+	PGresult *out = NULL, *res;
+	int n = db->nqueued + (last >= 0);
+	bool failed = false;
+
+	for (int i = 0; i < db->nqueued; i++)
+		if (db->kept[i] != NULL)
+			*db->kept[i] = NULL;
+	db->nqueued = 0;
+	if ((last >= 0 && PQsendQueryPrepared(db->conn, stmts[last].name, stmts[last].nparams,
+	    params, NULL, NULL, 0) != 1) || PQpipelineSync(db->conn) != 1)
+		goto lost;
+	for (int i = 0; i < n; i++) {
+		enum stmt_id id = i < n - (last >= 0) ? db->queued[i] : (enum stmt_id)last;
+		ExecStatusType st;
+
+		if ((res = PQgetResult(db->conn)) == NULL)
+			goto lost;
+		st = PQresultStatus(res);
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			if (i == n - 1 && last >= 0 && !failed)
+				out = res;
+			else if (i < n - (last >= 0) && db->kept[i] != NULL)
+				*db->kept[i] = res;
+			else
+				PQclear(res);
+		} else if (st == PGRES_PIPELINE_ABORTED) {
+			PQclear(res);
+		} else {
+			if (conn_lost(db, res)) {
+				db_set_error(db, DB_UNAVAILABLE, res);
+				PQclear(res);
+				log_warn("db: connection lost during %s: %s", stmts[id].name,
+				    db->errmsg);
+				db_close(db);
+				return NULL;
+			}
+			if (!failed) {
+				db_set_error(db, DB_ERROR, res);
+				log_error("db: %s failed: %s (%s)", stmts[id].name, db->errmsg,
+				    db->sqlstate);
+			}
+			failed = true;
+			PQclear(res);
+		}
+		/* Each statement's answers end with a NULL. */
+		while ((res = PQgetResult(db->conn)) != NULL)
+			PQclear(res);
+	}
+	res = PQgetResult(db->conn);
+	if (PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+		PQclear(res);
+		PQclear(out);
+		goto lost;
+	}
+	PQclear(res);
+	if (PQexitPipelineMode(db->conn) != 1) {
+		PQclear(out);
+		goto lost;
+	}
+	if (!failed)
+		db->status = DB_OK;
+	return failed ? NULL : out;
+lost:
+	db_set_error(db, DB_UNAVAILABLE, NULL);
+	log_warn("db: connection lost in a pipeline: %s", db->errmsg);
+	db_close(db);
+	return NULL;
+}
+
+/* Sends id in the pipeline; its answer goes to *keep (NULL: read and dropped). */
+static int
+pipeline_send(struct db *db, enum stmt_id id, const char *const *params, PGresult **keep)
+{
+	if (db->nqueued == 0 && PQenterPipelineMode(db->conn) != 1) {
+		db_set_error(db, DB_UNAVAILABLE, NULL);
+		db_close(db);
+		return -1;
+	}
+	if (PQsendQueryPrepared(db->conn, stmts[id].name, stmts[id].nparams, params, NULL,
+	    NULL, 0) != 1) {
+		db_set_error(db, DB_UNAVAILABLE, NULL);
+		log_warn("db: sending %s: %s", stmts[id].name, db->errmsg);
+		db_close(db);
+		return -1;
+	}
+	db->kept[db->nqueued] = keep;
+	db->queued[db->nqueued++] = id;
+	db->status = DB_OK;
+	return 0;
+}
+
+int
+db_exec_all(struct db *db, int n, const enum stmt_id *ids,
+    const char *const *const *params, PGresult **out)
+{
+	bool piped = db->pipeline && db->in_txn && db->conn != NULL &&
+	    PQstatus(db->conn) == CONNECTION_OK && n > 1;
+
+	for (int i = 0; i < n; i++)
+		out[i] = NULL;
+	if (piped && db->nqueued + n > DB_QUEUE_MAX && db_sync(db) != 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (piped && i < n - 1) {
+			if (pipeline_send(db, ids[i], params[i], &out[i]) != 0)
+				return -1;
+			continue;
+		}
+		if ((out[i] = db_exec(db, ids[i], params[i])) == NULL) {
+			for (int j = 0; j < i; j++) {
+				PQclear(out[j]);
+				out[j] = NULL;
+			}
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+db_exec_later(struct db *db, enum stmt_id id, const char *const *params)
+{
+	if (!db->pipeline || !db->in_txn || db->conn == NULL ||
+	    PQstatus(db->conn) != CONNECTION_OK) {
+		PGresult *res = db_exec(db, id, params);
+
+		PQclear(res);
+		return res != NULL ? 0 : -1;
+	}
+	if (db->nqueued == DB_QUEUE_MAX && db_sync(db) != 0)
+		return -1;
+	return pipeline_send(db, id, params, NULL);
+}
+
+int
+db_sync(struct db *db)
+{
+	if (db->nqueued == 0)
+		return 0;
+	pipeline_end(db, -1, NULL);
+	return db->status == DB_OK ? 0 : -1;
+}
+
 PGresult *
 db_exec(struct db *db, enum stmt_id id, const char *const *params)
 {
+	/* After statements sent ahead: this one travels with them, one round trip. */
+	if (db->nqueued > 0)
+		return pipeline_end(db, (int)id, params);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGresult *res;
 		ExecStatusType st;
@@ -224,6 +378,11 @@ db_exec_sql(struct db *db, const char *sql)
 {
 	PGresult *res;
 
+	/* Statements sent ahead are read first; one that failed fails anything but a
+	 * rollback (a COMMIT of the aborted transaction would answer "ROLLBACK" as if fine). */
+	if (db->nqueued > 0 && db_sync(db) != 0 && (db->status == DB_UNAVAILABLE ||
+	    strncmp(sql, "ROLLBACK", 8) != 0))
+		return -1;
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		db_set_error(db, DB_UNAVAILABLE, NULL);
 		return -1;

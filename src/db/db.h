@@ -8,6 +8,8 @@
 
 #include "db/stmts.h"
 
+#define DB_QUEUE_MAX	64	/* statements db_exec_later keeps in flight */
+
 enum db_status {
 	DB_OK = 0,
 	DB_UNAVAILABLE,		/* no connection: the caller answers 503 */
@@ -22,6 +24,14 @@ struct db {
 	int		 depth;		/* open db_begin calls; inner ones are savepoints */
 	const char	*listen;	/* channel to LISTEN on after each connect, or NULL */
 	unsigned	 generation;	/* counts connects: what was read before may be stale */
+	/* db_exec_later: statements sent in libpq's pipeline mode whose answers are read with
+	 * the next statement that is waited for (or db_sync), in one round trip. Off unless
+	 * the owner of the connection turns it on (it must then call db_sync before it
+	 * releases or commits a level whose failure it handles: see db_exec_later). */
+	bool		 pipeline;
+	int		 nqueued;
+	enum stmt_id	 queued[DB_QUEUE_MAX];
+	PGresult	**kept[DB_QUEUE_MAX];	/* where db_exec_all wants an answer */
 	enum db_status	 status;	/* of the last call */
 	char		 sqlstate[6];
 	char		 errmsg[256];
@@ -49,6 +59,23 @@ int	 db_notified(struct db *db);
  * (caller PQclears it) or NULL with db->status set. Outside a transaction a lost
  * connection is retried once on a fresh one, so a database restart costs no request. */
 PGresult *db_exec(struct db *db, enum stmt_id id, const char *const *params);
+/* Runs a prepared statement whose answer the caller does not read (an insert, an
+ * update), inside a transaction of a connection with db->pipeline on: it is only sent,
+ * and checked with the next db_exec (which travels with it), db_sync, or transaction
+ * control. 0, or -1 with db->status set (a failure of an earlier queued statement shows
+ * here or there, as the transaction's failure: the caller rolls back its level). Without
+ * pipeline, or outside a transaction, it is db_exec. */
+int	 db_exec_later(struct db *db, enum stmt_id id, const char *const *params);
+/* Runs n prepared statements that do not depend on each other and fills out[] with their
+ * results (each to PQclear): in one round trip on a connection with db->pipeline on, inside
+ * a transaction; else one after the other. 0, or -1 with db->status set and out[] all
+ * NULL. */
+int	 db_exec_all(struct db *db, int n, const enum stmt_id *ids,
+	    const char *const *const *params, PGresult **out);
+/* Reads the answers of the statements db_exec_later queued: 0 when all succeeded, else
+ * -1 with db->status and errmsg of the first that failed. Call it before db_commit of a
+ * level whose failure the caller wants to roll back alone. */
+int	 db_sync(struct db *db);
 /* Runs constant SQL text (migrations, transaction control). */
 int	 db_exec_sql(struct db *db, const char *sql);
 /* Transactions nest: a db_begin inside another opens a savepoint, and its commit or

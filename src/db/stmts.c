@@ -262,6 +262,30 @@ const struct stmt stmts[STMT__MAX] = {
 	    "INSERT INTO site_counters (site_id, invoice_seq) VALUES ($1, 1) "
 	    "ON CONFLICT (site_id) DO UPDATE SET invoice_seq = site_counters.invoice_seq + 1 "
 	    "RETURNING invoice_seq", 1 },
+	/* A job runner's batch numbers its invoices together just before it commits ($2 the
+	 * ids in the order they were issued, $3 their prefixes, $4 how many): the counter's
+	 * row is locked from here to the commit instead of from the batch's first invoice; the
+	 * placeholders the invoices and their events carried until now are replaced (the
+	 * number as printed is inv_number_text's: at least four digits), and their PDFs are
+	 * queued (documents_queue's row). */
+	[STMT_INV_NUMBER_BATCH] = { "inv_number_batch",
+	    "WITH c AS (INSERT INTO site_counters (site_id, invoice_seq) VALUES ($1, $4::bigint) "
+	    "ON CONFLICT (site_id) DO UPDATE SET invoice_seq = site_counters.invoice_seq + "
+	    "$4::bigint RETURNING invoice_seq - $4::bigint AS base), "
+	    "n AS (SELECT u.id, c.base + u.k AS num, u.prefix || CASE WHEN c.base + u.k < 1000 "
+	    "THEN lpad((c.base + u.k)::text, 4, '0') ELSE (c.base + u.k)::text END AS txt "
+	    "FROM c, unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(id, prefix, k)), "
+	    "i AS (UPDATE invoices v SET number = n.num, number_text = n.txt FROM n "
+	    "WHERE v.site_id = $1 AND v.id = n.id "
+	    "RETURNING v.id, v.number_text, v.customer_id, v.created_at), "
+	    "o AS (INSERT INTO documents (site_id, kind, object_id, number_text, customer_id, "
+	    "issued_at) SELECT $1, 'invoice', i.id, i.number_text, i.customer_id, i.created_at "
+	    "FROM i), "
+	    "x AS (UPDATE events x SET data = jsonb_set(jsonb_set(x.data, '{number}', "
+	    "to_jsonb(n.num)), '{formatted_number}', to_jsonb(n.txt)) FROM n "
+	    "WHERE x.site_id = $1 AND x.object_id = n.id AND x.type LIKE 'invoice.%' "
+	    "AND x.data ? 'formatted_number') "
+	    "SELECT count(*) FROM i", 4 },
 
 	[STMT_PLAN_UPDATE] = { "plan_update",
 	    "UPDATE plans SET name = COALESCE($3, name) WHERE site_id = $1 AND id = $2 "
@@ -303,10 +327,16 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_TGW_CHARGE_GET] = { "tgw_charge_get",
 	    "SELECT outcome, ref, amount FROM test_gateway_charges "
 	    "WHERE site_id = $1 AND idempotency_key = $2", 2 },
+	/* The test gateway's record stands for a remote gateway's own, so its commit (it runs
+	 * alone, outside the caller's transactions) does not wait for the disk: a record lost
+	 * in a database crash is a charge the "gateway" never made, and the attempt, still
+	 * pending, asks again with its key. It can never be lost while the outcome that
+	 * depends on it is kept, because the outcome's commit flushes the log up to itself. */
 	[STMT_TGW_CHARGE_INSERT] = { "tgw_charge_insert",
 	    "INSERT INTO test_gateway_charges (site_id, idempotency_key, kind, token, amount, "
 	    "currency, outcome, ref, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-	    "ON CONFLICT (site_id, idempotency_key) DO NOTHING RETURNING ref", 9 },
+	    "ON CONFLICT (site_id, idempotency_key) DO NOTHING "
+	    "RETURNING ref, set_config('synchronous_commit', 'off', true)", 9 },
 
 	[STMT_PM_INSERT] = { "pm_insert",
 	    "INSERT INTO payment_methods (site_id, id, customer_id, gateway_token, brand, last4, "

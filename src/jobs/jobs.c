@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "billing/invoices.h"
 #include "billing/notify.h"
 #include "billing/objects.h"
 #include "billing/payments.h"
@@ -135,7 +136,7 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	struct item items[3 * BATCH_MAX];
 	int n = 0, done = 0;
 	struct notify_settings mail;
-	struct site_facts facts = { -1, false, &mail };
+	struct site_facts facts = { .endpoints = -1, .notify = &mail }, settle_facts;
 	struct dctx d;
 	struct derr e;
 
@@ -170,14 +171,22 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	/* The site's endpoints and mail settings, read once for the batch (a change
 	 * committed while it runs applies from the next batch, a moment later). */
 	d.facts = &facts;
+	/* Its invoices are numbered together at its end, so a second runner's batch waits
+	 * for the counter only while this one numbers and commits. */
+	facts.defer_numbers = true;
 	for (int i = 0; i < n && done < BATCH_MAX; i++) {
-		int npending = d.npending, rc;
+		int npending = d.npending, unnumbered = facts.nunnumbered;
+		int numbered = facts.numbered, rc;
 
 		if (items[i].due > items[0].due + BATCH_WINDOW)
 			break;
 		if (db_begin(db) != 0)
 			goto lost;
 		rc = run_item(&d, &items[i], &e);
+		/* What the item sent ahead (db_exec_later) is checked before its savepoint is
+		 * released, so a statement of its that failed rolls back the item alone. */
+		if (rc == 0 && db_sync(db) != 0)
+			rc = derr_db(&e, db);
 		d.now = now;
 		if (rc == 0) {
 			if (db_commit(db) != 0)
@@ -187,8 +196,11 @@ billing_batch(struct db *db, const struct site *site, long long now)
 		}
 		if (db->status == DB_UNAVAILABLE)
 			goto lost;
-		/* Only this item's work is undone, the charges it queued with it. */
+		/* Only this item's work is undone, the charges it queued with it, its invoices,
+		 * and a numbering it made (earlier items' invoices lose theirs again). */
 		d.npending = npending;
+		facts.nunnumbered = unnumbered;
+		facts.numbered = numbered;
 		if (db_rollback(db) != 0)
 			goto lost;
 		log_error("jobs: site %s: %s failed (%s); set aside for %d s", site->id,
@@ -196,12 +208,19 @@ billing_batch(struct db *db, const struct site *site, long long now)
 		quarantine_add(site->id, items[i].id);
 		done++;	/* the rest of the site's work goes on */
 	}
+	if (invoices_number_deferred(&d, &e) != 0) {
+		log_error("jobs: site %s: numbering the batch's invoices: %s", site->id,
+		    e.message);
+		goto lost;
+	}
 	if (db_commit(db) != 0)
 		return -1;
 	/* The charges the batch recorded: called now, outside the transaction, with what is
-	 * true now (the facts were the batch's). A gateway that is down leaves them pending
-	 * for the reconciler; only a lost database stops the pass over the other sites. */
-	d.facts = NULL;
+	 * true now (facts read afresh, once, in the transaction that records the answers). A
+	 * gateway that is down leaves them pending for the reconciler; only a lost database
+	 * stops the pass over the other sites. */
+	settle_facts = (struct site_facts){ .endpoints = -1, .notify = &mail };
+	d.facts = &settle_facts;
 	if (payments_settle(&d, &e) != 0) {
 		if (db->status == DB_UNAVAILABLE)
 			return -1;
@@ -284,12 +303,13 @@ jobs_pass(struct db *db)
  * woken (LISTEN portald_jobs) or after a second. */
 static int
 lane_loop(const struct config *cfg, volatile sig_atomic_t *stop, const char *name,
-    int (*pass)(struct db *))
+    int (*pass)(struct db *), bool pipeline)
 {
 	struct db db;
 	bool listening = false;
 
 	db_init(&db, cfg->db_conninfo, cfg->db_connect_timeout, true);
+	db.pipeline = pipeline;
 	log_info("jobs: %s lane started", name);
 	while (!*stop) {
 		int done;
@@ -330,7 +350,9 @@ lane_loop(const struct config *cfg, volatile sig_atomic_t *stop, const char *nam
 static int
 billing_run(const struct config *cfg, volatile sig_atomic_t *stop)
 {
-	return lane_loop(cfg, stop, "billing", jobs_pass);
+	/* Its statements whose answers it does not read go ahead in a pipeline (each item
+	 * and each recorded answer checks them before its savepoint is released). */
+	return lane_loop(cfg, stop, "billing", jobs_pass, true);
 }
 
 /* Every site's issued documents still to render (pdfjob.c): PDF rendering is CPU work that
@@ -369,7 +391,7 @@ documents_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	 * the time left over, a moment later, instead of sharing the cores with them. */
 	if (setpriority(PRIO_PROCESS, 0, 10) != 0)
 		log_warn("jobs: documents lane: setpriority: %s", strerror(errno));
-	return lane_loop(cfg, stop, "documents", documents_pass);
+	return lane_loop(cfg, stop, "documents", documents_pass, false);
 }
 
 /* The lanes of the job runner: each a process of its own, so network work of one kind

@@ -112,6 +112,25 @@ class Renewals(Base):
         self.assertEqual(self.q("SELECT min(number), max(number), count(*) FROM invoices "
                                 "WHERE site_id = $SITE"), [["1", str(n), str(n)]],
                          "invoice numbers 1..%d without a gap" % n)
+        # A batch numbers its invoices at its end: what showed the number before (the
+        # invoice's events, its queued PDF) shows the final one, and numbers follow terms.
+        self.assertEqual(self.q(
+            "SELECT e.type, i.id, i.number, i.number_text, e.data->>'number', "
+            "e.data->>'formatted_number' FROM events e JOIN invoices i ON "
+            "i.site_id = e.site_id AND i.id = e.object_id WHERE e.site_id = $SITE AND "
+            "e.type LIKE 'invoice.%' AND (e.data->>'number' IS DISTINCT FROM i.number::text "
+            "OR e.data->>'formatted_number' IS DISTINCT FROM i.number_text)"), [],
+            "invoice events carry the invoice's number")
+        self.assertEqual(self.q(
+            "SELECT i.id, i.number_text, d.number_text FROM invoices i LEFT JOIN documents d "
+            "ON d.site_id = i.site_id AND d.kind = 'invoice' AND d.object_id = i.id "
+            "WHERE i.site_id = $SITE AND d.number_text IS DISTINCT FROM i.number_text"), [],
+            "every invoice's PDF queued under its number")
+        self.assertEqual(self.q(
+            "SELECT a.id, b.id FROM invoices a JOIN invoices b ON b.site_id = a.site_id AND "
+            "b.subscription_id = a.subscription_id AND b.created_at > a.created_at "
+            "WHERE a.site_id = $SITE AND b.number < a.number"), [],
+            "a subscription's later term has the later number")
 
     # ---- the tests ----
     def test_one_failing_renewal_leaves_the_rest_of_its_batch_renewed(self):
