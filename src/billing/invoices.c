@@ -114,12 +114,16 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 		    "An invoice cannot have a negative total.");
 	if (dom_new_id("inv", id, e) != 0)
 		return -1;
-	/* A job runner's batch numbers its invoices at its end (invoices_number_deferred);
-	 * a full list is numbered first, so numbers still follow the order of issue. */
+	/* A job runner's batch numbers its invoices at its end (invoices_number_deferred).
+	 * Past FACTS_DEFER_MAX of them, the list is numbered and the rest of the batch takes
+	 * numbers at once (the counter is held to the commit from then on anyway), so numbers
+	 * still follow the order of issue. */
 	deferred = d->facts != NULL && d->facts->defer_numbers;
-	if (deferred && d->facts->nunnumbered == FACTS_DEFER_MAX &&
-	    invoices_number_deferred(d, e) != 0)
-		return -1;
+	if (deferred && d->facts->nunnumbered == FACTS_DEFER_MAX) {
+		if (invoices_number_deferred(d, e) != 0)
+			return -1;
+		deferred = false;
+	}
 	if (!deferred) {
 		res = db_exec(d->db, STMT_COUNTER_NEXT, (const char *[]){ d->site.id });
 		if (res == NULL)

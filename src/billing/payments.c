@@ -179,27 +179,36 @@ collect(struct dctx *d, PGresult *inv, const char *return_url, struct derr *e)
 	attempts = db_ll(inv, 0, INV_ATTEMPTS, 0) + 1;
 	snprintf(customer, sizeof(customer), "%s", db_val(inv, 0, INV_CUSTOMER));
 	snprintf(currency, sizeof(currency), "%s", db_val(inv, 0, INV_CURRENCY));
-	res = db_exec(d->db, STMT_PAY_PENDING_CHARGE, (const char *[]){ d->site.id, invoice_id });
-	if (res == NULL)
-		return derr_db(e, d->db);
+	/* A charge in flight, and the card a new one would use: one round trip where the
+	 * connection pipelines. */
+	{
+		const enum stmt_id ids[2] = { STMT_PAY_PENDING_CHARGE, STMT_PM_DEFAULT };
+		PGresult *r[2];
+
+		if (db_exec_all(d->db, 2, ids, (const char *const *const[]){
+		    (const char *[]){ d->site.id, invoice_id },
+		    (const char *[]){ d->site.id, customer } }, r) != 0)
+			return derr_db(e, d->db);
+		res = r[0];
+		pm = r[1];
+	}
 	rc = PQntuples(res) > 0;
 	/* The customer is back for a charge still waiting for them at the bank's page: the
 	 * same attempt again (its gateway gives the same page, or its answer by now). */
 	if (rc && return_url != NULL && db_val(res, 0, PAY_RETURN_URL) != NULL)
 		payments_queue(d, db_val(res, 0, PAY_ID));
 	PQclear(res);
-	if (rc)
+	if (rc) {
+		PQclear(pm);
 		return 0;	/* a charge is in flight: its answer decides */
+	}
 	/* The key a gateway gets: one charge per invoice attempt, ever. */
 	snprintf(idem, sizeof(idem), "%s-%lld", invoice_id, attempts);
-	if (dom_new_id("pay", id, e) != 0)
-		return -1;
-	if (db_exec_later(d->db, STMT_INV_SET_ATTEMPT, (const char *[]){ d->site.id, invoice_id,
-	    buf_lltoa(attempts, a[0]), NULL }) != 0)
-		return derr_db(e, d->db);
-	pm = db_exec(d->db, STMT_PM_DEFAULT, (const char *[]){ d->site.id, customer });
-	if (pm == NULL)
-		return derr_db(e, d->db);
+	if (dom_new_id("pay", id, e) != 0 || db_exec_later(d->db, STMT_INV_SET_ATTEMPT,
+	    (const char *[]){ d->site.id, invoice_id, buf_lltoa(attempts, a[0]), NULL }) != 0) {
+		PQclear(pm);
+		return d->db->status == DB_OK ? -1 : derr_db(e, d->db);
+	}
 	if (PQntuples(pm) == 0) {
 		PQclear(pm);
 		if (gateways_site_name(d, gw, e) != 0 || insert_attempt(d, id, invoice_id, NULL,
@@ -441,24 +450,6 @@ payments_record(struct dctx *d, const char *attempt_id, const struct gw_result *
 	return 0;
 }
 
-/* The card an attempt charges, from the payment method it recorded. */
-static int
-attempt_token(struct dctx *d, const char *pm_id, char token[DOM_ID_MAX * 2], struct derr *e)
-{
-	PGresult *res;
-
-	token[0] = '\0';
-	if (pm_id == NULL)
-		return 0;
-	res = db_exec(d->db, STMT_PM_GET, (const char *[]){ d->site.id, pm_id });
-	if (res == NULL)
-		return derr_db(e, d->db);
-	if (PQntuples(res) == 1)
-		snprintf(token, DOM_ID_MAX * 2, "%s", db_val(res, 0, PM_TOKEN));
-	PQclear(res);
-	return 0;
-}
-
 /* Phase two of one attempt: asks the gateway (with the recorded key), outside any
  * transaction, on the site's clock of the moment the intent was recorded (a renewal the
  * job runner made at its due date, possibly after time travel). 1: r holds an answer to
@@ -471,11 +462,11 @@ call_gateway(struct dctx *d, const char *attempt_id, bool recovering, struct gw_
 	PGresult *att;
 	const struct gateway *gw;
 	char idem[DOM_ID_MAX * 2 + 16], inv[DOM_ID_MAX], kind[16], currency[4];
-	char pm[DOM_ID_MAX] = "", token[DOM_ID_MAX * 2], return_url[DOM_URL_MAX] = "";
+	char token[DOM_ID_MAX * 2], return_url[DOM_URL_MAX] = "";
 	long long amount, now = d->now;
 	int rc = 1;
 
-	att = db_exec(d->db, STMT_PAY_GET, (const char *[]){ d->site.id, attempt_id });
+	att = db_exec(d->db, STMT_PAY_GET_CARD, (const char *[]){ d->site.id, attempt_id });
 	if (att == NULL)
 		return derr_db(e, d->db);
 	if (PQntuples(att) != 1 || strcmp(db_val(att, 0, PAY_OUTCOME), "pending") != 0) {
@@ -488,8 +479,9 @@ call_gateway(struct dctx *d, const char *attempt_id, bool recovering, struct gw_
 	snprintf(kind, sizeof(kind), "%s", db_val(att, 0, PAY_KIND));
 	snprintf(currency, sizeof(currency), "%s", db_val(att, 0, PAY_CURRENCY) ?
 	    db_val(att, 0, PAY_CURRENCY) : "");
-	if (db_val(att, 0, PAY_PM) != NULL)
-		snprintf(pm, sizeof(pm), "%s", db_val(att, 0, PAY_PM));
+	/* The card's token with the attempt: gone with the card (detached) since. */
+	snprintf(token, sizeof(token), "%s", db_val(att, 0, PAY_CARD_TOKEN) ?
+	    db_val(att, 0, PAY_CARD_TOKEN) : "");
 	amount = db_ll(att, 0, PAY_AMOUNT, 0);
 	if (db_val(att, 0, PAY_RETURN_URL) != NULL)
 		snprintf(return_url, sizeof(return_url), "%s", db_val(att, 0, PAY_RETURN_URL));
@@ -523,10 +515,6 @@ call_gateway(struct dctx *d, const char *attempt_id, bool recovering, struct gw_
 	} else if (r->outcome == GW_NOT_FOUND) {
 		struct gw_charge c;
 
-		if (attempt_token(d, pm[0] ? pm : NULL, token, e) != 0) {
-			rc = -1;
-			goto out;
-		}
 		if (token[0] == '\0') {
 			/* The card went away before it was charged: a failed attempt. */
 			r->outcome = GW_DECLINED;

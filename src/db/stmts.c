@@ -513,6 +513,15 @@ const struct stmt stmts[STMT__MAX] = {
 	    "$13, $14) RETURNING " PAY_COLS, 14 },
 	[STMT_PAY_GET] = { "pay_get",
 	    "SELECT " PAY_COLS " FROM payment_attempts WHERE site_id = $1 AND id = $2", 2 },
+	/* An attempt with the token of the card it charges (NULL when the card is gone):
+	 * PAY_COLS, then PAY_CARD_TOKEN. */
+	[STMT_PAY_GET_CARD] = { "pay_get_card",
+	    "SELECT a.id, a.invoice_id, a.payment_method_id, a.amount, a.outcome, "
+	    "a.idempotency_key, a.created_at, a.kind, a.gateway_ref, a.gateway, a.currency, "
+	    "a.failure_message, a.completed_at, a.decline_code, a.return_url, a.wall_created_at, "
+	    "pm.gateway_token FROM payment_attempts a LEFT JOIN payment_methods pm ON "
+	    "pm.site_id = a.site_id AND pm.id = a.payment_method_id "
+	    "WHERE a.site_id = $1 AND a.id = $2", 2 },
 	[STMT_PAY_PENDING_COUNT] = { "pay_pending_count",
 	    "SELECT count(*) FROM payment_attempts WHERE site_id = $1 AND invoice_id = $2 "
 	    "AND kind = 'charge' AND outcome = 'pending'", 2 },
