@@ -129,7 +129,7 @@ access_request_link(struct dctx *d, const struct portal_settings *s, const char 
 	cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(data, "link"), "expires", words);
 	mail_content_init(&mc);
 	{
-		/* Rendered as the outbox will render it, with the frame's fields filled. */
+		/* Rendered as the outbox will render it, with the layout's site fields filled. */
 		cJSON *probe = cJSON_Duplicate(data, true);
 		char err[160];
 

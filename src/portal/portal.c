@@ -251,7 +251,7 @@ logout(struct page *p)
 }
 
 int
-portal_session(struct page *p)
+portal_sign_in_check(struct page *p)
 {
 	struct ctx *c = p->c;
 	struct token t;

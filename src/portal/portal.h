@@ -55,7 +55,7 @@ struct page {
 	const char		*redirect_url;	/* the merchant's page to return to */
 	const char		*flow_json;	/* the session's deep link, or NULL */
 	PGresult		*session_row;	/* owns the strings above */
-	PGresult		*entry;		/* portal_site's row for portal_session */
+	PGresult		*entry;		/* portal_site's row for portal_sign_in_check */
 	const char		*nonce;		/* the posted form's nonce (PAGE_ONCE) */
 	char			 location[512];	/* where page_redirect sent the browser */
 	const char		*nav;		/* the navigation item to mark current */
@@ -73,11 +73,11 @@ typedef void (*page_fn)(struct page *p);
 
 /* ---- the dispatcher's steps (dispatch.c calls these for the route's flags) ---- */
 /* Loads the URL's site and its settings into p; renders 404/503 and returns -1. With
- * with_session, the cookie's session comes in the same statement, for portal_session. */
+ * with_session, the cookie's session comes in the same statement, for the check below. */
 int	portal_site(struct page *p, const char *site_id, bool with_session);
 /* Checks the site's session cookie, status and timeouts (touching the session on GET);
  * on failure renders the branded signed-out page, clears the cookie, returns -1. */
-int	portal_session(struct page *p);
+int	portal_sign_in_check(struct page *p);
 /* A POST's CSRF token; renders the branded 403 and returns -1 when it does not match. */
 int	portal_csrf(struct page *p);
 /* Before signing in there is no session to bind a form to: the sign-in forms carry the

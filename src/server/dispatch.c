@@ -573,7 +573,7 @@ dispatch_portal(struct ctx *c, const struct route *rt)
 		c->resp->content_type = "text/html; charset=utf-8";
 		goto done;
 	}
-	if ((fl & PAGE_SESSION) && portal_session(&p) != 0)
+	if ((fl & PAGE_SESSION) && portal_sign_in_check(&p) != 0)
 		goto done;
 	if (post && (fl & PAGE_SESSION) && portal_csrf(&p) != 0)
 		goto done;
