@@ -11,7 +11,7 @@
 #include "core/log.h"
 #include "core/tmpl.h"
 #include "core/tz.h"
-#include "portal/portal.h"
+#include "portal/page.h"
 
 /* Navigation, in order. A page that does not exist yet has no path and is not shown;
  * setting its path is all it takes to add it. on() says whether the settings allow it. */
@@ -145,6 +145,23 @@ page_gateway_origins(struct page *p)
 		return "https://checkout.stripe.com https://hooks.stripe.com";
 	n = strcspn(host, "/?#");
 	return arena_strndup(&p->c->req->arena, base, (size_t)(host - base) + n);
+}
+
+void
+page_headers(struct page *p, bool asset)
+{
+	struct http_response *r = p->c->resp;
+
+	if (!asset)
+		http_header(r, "Cache-Control", "no-store");
+	/* form-action also governs where a form's redirect may go: a form that leads on to
+	 * the gateway's page (a hosted card set-up, a payment the bank must confirm) names
+	 * the gateway's origins. */
+	http_header(r, "Content-Security-Policy", "default-src 'none'; style-src 'self'; "
+	    "img-src 'self'; form-action 'self'%s%s; frame-ancestors 'none'; base-uri 'none'",
+	    p->form_leaves ? " " : "", p->form_leaves ? page_gateway_origins(p) : "");
+	http_header(r, "X-Content-Type-Options", "nosniff");
+	http_header(r, "Referrer-Policy", "no-referrer");
 }
 
 /* The theme's file name changes with the colours, so it can be cached for good. */
@@ -372,7 +389,7 @@ portal_plain_message(struct ctx *c, int status, const char *title, const char *t
 		cJSON_Delete(d);
 		buf_free(&content);
 	}
-	portal_headers(&p, false);
+	page_headers(&p, false);
 }
 
 static bool

@@ -396,23 +396,6 @@ portal_once_finish(struct page *p, bool keep)
 	return 0;
 }
 
-void
-portal_headers(struct page *p, bool asset)
-{
-	struct http_response *r = p->c->resp;
-
-	if (!asset)
-		http_header(r, "Cache-Control", "no-store");
-	/* form-action also governs where a form's redirect may go: a form that leads on to
-	 * the gateway's page (a hosted card set-up, a payment the bank must confirm) names
-	 * the gateway's origins. */
-	http_header(r, "Content-Security-Policy", "default-src 'none'; style-src 'self'; "
-	    "img-src 'self'; form-action 'self'%s%s; frame-ancestors 'none'; base-uri 'none'",
-	    p->form_leaves ? " " : "", p->form_leaves ? page_gateway_origins(p) : "");
-	http_header(r, "X-Content-Type-Options", "nosniff");
-	http_header(r, "Referrer-Policy", "no-referrer");
-}
-
 /* Sign out: ends the session (an event), clears the cookie, and shows the signed-out
  * page, which offers the way back to the merchant. The redirect stays on this origin:
  * form-action 'self' also governs where a form's redirect may go. */

@@ -1,6 +1,6 @@
 /* fuzz_cookie.c: the Cookie header, and the portal session token taken from it as
- * portal_session does (one cookie per site, named PORTAL_COOKIE_PREFIX + site id). Parsed
- * names and values never carry the separators. */
+ * portal_sign_in_check does (one cookie per site, named PORTAL_COOKIE_PREFIX + site id).
+ * Parsed names and values never carry the separators. */
 #include "fuzz.h"
 
 #include "core/json.h"
