@@ -656,9 +656,23 @@ const struct stmt stmts[STMT__MAX] = {
 	    "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) "
 	    "ON CONFLICT (site_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING "
 	    "RETURNING id", 24 },
+	/* STMT_MAIL_INSERT for the customer $5 only: a row when the customer exists, none
+	 * otherwise (the sign-in forms run it for an address that names nobody too). */
+	[STMT_MAIL_INSERT_FOR] = { "mail_insert_for",
+	    "INSERT INTO mail_outbox (site_id, id, type, test, customer_id, event_id, dedupe_key, "
+	    "resent_from, message_id, date, from_name, from_address, reply_to, to_name, "
+	    "to_address, cc_address, subject, text_sealed, html_sealed, status, last_error, "
+	    "next_attempt_at, created_at, queued_at) SELECT $1, $2, $3, $4, c.id, $6, $7, $8, "
+	    "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24 "
+	    "FROM customers c WHERE c.site_id = $1 AND c.id = $5 "
+	    "ON CONFLICT (site_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING "
+	    "RETURNING id", 24 },
+	/* A row only when the customer $3 exists (none for "", nobody's address typed into a
+	 * sign-in form: the same statement runs either way). */
 	[STMT_MAIL_LINK_INSERT] = { "mail_link_insert",
 	    "INSERT INTO mail_links (site_id, id, customer_id, purpose, path, token_hash, "
-	    "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8 },
+	    "created_at, expires_at) SELECT $1, $2, c.id, $4, $5, $6, $7, $8 FROM customers c "
+	    "WHERE c.site_id = $1 AND c.id = $3", 8 },
 	[STMT_MAIL_GET] = { "mail_get",
 	    "SELECT " MAIL_COLS " FROM mail_outbox WHERE site_id = $1 AND id = $2", 2 },
 	[STMT_MAIL_LIST_FIRST] = { "mail_list_first",
@@ -1149,9 +1163,11 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_ACCOUNT_GET] = { "account_get",
 	    "SELECT status, password_hash FROM portal_accounts "
 	    "WHERE site_id = $1 AND customer_id = $2 FOR UPDATE", 2 },
+	/* Nothing for a customer that does not exist ("": the same statement either way). */
 	[STMT_ACCOUNT_PENDING] = { "account_pending",
 	    "INSERT INTO portal_accounts (site_id, customer_id, status, created_at) "
-	    "VALUES ($1, $2, 'pending', $3) ON CONFLICT (site_id, customer_id) DO NOTHING", 3 },
+	    "SELECT $1, c.id, 'pending', $3 FROM customers c WHERE c.site_id = $1 AND c.id = $2 "
+	    "ON CONFLICT (site_id, customer_id) DO NOTHING", 3 },
 	[STMT_ACCOUNT_ACTIVATE] = { "account_activate",
 	    "INSERT INTO portal_accounts AS a (site_id, customer_id, status, password_hash, "
 	    "created_at, activated_at, password_changed_at) VALUES ($1, $2, 'active', $3, $4, $4, "
