@@ -912,13 +912,35 @@ int
 access_verified_value(struct dctx *d, const char *customer_id, char out[160])
 {
 	unsigned char mac[32];
-	char msg[160], b64[48];
+	char msg[600], b64[48], email[256] = "", changed[24] = "";
+	PGresult *res;
+	size_t n;
+	int found;
 
 	out[0] = '\0';
 	if (d->secrets == NULL)
 		return -1;
-	snprintf(msg, sizeof(msg), "%s\n%s", d->site.id, customer_id);
-	if (secrets_derive(d->secrets, "portal verified browser v1", msg, strlen(msg),
+	/* Bound to the address the browser proved (lower-cased: its case is no change) and
+	 * to the password's last change, so a new address or a new password (which signs
+	 * out everywhere) voids every earlier proof. */
+	res = db_exec(d->db, STMT_VERIFIED_BASIS, (const char *[]){ d->site.id, customer_id });
+	if (res == NULL)
+		return -1;
+	found = PQntuples(res) == 1;
+	if (found) {
+		const char *em = db_val(res, 0, 0) ? db_val(res, 0, 0) : "";
+
+		for (n = 0; em[n] != '\0' && n < sizeof(email) - 1; n++)
+			email[n] = (char)(em[n] >= 'A' && em[n] <= 'Z' ? em[n] - 'A' + 'a' : em[n]);
+		email[n] = '\0';
+		snprintf(changed, sizeof(changed), "%s", db_val(res, 0, 1) ? db_val(res, 0, 1) :
+		    "");
+	}
+	PQclear(res);
+	if (!found || email[0] == '\0')
+		return -1;
+	snprintf(msg, sizeof(msg), "%s\n%s\n%s\n%s", d->site.id, customer_id, email, changed);
+	if (secrets_derive(d->secrets, "portal verified browser v2", msg, strlen(msg),
 	    mac) != 0)
 		return -1;
 	crypto_b64url(mac, sizeof(mac), b64, sizeof(b64));

@@ -162,7 +162,10 @@ int	access_mlink_use(struct dctx *d, const char *token, const char *ip,
 	    const char *redirect_url, const char *old_session, struct access_signin *out,
 	    struct derr *e);
 /* The browser's proof that it signed in by email as customer (a cookie value,
- * "<customer>.<HMAC>"), and its check. */
+ * "<customer>.<HMAC>"), and its check. The HMAC covers the site, the customer, the
+ * customer's address as it is now (lower-cased) and the time its password was last set:
+ * a changed address or a new password voids every proof made before. -1 / false when
+ * the customer has no address (or the database fails). */
 int	access_verified_value(struct dctx *d, const char *customer_id, char out[160]);
 bool	access_verified_ok(struct dctx *d, const char *value, const char *customer_id);
 

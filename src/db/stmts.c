@@ -1163,6 +1163,12 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_ACCOUNT_GET] = { "account_get",
 	    "SELECT status, password_hash FROM portal_accounts "
 	    "WHERE site_id = $1 AND customer_id = $2 FOR UPDATE", 2 },
+	/* What a verified-browser cookie is bound to: the customer's address and when its
+	 * password was last set (NULL: never). No row: no such customer. */
+	[STMT_VERIFIED_BASIS] = { "verified_basis",
+	    "SELECT c.email, a.password_changed_at FROM customers c LEFT JOIN portal_accounts a "
+	    "ON a.site_id = c.site_id AND a.customer_id = c.id WHERE c.site_id = $1 AND c.id = $2",
+	    2 },
 	/* Nothing for a customer that does not exist ("": the same statement either way). */
 	[STMT_ACCOUNT_PENDING] = { "account_pending",
 	    "INSERT INTO portal_accounts (site_id, customer_id, status, created_at) "

@@ -10,6 +10,7 @@ import unittest
 import urllib.parse
 
 from harness import Browser, stack
+from test_login import GOOD_PW, PasswordBase
 
 
 def pre_csrf(html):
@@ -130,6 +131,47 @@ class SameWork(Base):
         rows = self.s.psql("SELECT status FROM portal_accounts WHERE site_id = '%s'"
                            % self.m.site_id)
         self.assertEqual(sorted(r[0] for r in rows), ["active", "active"])
+
+
+class VerifiedBrowser(PasswordBase):
+    """The verified-browser cookie holds while the customer's address (and password)
+    stay as they were when this browser signed in by email."""
+
+    def setUp(self):
+        super().setUp()
+        self.address = self.addr("veri")
+        self.cus = self.m.customer(email=self.address, name="Veri Fied")
+        self.url = self.m.get("/customers/%s/management_link" % self.cus["id"]).json["url"]
+        # This browser signs in by a login link: verified.
+        self.b = Browser(self.s)
+        path, _ = self.login_link(self.address)
+        self.assertEqual(self.confirm(path, b=self.b)[1].status, 303)
+        self.assertIn("__Host-portald-verified_" + self.m.site_id, self.b.cookies)
+        self.assertEqual(self.b.get(self.url).status, 200)
+
+    def test_a_changed_address_voids_the_verified_cookie(self):
+        new = self.addr("moved")
+        r = self.m.post("/customers/" + self.cus["id"], {"email": new})
+        self.assertEqual(r.status, 200, r)
+        page = self.b.get(self.url)
+        self.assertEqual(page.status, 403, page.text)
+        self.assertIn("Confirm it", page.text)
+        # The address's case is not a change.
+        self.m.post("/customers/" + self.cus["id"], {"email": new.upper()})
+        path, _ = self.login_link(new.upper())
+        self.assertEqual(self.confirm(path, b=self.b)[1].status, 303)
+        self.m.post("/customers/" + self.cus["id"], {"email": new})
+        self.assertEqual(self.b.get(self.url).status, 200)
+
+    def test_a_new_password_voids_every_other_verified_cookie(self):
+        # A password set through a mailed link signs out everywhere: other browsers
+        # lose their proof too; the browser that set it is verified anew.
+        other = Browser(self.s)
+        _, (path, _) = self.password_link(self.address)
+        _, r = self.set_password(path, GOOD_PW, other)
+        self.assertEqual(r.status, 303, r.text)
+        self.assertEqual(self.b.get(self.url).status, 403)
+        self.assertEqual(other.get(self.url).status, 200)
 
 
 if __name__ == "__main__":
