@@ -356,7 +356,8 @@ page_setup_show(struct page *p)
 		cJSON_AddBoolToObject(d, "returned", back);
 		/* The page the customer may still use (read, never made, here). */
 		if (!back && strcmp(status, "open") == 0 &&
-		    setups_url(&p->d, db_val(res, 0, SETUP_ID), url, sizeof(url), &e) == 0)
+		    setups_url(&p->d, db_val(res, 0, SETUP_ID), url, sizeof(url), &e) == 0 &&
+		    page_gateway_url_ok(p, url))
 			cJSON_AddStringToObject(d, "gateway_url", url);
 		cJSON_AddStringToObject(d, "check", page_url(p, tail));
 		cJSON_AddStringToObject(d, "csrf", p->csrf);
