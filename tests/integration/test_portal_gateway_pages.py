@@ -89,5 +89,37 @@ class GatewayPages(gw.Base):
         self.assertIn('href="%s/invoices/%s/completed"' % (self.home, inv), r.text)
 
 
+    def test_check_now_takes_only_this_customers_setup_ids(self):
+        ada = self.m.customer(email="ada@example.com")
+        eve = self.m.customer(email="eve@example.com")
+        b = self.login(ada)
+        page = b.get(self.home + "/payment_methods/new")
+        r = b.post_form(self.home + "/payment_methods/new", form(page, "/payment_methods/new"))
+        self.assertEqual(r.status, 303, text_of(r)[:600])
+        setup, cs = self.sql("SELECT id, session_ref FROM gateway_setups WHERE site_id = $SITE "
+                             "AND customer_id = '%s'" % ada["id"]).split("|")
+        self.assertTrue(cs.startswith("cs_"), cs)
+        tok = harness.csrf_from(b.get(self.home).text)
+        # The gateway's session id names the same set-up, but it is not a set-up id:
+        # the page it would lead to does not exist either.
+        for ref in (cs, "setup_" + "0" * 24, "pm_card_visa"):
+            r = b.post_form(self.home + "/payment_methods/setups/%s/check" % ref,
+                            {"csrf_token": tok})
+            self.assertEqual(r.status, 404, (ref, text_of(r)[:300]))
+            self.assertIsNone(r.header("location"))
+        # Another customer's set-up id and session id are 404 too.
+        other = self.login(eve)
+        etok = harness.csrf_from(other.get(self.home).text)
+        for ref in (setup, cs):
+            r = other.post_form(self.home + "/payment_methods/setups/%s/check" % ref,
+                                {"csrf_token": etok})
+            self.assertEqual(r.status, 404, ref)
+        # The customer's own set-up id is checked.
+        r = b.post_form(self.home + "/payment_methods/setups/%s/check" % setup,
+                        {"csrf_token": tok})
+        self.assertEqual((r.status, r.header("location")), (303, "%s/payment_methods/setups/"
+                         "%s?returned=1" % (self.home, setup)))
+
+
 if __name__ == "__main__":
     unittest.main()
