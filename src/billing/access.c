@@ -823,9 +823,18 @@ access_mlink_read(struct dctx *d, const char *customer_id, bool regenerate,
 	    buf_lltoa(ACCESS_MLINK_RENEW, renew), regenerate ? "true" : "false" });
 	if (res == NULL)
 		return derr_db(e, d->db);
+	/* No row: the customer does not exist, or the read is beyond the limit, which the
+	 * statement counted not (a refused read keeps nothing, transaction or not). */
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return derr_not_found(e, "customer", customer_id);
+		res = db_exec(d->db, STMT_MLINK_GET, (const char *[]){ d->site.id, customer_id });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		if (PQntuples(res) != 1) {
+			PQclear(res);
+			return derr_not_found(e, "customer", customer_id);
+		}
+		*limited = true;
 	}
 	out->created_at = db_ll(res, 0, 1, 0);
 	out->expires_at = db_ll(res, 0, 2, 0);
@@ -839,8 +848,6 @@ access_mlink_read(struct dctx *d, const char *customer_id, bool regenerate,
 	snprintf(out->url, sizeof(out->url), "%s/portal/%s/manage/%s.%s.%s", base_url,
 	    d->site.id, customer_id, db_val(res, 0, 0), mac);
 	PQclear(res);
-	if (out->fetch_count > ACCESS_MLINK_READS && d->now < out->new_link_available_at)
-		*limited = true;
 	return 0;
 }
 

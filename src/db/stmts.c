@@ -1258,6 +1258,9 @@ const struct stmt stmts[STMT__MAX] = {
 	    "ELSE m.new_link_available_at END, "
 	    "fetch_count = CASE WHEN $6 OR m.expires_at <= $3 OR (m.fetch_count >= 15 AND "
 	    "m.new_link_available_at <= $3) THEN 1 ELSE m.fetch_count + 1 END "
+	    /* A read beyond the limit changes nothing (and returns no row). */
+	    "WHERE $6 OR m.expires_at <= $3 OR m.fetch_count < 15 OR "
+	    "m.new_link_available_at <= $3 "
 	    "RETURNING generation, created_at, expires_at, fetch_count, new_link_available_at", 6 },
 	/* Revoked access: the management link's generation moves on, so the old link stays
 	 * dead even after access is restored. */

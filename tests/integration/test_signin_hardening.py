@@ -174,5 +174,45 @@ class VerifiedBrowser(PasswordBase):
         self.assertEqual(other.get(self.url).status, 200)
 
 
+class ManagementLinkReads(Base):
+    """Reading the management link counts (fetch_count, as Maxio's does) in the one
+    statement that answers it; a refused read keeps nothing, and opening the link in a
+    browser (GET or HEAD) changes nothing."""
+
+    def row(self, cus):
+        return self.s.psql("SELECT generation, fetch_count, created_at FROM "
+                           "portal_management_links WHERE site_id = '%s' AND customer_id = "
+                           "'%s'" % (self.m.site_id, cus["id"]))[0]
+
+    def test_a_refused_read_is_not_counted(self):
+        cus = self.m.customer(email=self.addr())
+        path = "/customers/%s/management_link" % cus["id"]
+        for _ in range(15):
+            self.assertEqual(self.m.get(path).status, 200)
+        self.assertEqual(self.row(cus)[1], "15")
+        for _ in range(3):
+            r = self.m.get(path)
+            self.assertEqual(r.status, 429, r)
+            self.assertGreater(int(r.header("retry-after")), 86000)
+            self.assertEqual(self.row(cus)[1], "15")
+        # HEAD answers what GET would and counts nothing.
+        self.assertEqual(self.m.call("HEAD", path).status, 429)
+        self.assertEqual(self.row(cus)[1], "15")
+
+    def test_opening_the_link_in_a_browser_changes_nothing(self):
+        self.m.post("/portal_configuration", {"sign_in": {"email_verification": False}})
+        cus = self.m.customer(email=self.addr())
+        url = self.m.get("/customers/%s/management_link" % cus["id"]).json["url"]
+        before = self.row(cus)
+        b = Browser(self.s)
+        for _ in range(3):
+            self.assertEqual(b.get(url).status, 200)
+            self.assertEqual(self.s.request("HEAD", urllib.parse.urlsplit(url).path).status,
+                             200)
+        self.assertEqual(self.row(cus), before)
+        self.assertEqual(self.m.get("/customers/%s/portal_sessions" % cus["id"])
+                         .json["data"], [])
+
+
 if __name__ == "__main__":
     unittest.main()
