@@ -847,10 +847,11 @@ const struct stmt stmts[STMT__MAX] = {
 	    "last_error, kind, object_id FROM documents "
 	    "WHERE site_id = $1 AND kind = $2 AND object_id = $3", 3 },
 	/* A customer's documents issued in [$3, $4): the yearly archive. Without the bytes
-	 * (DOC_PDF_HEX is '' once rendered): the archive reads them one at a time. */
+	 * (DOC_PDF_HEX holds the PDF's size once rendered, for the archive's bound): the
+	 * archive reads them one at a time. */
 	[STMT_DOC_YEAR] = { "doc_year",
 	    "SELECT number_text, customer_id, issued_at, CASE WHEN pdf IS NULL THEN NULL "
-	    "ELSE '' END, attempts, "
+	    "ELSE octet_length(pdf)::text END, attempts, "
 	    "last_error, kind, object_id FROM documents WHERE site_id = $1 AND customer_id = $2 "
 	    "AND issued_at >= $3 AND issued_at < $4 ORDER BY issued_at, kind, number_text "
 	    "LIMIT 1001", 4 },
