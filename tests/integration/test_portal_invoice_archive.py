@@ -95,6 +95,20 @@ class InvoiceArchive(unittest.TestCase):
         self.assertEqual(api.body, get.body)
         self.assertEqual(b.get(url).body, get.body)
 
+    def test_the_apis_head_builds_nothing_either(self):
+        cus, stored, _, year = self.year_of_invoices(3)
+        path = "/customers/%s/documents.zip?year=%d" % (cus["id"], year)
+        get, head = self.m.get(path), self.m.call("HEAD", path)
+        self.assertEqual((get.status, head.status), (200, 200))
+        self.assertEqual(head.body, b"")
+        self.assertNotEqual(head.header("content-length"), "0", head.headers)
+        for h in ("content-type", "content-disposition"):
+            self.assertEqual(head.header(h), get.header(h))
+        g, h = int(self.log_line(get)["stmts"]), int(self.log_line(head)["stmts"])
+        self.assertGreaterEqual(g - h, len(stored), (g, h))
+        self.assertEqual(sorted(zipfile.ZipFile(io.BytesIO(get.body)).namelist()),
+                         sorted(stored))
+
     def test_head_refuses_what_get_refuses(self):
         cus, _, url, year = self.year_of_invoices(1)
         b = self.login(cus)
