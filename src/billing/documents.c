@@ -762,6 +762,9 @@ build_zip(struct dctx *d, PGresult *res, struct buf *out, struct derr *e)
 		rc = zip_fail(za, src, e, "close");
 		goto out;
 	}
+	/* The archive holds its own copy now: the PDFs go before it is copied out. */
+	for (int i = 0; i < n; i++)
+		buf_free(&pdfs[i]);
 	if (zip_source_stat(src, &st) != 0 || zip_source_open(src) != 0) {
 		rc = zip_fail(NULL, src, e, "read");
 		goto out;
@@ -823,12 +826,30 @@ documents_archive(struct dctx *d, const char *customer_id, int year,
 		    "More than %d documents in %d: ask for them one by one.", DOC_ARCHIVE_MAX,
 		    year);
 	}
-	for (int i = 0; i < PQntuples(res); i++)
-		if (db_val(res, i, DOC_PDF_HEX) == NULL) {
-			rc = not_ready(e, res, i);
-			PQclear(res);
-			return rc;
+	{
+		long long bytes = 0;
+
+		for (int i = 0; i < PQntuples(res); i++) {
+			if (db_val(res, i, DOC_PDF_HEX) == NULL) {
+				rc = not_ready(e, res, i);
+				PQclear(res);
+				return rc;
+			}
+			bytes += db_ll(res, i, DOC_PDF_HEX, 0);
 		}
+		/* The archive is built in memory (and sent from there): bounded. */
+		if (bytes > DOC_ARCHIVE_BYTES) {
+			PQclear(res);
+			return derr_set(e, DERR_INVALID, "archive_too_large", "year",
+			    "The documents of %d come to more than %ld MB: download them one "
+			    "by one.", year, DOC_ARCHIVE_BYTES / (1024 * 1024));
+		}
+	}
+	if (zip == NULL) {
+		PQclear(res);
+		snprintf(filename, DOC_FILENAME_MAX, "documents-%s-%d.zip", customer_id, year);
+		return 0;
+	}
 	rc = build_zip(d, res, zip, e);
 	PQclear(res);
 	if (rc == 0)

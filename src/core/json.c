@@ -559,6 +559,28 @@ check_http_url(const char *v)
 }
 
 const char *
+check_url_origin(const char *v, const char *origins)
+{
+	const char *why, *host, *o;
+	size_t n;
+
+	if ((why = check_http_url(v)) != NULL)
+		return why;
+	host = strstr(v, "://") + 3;
+	n = (size_t)(host - v) + strcspn(host, "/?#");
+	for (o = origins; *o != '\0'; ) {
+		size_t k;
+
+		o += strspn(o, " ");
+		k = strcspn(o, " ");
+		if (k > 0 && k == n && strncmp(o, v, n) == 0)
+			return NULL;
+		o += k;
+	}
+	return "is not on one of the allowed origins";
+}
+
+const char *
 check_country(const char *v)
 {
 	if (v[0] == '\0')

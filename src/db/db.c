@@ -182,6 +182,9 @@ conn_lost(const struct db *db, const PGresult *res)
 PGresult *
 db_exec(struct db *db, enum stmt_id id, const char *const *params)
 {
+	/* FNV-1a over the statement ids, in the order run. */
+	db->n_exec++;
+	db->trace = (db->trace ^ ((unsigned)id + 1)) * 16777619u;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGresult *res;
 		ExecStatusType st;
@@ -217,6 +220,13 @@ db_exec(struct db *db, enum stmt_id id, const char *const *params)
 		return NULL;
 	}
 	return NULL;
+}
+
+void
+db_trace_reset(struct db *db)
+{
+	db->n_exec = 0;
+	db->trace = 2166136261u;
 }
 
 int

@@ -23,6 +23,11 @@ struct db {
 	const char	*listen;	/* channel to LISTEN on after each connect, or NULL */
 	unsigned	 generation;	/* counts connects: what was read before may be stale */
 	enum db_status	 status;	/* of the last call */
+	/* What the current request ran (db_trace_reset at its start): how many prepared
+	 * statements, and a hash of their ids in order, for the request's log line. Two
+	 * requests that ran the same statements in the same order have the same trace. */
+	unsigned	 n_exec;
+	unsigned	 trace;
 	char		 sqlstate[6];
 	char		 errmsg[256];
 };
@@ -49,6 +54,8 @@ int	 db_notified(struct db *db);
  * (caller PQclears it) or NULL with db->status set. Outside a transaction a lost
  * connection is retried once on a fresh one, so a database restart costs no request. */
 PGresult *db_exec(struct db *db, enum stmt_id id, const char *const *params);
+/* Starts a new count of db->n_exec and db->trace. */
+void	 db_trace_reset(struct db *db);
 /* Runs constant SQL text (migrations, transaction control). */
 int	 db_exec_sql(struct db *db, const char *sql);
 /* Transactions nest: a db_begin inside another opens a savepoint, and its commit or

@@ -116,13 +116,40 @@ page_abs_url(struct page *p, const char *suffix)
 	return out;
 }
 
+bool
+page_gateway_url_ok(struct page *p, const char *url)
+{
+	const char *origins = page_gateway_origins(p), *host;
+	size_t n;
+
+	if (url != NULL && check_url_origin(url, origins) == NULL)
+		return true;
+	if (url == NULL || check_http_url(url) != NULL) {
+		log_warn("portal: site %s: not a gateway address to redirect to",
+		    p->set.site_id);
+		return false;
+	}
+	/* The origin only: the rest may carry the session's ids. */
+	host = strstr(url, "://") + 3;
+	n = (size_t)(host - url) + strcspn(host, "/?#");
+	log_warn("portal: site %s: the gateway's page is on %.*s, not on its origins (%s)",
+	    p->set.site_id, n > 200 ? 200 : (int)n, url, origins[0] ? origins : "none known");
+	return false;
+}
+
 void
 page_redirect_away(struct page *p, const char *url)
 {
-	/* Only an http(s) address without spaces or line breaks goes into Location. */
-	if (url == NULL || check_http_url(url) != NULL || strpbrk(url, " \r\n") != NULL) {
-		log_warn("portal: site %s: not a gateway address to redirect to",
-		    p->set.site_id);
+	const char *next = p->location[0] != '\0' ? p->location : page_url(p, "");
+
+	/* Only to the gateway's own pages (the origins form-action allows): a gateway
+	 * answer that names another address sends nobody anywhere. */
+	if (!page_gateway_url_ok(p, url)) {
+		http_header_remove(p->c->resp, "Location");
+		page_message(p, 502, "The secure page is not available", "We could not send "
+		    "you on to our payment provider's secure page. Nothing more was charged. "
+		    "Please try again later, or contact us.", arena_strndup(&p->c->req->arena,
+		    next, strlen(next)), "Continue");
 		return;
 	}
 	http_header_remove(p->c->resp, "Location");

@@ -89,8 +89,11 @@ void	page_redirect(struct page *p, const char *suffix);
 /* page_url as an absolute address (public_url, or the site's own host name): where the
  * gateway sends the customer back to. */
 const char *page_abs_url(struct page *p, const char *suffix);
-/* 303 to an address outside the portal (the gateway's hosted page): http(s) only. */
+/* 303 to the gateway's hosted page, when url is on one of page_gateway_origins; else
+ * logged (its origin) and a 502 page that links on to p->location (else the overview). */
 void	page_redirect_away(struct page *p, const char *url);
+/* Whether url is on one of the gateway's origins (logged when not). */
+bool	page_gateway_url_ok(struct page *p, const char *url);
 /* The origins of the gateway's pages a form may be redirected to (CSP form-action),
  * from the administrator's [stripe] api_base; "" when unknown. */
 const char *page_gateway_origins(struct page *p);
