@@ -558,16 +558,26 @@ check_http_url(const char *v)
 	return NULL;
 }
 
+size_t
+url_origin_len(const char *v)
+{
+	const char *host = strstr(v, "://");
+
+	if (host == NULL)
+		return 0;
+	host += 3;
+	return (size_t)(host - v) + strcspn(host, "/?#");
+}
+
 const char *
 check_url_origin(const char *v, const char *origins)
 {
-	const char *why, *host, *o;
+	const char *why, *o;
 	size_t n;
 
 	if ((why = check_http_url(v)) != NULL)
 		return why;
-	host = strstr(v, "://") + 3;
-	n = (size_t)(host - v) + strcspn(host, "/?#");
+	n = url_origin_len(v);
 	for (o = origins; *o != '\0'; ) {
 		size_t k;
 

@@ -71,6 +71,8 @@ const char *check_http_url(const char *v);
  * before the first '/', '?' or '#', is one of origins (separated by spaces): NULL, else why
  * not. "https://a.example@b.example/" has the origin "https://a.example@b.example". */
 const char *check_url_origin(const char *v, const char *origins);
+/* The length of a URL's "scheme://host[:port]" (0 without "://"). */
+size_t	 url_origin_len(const char *v);
 const char *check_country(const char *v);
 /* Luhn over n digits (card numbers, several tax ids): true when the checksum is 0 and every
  * character is a digit. */

@@ -119,7 +119,7 @@ page_abs_url(struct page *p, const char *suffix)
 bool
 page_gateway_url_ok(struct page *p, const char *url)
 {
-	const char *origins = page_gateway_origins(p), *host;
+	const char *origins = page_gateway_origins(p);
 	size_t n;
 
 	if (url != NULL && check_url_origin(url, origins) == NULL)
@@ -130,8 +130,7 @@ page_gateway_url_ok(struct page *p, const char *url)
 		return false;
 	}
 	/* The origin only: the rest may carry the session's ids. */
-	host = strstr(url, "://") + 3;
-	n = (size_t)(host - url) + strcspn(host, "/?#");
+	n = url_origin_len(url);
 	log_warn("portal: site %s: the gateway's page is on %.*s, not on its origins (%s)",
 	    p->set.site_id, n > 200 ? 200 : (int)n, url, origins[0] ? origins : "none known");
 	return false;
@@ -162,16 +161,10 @@ const char *
 page_gateway_origins(struct page *p)
 {
 	const char *base = p->c->cfg ? p->c->cfg->stripe_api_base : "";
-	const char *host = strstr(base, "://");
-	size_t n;
 
-	if (host == NULL)
-		return "";
-	host += 3;
 	if (strcmp(base, "https://api.stripe.com") == 0)
 		return "https://checkout.stripe.com https://hooks.stripe.com";
-	n = strcspn(host, "/?#");
-	return arena_strndup(&p->c->req->arena, base, (size_t)(host - base) + n);
+	return arena_strndup(&p->c->req->arena, base, url_origin_len(base));
 }
 
 void

@@ -348,6 +348,10 @@ START_TEST(url_origin_must_be_one_of_the_list)
 {
 	const char *ok = "https://checkout.stripe.com https://hooks.stripe.com";
 
+	ck_assert_uint_eq(url_origin_len("https://a.example:8443/x?y"),
+	    strlen("https://a.example:8443"));
+	ck_assert_uint_eq(url_origin_len("http://h"), strlen("http://h"));
+	ck_assert_uint_eq(url_origin_len("no scheme"), 0);
 	ck_assert_ptr_null(check_url_origin("https://checkout.stripe.com/c/pay/cs_1#x", ok));
 	ck_assert_ptr_null(check_url_origin("https://hooks.stripe.com", ok));
 	ck_assert_ptr_null(check_url_origin("https://hooks.stripe.com?a=1", ok));
