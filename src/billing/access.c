@@ -55,17 +55,28 @@ rate_hit(struct dctx *d, const char *bucket, int max, bool *over, struct derr *e
 	return rate_hit_in(d, bucket, max, ACCESS_LINK_WINDOW, over, e);
 }
 
+/* An address lower-cased (ASCII: the domain part is case-blind, and the local part is
+ * matched case-blind everywhere in Portald) into out, cut to n - 1 bytes; its length. */
+static size_t
+lower_address(const char *email, char *out, size_t n)
+{
+	size_t i = 0;
+
+	for (; email[i] != '\0' && i < n - 1; i++)
+		out[i] = (char)(email[i] >= 'A' && email[i] <= 'Z' ? email[i] - 'A' + 'a' :
+		    email[i]);
+	out[i] = '\0';
+	return i;
+}
+
 /* The recipient's bucket: a hash of the lower-cased address, so the table holds none. */
 static void
 recipient_bucket(const char *email, char out[96])
 {
 	char lower[256], hex[65];
 	unsigned char h[CRYPTO_SHA256_LEN];
-	size_t n = 0;
+	size_t n = lower_address(email, lower, sizeof(lower));
 
-	for (; *email != '\0' && n < sizeof(lower) - 1; email++)
-		lower[n++] = (char)(*email >= 'A' && *email <= 'Z' ? *email - 'A' + 'a' : *email);
-	lower[n] = '\0';
 	crypto_sha256(lower, n, h);
 	crypto_hex(h, sizeof(h), hex);
 	snprintf(out, 96, "link_to:%s", hex);
@@ -293,11 +304,10 @@ failure_key(const char *email, const char *ip, char out[65])
 {
 	char text[400];
 	unsigned char h[CRYPTO_SHA256_LEN];
-	size_t n = 0;
+	size_t n = lower_address(email, text, 255);
 
-	for (; *email != '\0' && n < 254; email++)
-		text[n++] = (char)(*email >= 'A' && *email <= 'Z' ? *email - 'A' + 'a' : *email);
-	n += (size_t)snprintf(text + n, sizeof(text) - n, "\n%.80s", ip != NULL ? ip : "unknown");
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "\n%.80s",
+	    ip != NULL ? ip : "unknown");
 	crypto_sha256(text, n, h);
 	crypto_hex(h, sizeof(h), out);
 }
@@ -921,7 +931,6 @@ access_verified_value(struct dctx *d, const char *customer_id, char out[160])
 	unsigned char mac[32];
 	char msg[600], b64[48], email[256] = "", changed[24] = "";
 	PGresult *res;
-	size_t n;
 	int found;
 
 	out[0] = '\0';
@@ -935,11 +944,7 @@ access_verified_value(struct dctx *d, const char *customer_id, char out[160])
 		return -1;
 	found = PQntuples(res) == 1;
 	if (found) {
-		const char *em = db_val(res, 0, 0) ? db_val(res, 0, 0) : "";
-
-		for (n = 0; em[n] != '\0' && n < sizeof(email) - 1; n++)
-			email[n] = (char)(em[n] >= 'A' && em[n] <= 'Z' ? em[n] - 'A' + 'a' : em[n]);
-		email[n] = '\0';
+		lower_address(db_val(res, 0, 0) ? db_val(res, 0, 0) : "", email, sizeof(email));
 		snprintf(changed, sizeof(changed), "%s", db_val(res, 0, 1) ? db_val(res, 0, 1) :
 		    "");
 	}

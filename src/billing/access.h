@@ -124,8 +124,9 @@ bool	access_link_sets_password(const struct access_link *l);
  * address or one whose password is set already is refused (409, 400, 409). */
 int	access_invite(struct dctx *d, const char *customer_id, char session_id[DOM_ID_MAX],
 	    bool *limited, struct derr *e);
-/* events_emit's reaction (events_set_reaction): subscription.created invites the customer when the site says so
- * (sign_in.invite_on_subscription) and the customer has no portal account yet. */
+/* events_emit's reaction (events_set_reaction): subscription.created invites the
+ * customer when the site says so (sign_in.invite_on_subscription) and the customer has no
+ * portal account yet. */
 int	access_on_event(struct dctx *d, const char *type, const char *data, struct derr *e);
 /* Revokes the customer's portal access at once: every session ended, every mailed link
  * unusable, no new sign-in until restored. Emits portal_access.revoked. */
