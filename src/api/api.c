@@ -130,8 +130,12 @@ api_binary(struct ctx *c, const char *content_type, const char *filename,
 {
 	c->resp->status = 200;
 	c->resp->content_type = content_type;
-	buf_reset(&c->resp->body);
-	buf_append(&c->resp->body, data->data ? data->data : "", data->len);
+	/* data NULL: the body was built in place (no copy); on a HEAD, maybe not at all. */
+	if (data != NULL) {
+		buf_reset(&c->resp->body);
+		buf_append(&c->resp->body, data->data ? data->data : "", data->len);
+	} else
+		c->resp->no_length = c->req->method == HTTP_HEAD;
 	http_header(c->resp, "Content-Disposition", "attachment; filename=\"%s\"", filename);
 	http_header(c->resp, "Cache-Control", "private, no-store");
 	http_header(c->resp, "X-Content-Type-Options", "nosniff");

@@ -47,7 +47,9 @@ void	api_answer(struct ctx *c, enum obj_kind kind, const char *id);
 /* Writes the answer set by api_answer (200), or the error it meets. */
 void	api_render_answer(struct ctx *c);
 /* A file as the answer (200): its bytes, its type, and "Content-Disposition: attachment"
- * with filename (which must be a plain name: [A-Za-z0-9._-] and the like, no quote). */
+ * with filename (which must be a plain name: [A-Za-z0-9._-] and the like, no quote).
+ * data NULL: the bytes are in the response's body already (a HEAD may leave it unbuilt:
+ * then no Content-Length is sent). */
 void	api_binary(struct ctx *c, const char *content_type, const char *filename,
 	    const struct buf *data);
 /* GET of one object of this site: the object, or a 404 naming it. */

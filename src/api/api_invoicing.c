@@ -203,13 +203,14 @@ const struct qparam documents_zip_params[] = {
 	{ .name = NULL }
 };
 
-/* A customer's invoices and credit notes of one year (in the site's time zone). */
+/* A customer's invoices and credit notes of one year (in the site's time zone), built
+ * into the response's body. A HEAD checks and names the archive and builds nothing. */
 void
 h_customer_documents_zip(struct ctx *c)
 {
 	const char *year = api_arg(c, "year");
+	bool head = c->req->method == HTTP_HEAD;
 	char filename[DOC_FILENAME_MAX];
-	struct buf b;
 	struct derr e;
 
 	if (year == NULL) {
@@ -217,11 +218,11 @@ h_customer_documents_zip(struct ctx *c)
 		    "year is required, such as ?year=2027.");
 		return;
 	}
-	buf_init(&b);
-	if (documents_archive(&c->d, c->req->path_params[0], atoi(year), NULL, &b, filename,
-	    &e) != 0)
+	buf_reset(&c->resp->body);
+	if (documents_archive(&c->d, c->req->path_params[0], atoi(year), NULL, head ? NULL :
+	    &c->resp->body, filename, &e) != 0) {
 		document_error(c, &e);
-	else
-		api_binary(c, "application/zip", filename, &b);
-	buf_free(&b);
+		return;
+	}
+	api_binary(c, "application/zip", filename, NULL);	/* in the body already */
 }

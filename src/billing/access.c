@@ -11,7 +11,6 @@
 #include "core/log.h"
 #include "core/passhash.h"
 #include "core/password_policy.h"
-#include "mail/mail_templates.h"
 
 void
 access_ttl_words(long long ttl, char out[48])
@@ -56,17 +55,28 @@ rate_hit(struct dctx *d, const char *bucket, int max, bool *over, struct derr *e
 	return rate_hit_in(d, bucket, max, ACCESS_LINK_WINDOW, over, e);
 }
 
+/* An address lower-cased (ASCII: the domain part is case-blind, and the local part is
+ * matched case-blind everywhere in Portald) into out, cut to n - 1 bytes; its length. */
+static size_t
+lower_address(const char *email, char *out, size_t n)
+{
+	size_t i = 0;
+
+	for (; email[i] != '\0' && i < n - 1; i++)
+		out[i] = (char)(email[i] >= 'A' && email[i] <= 'Z' ? email[i] - 'A' + 'a' :
+		    email[i]);
+	out[i] = '\0';
+	return i;
+}
+
 /* The recipient's bucket: a hash of the lower-cased address, so the table holds none. */
 static void
 recipient_bucket(const char *email, char out[96])
 {
 	char lower[256], hex[65];
 	unsigned char h[CRYPTO_SHA256_LEN];
-	size_t n = 0;
+	size_t n = lower_address(email, lower, sizeof(lower));
 
-	for (; *email != '\0' && n < sizeof(lower) - 1; email++)
-		lower[n++] = (char)(*email >= 'A' && *email <= 'Z' ? *email - 'A' + 'a' : *email);
-	lower[n] = '\0';
 	crypto_sha256(lower, n, h);
 	crypto_hex(h, sizeof(h), hex);
 	snprintf(out, 96, "link_to:%s", hex);
@@ -79,12 +89,11 @@ access_request_link(struct dctx *d, const struct portal_settings *s, const char 
 	const struct config *cfg = notify_config();
 	char bucket[96], lid[DOM_ID_MAX], token[TOKEN_MAX], hash[65], a[2][24], words[48];
 	char url[CONFIG_STR_MAX + TOKEN_MAX + 64], path[120], customer[DOM_ID_MAX] = "";
-	char base[CONFIG_STR_MAX + 1];
-	struct mail_content mc;
-	cJSON *data;
+	char base[CONFIG_STR_MAX + 1], *json;
+	cJSON *data, *link;
 	PGresult *res;
 	bool over = false;
-	int rc = -1;
+	int rc;
 
 	*limited = false;
 	*found = false;
@@ -112,8 +121,13 @@ access_request_link(struct dctx *d, const struct portal_settings *s, const char 
 		}
 	PQclear(res);
 	*found = customer[0] != '\0';
-	/* The same work for an address that names nobody: a token and a rendered message,
-	 * of which only a customer's are kept. */
+	if (over) {
+		*limited = true;
+		return 0;
+	}
+	/* From here the same statements run in the same order for an address that names
+	 * nobody (customer ""): the link's and the message's inserts are conditional on the
+	 * customer and write no row for nobody. */
 	if (dom_new_id("lnk", lid, e) != 0)
 		return -1;
 	if (token_new(d->site.id, lid, token, sizeof(token), hash) != 0)
@@ -123,49 +137,20 @@ access_request_link(struct dctx *d, const struct portal_settings *s, const char 
 		return -1;
 	snprintf(url, sizeof(url), "%s/portal/%s/link/%s", base, d->site.id, token);
 	access_ttl_words(s->login_link_ttl, words);
-	data = cJSON_CreateObject();
-	cJSON_AddItemToObject(data, "link", cJSON_CreateObject());
-	cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(data, "link"), "url", url);
-	cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(data, "link"), "expires", words);
-	mail_content_init(&mc);
-	{
-		/* Rendered as the outbox will render it, with the frame's fields filled. */
-		cJSON *probe = cJSON_Duplicate(data, true);
-		char err[160];
-
-		cJSON_AddItemToObject(probe, "site", cJSON_CreateObject());
-		cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(probe, "site"), "name",
-		    s->business_name);
-		cJSON_AddStringToObject(probe, "portal_url", url);
-		(void)mail_render("login_link", probe, &mc, err, sizeof(err));
-		cJSON_Delete(probe);
-	}
-	mail_content_free(&mc);
-	if (over) {
-		*limited = true;
-		rc = 0;
-		goto out;
-	}
-	if (customer[0] == '\0') {
-		rc = 0;
-		goto out;
-	}
 	snprintf(path, sizeof(path), "/portal/%s", d->site.id);
 	res = db_exec(d->db, STMT_MAIL_LINK_INSERT, (const char *[]){ d->site.id, lid, customer,
 	    "login_link", path, hash, buf_lltoa(d->now, a[0]),
 	    buf_lltoa(d->now + s->login_link_ttl, a[1]) });
-	if (res == NULL) {
-		derr_db(e, d->db);
-		goto out;
-	}
+	if (res == NULL)
+		return derr_db(e, d->db);
 	PQclear(res);
-	{
-		char *json = cJSON_PrintUnformatted(data);
-
-		rc = notify_queue(d, "login_link", customer, json, NULL, e);
-		cJSON_free(json);
-	}
-out:
+	data = cJSON_CreateObject();
+	link = cJSON_AddObjectToObject(data, "link");
+	cJSON_AddStringToObject(link, "url", url);
+	cJSON_AddStringToObject(link, "expires", words);
+	json = cJSON_PrintUnformatted(data);
+	rc = notify_queue_alike(d, "login_link", customer, email, json, NULL, e);
+	cJSON_free(json);
 	cJSON_Delete(data);
 	return rc;
 }
@@ -319,11 +304,10 @@ failure_key(const char *email, const char *ip, char out[65])
 {
 	char text[400];
 	unsigned char h[CRYPTO_SHA256_LEN];
-	size_t n = 0;
+	size_t n = lower_address(email, text, 255);
 
-	for (; *email != '\0' && n < 254; email++)
-		text[n++] = (char)(*email >= 'A' && *email <= 'Z' ? *email - 'A' + 'a' : *email);
-	n += (size_t)snprintf(text + n, sizeof(text) - n, "\n%.80s", ip != NULL ? ip : "unknown");
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "\n%.80s",
+	    ip != NULL ? ip : "unknown");
 	crypto_sha256(text, n, h);
 	crypto_hex(h, sizeof(h), out);
 }
@@ -420,10 +404,11 @@ access_password_sign_in(struct dctx *d, const struct portal_settings *s,
 }
 
 /* Writes a set-password link for customer and queues its mail (reset: the forgotten-
- * password wording). */
+ * password wording). typed (NULL: none) is the address a sign-in form was given: the
+ * same work is then done for customer "" (nobody), writing nothing. */
 static int
-password_link(struct dctx *d, const char *customer, const char *purpose, bool reset,
-    long long ttl, char hash_out[65], struct derr *e)
+password_link(struct dctx *d, const char *customer, const char *typed, const char *purpose,
+    bool reset, long long ttl, char hash_out[65], struct derr *e)
 {
 	const struct config *cfg = notify_config();
 	char lid[DOM_ID_MAX], token[TOKEN_MAX], hash[65], a[2][24], words[48], path[120];
@@ -460,11 +445,13 @@ password_link(struct dctx *d, const char *customer, const char *purpose, bool re
 	cJSON_AddStringToObject(link, "expires", words);
 	cJSON_AddBoolToObject(data, "reset", reset);
 	json = cJSON_PrintUnformatted(data);
-	rc = notify_queue(d, type, customer, json, NULL, e);
+	rc = typed != NULL ? notify_queue_alike(d, type, customer, typed, json, NULL, e) :
+	    notify_queue(d, type, customer, json, NULL, e);
 	cJSON_free(json);
 	cJSON_Delete(data);
 	return rc;
 }
+
 /* A portal account that waits for its first password: pending, and the customer invited. */
 static int
 mark_pending(struct dctx *d, const char *customer, struct derr *e)
@@ -508,18 +495,17 @@ access_request_password_link(struct dctx *d, const struct portal_settings *s,
 		*limited = true;
 		return 0;
 	}
-	if (customer[0] == '\0')
-		return 0;
+	/* The same statements in the same order for nobody (customer ""), and for an
+	 * account that is active already (marked pending as nobody, which changes nothing):
+	 * every write below is conditional on the customer. */
 	res = db_exec(d->db, STMT_ACCOUNT_GET, (const char *[]){ d->site.id, customer });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	active = PQntuples(res) == 1 && strcmp(db_val(res, 0, 0), "active") == 0;
 	PQclear(res);
-	if (!active) {
-		if (mark_pending(d, customer, e) != 0)
-			return -1;
-	}
-	return password_link(d, customer, "set_password", active,
+	if (mark_pending(d, active ? "" : customer, e) != 0)
+		return -1;
+	return password_link(d, customer, email, "set_password", active,
 	    active ? ACCESS_RESET_TTL : ACCESS_CONFIRM_TTL, NULL, e);
 }
 
@@ -694,7 +680,8 @@ access_invite(struct dctx *d, const char *customer_id, char session_id[DOM_ID_MA
 	}
 	if (mark_pending(d, customer_id, e) != 0)
 		return -1;
-	if (password_link(d, customer_id, "invitation", false, ACCESS_INVITE_TTL, hash, e) != 0)
+	if (password_link(d, customer_id, NULL, "invitation", false, ACCESS_INVITE_TTL, hash,
+	    e) != 0)
 		return -1;
 	return sessions_invite(d, customer_id, hash, d->now + ACCESS_INVITE_TTL,
 	    s.website_url, session_id, e);
@@ -846,9 +833,18 @@ access_mlink_read(struct dctx *d, const char *customer_id, bool regenerate,
 	    buf_lltoa(ACCESS_MLINK_RENEW, renew), regenerate ? "true" : "false" });
 	if (res == NULL)
 		return derr_db(e, d->db);
+	/* No row: the customer does not exist, or the read is beyond the limit, which the
+	 * statement counted not (a refused read keeps nothing, transaction or not). */
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return derr_not_found(e, "customer", customer_id);
+		res = db_exec(d->db, STMT_MLINK_GET, (const char *[]){ d->site.id, customer_id });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		if (PQntuples(res) != 1) {
+			PQclear(res);
+			return derr_not_found(e, "customer", customer_id);
+		}
+		*limited = true;
 	}
 	out->created_at = db_ll(res, 0, 1, 0);
 	out->expires_at = db_ll(res, 0, 2, 0);
@@ -862,8 +858,6 @@ access_mlink_read(struct dctx *d, const char *customer_id, bool regenerate,
 	snprintf(out->url, sizeof(out->url), "%s/portal/%s/manage/%s.%s.%s", base_url,
 	    d->site.id, customer_id, db_val(res, 0, 0), mac);
 	PQclear(res);
-	if (out->fetch_count > ACCESS_MLINK_READS && d->now < out->new_link_available_at)
-		*limited = true;
 	return 0;
 }
 
@@ -935,13 +929,30 @@ int
 access_verified_value(struct dctx *d, const char *customer_id, char out[160])
 {
 	unsigned char mac[32];
-	char msg[160], b64[48];
+	char msg[600], b64[48], email[256] = "", changed[24] = "";
+	PGresult *res;
+	int found;
 
 	out[0] = '\0';
 	if (d->secrets == NULL)
 		return -1;
-	snprintf(msg, sizeof(msg), "%s\n%s", d->site.id, customer_id);
-	if (secrets_derive(d->secrets, "portal verified browser v1", msg, strlen(msg),
+	/* Bound to the address the browser proved (lower-cased: its case is no change) and
+	 * to the password's last change, so a new address or a new password (which signs
+	 * out everywhere) voids every earlier proof. */
+	res = db_exec(d->db, STMT_VERIFIED_BASIS, (const char *[]){ d->site.id, customer_id });
+	if (res == NULL)
+		return -1;
+	found = PQntuples(res) == 1;
+	if (found) {
+		lower_address(db_val(res, 0, 0) ? db_val(res, 0, 0) : "", email, sizeof(email));
+		snprintf(changed, sizeof(changed), "%s", db_val(res, 0, 1) ? db_val(res, 0, 1) :
+		    "");
+	}
+	PQclear(res);
+	if (!found || email[0] == '\0')
+		return -1;
+	snprintf(msg, sizeof(msg), "%s\n%s\n%s\n%s", d->site.id, customer_id, email, changed);
+	if (secrets_derive(d->secrets, "portal verified browser v2", msg, strlen(msg),
 	    mac) != 0)
 		return -1;
 	crypto_b64url(mac, sizeof(mac), b64, sizeof(b64));

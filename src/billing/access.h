@@ -124,8 +124,9 @@ bool	access_link_sets_password(const struct access_link *l);
  * address or one whose password is set already is refused (409, 400, 409). */
 int	access_invite(struct dctx *d, const char *customer_id, char session_id[DOM_ID_MAX],
 	    bool *limited, struct derr *e);
-/* events_emit's reaction (events_set_reaction): subscription.created invites the customer when the site says so
- * (sign_in.invite_on_subscription) and the customer has no portal account yet. */
+/* events_emit's reaction (events_set_reaction): subscription.created invites the
+ * customer when the site says so (sign_in.invite_on_subscription) and the customer has no
+ * portal account yet. */
 int	access_on_event(struct dctx *d, const char *type, const char *data, struct derr *e);
 /* Revokes the customer's portal access at once: every session ended, every mailed link
  * unusable, no new sign-in until restored. Emits portal_access.revoked. */
@@ -145,8 +146,9 @@ struct access_mlink {
 
 /* Reads the customer's management link (made on first read): the URL is derived by HMAC
  * under the server key from the site, the customer, its generation and creation time,
- * and never stored. Every read counts; more than 15 before new_link_available_at sets
- * *limited (the caller answers 429 and keeps nothing). A read after that time once 15
+ * and never stored. Every read counts, in the one statement that answers it; more than
+ * 15 before new_link_available_at sets *limited and is not counted (the caller answers
+ * 429; out shows the link as it stands). A read after that time once 15
  * reads were made, or of an expired link, makes a new one; so does regenerate, at once
  * (the old link stops working). base_url: the portal's base ("https://host"). */
 int	access_mlink_read(struct dctx *d, const char *customer_id, bool regenerate,
@@ -162,7 +164,10 @@ int	access_mlink_use(struct dctx *d, const char *token, const char *ip,
 	    const char *redirect_url, const char *old_session, struct access_signin *out,
 	    struct derr *e);
 /* The browser's proof that it signed in by email as customer (a cookie value,
- * "<customer>.<HMAC>"), and its check. */
+ * "<customer>.<HMAC>"), and its check. The HMAC covers the site, the customer, the
+ * customer's address as it is now (lower-cased) and the time its password was last set:
+ * a changed address or a new password voids every proof made before. -1 / false when
+ * the customer has no address (or the database fails). */
 int	access_verified_value(struct dctx *d, const char *customer_id, char out[160]);
 bool	access_verified_ok(struct dctx *d, const char *value, const char *customer_id);
 

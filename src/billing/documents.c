@@ -85,79 +85,19 @@ static const char *const months[12] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
 };
 
-static bool
-is_utc(const char *zone)
-{
-	return zone == NULL || strcmp(zone, "UTC") == 0;
-}
-
-/* Runs localtime_r or mktime with TZ set to zone (each process is single-threaded); UTC,
- * the common case, never touches the environment. */
-static void
-with_zone(const char *zone, void (*fn)(void *), void *arg)
-{
-	const char *old = getenv("TZ");
-	char saved[128];
-	bool had = old != NULL;
-
-	snprintf(saved, sizeof(saved), "%s", had ? old : "");
-	setenv("TZ", zone, 1);
-	tzset();
-	fn(arg);
-	if (had)
-		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-}
-
-struct tm_arg {
-	time_t		t;
-	struct tm	tm;
-};
-
-static void
-do_localtime(void *p)
-{
-	struct tm_arg *a = p;
-
-	localtime_r(&a->t, &a->tm);
-}
-
-static void
-do_mktime(void *p)
-{
-	struct tm_arg *a = p;
-
-	a->t = mktime(&a->tm);
-}
-
 void
 documents_format_date(long long ts, const char *zone, char out[32])
 {
-	struct tm_arg a = { .t = (time_t)ts };
+	struct tm tm;
 
-	if (is_utc(zone))
-		gmtime_r(&a.t, &a.tm);
-	else
-		with_zone(zone, do_localtime, &a);
-	snprintf(out, 32, "%d %s %d", a.tm.tm_mday, months[a.tm.tm_mon % 12],
-	    a.tm.tm_year + 1900);
+	tz_localtime(ts, zone, &tm);
+	snprintf(out, 32, "%d %s %d", tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900);
 }
 
 long long
 documents_year_start(int year, const char *zone)
 {
-	struct tm_arg a;
-
-	memset(&a, 0, sizeof(a));
-	a.tm.tm_year = year - 1900;
-	a.tm.tm_mday = 1;
-	a.tm.tm_isdst = -1;
-	if (is_utc(zone))
-		return (long long)timegm(&a.tm);
-	with_zone(zone, do_mktime, &a);
-	return (long long)a.t;
+	return tz_mktime(year, 1, 1, 0, 0, zone);
 }
 
 /* ---- the model ---- */
@@ -819,6 +759,9 @@ build_zip(struct dctx *d, PGresult *res, struct buf *out, struct derr *e)
 		rc = zip_fail(za, src, e, "close");
 		goto out;
 	}
+	/* The archive holds its own copy now: the PDFs go before it is copied out. */
+	for (int i = 0; i < n; i++)
+		buf_free(&pdfs[i]);
 	if (zip_source_stat(src, &st) != 0 || zip_source_open(src) != 0) {
 		rc = zip_fail(NULL, src, e, "read");
 		goto out;
@@ -880,12 +823,30 @@ documents_archive(struct dctx *d, const char *customer_id, int year,
 		    "More than %d documents in %d: ask for them one by one.", DOC_ARCHIVE_MAX,
 		    year);
 	}
-	for (int i = 0; i < PQntuples(res); i++)
-		if (db_val(res, i, DOC_PDF_HEX) == NULL) {
-			rc = not_ready(e, res, i);
-			PQclear(res);
-			return rc;
+	{
+		long long bytes = 0;
+
+		for (int i = 0; i < PQntuples(res); i++) {
+			if (db_val(res, i, DOC_PDF_HEX) == NULL) {
+				rc = not_ready(e, res, i);
+				PQclear(res);
+				return rc;
+			}
+			bytes += db_ll(res, i, DOC_PDF_HEX, 0);
 		}
+		/* The archive is built in memory (and sent from there): bounded. */
+		if (bytes > DOC_ARCHIVE_BYTES) {
+			PQclear(res);
+			return derr_set(e, DERR_INVALID, "archive_too_large", "year",
+			    "The documents of %d come to more than %ld MB: download them one "
+			    "by one.", year, DOC_ARCHIVE_BYTES / (1024 * 1024));
+		}
+	}
+	if (zip == NULL) {
+		PQclear(res);
+		snprintf(filename, DOC_FILENAME_MAX, "documents-%s-%d.zip", customer_id, year);
+		return 0;
+	}
 	rc = build_zip(d, res, zip, e);
 	PQclear(res);
 	if (rc == 0)

@@ -14,6 +14,7 @@ enum doc_kind {
 
 #define DOC_FILENAME_MAX	96
 #define DOC_ARCHIVE_MAX		1000	/* documents in one yearly archive (STMT_DOC_YEAR) */
+#define DOC_ARCHIVE_BYTES	(32L * 1024 * 1024)	/* their PDFs' bytes in one archive */
 
 /* "1 Mar 2026": ts in the IANA zone (NULL or "UTC": UTC), English month names whatever
  * the locale. Sets TZ for a moment for other zones: single-threaded processes only. */
@@ -55,8 +56,11 @@ int	documents_get(struct dctx *d, enum doc_kind k, const char *id,
 /*
  * Every invoice and credit note of a customer issued in a calendar year of the site's
  * time zone, as one ZIP (invoices/<number>.pdf, credit_notes/<number>.pdf): zip receives
- * the archive, filename "documents-<customer>-<year>.zip". customer_scope as for
- * documents_get. DERR_CONFLICT "document_not_ready" while one of them is not rendered yet.
+ * the archive (appended), filename "documents-<customer>-<year>.zip". customer_scope as
+ * for documents_get. DERR_CONFLICT "document_not_ready" while one of them is not rendered
+ * yet; DERR_INVALID "too_many_documents" beyond DOC_ARCHIVE_MAX documents,
+ * "archive_too_large" beyond DOC_ARCHIVE_BYTES of PDFs. zip NULL: everything is checked
+ * and the file named, but no archive is built (a HEAD).
  */
 int	documents_archive(struct dctx *d, const char *customer_id, int year,
 	    const char *customer_scope, struct buf *zip, char filename[DOC_FILENAME_MAX],

@@ -1,6 +1,7 @@
 /* notify.c: which event or schedule sends which mail (the two tables below), each message
  * rendered, sealed and queued in the outbox in the caller's transaction, and the outbox
  * rows read back as the exact bytes to send. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +350,7 @@ struct draft {
 	const char	*type;
 	const char	*customer_id;	/* NULL: none (a test send) */
 	const char	*to;		/* NULL: the customer's address */
+	const char	*typed;		/* non-NULL: a sign-in form's address (queue_alike) */
 	const char	*event_id;	/* the event that caused it, or NULL */
 	const char	*dedupe;	/* scheduled: once per this key */
 	bool		 test;		/* a test send: "[Test] " subject */
@@ -476,6 +478,10 @@ queue_draft(struct dctx *d, const struct notify_settings *set, struct draft *dr,
 		snprintf(to, sizeof(to), "%s", dr->to);
 	else
 		snprintf(to_name, sizeof(to_name), "%s", cname);
+	/* Nobody's address typed into a sign-in form: the message is made for it all the
+	 * same, and its insert (conditional on the customer) writes nothing. */
+	if (dr->typed != NULL && to[0] == '\0')
+		snprintf(to, sizeof(to), "%s", dr->typed);
 	if (to[0] == '\0') {
 		log_debug("mail: site %s: no address for %s to customer %s; not queued",
 		    d->site.id, dr->type, dr->customer_id ? dr->customer_id : "-");
@@ -518,7 +524,8 @@ queue_draft(struct dctx *d, const struct notify_settings *set, struct draft *dr,
 	if (seal(d->site.id, id, mc.text.data ? mc.text.data : "", &text, e) != 0 ||
 	    (mc.html.len > 0 && seal(d->site.id, id, mc.html.data, &html, e) != 0))
 		goto out;
-	res = db_exec(d->db, STMT_MAIL_INSERT, (const char *[]){ d->site.id, id, dr->type,
+	res = db_exec(d->db, dr->typed != NULL ? STMT_MAIL_INSERT_FOR : STMT_MAIL_INSERT,
+	    (const char *[]){ d->site.id, id, dr->type,
 	    dr->test ? "true" : "false", dr->customer_id, dr->event_id, dr->dedupe, NULL, msgid,
 	    buf_lltoa(wall, a[0]), from_name[0] ? from_name : NULL, cfg->mail_from_address,
 	    set->reply_to[0] ? set->reply_to : NULL, to_name[0] ? to_name : NULL, to, cc,
@@ -1134,8 +1141,8 @@ notify_write_rules(struct jw *w)
 
 /* ---- for the sign-in flows, test sends, resends ---- */
 
-int
-notify_queue(struct dctx *d, const char *type, const char *customer_id,
+static int
+queue(struct dctx *d, const char *type, const char *customer_id, const char *typed,
     const char *data_json, char id[DOM_ID_MAX], struct derr *e)
 {
 	struct notify_settings set;
@@ -1155,6 +1162,7 @@ notify_queue(struct dctx *d, const char *type, const char *customer_id,
 	memset(&dr, 0, sizeof(dr));
 	dr.type = type;
 	dr.customer_id = customer_id;
+	dr.typed = typed;
 	dr.data = cJSON_Parse(data_json ? data_json : "{}");
 	if (!cJSON_IsObject(dr.data)) {
 		cJSON_Delete(dr.data);
@@ -1170,6 +1178,21 @@ notify_queue(struct dctx *d, const char *type, const char *customer_id,
 	if (rc == 0 && id != NULL)
 		snprintf(id, DOM_ID_MAX, "%s", out);
 	return rc;
+}
+
+int
+notify_queue(struct dctx *d, const char *type, const char *customer_id,
+    const char *data_json, char id[DOM_ID_MAX], struct derr *e)
+{
+	return queue(d, type, customer_id, NULL, data_json, id, e);
+}
+
+int
+notify_queue_alike(struct dctx *d, const char *type, const char *customer_id,
+    const char *typed, const char *data_json, char id[DOM_ID_MAX], struct derr *e)
+{
+	assert(typed != NULL);
+	return queue(d, type, customer_id, typed, data_json, id, e);
 }
 
 int

@@ -75,6 +75,14 @@ int	notify_event(struct dctx *d, const char *type, const char *event_id,
 int	notify_queue(struct dctx *d, const char *type, const char *customer_id,
 	    const char *data_json, char id[DOM_ID_MAX], struct derr *e);
 
+/* notify_queue for the sign-in forms, which must do the same work whether or not the
+ * address typed (typed) is a customer's: for customer_id "" (nobody) the message is
+ * rendered and sealed for the typed address, and the insert runs as for a customer,
+ * conditional on the customer existing, so it writes no row. The same statements in the
+ * same order either way; what differs is inside PostgreSQL (a row written or not). */
+int	notify_queue_alike(struct dctx *d, const char *type, const char *customer_id,
+	    const char *typed, const char *data_json, char id[DOM_ID_MAX], struct derr *e);
+
 /* The job runner's scans of the schedule table (trial ending, card expiring, renewal
  * reminder) on d's clock: queues at most max messages, each once per its dedupe key;
  * *queued receives how many. The caller owns the transaction. */

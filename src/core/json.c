@@ -558,6 +558,38 @@ check_http_url(const char *v)
 	return NULL;
 }
 
+size_t
+url_origin_len(const char *v)
+{
+	const char *host = strstr(v, "://");
+
+	if (host == NULL)
+		return 0;
+	host += 3;
+	return (size_t)(host - v) + strcspn(host, "/?#");
+}
+
+const char *
+check_url_origin(const char *v, const char *origins)
+{
+	const char *why, *o;
+	size_t n;
+
+	if ((why = check_http_url(v)) != NULL)
+		return why;
+	n = url_origin_len(v);
+	for (o = origins; *o != '\0'; ) {
+		size_t k;
+
+		o += strspn(o, " ");
+		k = strcspn(o, " ");
+		if (k > 0 && k == n && strncmp(o, v, n) == 0)
+			return NULL;
+		o += k;
+	}
+	return "is not on one of the allowed origins";
+}
+
 const char *
 check_country(const char *v)
 {

@@ -67,6 +67,12 @@ int64_t	 json_int(const cJSON *obj, const char *name, int64_t dflt);
 const char *check_id(const char *v);
 const char *check_email(const char *v);
 const char *check_http_url(const char *v);
+/* An http(s) URL (check_http_url) whose origin, "scheme://host[:port]" exactly as written
+ * before the first '/', '?' or '#', is one of origins (separated by spaces): NULL, else why
+ * not. "https://a.example@b.example/" has the origin "https://a.example@b.example". */
+const char *check_url_origin(const char *v, const char *origins);
+/* The length of a URL's "scheme://host[:port]" (0 without "://"). */
+size_t	 url_origin_len(const char *v);
 const char *check_country(const char *v);
 /* Luhn over n digits (card numbers, several tax ids): true when the checksum is 0 and every
  * character is a digit. */

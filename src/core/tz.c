@@ -85,6 +85,15 @@ tz_parse_date(const char *s, int *y, int *m, int *d)
 	return 0;
 }
 
+void
+tz_localtime(long long ts, const char *zone, struct tm *out)
+{
+	time_t t = (time_t)ts;
+
+	use_zone(zone);
+	localtime_r(&t, out);
+}
+
 size_t
 tz_format(char *out, size_t n, const char *fmt, long long ts, const char *zone)
 {

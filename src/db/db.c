@@ -180,6 +180,15 @@ conn_lost(const struct db *db, const PGresult *res)
 	return st == NULL || strncmp(st, "57P", 3) == 0 || strncmp(st, "08", 2) == 0;
 }
 
+/* Counts a statement in the request's trace: FNV-1a over the statement ids, in the order
+ * run (db_trace_reset). */
+static void
+trace_add(struct db *db, enum stmt_id id)
+{
+	db->n_exec++;
+	db->trace = (db->trace ^ ((unsigned)id + 1)) * 16777619u;
+}
+
 /* Ends a pipeline: sends last (unless it is -1) after the queued statements, then a sync,
  * and reads every answer in order. Returns last's result, or NULL with db->status set by
  * the first statement that failed (those after it were not run: the transaction is
@@ -260,6 +269,7 @@ lost:
 static int
 pipeline_send(struct db *db, enum stmt_id id, const char *const *params, PGresult **keep)
 {
+	trace_add(db, id);
 	if (db->nqueued == 0 && PQenterPipelineMode(db->conn) != 1) {
 		db_set_error(db, DB_UNAVAILABLE, NULL);
 		db_close(db);
@@ -333,6 +343,7 @@ db_sync(struct db *db)
 PGresult *
 db_exec(struct db *db, enum stmt_id id, const char *const *params)
 {
+	trace_add(db, id);
 	/* After statements sent ahead: this one travels with them, one round trip. */
 	if (db->nqueued > 0)
 		return pipeline_end(db, (int)id, params);
@@ -371,6 +382,13 @@ db_exec(struct db *db, enum stmt_id id, const char *const *params)
 		return NULL;
 	}
 	return NULL;
+}
+
+void
+db_trace_reset(struct db *db)
+{
+	db->n_exec = 0;
+	db->trace = 2166136261u;
 }
 
 int

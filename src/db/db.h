@@ -33,6 +33,11 @@ struct db {
 	enum stmt_id	 queued[DB_QUEUE_MAX];
 	PGresult	**kept[DB_QUEUE_MAX];	/* where db_exec_all wants an answer */
 	enum db_status	 status;	/* of the last call */
+	/* What the current request ran (db_trace_reset at its start): how many prepared
+	 * statements, and a hash of their ids in order, for the request's log line. Two
+	 * requests that ran the same statements in the same order have the same trace. */
+	unsigned	 n_exec;
+	unsigned	 trace;
 	char		 sqlstate[6];
 	char		 errmsg[256];
 };
@@ -76,6 +81,8 @@ int	 db_exec_all(struct db *db, int n, const enum stmt_id *ids,
  * -1 with db->status and errmsg of the first that failed. Call it before db_commit of a
  * level whose failure the caller wants to roll back alone. */
 int	 db_sync(struct db *db);
+/* Starts a new count of db->n_exec and db->trace. */
+void	 db_trace_reset(struct db *db);
 /* Runs constant SQL text (migrations, transaction control). */
 int	 db_exec_sql(struct db *db, const char *sql);
 /* Transactions nest: a db_begin inside another opens a savepoint, and its commit or

@@ -695,9 +695,23 @@ const struct stmt stmts[STMT__MAX] = {
 	    "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) "
 	    "ON CONFLICT (site_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING "
 	    "RETURNING id", 24 },
+	/* STMT_MAIL_INSERT for the customer $5 only: a row when the customer exists, none
+	 * otherwise (the sign-in forms run it for an address that names nobody too). */
+	[STMT_MAIL_INSERT_FOR] = { "mail_insert_for",
+	    "INSERT INTO mail_outbox (site_id, id, type, test, customer_id, event_id, dedupe_key, "
+	    "resent_from, message_id, date, from_name, from_address, reply_to, to_name, "
+	    "to_address, cc_address, subject, text_sealed, html_sealed, status, last_error, "
+	    "next_attempt_at, created_at, queued_at) SELECT $1, $2, $3, $4, c.id, $6, $7, $8, "
+	    "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24 "
+	    "FROM customers c WHERE c.site_id = $1 AND c.id = $5 "
+	    "ON CONFLICT (site_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING "
+	    "RETURNING id", 24 },
+	/* A row only when the customer $3 exists (none for "", nobody's address typed into a
+	 * sign-in form: the same statement runs either way). */
 	[STMT_MAIL_LINK_INSERT] = { "mail_link_insert",
 	    "INSERT INTO mail_links (site_id, id, customer_id, purpose, path, token_hash, "
-	    "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8 },
+	    "created_at, expires_at) SELECT $1, $2, c.id, $4, $5, $6, $7, $8 FROM customers c "
+	    "WHERE c.site_id = $1 AND c.id = $3", 8 },
 	[STMT_MAIL_GET] = { "mail_get",
 	    "SELECT " MAIL_COLS " FROM mail_outbox WHERE site_id = $1 AND id = $2", 2 },
 	[STMT_MAIL_LIST_FIRST] = { "mail_list_first",
@@ -872,10 +886,11 @@ const struct stmt stmts[STMT__MAX] = {
 	    "last_error, kind, object_id FROM documents "
 	    "WHERE site_id = $1 AND kind = $2 AND object_id = $3", 3 },
 	/* A customer's documents issued in [$3, $4): the yearly archive. Without the bytes
-	 * (DOC_PDF_HEX is '' once rendered): the archive reads them one at a time. */
+	 * (DOC_PDF_HEX holds the PDF's size once rendered, for the archive's bound): the
+	 * archive reads them one at a time. */
 	[STMT_DOC_YEAR] = { "doc_year",
 	    "SELECT number_text, customer_id, issued_at, CASE WHEN pdf IS NULL THEN NULL "
-	    "ELSE '' END, attempts, "
+	    "ELSE octet_length(pdf)::text END, attempts, "
 	    "last_error, kind, object_id FROM documents WHERE site_id = $1 AND customer_id = $2 "
 	    "AND issued_at >= $3 AND issued_at < $4 ORDER BY issued_at, kind, number_text "
 	    "LIMIT 1001", 4 },
@@ -1188,9 +1203,17 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_ACCOUNT_GET] = { "account_get",
 	    "SELECT status, password_hash FROM portal_accounts "
 	    "WHERE site_id = $1 AND customer_id = $2 FOR UPDATE", 2 },
+	/* What a verified-browser cookie is bound to: the customer's address and when its
+	 * password was last set (NULL: never). No row: no such customer. */
+	[STMT_VERIFIED_BASIS] = { "verified_basis",
+	    "SELECT c.email, a.password_changed_at FROM customers c LEFT JOIN portal_accounts a "
+	    "ON a.site_id = c.site_id AND a.customer_id = c.id WHERE c.site_id = $1 AND c.id = $2",
+	    2 },
+	/* Nothing for a customer that does not exist ("": the same statement either way). */
 	[STMT_ACCOUNT_PENDING] = { "account_pending",
 	    "INSERT INTO portal_accounts (site_id, customer_id, status, created_at) "
-	    "VALUES ($1, $2, 'pending', $3) ON CONFLICT (site_id, customer_id) DO NOTHING", 3 },
+	    "SELECT $1, c.id, 'pending', $3 FROM customers c WHERE c.site_id = $1 AND c.id = $2 "
+	    "ON CONFLICT (site_id, customer_id) DO NOTHING", 3 },
 	[STMT_ACCOUNT_ACTIVATE] = { "account_activate",
 	    "INSERT INTO portal_accounts AS a (site_id, customer_id, status, password_hash, "
 	    "created_at, activated_at, password_changed_at) VALUES ($1, $2, 'active', $3, $4, $4, "
@@ -1275,6 +1298,9 @@ const struct stmt stmts[STMT__MAX] = {
 	    "ELSE m.new_link_available_at END, "
 	    "fetch_count = CASE WHEN $6 OR m.expires_at <= $3 OR (m.fetch_count >= 15 AND "
 	    "m.new_link_available_at <= $3) THEN 1 ELSE m.fetch_count + 1 END "
+	    /* A read beyond the limit changes nothing (and returns no row). */
+	    "WHERE $6 OR m.expires_at <= $3 OR m.fetch_count < 15 OR "
+	    "m.new_link_available_at <= $3 "
 	    "RETURNING generation, created_at, expires_at, fetch_count, new_link_available_at", 6 },
 	/* Revoked access: the management link's generation moves on, so the old link stays
 	 * dead even after access is restored. */

@@ -375,6 +375,7 @@ http_response_reset(struct http_response *resp)
 {
 	resp->status = 200;
 	resp->content_type = "application/json";
+	resp->no_length = false;
 	buf_reset(&resp->headers);
 	buf_reset(&resp->body);
 }
@@ -488,9 +489,12 @@ http_response_serialize(const struct http_response *resp, bool head, struct buf 
 	buf_append(out, line, (size_t)n);
 	buf_puts(out, "Content-Type: ");
 	buf_puts(out, resp->content_type);
-	n = snprintf(line, sizeof(line), "\r\nContent-Length: %lu\r\n",
-	    (unsigned long)resp->body.len);
-	buf_append(out, line, (size_t)n);
+	buf_puts(out, "\r\n");
+	if (!resp->no_length) {
+		n = snprintf(line, sizeof(line), "Content-Length: %lu\r\n",
+		    (unsigned long)resp->body.len);
+		buf_append(out, line, (size_t)n);
+	}
 	buf_append(out, resp->headers.data ? resp->headers.data : "", resp->headers.len);
 	buf_puts(out, "\r\n");
 	if (!head)

@@ -67,6 +67,8 @@ struct http_response {
 	const char	*content_type;
 	struct buf	 headers;	/* extra "Name: value\r\n" lines */
 	struct buf	 body;
+	bool		 no_length;	/* a HEAD that did not build the body: no
+					 * Content-Length (rather than a wrong 0) */
 };
 
 void	 arena_init(struct arena *a);

@@ -11,7 +11,7 @@
 #include "core/log.h"
 #include "core/tmpl.h"
 #include "core/tz.h"
-#include "portal/portal.h"
+#include "portal/page.h"
 
 /* Navigation, in order. A page that does not exist yet has no path and is not shown;
  * setting its path is all it takes to add it. on() says whether the settings allow it. */
@@ -116,13 +116,39 @@ page_abs_url(struct page *p, const char *suffix)
 	return out;
 }
 
+bool
+page_gateway_url_ok(struct page *p, const char *url)
+{
+	const char *origins = page_gateway_origins(p);
+	size_t n;
+
+	if (url != NULL && check_url_origin(url, origins) == NULL)
+		return true;
+	if (url == NULL || check_http_url(url) != NULL) {
+		log_warn("portal: site %s: not a gateway address to redirect to",
+		    p->set.site_id);
+		return false;
+	}
+	/* The origin only: the rest may carry the session's ids. */
+	n = url_origin_len(url);
+	log_warn("portal: site %s: the gateway's page is on %.*s, not on its origins (%s)",
+	    p->set.site_id, n > 200 ? 200 : (int)n, url, origins[0] ? origins : "none known");
+	return false;
+}
+
 void
 page_redirect_away(struct page *p, const char *url)
 {
-	/* Only an http(s) address without spaces or line breaks goes into Location. */
-	if (url == NULL || check_http_url(url) != NULL || strpbrk(url, " \r\n") != NULL) {
-		log_warn("portal: site %s: not a gateway address to redirect to",
-		    p->set.site_id);
+	const char *next = p->location[0] != '\0' ? p->location : page_url(p, "");
+
+	/* Only to the gateway's own pages (the origins form-action allows): a gateway
+	 * answer that names another address sends nobody anywhere. */
+	if (!page_gateway_url_ok(p, url)) {
+		http_header_remove(p->c->resp, "Location");
+		page_message(p, 502, "The secure page is not available", "We could not send "
+		    "you on to our payment provider's secure page. Nothing more was charged. "
+		    "Please try again later, or contact us.", arena_strndup(&p->c->req->arena,
+		    next, strlen(next)), "Continue");
 		return;
 	}
 	http_header_remove(p->c->resp, "Location");
@@ -135,16 +161,27 @@ const char *
 page_gateway_origins(struct page *p)
 {
 	const char *base = p->c->cfg ? p->c->cfg->stripe_api_base : "";
-	const char *host = strstr(base, "://");
-	size_t n;
 
-	if (host == NULL)
-		return "";
-	host += 3;
 	if (strcmp(base, "https://api.stripe.com") == 0)
 		return "https://checkout.stripe.com https://hooks.stripe.com";
-	n = strcspn(host, "/?#");
-	return arena_strndup(&p->c->req->arena, base, (size_t)(host - base) + n);
+	return arena_strndup(&p->c->req->arena, base, url_origin_len(base));
+}
+
+void
+page_headers(struct page *p, bool asset)
+{
+	struct http_response *r = p->c->resp;
+
+	if (!asset)
+		http_header(r, "Cache-Control", "no-store");
+	/* form-action also governs where a form's redirect may go: a form that leads on to
+	 * the gateway's page (a hosted card set-up, a payment the bank must confirm) names
+	 * the gateway's origins. */
+	http_header(r, "Content-Security-Policy", "default-src 'none'; style-src 'self'; "
+	    "img-src 'self'; form-action 'self'%s%s; frame-ancestors 'none'; base-uri 'none'",
+	    p->form_leaves ? " " : "", p->form_leaves ? page_gateway_origins(p) : "");
+	http_header(r, "X-Content-Type-Options", "nosniff");
+	http_header(r, "Referrer-Policy", "no-referrer");
 }
 
 /* The theme's file name changes with the colours, so it can be cached for good. */
@@ -372,7 +409,7 @@ portal_plain_message(struct ctx *c, int status, const char *title, const char *t
 		cJSON_Delete(d);
 		buf_free(&content);
 	}
-	portal_headers(&p, false);
+	page_headers(&p, false);
 }
 
 static bool

@@ -425,14 +425,17 @@ page_credit_note_pdf(struct page *p)
 	document_pdf(p, DOC_CREDIT_NOTE, "credit_notes");
 }
 
-/* Every invoice and credit note of a year, in the site's time zone, as one ZIP. */
+/* Every invoice and credit note of a year, in the site's time zone, as one ZIP, built
+ * into the response's body (no other copy of it). A HEAD checks and names it, and builds
+ * nothing. */
 void
 page_invoice_archive(struct page *p)
 {
 	const char *y = p->c->req->n_path_params > 1 ? p->c->req->path_params[1] : "";
+	struct http_response *r = p->c->resp;
+	bool head = p->c->req->method == HTTP_HEAD;
 	char filename[DOC_FILENAME_MAX], again[64];
 	struct derr e;
-	struct buf b;
 	int year;
 
 	if (strlen(y) != 4 || strspn(y, "0123456789") != 4 || (year = atoi(y)) < 1970) {
@@ -442,14 +445,17 @@ page_invoice_archive(struct page *p)
 	}
 	if (!documents_shown(p))
 		return;
-	buf_init(&b);
-	if (documents_archive(&p->d, p->customer_id, year, p->customer_id, &b, filename,
-	    &e) != 0) {
+	buf_reset(&r->body);
+	if (documents_archive(&p->d, p->customer_id, year, p->customer_id, head ? NULL :
+	    &r->body, filename, &e) != 0) {
 		snprintf(again, sizeof(again), "/invoices/archive/%d", year);
 		document_refused(p, &e, page_url(p, again));
-	} else
-		send_file(p, "application/zip", filename, &b);
-	buf_free(&b);
+		return;
+	}
+	r->status = 200;
+	r->content_type = "application/zip";
+	r->no_length = head;
+	http_header(r, "Content-Disposition", "attachment; filename=\"%s\"", filename);
 }
 
 /* ---- "Complete payment": a charge the customer's bank wants them to confirm ---- */

@@ -356,7 +356,8 @@ page_setup_show(struct page *p)
 		cJSON_AddBoolToObject(d, "returned", back);
 		/* The page the customer may still use (read, never made, here). */
 		if (!back && strcmp(status, "open") == 0 &&
-		    setups_url(&p->d, db_val(res, 0, SETUP_ID), url, sizeof(url), &e) == 0)
+		    setups_url(&p->d, db_val(res, 0, SETUP_ID), url, sizeof(url), &e) == 0 &&
+		    page_gateway_url_ok(p, url))
 			cJSON_AddStringToObject(d, "gateway_url", url);
 		cJSON_AddStringToObject(d, "check", page_url(p, tail));
 		cJSON_AddStringToObject(d, "csrf", p->csrf);
@@ -369,16 +370,21 @@ page_setup_show(struct page *p)
 }
 
 /* "Check now": asks the gateway (outside any transaction) and stores the card if the
- * customer finished; the charges a new default card starts are settled with it. */
+ * customer finished; the charges a new default card starts are settled with it. Only a
+ * set-up id of this customer is taken: setups_sync also resolves the gateway's session id
+ * ("cs_..."), which is no page of the portal's, so anything else is a 404 before any
+ * gateway call. */
 void
 page_setup_check(struct page *p)
 {
-	const char *id = view_path_id(p, 1);
-	char tail[DOM_ID_MAX + 64], got[DOM_ID_MAX];
+	PGresult *res = own_setup(p);
+	char id[DOM_ID_MAX], tail[DOM_ID_MAX + 64], got[DOM_ID_MAX];
 	struct derr e;
 
-	if (id == NULL)
+	if (res == NULL)
 		return;
+	snprintf(id, sizeof(id), "%s", db_val(res, 0, SETUP_ID));
+	PQclear(res);
 	if (setups_sync(&p->d, p->customer_id, id, got, &e) != 0 && e.kind != DERR_NONE &&
 	    e.kind != DERR_UNAVAILABLE) {
 		if (e.kind == DERR_NOT_FOUND)

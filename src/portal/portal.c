@@ -45,22 +45,55 @@ public_host(const char *public_url, const char *host)
 	    strncasecmp(a, host, strlen(host)) == 0;
 }
 
-/* The session id the site's cookie names, or NULL (no cookie, or not one of this site's). */
+/* The site's session cookie, parsed into t, or NULL (no cookie, or not one of this
+ * site's): the one reader of it. */
 static const char *
-cookie_session(struct page *p, const char *site_id)
+site_cookie(struct page *p, const char *site_id, struct token *t)
 {
 	char name[96];
 	const char *cookie;
-	struct token t;
-	char *id;
 
 	snprintf(name, sizeof(name), PORTAL_COOKIE_PREFIX "%s", site_id);
 	cookie = http_kvs_get(&p->c->req->cookies, name);
-	if (cookie == NULL || token_parse(cookie, &t) != 0 || strcmp(t.site_id, site_id) != 0)
+	if (cookie == NULL || token_parse(cookie, t) != 0 || strcmp(t->site_id, site_id) != 0)
 		return NULL;
-	id = arena_alloc(&p->c->req->arena, strlen(t.session_id) + 1);
-	memcpy(id, t.session_id, strlen(t.session_id) + 1);
-	return id;
+	return cookie;
+}
+
+/* The session id the site's cookie names, or NULL. */
+static const char *
+cookie_session(struct page *p, const char *site_id)
+{
+	struct token t;
+
+	if (site_cookie(p, site_id, &t) == NULL)
+		return NULL;
+	return arena_strndup(&p->c->req->arena, t.session_id, strlen(t.session_id));
+}
+
+/* STMT_PSESS_PORTAL_GET's columns; in STMT_PORTAL_ENTRY they follow the configuration's. */
+enum { PG_ID, PG_COOKIE, PG_STATUS, PG_LOGIN, PG_SEEN, PG_REDIRECT, PG_CUSTOMER, PG_CNAME,
+	PG_CEMAIL, PG_FEATURES, PG_FLOW };
+
+/* The session row's stored cookie hash, if the row is there (NULL: none, or its cookie
+ * is gone). */
+static const char *
+row_cookie_hash(PGresult *res, int o)
+{
+	return PQntuples(res) == 1 && db_val(res, 0, o + PG_ID) != NULL ?
+	    db_val(res, 0, o + PG_COOKIE) : NULL;
+}
+
+/* Whether the row is a signed-in session whose cookie is this one (constant time). */
+static bool
+row_signed_in(PGresult *res, int o, const char *cookie)
+{
+	const char *stored = row_cookie_hash(res, o);
+	char hash[65];
+
+	token_hash_hex(cookie, hash);
+	return stored != NULL && strlen(stored) == 64 && crypto_equal(hash, stored, 64) &&
+	    strcmp(db_val(res, 0, o + PG_STATUS), "logged_in") == 0;
 }
 
 int
@@ -179,21 +212,15 @@ portal_pre_check(struct page *p)
 const char *
 portal_cookie_session(struct page *p)
 {
-	const char *cookie = http_kvs_get(&p->c->req->cookies, cookie_name(p));
 	struct token t;
-	char hash[65];
+	const char *cookie = site_cookie(p, p->set.site_id, &t), *id = NULL;
 	PGresult *res;
-	const char *id = NULL;
 
-	if (cookie == NULL || token_parse(cookie, &t) != 0 ||
-	    strcmp(t.site_id, p->set.site_id) != 0)
+	if (cookie == NULL)
 		return NULL;
 	res = db_exec(p->c->db, STMT_PSESS_PORTAL_GET, (const char *[]){ t.site_id,
 	    t.session_id });
-	token_hash_hex(cookie, hash);
-	if (res != NULL && PQntuples(res) == 1 && db_val(res, 0, 1) != NULL &&
-	    strlen(db_val(res, 0, 1)) == 64 && crypto_equal(hash, db_val(res, 0, 1), 64) &&
-	    strcmp(db_val(res, 0, 2), "logged_in") == 0)
+	if (res != NULL && row_signed_in(res, 0, cookie))
 		id = arena_strndup(&p->c->req->arena, t.session_id, strlen(t.session_id));
 	PQclear(res);
 	return id;
@@ -223,27 +250,23 @@ logout(struct page *p)
 	return 0;
 }
 
-/* STMT_PSESS_PORTAL_GET's columns; in STMT_PORTAL_ENTRY they follow the configuration's. */
-enum { PG_ID, PG_COOKIE, PG_STATUS, PG_LOGIN, PG_SEEN, PG_REDIRECT, PG_CUSTOMER, PG_CNAME,
-	PG_CEMAIL, PG_FEATURES, PG_FLOW };
-
 int
-portal_session(struct page *p)
+portal_sign_in_check(struct page *p)
 {
 	struct ctx *c = p->c;
-	const char *cookie = http_kvs_get(&c->req->cookies, cookie_name(p));
 	struct token t;
-	char hash[65], now[24];
-	const char *stored;
+	const char *cookie = site_cookie(p, p->set.site_id, &t);
+	char now[24];
 	PGresult *res;
 	long long login, seen;
 	int o = 0;	/* where the session's columns start in res */
 
-	if (cookie == NULL || token_parse(cookie, &t) != 0 ||
-	    strcmp(t.site_id, p->set.site_id) != 0) {
-		signed_out(p, NULL, cookie ? "Your session is not valid. Open the billing "
-		    "portal again from your account." : "Open the billing portal from your "
-		    "account to sign in.");
+	if (cookie == NULL) {
+		bool had = http_kvs_get(&c->req->cookies, cookie_name(p)) != NULL;
+
+		signed_out(p, NULL, had ? "Your session is not valid. Open the billing portal "
+		    "again from your account." : "Open the billing portal from your account to "
+		    "sign in.");
 		return -1;
 	}
 	if (p->entry != NULL) {
@@ -259,14 +282,10 @@ portal_session(struct page *p)
 		    "unavailable. Please try again in a moment.", NULL, NULL);
 		return -1;
 	}
-	token_hash_hex(cookie, hash);
-	stored = PQntuples(res) == 1 && db_val(res, 0, o + PG_ID) != NULL ?
-	    db_val(res, 0, o + PG_COOKIE) : NULL;
-	if (stored == NULL || strlen(stored) != 64 || !crypto_equal(hash, stored, 64) ||
-	    strcmp(db_val(res, 0, o + PG_STATUS), "logged_in") != 0) {
+	if (!row_signed_in(res, o, cookie)) {
 		/* The session exists but ended: offer the way back to the merchant. */
 		const char *redir = PQntuples(res) == 1 && db_val(res, 0, o + PG_ID) != NULL &&
-		    stored == NULL ? arena_strndup(&c->req->arena, db_val(res, 0, o + PG_REDIRECT),
+		    row_cookie_hash(res, o) == NULL ? arena_strndup(&c->req->arena, db_val(res, 0, o + PG_REDIRECT),
 		    strlen(db_val(res, 0, o + PG_REDIRECT))) : NULL;
 
 		PQclear(res);
@@ -375,23 +394,6 @@ portal_once_finish(struct page *p, bool keep)
 		return -1;
 	PQclear(res);
 	return 0;
-}
-
-void
-portal_headers(struct page *p, bool asset)
-{
-	struct http_response *r = p->c->resp;
-
-	if (!asset)
-		http_header(r, "Cache-Control", "no-store");
-	/* form-action also governs where a form's redirect may go: a form that leads on to
-	 * the gateway's page (a hosted card set-up, a payment the bank must confirm) names
-	 * the gateway's origins. */
-	http_header(r, "Content-Security-Policy", "default-src 'none'; style-src 'self'; "
-	    "img-src 'self'; form-action 'self'%s%s; frame-ancestors 'none'; base-uri 'none'",
-	    p->form_leaves ? " " : "", p->form_leaves ? page_gateway_origins(p) : "");
-	http_header(r, "X-Content-Type-Options", "nosniff");
-	http_header(r, "Referrer-Policy", "no-referrer");
 }
 
 /* Sign out: ends the session (an event), clears the cookie, and shows the signed-out

@@ -518,7 +518,7 @@ portal_not_found(struct ctx *c, int status)
 		    status == 405 ? "This page cannot be used that way." : "There is no page at "
 		    "this address. Check the address, or go to your account.", page_url(&p, ""),
 		    "Go to your account");
-		portal_headers(&p, false);
+		page_headers(&p, false);
 		return;
 	}
 	portal_plain_message(c, status, status == 405 ? "Not allowed" : "Page not found",
@@ -540,14 +540,14 @@ dispatch_portal(struct ctx *c, const struct route *rt)
 	assert(!post || (fl & (PAGE_SESSION | PAGE_PRE)));
 	if (fl & PAGE_NO_SITE) {
 		rt->page(&p);
-		portal_headers(&p, false);
+		page_headers(&p, false);
 		return;
 	}
 	if (portal_site(&p, r->path_params[0], (fl & PAGE_SESSION) != 0) != 0)
 		return;
 	if (fl & PAGE_ASSET) {
 		rt->page(&p);
-		portal_headers(&p, true);
+		page_headers(&p, true);
 		return;
 	}
 	if (post) {
@@ -573,7 +573,7 @@ dispatch_portal(struct ctx *c, const struct route *rt)
 		c->resp->content_type = "text/html; charset=utf-8";
 		goto done;
 	}
-	if ((fl & PAGE_SESSION) && portal_session(&p) != 0)
+	if ((fl & PAGE_SESSION) && portal_sign_in_check(&p) != 0)
 		goto done;
 	if (post && (fl & PAGE_SESSION) && portal_csrf(&p) != 0)
 		goto done;
@@ -627,7 +627,7 @@ finish:
 		}
 	}
 done:
-	portal_headers(&p, false);
+	page_headers(&p, false);
 	portal_page_free(&p);
 }
 

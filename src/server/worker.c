@@ -238,13 +238,19 @@ worker_run(const struct config *cfg, int listen_fd)
 		buf_reset(&ws.out);
 		http_request_from_env(&ws.req, fr.envp);
 		read_body(&ws, fr.in);
+		db_trace_reset(&ws.db);
 		dispatch(&ws, &log_path);
-		http_response_serialize(&ws.resp, ws.req.method == HTTP_HEAD, &ws.out);
+		/* The headers, then the body from where it was built (a yearly ZIP can be
+		 * tens of megabytes: no second copy of it behind the headers). */
+		http_response_serialize(&ws.resp, true, &ws.out);
 		FCGX_PutStr(ws.out.data, (int)ws.out.len, fr.out);
+		if (ws.req.method != HTTP_HEAD && ws.resp.body.len > 0)
+			FCGX_PutStr(ws.resp.body.data, (int)ws.resp.body.len, fr.out);
 		/* Log before Finish: the request strings live in fr.envp until then. */
-		log_request("method=%s path=%s status=%d duration_ms=%.1f request_id=%s",
-		    ws.req.method_str, log_value(log_path, path_buf, sizeof(path_buf)),
-		    ws.resp.status, ms_since(&t0), ws.req.request_id);
+		log_request("method=%s path=%s status=%d duration_ms=%.1f request_id=%s "
+		    "stmts=%u stmt_trace=%08x", ws.req.method_str,
+		    log_value(log_path, path_buf, sizeof(path_buf)), ws.resp.status,
+		    ms_since(&t0), ws.req.request_id, ws.db.n_exec, ws.db.trace);
 		FCGX_Finish_r(&fr);
 		shrink_after_request(&ws);
 		log_tick();

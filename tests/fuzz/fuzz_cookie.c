@@ -1,6 +1,6 @@
 /* fuzz_cookie.c: the Cookie header, and the portal session token taken from it as
- * portal_session does (one cookie per site, named PORTAL_COOKIE_PREFIX + site id). Parsed
- * names and values never carry the separators. */
+ * portal_sign_in_check does (one cookie per site, named PORTAL_COOKIE_PREFIX + site id).
+ * Parsed names and values never carry the separators. */
 #include "fuzz.h"
 
 #include "core/json.h"
@@ -26,6 +26,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strchr(kvs.items[i].key, ';') == NULL);
 		FUZZ_CHECK(strchr(kvs.items[i].value, ';') == NULL);
 		FUZZ_CHECK(strchr(kvs.items[i].key, '=') == NULL);
+		/* A lookup by name finds a cookie of that name (the first one sent). */
+		v = http_kvs_get(&kvs, kvs.items[i].key);
+		FUZZ_CHECK(v != NULL);
 	}
 	for (int i = 0; i < kvs.n; i++) {
 		if (strncmp(kvs.items[i].key, PORTAL_COOKIE_PREFIX,

@@ -150,7 +150,7 @@ class Resilience(unittest.TestCase):
         self.assertEqual(len(lines), 1)
         self.assertRegex(lines[0], r"^ts=\S+ level=info pid=\d+ method=GET "
                          r"path=/api/v1/customers/\S+ status=200 duration_ms=[0-9.]+ "
-                         r"request_id=" + rid + "$")
+                         r"request_id=" + rid + r" stmts=\d+ stmt_trace=[0-9a-f]{8}$")
 
     def test_migrate_is_idempotent(self):
         out = self.s.portalctl("migrate")

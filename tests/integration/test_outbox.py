@@ -210,8 +210,12 @@ class Messages(Base):
         self.assertEqual([r["type"] for r in self.outbox()], ["action_required"])
         # The dunning retry needs the bank again: nothing new (once per invoice).
         self.travel(inv["next_attempt_at"] - self.now() + 60)
-        self.wait_outbox(lambda rows: len(self.ok(self.m.get("/invoices/" + inv["id"]))[
-            "payment_attempts"]) >= 2, 60)
+        # The retry's attempt is recorded pending before the gateway is asked, and its
+        # outcome in a later transaction: wait for the outcome, not the row.
+        def retried(rows):
+            attempts = self.ok(self.m.get("/invoices/" + inv["id"]))["payment_attempts"]
+            return len(attempts) >= 2 and attempts[-1]["outcome"] != "pending"
+        self.wait_outbox(retried, 60)
         self.assertEqual(self.ok(self.m.get("/invoices/" + inv["id"]))["payment_attempts"][-1][
             "outcome"], "authentication_required")
         failed = self.ok(self.m.get("/events?limit=100&type=invoice.payment_failed"))["data"]

@@ -627,6 +627,9 @@ class StandIn:
         self.stopping = threading.Event()
         self.httpd = None
         self.url = None
+        # Where the hosted pages (Checkout, 3-D Secure) say they are; None: self.url. A
+        # test sets another origin to see that Portald sends nobody there.
+        self.pages_url = None
         self.routes = self._routes()
 
     # -- lifecycle --
@@ -1505,7 +1508,7 @@ class StandIn:
               "shipping_cost": None, "shipping_details": None, "shipping_options": [],
               "status": "open", "submit_type": None, "subscription": None,
               "success_url": p["success_url"], "total_details": None, "ui_mode": "hosted",
-              "url": "%s/checkout/pay/%s" % (self.url, cs_id)}
+              "url": "%s/checkout/pay/%s" % (self.pages_url or self.url, cs_id)}
         self.store(ds, cs)
         ds.private[cs_id] = {"setup_intent_data": p.get("setup_intent_data") or {}}
         return cs
@@ -1820,7 +1823,7 @@ class StandIn:
             if p.get("return_url"):
                 pi["next_action"] = {"type": "redirect_to_url", "redirect_to_url": {
                     "return_url": p["return_url"],
-                    "url": "%s/3ds/%s" % (self.url, pi["id"])}}
+                    "url": "%s/3ds/%s" % (self.pages_url or self.url, pi["id"])}}
             else:
                 self.complain("use_stripe_sdk", "an on-session confirm without return_url: "
                               "Stripe answers next_action use_stripe_sdk, which needs "

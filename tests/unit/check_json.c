@@ -344,6 +344,33 @@ START_TEST(canonical_text_ignores_order_blanks_and_spelling)
 }
 END_TEST
 
+START_TEST(url_origin_must_be_one_of_the_list)
+{
+	const char *ok = "https://checkout.stripe.com https://hooks.stripe.com";
+
+	ck_assert_uint_eq(url_origin_len("https://a.example:8443/x?y"),
+	    strlen("https://a.example:8443"));
+	ck_assert_uint_eq(url_origin_len("http://h"), strlen("http://h"));
+	ck_assert_uint_eq(url_origin_len("no scheme"), 0);
+	ck_assert_ptr_null(check_url_origin("https://checkout.stripe.com/c/pay/cs_1#x", ok));
+	ck_assert_ptr_null(check_url_origin("https://hooks.stripe.com", ok));
+	ck_assert_ptr_null(check_url_origin("https://hooks.stripe.com?a=1", ok));
+	ck_assert_ptr_null(check_url_origin("http://127.0.0.1:9/3ds/pi_1",
+	    "  http://127.0.0.1:9  "));
+	/* another host, scheme or port; a look-alike; user info; a prefix of an origin */
+	ck_assert_ptr_nonnull(check_url_origin("https://evil.example/c/pay/cs_1", ok));
+	ck_assert_ptr_nonnull(check_url_origin("http://checkout.stripe.com/c", ok));
+	ck_assert_ptr_nonnull(check_url_origin("https://checkout.stripe.com:444/c", ok));
+	ck_assert_ptr_nonnull(check_url_origin("https://checkout.stripe.com.evil.example/", ok));
+	ck_assert_ptr_nonnull(check_url_origin("https://checkout.stripe.com@evil.example/", ok));
+	ck_assert_ptr_nonnull(check_url_origin("https://checkout.stripe.co/", ok));
+	ck_assert_ptr_nonnull(check_url_origin("https://hooks.stripe.com/x\r\nSet-Cookie: a", ok));
+	ck_assert_ptr_nonnull(check_url_origin("javascript:alert(1)", ok));
+	/* no origins known: nothing passes */
+	ck_assert_ptr_nonnull(check_url_origin("https://checkout.stripe.com/", ""));
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -351,6 +378,7 @@ make_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, valid_body_passes);
+	tcase_add_test(tc, url_origin_must_be_one_of_the_list);
 	tcase_add_test(tc, malformed_json_is_invalid_json);
 	tcase_add_test(tc, deep_nesting_is_refused_before_parsing);
 	tcase_add_test(tc, brackets_inside_strings_do_not_count_as_depth);
