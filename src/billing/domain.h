@@ -55,7 +55,9 @@ struct derr {
  * batch's transaction) instead of once per renewal. Everyone else leaves dctx.facts NULL
  * and reads them each time. */
 struct notify_settings;
+#ifndef FACTS_DEFER_MAX
 #define FACTS_DEFER_MAX	32
+#endif
 struct site_facts {
 	int			 endpoints;	/* -1 not read yet, else the site's webhook
 						 * endpoints (0: no event needs a lookup) */

@@ -106,6 +106,24 @@ INVARIANTS = {
     "invoice numbers have gaps": """
         SELECT count(*), min(number), max(number) FROM invoices WHERE site_id = '$SITE'
         HAVING count(*) > 0 AND (min(number) <> 1 OR max(number) <> count(*))""",
+    # A runner's batch numbers its invoices at its end: none keeps its placeholder, its
+    # text, its PDF's and its events' numbers are the number.
+    "an invoice kept a placeholder number": """
+        SELECT id, number, number_text FROM invoices WHERE site_id = '$SITE'
+           AND (number <= 0 OR number_text NOT LIKE '%' || CASE WHEN number < 1000
+                THEN lpad(number::text, 4, '0') ELSE number::text END) LIMIT 5""",
+    "an invoice's PDF or event has another number": """
+        SELECT i.id, i.number_text, d.number_text FROM invoices i LEFT JOIN documents d
+            ON d.site_id = i.site_id AND d.kind = 'invoice' AND d.object_id = i.id
+         WHERE i.site_id = '$SITE' AND d.number_text IS DISTINCT FROM i.number_text
+        UNION ALL
+        SELECT i.id, i.number_text, x.data->>'formatted_number' FROM invoices i
+          JOIN events x ON x.site_id = i.site_id AND x.object_id = i.id
+         WHERE i.site_id = '$SITE' AND x.type LIKE 'invoice.%'
+           AND x.data ? 'formatted_number'
+           AND (x.data->>'formatted_number' <> i.number_text
+                OR (x.data->>'number')::bigint <> i.number)
+        LIMIT 5""",
     # Credit notes (issue 10): never more than the invoice they correct, and the credit
     # they document is in the ledger at the same amount.
     "credit notes exceed their invoice": """
