@@ -13,13 +13,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Browser, stack
-
-
-def pre_csrf(html):
-    m = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]{22})"', html)
-    assert m, "no sign-in form token in page:\n" + html[:2000]
-    return m.group(1)
+from harness import Browser, pre_csrf, stack
 
 
 class Base(unittest.TestCase):
