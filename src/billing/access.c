@@ -861,8 +861,10 @@ access_mlink_read(struct dctx *d, const char *customer_id, bool regenerate,
 	return 0;
 }
 
-int
-access_mlink_check(struct dctx *d, const char *token, char customer[DOM_ID_MAX],
+/* lock: read the link's row under a share lock (inside the caller's transaction), so a
+ * regeneration or revocation in flight decides first. */
+static int
+mlink_check(struct dctx *d, const char *token, bool lock, char customer[DOM_ID_MAX],
     struct derr *e)
 {
 	char copy[256], *gen, *mac, want[48];
@@ -879,7 +881,8 @@ access_mlink_check(struct dctx *d, const char *token, char customer[DOM_ID_MAX],
 	*mac++ = '\0';
 	if (check_id(copy) != NULL || strlen(mac) != 43)
 		return invalid(e);
-	res = db_exec(d->db, STMT_MLINK_GET, (const char *[]){ d->site.id, copy });
+	res = db_exec(d->db, lock ? STMT_MLINK_LOCK : STMT_MLINK_GET,
+	    (const char *[]){ d->site.id, copy });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	ok = PQntuples(res) == 1 && strcmp(db_val(res, 0, 0), gen) == 0 &&
@@ -906,6 +909,13 @@ access_mlink_check(struct dctx *d, const char *token, char customer[DOM_ID_MAX],
 }
 
 int
+access_mlink_check(struct dctx *d, const char *token, char customer[DOM_ID_MAX],
+    struct derr *e)
+{
+	return mlink_check(d, token, false, customer, e);
+}
+
+int
 access_mlink_use(struct dctx *d, const char *token, const char *ip,
     const char *redirect_url, const char *old_session, struct access_signin *out,
     struct derr *e)
@@ -913,16 +923,28 @@ access_mlink_use(struct dctx *d, const char *token, const char *ip,
 	char customer[DOM_ID_MAX];
 
 	memset(out, 0, sizeof(*out));
-	if (access_mlink_check(d, token, customer, e) != 0)
-		return -1;
+	/* One transaction from the check to the session, the link's row held meanwhile: a
+	 * link regenerated or revoked while this runs signs nobody in once that commits. */
+	if (db_begin(d->db) != 0)
+		return derr_db(e, d->db);
+	if (mlink_check(d, token, true, customer, e) != 0)
+		goto fail;
 	if (old_session != NULL && sessions_logout(d, old_session, ip, e) != 0 &&
 	    e->kind != DERR_NOT_FOUND)
-		return -1;
+		goto fail;
 	if (sessions_sign_in(d, customer, "management_link", ip, redirect_url, out->session_id,
 	    out->cookie, e) != 0)
-		return -1;
+		goto fail;
+	if (db_commit(d->db) != 0) {
+		derr_db(e, d->db);
+		goto fail;
+	}
 	snprintf(out->path, sizeof(out->path), "/portal/%s", d->site.id);
 	return 0;
+fail:
+	db_rollback(d->db);
+	memset(out, 0, sizeof(*out));
+	return -1;
 }
 
 int

@@ -1281,6 +1281,10 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_MLINK_GET] = { "mlink_get",
 	    "SELECT generation, created_at, expires_at, fetch_count, new_link_available_at "
 	    "FROM portal_management_links WHERE site_id = $1 AND customer_id = $2", 2 },
+	/* The same, for a sign-in: a regeneration or revocation in flight is waited for. */
+	[STMT_MLINK_LOCK] = { "mlink_lock",
+	    "SELECT generation, created_at, expires_at, fetch_count, new_link_available_at "
+	    "FROM portal_management_links WHERE site_id = $1 AND customer_id = $2 FOR SHARE", 2 },
 	[STMT_MLINK_READ] = { "mlink_read",
 	    "INSERT INTO portal_management_links AS m (site_id, customer_id, generation, "
 	    "created_at, expires_at, fetch_count, new_link_available_at) "

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -191,6 +190,21 @@ class Stack:
                 raise AssertionError("%r not logged in %s" % (text, ", ".join(missing)))
             time.sleep(0.05)
 
+    def request_log(self, resp, timeout=5):
+        """portald's request line for a response (found by its X-Request-Id), as key=value
+        pairs: the statement count and trace (stmts=, stmt_trace=) among them."""
+        rid = resp.header("x-request-id")
+        assert rid, resp.headers
+        deadline = time.time() + timeout
+        while True:
+            with open(os.path.join(self.state, "portald.log"), errors="replace") as f:
+                lines = [l for l in f if "request_id=" + rid in l and "stmts=" in l]
+            if lines:
+                return log_kv(lines[0])
+            if time.time() > deadline:
+                raise AssertionError("no request line for " + rid)
+            time.sleep(0.05)
+
     # ---- HTTP ----
     def request(self, method, path, body=None, headers=None, timeout=30):
         conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
@@ -248,6 +262,19 @@ class Client:
         assert r.status == 200, r
         return r.json
 
+    def rendered_pdf(self, kind, oid, timeout=60):
+        """The API's PDF of an invoice or credit note (kind "invoices" or "credit_notes")
+        once the job runner has rendered it; until then the API answers 409."""
+        deadline = time.time() + timeout
+        while True:
+            r = self.get("/%s/%s/pdf" % (kind, oid))
+            if r.status == 200:
+                return r.body
+            assert r.status == 409, r
+            if time.time() > deadline:
+                raise AssertionError("the PDF of %s %s was not rendered" % (kind, oid))
+            time.sleep(0.1)
+
 
 class Browser:
     """Follows portal pages like a browser without JavaScript: keeps cookies."""
@@ -290,6 +317,18 @@ def csrf_from(html):
     m = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert m, "no CSRF token in page"
     return m.group(1)
+
+
+def pre_csrf(html):
+    """The form token of a page shown before sign-in (22 characters)."""
+    m = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]{22})"', html)
+    assert m, "no sign-in form token in page:\n" + html[:2000]
+    return m.group(1)
+
+
+def log_kv(line):
+    """A log line's key=value pairs (values may be quoted)."""
+    return dict(m.groups() for m in re.finditer(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line))
 
 
 def basic(key):

@@ -1,6 +1,5 @@
 """test_api.py: the merchant API through nginx: keys, customers, site isolation, validation,
 idempotency."""
-import json
 import unittest
 
 from harness import basic, stack

@@ -9,7 +9,6 @@ import threading
 import time
 import unittest
 
-from harness import stack
 from test_billing import Base
 
 

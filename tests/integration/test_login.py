@@ -8,17 +8,12 @@ import email.policy
 import hashlib
 import os
 import re
+import subprocess
 import time
 import unittest
 import urllib.parse
 
-from harness import Browser, stack
-
-
-def pre_csrf(html):
-    m = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]{22})"', html)
-    assert m, "no sign-in form token in page:\n" + html[:2000]
-    return m.group(1)
+from harness import Browser, pre_csrf, stack
 
 
 class Base(unittest.TestCase):
@@ -819,6 +814,33 @@ class ManagementLinks(Base):
         self.assertEqual(self.open_and_confirm(new["url"])[1].status, 303)
         self.m.travel(65 * 86400)
         self.assertEqual(Browser(self.s).get(new["url"]).status, 410)
+
+    def test_a_regeneration_in_flight_decides_before_the_old_link_signs_in(self):
+        self.m.post("/portal_configuration", {"sign_in": {"email_verification": False}})
+        cus = self.m.customer(email=self.addr())
+        url = self.mlink(cus).json["url"]
+        b = Browser(self.s)
+        token = pre_csrf(b.get(url).text)
+        # The merchant's regeneration is under way (its transaction holds the link's row)
+        # when the customer confirms with the old link: the sign-in waits for it, and once
+        # it commits the old link is dead, so no session comes of it.
+        holder = subprocess.Popen(
+            ["bash", "-c", '. "$STACK_ROOT/tools/stacklib.sh"; as_pg "$PG_BIN/psql" -q '
+             '-h "$STACK_STATE/pg/run" -p "$STACK_PG_PORT" -U postgres -d portald -c '
+             '"BEGIN; UPDATE portal_management_links SET generation = generation + 1 '
+             'WHERE site_id = \'%s\' AND customer_id = \'%s\'; SELECT pg_sleep(1.5); '
+             'COMMIT;"' % (self.m.site_id, cus["id"])],
+            env=self.s._env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            r = b.post_form(urllib.parse.urlsplit(url).path, {"csrf_token": token})
+        finally:
+            holder.wait(timeout=30)
+        self.assertEqual(holder.returncode, 0)
+        self.assertEqual(r.status, 404, r.text)
+        self.assertNotIn(self.cookie, b.cookies)
+        self.assertEqual(self.m.get("/customers/%s/portal_sessions" % cus["id"])
+                         .json["data"], [])
 
     def test_get_and_head_of_the_management_link_sign_nobody_in(self):
         self.m.post("/portal_configuration", {"sign_in": {"email_verification": False}})

@@ -13,7 +13,6 @@ import hashlib
 import os
 import re
 import signal
-import subprocess
 import time
 import unittest
 

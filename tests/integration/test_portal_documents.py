@@ -72,18 +72,6 @@ class PortalDocuments(unittest.TestCase):
         self.assertEqual(b.get(sess["access_url"]).status, 303)
         return b
 
-    def rendered(self, kind, oid, timeout=60):
-        """The API's PDF once the job runner has rendered it."""
-        deadline = time.time() + timeout
-        while True:
-            r = self.m.get("/%s/%s/pdf" % (kind, oid))
-            if r.status == 200:
-                return r.body
-            self.assertEqual(r.status, 409, r)
-            if time.time() > deadline:
-                self.fail("the PDF of %s %s was not rendered" % (kind, oid))
-            time.sleep(0.1)
-
     def runner_stopped(self):
         """Stops the job runner and its lanes until the test ends, so a document stays
         unrendered for as long as the test needs."""
@@ -146,7 +134,7 @@ class PortalDocuments(unittest.TestCase):
         cn = self.ok(self.m.get("/credit_notes?invoice_id=%s" % inv["id"]))["data"][0]
         b = self.login(cus)
         for kind, doc in (("invoices", inv), ("credit_notes", cn)):
-            stored = self.rendered(kind, doc["id"])
+            stored = self.m.rendered_pdf(kind, doc["id"])
             before = self.documents_row(doc["id"])
             r = b.get("%s/%s/%s/pdf" % (self.home, kind, doc["id"]))
             self.assertEqual(r.status, 200, r)
@@ -169,8 +157,8 @@ class PortalDocuments(unittest.TestCase):
         inv = self.invoice(cus)
         self.ok(self.m.post("/invoices/%s/refund" % inv["id"]))
         cn = self.ok(self.m.get("/credit_notes?invoice_id=%s" % inv["id"]))["data"][0]
-        self.rendered("invoices", inv["id"])
-        self.rendered("credit_notes", cn["id"])
+        self.m.rendered_pdf("invoices", inv["id"])
+        self.m.rendered_pdf("credit_notes", cn["id"])
         year = time.gmtime(self.ok(self.m.get("/time_machine"))["now"]).tm_year
         theirs = self.login(other)
         for tail in ("/invoices/%s/pdf" % inv["id"], "/credit_notes/%s/pdf" % cn["id"],
@@ -201,7 +189,7 @@ class PortalDocuments(unittest.TestCase):
     def test_invoice_history_switched_off_offers_and_serves_no_documents(self):
         cus = self.customer()
         inv = self.invoice(cus)
-        self.rendered("invoices", inv["id"])
+        self.m.rendered_pdf("invoices", inv["id"])
         b = self.login(cus, features={"invoice_history": False})
         r = b.get(self.home + "/invoices/%s/pdf" % inv["id"])
         self.assertEqual(r.status, 403, r)
@@ -212,7 +200,7 @@ class PortalDocuments(unittest.TestCase):
     def test_a_document_not_rendered_yet_is_a_page_that_says_to_try_again(self):
         cus = self.customer()
         inv = self.invoice(cus)
-        stored = self.rendered("invoices", inv["id"])
+        stored = self.m.rendered_pdf("invoices", inv["id"])
         b = self.login(cus)
         resume = self.runner_stopped()
         self.sql("UPDATE documents SET pdf = NULL, sha256 = NULL WHERE site_id = $SITE "
@@ -240,7 +228,7 @@ class PortalDocuments(unittest.TestCase):
         self.sql("UPDATE documents SET attempts = 0, last_error = NULL WHERE site_id = $SITE "
                  "AND object_id = '%s'" % inv["id"])
         resume()
-        self.assertEqual(self.rendered("invoices", inv["id"]), stored)
+        self.assertEqual(self.m.rendered_pdf("invoices", inv["id"]), stored)
         self.assertEqual(b.get(self.home + "/invoices/%s/pdf" % inv["id"]).body, stored)
 
     # ---- what documents take from the portal's configuration ----
@@ -260,7 +248,7 @@ class PortalDocuments(unittest.TestCase):
         self.ok(self.m.post("/time_machine/travel_forward", {"destination_time": noon}))
         cus = self.customer()
         inv = self.invoice(cus)
-        body = self.rendered("invoices", inv["id"])
+        body = self.m.rendered_pdf("invoices", inv["id"])
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "inv.pdf")
             with open(path, "wb") as f:
@@ -293,10 +281,10 @@ class PortalDocuments(unittest.TestCase):
         other = self.customer(name="Grace Hopper")
         self.invoice(other, 700)
         stored = {f"invoices/{first['formatted_number']}.pdf":
-                  self.rendered("invoices", first["id"]),
+                  self.m.rendered_pdf("invoices", first["id"]),
                   f"credit_notes/{cn['formatted_number']}.pdf":
-                  self.rendered("credit_notes", cn["id"])}
-        later = self.rendered("invoices", second["id"])
+                  self.m.rendered_pdf("credit_notes", cn["id"])}
+        later = self.m.rendered_pdf("invoices", second["id"])
         b = self.login(cus)
         page = b.get(self.home + "/invoices")
         for y in (y1 + 1, y1):

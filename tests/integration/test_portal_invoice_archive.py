@@ -3,17 +3,11 @@ answers the GET's headers without building the archive (portald's request log li
 the statements a request ran: a build reads every document); a GET still gives the same
 ZIP as the API; a year whose documents are too big for one archive is refused."""
 import io
-import os
-import re
 import time
 import unittest
 import zipfile
 
 from harness import Browser, stack
-
-
-def kv(line):
-    return dict(m.groups() for m in re.finditer(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line))
 
 
 class InvoiceArchive(unittest.TestCase):
@@ -39,35 +33,11 @@ class InvoiceArchive(unittest.TestCase):
         self.assertEqual(b.get(self.m.session(cus["id"])["access_url"]).status, 303)
         return b
 
-    def rendered(self, kind, oid, timeout=60):
-        """The API's PDF once the job runner has rendered it."""
-        deadline = time.time() + timeout
-        while True:
-            r = self.m.get("/%s/%s/pdf" % (kind, oid))
-            if r.status == 200:
-                return r.body
-            self.assertEqual(r.status, 409, r)
-            if time.time() > deadline:
-                self.fail("the PDF of %s %s was not rendered" % (kind, oid))
-            time.sleep(0.1)
-
-    def log_line(self, resp):
-        rid = resp.header("x-request-id")
-        self.assertTrue(rid, resp.headers)
-        deadline = time.time() + 5
-        while time.time() < deadline:
-            with open(os.path.join(self.s.state, "portald.log"), errors="replace") as f:
-                lines = [l for l in f if "request_id=" + rid in l and "stmts=" in l]
-            if lines:
-                return kv(lines[0])
-            time.sleep(0.05)
-        self.fail("no request line for " + rid)
-
     def year_of_invoices(self, n=3):
         cus = self.customer()
         invs = [self.invoice(cus, 1000 + i, "Work %d" % i) for i in range(n)]
         stored = {"invoices/%s.pdf" % inv["formatted_number"]:
-                  self.rendered("invoices", inv["id"]) for inv in invs}
+                  self.m.rendered_pdf("invoices", inv["id"]) for inv in invs}
         year = time.gmtime(self.ok(self.m.get("/time_machine"))["now"]).tm_year
         return cus, stored, "%s/invoices/archive/%d" % (self.home, year), year
 
@@ -84,7 +54,7 @@ class InvoiceArchive(unittest.TestCase):
         for h in ("content-type", "content-disposition"):
             self.assertEqual(head.header(h), get.header(h))
         # The GET read every document (a statement each); the HEAD none of them.
-        g, h = int(self.log_line(get)["stmts"]), int(self.log_line(head)["stmts"])
+        g, h = int(self.s.request_log(get)["stmts"]), int(self.s.request_log(head)["stmts"])
         self.assertGreaterEqual(g - h, len(stored), (g, h))
         # The GET's archive is the documents as stored, the same as the API's.
         z = zipfile.ZipFile(io.BytesIO(get.body))
@@ -104,7 +74,7 @@ class InvoiceArchive(unittest.TestCase):
         self.assertNotEqual(head.header("content-length"), "0", head.headers)
         for h in ("content-type", "content-disposition"):
             self.assertEqual(head.header(h), get.header(h))
-        g, h = int(self.log_line(get)["stmts"]), int(self.log_line(head)["stmts"])
+        g, h = int(self.s.request_log(get)["stmts"]), int(self.s.request_log(head)["stmts"])
         self.assertGreaterEqual(g - h, len(stored), (g, h))
         self.assertEqual(sorted(zipfile.ZipFile(io.BytesIO(get.body)).namelist()),
                          sorted(stored))

@@ -341,7 +341,6 @@ class NoRandomness(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        import socket
         import time
         cls.s = stack()
         cls.m = cls.s.new_site("rnd")
@@ -526,7 +525,6 @@ class WebhookTargets(unittest.TestCase):
     def test_open_and_closed_internal_ports_look_the_same(self):
         import socket
         import time
-        from harness import Client
         ps = private_stack()
         m = ps.new_site("wh")
         lsn = socket.socket()

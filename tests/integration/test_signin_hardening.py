@@ -4,23 +4,11 @@ order for an address that is a customer's and one that is nobody's (portald's re
 line counts and hashes them: stmts=, stmt_trace=); the verified-browser cookie ends with
 the customer's address; opening a management link (GET) changes nothing."""
 import os
-import re
-import time
 import unittest
 import urllib.parse
 
-from harness import Browser, stack
+from harness import Browser, pre_csrf, stack
 from test_login import GOOD_PW, PasswordBase
-
-
-def pre_csrf(html):
-    m = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]{22})"', html)
-    assert m, "no sign-in form token in page:\n" + html[:2000]
-    return m.group(1)
-
-
-def kv(line):
-    return dict(m.groups() for m in re.finditer(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line))
 
 
 class Base(unittest.TestCase):
@@ -33,19 +21,6 @@ class Base(unittest.TestCase):
 
     def addr(self, tag="c"):
         return "%s-%s@example.com" % (tag, os.urandom(5).hex())
-
-    def log_line(self, resp):
-        """portald's request line of a response, as key=value pairs."""
-        rid = resp.header("x-request-id")
-        self.assertTrue(rid, resp.headers)
-        deadline = time.time() + 5
-        while time.time() < deadline:
-            with open(os.path.join(self.s.state, "portald.log"), errors="replace") as f:
-                lines = [l for l in f if "request_id=" + rid in l and "stmts=" in l]
-            if lines:
-                return kv(lines[0])
-            time.sleep(0.05)
-        self.fail("no request line for " + rid)
 
     def post_form(self, form_path, post_path, address):
         b = Browser(self.s)
@@ -63,7 +38,7 @@ class SameWork(Base):
         for address in addresses:
             r = self.post_form(form_path, post_path, address)
             self.assertEqual(r.status, 303, r.text)
-            line = self.log_line(r)
+            line = self.s.request_log(r)
             out.append((r.header("location"), line["stmts"], line["stmt_trace"]))
         return out
 

@@ -1,7 +1,6 @@
 """test_speed.py: what the read path's speed rests on must not cost correctness: workers
 cache verified API keys, yet a rotated or revoked key is refused by every worker within a
 second, and a test site's clock moves everywhere at once; workers stay small at rest."""
-import os
 import threading
 import time
 import unittest
