@@ -54,8 +54,22 @@ db_close(struct db *db)
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	if (db->in_txn)
+		db->lost_depth = db->depth;
 	db->in_txn = false;
 	db->depth = 0;
+}
+
+/* Refuses a statement while a lost transaction's levels are still open (db->lost_depth). */
+static bool
+txn_lost(struct db *db)
+{
+	if (db->lost_depth == 0)
+		return false;
+	db->status = DB_UNAVAILABLE;
+	db->sqlstate[0] = '\0';
+	snprintf(db->errmsg, sizeof(db->errmsg), "the transaction was lost with its connection");
+	return true;
 }
 
 static void
@@ -185,9 +199,12 @@ db_exec(struct db *db, enum stmt_id id, const char *const *params)
 	/* FNV-1a over the statement ids, in the order run. */
 	db->n_exec++;
 	db->trace = (db->trace ^ ((unsigned)id + 1)) * 16777619u;
+	if (txn_lost(db))
+		return NULL;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGresult *res;
 		ExecStatusType st;
+		bool in_txn;
 
 		if (db_ensure(db) != 0)
 			return NULL;
@@ -202,9 +219,10 @@ db_exec(struct db *db, enum stmt_id id, const char *const *params)
 			db_set_error(db, DB_UNAVAILABLE, res);
 			PQclear(res);
 			log_warn("db: connection lost during %s: %s", stmts[id].name, db->errmsg);
+			in_txn = db->in_txn;
 			db_close(db);
 			/* Inside a transaction the earlier statements are gone: no retry. */
-			if (db->in_txn)
+			if (in_txn)
 				return NULL;
 			continue;
 		}
@@ -234,6 +252,8 @@ db_exec_sql(struct db *db, const char *sql)
 {
 	PGresult *res;
 
+	if (txn_lost(db))
+		return -1;
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		db_set_error(db, DB_UNAVAILABLE, NULL);
 		return -1;
@@ -264,6 +284,8 @@ db_nest_sql(struct db *db, const char *verb, int d)
 int
 db_begin(struct db *db)
 {
+	if (txn_lost(db))
+		return -1;
 	if (db->in_txn && db->depth > 0) {
 		if (db_nest_sql(db, "SAVEPOINT", db->depth) != 0)
 			return -1;
@@ -287,6 +309,7 @@ db_abort(struct db *db)
 		}
 	db->in_txn = false;
 	db->depth = 0;
+	db->lost_depth = 0;
 }
 
 int
@@ -294,6 +317,14 @@ db_commit(struct db *db)
 {
 	int rc;
 
+	/* A level of a lost transaction: its work is gone, so its commit fails. */
+	if (db->lost_depth > 0) {
+		db->lost_depth--;
+		db_set_error(db, DB_UNAVAILABLE, NULL);
+		snprintf(db->errmsg, sizeof(db->errmsg), "the transaction was lost with its "
+		    "connection");
+		return -1;
+	}
 	if (db->in_txn && db->depth > 1) {
 		db->depth--;
 		return db_nest_sql(db, "RELEASE SAVEPOINT", db->depth);
@@ -301,6 +332,7 @@ db_commit(struct db *db)
 	rc = db_exec_sql(db, "COMMIT");
 	db->in_txn = false;
 	db->depth = 0;
+	db->lost_depth = 0;	/* a COMMIT that lost the connection ended the level too */
 	return rc;
 }
 
@@ -309,6 +341,11 @@ db_rollback(struct db *db)
 {
 	int rc = 0;
 
+	/* A level of a lost transaction: the server rolled it back already. */
+	if (db->lost_depth > 0) {
+		db->lost_depth--;
+		return 0;
+	}
 	if (db->in_txn && db->depth > 1 && db->conn != NULL &&
 	    PQstatus(db->conn) == CONNECTION_OK) {
 		db->depth--;
@@ -321,6 +358,7 @@ db_rollback(struct db *db)
 		rc = db_exec_sql(db, "ROLLBACK");
 	db->in_txn = false;
 	db->depth = 0;
+	db->lost_depth = 0;
 	return rc;
 }
 
