@@ -54,9 +54,23 @@ db_close(struct db *db)
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	if (db->in_txn)
+		db->lost_depth = db->depth;
 	db->in_txn = false;
 	db->depth = 0;
 	db->nqueued = 0;
+}
+
+/* Refuses a statement while a lost transaction's levels are still open (db->lost_depth). */
+static bool
+txn_lost(struct db *db)
+{
+	if (db->lost_depth == 0)
+		return false;
+	db->status = DB_UNAVAILABLE;
+	db->sqlstate[0] = '\0';
+	snprintf(db->errmsg, sizeof(db->errmsg), "the transaction was lost with its connection");
+	return true;
 }
 
 static void
@@ -344,12 +358,15 @@ PGresult *
 db_exec(struct db *db, enum stmt_id id, const char *const *params)
 {
 	trace_add(db, id);
+	if (txn_lost(db))
+		return NULL;
 	/* After statements sent ahead: this one travels with them, one round trip. */
 	if (db->nqueued > 0)
 		return pipeline_end(db, (int)id, params);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGresult *res;
 		ExecStatusType st;
+		bool in_txn;
 
 		if (db_ensure(db) != 0)
 			return NULL;
@@ -364,9 +381,10 @@ db_exec(struct db *db, enum stmt_id id, const char *const *params)
 			db_set_error(db, DB_UNAVAILABLE, res);
 			PQclear(res);
 			log_warn("db: connection lost during %s: %s", stmts[id].name, db->errmsg);
+			in_txn = db->in_txn;
 			db_close(db);
 			/* Inside a transaction the earlier statements are gone: no retry. */
-			if (db->in_txn)
+			if (in_txn)
 				return NULL;
 			continue;
 		}
@@ -396,6 +414,8 @@ db_exec_sql(struct db *db, const char *sql)
 {
 	PGresult *res;
 
+	if (txn_lost(db))
+		return -1;
 	/* Statements sent ahead are read first; one that failed fails anything but a
 	 * rollback (a COMMIT of the aborted transaction would answer "ROLLBACK" as if fine). */
 	if (db->nqueued > 0 && db_sync(db) != 0 && (db->status == DB_UNAVAILABLE ||
@@ -431,6 +451,8 @@ db_nest_sql(struct db *db, const char *verb, int d)
 int
 db_begin(struct db *db)
 {
+	if (txn_lost(db))
+		return -1;
 	if (db->in_txn && db->depth > 0) {
 		if (db_nest_sql(db, "SAVEPOINT", db->depth) != 0)
 			return -1;
@@ -454,6 +476,7 @@ db_abort(struct db *db)
 		}
 	db->in_txn = false;
 	db->depth = 0;
+	db->lost_depth = 0;
 }
 
 int
@@ -461,6 +484,14 @@ db_commit(struct db *db)
 {
 	int rc;
 
+	/* A level of a lost transaction: its work is gone, so its commit fails. */
+	if (db->lost_depth > 0) {
+		db->lost_depth--;
+		db_set_error(db, DB_UNAVAILABLE, NULL);
+		snprintf(db->errmsg, sizeof(db->errmsg), "the transaction was lost with its "
+		    "connection");
+		return -1;
+	}
 	if (db->in_txn && db->depth > 1) {
 		db->depth--;
 		return db_nest_sql(db, "RELEASE SAVEPOINT", db->depth);
@@ -468,6 +499,7 @@ db_commit(struct db *db)
 	rc = db_exec_sql(db, "COMMIT");
 	db->in_txn = false;
 	db->depth = 0;
+	db->lost_depth = 0;	/* a COMMIT that lost the connection ended the level too */
 	return rc;
 }
 
@@ -476,6 +508,11 @@ db_rollback(struct db *db)
 {
 	int rc = 0;
 
+	/* A level of a lost transaction: the server rolled it back already. */
+	if (db->lost_depth > 0) {
+		db->lost_depth--;
+		return 0;
+	}
 	if (db->in_txn && db->depth > 1 && db->conn != NULL &&
 	    PQstatus(db->conn) == CONNECTION_OK) {
 		db->depth--;
@@ -488,6 +525,7 @@ db_rollback(struct db *db)
 		rc = db_exec_sql(db, "ROLLBACK");
 	db->in_txn = false;
 	db->depth = 0;
+	db->lost_depth = 0;
 	return rc;
 }
 

@@ -22,6 +22,10 @@ struct db {
 	bool		 prepare;	/* prepare the statement table on connect */
 	bool		 in_txn;
 	int		 depth;		/* open db_begin calls; inner ones are savepoints */
+	/* The connection was lost inside a transaction: the levels its callers had opened,
+	 * each still to be ended (db_rollback, or a db_commit that fails). Until then every
+	 * statement is refused, so nothing after the loss runs outside the transaction. */
+	int		 lost_depth;
 	const char	*listen;	/* channel to LISTEN on after each connect, or NULL */
 	unsigned	 generation;	/* counts connects: what was read before may be stale */
 	/* db_exec_later: statements sent in libpq's pipeline mode whose answers are read with

@@ -87,6 +87,47 @@ class Resilience(unittest.TestCase):
         # Writes work again too.
         self.assertEqual(self.m.post("/customers", {"name": "after"}).status, 200)
 
+    def test_a_connection_lost_inside_a_transaction_writes_nothing_after_it(self):
+        # The customer.created event's insert sleeps while the customer's row is in the
+        # same transaction, and the test ends that server process meanwhile: the
+        # transaction is gone. The request must fail whole (503, nothing written), not
+        # carry on, on a new connection, with the statements after the loss.
+        email = "lost-%s@example.com" % os.urandom(3).hex()
+        fn = "t_lost_" + os.urandom(4).hex()
+        self.s.psql(
+            "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN "
+            "IF NEW.type = ''customer.created'' AND EXISTS (SELECT 1 FROM customers "
+            "WHERE site_id = NEW.site_id AND id = NEW.object_id AND email = ''%s'') "
+            "THEN PERFORM pg_sleep(5); END IF; RETURN NEW; END'; "
+            "CREATE TRIGGER %s BEFORE INSERT ON events FOR EACH ROW "
+            "EXECUTE FUNCTION %s()" % (fn, email, fn, fn))
+        try:
+            out = {}
+            t = threading.Thread(target=lambda: out.update(
+                r=self.m.post("/customers", {"email": email})))
+            t.start()
+            deadline = time.time() + 10
+            killed = []
+            while not killed and time.time() < deadline:
+                killed = self.s.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE wait_event = 'PgSleep' AND query LIKE '%events%'")
+                time.sleep(0.05)
+            t.join(timeout=30)
+        finally:
+            self.s.psql("DROP TRIGGER %s ON events; DROP FUNCTION %s()" % (fn, fn))
+        self.assertTrue(killed, "the insert never slept")
+        r = out["r"]
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.json["error"]["code"], "database_unavailable")
+        self.assertEqual(self.s.psql("SELECT count(*) FROM customers WHERE email = '%s'" % email),
+                         [["0"]])
+        self.assertEqual(self.s.psql(
+            "SELECT count(*) FROM events e WHERE e.site_id = '%s' AND e.type = "
+            "'customer.created' AND NOT EXISTS (SELECT 1 FROM customers c WHERE "
+            "c.site_id = e.site_id AND c.id = e.object_id)" % self.m.site_id), [["0"]])
+        # The worker carries on with a fresh connection.
+        self.assertEqual(self.m.post("/customers", {"email": email}).status, 200)
+
     def test_killed_worker_is_respawned(self):
         before = self.s.worker_pids()
         victim = before[0]
