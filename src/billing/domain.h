@@ -69,6 +69,8 @@ struct site_facts {
 	 * counter is locked for the end of the batch, not from its first invoice on. Entries
 	 * below numbered have their numbers; an item rolled back restores both counts. */
 	bool			 defer_numbers;
+	long long		 txid;		/* the batch's transaction id, 0 until read:
+						 * placeholders are -(txid * 64 + slot) */
 	int			 nunnumbered, numbered;
 	char			 unnumbered[FACTS_DEFER_MAX][DOM_ID_MAX];
 	char			 unnumbered_prefix[FACTS_DEFER_MAX][48];

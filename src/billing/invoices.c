@@ -143,10 +143,20 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 	if (deferred) {
 		struct site_facts *f = d->facts;
 
-		/* Until then a number no committed invoice has (negative, unique among the
-		 * transactions running: this connection's server process and the slot). */
-		snprintf(number, sizeof(number), "%lld",
-		    -((long long)PQbackendPID(d->db->conn) * 1000 + f->nunnumbered + 1));
+		/* Until then a number no committed invoice has: negative, and unique among all
+		 * transactions (the server's id of this one, and the slot). */
+		_Static_assert(FACTS_DEFER_MAX < 64, "a placeholder's slot fits in 6 bits");
+		if (f->txid == 0) {
+			PGresult *x = db_exec(d->db, STMT_TXID, NULL);
+
+			if (x == NULL) {
+				PQclear(res);
+				return derr_db(e, d->db);
+			}
+			f->txid = db_ll(x, 0, 0, 0);
+			PQclear(x);
+		}
+		snprintf(number, sizeof(number), "%lld", -(f->txid * 64 + f->nunnumbered + 1));
 		snprintf(number_text, sizeof(number_text), "%s", number);
 		snprintf(f->unnumbered[f->nunnumbered], DOM_ID_MAX, "%s", id);
 		snprintf(f->unnumbered_prefix[f->nunnumbered], sizeof(f->unnumbered_prefix[0]),

@@ -433,6 +433,15 @@ db_exec_sql(struct db *db, const char *sql)
 			db_close(db);
 		return -1;
 	}
+	/* The COMMIT of a transaction a statement had failed in rolls it back, and says so
+	 * only in its command tag. */
+	if (strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+		PQclear(res);
+		db_set_error(db, DB_ERROR, NULL);
+		snprintf(db->errmsg, sizeof(db->errmsg), "the transaction had failed: its "
+		    "COMMIT rolled it back");
+		return -1;
+	}
 	PQclear(res);
 	db->status = DB_OK;
 	return 0;
@@ -492,11 +501,29 @@ db_commit(struct db *db)
 		    "connection");
 		return -1;
 	}
+	/* A commit that fails has ended its level all the same: a savepoint that could not be
+	 * released (a statement sent ahead failed) is rolled back, a transaction whose COMMIT
+	 * was refused is rolled back, so the server's state is the caller's. */
 	if (db->in_txn && db->depth > 1) {
 		db->depth--;
-		return db_nest_sql(db, "RELEASE SAVEPOINT", db->depth);
+		if (db_nest_sql(db, "RELEASE SAVEPOINT", db->depth) == 0)
+			return 0;
+		if (db->in_txn) {
+			enum db_status st = db->status;
+			char msg[sizeof(db->errmsg)];
+
+			memcpy(msg, db->errmsg, sizeof(msg));
+			if (db_nest_sql(db, "ROLLBACK TO SAVEPOINT", db->depth) != 0 ||
+			    db_nest_sql(db, "RELEASE SAVEPOINT", db->depth) != 0)
+				log_warn("db: rolling back a savepoint that failed: %s", db->errmsg);
+			db->status = st;
+			memcpy(db->errmsg, msg, sizeof(msg));
+		}
+		return -1;
 	}
 	rc = db_exec_sql(db, "COMMIT");
+	if (rc != 0 && db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		PQclear(PQexec(db->conn, "ROLLBACK"));
 	db->in_txn = false;
 	db->depth = 0;
 	db->lost_depth = 0;	/* a COMMIT that lost the connection ended the level too */
@@ -523,6 +550,8 @@ db_rollback(struct db *db)
 	}
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		rc = db_exec_sql(db, "ROLLBACK");
+	else if (db->conn != NULL)
+		db_close(db);	/* dead: what was queued on it is gone with it */
 	db->in_txn = false;
 	db->depth = 0;
 	db->lost_depth = 0;

@@ -268,6 +268,8 @@ const struct stmt stmts[STMT__MAX] = {
 	 * placeholders the invoices and their events carried until now are replaced (the
 	 * number as printed is inv_number_text's: at least four digits), and their PDFs are
 	 * queued (documents_queue's row). */
+	/* This transaction's id (assigned now if it has none): unique among all transactions. */
+	[STMT_TXID] = { "txid", "SELECT txid_current()", 0 },
 	[STMT_INV_NUMBER_BATCH] = { "inv_number_batch",
 	    "WITH c AS (INSERT INTO site_counters (site_id, invoice_seq) VALUES ($1, $4::bigint) "
 	    "ON CONFLICT (site_id) DO UPDATE SET invoice_seq = site_counters.invoice_seq + "

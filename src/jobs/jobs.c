@@ -59,6 +59,22 @@ quarantine_add(const char *site, const char *id)
 	quarantine[slot].until = time(NULL) + QUARANTINE_SECONDS;
 }
 
+/* Set aside with the items: a site whose batch failed to number its invoices at its end
+ * numbers each invoice at once for a while, so the item at fault fails alone. */
+#define NUMBER_AT_ONCE	"#number-at-once"
+
+static bool
+quarantined(const char *site, const char *id)
+{
+	time_t now = time(NULL);
+
+	for (int i = 0; i < QUARANTINE_MAX; i++)
+		if (quarantine[i].until > now && strcmp(quarantine[i].site, site) == 0 &&
+		    strcmp(quarantine[i].id, id) == 0)
+			return true;
+	return false;
+}
+
 /* The site's set-aside ids as a PostgreSQL array literal (ids are [A-Za-z0-9_-]). */
 static void
 quarantine_list(const char *site, char *out, size_t n)
@@ -68,7 +84,8 @@ quarantine_list(const char *site, char *out, size_t n)
 
 	snprintf(out, n, "{");
 	for (int i = 0; i < QUARANTINE_MAX; i++) {
-		if (quarantine[i].until <= now || strcmp(quarantine[i].site, site) != 0)
+		if (quarantine[i].until <= now || strcmp(quarantine[i].site, site) != 0 ||
+		    quarantine[i].id[0] == '#')
 			continue;
 		len = strlen(out);
 		snprintf(out + len, n - len, "%s%s", len > 1 ? "," : "", quarantine[i].id);
@@ -173,7 +190,7 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	d.facts = &facts;
 	/* Its invoices are numbered together at its end, so a second runner's batch waits
 	 * for the counter only while this one numbers and commits. */
-	facts.defer_numbers = true;
+	facts.defer_numbers = !quarantined(site->id, NUMBER_AT_ONCE);
 	for (int i = 0; i < n && done < BATCH_MAX; i++) {
 		int npending = d.npending, unnumbered = facts.nunnumbered;
 		int numbered = facts.numbered, rc;
@@ -209,9 +226,16 @@ billing_batch(struct db *db, const struct site *site, long long now)
 		done++;	/* the rest of the site's work goes on */
 	}
 	if (invoices_number_deferred(&d, &e) != 0) {
-		log_error("jobs: site %s: numbering the batch's invoices: %s", site->id,
-		    e.message);
-		goto lost;
+		if (db->status == DB_UNAVAILABLE)
+			goto lost;
+		/* Something of one item's fails only here (its PDF's row, say): the batch is
+		 * undone, and the site's next batches number at once, where it fails alone. */
+		log_error("jobs: site %s: numbering the batch's invoices: %s; the batch is "
+		    "undone and the site's invoices are numbered one at a time for %d s",
+		    site->id, e.message, QUARANTINE_SECONDS);
+		quarantine_add(site->id, NUMBER_AT_ONCE);
+		db_abort(db);
+		return 0;
 	}
 	if (db_commit(db) != 0)
 		return -1;

@@ -172,6 +172,35 @@ class Renewals(Base):
         self.assertEqual(self.one("SELECT count(*) FROM payment_attempts WHERE site_id = "
                                   "$SITE AND outcome = 'pending'"), 0)
 
+    def test_a_batch_whose_numbering_fails_renews_the_rest_one_number_at_a_time(self):
+        ids = self.subs(5)
+        bad = ids[1]
+        bad_cus = self.get_sub(bad)["customer_id"]
+        # The bad one fails only where its PDF is queued: in a batch, that is the statement
+        # that numbers all of the batch's invoices at its end.
+        name = "t_doc_" + os.urandom(4).hex()
+        self.q("ALTER TABLE documents ADD CONSTRAINT %s CHECK (site_id <> $SITE OR "
+               "customer_id IS DISTINCT FROM '%s') NOT VALID" % (name, bad_cus))
+        self.addCleanup(self.s.psql, "ALTER TABLE documents DROP CONSTRAINT %s" % name)
+        self.addCleanup(self.s.psql, "UPDATE subscriptions SET next_billing_at = NULL "
+                        "WHERE site_id = '%s' AND id = '%s'" % (self.m.site_id, bad))
+        self.due(ids)
+        good = [s for s in ids if s != bad]
+        # The batch is rolled back whole, then its items go again numbered one at a time,
+        # where the bad one fails alone.
+        self.wait_for("the good renewals", lambda: self.one(
+            "SELECT count(*) FROM invoices WHERE site_id = $SITE") == 2 * len(good) + 1)
+        self.wait_for("the bad one set aside", lambda: "set aside" in self.s.log_text())
+        self.assertIn("numbering the batch's invoices", self.s.log_text())
+        for sid in good:
+            self.assertEqual(len(self.invoices(subscription_id=sid)), 2, sid)
+        self.assertEqual(len(self.invoices(subscription_id=bad)), 1)
+        n = 2 * len(good) + 1
+        self.assertEqual(self.q("SELECT min(number), max(number), count(*) FROM invoices "
+                                "WHERE site_id = $SITE"), [["1", str(n), str(n)]])
+        self.assertEqual(self.one("SELECT count(*) FROM payment_attempts WHERE site_id = "
+                                  "$SITE AND outcome <> 'succeeded'"), 0)
+
     def test_two_runners_renew_every_subscription_exactly_once(self):
         ids = self.subs(60)
         self.second_runner()
