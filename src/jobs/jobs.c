@@ -451,14 +451,17 @@ jobs_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	log_info("jobs: runner started (%d processes)", nprocs);
 	while (!*stop) {
 		int status;
+		bool later = false;
 		pid_t pid;
 
 		for (int i = 0; i < nprocs && !*stop; i++) {
 			if (procs[i].pid > 0)
 				continue;
 			/* A lane that keeps dying is restarted at most once a second. */
-			if (procs[i].started == time(NULL))
+			if (procs[i].started == time(NULL)) {
+				later = true;
 				continue;
+			}
 			procs[i].started = time(NULL);
 			pid = fork();
 			if (pid == 0) {
@@ -472,7 +475,13 @@ jobs_run(const struct config *cfg, volatile sig_atomic_t *stop)
 			else
 				procs[i].pid = pid;
 		}
-		pid = waitpid(-1, &status, 0);
+		/* With a lane to start in the next second, waiting for another to end could
+		 * wait for ever: look, and come back a moment later. */
+		pid = waitpid(-1, &status, later ? WNOHANG : 0);
+		if (pid == 0) {
+			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+			continue;
+		}
 		if (pid < 0) {
 			if (errno == ECHILD)
 				sleep(1);

@@ -17,6 +17,11 @@ from test_runner import children
 SLOW = "4000000000000259"       # the test gateway answers after 3 s, the charge made
 
 
+def ppid(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
 class Renewals(Base):
     def setUp(self):
         super().setUp()
@@ -212,6 +217,27 @@ class Renewals(Base):
             == 2 * len(ids))
         self.assertExactlyOnce(ids)
 
+    def test_a_lane_that_dies_right_after_its_start_is_started_again(self):
+        # The runner starts a dying lane at most once a second; one that died within the
+        # second it started must still come back (it waited for another lane to die).
+        seen = set(self.billing_lanes())
+        self.assertTrue(seen, "the stack's billing lane")
+        for _ in range(4):
+            lanes = self.billing_lanes()
+            for pid in lanes:
+                os.kill(pid, signal.SIGKILL)
+            seen.update(lanes)
+            deadline = time.time() + 10
+            while not [p for p in self.billing_lanes() if p not in seen]:
+                self.assertLess(time.time(), deadline, "no billing lane started again:\n" +
+                                self.s.tail_logs(20))
+                time.sleep(0.02)
+        # And the lane works: a subscription falling due is renewed.
+        ids = self.subs(1)
+        self.due(ids)
+        self.wait_for("the renewal", lambda: len(self.invoices(subscription_id=ids[0])) == 2,
+                      30)
+
     def test_runner_killed_mid_batch_and_mid_charge_loses_and_doubles_nothing(self):
         ids = self.subs(8)
         slow = self.subs(1, SLOW)
@@ -240,11 +266,20 @@ class Renewals(Base):
             "SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'") != [], 20)
         self.assertEqual(self.one("SELECT count(*) FROM invoices WHERE site_id = $SITE"),
                          len(ids), "nothing committed yet")
-        for pid in lanes:
-            os.kill(pid, signal.SIGKILL)
-        drop()      # waits for the killed batch's transaction to end
-        self.assertEqual(self.one("SELECT count(*) FROM invoices WHERE site_id = $SITE"),
-                         len(ids), "the killed batch left nothing")
+        # The runner that starts lanes again is held meanwhile, so what is counted is what
+        # the killed batch left, not what a new lane renewed a moment later.
+        runners = {ppid(pid) for pid in lanes}
+        for pid in runners:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            for pid in lanes:
+                os.kill(pid, signal.SIGKILL)
+            drop()      # waits for the killed batch's transaction to end
+            self.assertEqual(self.one("SELECT count(*) FROM invoices WHERE site_id = $SITE"),
+                             len(ids), "the killed batch left nothing")
+        finally:
+            for pid in runners:
+                os.kill(pid, signal.SIGCONT)
         # The restarted lane renews them all; the slow card's charge takes 3 s at the
         # gateway, and the lane is killed again while it waits for that answer.
         inv = []
