@@ -60,6 +60,17 @@ class Renewals(Base):
             time.sleep(0.1)
         self.fail("%s did not happen:\n%s" % (what, self.s.tail_logs(30)))
 
+    def fails_at(self, sub, table, column, value):
+        """Rows of table with column = value are refused from now to the test's end, so
+        the renewal of sub fails there; afterwards sub is no longer due (set aside, it
+        would count as job lag for later tests)."""
+        name = "t_fail_" + os.urandom(4).hex()
+        self.q("ALTER TABLE %s ADD CONSTRAINT %s CHECK (site_id <> $SITE OR "
+               "%s IS DISTINCT FROM '%s') NOT VALID" % (table, name, column, value))
+        self.addCleanup(self.s.psql, "ALTER TABLE %s DROP CONSTRAINT %s" % (table, name))
+        self.addCleanup(self.s.psql, "UPDATE subscriptions SET next_billing_at = NULL "
+                        "WHERE site_id = '%s' AND id = '%s'" % (self.m.site_id, sub))
+
     def billing_lanes(self):
         """This stack's billing lanes: children of its job runner named portald-billing
         (never another stack's on the same machine)."""
@@ -143,13 +154,7 @@ class Renewals(Base):
         bad = ids[2]
         # The bad one fails late, at its invoice, after its subscription row, history and
         # event were written in the batch's transaction.
-        name = "t_fail_" + os.urandom(4).hex()
-        self.q("ALTER TABLE invoices ADD CONSTRAINT %s CHECK (site_id <> $SITE OR "
-               "subscription_id IS DISTINCT FROM '%s') NOT VALID" % (name, bad))
-        self.addCleanup(self.s.psql, "ALTER TABLE invoices DROP CONSTRAINT %s" % name)
-        # Set aside, the bad one would stay due and count as job lag for later tests.
-        self.addCleanup(self.s.psql, "UPDATE subscriptions SET next_billing_at = NULL "
-                        "WHERE site_id = '%s' AND id = '%s'" % (self.m.site_id, bad))
+        self.fails_at(bad, "invoices", "subscription_id", bad)
         self.due(ids)
         good = [s for s in ids if s != bad]
         self.wait_for("the good renewals", lambda: self.one(
@@ -183,12 +188,7 @@ class Renewals(Base):
         bad_cus = self.get_sub(bad)["customer_id"]
         # The bad one fails only where its PDF is queued: in a batch, that is the statement
         # that numbers all of the batch's invoices at its end.
-        name = "t_doc_" + os.urandom(4).hex()
-        self.q("ALTER TABLE documents ADD CONSTRAINT %s CHECK (site_id <> $SITE OR "
-               "customer_id IS DISTINCT FROM '%s') NOT VALID" % (name, bad_cus))
-        self.addCleanup(self.s.psql, "ALTER TABLE documents DROP CONSTRAINT %s" % name)
-        self.addCleanup(self.s.psql, "UPDATE subscriptions SET next_billing_at = NULL "
-                        "WHERE site_id = '%s' AND id = '%s'" % (self.m.site_id, bad))
+        self.fails_at(bad, "documents", "customer_id", bad_cus)
         self.due(ids)
         good = [s for s in ids if s != bad]
         # The batch is rolled back whole, then its items go again numbered one at a time,
