@@ -256,6 +256,7 @@ deliveries_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		int running, nfd = 0;
 		bool woken = false;
 
+		db_abort(&en.db);	/* every level a pass left open (a lost one too) */
 		if (db_ensure(&en.db) != 0) {
 			listening = false;
 			sleep(1);

@@ -338,6 +338,7 @@ lane_loop(const struct config *cfg, volatile sig_atomic_t *stop, const char *nam
 	while (!*stop) {
 		int done;
 
+		db_abort(&db);	/* every level a pass left open (a lost one too) */
 		if (db_ensure(&db) != 0) {
 			listening = false;
 			sleep(1);

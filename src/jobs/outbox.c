@@ -369,6 +369,7 @@ outbox_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		PGnotify *n;
 		int done;
 
+		db_abort(&db);	/* every level a pass left open (a lost one too) */
 		if (db_ensure(&db) != 0) {
 			listening = false;
 			sleep(1);
