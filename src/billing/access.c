@@ -742,6 +742,14 @@ access_revoke(struct dctx *d, const char *customer_id, struct derr *e)
 	PGresult *res;
 	int n, links, rc;
 
+	/* The management link first: a confirm in flight holds its row (access_mlink_use), so
+	 * it either finishes before this goes on (and its session is ended below) or waits
+	 * and finds the link dead; and neither waits for a row the other holds. */
+	res = db_exec(d->db, STMT_MLINK_BUMP, (const char *[]){ d->site.id, customer_id,
+	    buf_lltoa(d->now, now) });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
 	res = db_exec(d->db, STMT_CUSTOMER_REVOKE, (const char *[]){ d->site.id, customer_id });
 	if (res == NULL)
 		return derr_db(e, d->db);
@@ -752,14 +760,10 @@ access_revoke(struct dctx *d, const char *customer_id, struct derr *e)
 	if (sessions_end_all(d, customer_id, NULL, &n, e) != 0)
 		return -1;
 	res = db_exec(d->db, STMT_MAIL_LINKS_END, (const char *[]){ d->site.id, customer_id,
-	    buf_lltoa(d->now, now) });
+	    now });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	links = PQntuples(res);
-	PQclear(res);
-	res = db_exec(d->db, STMT_MLINK_BUMP, (const char *[]){ d->site.id, customer_id, now });
-	if (res == NULL)
-		return derr_db(e, d->db);
 	PQclear(res);
 	buf_init(&data);
 	jw_init(&w, &data);
@@ -935,9 +939,10 @@ access_mlink_use(struct dctx *d, const char *token, const char *ip,
 	if (sessions_sign_in(d, customer, "management_link", ip, redirect_url, out->session_id,
 	    out->cookie, e) != 0)
 		goto fail;
+	/* A commit that fails has ended its level: no rollback after it. */
 	if (db_commit(d->db) != 0) {
-		derr_db(e, d->db);
-		goto fail;
+		memset(out, 0, sizeof(*out));
+		return derr_db(e, d->db);
 	}
 	snprintf(out->path, sizeof(out->path), "/portal/%s", d->site.id);
 	return 0;

@@ -218,12 +218,14 @@ const struct stmt stmts[STMT__MAX] = {
 	    "login_ipaddress = $4 "
 	    "WHERE site_id = $1 AND id = $2 AND status = 'created' AND expires_at > $3 "
 	    "RETURNING " PSESS_COLS, 4 },
+	/* A revoked customer's session opens nothing, whatever its row says (a sign-in that
+	 * raced the revocation's end of every session). */
 	[STMT_PSESS_PORTAL_GET] = { "psess_portal_get",
 	    "SELECT p.id, p.cookie_hash, p.status, p.login_at, p.last_seen_at, p.redirect_url, "
 	    "p.customer_id, c.name, c.email, p.features::text, p.flow::text "
 	    "FROM portal_sessions p "
 	    "JOIN customers c ON c.site_id = p.site_id AND c.id = p.customer_id "
-	    "WHERE p.site_id = $1 AND p.id = $2", 2 },
+	    "AND c.portal_state <> 'revoked' WHERE p.site_id = $1 AND p.id = $2", 2 },
 	[STMT_PSESS_TOUCH] = { "psess_touch",
 	    "UPDATE portal_sessions SET last_seen_at = $3 "
 	    "WHERE site_id = $1 AND id = $2 AND status = 'logged_in'", 3 },
@@ -1094,13 +1096,14 @@ const struct stmt stmts[STMT__MAX] = {
 	    "WHERE site_id = $1 AND session_id = $2 AND nonce = $3 AND location IS NULL", 3 },
 	/* ---- the portal's reads (always by the session's customer) ---- */
 	/* A signed-in page's first read: the site's configuration and the cookie's session ($2,
-	 * NULL without a cookie) with its customer, in one statement. */
+	 * NULL without a cookie) with its customer, in one statement; no session for a revoked
+	 * customer (as STMT_PSESS_PORTAL_GET). */
 	[STMT_PORTAL_ENTRY] = { "portal_entry",
 	    "SELECT " PCONF_COLS ", p.id, p.cookie_hash, p.status, p.login_at, p.last_seen_at, "
 	    "p.redirect_url, p.customer_id, cu.name, cu.email, p.features::text, p.flow::text"
-	    PCONF_FROM "LEFT JOIN portal_sessions p ON p.site_id = c.site_id AND p.id = $2 "
-	    "LEFT JOIN customers cu ON cu.site_id = p.site_id AND cu.id = p.customer_id "
-	    "WHERE c.site_id = $1", 2 },
+	    PCONF_FROM "LEFT JOIN (portal_sessions p JOIN customers cu ON cu.site_id = p.site_id "
+	    "AND cu.id = p.customer_id AND cu.portal_state <> 'revoked') "
+	    "ON p.site_id = c.site_id AND p.id = $2 WHERE c.site_id = $1", 2 },
 	/* The overview's customer with its default card and what is overdue, in one row. */
 	[STMT_OVERVIEW] = { "overview",
 	    "SELECT " CUSTOMER_COLS ", pm.* , (SELECT json_agg(json_build_object('currency', "

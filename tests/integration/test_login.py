@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 import subprocess
+import threading
 import time
 import unittest
 import urllib.parse
@@ -841,6 +842,41 @@ class ManagementLinks(Base):
         self.assertNotIn(self.cookie, b.cookies)
         self.assertEqual(self.m.get("/customers/%s/portal_sessions" % cus["id"])
                          .json["data"], [])
+
+    def test_a_revocation_in_flight_lets_no_management_link_sign_in(self):
+        self.m.post("/portal_configuration", {"sign_in": {"email_verification": False}})
+        address = self.addr()
+        cus = self.m.customer(email=address)
+        url = self.mlink(cus).json["url"]
+        # An unused login link: the revocation ends it, and its update sleeps meanwhile,
+        # after the customer's sessions were ended, before the revocation commits.
+        self.ask_link(address)
+        self.assertTrue(self.s.psql("SELECT 1 FROM mail_links WHERE site_id = '%s' AND "
+                                    "customer_id = '%s'" % (self.m.site_id, cus["id"])))
+        fn = "t_revoke_" + os.urandom(4).hex()
+        self.s.psql("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN "
+                    "IF NEW.customer_id = ''%s'' AND NEW.used_at IS NOT NULL THEN "
+                    "PERFORM pg_sleep(1.5); END IF; RETURN NEW; END'; "
+                    "CREATE TRIGGER %s BEFORE UPDATE ON mail_links FOR EACH ROW "
+                    "EXECUTE FUNCTION %s()" % (fn, cus["id"], fn, fn))
+        self.addCleanup(self.s.psql, "DROP TRIGGER IF EXISTS %s ON mail_links; "
+                        "DROP FUNCTION IF EXISTS %s()" % (fn, fn))
+        b = Browser(self.s)
+        token = pre_csrf(b.get(url).text)
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=self.m.post(
+            "/customers/%s/portal_access/revoke" % cus["id"])))
+        t.start()
+        time.sleep(0.5)
+        r = b.post_form(urllib.parse.urlsplit(url).path, {"csrf_token": token})
+        t.join(timeout=30)
+        self.assertEqual(out["r"].status, 200, out["r"])
+        # Either the confirm came first and the revocation ended its session, or it waited
+        # for the revocation and found the link dead: no way into the portal either way.
+        self.assertIn(r.status, (303, 403, 404), r.text)
+        self.assertEqual(b.get(self.home).status, 401)
+        self.assertEqual([x for x in self.m.get("/customers/%s/portal_sessions" % cus["id"])
+                          .json["data"] if x["status"] == "logged_in"], [])
 
     def test_get_and_head_of_the_management_link_sign_nobody_in(self):
         self.m.post("/portal_configuration", {"sign_in": {"email_verification": False}})
