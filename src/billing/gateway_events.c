@@ -75,10 +75,8 @@ begin_once(struct delivery *v, struct derr *e)
 static int
 commit(struct delivery *v, struct derr *e)
 {
-	if (db_commit(v->d->db) != 0) {
-		db_rollback(v->d->db);
-		return derr_db(e, v->d->db);
-	}
+	if (db_commit(v->d->db) != 0)
+		return derr_db(e, v->d->db);	/* it ended the level: no rollback */
 	snprintf(v->what, 16, "applied");
 	/* A card made default pays overdue invoices: those charges go out now. */
 	return payments_settle(v->d, e) == 0 || v->d->db->status != DB_UNAVAILABLE ? 0 : -1;

@@ -348,6 +348,8 @@ db_exec_later(struct db *db, enum stmt_id id, const char *const *params)
 int
 db_sync(struct db *db)
 {
+	if (txn_lost(db))
+		return -1;
 	if (db->nqueued == 0)
 		return 0;
 	pipeline_end(db, -1, NULL);
@@ -423,6 +425,7 @@ db_exec_sql(struct db *db, const char *sql)
 		return -1;
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		db_set_error(db, DB_UNAVAILABLE, NULL);
+		db_close(db);	/* dead: a transaction on it is lost (db->lost_depth) */
 		return -1;
 	}
 	res = PQexec(db->conn, sql);
@@ -540,6 +543,8 @@ db_rollback(struct db *db)
 		db->lost_depth--;
 		return 0;
 	}
+	if (!db->in_txn)
+		return 0;	/* nothing open (a failed commit ended its level) */
 	if (db->in_txn && db->depth > 1 && db->conn != NULL &&
 	    PQstatus(db->conn) == CONNECTION_OK) {
 		db->depth--;

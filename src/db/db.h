@@ -91,7 +91,10 @@ void	 db_trace_reset(struct db *db);
 int	 db_exec_sql(struct db *db, const char *sql);
 /* Transactions nest: a db_begin inside another opens a savepoint, and its commit or
  * rollback releases or rolls back to it, so the outermost caller decides (a HEAD request
- * runs its handler in a transaction that is always rolled back). */
+ * runs its handler in a transaction that is always rolled back). A db_commit that fails
+ * has ended its level all the same (rolled back): do not db_rollback after it, which at a
+ * nested level would end the level above too. A db_rollback with nothing open does
+ * nothing. */
 int	 db_begin(struct db *db);
 int	 db_commit(struct db *db);
 int	 db_rollback(struct db *db);

@@ -452,17 +452,14 @@ jobs_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	log_info("jobs: runner started (%d processes)", nprocs);
 	while (!*stop) {
 		int status;
-		bool later = false;
 		pid_t pid;
 
 		for (int i = 0; i < nprocs && !*stop; i++) {
 			if (procs[i].pid > 0)
 				continue;
 			/* A lane that keeps dying is restarted at most once a second. */
-			if (procs[i].started == time(NULL)) {
-				later = true;
+			if (procs[i].started == time(NULL))
 				continue;
-			}
 			procs[i].started = time(NULL);
 			pid = fork();
 			if (pid == 0) {
@@ -476,9 +473,9 @@ jobs_run(const struct config *cfg, volatile sig_atomic_t *stop)
 			else
 				procs[i].pid = pid;
 		}
-		/* With a lane to start in the next second, waiting for another to end could
-		 * wait for ever: look, and come back a moment later. */
-		pid = waitpid(-1, &status, later ? WNOHANG : 0);
+		/* Looks, and comes back a moment later: a blocking wait could outlast a stop
+		 * that arrived just before it, or a lane due to start in the next second. */
+		pid = waitpid(-1, &status, WNOHANG);
 		if (pid == 0) {
 			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
 			continue;

@@ -135,8 +135,7 @@ outbox_claim(struct db *db, const struct site *site, int max, int lease_seconds,
 	return b->n;
 db_error:
 	snprintf(err, errlen, "%s", db->errmsg);
-	if (db->in_txn)
-		db_rollback(db);
+	db_rollback(db);
 	b->n = 0;
 	return -1;
 }

@@ -242,12 +242,12 @@ logout(struct page *p)
 
 	if (db_begin(p->c->db) != 0)
 		return -1;
-	if (sessions_logout(&p->d, p->session_id, p->c->req->remote_addr, &e) != 0 ||
-	    db_commit(p->c->db) != 0) {
+	if (sessions_logout(&p->d, p->session_id, p->c->req->remote_addr, &e) != 0) {
 		db_rollback(p->c->db);
 		return -1;
 	}
-	return 0;
+	/* A commit that fails has ended its level: no rollback after it. */
+	return db_commit(p->c->db) == 0 ? 0 : -1;
 }
 
 int

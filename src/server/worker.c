@@ -240,6 +240,13 @@ worker_run(const struct config *cfg, int listen_fd)
 		read_body(&ws, fr.in);
 		db_trace_reset(&ws.db);
 		dispatch(&ws, &log_path);
+		/* Nothing a request left open may reach the next one (a handler that forgot a
+		 * level, or a transaction lost with its connection). */
+		if (ws.db.in_txn || ws.db.lost_depth > 0) {
+			log_warn("worker: request %s left a transaction open; rolled back",
+			    ws.req.request_id);
+			db_abort(&ws.db);
+		}
 		/* The headers, then the body from where it was built (a yearly ZIP can be
 		 * tens of megabytes: no second copy of it behind the headers). */
 		http_response_serialize(&ws.resp, true, &ws.out);
