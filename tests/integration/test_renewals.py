@@ -220,8 +220,8 @@ class Renewals(Base):
     def test_a_lane_that_dies_right_after_its_start_is_started_again(self):
         # The runner starts a dying lane at most once a second; one that died within the
         # second it started must still come back (it waited for another lane to die).
-        seen = set(self.billing_lanes())
-        self.assertTrue(seen, "the stack's billing lane")
+        self.wait_for("the stack's billing lane", lambda: self.billing_lanes() != [], 30)
+        seen = set()
         for _ in range(4):
             lanes = self.billing_lanes()
             for pid in lanes:
@@ -259,8 +259,8 @@ class Renewals(Base):
                 self.s.psql("DROP TRIGGER IF EXISTS %s ON invoices; DROP FUNCTION IF EXISTS "
                             "%s()" % (fn, fn))
         self.addCleanup(drop)
+        self.wait_for("the stack's billing lane", lambda: self.billing_lanes() != [], 30)
         lanes = self.billing_lanes()
-        self.assertTrue(lanes, "the stack's billing lane")
         self.due(ids)
         self.wait_for("the batch to reach the stalled renewal", lambda: self.q(
             "SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'") != [], 20)
