@@ -1,6 +1,8 @@
 /* fuzz_cookie.c: the Cookie header, and the portal session token taken from it as
  * portal_sign_in_check does (one cookie per site, named PORTAL_COOKIE_PREFIX + site id).
- * Parsed names and values never carry the separators. */
+ * Parsed names and values never carry the separators, every parsed cookie is found by its
+ * name, and a token parsed from a portal cookie has valid ids and a full-length secret.
+ * Each property is a FUZZ_CHECK (fuzz.h): one that fails aborts the run with the input. */
 #include "fuzz.h"
 
 #include "core/json.h"
