@@ -539,26 +539,18 @@ documents_render(struct dctx *d, enum doc_kind k, const char *id, struct buf *pd
 
 /* ---- the job ---- */
 
-int
-documents_render_next(struct dctx *d, struct derr *e)
+/* Renders the claimed document kind/id and stores its bytes: 1 when it was handled (one
+ * that cannot be rendered is recorded with its error instead), -1 when the database failed. */
+static int
+render_store(struct dctx *d, const char *kind, const char *id, struct derr *e)
 {
 	PGresult *res;
-	char kind[16], id[DOM_ID_MAX], now[24], sum[CRYPTO_SHA256_LEN * 2 + 1];
+	char now[24], sum[CRYPTO_SHA256_LEN * 2 + 1];
 	unsigned char digest[CRYPTO_SHA256_LEN];
 	enum doc_kind k;
 	struct buf pdf;
 	char *hex;
 
-	res = db_exec(d->db, STMT_DOC_CLAIM, (const char *[]){ d->site.id });
-	if (res == NULL)
-		return derr_db(e, d->db);
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return 0;
-	}
-	snprintf(kind, sizeof(kind), "%s", db_val(res, 0, 0));
-	snprintf(id, sizeof(id), "%s", db_val(res, 0, 1));
-	PQclear(res);
 	k = strcmp(kind, "credit_note") == 0 ? DOC_CREDIT_NOTE : DOC_INVOICE;
 	buf_init(&pdf);
 	/* A document that fails (bad data, a bug) is recorded and skipped after five tries,
@@ -600,6 +592,33 @@ documents_render_next(struct dctx *d, struct derr *e)
 		return derr_db(e, d->db);
 	PQclear(res);
 	return 1;
+}
+
+int
+documents_render_batch(struct dctx *d, int max, struct derr *e)
+{
+	PGresult *res;
+	char kinds[DOCUMENTS_BATCH_MAX][16], ids[DOCUMENTS_BATCH_MAX][DOM_ID_MAX], lim[16];
+	int n;
+
+	if (max < 1)
+		return 0;
+	if (max > DOCUMENTS_BATCH_MAX)
+		max = DOCUMENTS_BATCH_MAX;
+	snprintf(lim, sizeof(lim), "%d", max);
+	res = db_exec(d->db, STMT_DOC_CLAIM, (const char *[]){ d->site.id, lim });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++) {
+		snprintf(kinds[i], sizeof(kinds[i]), "%s", db_val(res, i, 0));
+		snprintf(ids[i], sizeof(ids[i]), "%s", db_val(res, i, 1));
+	}
+	PQclear(res);
+	for (int i = 0; i < n; i++)
+		if (render_store(d, kinds[i], ids[i], e) < 0)
+			return -1;
+	return n;
 }
 
 /* ---- downloads ---- */

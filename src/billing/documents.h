@@ -35,11 +35,16 @@ int	documents_queue(struct dctx *d, enum doc_kind k, const char *id, const char 
 int	documents_render(struct dctx *d, enum doc_kind k, const char *id, struct buf *pdf,
 	    struct derr *e);
 
-/* The job runner's step, inside the caller's transaction: claims the oldest document of
- * d's site not rendered yet, renders and stores it. 1 when one was handled (a document
- * that cannot be rendered is recorded with its error and tried at most five times), 0
- * when none is waiting, -1 when the database failed (roll back). */
-int	documents_render_next(struct dctx *d, struct derr *e);
+#define DOCUMENTS_BATCH_MAX	16
+
+/* The job runner's step, inside the caller's transaction: claims up to max (at most
+ * DOCUMENTS_BATCH_MAX) of the oldest documents of d's site not rendered yet, renders and
+ * stores each. Returns how many were handled (a document that cannot be rendered is
+ * recorded with its error and tried at most five times), 0 when none is waiting, -1 when
+ * the database failed (roll back). The claim turns synchronous_commit off for the caller's
+ * transaction: a document lost with the last moment's commits is rendered again, to the
+ * same bytes. */
+int	documents_render_batch(struct dctx *d, int max, struct derr *e);
 
 /*
  * The stored PDF of an invoice or credit note, for a download: pdf receives the bytes

@@ -259,6 +259,14 @@ const struct stmt stmts[STMT__MAX] = {
 	    3 },
 	[STMT_SITE_CLOCKS] = { "site_clocks",
 	    "SELECT id, clock_offset, mode FROM sites ORDER BY id", 0 },
+	/* Whether billing is behind: a site has a renewal due for more than two seconds on
+	 * its clock (an index probe per site, on subscriptions_due_order). The documents
+	 * lane then leaves the cores to billing. */
+	[STMT_BILLING_BEHIND] = { "billing_behind",
+	    "SELECT EXISTS (SELECT 1 FROM sites st WHERE EXISTS (SELECT 1 FROM subscriptions "
+	    "WHERE site_id = st.id AND next_billing_at IS NOT NULL "
+	    "AND next_billing_at <= extract(epoch FROM now())::bigint + st.clock_offset - 2))",
+	    0 },
 	/* Sequential invoice numbers: the row lock orders concurrent invoices of a site. */
 	[STMT_COUNTER_NEXT] = { "counter_next",
 	    "INSERT INTO site_counters (site_id, invoice_seq) VALUES ($1, 1) "
@@ -871,12 +879,15 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_DOC_QUEUE] = { "doc_queue",
 	    "INSERT INTO documents (site_id, kind, object_id, number_text, customer_id, "
 	    "issued_at) VALUES ($1, $2, $3, $4, $5, $6)", 6 },
-	/* The job runner: the oldest document not rendered yet, skipping those another runner
-	 * holds and those that failed five times (see last_error). */
+	/* The job runner: the $2 oldest documents not rendered yet, skipping those another
+	 * runner holds and those that failed five times (see last_error); an index probe
+	 * (documents_claim). The transaction commits without waiting for the disk: a document
+	 * lost in a crash is still waiting, and is rendered again to the same bytes. */
 	[STMT_DOC_CLAIM] = { "doc_claim",
-	    "SELECT kind, object_id FROM documents WHERE site_id = $1 AND pdf IS NULL "
-	    "AND attempts < 5 ORDER BY issued_at, kind, object_id LIMIT 1 "
-	    "FOR UPDATE SKIP LOCKED", 1 },
+	    "SELECT kind, object_id, set_config('synchronous_commit', 'off', true) "
+	    "FROM documents WHERE site_id = $1 AND pdf IS NULL "
+	    "AND attempts < 5 ORDER BY issued_at, kind, object_id LIMIT $2 "
+	    "FOR UPDATE SKIP LOCKED", 2 },
 	/* Stored once: a rendered document is never written again. */
 	[STMT_DOC_STORE] = { "doc_store",
 	    "UPDATE documents SET pdf = decode($4, 'hex'), sha256 = $5, rendered_at = $6, "

@@ -381,16 +381,29 @@ billing_run(const struct config *cfg, volatile sig_atomic_t *stop)
 }
 
 /* Every site's issued documents still to render (pdfjob.c): PDF rendering is CPU work that
- * must not hold up billing. */
+ * must not hold up billing. While billing is behind (a burst of renewals), one
+ * transaction of documents a second, for one site in turn: the PDFs follow when the burst
+ * is over, and a renewal that stays due (one that keeps failing) slows them, never stops
+ * them. */
 static int
 documents_pass(struct db *db)
 {
-	PGresult *sites = db_exec(db, STMT_SITE_CLOCKS, NULL);
-	int done = 0;
+	static unsigned int turn;	/* the site whose turn it is while billing is behind */
+	PGresult *sites, *behind;
+	bool yield;
+	int done = 0, n;
 
+	behind = db_exec(db, STMT_BILLING_BEHIND, NULL);
+	if (behind == NULL)
+		return -1;
+	yield = strcmp(db_val(behind, 0, 0), "t") == 0;
+	PQclear(behind);
+	sites = db_exec(db, STMT_SITE_CLOCKS, NULL);
 	if (sites == NULL)
 		return -1;
-	for (int i = 0; i < PQntuples(sites); i++) {
+	n = PQntuples(sites);
+	for (int k = 0; k < n; k++) {
+		int i = yield ? (int)((turn + (unsigned int)k) % (unsigned int)n) : k;
 		struct site site;
 		int rc;
 
@@ -398,14 +411,23 @@ documents_pass(struct db *db)
 		snprintf(site.id, sizeof(site.id), "%s", db_val(sites, i, 0));
 		site.clock_offset = db_ll(sites, i, 1, 0);
 		snprintf(site.mode, sizeof(site.mode), "%s", db_val(sites, i, 2));
-		rc = pdfjob_pass(db, &site);
+		rc = pdfjob_pass(db, &site, yield ? PDFJOB_PER_TXN : PDFJOB_PER_PASS);
 		if (rc < 0) {
 			done = -1;
 			break;
 		}
 		done += rc;
+		if (yield && rc > 0) {
+			turn = (unsigned int)i + 1;
+			break;
+		}
 	}
 	PQclear(sites);
+	if (yield && done > 0) {
+		struct timespec second = { 1, 0 };
+
+		nanosleep(&second, NULL);	/* a stop signal ends it early */
+	}
 	return done;
 }
 

@@ -8,11 +8,11 @@
 #include "jobs/pdfjob.h"
 
 int
-pdfjob_pass(struct db *db, const struct site *site)
+pdfjob_pass(struct db *db, const struct site *site, int max)
 {
 	int done = 0;
 
-	for (int n = 0; n < PDFJOB_PER_PASS; n++) {
+	while (done < max) {
 		struct dctx d;
 		struct derr e;
 		int rc;
@@ -21,7 +21,8 @@ pdfjob_pass(struct db *db, const struct site *site)
 			break;
 		dctx_init(&d, db, site, (long long)time(NULL) + site->clock_offset,
 		    ACTOR_JOB_RUNNER, NULL);
-		rc = documents_render_next(&d, &e);
+		rc = documents_render_batch(&d, max - done < PDFJOB_PER_TXN ? max - done :
+		    PDFJOB_PER_TXN, &e);
 		if (rc <= 0) {
 			db_rollback(db);
 			if (rc < 0)
@@ -30,7 +31,7 @@ pdfjob_pass(struct db *db, const struct site *site)
 		}
 		if (db_commit(db) != 0)
 			break;
-		done++;
+		done += rc;
 	}
 	return done;
 }

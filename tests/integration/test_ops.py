@@ -26,7 +26,8 @@ GLOBAL_TABLES = {"sites", "api_keys", "schema_migrations"}
 # Statements that read every site by design, each tenant table only through a per-site
 # correlated "site_id = st.id" (one index probe per site, no join across sites).
 CROSS_SITE_STATEMENTS = {"health",       # /healthz: the job runner's lag over all sites
-                         "deliv_sites"}  # the delivery engine: sites with deliveries waiting
+                         "deliv_sites",  # the delivery engine: sites with deliveries waiting
+                         "billing_behind"}  # the documents lane: is any site's billing behind
 
 
 class Resilience(unittest.TestCase):

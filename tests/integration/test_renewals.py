@@ -206,6 +206,32 @@ class Renewals(Base):
         self.assertEqual(self.one("SELECT count(*) FROM payment_attempts WHERE site_id = "
                                   "$SITE AND outcome <> 'succeeded'"), 0)
 
+    def test_documents_wait_while_billing_is_behind_but_never_stop(self):
+        # A renewal that keeps failing stays due: billing is behind for as long as it is.
+        bad = self.subs(1)[0]
+        self.fails_at(bad, "invoices", "subscription_id", bad)
+        self.due([bad])
+        c = self.customer(None)
+        for i in range(20):
+            self.ok(self.m.post("/invoices", {"customer_id": c["id"], "currency": "USD",
+                                              "lines": [{"description": "x%d" % i,
+                                                         "amount": 100 + i}]}))
+        # All twenty waiting at once (those already rendered are rendered again).
+        mine = "site_id = $SITE AND customer_id = '%s'" % c["id"]
+        self.q("UPDATE documents SET pdf = NULL, sha256 = NULL, rendered_at = NULL WHERE "
+               + mine)
+        self.wait_for("every PDF rendered", lambda: self.one(
+            "SELECT count(*) FROM documents WHERE pdf IS NULL AND " + mine) == 0, timeout=60)
+        self.assertLessEqual(self.get_sub(bad)["next_billing_at"],
+                             self.ok(self.m.get("/time_machine"))["now"] - 2,
+                             "billing was behind throughout")
+        # One transaction of at most eight documents a second: never all twenty at once.
+        per_second = [int(n) for (n,) in self.q(
+            "SELECT count(*) FROM documents WHERE %s GROUP BY rendered_at" % mine)]
+        self.assertEqual(sum(per_second), 20)
+        self.assertLessEqual(max(per_second), 8, per_second)
+        self.assertGreaterEqual(len(per_second), 3, per_second)
+
     def test_two_runners_renew_every_subscription_exactly_once(self):
         ids = self.subs(60)
         self.second_runner()
