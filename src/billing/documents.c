@@ -539,55 +539,62 @@ documents_render(struct dctx *d, enum doc_kind k, const char *id, struct buf *pd
 
 /* ---- the job ---- */
 
-/* Renders the claimed document kind/id and stores its bytes: 1 when it was handled (one
- * that cannot be rendered is recorded with its error instead), -1 when the database failed. */
+/* Renders the document and appends its bytes to pdf, with their SHA-256 (hex) in sum,
+ * and stores them; 0 or -1 with e set. */
 static int
-render_store(struct dctx *d, const char *kind, const char *id, struct derr *e)
+render_and_store(struct dctx *d, const char *kind, const char *id, struct buf *pdf,
+    struct derr *e)
 {
 	PGresult *res;
 	char now[24], sum[CRYPTO_SHA256_LEN * 2 + 1];
 	unsigned char digest[CRYPTO_SHA256_LEN];
-	enum doc_kind k;
-	struct buf pdf;
 	char *hex;
 
-	k = strcmp(kind, "credit_note") == 0 ? DOC_CREDIT_NOTE : DOC_INVOICE;
-	buf_init(&pdf);
-	/* A document that fails (bad data, a bug) is recorded and skipped after five tries,
-	 * so it cannot hold up the documents after it; a failed statement is undone to here. */
-	if (db_savepoint_named(d->db, "render") != 0)
-		return derr_db(e, d->db);
-	if (documents_render(d, k, id, &pdf, e) != 0) {
-		buf_free(&pdf);
-		if (d->db->status == DB_UNAVAILABLE ||
-		    db_rollback_named(d->db, "render") != 0)
-			return -1;
-		log_error("documents: site %s: %s %s cannot be rendered: %s", d->site.id, kind,
-		    id, e->message);
-		res = db_exec(d->db, STMT_DOC_FAIL, (const char *[]){ d->site.id, kind, id,
-		    e->message });
-		if (res == NULL)
-			return derr_db(e, d->db);
-		PQclear(res);
-		return 1;
-	}
-	if (db_release_named(d->db, "render") != 0) {
-		buf_free(&pdf);
-		return derr_db(e, d->db);
-	}
-	hex = malloc(pdf.len * 2 + 1);
-	if (hex == NULL) {
-		buf_free(&pdf);
+	if (documents_render(d, strcmp(kind, "credit_note") == 0 ? DOC_CREDIT_NOTE :
+	    DOC_INVOICE, id, pdf, e) != 0)
+		return -1;
+	hex = malloc(pdf->len * 2 + 1);
+	if (hex == NULL)
 		return derr_set(e, DERR_INTERNAL, "internal_error", NULL, "out of memory");
-	}
-	crypto_hex((const unsigned char *)pdf.data, pdf.len, hex);
-	crypto_sha256(pdf.data, pdf.len, digest);
+	crypto_hex((const unsigned char *)pdf->data, pdf->len, hex);
+	crypto_sha256(pdf->data, pdf->len, digest);
 	crypto_hex(digest, sizeof(digest), sum);
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	res = db_exec(d->db, STMT_DOC_STORE, (const char *[]){ d->site.id, kind, id, hex, sum,
 	    now });
 	free(hex);
+	if (res == NULL)
+		return derr_db(e, d->db);
+	PQclear(res);
+	return 0;
+}
+
+/* Renders and stores the claimed document kind/id: 1 when it was handled (one that cannot
+ * be rendered or stored is recorded with its error instead, and tried at most five
+ * times), -1 when the database went away. */
+static int
+render_one(struct dctx *d, const char *kind, const char *id, struct derr *e)
+{
+	PGresult *res;
+	struct buf pdf;
+	int rc;
+
+	/* A document that fails (bad data, a bug, a statement refused) is undone to here and
+	 * recorded alone, so it cannot hold up the documents after it. */
+	if (db_savepoint_named(d->db, "render") != 0)
+		return derr_db(e, d->db);
+	buf_init(&pdf);
+	rc = render_and_store(d, kind, id, &pdf, e);
 	buf_free(&pdf);
+	if (rc == 0)
+		return db_release_named(d->db, "render") == 0 ? 1 : derr_db(e, d->db);
+	if (d->db->status == DB_UNAVAILABLE || db_rollback_named(d->db, "render") != 0 ||
+	    db_release_named(d->db, "render") != 0)
+		return -1;
+	log_error("documents: site %s: %s %s cannot be rendered: %s", d->site.id, kind, id,
+	    e->message);
+	res = db_exec(d->db, STMT_DOC_FAIL, (const char *[]){ d->site.id, kind, id,
+	    e->message });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	PQclear(res);
@@ -616,7 +623,7 @@ documents_render_batch(struct dctx *d, int max, struct derr *e)
 	}
 	PQclear(res);
 	for (int i = 0; i < n; i++)
-		if (render_store(d, kinds[i], ids[i], e) < 0)
+		if (render_one(d, kinds[i], ids[i], e) < 0)
 			return -1;
 	return n;
 }

@@ -259,14 +259,15 @@ const struct stmt stmts[STMT__MAX] = {
 	    3 },
 	[STMT_SITE_CLOCKS] = { "site_clocks",
 	    "SELECT id, clock_offset, mode FROM sites ORDER BY id", 0 },
-	/* Whether billing is behind: a site has a renewal due for more than two seconds on
-	 * its clock (an index probe per site, on subscriptions_due_order). The documents
-	 * lane then leaves the cores to billing. */
+	/* Whether billing is behind: a site has more than $1 renewals (a billing lane's batch)
+	 * due for more than two seconds on its clock, so a lone renewal that keeps failing is
+	 * not a backlog. At most $1 + 1 index entries per site (subscriptions_due_order). The
+	 * documents lane then leaves the cores to billing. */
 	[STMT_BILLING_BEHIND] = { "billing_behind",
-	    "SELECT EXISTS (SELECT 1 FROM sites st WHERE EXISTS (SELECT 1 FROM subscriptions "
-	    "WHERE site_id = st.id AND next_billing_at IS NOT NULL "
-	    "AND next_billing_at <= extract(epoch FROM now())::bigint + st.clock_offset - 2))",
-	    0 },
+	    "SELECT EXISTS (SELECT 1 FROM sites st WHERE (SELECT count(*) FROM (SELECT 1 "
+	    "FROM subscriptions WHERE site_id = st.id AND next_billing_at IS NOT NULL "
+	    "AND next_billing_at <= extract(epoch FROM now())::bigint + st.clock_offset - 2 "
+	    "LIMIT $1::int + 1) due) > $1::int)", 1 },
 	/* Sequential invoice numbers: the row lock orders concurrent invoices of a site. */
 	[STMT_COUNTER_NEXT] = { "counter_next",
 	    "INSERT INTO site_counters (site_id, invoice_seq) VALUES ($1, 1) "

@@ -381,23 +381,30 @@ billing_run(const struct config *cfg, volatile sig_atomic_t *stop)
 }
 
 /* Every site's issued documents still to render (pdfjob.c): PDF rendering is CPU work that
- * must not hold up billing. While billing is behind (a burst of renewals), one
- * transaction of documents a second, for one site in turn: the PDFs follow when the burst
- * is over, and a renewal that stays due (one that keeps failing) slows them, never stops
- * them. */
+ * must not hold up billing. While billing is behind (a site with more than a batch of
+ * renewals due, a burst), one transaction of documents a second, for one site in turn:
+ * the PDFs follow when the burst is over instead of sharing the cores with it. */
 static int
 documents_pass(struct db *db)
 {
 	static unsigned int turn;	/* the site whose turn it is while billing is behind */
+	static bool yielding;
 	PGresult *sites, *behind;
+	char batch[12];
 	bool yield;
 	int done = 0, n;
 
-	behind = db_exec(db, STMT_BILLING_BEHIND, NULL);
+	snprintf(batch, sizeof(batch), "%d", BATCH_MAX);
+	behind = db_exec(db, STMT_BILLING_BEHIND, (const char *[]){ batch });
 	if (behind == NULL)
 		return -1;
 	yield = strcmp(db_val(behind, 0, 0), "t") == 0;
 	PQclear(behind);
+	if (yield != yielding)
+		log_info(yield ? "jobs: documents: billing is behind, one transaction of "
+		    "documents a second until it catches up" : "jobs: documents: billing "
+		    "caught up");
+	yielding = yield;
 	sites = db_exec(db, STMT_SITE_CLOCKS, NULL);
 	if (sites == NULL)
 		return -1;
@@ -426,7 +433,9 @@ documents_pass(struct db *db)
 	if (yield && done > 0) {
 		struct timespec second = { 1, 0 };
 
-		nanosleep(&second, NULL);	/* a stop signal ends it early */
+		/* A stop signal during the sleep ends it; one that came while rendering
+		 * waits the second out. */
+		nanosleep(&second, NULL);
 	}
 	return done;
 }

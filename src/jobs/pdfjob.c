@@ -15,14 +15,14 @@ pdfjob_pass(struct db *db, const struct site *site, int max)
 	while (done < max) {
 		struct dctx d;
 		struct derr e;
-		int rc;
+		int rc, want;
 
 		if (db_begin(db) != 0)
 			break;
 		dctx_init(&d, db, site, (long long)time(NULL) + site->clock_offset,
 		    ACTOR_JOB_RUNNER, NULL);
-		rc = documents_render_batch(&d, max - done < PDFJOB_PER_TXN ? max - done :
-		    PDFJOB_PER_TXN, &e);
+		want = max - done < PDFJOB_PER_TXN ? max - done : PDFJOB_PER_TXN;
+		rc = documents_render_batch(&d, want, &e);
 		if (rc <= 0) {
 			db_rollback(db);
 			if (rc < 0)
@@ -32,6 +32,8 @@ pdfjob_pass(struct db *db, const struct site *site, int max)
 		if (db_commit(db) != 0)
 			break;
 		done += rc;
+		if (rc < want)
+			break;	/* none left that another runner does not hold */
 	}
 	return done;
 }

@@ -655,6 +655,36 @@ class Pdfs(Base):
         self.assertEqual(r.status, 500, r)
 
 
+    def test_a_document_that_cannot_be_stored_is_recorded_alone(self):
+        c = self.customer()
+        invs = [self.invoice(c["id"], "USD", [{"description": "x%d" % i, "amount": 100 + i}])
+                for i in range(3)]
+        bad = invs[1]["id"]
+        name = "t_nostore_" + os.urandom(4).hex()
+        self.s.psql("ALTER TABLE documents ADD CONSTRAINT %s CHECK (object_id <> '%s' "
+                    "OR pdf IS NULL) NOT VALID" % (name, bad))
+        self.addCleanup(self.s.psql, "ALTER TABLE documents DROP CONSTRAINT %s" % name)
+        mine = "site_id = '%s' AND customer_id = '%s'" % (self.m.site_id, c["id"])
+        # The three wait at once, so they are claimed in one transaction.
+        self.s.psql("UPDATE documents SET pdf = NULL, sha256 = NULL, rendered_at = NULL "
+                    "WHERE " + mine)
+        deadline = time.time() + 30
+        while True:
+            rows = {r[0]: r[1:] for r in self.s.psql(
+                "SELECT object_id, pdf IS NOT NULL, attempts, last_error FROM documents "
+                "WHERE " + mine)}
+            if int(rows[bad][1]) >= 5 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(rows[bad][:2], ["f", "5"])
+        self.assertTrue(rows[bad][2])     # the database's own words go to the log only
+        with open(os.path.join(self.s.state, "portald.log"), errors="replace") as f:
+            self.assertIn(name, f.read())
+        for inv in invs:
+            if inv["id"] != bad:
+                self.assertEqual(rows[inv["id"]][:2], ["t", "0"], inv["id"])
+
+
 class Archive(Base):
     def test_the_zip_holds_exactly_the_years_documents_of_the_customer(self):
         c = self.customer(card=True)
