@@ -4,14 +4,8 @@
 -- object_id) order, skipping those that failed five times. documents_pending held only
 -- (site_id, issued_at): a batch of renewals issues hundreds of documents in one second,
 -- and every claim read and sorted all of that second's rows. This index is the claim's
--- order and predicate, so a claim reads the rows it takes.
---
--- The old index is dropped first: its ACCESS EXCLUSIVE lock is then the only lock this
--- migration takes on documents, never a SHARE lock upgraded while a previous release's
--- runner waits behind it (a deadlock). Only documents is touched, so no other table's
--- writers can close a cycle with it.
--- portald: compatible: every statement that read documents_pending (the claim and the
--- pending count) has the predicate of documents_claim, in this release and the previous.
-DROP INDEX documents_pending;
+-- order and predicate, so a claim reads the rows it takes. The old index goes in 017, a
+-- transaction of its own: its ACCESS EXCLUSIVE lock is then held for a moment, not for
+-- this build, and no lock is ever upgraded (a deadlock with a previous release's runner).
 CREATE INDEX documents_claim ON documents (site_id, issued_at, kind, object_id)
 	WHERE pdf IS NULL AND attempts < 5;

@@ -569,14 +569,34 @@ render_and_store(struct dctx *d, const char *kind, const char *id, struct buf *p
 	return 0;
 }
 
+/* Whether the database refused for a reason that passes (a conflict with another
+ * transaction, a full disk, a cancelled statement, a lock not granted): not the
+ * document's fault, so not one of its five tries. */
+static bool
+passing(const struct db *db, const struct derr *e)
+{
+	static const char *const classes[] = { "40", "53", "55", "57" };
+
+	if (e->kind == DERR_CONFLICT || e->kind == DERR_UNAVAILABLE)
+		return true;
+	if (db->status != DB_ERROR)
+		return false;
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		if (strncmp(db->sqlstate, classes[i], 2) == 0)
+			return true;
+	return false;
+}
+
 /* Renders and stores the claimed document kind/id: 1 when it was handled (one that cannot
  * be rendered or stored is recorded with its error instead, and tried at most five
- * times), -1 when the database went away. */
+ * times), 0 when the database refused for a reason that passes (it stays waiting, its
+ * tries untouched), -1 when the database went away or a savepoint could not be ended. */
 static int
 render_one(struct dctx *d, const char *kind, const char *id, struct derr *e)
 {
 	PGresult *res;
 	struct buf pdf;
+	bool retry;
 	int rc;
 
 	/* A document that fails (bad data, a bug, a statement refused) is undone to here and
@@ -588,9 +608,16 @@ render_one(struct dctx *d, const char *kind, const char *id, struct derr *e)
 	buf_free(&pdf);
 	if (rc == 0)
 		return db_release_named(d->db, "render") == 0 ? 1 : derr_db(e, d->db);
-	if (d->db->status == DB_UNAVAILABLE || db_rollback_named(d->db, "render") != 0 ||
-	    db_release_named(d->db, "render") != 0)
+	if (d->db->status == DB_UNAVAILABLE)
 		return -1;
+	retry = passing(d->db, e);
+	if (db_rollback_named(d->db, "render") != 0 || db_release_named(d->db, "render") != 0)
+		return derr_db(e, d->db);
+	if (retry) {
+		log_warn("documents: site %s: %s %s waits for another try: %s", d->site.id,
+		    kind, id, e->message);
+		return 0;
+	}
 	log_error("documents: site %s: %s %s cannot be rendered: %s", d->site.id, kind, id,
 	    e->message);
 	res = db_exec(d->db, STMT_DOC_FAIL, (const char *[]){ d->site.id, kind, id,
@@ -606,7 +633,7 @@ documents_render_batch(struct dctx *d, int max, struct derr *e)
 {
 	PGresult *res;
 	char kinds[DOCUMENTS_BATCH_MAX][16], ids[DOCUMENTS_BATCH_MAX][DOM_ID_MAX], lim[16];
-	int n;
+	int n, done = 0;
 
 	if (max < 1)
 		return 0;
@@ -622,10 +649,12 @@ documents_render_batch(struct dctx *d, int max, struct derr *e)
 		snprintf(ids[i], sizeof(ids[i]), "%s", db_val(res, i, 1));
 	}
 	PQclear(res);
-	for (int i = 0; i < n; i++)
-		if (render_one(d, kinds[i], ids[i], e) < 0)
+	for (int i = 0, rc; i < n; i++) {
+		if ((rc = render_one(d, kinds[i], ids[i], e)) < 0)
 			return -1;
-	return n;
+		done += rc;
+	}
+	return done;
 }
 
 /* ---- downloads ---- */

@@ -39,9 +39,10 @@ int	documents_render(struct dctx *d, enum doc_kind k, const char *id, struct buf
 
 /* The job runner's step, inside the caller's transaction: claims up to max (at most
  * DOCUMENTS_BATCH_MAX) of the oldest documents of d's site not rendered yet, renders and
- * stores each. Returns how many were handled (a document that cannot be rendered is
- * recorded with its error and tried at most five times), 0 when none is waiting, -1 when
- * the database failed (roll back). The claim turns synchronous_commit off for the caller's
+ * stores each. Returns how many were handled (a document that cannot be rendered or
+ * stored is recorded with its error and tried at most five times; one the database
+ * refused for a reason that passes, such as a full disk or a lock, stays waiting and is
+ * not counted), 0 when none was, -1 when the database failed (roll back). The claim turns synchronous_commit off for the caller's
  * transaction: a document lost with the last moment's commits is rendered again, to the
  * same bytes. */
 int	documents_render_batch(struct dctx *d, int max, struct derr *e);

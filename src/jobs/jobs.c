@@ -383,16 +383,21 @@ billing_run(const struct config *cfg, volatile sig_atomic_t *stop)
 /* Every site's issued documents still to render (pdfjob.c): PDF rendering is CPU work that
  * must not hold up billing. While billing is behind (a site with more than a batch of
  * renewals due, a burst), one transaction of documents a second, for one site in turn:
- * the PDFs follow when the burst is over instead of sharing the cores with it. */
+ * the PDFs follow when the burst is over instead of sharing the cores with it. Billing
+ * that stays behind (renewals that keep failing, a site-wide fault) is not a burst: after
+ * YIELD_MAX seconds of giving way the lane renders at full speed for as long again. */
+#define YIELD_MAX	60
 static int
 documents_pass(struct db *db)
 {
 	static unsigned int turn;	/* the site whose turn it is while billing is behind */
-	static bool yielding;
+	static time_t since;		/* giving way since (0: not), or at full speed since */
+	static bool yielding, resting;
 	PGresult *sites, *behind;
 	char batch[12];
 	bool yield;
 	int done = 0, n;
+	time_t now = time(NULL);
 
 	snprintf(batch, sizeof(batch), "%d", BATCH_MAX);
 	behind = db_exec(db, STMT_BILLING_BEHIND, (const char *[]){ batch });
@@ -400,11 +405,24 @@ documents_pass(struct db *db)
 		return -1;
 	yield = strcmp(db_val(behind, 0, 0), "t") == 0;
 	PQclear(behind);
-	if (yield != yielding)
-		log_info(yield ? "jobs: documents: billing is behind, one transaction of "
-		    "documents a second until it catches up" : "jobs: documents: billing "
-		    "caught up");
-	yielding = yield;
+	if (!yield) {
+		if (yielding || resting)
+			log_info("jobs: documents: billing caught up");
+		yielding = resting = false;
+	} else if (!yielding && !resting) {
+		log_info("jobs: documents: billing is behind, one transaction of documents a "
+		    "second until it catches up");
+		yielding = true;
+		since = now;
+	} else if (now - since >= YIELD_MAX) {
+		log_warn(yielding ? "jobs: documents: billing has been behind for %d s; "
+		    "documents at full speed for as long" : "jobs: documents: billing is still "
+		    "behind; giving way again for %d s", YIELD_MAX);
+		yielding = !yielding;
+		resting = !resting;
+		since = now;
+	}
+	yield = yielding;
 	sites = db_exec(db, STMT_SITE_CLOCKS, NULL);
 	if (sites == NULL)
 		return -1;

@@ -678,11 +678,52 @@ class Pdfs(Base):
             time.sleep(0.1)
         self.assertEqual(rows[bad][:2], ["f", "5"])
         self.assertTrue(rows[bad][2])     # the database's own words go to the log only
+        self.assertNotIn(name, rows[bad][2])
         with open(os.path.join(self.s.state, "portald.log"), errors="replace") as f:
             self.assertIn(name, f.read())
         for inv in invs:
             if inv["id"] != bad:
                 self.assertEqual(rows[inv["id"]][:2], ["t", "0"], inv["id"])
+
+
+    def test_a_document_the_database_refuses_for_a_passing_reason_waits_untried(self):
+        c = self.customer()
+        invs = [self.invoice(c["id"], "USD", [{"description": "x%d" % i, "amount": 100 + i}])
+                for i in range(3)]
+        bad = invs[1]["id"]
+        fn = "t_full_" + os.urandom(4).hex()
+        # As a full disk would answer its store (SQLSTATE 53100), until the trigger goes.
+        self.s.psql("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN "
+                    "RAISE EXCEPTION ''disk full'' USING ERRCODE = ''53100''; END'" % fn)
+        self.s.psql("CREATE TRIGGER %s BEFORE UPDATE ON documents FOR EACH ROW WHEN "
+                    "(NEW.object_id = '%s' AND NEW.pdf IS NOT NULL) EXECUTE FUNCTION %s()"
+                    % (fn, bad, fn))
+
+        def drop():
+            self.s.psql("DROP TRIGGER IF EXISTS %s ON documents; DROP FUNCTION IF EXISTS "
+                        "%s()" % (fn, fn))
+        self.addCleanup(drop)
+        mine = "site_id = '%s' AND customer_id = '%s'" % (self.m.site_id, c["id"])
+        self.s.psql("UPDATE documents SET pdf = NULL, sha256 = NULL, rendered_at = NULL "
+                    "WHERE " + mine)
+        log = os.path.join(self.s.state, "portald.log")
+
+        def tried():
+            with open(log, errors="replace") as f:
+                return f.read().count("%s waits for another try" % bad)
+        before = tried()
+        deadline = time.time() + 30
+        while tried() < before + 3 and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertGreaterEqual(tried(), before + 3)
+        rows = {r[0]: r[1:] for r in self.s.psql(
+            "SELECT object_id, pdf IS NOT NULL, attempts FROM documents WHERE " + mine)}
+        self.assertEqual(rows[bad], ["f", "0"])     # waiting, none of its tries used
+        for inv in invs:
+            if inv["id"] != bad:
+                self.assertEqual(rows[inv["id"]], ["t", "0"], inv["id"])
+        drop()
+        self.assertEqual(self.pdf("invoices", bad).status, 200)
 
 
 class Archive(Base):

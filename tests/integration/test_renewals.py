@@ -17,6 +17,14 @@ from test_runner import children
 SLOW = "4000000000000259"       # the test gateway answers after 3 s, the charge made
 
 
+def resume(pid):
+    """SIGCONT to a lane held with SIGSTOP, if it is still there."""
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except ProcessLookupError:
+        pass
+
+
 def ppid(pid):
     with open("/proc/%d/stat" % pid) as f:
         return int(f.read().rsplit(")", 1)[1].split()[1])
@@ -215,11 +223,11 @@ class Renewals(Base):
         said = {w: self.log_count("documents: billing " + w) for w in ("is behind",
                                                                         "caught up")}
         ids = self.subs(20)
+        self.wait_for("the stack's billing lane", lambda: self.billing_lanes() != [], 30)
         lanes = self.billing_lanes()
-        self.assertTrue(lanes)
         for pid in lanes:
             os.kill(pid, signal.SIGSTOP)
-            self.addCleanup(os.kill, pid, signal.SIGCONT)
+            self.addCleanup(resume, pid)
         self.due(ids)
         c = self.customer(None)
         for i in range(20):
@@ -245,13 +253,32 @@ class Renewals(Base):
         self.assertGreater(self.log_count("documents: billing is behind"), said["is behind"])
         # Once billing has caught up, the lane says so and renders at full speed again.
         for pid in lanes:
-            os.kill(pid, signal.SIGCONT)
+            resume(pid)
         self.wait_for("the renewals", lambda: self.one(
             "SELECT count(*) FROM subscriptions WHERE site_id = $SITE AND id IN (%s) AND "
             "next_billing_at < %d" % (",".join("'%s'" % i for i in ids),
                                       self.ok(self.m.get("/time_machine"))["now"])) == 0)
         self.wait_for("the lane's word", lambda: self.log_count(
             "documents: billing caught up") > said["caught up"])
+
+    def test_a_lone_renewal_that_keeps_failing_is_not_billing_behind(self):
+        bad = self.subs(1)[0]
+        self.fails_at(bad, "invoices", "subscription_id", bad)
+        said = self.log_count("documents: billing is behind")
+        self.due([bad])
+        c = self.customer(None)
+        for i in range(20):
+            self.ok(self.m.post("/invoices", {"customer_id": c["id"], "currency": "USD",
+                                              "lines": [{"description": "x%d" % i,
+                                                         "amount": 100 + i}]}))
+        mine = "site_id = $SITE AND customer_id = '%s'" % c["id"]
+        self.q("UPDATE documents SET pdf = NULL, sha256 = NULL, rendered_at = NULL WHERE "
+               + mine)
+        self.wait_for("every PDF rendered", lambda: self.one(
+            "SELECT count(*) FROM documents WHERE pdf IS NULL AND " + mine) == 0, timeout=60)
+        self.assertLessEqual(self.get_sub(bad)["next_billing_at"],
+                             self.ok(self.m.get("/time_machine"))["now"] - 2)
+        self.assertEqual(self.log_count("documents: billing is behind"), said)
 
     def test_two_runners_renew_every_subscription_exactly_once(self):
         ids = self.subs(60)
