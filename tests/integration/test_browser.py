@@ -2,6 +2,7 @@
 and Debian's Chromium) against this run's stack, each node test counted as one test."""
 import os
 import re
+import shutil
 import subprocess
 import time
 import unittest
@@ -9,6 +10,18 @@ import unittest
 from harness import ROOT, stack
 
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
+
+
+def screenshots():
+    """Where the browser tests put their screenshots: PORTALD_SCREENSHOTS to keep them,
+    else a directory of this run that a passing test removes (a failing one prints it)."""
+    return os.environ.get("PORTALD_SCREENSHOTS") or "/tmp/portald-screenshots-%s-%d" % (
+        time.strftime("%Y%m%d-%H%M%S"), os.getpid())
+
+
+def drop_screenshots(shots):
+    if not os.environ.get("PORTALD_SCREENSHOTS"):
+        shutil.rmtree(shots, ignore_errors=True)
 
 
 class Browser(unittest.TestCase):
@@ -19,8 +32,7 @@ class Browser(unittest.TestCase):
         p1, p2 = s.new_site("webp"), s.new_site("webq")
         billing = s.new_site("webb")     # the self-service pages (billing.test.mjs)
         login = s.new_site("webl")       # signing in without SSO (login.test.mjs)
-        shots = os.environ.get("PORTALD_SCREENSHOTS") or "/tmp/portald-screenshots-%s" % \
-            time.strftime("%Y%m%d-%H%M%S")
+        shots = screenshots()
         print("\nbrowser screenshots: %s" % shots)
         self.assertTrue(os.path.exists("/usr/bin/chromium"), "apt-get install chromium")
         if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
@@ -43,6 +55,7 @@ class Browser(unittest.TestCase):
         self.assertEqual(int(failed.group(1)), 0, out[-4000:])
         if not only:
             self.assertGreaterEqual(int(passed.group(1)), 22, out[-2000:])
+        drop_screenshots(shots)
 
 
 class StripeBrowser(unittest.TestCase):
@@ -72,8 +85,7 @@ class StripeBrowser(unittest.TestCase):
         base.add_card(m, cus["id"], "pm_card_authenticationRequired", three_ds="approve")
         sub = base.ok(m.post("/subscriptions", {"customer_id": cus["id"], "plan_id": "basic"}))
         self.assertEqual(base.inv(m, sub["latest_invoice_id"])["status"], "open")
-        shots = os.environ.get("PORTALD_SCREENSHOTS") or "/tmp/portald-screenshots-%s" % \
-            time.strftime("%Y%m%d-%H%M%S")
+        shots = screenshots()
         env = dict(os.environ, PORTALD_URL=gw.ST.base, PORTALD_STRIPE_KEY=m.key,
                    PORTALD_3DS_CUSTOMER=cus["id"], PORTALD_SCREENSHOTS=shots)
         r = subprocess.run(["node", "--test", "--test-reporter=spec", "stripe_hosted.mjs"],
@@ -82,3 +94,4 @@ class StripeBrowser(unittest.TestCase):
         self.assertEqual(r.returncode, 0, out[-4000:])
         self.assertEqual(int(re.search(r"pass (\d+)", out).group(1)), 2, out[-2000:])
         self.assertEqual(gw.S.complaints(), [], "the stand-in complained")
+        drop_screenshots(shots)
