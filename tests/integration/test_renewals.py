@@ -79,6 +79,22 @@ class Renewals(Base):
         self.addCleanup(self.s.psql, "UPDATE subscriptions SET next_billing_at = NULL "
                         "WHERE site_id = '%s' AND id = '%s'" % (self.m.site_id, sub))
 
+    def twenty_pdfs_at_once(self):
+        """Twenty invoices of a new customer whose PDFs wait all at once (those already
+        rendered are rendered again); returns once all are rendered, with the SQL filter
+        for their documents."""
+        c = self.customer(None)
+        for i in range(20):
+            self.ok(self.m.post("/invoices", {"customer_id": c["id"], "currency": "USD",
+                                              "lines": [{"description": "x%d" % i,
+                                                         "amount": 100 + i}]}))
+        mine = "site_id = $SITE AND customer_id = '%s'" % c["id"]
+        self.q("UPDATE documents SET pdf = NULL, sha256 = NULL, rendered_at = NULL WHERE "
+               + mine)
+        self.wait_for("every PDF rendered", lambda: self.one(
+            "SELECT count(*) FROM documents WHERE pdf IS NULL AND " + mine) == 0, timeout=60)
+        return mine
+
     def log_count(self, text):
         with open(os.path.join(self.s.state, "portald.log"), errors="replace") as f:
             return sum(text in line for line in f)
@@ -229,17 +245,7 @@ class Renewals(Base):
             os.kill(pid, signal.SIGSTOP)
             self.addCleanup(resume, pid)
         self.due(ids)
-        c = self.customer(None)
-        for i in range(20):
-            self.ok(self.m.post("/invoices", {"customer_id": c["id"], "currency": "USD",
-                                              "lines": [{"description": "x%d" % i,
-                                                         "amount": 100 + i}]}))
-        # All twenty waiting at once (those already rendered are rendered again).
-        mine = "site_id = $SITE AND customer_id = '%s'" % c["id"]
-        self.q("UPDATE documents SET pdf = NULL, sha256 = NULL, rendered_at = NULL WHERE "
-               + mine)
-        self.wait_for("every PDF rendered", lambda: self.one(
-            "SELECT count(*) FROM documents WHERE pdf IS NULL AND " + mine) == 0, timeout=60)
+        mine = self.twenty_pdfs_at_once()
         self.assertEqual(self.one(
             "SELECT count(*) FROM subscriptions WHERE site_id = $SITE AND id IN (%s) "
             "AND next_billing_at < %d" % (",".join("'%s'" % i for i in ids),
@@ -266,16 +272,7 @@ class Renewals(Base):
         self.fails_at(bad, "invoices", "subscription_id", bad)
         said = self.log_count("documents: billing is behind")
         self.due([bad])
-        c = self.customer(None)
-        for i in range(20):
-            self.ok(self.m.post("/invoices", {"customer_id": c["id"], "currency": "USD",
-                                              "lines": [{"description": "x%d" % i,
-                                                         "amount": 100 + i}]}))
-        mine = "site_id = $SITE AND customer_id = '%s'" % c["id"]
-        self.q("UPDATE documents SET pdf = NULL, sha256 = NULL, rendered_at = NULL WHERE "
-               + mine)
-        self.wait_for("every PDF rendered", lambda: self.one(
-            "SELECT count(*) FROM documents WHERE pdf IS NULL AND " + mine) == 0, timeout=60)
+        self.twenty_pdfs_at_once()
         self.assertLessEqual(self.get_sub(bad)["next_billing_at"],
                              self.ok(self.m.get("/time_machine"))["now"] - 2)
         self.assertEqual(self.log_count("documents: billing is behind"), said)
