@@ -99,7 +99,7 @@ insert_taxes(struct dctx *d, const char *id, const struct tax_ctx *tc,
 }
 
 int
-invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
+invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
     struct derr *e)
 {
 	long long subtotal = inv_draft_total(dr), credit = 0, due, total, tax = 0, excl = 0;
@@ -112,8 +112,6 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 	if (subtotal < 0)
 		return derr_set(e, DERR_INTERNAL, "internal_error", NULL,
 		    "An invoice cannot have a negative total.");
-	if (dom_new_id("inv", id, e) != 0)
-		return -1;
 	/* A job runner's batch numbers its invoices at its end (invoices_number_deferred).
 	 * Past FACTS_DEFER_MAX of them, the list is numbered and the rest of the batch takes
 	 * numbers at once (the counter is held to the commit from then on anyway), so numbers
@@ -218,6 +216,15 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 			return -1;
 	}
 	return 0;
+}
+
+int
+invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
+    struct derr *e)
+{
+	if (dom_new_id("inv", id, e) != 0)
+		return -1;
+	return invoices_raise_as(d, dr, id, e);
 }
 
 /* The batch's invoices issued since the last call, numbered in one statement in the

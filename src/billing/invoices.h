@@ -40,6 +40,10 @@ int	invoices_create(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_M
  * is due). */
 int	invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 	    struct derr *e);
+/* The same, with the id the caller made (dom_new_id "inv"): a renewal saves its
+ * subscription's term invoice once, before the invoice is issued. */
+int	invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
+	    struct derr *e);
 /* A job runner's batch (dctx.facts with defer_numbers): numbers the invoices issued
  * since the last call with placeholders, in their order of issue. 0 or -1 with e. */
 int	invoices_number_deferred(struct dctx *d, struct derr *e);

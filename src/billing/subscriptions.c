@@ -293,7 +293,7 @@ insert(struct dctx *d, const struct sub *s, struct derr *e)
 	    s->customer_id, s->plan_id, subs_status_name(s->status),
 	    dom_opt(s->anchor_day, a[0]), dom_opt(s->term_start, a[1]),
 	    dom_opt(s->term_end, a[2]), dom_opt(s->due_at, a[3]), dom_opt(s->trial_end, a[4]),
-	    dom_opt(d->now, a[5]) });
+	    dom_opt(d->now, a[5]), s->term_invoice[0] ? s->term_invoice : NULL });
 	int n;
 
 	if (res == NULL)
@@ -564,6 +564,13 @@ sm_run(struct dctx *d, struct sub *s, enum sub_action action, const struct sm_ar
 			    "ends. Resume the subscription first (which drops the scheduled "
 			    "pause), or make the change at the end of the term.");
 	}
+	/* A term with something to pay gets its invoice's id now, so the subscription is
+	 * written once (and its events name the invoice the term is billed on). */
+	if (bill != NULL && inv_draft_total(bill) > 0) {
+		if (dom_new_id("inv", inv, e) != 0)
+			return -1;
+		copy(s->term_invoice, sizeof(s->term_invoice), inv);
+	}
 	if (from == SS_NONE) {
 		if (insert(d, s, e) != 0)
 			return -1;
@@ -584,11 +591,8 @@ sm_run(struct dctx *d, struct sub *s, enum sub_action action, const struct sm_ar
 		return -1;
 	if (emit(d, r->event, s->id, e) != 0)
 		return -1;
-	if (bill != NULL && inv_draft_total(bill) > 0) {
-		if (invoices_raise(d, bill, inv, e) != 0)
-			return -1;
-		copy(s->term_invoice, sizeof(s->term_invoice), inv);
-		if (save(d, s, e) != 0)
+	if (inv[0] != '\0') {
+		if (invoices_raise_as(d, bill, inv, e) != 0)
 			return -1;
 		if (out != NULL)
 			copy(out->invoice, sizeof(out->invoice), inv);

@@ -380,8 +380,8 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_SUB_INSERT] = { "sub_insert",
 	    "INSERT INTO subscriptions (site_id, id, customer_id, plan_id, status, "
 	    "billing_anchor_day, current_term_start, current_term_end, next_billing_at, trial_end, "
-	    "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) "
-	    "ON CONFLICT (site_id, id) DO NOTHING RETURNING id", 11 },
+	    "created_at, updated_at, term_invoice_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+	    "$10, $11, $11, $12) ON CONFLICT (site_id, id) DO NOTHING RETURNING id", 12 },
 	[STMT_SUB_GET] = { "sub_get",
 	    "SELECT " SUB_COLS SUB_FROM "WHERE s.site_id = $1 AND s.id = $2", 2 },
 	[STMT_SUB_LOCK] = { "sub_lock",

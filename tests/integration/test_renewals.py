@@ -6,6 +6,7 @@ nothing of itself behind; two runners at once renew every due subscription exact
 a runner killed in the middle of a batch, and again in the middle of its charges, loses
 nothing and does nothing twice."""
 import os
+import re
 import signal
 import subprocess
 import time
@@ -177,6 +178,27 @@ class Renewals(Base):
             "a subscription's later term has the later number")
 
     # ---- the tests ----
+    def test_a_renewal_and_its_events_name_the_new_terms_invoice(self):
+        (sid,) = self.subs(1)
+        first = self.get_sub(sid)["latest_invoice_id"]
+        self.assertTrue(first)
+        # The subscription is written once per renewal, with its new term and the id of
+        # the invoice the term is billed on: what subscription.renewed says is that.
+        created = self.q("SELECT data->>'latest_invoice_id' FROM events WHERE site_id = "
+                         "$SITE AND object_id = '%s' AND type = 'subscription.created'" % sid)
+        self.assertEqual(created, [[first]])
+        self.due([sid])
+        self.wait_for("the renewal", lambda: len(self.invoices(subscription_id=sid)) == 2)
+        (new,) = [i["id"] for i in self.invoices(subscription_id=sid) if i["id"] != first]
+        sub = self.get_sub(sid)
+        self.assertEqual(sub["latest_invoice_id"], new)
+        renewed = self.q("SELECT data->>'latest_invoice_id', (data->>'current_term_start')"
+                         "::bigint FROM events WHERE site_id = $SITE AND object_id = '%s' "
+                         "AND type = 'subscription.renewed'" % sid)
+        self.assertEqual(renewed, [[new, str(sub["current_term_start"])]])
+        line = self.ok(self.m.get("/invoices/" + new))["lines"][0]
+        self.assertEqual(line["period_start"], sub["current_term_start"])
+
     def test_one_failing_renewal_leaves_the_rest_of_its_batch_renewed(self):
         ids = self.subs(6)
         bad = ids[2]
@@ -187,7 +209,8 @@ class Renewals(Base):
         good = [s for s in ids if s != bad]
         self.wait_for("the good renewals", lambda: self.one(
             "SELECT count(*) FROM invoices WHERE site_id = $SITE") == 2 * len(good) + 1)
-        self.wait_for("the bad one set aside", lambda: "set aside" in self.s.log_text())
+        self.wait_for("the bad one set aside", lambda: re.search(
+            r"site %s: %s failed \(.*\); set aside" % (self.m.site_id, bad), self.s.log_text()))
         for sid in good:
             self.assertEqual(len(self.invoices(subscription_id=sid)), 2, sid)
         self.assertEqual(len(self.invoices(subscription_id=bad)), 1)
@@ -223,7 +246,8 @@ class Renewals(Base):
         # where the bad one fails alone.
         self.wait_for("the good renewals", lambda: self.one(
             "SELECT count(*) FROM invoices WHERE site_id = $SITE") == 2 * len(good) + 1)
-        self.wait_for("the bad one set aside", lambda: "set aside" in self.s.log_text())
+        self.wait_for("the bad one set aside", lambda: re.search(
+            r"site %s: %s failed \(.*\); set aside" % (self.m.site_id, bad), self.s.log_text()))
         self.assertIn("numbering the batch's invoices", self.s.log_text())
         for sid in good:
             self.assertEqual(len(self.invoices(subscription_id=sid)), 2, sid)
@@ -231,6 +255,10 @@ class Renewals(Base):
         n = 2 * len(good) + 1
         self.assertEqual(self.q("SELECT min(number), max(number), count(*) FROM invoices "
                                 "WHERE site_id = $SITE"), [["1", str(n), str(n)]])
+        # The charges are made after the batch commits: every one of them succeeds.
+        self.wait_for("every charge answered", lambda: self.one(
+            "SELECT count(*) FROM payment_attempts WHERE site_id = $SITE AND "
+            "outcome = 'pending'") == 0)
         self.assertEqual(self.one("SELECT count(*) FROM payment_attempts WHERE site_id = "
                                   "$SITE AND outcome <> 'succeeded'"), 0)
 
