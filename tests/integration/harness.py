@@ -331,6 +331,14 @@ def log_kv(line):
     return dict(m.groups() for m in re.finditer(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line))
 
 
+def key_secret(key):
+    """The secret part of an API key, "sk_<mode>_<id>_<secret>". Its base64url secret may
+    itself hold "_", so it is the fourth field, never what follows the last "_"."""
+    secret = key.split("_", 3)[3]
+    assert len(secret) == 43, key
+    return secret
+
+
 def basic(key):
     return "Basic " + base64.b64encode((key + ":").encode()).decode()
 

@@ -75,7 +75,9 @@ def main():
             with open(os.path.join(stack.state, "portald.log"), errors="replace") as f:
                 reports = [l for l in f if "Sanitizer" in l or "runtime error:" in l]
             if reports:
-                print("FAIL sanitizer reports in portald.log:\n" + "".join(reports[:40]))
+                # Named on the FAIL line itself, which tools/check repeats at the end.
+                print("FAIL: sanitizer reports in portald.log (%d): %s\n%s" % (
+                    len(reports), reports[0].strip()[:300], "".join(reports[:40])))
                 extra_fail = 1
             else:
                 print("ok   no sanitizer reports in portald.log")

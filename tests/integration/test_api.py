@@ -2,7 +2,7 @@
 idempotency."""
 import unittest
 
-from harness import basic, stack
+from harness import basic, key_secret, stack
 
 
 class Auth(unittest.TestCase):
@@ -50,7 +50,7 @@ class Auth(unittest.TestCase):
         rows = self.s.psql("SELECT encode(secret_hash, 'hex') FROM api_keys WHERE site_id = '%s'"
                            % self.m.site_id)
         self.assertEqual(len(rows), 1)
-        self.assertNotIn(self.m.key.rsplit("_", 1)[1], rows[0][0])
+        self.assertNotIn(key_secret(self.m.key), rows[0][0])
         self.assertEqual(len(rows[0][0]), 64)
 
 

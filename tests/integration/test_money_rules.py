@@ -63,9 +63,13 @@ class CancelNow(Rules):
         c = self.customer()
         s = self.sub(c["id"], "pro")
         self.travel_to(s["current_term_start"] + 10 * 86400)
-        now = self.now()
+        before = self.now()
         done = self.ok(self.action(s["id"], "cancel", {"when": "now"}))
         self.assertEqual(done["status"], "cancelled")
+        # The moment of the cancel is the cancel's own: a second may tick over between a
+        # read of the clock and the request.
+        now = done["cancelled_at"]
+        self.assertIn(now - before, (0, 1))
         want = prorate(3000, s["current_term_end"] - now, s["current_term_end"] -
                        s["current_term_start"])
         self.assertEqual(self.balances(c["id"]), {"USD": want})
@@ -190,8 +194,9 @@ class Pause(Rules):
         c = self.customer()
         s = self.sub(c["id"], "pro")
         self.travel_to(s["current_term_start"] + 7 * 86400)
-        now = self.now()
-        self.ok(self.action(s["id"], "pause", {"when": "now"}))
+        before = self.now()
+        now = self.ok(self.action(s["id"], "pause", {"when": "now"}))["paused_at"]
+        self.assertIn(now - before, (0, 1))
         want = prorate(3000, s["current_term_end"] - now,
                        s["current_term_end"] - s["current_term_start"])
         self.assertEqual(self.balances(c["id"]), {"USD": want})

@@ -95,7 +95,13 @@ class Health(unittest.TestCase):
              'FOR UPDATE; SELECT pg_sleep(4); COMMIT;"' % (m.site_id, sub["id"])],
             env=self.s._env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            time.sleep(0.5)
+            # The holder has the row once it sleeps (a fixed head start could be too short
+            # on a busy box, and the runner would renew first).
+            deadline = time.time() + 20
+            while self.s.psql("SELECT count(*) FROM pg_stat_activity WHERE "
+                              "wait_event = 'PgSleep'") != [["1"]]:
+                self.assertLess(time.time(), deadline, "the holder never took the row")
+                time.sleep(0.05)
             ok(m.post("/time_machine/travel_forward",
                       {"destination_time": sub["current_term_end"] + 10 * 86400}))
             time.sleep(0.5)

@@ -4,6 +4,7 @@ once; settings and session overrides are refused by the domain even when a form 
 posted directly; every lookup is scoped to the session's customer; money moves in three
 steps (recorded, committed, then the gateway) and the page shows the outcome; a card
 number is never stored or logged."""
+import calendar
 import html as htmllib
 import html.parser
 import re
@@ -164,15 +165,15 @@ class PortalBilling(unittest.TestCase):
         self.card(cus["id"], year=2035)
         b = self.login(cus)
         self.assertNotIn("expires soon", text_of(self.get(b, "/payment_methods")))
-        now = self.ok(self.m.get("/time_machine"))["now"]
-        # Two years ahead: the card of December 2035 is still fine; then far beyond it.
+        # In the card's last month it expires soon; two months on it has expired. (Fixed
+        # dates: the days ahead of today's date would reach past December 2035 one day.)
         self.ok(self.m.post("/time_machine/travel_forward",
-                            {"destination_time": now + int(9.05 * 365 * 86400)}))
+                            {"destination_time": calendar.timegm((2035, 12, 10, 12, 0, 0))}))
         # (the session timed out meanwhile: years passed)
         self.assertIn("This card expires soon.",
                       text_of(self.get(self.login(cus), "/payment_methods")))
         self.ok(self.m.post("/time_machine/travel_forward",
-                            {"destination_time": now + int(9.2 * 365 * 86400)}))
+                            {"destination_time": calendar.timegm((2036, 2, 15, 12, 0, 0))}))
         self.assertIn("This card has expired.", text_of(self.get(self.login(cus), "")))
 
     # ---- subscription page ----

@@ -145,12 +145,17 @@ INVARIANTS = {
 
 
 def seeds(rounds, subs):
-    """(seed, rounds, subscriptions): the chosen or two fresh seeds, then the regression
+    """(seed, rounds, subscriptions): the chosen or two new seeds, then the regression
     seeds (as many rounds as they need, never more than asked, with their own lanes)."""
     env = os.environ.get("RANDOM_SEEDS")
     if env:
         return [(int(x), rounds, subs) for x in env.split(",") if x.strip()]
-    fresh = [random.SystemRandom().randrange(1, 2 ** 31) for _ in range(2)]
+    # RANDOM_SEED_BASE (tools/check sets it to the commit's hash): the two seeds of a
+    # commit are the same on every run of it, so CI tests what a local run of the commit
+    # tested. Without it, two fresh seeds each run.
+    base = os.environ.get("RANDOM_SEED_BASE")
+    rng = random.Random(int(base, 16)) if base else random.SystemRandom()
+    fresh = [rng.randrange(1, 2 ** 31) for _ in range(2)]
     return [(s, rounds, subs) for s in fresh] + \
         [(s, min(n, rounds), min(k, subs)) for s, n, k in REGRESSION_SEEDS]
 

@@ -721,7 +721,12 @@ class PortaldAway(unittest.TestCase):
             t = threading.Thread(target=call)
             t.start()
             import time
-            time.sleep(0.5)  # the request is now waiting for the lock inside a worker
+            # The request waits for the lock inside a worker once PostgreSQL says so.
+            deadline = time.time() + 20
+            while self.ps.psql("SELECT count(*) FROM pg_locks WHERE NOT granted AND "
+                               "relation = 'customers'::regclass") == [["0"]]:
+                self.assertLess(time.time(), deadline, "the request never reached the lock")
+                time.sleep(0.05)
             for pid in self.ps.worker_pids():
                 os.kill(pid, signal.SIGKILL)
             t.join(30)
