@@ -147,6 +147,17 @@ class Stack:
     def pg_start(self):
         self.sh("stack_pg_start")
 
+    def wait_psql(self, sql, want, what, timeout=20):
+        """Polls a query until it answers want (its rows as psql() gives them)."""
+        deadline = time.time() + timeout
+        while True:
+            rows = self.psql(sql)
+            if rows == want:
+                return
+            if time.time() > deadline:
+                raise AssertionError("%s (%s answered %r)" % (what, sql, rows))
+            time.sleep(0.05)
+
     def psql(self, sql):
         r = self.sh('as_pg "$PG_BIN/psql" -h "$STACK_STATE/pg/run" -p "$STACK_PG_PORT" '
                     '-U postgres -d portald -tA -F "|" -c "$SQL"'.replace("$SQL", sql.replace('"', '\\"')))
@@ -358,6 +369,24 @@ _STACK = None
 def stack():
     """The shared stack of this run (started by run.py)."""
     return _STACK
+
+
+_OWN = {}
+
+
+def own_stack(name, cls=None, workers=2):
+    """A stack of a test module's own, started once, for tests that break it or that read
+    what the shared stack's other sites would disturb; the module stops it in its
+    tearDownModule with stop_own_stack(name)."""
+    if name not in _OWN:
+        _OWN[name] = (cls or Stack)(bin_dir=_STACK.bin_dir, workers=workers).start()
+    return _OWN[name]
+
+
+def stop_own_stack(name):
+    s = _OWN.pop(name, None)
+    if s is not None:
+        s.stop()
 
 
 def set_stack(s):

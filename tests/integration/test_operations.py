@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from harness import stack
+from harness import own_stack, stack, stop_own_stack
 
 GOOD = "4242424242424242"
 KV = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -30,25 +30,8 @@ def portalctl_raw(s, *args):
                           capture_output=True, text=True, timeout=60)
 
 
-_OWN = None
-
-
-def own_stack():
-    """A stack of this module's own, started once: /healthz's runner lag is the oldest due
-    item of every site, and the shared stack holds other tests' sites, some with a renewal
-    that keeps failing on purpose (its lag grows for as long as the run lasts)."""
-    global _OWN
-    if _OWN is None:
-        import harness
-        _OWN = harness.Stack(bin_dir=stack().bin_dir, workers=2).start()
-    return _OWN
-
-
 def tearDownModule():
-    global _OWN
-    if _OWN is not None:
-        _OWN.stop()
-        _OWN = None
+    stop_own_stack("operations")
 
 
 class Health(unittest.TestCase):
@@ -76,7 +59,9 @@ class Health(unittest.TestCase):
         self.assertNotIn("portald", text.lower())
 
     def test_lag_counts_a_due_item_no_runner_could_take(self):
-        self.s = own_stack()
+        # /healthz's runner lag is the oldest due item of every site, and the shared stack
+        # holds other tests' sites, some with a renewal that keeps failing on purpose.
+        self.s = own_stack("operations")
         m = self.s.new_site("lag")
         ok = lambda r: (self.assertEqual(r.status, 200, r), r.json)[1]
         ok(m.post("/plans", {"id": "p", "name": "P", "amount": 500, "currency": "USD",
@@ -97,11 +82,8 @@ class Health(unittest.TestCase):
         try:
             # The holder has the row once it sleeps (a fixed head start could be too short
             # on a busy box, and the runner would renew first).
-            deadline = time.time() + 20
-            while self.s.psql("SELECT count(*) FROM pg_stat_activity WHERE "
-                              "wait_event = 'PgSleep'") != [["1"]]:
-                self.assertLess(time.time(), deadline, "the holder never took the row")
-                time.sleep(0.05)
+            self.s.wait_psql("SELECT count(*) FROM pg_stat_activity WHERE "
+                             "wait_event = 'PgSleep'", [["1"]], "the holder never took the row")
             ok(m.post("/time_machine/travel_forward",
                       {"destination_time": sub["current_term_end"] + 10 * 86400}))
             time.sleep(0.5)

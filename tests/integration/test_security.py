@@ -16,31 +16,22 @@ from harness import stack
 SECRETS_KEY_RE = re.compile(r"^server_key = [A-Za-z0-9+/]{43}=$")
 
 
-_PRIVATE = None
-
-
 def private_stack():
-    """A second stack of this module's own, started once: webhooks to internal addresses
-    refused (as shipped), and free to be stopped and broken by the tests here."""
-    global _PRIVATE
-    if _PRIVATE is None:
-        import harness
+    """A second stack of this module's own: webhooks to internal addresses refused (as
+    shipped), and free to be stopped and broken by the tests here."""
+    import harness
 
-        class Shipped(harness.Stack):
-            def _env(self):
-                env = super()._env()
-                env["STACK_WEBHOOK_PRIVATE"] = "false"
-                return env
-        bin_dir = stack().bin_dir
-        _PRIVATE = Shipped(bin_dir=bin_dir, workers=2).start()
-    return _PRIVATE
+    class Shipped(harness.Stack):
+        def _env(self):
+            env = super()._env()
+            env["STACK_WEBHOOK_PRIVATE"] = "false"
+            return env
+    return harness.own_stack("security", Shipped)
 
 
 def tearDownModule():
-    global _PRIVATE
-    if _PRIVATE is not None:
-        _PRIVATE.stop()
-        _PRIVATE = None
+    import harness
+    harness.stop_own_stack("security")
 
 
 def run(args, **kw):
@@ -720,13 +711,10 @@ class PortaldAway(unittest.TestCase):
                                     % (self.c["id"], self.m.key)).encode(), timeout=30)
             t = threading.Thread(target=call)
             t.start()
-            import time
             # The request waits for the lock inside a worker once PostgreSQL says so.
-            deadline = time.time() + 20
-            while self.ps.psql("SELECT count(*) FROM pg_locks WHERE NOT granted AND "
-                               "relation = 'customers'::regclass") == [["0"]]:
-                self.assertLess(time.time(), deadline, "the request never reached the lock")
-                time.sleep(0.05)
+            self.ps.wait_psql("SELECT count(*) > 0 FROM pg_locks WHERE NOT granted AND "
+                              "relation = 'customers'::regclass", [["t"]],
+                              "the request never reached the lock")
             for pid in self.ps.worker_pids():
                 os.kill(pid, signal.SIGKILL)
             t.join(30)
