@@ -48,7 +48,7 @@ struct derr {
 /* A charge or refund recorded as intent and committed, whose gateway call is still to be
  * made (payments.c), or a hosted card set-up (setups.c, ids "setup_..."): the caller
  * commits, then runs payments_settle(). */
-#define DOM_PENDING_MAX	32
+#define DOM_PENDING_MAX	64	/* twice the job runner's batch (jobs.c) */
 #define DOM_URL_MAX	1024
 
 /* Facts about the site that the job runner reads once per batch of renewals (in the

@@ -96,7 +96,9 @@ quarantine_list(const char *site, char *out, size_t n)
 
 /* A batch: at most this many items in one transaction (each in a savepoint of its own),
  * whose phase-one charges are then called and recorded together. Bounded by what a dctx
- * can queue, so no charge waits for the reconciler. */
+ * can queue, so no charge waits for the reconciler. 32: each batch costs two commits that
+ * wait for the disk, its claims, and a numbering that holds the site's counter; 16 spent
+ * a fifth more CPU per renewal, 64 no less (bench/README.md). */
 #define BATCH_MAX	(DOM_PENDING_MAX / 2)
 /* A batch holds items due within this much of its first (on the site's clock), so a catch
  * up over many periods (time travel, a runner down for days) still bills in date order:
