@@ -58,12 +58,10 @@ credit_grant(struct dctx *d, const struct credit_grant *g, char id[DOM_ID_MAX],
 static int
 lock_customer(struct dctx *d, const char *customer_id, struct derr *e)
 {
-	PGresult *res = db_exec(d->db, STMT_CUSTOMER_LOCK, (const char *[]){ d->site.id,
-	    customer_id });
-
-	if (res == NULL)
+	/* Only the lock matters: sent ahead where the connection pipelines. */
+	if (db_exec_later(d->db, STMT_CUSTOMER_LOCK, (const char *[]){ d->site.id,
+	    customer_id }) != 0)
 		return derr_db(e, d->db);
-	PQclear(res);
 	return 0;
 }
 

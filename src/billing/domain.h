@@ -90,6 +90,15 @@ struct dctx {
 	char		 action_invoice[DOM_ID_MAX];
 	char		 action_url[DOM_URL_MAX];
 	struct site_facts *facts;	/* NULL: read each time */
+	/* The open invoice issued last here, in this transaction, as issued: collecting it
+	 * at once reads nothing back (payments_collect). Empty when none; emptied by the
+	 * next issue, by collecting it, and by the job runner rolling an item back. */
+	struct {
+		char		 id[DOM_ID_MAX];
+		char		 customer_id[DOM_ID_MAX];
+		char		 currency[4];
+		long long	 due;
+	} issued;
 };
 
 void	dctx_init(struct dctx *d, struct db *db, const struct site *site, long long now,

@@ -14,6 +14,7 @@
 #include "billing/subscriptions.h"
 #include "billing/taxes.h"
 #include "core/currency.h"
+#include "core/log.h"
 
 void
 inv_draft_init(struct inv_draft *dr, const char *customer_id, const char *sub_id,
@@ -77,7 +78,7 @@ inv_number_text(const char *prefix, long long seq, char out[48])
  * invoice's tax lines: per rate, the net it applied to and the tax. */
 static int
 insert_taxes(struct dctx *d, const char *id, const struct tax_ctx *tc,
-    const struct tax_amounts *la, int n, struct derr *e)
+    const struct tax_amounts *la, int n, PGresult *rows, struct derr *e)
 {
 	for (int r = 0; r < tc->n; r++) {
 		const struct tax_rate *rt = &tc->rates[r];
@@ -88,13 +89,181 @@ insert_taxes(struct dctx *d, const char *id, const struct tax_ctx *tc,
 			taxable += la[i].net;
 			amount += la[i].tax[r];
 		}
+		const char *v[DTAX_AMOUNT + 1] = { buf_lltoa(r + 1, a[0]),
+		    rt->id[0] ? rt->id : NULL, rt->name, buf_lltoa(rt->ppm, a[1]),
+		    rt->inclusive ? "t" : "f", rt->country, rt->region[0] ? rt->region : NULL,
+		    buf_lltoa(taxable, a[2]), buf_lltoa(amount, a[3]) };
+
 		if (db_exec_later(d->db, STMT_INV_TAX_INSERT, (const char *[]){ d->site.id, id,
-		    buf_lltoa(r + 1, a[0]), rt->id[0] ? rt->id : NULL, rt->name,
-		    buf_lltoa(rt->ppm, a[1]), rt->inclusive ? "true" : "false", rt->country,
-		    rt->region[0] ? rt->region : NULL, buf_lltoa(taxable, a[2]),
-		    buf_lltoa(amount, a[3]) }) != 0)
+		    v[DTAX_NO], v[DTAX_RATE_ID], v[DTAX_NAME], v[DTAX_PPM], v[DTAX_INCLUSIVE],
+		    v[DTAX_COUNTRY], v[DTAX_REGION], v[DTAX_TAXABLE], v[DTAX_AMOUNT] }) != 0)
+			return derr_db(e, d->db);
+		for (int c = 0; c <= DTAX_AMOUNT; c++)
+			if (db_result_set(rows, r, c, v[c]) != 0)
+				return derr_set(e, DERR_UNAVAILABLE, "out_of_memory", NULL,
+				    "Out of memory.");
+	}
+	return 0;
+}
+
+/* PORTALD_CHECK_RENDER=1 (the tests): every invoice.created rendered from what was just
+ * written is compared with the invoice read back, and a difference fails the issue. */
+static int
+check_render(struct dctx *d, const char *id, const char *data, struct derr *e)
+{
+	const char *on = getenv("PORTALD_CHECK_RENDER");
+	struct buf back;
+	int rc;
+
+	if (on == NULL || strcmp(on, "1") != 0)
+		return 0;
+	buf_init(&back);
+	rc = obj_render(d, OBJ_INVOICE, id, &back, e);
+	if (rc == 0 && strcmp(back.data, data) != 0) {
+		size_t at = 0;
+
+		/* Where they part, with a little of each (not the whole: buyer details). */
+		while (data[at] != '\0' && data[at] == back.data[at])
+			at++;
+		log_error("render check: invoice %s differs at byte %zu: as issued \"%.60s\", "
+		    "read back \"%.60s\"", id, at, data + at, back.data + at);
+		rc = derr_set(e, DERR_INTERNAL, "internal_error", NULL,
+		    "The invoice rendered from what was issued differs from its row.");
+	}
+	buf_free(&back);
+	return rc;
+}
+
+/* invoice.created, from what was just written (the invoice row, its lines and tax lines
+ * as a read back would give them; no payment attempt yet): no statement. */
+static int
+emit_issued(struct dctx *d, const char *id, PGresult *inv, PGresult *lines,
+    PGresult *taxes, struct derr *e)
+{
+	PGresult *pays = db_result_new(PAY_WALL_CREATED + 1);
+	struct buf data;
+	int rc;
+
+	if (inv == NULL || lines == NULL || taxes == NULL || pays == NULL) {
+		PQclear(pays);
+		return derr_set(e, DERR_UNAVAILABLE, "out_of_memory", NULL, "Out of memory.");
+	}
+	buf_init(&data);
+	obj_render_invoice(d, inv, lines, pays, taxes, &data);
+	PQclear(pays);
+	rc = check_render(d, id, data.data, e);
+	if (rc == 0)
+		rc = events_emit(d, "invoice.created", id, data.data, e);
+	buf_free(&data);
+	return rc;
+}
+
+/* An invoice about to be written, its number and parties settled and its taxes worked
+ * out. */
+struct issue {
+	const struct inv_draft	*dr;
+	const char		*id, *number, *number_text, *buyer, *seller;
+	bool			 deferred;	/* number is a placeholder */
+	const struct tax_ctx	*tc;
+	const struct tax_amounts *la;	/* per line */
+	long long		 subtotal, tax, total;
+};
+
+/* Writes the invoice (its row, lines, tax lines, the credit it takes), queues its PDF
+ * unless its number is deferred, and emits its events; inv, lines and taxes are filled
+ * with the rows written, for invoice.created. */
+static int
+issue(struct dctx *d, const struct issue *is, PGresult *inv, PGresult *lines,
+    PGresult *taxes, struct derr *e)
+{
+	const struct inv_draft *dr = is->dr;
+	const struct tax_ctx *tc = is->tc;
+	const char *id = is->id, *number_text = is->number_text;
+	long long subtotal = is->subtotal, total = is->total, credit = 0, due;
+	char a[8][24];
+	const char *v[INV_DISPUTE_REASON + 1] = { NULL };
+	bool oom = inv == NULL || lines == NULL || taxes == NULL;
+
+	if (oom)
+		return derr_set(e, DERR_UNAVAILABLE, "out_of_memory", NULL, "Out of memory.");
+	/* The invoice row first, then the credit it takes (which refers to it). */
+	v[INV_ID] = id;
+	v[INV_NUMBER] = is->number;
+	v[INV_CUSTOMER] = dr->customer_id;
+	v[INV_SUBSCRIPTION] = dr->subscription_id[0] ? dr->subscription_id : NULL;
+	v[INV_STATUS] = "open";
+	v[INV_CURRENCY] = dr->currency;
+	v[INV_SUBTOTAL] = buf_lltoa(subtotal, a[0]);
+	v[INV_CREDIT] = "0";
+	v[INV_TOTAL] = buf_lltoa(total, a[1]);
+	v[INV_DUE] = v[INV_TOTAL];
+	v[INV_PAID] = "0";
+	v[INV_ATTEMPTS] = "0";
+	v[INV_CREATED] = buf_lltoa(d->now, a[3]);
+	v[INV_REFUNDED] = "0";
+	v[INV_CUSTOMER_DETAILS] = is->buyer;
+	v[INV_SELLER_DETAILS] = is->seller;
+	v[INV_NUMBER_TEXT] = number_text;
+	v[INV_TAX] = buf_lltoa(is->tax, a[7]);
+	v[INV_TAX_TREATMENT] = taxes_treatment_name(tc->treatment);
+	v[INV_TAX_NOTE] = tc->treatment == TAX_REVERSE_CHARGE ? TAX_REVERSE_CHARGE_NOTE : NULL;
+	v[INV_CREDITED] = "0";
+	if (db_exec_later(d->db, STMT_INV_INSERT, (const char *[]){ d->site.id, id,
+	    is->number, v[INV_CUSTOMER], v[INV_SUBSCRIPTION], v[INV_STATUS], dr->currency,
+	    v[INV_SUBTOTAL], "0", v[INV_TOTAL], v[INV_DUE], "0", NULL, v[INV_CREATED],
+	    is->buyer, is->seller, number_text, v[INV_TAX], v[INV_TAX_TREATMENT],
+	    v[INV_TAX_NOTE] }) != 0)
+		return derr_db(e, d->db);
+	for (int i = 0; i < dr->n; i++) {
+		const struct inv_line *l = &dr->lines[i];
+		char ln[24], amt[24], s0[24], s1[24], tx[24];
+		const char *lv[LINE_TAX + 1] = { buf_lltoa(i + 1, ln), l->kind, l->description,
+		    buf_lltoa(l->amount, amt), l->plan_id[0] ? l->plan_id : NULL,
+		    dom_opt(l->start, s0), dom_opt(l->end, s1),
+		    buf_lltoa(is->la[i].tax_total, tx) };
+
+		if (db_exec_later(d->db, STMT_INV_LINE_INSERT, (const char *[]){ d->site.id, id,
+		    lv[LINE_NO], lv[LINE_KIND], lv[LINE_DESCRIPTION], lv[LINE_AMOUNT],
+		    lv[LINE_PLAN], lv[LINE_START], lv[LINE_END], lv[LINE_TAX] }) != 0)
+			return derr_db(e, d->db);
+		for (int c = 0; c <= LINE_TAX && !oom; c++)
+			oom = db_result_set(lines, i, c, lv[c]) != 0;
+	}
+	if (insert_taxes(d, id, tc, is->la, dr->n, taxes, e) != 0)
+		return -1;
+	if (total > 0 && credit_apply(d, dr->customer_id, dr->currency, total, id, &credit,
+	    e) != 0)
+		return -1;
+	due = total - credit;
+	if (credit > 0 || due == 0) {
+		v[INV_CREDIT] = buf_lltoa(credit, a[4]);
+		v[INV_DUE] = buf_lltoa(due, a[5]);
+		v[INV_STATUS] = due == 0 ? "paid" : "open";
+		v[INV_PAID_AT] = due == 0 ? buf_lltoa(d->now, a[6]) : NULL;
+		if (db_exec_later(d->db, STMT_INV_SET_TOTALS, (const char *[]){ d->site.id, id,
+		    v[INV_CREDIT], v[INV_DUE], v[INV_STATUS], v[INV_PAID_AT] }) != 0)
 			return derr_db(e, d->db);
 	}
+	for (int c = 0; c <= INV_DISPUTE_REASON && !oom; c++)
+		oom = db_result_set(inv, 0, c, v[c]) != 0;
+	if (oom)
+		return derr_set(e, DERR_UNAVAILABLE, "out_of_memory", NULL, "Out of memory.");
+	/* A deferred number queues the PDF with it (invoices_number_deferred). */
+	if (!is->deferred && documents_queue(d, DOC_INVOICE, id, number_text,
+	    dr->customer_id, e) != 0)
+		return -1;
+	if (emit_issued(d, id, inv, lines, taxes, e) != 0)
+		return -1;
+	if (due == 0) {
+		if (emit(d, "invoice.paid", id, e) != 0 ||
+		    credit_source_settled(d, id, true, e) != 0)
+			return -1;
+		return 0;
+	}
+	snprintf(d->issued.id, sizeof(d->issued.id), "%s", id);
+	snprintf(d->issued.customer_id, sizeof(d->issued.customer_id), "%s", dr->customer_id);
+	snprintf(d->issued.currency, sizeof(d->issued.currency), "%s", dr->currency);
+	d->issued.due = due;
 	return 0;
 }
 
@@ -102,12 +271,15 @@ int
 invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
     struct derr *e)
 {
-	long long subtotal = inv_draft_total(dr), credit = 0, due, total, tax = 0, excl = 0;
-	char a[8][24], number[24], number_text[48], buyer[4096] = "{}", seller[4096] = "{}";
+	long long subtotal = inv_draft_total(dr), total, tax = 0, excl = 0;
+	char number[24], number_text[48], buyer[4096] = "{}", seller[4096] = "{}";
 	struct tax_amounts la[INV_MAX_LINES];
 	struct tax_ctx tc;
-	PGresult *res;
+	PGresult *res, *inv, *lines, *taxes;
 	bool deferred;
+	int rc;
+
+	d->issued.id[0] = '\0';	/* set again below once this one is issued open */
 
 	if (subtotal < 0)
 		return derr_set(e, DERR_INTERNAL, "internal_error", NULL,
@@ -174,48 +346,17 @@ invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
 	}
 	/* Exclusive tax is added to the lines; inclusive tax is inside them already. */
 	total = subtotal + excl;
-	/* The invoice row first, then the credit it takes (which refers to it). */
-	if (db_exec_later(d->db, STMT_INV_INSERT, (const char *[]){ d->site.id, id, number,
-	    dr->customer_id, dr->subscription_id[0] ? dr->subscription_id : NULL, "open",
-	    dr->currency, buf_lltoa(subtotal, a[0]), "0", buf_lltoa(total, a[1]),
-	    buf_lltoa(total, a[2]), "0", NULL, buf_lltoa(d->now, a[3]), buyer, seller,
-	    number_text, buf_lltoa(tax, a[7]), taxes_treatment_name(tc.treatment),
-	    tc.treatment == TAX_REVERSE_CHARGE ? TAX_REVERSE_CHARGE_NOTE : NULL }) != 0)
-		return derr_db(e, d->db);
-	for (int i = 0; i < dr->n; i++) {
-		const struct inv_line *l = &dr->lines[i];
-		char ln[24], amt[24], s0[24], s1[24], tx[24];
-
-		if (db_exec_later(d->db, STMT_INV_LINE_INSERT, (const char *[]){ d->site.id, id,
-		    buf_lltoa(i + 1, ln), l->kind, l->description, buf_lltoa(l->amount, amt),
-		    l->plan_id[0] ? l->plan_id : NULL, dom_opt(l->start, s0), dom_opt(l->end, s1),
-		    buf_lltoa(la[i].tax_total, tx) }) != 0)
-			return derr_db(e, d->db);
-	}
-	if (insert_taxes(d, id, &tc, la, dr->n, e) != 0)
-		return -1;
-	if (total > 0 && credit_apply(d, dr->customer_id, dr->currency, total, id, &credit,
-	    e) != 0)
-		return -1;
-	due = total - credit;
-	if (credit > 0 || due == 0) {
-		if (db_exec_later(d->db, STMT_INV_SET_TOTALS, (const char *[]){ d->site.id, id,
-		    buf_lltoa(credit, a[4]), buf_lltoa(due, a[5]), due == 0 ? "paid" : "open",
-		    due == 0 ? buf_lltoa(d->now, a[6]) : NULL }) != 0)
-			return derr_db(e, d->db);
-	}
-	/* A deferred number queues the PDF with it (invoices_number_deferred). */
-	if (!deferred && documents_queue(d, DOC_INVOICE, id, number_text, dr->customer_id,
-	    e) != 0)
-		return -1;
-	if (emit(d, "invoice.created", id, e) != 0)
-		return -1;
-	if (due == 0) {
-		if (emit(d, "invoice.paid", id, e) != 0 ||
-		    credit_source_settled(d, id, true, e) != 0)
-			return -1;
-	}
-	return 0;
+	inv = db_result_new(INV_DISPUTE_REASON + 1);
+	lines = db_result_new(LINE_TAX + 1);
+	taxes = db_result_new(DTAX_AMOUNT + 1);
+	rc = issue(d, &(struct issue){ .dr = dr, .id = id, .number = number,
+	    .number_text = number_text, .buyer = buyer, .seller = seller, .deferred = deferred,
+	    .tc = &tc, .la = la, .subtotal = subtotal, .tax = tax, .total = total }, inv, lines,
+	    taxes, e);
+	PQclear(inv);
+	PQclear(lines);
+	PQclear(taxes);
+	return rc;
 }
 
 int

@@ -203,20 +203,13 @@ write_pdf_url(struct jw *w, const char *key, const char *ready, const char *what
 	jw_str(w, key, url);
 }
 
-static int
-write_invoice(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
+/* An invoice's row (INV_COLS) with its lines, payment attempts and tax lines. */
+static void
+write_invoice_parts(struct dctx *d, struct jw *w, PGresult *res, int row, PGresult *lines,
+    PGresult *pays, PGresult *taxes)
 {
 	const char *id = V(INV_ID);
-	const char *p[] = { d->site.id, id };
-	const enum stmt_id ids[3] = { STMT_INV_LINES, STMT_PAY_LIST, STMT_INV_TAXES };
-	PGresult *r[3], *lines, *pays, *taxes;
 
-	/* One round trip where the connection pipelines (the job runner's). */
-	if (db_exec_all(d->db, 3, ids, (const char *const *const[]){ p, p, p }, r) != 0)
-		return derr_db(e, d->db);
-	lines = r[0];
-	pays = r[1];
-	taxes = r[2];
 	jw_obj_begin(w, NULL);
 	jw_str(w, "id", id);
 	jw_str(w, "object", "invoice");
@@ -293,10 +286,33 @@ write_invoice(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr 
 	}
 	jw_arr_end(w);
 	jw_obj_end(w);
-	PQclear(lines);
-	PQclear(pays);
-	PQclear(taxes);
+}
+
+static int
+write_invoice(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr *e)
+{
+	const char *p[] = { d->site.id, V(INV_ID) };
+	const enum stmt_id ids[3] = { STMT_INV_LINES, STMT_PAY_LIST, STMT_INV_TAXES };
+	PGresult *r[3];
+
+	/* One round trip where the connection pipelines (the job runner's). */
+	if (db_exec_all(d->db, 3, ids, (const char *const *const[]){ p, p, p }, r) != 0)
+		return derr_db(e, d->db);
+	write_invoice_parts(d, w, res, row, r[0], r[1], r[2]);
+	for (int i = 0; i < 3; i++)
+		PQclear(r[i]);
 	return 0;
+}
+
+void
+obj_render_invoice(struct dctx *d, PGresult *inv, PGresult *lines, PGresult *pays,
+    PGresult *taxes, struct buf *out)
+{
+	struct jw w;
+
+	buf_reset(out);
+	jw_init(&w, out);
+	write_invoice_parts(d, &w, inv, 0, lines, pays, taxes);
 }
 
 static int
@@ -684,6 +700,17 @@ obj_write(struct dctx *d, enum obj_kind k, const char *id, struct jw *w, struct 
 	rc = t->write(d, w, res, 0, e);
 	PQclear(res);
 	return rc;
+}
+
+int
+obj_render_row(struct dctx *d, enum obj_kind k, PGresult *res, int row, struct buf *out,
+    struct derr *e)
+{
+	struct jw w;
+
+	buf_reset(out);
+	jw_init(&w, out);
+	return obj_types[k].write(d, &w, res, row, e);
 }
 
 int

@@ -35,6 +35,13 @@ int	obj_write(struct dctx *d, enum obj_kind k, const char *id, struct jw *w,
 /* The same into out (reset first): the data of an event. */
 int	obj_render(struct dctx *d, enum obj_kind k, const char *id, struct buf *out,
 	    struct derr *e);
+/* The data of an event from a row already read (a statement's RETURNING). */
+int	obj_render_row(struct dctx *d, enum obj_kind k, PGresult *res, int row, struct buf *out,
+	    struct derr *e);
+/* An invoice from its parts, as obj_render would read them back (INV_COLS, STMT_INV_LINES,
+ * STMT_PAY_LIST and STMT_INV_TAXES rows): one just issued needs no read. */
+void	obj_render_invoice(struct dctx *d, PGresult *inv, PGresult *lines, PGresult *pays,
+	    PGresult *taxes, struct buf *out);
 /* One row of a list statement of that kind. */
 int	obj_write_row(struct dctx *d, enum obj_kind k, struct jw *w, PGresult *res, int row,
 	    struct derr *e);

@@ -122,11 +122,18 @@ charge_succeeded(struct dctx *d, const char *inv_id, long long amount, struct de
 {
 	PGresult *inv;
 	char sub[DOM_ID_MAX], a[2][24];
+	struct buf data;
+	int rc;
 
-	inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, inv_id });
+	/* Its event may send mail, which shows the number (emit_invoice). */
+	if (invoices_number_deferred(d, e) != 0)
+		return -1;
+	/* Paid if still open, and the invoice as it is now: one statement. */
+	inv = db_exec(d->db, STMT_INV_MARK_PAID, (const char *[]){ d->site.id, inv_id,
+	    buf_lltoa(amount, a[0]), buf_lltoa(d->now, a[1]) });
 	if (inv == NULL)
 		return derr_db(e, d->db);
-	if (PQntuples(inv) != 1 || strcmp(db_val(inv, 0, INV_STATUS), "open") != 0) {
+	if (PQntuples(inv) != 1) {
 		/* Cannot happen while voiding waits for charges in flight; keep the money's
 		 * trace loud rather than silent. */
 		log_error("site %s: charge succeeded on invoice %s that is not open", d->site.id,
@@ -136,12 +143,13 @@ charge_succeeded(struct dctx *d, const char *inv_id, long long amount, struct de
 	}
 	snprintf(sub, sizeof(sub), "%s", db_val(inv, 0, INV_SUBSCRIPTION) ?
 	    db_val(inv, 0, INV_SUBSCRIPTION) : "");
+	buf_init(&data);
+	rc = obj_render_row(d, OBJ_INVOICE, inv, 0, &data, e);
 	PQclear(inv);
-	if (db_exec_later(d->db, STMT_INV_MARK_PAID, (const char *[]){ d->site.id, inv_id,
-	    buf_lltoa(amount, a[0]), buf_lltoa(d->now, a[1]) }) != 0)
-		return derr_db(e, d->db);
-	if (emit_invoice(d, "invoice.paid", inv_id, e) != 0 ||
-	    credit_source_settled(d, inv_id, true, e) != 0)
+	if (rc == 0)
+		rc = events_emit(d, "invoice.paid", inv_id, data.data, e);
+	buf_free(&data);
+	if (rc != 0 || credit_source_settled(d, inv_id, true, e) != 0)
 		return -1;
 	return sub[0] != '\0' ? subs_invoice_settled(d, sub, e) : 0;
 }
@@ -163,36 +171,57 @@ insert_attempt(struct dctx *d, const char *id, const char *inv, const char *pm,
 	return 0;
 }
 
-/* Phase one of a charge of the open invoice (locked by the caller), on-session when
- * return_url is given. */
-static int
-collect(struct dctx *d, PGresult *inv, const char *return_url, struct derr *e)
+/* An open invoice to charge, as collect needs it. */
+struct due_invoice {
+	char		 id[DOM_ID_MAX];
+	char		 customer_id[DOM_ID_MAX];
+	char		 currency[4];
+	long long	 due;
+	long long	 attempts;	/* made so far */
+	bool		 fresh;		/* issued in this transaction: no charge can be in flight */
+};
+
+static void
+due_from_row(struct due_invoice *v, PGresult *inv)
 {
-	PGresult *pm, *res;
-	long long due, attempts;
-	char customer[DOM_ID_MAX], currency[4], idem[DOM_ID_MAX + 24], id[DOM_ID_MAX], a[2][24];
-	char invoice_id[DOM_ID_MAX], gw[16];
+	memset(v, 0, sizeof(*v));
+	snprintf(v->id, sizeof(v->id), "%s", db_val(inv, 0, INV_ID));
+	snprintf(v->customer_id, sizeof(v->customer_id), "%s", db_val(inv, 0, INV_CUSTOMER));
+	snprintf(v->currency, sizeof(v->currency), "%s", db_val(inv, 0, INV_CURRENCY));
+	v->due = db_ll(inv, 0, INV_DUE, 0);
+	v->attempts = db_ll(inv, 0, INV_ATTEMPTS, 0);
+}
+
+/* Phase one of a charge of the open invoice (locked by the caller, or issued in this
+ * transaction), on-session when return_url is given. */
+static int
+collect(struct dctx *d, const struct due_invoice *v, const char *return_url,
+    struct derr *e)
+{
+	PGresult *pm, *res = NULL;
+	long long attempts = v->attempts + 1;
+	char idem[DOM_ID_MAX + 24], id[DOM_ID_MAX], a[24], gw[16];
 	int rc;
 
-	snprintf(invoice_id, sizeof(invoice_id), "%s", db_val(inv, 0, INV_ID));
-	due = db_ll(inv, 0, INV_DUE, 0);
-	attempts = db_ll(inv, 0, INV_ATTEMPTS, 0) + 1;
-	snprintf(customer, sizeof(customer), "%s", db_val(inv, 0, INV_CUSTOMER));
-	snprintf(currency, sizeof(currency), "%s", db_val(inv, 0, INV_CURRENCY));
-	/* A charge in flight, and the card a new one would use: one round trip where the
-	 * connection pipelines. */
-	{
+	if (v->fresh) {
+		pm = db_exec(d->db, STMT_PM_DEFAULT, (const char *[]){ d->site.id,
+		    v->customer_id });
+		if (pm == NULL)
+			return derr_db(e, d->db);
+	} else {
+		/* A charge in flight, and the card a new one would use: one round trip where
+		 * the connection pipelines. */
 		const enum stmt_id ids[2] = { STMT_PAY_PENDING_CHARGE, STMT_PM_DEFAULT };
 		PGresult *r[2];
 
 		if (db_exec_all(d->db, 2, ids, (const char *const *const[]){
-		    (const char *[]){ d->site.id, invoice_id },
-		    (const char *[]){ d->site.id, customer } }, r) != 0)
+		    (const char *[]){ d->site.id, v->id },
+		    (const char *[]){ d->site.id, v->customer_id } }, r) != 0)
 			return derr_db(e, d->db);
 		res = r[0];
 		pm = r[1];
 	}
-	rc = PQntuples(res) > 0;
+	rc = res != NULL && PQntuples(res) > 0;
 	/* The customer is back for a charge still waiting for them at the bank's page: the
 	 * same attempt again (its gateway gives the same page, or its answer by now). */
 	if (rc && return_url != NULL && db_val(res, 0, PAY_RETURN_URL) != NULL)
@@ -203,48 +232,58 @@ collect(struct dctx *d, PGresult *inv, const char *return_url, struct derr *e)
 		return 0;	/* a charge is in flight: its answer decides */
 	}
 	/* The key a gateway gets: one charge per invoice attempt, ever. */
-	snprintf(idem, sizeof(idem), "%s-%lld", invoice_id, attempts);
+	snprintf(idem, sizeof(idem), "%s-%lld", v->id, attempts);
 	if (dom_new_id("pay", id, e) != 0 || db_exec_later(d->db, STMT_INV_SET_ATTEMPT,
-	    (const char *[]){ d->site.id, invoice_id, buf_lltoa(attempts, a[0]), NULL }) != 0) {
+	    (const char *[]){ d->site.id, v->id, buf_lltoa(attempts, a), NULL }) != 0) {
 		PQclear(pm);
 		return d->db->status == DB_OK ? -1 : derr_db(e, d->db);
 	}
 	if (PQntuples(pm) == 0) {
 		PQclear(pm);
-		if (gateways_site_name(d, gw, e) != 0 || insert_attempt(d, id, invoice_id, NULL,
-		    due, "no_payment_method", idem, "charge", currency, gw, NULL, e) != 0)
+		if (gateways_site_name(d, gw, e) != 0 || insert_attempt(d, id, v->id, NULL,
+		    v->due, "no_payment_method", idem, "charge", v->currency, gw, NULL, e) != 0)
 			return -1;
-		return charge_failed(d, invoice_id, e);
+		return charge_failed(d, v->id, e);
 	}
 	/* Only a gateway that can send the customer to their bank charges on-session. */
 	if (return_url != NULL && strcmp(db_val(pm, 0, PM_GATEWAY), "stripe") != 0)
 		return_url = NULL;
-	rc = insert_attempt(d, id, invoice_id, db_val(pm, 0, PM_ID), due, "pending", idem,
-	    "charge", currency, db_val(pm, 0, PM_GATEWAY), return_url, e);
+	rc = insert_attempt(d, id, v->id, db_val(pm, 0, PM_ID), v->due, "pending", idem,
+	    "charge", v->currency, db_val(pm, 0, PM_GATEWAY), return_url, e);
 	PQclear(pm);
 	if (rc != 0)
 		return -1;
 	payments_queue(d, id);
-	(void)a[1];
 	return 0;
 }
 
 int
 payments_collect(struct dctx *d, const char *invoice_id, struct derr *e)
 {
-	PGresult *inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id,
-	    invoice_id });
-	int rc;
+	struct due_invoice v;
+	PGresult *inv;
 
+	/* Issued just now, here: open, never charged, and seen by no one else yet. */
+	if (d->issued.id[0] != '\0' && strcmp(d->issued.id, invoice_id) == 0) {
+		memset(&v, 0, sizeof(v));
+		snprintf(v.id, sizeof(v.id), "%s", d->issued.id);
+		snprintf(v.customer_id, sizeof(v.customer_id), "%s", d->issued.customer_id);
+		snprintf(v.currency, sizeof(v.currency), "%s", d->issued.currency);
+		v.due = d->issued.due;
+		v.fresh = true;
+		d->issued.id[0] = '\0';
+		return collect(d, &v, NULL, e);
+	}
+	inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id, invoice_id });
 	if (inv == NULL)
 		return derr_db(e, d->db);
 	if (PQntuples(inv) != 1 || strcmp(db_val(inv, 0, INV_STATUS), "open") != 0) {
 		PQclear(inv);
 		return 0;
 	}
-	rc = collect(d, inv, NULL, e);
+	due_from_row(&v, inv);
 	PQclear(inv);
-	return rc;
+	return collect(d, &v, NULL, e);
 }
 
 /* Phase one of paying one open invoice now, of customer_id unless NULL; on-session when
@@ -255,7 +294,7 @@ pay_open(struct dctx *d, const char *invoice_id, const char *customer_id,
 {
 	PGresult *inv = db_exec(d->db, STMT_INV_LOCK, (const char *[]){ d->site.id,
 	    invoice_id });
-	int rc;
+	struct due_invoice v;
 
 	if (inv == NULL)
 		return derr_db(e, d->db);
@@ -271,9 +310,9 @@ pay_open(struct dctx *d, const char *invoice_id, const char *customer_id,
 		PQclear(inv);
 		return -1;
 	}
-	rc = collect(d, inv, return_url, e);
+	due_from_row(&v, inv);
 	PQclear(inv);
-	return rc;
+	return collect(d, &v, return_url, e);
 }
 
 int

@@ -345,6 +345,38 @@ db_exec_later(struct db *db, enum stmt_id id, const char *const *params)
 	return pipeline_send(db, id, params, NULL);
 }
 
+PGresult *
+db_result_new(int ncols)
+{
+	PGresAttDesc cols[64];
+	PGresult *res;
+
+	if (ncols <= 0 || ncols > (int)(sizeof(cols) / sizeof(cols[0])))
+		return NULL;
+	memset(cols, 0, sizeof(cols));
+	for (int i = 0; i < ncols; i++) {
+		cols[i].name = (char *)"";
+		cols[i].typid = 25;	/* text */
+		cols[i].typlen = -1;
+		cols[i].atttypmod = -1;
+	}
+	res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	if (res != NULL && !PQsetResultAttrs(res, ncols, cols)) {
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+int
+db_result_set(PGresult *res, int row, int col, const char *v)
+{
+	if (res == NULL)
+		return -1;
+	return PQsetvalue(res, row, col, (char *)(v ? v : NULL), v ? (int)strlen(v) : -1) ?
+	    0 : -1;
+}
+
 int
 db_sync(struct db *db)
 {

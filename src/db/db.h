@@ -81,6 +81,12 @@ int	 db_exec_later(struct db *db, enum stmt_id id, const char *const *params);
  * NULL. */
 int	 db_exec_all(struct db *db, int n, const enum stmt_id *ids,
 	    const char *const *const *params, PGresult **out);
+/* A result made here rather than by the server, of ncols text columns and no rows yet,
+ * for code that reads rows (to render what was just written without reading it back);
+ * NULL when out of memory. db_result_set fills row's column col with v (NULL: SQL null),
+ * growing the rows as needed: 0, or -1 when out of memory. */
+PGresult *db_result_new(int ncols);
+int	 db_result_set(PGresult *res, int row, int col, const char *v);
 /* Reads the answers of the statements db_exec_later queued: 0 when all succeeded, else
  * -1 with db->status and errmsg of the first that failed. Call it before db_commit of a
  * level whose failure the caller wants to roll back alone. */

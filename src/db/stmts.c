@@ -446,16 +446,18 @@ const struct stmt stmts[STMT__MAX] = {
 	/* The buyer's and the seller's details as an invoice freezes them when issued (the
 	 * seller's legal details, else the site's name), the number prefixes, and what decides
 	 * the taxes: the buyer's country, region and tax id, the seller's country and tax ids,
-	 * and whether the site has any tax rate at all (see enum parties_col). */
+	 * and whether the site has any tax rate at all (see enum parties_col). The details
+	 * are jsonb's text, as the invoice's row gives them back. */
 	[STMT_INV_PARTIES] = { "inv_parties",
 	    "SELECT json_strip_nulls(json_build_object('name', c.name, 'email', c.email, "
 	    "'company', c.company, 'phone', c.phone, 'address', c.billing_address, "
 	    "'tax_id', CASE WHEN c.tax_id_type IS NULL THEN NULL ELSE json_build_object('type', "
-	    "c.tax_id_type, 'value', c.tax_id_value) END))::text, "
+	    "c.tax_id_type, 'value', c.tax_id_value) END))::jsonb::text, "
 	    "json_strip_nulls(json_build_object('name', COALESCE(l.legal_name, st.name), "
 	    "'address', l.address, 'tax_ids', CASE WHEN jsonb_array_length(l.tax_ids) > 0 "
 	    "THEN l.tax_ids END, 'email', l.email, 'phone', l.phone, 'footer', l.footer, "
-	    "'paper', COALESCE(l.paper, 'a4')))::text, COALESCE(l.invoice_prefix, 'INV-'), "
+	    "'paper', COALESCE(l.paper, 'a4')))::jsonb::text, "
+	    "COALESCE(l.invoice_prefix, 'INV-'), "
 	    "upper(c.billing_address->>'country'), upper(btrim(c.billing_address->>'state')), "
 	    "c.tax_id_type, c.tax_id_value, upper(l.address->>'country'), l.tax_ids::text, "
 	    "EXISTS (SELECT 1 FROM tax_rates tr WHERE tr.site_id = c.site_id AND tr.active), "
@@ -509,9 +511,11 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_INV_SET_STATUS] = { "inv_set_status",
 	    "UPDATE invoices SET status = $3, next_attempt_at = NULL "
 	    "WHERE site_id = $1 AND id = $2", 3 },
+	/* Paid, if it is still open, and the invoice as it is now (for its event). */
 	[STMT_INV_MARK_PAID] = { "inv_mark_paid",
 	    "UPDATE invoices SET status = 'paid', amount_paid = $3, paid_at = $4, "
-	    "next_attempt_at = NULL WHERE site_id = $1 AND id = $2 AND status = 'open'", 4 },
+	    "next_attempt_at = NULL WHERE site_id = $1 AND id = $2 AND status = 'open' "
+	    "RETURNING " INV_COLS, 4 },
 	[STMT_INV_VOID] = { "inv_void",
 	    "UPDATE invoices SET status = 'void', voided_at = $3, next_attempt_at = NULL "
 	    "WHERE site_id = $1 AND id = $2", 3 },

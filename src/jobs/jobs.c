@@ -218,6 +218,7 @@ billing_batch(struct db *db, const struct site *site, long long now)
 		/* Only this item's work is undone, the charges it queued with it, its invoices,
 		 * and a numbering it made (earlier items' invoices lose theirs again). */
 		d.npending = npending;
+		d.issued.id[0] = '\0';
 		facts.nunnumbered = unnumbered;
 		facts.numbered = numbered;
 		if (db_rollback(db) != 0)

@@ -71,6 +71,15 @@ def main():
         runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=0, resultclass=Result)
         result = runner.run(suite)
         extra_pass, extra_fail = 0, 0
+        with open(os.path.join(stack.state, "portald.log"), errors="replace") as f:
+            differ = [l for l in f if "render check:" in l]
+        if differ:
+            print("FAIL: invoices rendered from what was issued differ from their rows "
+                  "(%d): %s" % (len(differ), differ[0].strip()[:600]))
+            extra_fail += 1
+        else:
+            print("ok   invoices rendered as issued match their rows")
+            extra_pass += 1
         if args.sanitizer_check:
             with open(os.path.join(stack.state, "portald.log"), errors="replace") as f:
                 reports = [l for l in f if "Sanitizer" in l or "runtime error:" in l]
@@ -78,10 +87,10 @@ def main():
                 # Named on the FAIL line itself, which tools/check repeats at the end.
                 print("FAIL: sanitizer reports in portald.log (%d): %s\n%s" % (
                     len(reports), reports[0].strip()[:300], "".join(reports[:40])))
-                extra_fail = 1
+                extra_fail += 1
             else:
                 print("ok   no sanitizer reports in portald.log")
-                extra_pass = 1
+                extra_pass += 1
     finally:
         if os.environ.get("KEEP_STACK"):
             print("stack kept in", stack.state)
