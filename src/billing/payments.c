@@ -647,15 +647,17 @@ record_answers(struct dctx *d, const struct answer *a, int n, struct derr *e)
 
 		if (nest && db_begin(d->db) != 0)
 			goto lost;
-		/* Statements sent ahead are checked before the savepoint is released. */
 		rc = record_at(d, a[i].id, &a[i].r, a[i].at, e);
-		if (rc == 0 && db_sync(d->db) != 0)
+		/* Statements sent ahead are read with the savepoint's release: one of them that
+		 * failed fails it, and the release rolls the level back (db_commit). */
+		if (rc == 0 && !nest && db_sync(d->db) != 0)
 			rc = derr_db(e, d->db);
 		if (rc == 0) {
-			if (nest && db_commit(d->db) != 0)
-				goto lost;
-			continue;
-		}
+			if (!nest || db_commit(d->db) == 0)
+				continue;
+			rc = derr_db(e, d->db);
+		} else if (nest && d->db->status != DB_UNAVAILABLE && db_rollback(d->db) != 0)
+			goto lost;
 		if (d->db->status == DB_UNAVAILABLE)
 			goto lost;
 		log_error("site %s: recording payment attempt %s failed: %s", d->site.id,
@@ -664,8 +666,6 @@ record_answers(struct dctx *d, const struct answer *a, int n, struct derr *e)
 			db_rollback(d->db);
 			return 0;
 		}
-		if (db_rollback(d->db) != 0)
-			goto lost;
 	}
 	if (db_commit(d->db) != 0)
 		return derr_db(e, d->db);

@@ -498,7 +498,13 @@ db_begin(struct db *db)
 	if (txn_lost(db))
 		return -1;
 	if (db->in_txn && db->depth > 0) {
-		if (db_nest_sql(db, "SAVEPOINT", db->depth) != 0)
+		/* Where the connection pipelines, the first level's savepoint goes out with the
+		 * next statement read (a failure shows there, as the transaction's). */
+		if (db->depth == 1 && db->pipeline && db->conn != NULL &&
+		    PQstatus(db->conn) == CONNECTION_OK) {
+			if (db_exec_later(db, STMT_NEST1_SAVEPOINT, NULL) != 0)
+				return -1;
+		} else if (db_nest_sql(db, "SAVEPOINT", db->depth) != 0)
 			return -1;
 		db->depth++;
 		return 0;
@@ -541,7 +547,13 @@ db_commit(struct db *db)
 	 * was refused is rolled back, so the server's state is the caller's. */
 	if (db->in_txn && db->depth > 1) {
 		db->depth--;
-		if (db_nest_sql(db, "RELEASE SAVEPOINT", db->depth) == 0)
+		/* Where the connection pipelines, the first level's release goes out with what
+		 * it sent ahead: one round trip reads them all. */
+		if (db->depth == 1 && db->pipeline && db->conn != NULL &&
+		    PQstatus(db->conn) == CONNECTION_OK) {
+			if (db_exec_later(db, STMT_NEST1_RELEASE, NULL) == 0 && db_sync(db) == 0)
+				return 0;
+		} else if (db_nest_sql(db, "RELEASE SAVEPOINT", db->depth) == 0)
 			return 0;
 		if (db->in_txn) {
 			enum db_status st = db->status;

@@ -281,6 +281,10 @@ const struct stmt stmts[STMT__MAX] = {
 	 * queued (documents_queue's row). */
 	/* This transaction's id (assigned now if it has none): unique among all transactions. */
 	[STMT_TXID] = { "txid", "SELECT txid_current()", 0 },
+	/* The first nesting level's savepoint (db_begin/db_commit), prepared so that a
+	 * pipelining connection sends it with the statements around it. */
+	[STMT_NEST1_SAVEPOINT] = { "nest1_savepoint", "SAVEPOINT nest_1", 0 },
+	[STMT_NEST1_RELEASE] = { "nest1_release", "RELEASE SAVEPOINT nest_1", 0 },
 	[STMT_INV_NUMBER_BATCH] = { "inv_number_batch",
 	    "WITH c AS (INSERT INTO site_counters (site_id, invoice_seq) VALUES ($1, $4::bigint) "
 	    "ON CONFLICT (site_id) DO UPDATE SET invoice_seq = site_counters.invoice_seq + "

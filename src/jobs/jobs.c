@@ -202,17 +202,18 @@ billing_batch(struct db *db, const struct site *site, long long now)
 		if (db_begin(db) != 0)
 			goto lost;
 		rc = run_item(&d, &items[i], &e);
-		/* What the item sent ahead (db_exec_later) is checked before its savepoint is
-		 * released, so a statement of its that failed rolls back the item alone. */
-		if (rc == 0 && db_sync(db) != 0)
-			rc = derr_db(&e, db);
 		d.now = now;
+		/* What the item sent ahead (db_exec_later) is read with its savepoint's release:
+		 * a statement of its that failed fails the release, which rolls the item back
+		 * alone (db_commit). */
 		if (rc == 0) {
-			if (db_commit(db) != 0)
-				goto lost;
-			done++;
-			continue;
-		}
+			if (db_commit(db) == 0) {
+				done++;
+				continue;
+			}
+			rc = derr_db(&e, db);
+		} else if (db->status != DB_UNAVAILABLE && db_rollback(db) != 0)
+			goto lost;
 		if (db->status == DB_UNAVAILABLE)
 			goto lost;
 		/* Only this item's work is undone, the charges it queued with it, its invoices,
@@ -221,8 +222,6 @@ billing_batch(struct db *db, const struct site *site, long long now)
 		d.issued.id[0] = '\0';
 		facts.nunnumbered = unnumbered;
 		facts.numbered = numbered;
-		if (db_rollback(db) != 0)
-			goto lost;
 		log_error("jobs: site %s: %s failed (%s); set aside for %d s", site->id,
 		    items[i].id, e.message, QUARANTINE_SECONDS);
 		quarantine_add(site->id, items[i].id);
