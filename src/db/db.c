@@ -499,8 +499,9 @@ db_begin(struct db *db)
 		return -1;
 	if (db->in_txn && db->depth > 0) {
 		/* Where the connection pipelines, the first level's savepoint goes out with the
-		 * next statement read (a failure shows there, as the transaction's). */
-		if (db->depth == 1 && db->pipeline && db->conn != NULL &&
+		 * next statement read. Only behind nothing queued: a queued statement that failed
+		 * would abort the savepoint too, and its rollback would find none. */
+		if (db->depth == 1 && db->pipeline && db->nqueued == 0 && db->conn != NULL &&
 		    PQstatus(db->conn) == CONNECTION_OK) {
 			if (db_exec_later(db, STMT_NEST1_SAVEPOINT, NULL) != 0)
 				return -1;

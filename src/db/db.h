@@ -30,8 +30,9 @@ struct db {
 	unsigned	 generation;	/* counts connects: what was read before may be stale */
 	/* db_exec_later: statements sent in libpq's pipeline mode whose answers are read with
 	 * the next statement that is waited for (or db_sync), in one round trip. Off unless
-	 * the owner of the connection turns it on (it must then call db_sync before it
-	 * releases or commits a level whose failure it handles: see db_exec_later). */
+	 * the owner of the connection turns it on. A level's commit reads them first (the
+	 * first level's release travels with them), so a failed one fails that commit, which
+	 * rolls the level back. */
 	bool		 pipeline;
 	int		 nqueued;
 	enum stmt_id	 queued[DB_QUEUE_MAX];
@@ -88,8 +89,8 @@ int	 db_exec_all(struct db *db, int n, const enum stmt_id *ids,
 PGresult *db_result_new(int ncols);
 int	 db_result_set(PGresult *res, int row, int col, const char *v);
 /* Reads the answers of the statements db_exec_later queued: 0 when all succeeded, else
- * -1 with db->status and errmsg of the first that failed. Call it before db_commit of a
- * level whose failure the caller wants to roll back alone. */
+ * -1 with db->status and errmsg of the first that failed. (db_commit and db_begin of a
+ * level read them too.) */
 int	 db_sync(struct db *db);
 /* Starts a new count of db->n_exec and db->trace. */
 void	 db_trace_reset(struct db *db);
