@@ -76,6 +76,16 @@ struct site_facts {
 	char			 unnumbered_prefix[FACTS_DEFER_MAX][48];
 };
 
+/* An open invoice to charge, as a charge needs it (payments.c). */
+struct due_invoice {
+	char		 id[DOM_ID_MAX];
+	char		 customer_id[DOM_ID_MAX];
+	char		 currency[4];
+	long long	 due;
+	long long	 attempts;	/* made so far */
+	bool		 fresh;		/* issued in this transaction: no charge can be in flight */
+};
+
 struct dctx {
 	struct db	*db;
 	struct site	 site;
@@ -91,14 +101,9 @@ struct dctx {
 	char		 action_url[DOM_URL_MAX];
 	struct site_facts *facts;	/* NULL: read each time */
 	/* The open invoice issued last here, in this transaction, as issued: collecting it
-	 * at once reads nothing back (payments_collect). Empty when none; emptied by the
+	 * at once reads nothing back (payments_collect). id empty when none; emptied by the
 	 * next issue, by collecting it, and by the job runner rolling an item back. */
-	struct {
-		char		 id[DOM_ID_MAX];
-		char		 customer_id[DOM_ID_MAX];
-		char		 currency[4];
-		long long	 due;
-	} issued;
+	struct due_invoice issued;
 };
 
 void	dctx_init(struct dctx *d, struct db *db, const struct site *site, long long now,

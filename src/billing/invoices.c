@@ -260,10 +260,12 @@ issue(struct dctx *d, const struct issue *is, PGresult *inv, PGresult *lines,
 			return -1;
 		return 0;
 	}
+	memset(&d->issued, 0, sizeof(d->issued));
 	snprintf(d->issued.id, sizeof(d->issued.id), "%s", id);
 	snprintf(d->issued.customer_id, sizeof(d->issued.customer_id), "%s", dr->customer_id);
 	snprintf(d->issued.currency, sizeof(d->issued.currency), "%s", dr->currency);
 	d->issued.due = due;
+	d->issued.fresh = true;
 	return 0;
 }
 

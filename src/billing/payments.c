@@ -18,8 +18,11 @@
 #include "billing/subscriptions.h"
 #include "core/log.h"
 
+/* The invoice's event; row: the invoice as a statement just returned it (INV_COLS),
+ * else it is read. */
 static int
-emit_invoice(struct dctx *d, const char *type, const char *id, struct derr *e)
+emit_invoice_row(struct dctx *d, const char *type, const char *id, PGresult *row,
+    struct derr *e)
 {
 	struct buf data;
 	int rc;
@@ -29,11 +32,18 @@ emit_invoice(struct dctx *d, const char *type, const char *id, struct derr *e)
 	if (invoices_number_deferred(d, e) != 0)
 		return -1;
 	buf_init(&data);
-	rc = obj_render(d, OBJ_INVOICE, id, &data, e);
+	rc = row != NULL ? obj_render_row(d, OBJ_INVOICE, row, 0, &data, e) :
+	    obj_render(d, OBJ_INVOICE, id, &data, e);
 	if (rc == 0)
 		rc = events_emit(d, type, id, data.data, e);
 	buf_free(&data);
 	return rc;
+}
+
+static int
+emit_invoice(struct dctx *d, const char *type, const char *id, struct derr *e)
+{
+	return emit_invoice_row(d, type, id, NULL, e);
 }
 
 void
@@ -122,13 +132,9 @@ charge_succeeded(struct dctx *d, const char *inv_id, long long amount, struct de
 {
 	PGresult *inv;
 	char sub[DOM_ID_MAX], a[2][24];
-	struct buf data;
 	int rc;
 
-	/* Its event may send mail, which shows the number (emit_invoice). */
-	if (invoices_number_deferred(d, e) != 0)
-		return -1;
-	/* Paid if still open, and the invoice as it is now: one statement. */
+	/* Paid if still open, and the invoice as it is now for its event: one statement. */
 	inv = db_exec(d->db, STMT_INV_MARK_PAID, (const char *[]){ d->site.id, inv_id,
 	    buf_lltoa(amount, a[0]), buf_lltoa(d->now, a[1]) });
 	if (inv == NULL)
@@ -143,12 +149,8 @@ charge_succeeded(struct dctx *d, const char *inv_id, long long amount, struct de
 	}
 	snprintf(sub, sizeof(sub), "%s", db_val(inv, 0, INV_SUBSCRIPTION) ?
 	    db_val(inv, 0, INV_SUBSCRIPTION) : "");
-	buf_init(&data);
-	rc = obj_render_row(d, OBJ_INVOICE, inv, 0, &data, e);
+	rc = emit_invoice_row(d, "invoice.paid", inv_id, inv, e);
 	PQclear(inv);
-	if (rc == 0)
-		rc = events_emit(d, "invoice.paid", inv_id, data.data, e);
-	buf_free(&data);
 	if (rc != 0 || credit_source_settled(d, inv_id, true, e) != 0)
 		return -1;
 	return sub[0] != '\0' ? subs_invoice_settled(d, sub, e) : 0;
@@ -170,16 +172,6 @@ insert_attempt(struct dctx *d, const char *id, const char *inv, const char *pm,
 		return derr_db(e, d->db);
 	return 0;
 }
-
-/* An open invoice to charge, as collect needs it. */
-struct due_invoice {
-	char		 id[DOM_ID_MAX];
-	char		 customer_id[DOM_ID_MAX];
-	char		 currency[4];
-	long long	 due;
-	long long	 attempts;	/* made so far */
-	bool		 fresh;		/* issued in this transaction: no charge can be in flight */
-};
 
 static void
 due_from_row(struct due_invoice *v, PGresult *inv)
@@ -265,12 +257,7 @@ payments_collect(struct dctx *d, const char *invoice_id, struct derr *e)
 
 	/* Issued just now, here: open, never charged, and seen by no one else yet. */
 	if (d->issued.id[0] != '\0' && strcmp(d->issued.id, invoice_id) == 0) {
-		memset(&v, 0, sizeof(v));
-		snprintf(v.id, sizeof(v.id), "%s", d->issued.id);
-		snprintf(v.customer_id, sizeof(v.customer_id), "%s", d->issued.customer_id);
-		snprintf(v.currency, sizeof(v.currency), "%s", d->issued.currency);
-		v.due = d->issued.due;
-		v.fresh = true;
+		v = d->issued;
 		d->issued.id[0] = '\0';
 		return collect(d, &v, NULL, e);
 	}
