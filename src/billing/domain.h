@@ -74,6 +74,15 @@ struct site_facts {
 	int			 nunnumbered, numbered;
 	char			 unnumbered[FACTS_DEFER_MAX][DOM_ID_MAX];
 	char			 unnumbered_prefix[FACTS_DEFER_MAX][48];
+	/* Events the batch emitted, written together in order (events_flush) with the
+	 * numbering, before a delivery names one, and before the batch commits: one
+	 * statement instead of one per event, and an invoice's event written once, with
+	 * its number. Kept to the batch's end so an item rolled back can make earlier
+	 * items' events unwritten again (events_mark / events_restore). */
+	bool			 defer_events;
+	struct buf		 events;	/* ",{...}" per event, as JSON */
+	size_t			 events_written;	/* bytes of events in the table */
+	int			 nevents, nevents_written;
 };
 
 /* An open invoice to charge, as a charge needs it (payments.c). */

@@ -372,13 +372,14 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 
 /* The batch's invoices issued since the last call, numbered in one statement in the
  * order of issue (STMT_INV_NUMBER_BATCH): the row and its events get the number, and its
- * PDF is queued. Called before anything else reads a placeholder (a mail, a credit note) and
- * before the batch commits. */
+ * PDF is queued; the batch's events not written yet are written with it (events_flush).
+ * Called before anything else reads a placeholder (a mail, a credit note) and before the
+ * batch commits. */
 int
 invoices_number_deferred(struct dctx *d, struct derr *e)
 {
 	struct site_facts *f = d->facts;
-	struct buf ids, prefixes;
+	struct buf ids, prefixes, evs;
 	char n[24];
 	PGresult *res;
 	int rc = 0;
@@ -387,6 +388,8 @@ invoices_number_deferred(struct dctx *d, struct derr *e)
 		return 0;
 	buf_init(&ids);
 	buf_init(&prefixes);
+	buf_init(&evs);
+	events_pending_json(d, &evs);
 	/* Array literals: ids are [A-Za-z0-9_-]; prefixes are quoted and escaped. */
 	buf_puts(&ids, "{");
 	buf_puts(&prefixes, "{");
@@ -404,18 +407,23 @@ invoices_number_deferred(struct dctx *d, struct derr *e)
 	buf_puts(&ids, "}");
 	buf_puts(&prefixes, "}");
 	res = db_exec(d->db, STMT_INV_NUMBER_BATCH, (const char *[]){ d->site.id, ids.data,
-	    prefixes.data, buf_lltoa(f->nunnumbered - f->numbered, n) });
+	    prefixes.data, buf_lltoa(f->nunnumbered - f->numbered, n), evs.data });
 	if (res == NULL)
 		rc = derr_db(e, d->db);
-	else if (db_ll(res, 0, 0, -1) != f->nunnumbered - f->numbered) {
+	else if (db_ll(res, 0, 0, -1) != f->nunnumbered - f->numbered ||
+	    db_ll(res, 0, 1, -1) != f->nevents - f->nevents_written) {
 		rc = derr_set(e, DERR_INTERNAL, "internal_error", NULL,
-		    "Numbering the batch's invoices found %s of %d.", db_val(res, 0, 0),
-		    f->nunnumbered - f->numbered);
-	} else
+		    "Numbering the batch's invoices found %s of %d (events: %s of %d).",
+		    db_val(res, 0, 0), f->nunnumbered - f->numbered, db_val(res, 0, 1),
+		    f->nevents - f->nevents_written);
+	} else {
 		f->numbered = f->nunnumbered;
+		events_written(d);
+	}
 	PQclear(res);
 	buf_free(&ids);
 	buf_free(&prefixes);
+	buf_free(&evs);
 	return rc;
 }
 

@@ -629,11 +629,17 @@ record_answers(struct dctx *d, const struct answer *a, int n, struct derr *e)
 		return 0;
 	if (db_begin(d->db) != 0)
 		return derr_db(e, d->db);
+	/* A runner's answers write their events together, just before this transaction
+	 * commits (events_flush): only here, where every way out flushes or forgets them. */
+	if (d->facts != NULL)
+		d->facts->defer_events = true;
 	for (int i = 0; i < n; i++) {
+		struct events_mark em;
 		int rc;
 
 		if (nest && db_begin(d->db) != 0)
 			goto lost;
+		events_mark(d, &em);
 		rc = record_at(d, a[i].id, &a[i].r, a[i].at, e);
 		/* Statements sent ahead are read with the savepoint's release: one of them that
 		 * failed fails it, and the release rolls the level back (db_commit). */
@@ -647,18 +653,29 @@ record_answers(struct dctx *d, const struct answer *a, int n, struct derr *e)
 			goto lost;
 		if (d->db->status == DB_UNAVAILABLE)
 			goto lost;
+		events_restore(d, &em);
 		log_error("site %s: recording payment attempt %s failed: %s", d->site.id,
 		    a[i].id, e->message);
 		if (!nest) {
 			db_rollback(d->db);
+			events_forget(d);
 			return 0;
 		}
 	}
+	if (events_flush(d, e) != 0) {
+		if (d->db->status == DB_UNAVAILABLE)
+			goto lost;
+		db_rollback(d->db);
+		events_forget(d);
+		return -1;
+	}
+	events_forget(d);
 	if (db_commit(d->db) != 0)
 		return derr_db(e, d->db);
 	return 0;
 lost:
 	db_abort(d->db);
+	events_forget(d);
 	return derr_db(e, d->db);
 }
 

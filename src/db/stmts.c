@@ -301,8 +301,28 @@ const struct stmt stmts[STMT__MAX] = {
 	    "x AS (UPDATE events x SET data = jsonb_set(jsonb_set(x.data, '{number}', "
 	    "to_jsonb(n.num)), '{formatted_number}', to_jsonb(n.txt)) FROM n "
 	    "WHERE x.site_id = $1 AND x.object_id = n.id AND x.type LIKE 'invoice.%' "
-	    "AND x.data ? 'formatted_number') "
-	    "SELECT count(*) FROM i", 4 },
+	    "AND x.data ? 'formatted_number'), "
+	    /* and the batch's events not written yet ($5, STMT_EVENT_INSERT_MANY's form), an
+	     * invoice's with its number: written once, not written and then updated */
+	    "v AS MATERIALIZED (SELECT * FROM ROWS FROM (json_to_recordset($5::json) AS (i text, "
+	    "t text, o text, c bigint, a text, u text, d jsonb)) WITH ORDINALITY "
+	    "AS v(i, t, o, c, a, u, d, k)), "
+	    "w AS (INSERT INTO events (site_id, id, type, object_id, data, created_at, actor_type, "
+	    "actor_id) SELECT $1, v.i, v.t, v.o, CASE WHEN n.id IS NOT NULL "
+	    "AND v.t LIKE 'invoice.%' AND v.d ? 'formatted_number' THEN "
+	    "jsonb_set(jsonb_set(v.d, '{number}', to_jsonb(n.num)), '{formatted_number}', "
+	    "to_jsonb(n.txt)) ELSE v.d END, v.c, v.a, v.u "
+	    "FROM v LEFT JOIN n ON n.id = v.o ORDER BY v.k RETURNING 1) "
+	    "SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM w)", 5 },
+	/* Events in the order given ($2: a JSON array of {"i" id, "t" type, "o" object,
+	 * "c" created_at, "a" actor_type, "u" actor_id, "d" data}): one statement for a job
+	 * runner's batch (events.c); seq follows the order. */
+	[STMT_EVENT_INSERT_MANY] = { "event_insert_many",
+	    "WITH w AS (INSERT INTO events (site_id, id, type, object_id, data, created_at, "
+	    "actor_type, actor_id) SELECT $1, v.i, v.t, v.o, v.d, v.c, v.a, v.u "
+	    "FROM ROWS FROM (json_to_recordset($2::json) AS (i text, t text, o text, c bigint, "
+	    "a text, u text, d jsonb)) WITH ORDINALITY AS v(i, t, o, c, a, u, d, k) "
+	    "ORDER BY v.k RETURNING 1) SELECT count(*) FROM w", 2 },
 
 	[STMT_PLAN_UPDATE] = { "plan_update",
 	    "UPDATE plans SET name = COALESCE($3, name) WHERE site_id = $1 AND id = $2 "

@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "billing/events.h"
 #include "billing/invoices.h"
 #include "billing/notify.h"
 #include "billing/objects.h"
@@ -153,7 +154,7 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	enum stmt_id ids[3] = { STMT_SUB_CLAIM_DUE, STMT_SUB_CLAIM_RESUME, STMT_INV_CLAIM_RETRY };
 	enum kind kinds[3] = { K_RENEW, K_RESUME, K_RETRY };
 	struct item items[3 * BATCH_MAX];
-	int n = 0, done = 0;
+	int n = 0, done = 0, rc;
 	struct notify_settings mail;
 	struct site_facts facts = { .endpoints = -1, .notify = &mail }, settle_facts;
 	struct dctx d;
@@ -193,12 +194,18 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	/* Its invoices are numbered together at its end, so a second runner's batch waits
 	 * for the counter only while this one numbers and commits. */
 	facts.defer_numbers = !quarantined(site->id, NUMBER_AT_ONCE);
+	/* And its events are written together (events_flush), unless the site's batches
+	 * number at once after a failure: then each is written as it is emitted, and the
+	 * item at fault fails alone. */
+	facts.defer_events = facts.defer_numbers;
 	for (int i = 0; i < n && done < BATCH_MAX; i++) {
 		int npending = d.npending, unnumbered = facts.nunnumbered;
-		int numbered = facts.numbered, rc;
+		int numbered = facts.numbered;
+		struct events_mark em;
 
 		if (items[i].due > items[0].due + BATCH_WINDOW)
 			break;
+		events_mark(&d, &em);
 		if (db_begin(db) != 0)
 			goto lost;
 		rc = run_item(&d, &items[i], &e);
@@ -222,12 +229,13 @@ billing_batch(struct db *db, const struct site *site, long long now)
 		d.issued.id[0] = '\0';
 		facts.nunnumbered = unnumbered;
 		facts.numbered = numbered;
+		events_restore(&d, &em);
 		log_error("jobs: site %s: %s failed (%s); set aside for %d s", site->id,
 		    items[i].id, e.message, QUARANTINE_SECONDS);
 		quarantine_add(site->id, items[i].id);
 		done++;	/* the rest of the site's work goes on */
 	}
-	if (invoices_number_deferred(&d, &e) != 0) {
+	if (invoices_number_deferred(&d, &e) != 0 || events_flush(&d, &e) != 0) {
 		if (db->status == DB_UNAVAILABLE)
 			goto lost;
 		/* Something of one item's fails only here (its PDF's row, say): the batch is
@@ -237,8 +245,10 @@ billing_batch(struct db *db, const struct site *site, long long now)
 		    site->id, e.message, QUARANTINE_SECONDS);
 		quarantine_add(site->id, NUMBER_AT_ONCE);
 		db_abort(db);
+		events_forget(&d);
 		return 0;
 	}
+	events_forget(&d);
 	if (db_commit(db) != 0)
 		return -1;
 	/* The charges the batch recorded: called now, outside the transaction, with what is
@@ -247,7 +257,9 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	 * stops the pass over the other sites. */
 	settle_facts = (struct site_facts){ .endpoints = -1, .notify = &mail };
 	d.facts = &settle_facts;
-	if (payments_settle(&d, &e) != 0) {
+	rc = payments_settle(&d, &e);
+	events_forget(&d);
+	if (rc != 0) {
 		if (db->status == DB_UNAVAILABLE)
 			return -1;
 		log_warn("jobs: site %s: settling charges: %s", site->id, e.message);
@@ -255,6 +267,7 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	return done;
 lost:
 	db_abort(db);
+	events_forget(&d);
 	return -1;
 }
 

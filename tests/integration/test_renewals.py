@@ -233,6 +233,83 @@ class Renewals(Base):
         self.assertEqual(self.one("SELECT count(*) FROM payment_attempts WHERE site_id = "
                                   "$SITE AND outcome = 'pending'"), 0)
 
+    def test_a_batch_writes_its_events_once_in_order_with_their_numbers(self):
+        """A batch keeps its events and writes them together: in the order they were
+        emitted, an invoice's with its number. An item that fails after writing them takes
+        only its own with it; the earlier items' are written again."""
+        first, bad, last = self.subs(3)
+        # The claim order: first, bad, last.
+        for sid, early in ((first, 20), (bad, 10)):
+            self.q("UPDATE subscriptions SET next_billing_at = next_billing_at - %d WHERE "
+                   "site_id = $SITE AND id = '%s'" % (early, sid))
+        # bad's card is gone: its charge fails in the batch, and its invoice.payment_failed
+        # numbers the batch's invoices so far and writes their events (first's too). Then
+        # it fails at the history row of its move to past_due, and is rolled back.
+        bad_cus = self.get_sub(bad)["customer_id"]
+        self.q("DELETE FROM payment_methods WHERE site_id = $SITE AND customer_id = '%s'"
+               % bad_cus)
+        name = "t_fail_" + os.urandom(4).hex()
+        self.q("ALTER TABLE subscription_history ADD CONSTRAINT %s CHECK (site_id <> $SITE "
+               "OR subscription_id <> '%s' OR to_status IS DISTINCT FROM 'past_due') "
+               "NOT VALID" % (name, bad))
+        self.addCleanup(self.s.psql, "ALTER TABLE subscription_history DROP CONSTRAINT "
+                        + name)
+        self.addCleanup(self.s.psql, "UPDATE subscriptions SET next_billing_at = NULL "
+                        "WHERE site_id = '%s' AND id = '%s'" % (self.m.site_id, bad))
+        self.due([first, bad, last])
+        self.wait_for("the bad one set aside", lambda: re.search(
+            r"site %s: %s failed \(.*\); set aside" % (self.m.site_id, bad),
+            self.s.log_text()))
+        self.assertIn("sub_history_insert failed", self.s.log_text())
+        self.assertIn(name, self.s.log_text())
+        self.wait_for("the good renewals paid", lambda: self.one(
+            "SELECT count(*) FROM invoices WHERE site_id = $SITE AND status = 'paid'") == 5)
+        seqs = {}
+        for sid in (first, last):
+            (inv,) = [i for i in self.invoices(subscription_id=sid)
+                      if i["id"] != self.q("SELECT id FROM invoices WHERE site_id = $SITE "
+                                           "AND subscription_id = '%s' ORDER BY number "
+                                           "LIMIT 1" % sid)[0][0]]
+            rows = self.q("SELECT type, seq, data->>'number', data->>'formatted_number' "
+                          "FROM events WHERE site_id = $SITE AND object_id IN ('%s', '%s') "
+                          "AND type IN ('subscription.renewed', 'invoice.created', "
+                          "'invoice.paid') ORDER BY seq" % (sid, inv["id"]))
+            self.assertEqual([r[0] for r in rows], ["subscription.renewed",
+                                                    "invoice.created", "invoice.paid"], sid)
+            for r in rows[1:]:
+                self.assertEqual((r[2], r[3]), (str(inv["number"]), inv["formatted_number"]))
+            seqs[sid] = [int(r[1]) for r in rows]
+        # Written in the order emitted: first's renewal and invoice before last's.
+        self.assertLess(seqs[first][1], seqs[last][0])
+        # Nothing of bad's renewal; no placeholder number left anywhere; numbers gapless.
+        self.assertEqual(self.one("SELECT count(*) FROM events WHERE site_id = $SITE AND "
+                                  "object_id = '%s' AND type = 'subscription.renewed'" % bad),
+                         0)
+        self.assertEqual(self.one("SELECT count(*) FROM events WHERE site_id = $SITE AND "
+                                  "(data->>'number')::bigint < 0"), 0)
+        self.assertEqual(self.q("SELECT min(number), max(number), count(*) FROM invoices "
+                                "WHERE site_id = $SITE"), [["1", "5", "5"]])
+
+    def test_a_batch_on_a_site_with_an_endpoint_writes_each_event_before_its_delivery(self):
+        from harness import free_port
+        types = ["subscription.renewed", "invoice.created", "invoice.paid"]
+        self.ok(self.m.post("/webhook_endpoints", {"url": "http://127.0.0.1:%d/" % free_port(),
+                                                   "enabled_events": types}))
+        ids = self.subs(3)
+        self.due(ids)
+        self.wait_for("the renewals paid", lambda: self.one(
+            "SELECT count(*) FROM invoices WHERE site_id = $SITE AND status = 'paid'") == 6)
+        rows = self.q("SELECT e.type, count(w.*), bool_and(coalesce((e.data->>'number')::bigint"
+                      " > 0, true)) FROM events e LEFT JOIN webhook_deliveries w ON "
+                      "w.site_id = e.site_id AND w.event_id = e.id WHERE e.site_id = $SITE "
+                      "AND e.type IN ('%s') AND e.created_at > (SELECT min(at) FROM "
+                      "subscription_history WHERE site_id = $SITE AND action = 'renew') - 120 "
+                      "GROUP BY e.type ORDER BY e.type" % "', '".join(types))
+        self.assertEqual(rows, [["invoice.created", "3", "t"], ["invoice.paid", "3", "t"],
+                                ["subscription.renewed", "3", "t"]])
+        self.assertEqual(self.one("SELECT count(*) FROM events WHERE site_id = $SITE AND "
+                                  "(data->>'number')::bigint < 0"), 0)
+
     def test_a_batch_whose_numbering_fails_renews_the_rest_one_number_at_a_time(self):
         ids = self.subs(5)
         bad = ids[1]
