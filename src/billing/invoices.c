@@ -106,34 +106,6 @@ insert_taxes(struct dctx *d, const char *id, const struct tax_ctx *tc,
 	return 0;
 }
 
-/* PORTALD_CHECK_RENDER=1 (the tests): every invoice.created rendered from what was just
- * written is compared with the invoice read back, and a difference fails the issue. */
-static int
-check_render(struct dctx *d, const char *id, const char *data, struct derr *e)
-{
-	const char *on = getenv("PORTALD_CHECK_RENDER");
-	struct buf back;
-	int rc;
-
-	if (on == NULL || strcmp(on, "1") != 0)
-		return 0;
-	buf_init(&back);
-	rc = obj_render(d, OBJ_INVOICE, id, &back, e);
-	if (rc == 0 && strcmp(back.data, data) != 0) {
-		size_t at = 0;
-
-		/* Where they part, with a little of each (not the whole: buyer details). */
-		while (data[at] != '\0' && data[at] == back.data[at])
-			at++;
-		log_error("render check: invoice %s differs at byte %zu: as issued \"%.60s\", "
-		    "read back \"%.60s\"", id, at, data + at, back.data + at);
-		rc = derr_set(e, DERR_INTERNAL, "internal_error", NULL,
-		    "The invoice rendered from what was issued differs from its row.");
-	}
-	buf_free(&back);
-	return rc;
-}
-
 /* invoice.created, from what was just written (the invoice row, its lines and tax lines
  * as a read back would give them; no payment attempt yet): no statement. */
 static int
@@ -151,7 +123,7 @@ emit_issued(struct dctx *d, const char *id, PGresult *inv, PGresult *lines,
 	buf_init(&data);
 	obj_render_invoice(d, inv, lines, pays, taxes, &data);
 	PQclear(pays);
-	rc = check_render(d, id, data.data, e);
+	rc = obj_check_render(d, OBJ_INVOICE, id, data.data, e);
 	if (rc == 0)
 		rc = events_emit(d, "invoice.created", id, data.data, e);
 	buf_free(&data);

@@ -1,6 +1,7 @@
 /* objects.c: the object writers and their registry. Every object is written here once;
  * the API, the events and portalctl use these, so an object looks the same everywhere. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "billing/events.h"
@@ -8,6 +9,7 @@
 #include "billing/objects.h"
 #include "billing/subscriptions.h"
 #include "billing/taxes.h"
+#include "core/log.h"
 
 #define V(col)	db_val(res, row, (col))
 
@@ -721,6 +723,35 @@ obj_render(struct dctx *d, enum obj_kind k, const char *id, struct buf *out, str
 	buf_reset(out);
 	jw_init(&w, out);
 	return obj_write(d, k, id, &w, e);
+}
+
+int
+obj_check_render(struct dctx *d, enum obj_kind k, const char *id, const char *data,
+    struct derr *e)
+{
+	const char *on = getenv("PORTALD_CHECK_RENDER");
+	struct buf back;
+	int rc;
+
+	if (on == NULL || strcmp(on, "1") != 0)
+		return 0;
+	buf_init(&back);
+	rc = obj_render(d, k, id, &back, e);
+	if (rc == 0 && strcmp(back.data, data) != 0) {
+		size_t at = 0;
+
+		/* Where they part, with a little of each (not the whole: buyer details). */
+		while (data[at] != '\0' && data[at] == back.data[at])
+			at++;
+		log_error("render check: %s %s differs at byte %zu: as written \"%.60s\", "
+		    "read back \"%.60s\"", obj_types[k].name, id, at, data + at,
+		    back.data + at);
+		rc = derr_set(e, DERR_INTERNAL, "internal_error", NULL,
+		    "The %s rendered from what was written differs from its row.",
+		    obj_types[k].name);
+	}
+	buf_free(&back);
+	return rc;
 }
 
 void

@@ -42,6 +42,11 @@ int	obj_render_row(struct dctx *d, enum obj_kind k, PGresult *res, int row, stru
  * STMT_PAY_LIST and STMT_INV_TAXES rows): one just issued needs no read. */
 void	obj_render_invoice(struct dctx *d, PGresult *inv, PGresult *lines, PGresult *pays,
 	    PGresult *taxes, struct buf *out);
+/* PORTALD_CHECK_RENDER=1 (the tests): an object rendered from what was just written (data)
+ * is compared with the object read back, and a difference is an internal error, logged
+ * with where they part. 0 when they match or the check is off. */
+int	obj_check_render(struct dctx *d, enum obj_kind k, const char *id, const char *data,
+	    struct derr *e);
 /* One row of a list statement of that kind. */
 int	obj_write_row(struct dctx *d, enum obj_kind k, struct jw *w, PGresult *res, int row,
 	    struct derr *e);

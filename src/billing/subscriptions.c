@@ -186,6 +186,10 @@ from_row(PGresult *res, int row, struct sub *s)
 	s->anchor_day = (int)db_ll(res, row, SUB_ANCHOR, 1);
 	s->amount = db_ll(res, row, SUB_AMOUNT, 0);
 	s->count = (int)db_ll(res, row, SUB_COUNT, 1);
+	s->created_at = db_ll(res, row, SUB_CREATED, 0);
+	s->scheduled_amount = db_ll(res, row, SUB_SCHEDULED_AMOUNT, -1);
+	copy(s->credit, sizeof(s->credit), db_val(res, row, SUB_CREDIT));
+	s->site_taxes = strcmp(db_val(res, row, SUB_SITE_TAXES), "t") == 0;
 }
 
 int
@@ -306,16 +310,69 @@ insert(struct dctx *d, const struct sub *s, struct derr *e)
 	return 0;
 }
 
+/* s as a read back would give it (SUB_COLS), just after save() wrote it at d->now: NULL
+ * when out of memory. */
+static PGresult *
+written_row(struct dctx *d, const struct sub *s)
+{
+	PGresult *res = db_result_new(SUB_SITE_TAXES + 1);
+	char a[14][24];
+	const char *v[SUB_SITE_TAXES + 1] = {
+		[SUB_ID] = s->id, [SUB_CUSTOMER] = s->customer_id, [SUB_PLAN] = s->plan_id,
+		[SUB_STATUS] = subs_status_name(s->status),
+		[SUB_TERM_START] = dom_opt(s->term_start, a[0]),
+		[SUB_TERM_END] = dom_opt(s->term_end, a[1]),
+		[SUB_NEXT] = dom_opt(s->due_at, a[2]), [SUB_TRIAL_END] = dom_opt(s->trial_end, a[3]),
+		[SUB_CANCEL_AT_END] = s->cancel_at_end ? "t" : "f",
+		[SUB_CANCELLED_AT] = dom_opt(s->cancelled_at, a[4]),
+		[SUB_CANCEL_REASON] = s->cancel_reason[0] ? s->cancel_reason : NULL,
+		[SUB_CANCEL_COMMENT] = s->cancel_comment[0] ? s->cancel_comment : NULL,
+		[SUB_PAUSED_AT] = dom_opt(s->paused_at, a[5]),
+		[SUB_RESUME_AT] = dom_opt(s->resume_at, a[6]),
+		[SUB_SCHEDULED_PLAN] = s->scheduled_plan[0] ? s->scheduled_plan : NULL,
+		[SUB_CREATED] = buf_lltoa(s->created_at, a[7]),
+		[SUB_UPDATED] = buf_lltoa(d->now, a[8]),
+		[SUB_ANCHOR] = dom_opt(s->anchor_day, a[9]),
+		[SUB_AMOUNT] = buf_lltoa(s->amount, a[10]), [SUB_CURRENCY] = s->currency,
+		[SUB_UNIT] = s->unit, [SUB_COUNT] = buf_lltoa(s->count, a[11]),
+		[SUB_PLAN_NAME] = s->plan_name, [SUB_PAUSE_AT] = dom_opt(s->pause_at, a[12]),
+		[SUB_TERM_INVOICE] = s->term_invoice[0] ? s->term_invoice : NULL,
+		[SUB_SCHEDULED_AMOUNT] = s->scheduled_plan[0] ?
+		    dom_opt(s->scheduled_amount, a[13]) : NULL,
+		[SUB_CREDIT] = s->credit, [SUB_SITE_TAXES] = s->site_taxes ? "t" : "f",
+	};
+
+	if (res == NULL)
+		return NULL;
+	for (int c = 0; c <= SUB_SITE_TAXES; c++)
+		if (db_result_set(res, 0, c, v[c]) != 0) {
+			PQclear(res);
+			return NULL;
+		}
+	return res;
+}
+
+/* The subscription's event: rendered from s as just written when written is set (no
+ * statement), else read back. */
 static int
-emit(struct dctx *d, const char *type, const char *id, struct derr *e)
+emit(struct dctx *d, const char *type, const struct sub *s, bool written, struct derr *e)
 {
 	struct buf data;
+	PGresult *row = NULL;
 	int rc;
 
 	buf_init(&data);
-	rc = obj_render(d, OBJ_SUBSCRIPTION, id, &data, e);
+	if (written && (row = written_row(d, s)) == NULL) {
+		buf_free(&data);
+		return derr_set(e, DERR_UNAVAILABLE, "out_of_memory", NULL, "Out of memory.");
+	}
+	rc = row != NULL ? obj_render_row(d, OBJ_SUBSCRIPTION, row, 0, &data, e) :
+	    obj_render(d, OBJ_SUBSCRIPTION, s->id, &data, e);
+	PQclear(row);
+	if (rc == 0 && written)
+		rc = obj_check_render(d, OBJ_SUBSCRIPTION, s->id, data.data, e);
 	if (rc == 0)
-		rc = events_emit(d, type, id, data.data, e);
+		rc = events_emit(d, type, s->id, data.data, e);
 	buf_free(&data);
 	return rc;
 }
@@ -471,7 +528,7 @@ sm_run(struct dctx *d, struct sub *s, enum sub_action action, const struct sm_ar
 	struct inv_draft term;
 	const struct inv_draft *bill = NULL;
 	char inv[DOM_ID_MAX] = "", old_plan[DOM_ID_MAX];
-	bool scheduled_applied = false;
+	bool scheduled_applied = false, written;
 
 	if (!(r->from & SS_BIT(from)))
 		return derr_state(e, "subscription", subs_status_name(from), r->verb);
@@ -587,9 +644,13 @@ sm_run(struct dctx *d, struct sub *s, enum sub_action action, const struct sm_ar
 	}
 	if (history(d, s, r, from, e) != 0)
 		return -1;
-	if (scheduled_applied && emit(d, "subscription.changed", s->id, e) != 0)
+	/* Rendered from s as written, unless something it did not read changed: credit
+	 * (given back, or in another currency), a plan it did not load, a new row. */
+	written = from != SS_NONE && args->plan == NULL && !scheduled_applied &&
+	    !(r->effects & (FX_CREDIT_UNUSED | FX_VOID_OPEN | FX_SCHEDULE_PLAN));
+	if (scheduled_applied && emit(d, "subscription.changed", s, written, e) != 0)
 		return -1;
-	if (emit(d, r->event, s->id, e) != 0)
+	if (emit(d, r->event, s, written, e) != 0)
 		return -1;
 	if (inv[0] != '\0') {
 		if (invoices_raise_as(d, bill, inv, e) != 0)

@@ -35,6 +35,10 @@ struct sub {
 	long long	 amount;
 	char		 currency[4], unit[8], plan_name[208];
 	int		 count;
+	/* as read with it, for rendering it as written (subscriptions.c, written_row) */
+	long long	 created_at, scheduled_amount;	/* -1: none */
+	char		 credit[24];	/* the customer's available credit in its currency */
+	bool		 site_taxes;
 };
 
 enum sub_action {

@@ -74,11 +74,11 @@ def main():
         with open(os.path.join(stack.state, "portald.log"), errors="replace") as f:
             differ = [l for l in f if "render check:" in l]
         if differ:
-            print("FAIL: invoices rendered from what was issued differ from their rows "
+            print("FAIL: objects rendered from what was written differ from their rows "
                   "(%d): %s" % (len(differ), differ[0].strip()[:600]))
             extra_fail += 1
         else:
-            print("ok   invoices rendered as issued match their rows")
+            print("ok   objects rendered as written match their rows")
             extra_pass += 1
         if args.sanitizer_check:
             with open(os.path.join(stack.state, "portald.log"), errors="replace") as f:
