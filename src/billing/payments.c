@@ -482,37 +482,30 @@ payments_record(struct dctx *d, const char *attempt_id, const struct gw_result *
  * record at *at; 0: nothing to record (not pending, or the gateway refused to answer);
  * -1: the database or the gateway is unreachable. */
 static int
-call_gateway(struct dctx *d, const char *attempt_id, bool recovering, struct gw_result *r,
-    long long *at, struct derr *e)
+call_gateway_row(struct dctx *d, PGresult *att, int row, bool recovering,
+    struct gw_result *r, long long *at, struct derr *e)
 {
-	PGresult *att;
 	const struct gateway *gw;
 	char idem[DOM_ID_MAX * 2 + 16], inv[DOM_ID_MAX], kind[16], currency[4];
 	char token[DOM_ID_MAX * 2], return_url[DOM_URL_MAX] = "";
 	long long amount, now = d->now;
 	int rc = 1;
 
-	att = db_exec(d->db, STMT_PAY_GET_CARD, (const char *[]){ d->site.id, attempt_id });
-	if (att == NULL)
-		return derr_db(e, d->db);
-	if (PQntuples(att) != 1 || strcmp(db_val(att, 0, PAY_OUTCOME), "pending") != 0) {
-		PQclear(att);
+	if (strcmp(db_val(att, row, PAY_OUTCOME), "pending") != 0)
 		return 0;
-	}
-	*at = db_ll(att, 0, PAY_CREATED, now);
-	snprintf(idem, sizeof(idem), "%s", db_val(att, 0, PAY_IDEM));
-	snprintf(inv, sizeof(inv), "%s", db_val(att, 0, PAY_INVOICE));
-	snprintf(kind, sizeof(kind), "%s", db_val(att, 0, PAY_KIND));
-	snprintf(currency, sizeof(currency), "%s", db_val(att, 0, PAY_CURRENCY) ?
-	    db_val(att, 0, PAY_CURRENCY) : "");
+	*at = db_ll(att, row, PAY_CREATED, now);
+	snprintf(idem, sizeof(idem), "%s", db_val(att, row, PAY_IDEM));
+	snprintf(inv, sizeof(inv), "%s", db_val(att, row, PAY_INVOICE));
+	snprintf(kind, sizeof(kind), "%s", db_val(att, row, PAY_KIND));
+	snprintf(currency, sizeof(currency), "%s", db_val(att, row, PAY_CURRENCY) ?
+	    db_val(att, row, PAY_CURRENCY) : "");
 	/* The card's token with the attempt: gone with the card (detached) since. */
-	snprintf(token, sizeof(token), "%s", db_val(att, 0, PAY_CARD_TOKEN) ?
-	    db_val(att, 0, PAY_CARD_TOKEN) : "");
-	amount = db_ll(att, 0, PAY_AMOUNT, 0);
-	if (db_val(att, 0, PAY_RETURN_URL) != NULL)
-		snprintf(return_url, sizeof(return_url), "%s", db_val(att, 0, PAY_RETURN_URL));
-	gw = gateway_get(db_val(att, 0, PAY_GATEWAY));
-	PQclear(att);
+	snprintf(token, sizeof(token), "%s", db_val(att, row, PAY_CARD_TOKEN) ?
+	    db_val(att, row, PAY_CARD_TOKEN) : "");
+	amount = db_ll(att, row, PAY_AMOUNT, 0);
+	if (db_val(att, row, PAY_RETURN_URL) != NULL)
+		snprintf(return_url, sizeof(return_url), "%s", db_val(att, row, PAY_RETURN_URL));
+	gw = gateway_get(db_val(att, row, PAY_GATEWAY));
 	if (gw == NULL)
 		return derr_set(e, DERR_INTERNAL, "gateway_unknown", NULL,
 		    "The attempt names a gateway this build does not have.");
@@ -566,6 +559,21 @@ call_gateway(struct dctx *d, const char *attempt_id, bool recovering, struct gw_
 	}
 out:
 	d->now = now;
+	return rc;
+}
+
+static int
+call_gateway(struct dctx *d, const char *attempt_id, bool recovering, struct gw_result *r,
+    long long *at, struct derr *e)
+{
+	PGresult *att = db_exec(d->db, STMT_PAY_GET_CARD, (const char *[]){ d->site.id,
+	    attempt_id });
+	int rc;
+
+	if (att == NULL)
+		return derr_db(e, d->db);
+	rc = PQntuples(att) == 1 ? call_gateway_row(d, att, 0, recovering, r, at, e) : 0;
+	PQclear(att);
 	return rc;
 }
 
@@ -679,6 +687,31 @@ lost:
 	return derr_db(e, d->db);
 }
 
+/* The pending attempts from..to of d (set-ups left out) with their cards' tokens
+ * (STMT_PAY_GET_CARD's rows); NULL when the database failed. */
+static PGresult *
+attempts_of(struct dctx *d, int from, int to, struct derr *e)
+{
+	struct buf ids;
+	PGresult *res;
+
+	buf_init(&ids);
+	buf_putc(&ids, '{');
+	for (int i = from; i < to; i++) {
+		if (strncmp(d->pending[i], "setup_", 6) == 0)
+			continue;
+		if (ids.len > 1)
+			buf_putc(&ids, ',');
+		buf_puts(&ids, d->pending[i]);	/* ids are [A-Za-z0-9_] */
+	}
+	buf_putc(&ids, '}');
+	res = db_exec(d->db, STMT_PAY_GET_CARDS, (const char *[]){ d->site.id, ids.data });
+	buf_free(&ids);
+	if (res == NULL)
+		derr_db(e, d->db);
+	return res;
+}
+
 int
 payments_settle(struct dctx *d, struct derr *e)
 {
@@ -690,13 +723,21 @@ payments_settle(struct dctx *d, struct derr *e)
 	 * (a stored card pays what is overdue): the next round takes those. */
 	while (rc == 0 && done < d->npending) {
 		int end = d->npending, n = 0;
+		PGresult *atts;
 
 		a = calloc((size_t)(end - done), sizeof(*a));
 		if (a == NULL)
 			return derr_set(e, DERR_UNAVAILABLE, "out_of_memory", NULL,
 			    "Out of memory.");
+		/* The round's attempts read in one statement. One answered meanwhile (the
+		 * reconciler, after a slow gateway) is asked again with its key, which changes
+		 * nothing, and found recorded already (payments_record). */
+		if ((atts = attempts_of(d, done, end, e)) == NULL) {
+			free(a);
+			return -1;
+		}
 		for (int i = done; i < end && rc == 0; i++) {
-			int got;
+			int got = 0;
 
 			if (strncmp(d->pending[i], "setup_", 6) == 0) {
 				rc = setups_settle(d, d->pending[i], e);
@@ -704,12 +745,18 @@ payments_settle(struct dctx *d, struct derr *e)
 			}
 			snprintf(a[n].id, sizeof(a[n].id), "%s", d->pending[i]);
 			a[n].at = d->now;
-			got = call_gateway(d, a[n].id, false, &a[n].r, &a[n].at, e);
+			for (int j = 0; j < PQntuples(atts); j++)
+				if (strcmp(db_val(atts, j, PAY_ID), a[n].id) == 0) {
+					got = call_gateway_row(d, atts, j, false, &a[n].r,
+					    &a[n].at, e);
+					break;
+				}
 			if (got < 0)
 				rc = -1;
 			else if (got > 0)
 				n++;
 		}
+		PQclear(atts);
 		/* Answers already given are recorded even when a later call failed. */
 		if (record_answers(d, a, n, e) != 0)
 			rc = -1;

@@ -1400,7 +1400,20 @@ subs_invoice_settled(struct dctx *d, const char *id, struct derr *e)
 	struct sm_args a;
 	PGresult *res;
 	long long open;
+	bool past_due;
 
+	/* Locked first, then read whole only when it is past due. */
+	res = db_exec(d->db, STMT_SUB_STATUS_LOCK, (const char *[]){ d->site.id, id });
+	if (res == NULL)
+		return derr_db(e, d->db);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return derr_not_found(e, "subscription", id);
+	}
+	past_due = subs_status_parse(db_val(res, 0, 0)) == SS_PAST_DUE;
+	PQclear(res);
+	if (!past_due)
+		return 0;
 	if (subs_load(d, id, true, &s, e) != 0)
 		return -1;
 	if (s.status != SS_PAST_DUE)

@@ -28,6 +28,13 @@
 	"AND ce.customer_id = s.customer_id AND ce.currency = p.currency " \
 	"AND ce.status = 'available'), " \
 	"EXISTS (SELECT 1 FROM tax_rates tr WHERE tr.site_id = s.site_id AND tr.active)"
+/* A payment attempt with its card's token (STMT_PAY_GET_CARD, STMT_PAY_GET_CARDS). */
+#define PAY_CARD_COLS \
+	"a.id, a.invoice_id, a.payment_method_id, a.amount, a.outcome, a.idempotency_key, " \
+	"a.created_at, a.kind, a.gateway_ref, a.gateway, a.currency, a.failure_message, " \
+	"a.completed_at, a.decline_code, a.return_url, a.wall_created_at, pm.gateway_token " \
+	"FROM payment_attempts a LEFT JOIN payment_methods pm ON pm.site_id = a.site_id " \
+	"AND pm.id = a.payment_method_id "
 #define SUB_FROM \
 	" FROM subscriptions s JOIN plans p ON p.site_id = s.site_id AND p.id = s.plan_id " \
 	"LEFT JOIN plans sp ON sp.site_id = s.site_id AND sp.id = s.scheduled_plan_id "
@@ -418,6 +425,10 @@ const struct stmt stmts[STMT__MAX] = {
 	    "cancel_comment = $11, paused_at = $12, resume_at = $13, scheduled_plan_id = $14, "
 	    "billing_anchor_day = $15, pause_at = $16, term_invoice_id = $17, updated_at = $18 "
 	    "WHERE site_id = $1 AND id = $2", 18 },
+	/* Its status alone, locked: what a paid invoice needs to know of it (most are not past
+	 * due, and need nothing more). */
+	[STMT_SUB_STATUS_LOCK] = { "sub_status_lock",
+	    "SELECT status FROM subscriptions WHERE site_id = $1 AND id = $2 FOR UPDATE", 2 },
 	[STMT_SUB_SET_STATUS] = { "sub_set_status",
 	    "UPDATE subscriptions SET status = $3, updated_at = $4 WHERE site_id = $1 AND id = $2",
 	    4 },
@@ -557,12 +568,12 @@ const struct stmt stmts[STMT__MAX] = {
 	/* An attempt with the token of the card it charges (NULL when the card is gone):
 	 * PAY_COLS, then PAY_CARD_TOKEN. */
 	[STMT_PAY_GET_CARD] = { "pay_get_card",
-	    "SELECT a.id, a.invoice_id, a.payment_method_id, a.amount, a.outcome, "
-	    "a.idempotency_key, a.created_at, a.kind, a.gateway_ref, a.gateway, a.currency, "
-	    "a.failure_message, a.completed_at, a.decline_code, a.return_url, a.wall_created_at, "
-	    "pm.gateway_token FROM payment_attempts a LEFT JOIN payment_methods pm ON "
-	    "pm.site_id = a.site_id AND pm.id = a.payment_method_id "
+	    "SELECT " PAY_CARD_COLS
 	    "WHERE a.site_id = $1 AND a.id = $2", 2 },
+	/* The same of several ($2, an array of ids), in no order. */
+	[STMT_PAY_GET_CARDS] = { "pay_get_cards",
+	    "SELECT " PAY_CARD_COLS
+	    "WHERE a.site_id = $1 AND a.id = ANY ($2::text[])", 2 },
 	[STMT_PAY_PENDING_COUNT] = { "pay_pending_count",
 	    "SELECT count(*) FROM payment_attempts WHERE site_id = $1 AND invoice_id = $2 "
 	    "AND kind = 'charge' AND outcome = 'pending'", 2 },
