@@ -114,7 +114,7 @@ keep(struct site_facts *f, const char *id, const char *type, const char *object_
 	buf_puts(b, ",\"o\":");
 	json_escape_or_null(b, object_id);
 	buf_printf(b, ",\"c\":%lld,\"a\":", at);
-	json_escape(b, actor_type);
+	json_escape_or_null(b, actor_type);
 	buf_puts(b, ",\"u\":");
 	json_escape_or_null(b, actor_id);
 	buf_puts(b, ",\"d\":");
@@ -146,10 +146,9 @@ events_written(struct dctx *d)
 	f->nevents_written = f->nevents;
 }
 
-/* The kept events not written yet, now (and their count checked), or sent ahead: a
- * failure of theirs then fails the item's savepoint, which events_restore follows. */
-static int
-write_kept(struct dctx *d, bool later, struct derr *e)
+/* The kept events not written yet, with their deliveries, now (their count checked). */
+int
+events_flush(struct dctx *d, struct derr *e)
 {
 	struct site_facts *f = d->facts;
 	struct buf all;
@@ -160,15 +159,6 @@ write_kept(struct dctx *d, bool later, struct derr *e)
 		return 0;
 	buf_init(&all);
 	events_pending_json(d, &all);
-	if (later) {
-		if (db_exec_later(d->db, STMT_EVENT_INSERT_MANY, (const char *[]){ d->site.id,
-		    all.data }) != 0)
-			rc = derr_db(e, d->db);
-		else
-			events_written(d);
-		buf_free(&all);
-		return rc;
-	}
 	res = db_exec(d->db, STMT_EVENT_INSERT_MANY, (const char *[]){ d->site.id, all.data });
 	if (res == NULL)
 		rc = derr_db(e, d->db);
@@ -181,12 +171,6 @@ write_kept(struct dctx *d, bool later, struct derr *e)
 	PQclear(res);
 	buf_free(&all);
 	return rc;
-}
-
-int
-events_flush(struct dctx *d, struct derr *e)
-{
-	return write_kept(d, false, e);
 }
 
 void
@@ -237,27 +221,28 @@ events_emit(struct dctx *d, const char *type, const char *object_id, const char 
 	if (dom_new_id("evt", id, e) != 0)
 		return -1;
 	snprintf(now, sizeof(now), "%lld", d->now);
-	if (d->facts != NULL && d->facts->defer_events)
+	if (d->facts != NULL && d->facts->defer_events) {
+		/* Written later with its deliveries, by the statement that writes it. */
 		keep(d->facts, id, type, object_id, data ? data : "{}", events_actor_name(
 		    d->actor.type), d->actor.id[0] ? d->actor.id : NULL, d->now);
-	else if (db_exec_later(d->db, STMT_EVENT_INSERT, (const char *[]){ d->site.id, id, type,
-	    object_id, data ? data : "{}", now, events_actor_name(d->actor.type),
-	    d->actor.id[0] ? d->actor.id : NULL }) != 0)
-		return derr_db(e, d->db);
-	/* A batch of the job runner knows whether the site has endpoints at all: none, and
-	 * the look-up of those that take the event is skipped (nothing else is). */
-	if (d->facts != NULL && d->facts->endpoints < 0) {
-		res = db_exec(d->db, STMT_WH_COUNT, (const char *[]){ d->site.id });
-		if (res == NULL)
+	} else {
+		if (db_exec_later(d->db, STMT_EVENT_INSERT, (const char *[]){ d->site.id, id,
+		    type, object_id, data ? data : "{}", now, events_actor_name(d->actor.type),
+		    d->actor.id[0] ? d->actor.id : NULL }) != 0)
 			return derr_db(e, d->db);
-		d->facts->endpoints = (int)db_ll(res, 0, 0, 0);
-		PQclear(res);
+		/* A batch of the job runner knows whether the site has endpoints at all:
+		 * none, and the look-up of those that take the event is skipped. */
+		if (d->facts != NULL && d->facts->endpoints < 0) {
+			res = db_exec(d->db, STMT_WH_COUNT, (const char *[]){ d->site.id });
+			if (res == NULL)
+				return derr_db(e, d->db);
+			d->facts->endpoints = (int)db_ll(res, 0, 0, 0);
+			PQclear(res);
+		}
+		if ((d->facts == NULL || d->facts->endpoints != 0) &&
+		    queue_deliveries(d, type, id, now, e) != 0)
+			return -1;
 	}
-	/* A delivery names its event (a foreign key): those kept are written first, sent
-	 * ahead of the look-up of the endpoints that take it. */
-	if ((d->facts == NULL || d->facts->endpoints != 0) &&
-	    (write_kept(d, true, e) != 0 || queue_deliveries(d, type, id, now, e) != 0))
-		return -1;
 	/* The mail this event sends (notify.c's table), in the same transaction. */
 	if (notify_event(d, type, id, object_id, data, e) != 0)
 		return -1;

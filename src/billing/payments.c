@@ -627,20 +627,19 @@ struct answer {
  * savepoint of its own: an outcome that cannot be recorded (a conflict, a bug) is rolled
  * back alone, logged, and stays pending for the runner, as it would in a transaction of
  * its own. -1 only when the database is gone (then nothing of this round was recorded and
- * the attempts stay pending; their keys make the runner's retry safe). */
+ * the attempts stay pending; their keys make the runner's retry safe); 1 when the events
+ * kept (keep) could not be written at the end (nothing recorded either). */
 static int
-record_answers(struct dctx *d, const struct answer *a, int n, struct derr *e)
+record_round(struct dctx *d, const struct answer *a, int n, bool keep, struct derr *e)
 {
 	bool nest = n > 1;
 
-	if (n == 0)
-		return 0;
 	if (db_begin(d->db) != 0)
 		return derr_db(e, d->db);
 	/* A runner's answers write their events together, just before this transaction
 	 * commits (events_flush): only here, where every way out flushes or forgets them. */
 	if (d->facts != NULL)
-		d->facts->defer_events = true;
+		d->facts->defer_events = keep;
 	for (int i = 0; i < n; i++) {
 		struct events_mark em;
 		int rc;
@@ -675,7 +674,7 @@ record_answers(struct dctx *d, const struct answer *a, int n, struct derr *e)
 			goto lost;
 		db_rollback(d->db);
 		events_forget(d);
-		return -1;
+		return 1;
 	}
 	events_forget(d);
 	if (db_commit(d->db) != 0)
@@ -685,6 +684,25 @@ lost:
 	db_abort(d->db);
 	events_forget(d);
 	return derr_db(e, d->db);
+}
+
+/* The answers' outcomes in one transaction, each attempt in a savepoint of its own. Their
+ * events are written together at the end; should that fail, the round is recorded again
+ * with each event written as it is emitted, so the attempt at fault fails alone. */
+static int
+record_answers(struct dctx *d, const struct answer *a, int n, struct derr *e)
+{
+	int rc;
+
+	if (n == 0)
+		return 0;
+	rc = record_round(d, a, n, d->facts != NULL, e);
+	if (rc > 0) {
+		log_error("site %s: writing the events of %d payment answers together: %s; "
+		    "recording them again one event at a time", d->site.id, n, e->message);
+		rc = record_round(d, a, n, false, e);
+	}
+	return rc;
 }
 
 /* The pending attempts from..to of d (set-ups left out) with their cards' tokens
@@ -731,9 +749,12 @@ payments_settle(struct dctx *d, struct derr *e)
 			    "Out of memory.");
 		/* The round's attempts read in one statement. One answered meanwhile (the
 		 * reconciler, after a slow gateway) is asked again with its key, which changes
-		 * nothing, and found recorded already (payments_record). */
+		 * nothing, and found recorded already (payments_record). A card detached
+		 * during the round's earlier calls is still charged, as one detached just
+		 * after its own call would be: the charge was recorded before the detach. */
 		if ((atts = attempts_of(d, done, end, e)) == NULL) {
 			free(a);
+			d->npending = 0;	/* left pending, for the reconciler */
 			return -1;
 		}
 		for (int i = done; i < end && rc == 0; i++) {

@@ -28,6 +28,17 @@
 	"AND ce.customer_id = s.customer_id AND ce.currency = p.currency " \
 	"AND ce.status = 'available'), " \
 	"EXISTS (SELECT 1 FROM tax_rates tr WHERE tr.site_id = s.site_id AND tr.active)"
+/* After a CTE w that wrote events (RETURNING id, type, created_at; $1 the site): a pending
+ * delivery for each endpoint that takes each (as STMT_WH_MATCHING and STMT_DELIV_INSERT
+ * do one by one; ids "whd_" and 24 hex digits of a random UUID), and the runner woken at
+ * commit when there is one (STMT_NOTIFY). */
+#define EVENT_DELIVERIES \
+	"wd AS (INSERT INTO webhook_deliveries (site_id, id, endpoint_id, event_id, status, " \
+	"next_attempt_at, created_at, updated_at) SELECT $1, 'whd_' || " \
+	"substr(replace(gen_random_uuid()::text, '-', ''), 1, 24), p.id, w.id, 'pending', " \
+	"w.created_at, w.created_at, w.created_at FROM w JOIN webhook_endpoints p ON " \
+	"p.site_id = $1 AND ('*' = ANY (p.events) OR w.type = ANY (p.events)) RETURNING 1), " \
+	"wn AS (SELECT pg_notify('portald_jobs', $1) FROM (SELECT 1 FROM wd LIMIT 1) y) "
 /* A payment attempt with its card's token (STMT_PAY_GET_CARD, STMT_PAY_GET_CARDS). */
 #define PAY_CARD_COLS \
 	"a.id, a.invoice_id, a.payment_method_id, a.amount, a.outcome, a.idempotency_key, " \
@@ -319,8 +330,10 @@ const struct stmt stmts[STMT__MAX] = {
 	    "AND v.t LIKE 'invoice.%' AND v.d ? 'formatted_number' THEN "
 	    "jsonb_set(jsonb_set(v.d, '{number}', to_jsonb(n.num)), '{formatted_number}', "
 	    "to_jsonb(n.txt)) ELSE v.d END, v.c, v.a, v.u "
-	    "FROM v LEFT JOIN n ON n.id = v.o ORDER BY v.k RETURNING 1) "
-	    "SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM w)", 5 },
+	    "FROM v LEFT JOIN n ON n.id = v.o ORDER BY v.k RETURNING id, type, created_at), "
+	    EVENT_DELIVERIES
+	    "SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM w), "
+	    "(SELECT count(*) FROM wn)", 5 },
 	/* Events in the order given ($2: a JSON array of {"i" id, "t" type, "o" object,
 	 * "c" created_at, "a" actor_type, "u" actor_id, "d" data}): one statement for a job
 	 * runner's batch (events.c); seq follows the order. */
@@ -329,7 +342,8 @@ const struct stmt stmts[STMT__MAX] = {
 	    "actor_type, actor_id) SELECT $1, v.i, v.t, v.o, v.d, v.c, v.a, v.u "
 	    "FROM ROWS FROM (json_to_recordset($2::json) AS (i text, t text, o text, c bigint, "
 	    "a text, u text, d jsonb)) WITH ORDINALITY AS v(i, t, o, c, a, u, d, k) "
-	    "ORDER BY v.k RETURNING 1) SELECT count(*) FROM w", 2 },
+	    "ORDER BY v.k RETURNING id, type, created_at), " EVENT_DELIVERIES
+	    "SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM wn)", 2 },
 
 	[STMT_PLAN_UPDATE] = { "plan_update",
 	    "UPDATE plans SET name = COALESCE($3, name) WHERE site_id = $1 AND id = $2 "
