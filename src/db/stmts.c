@@ -698,20 +698,27 @@ const struct stmt stmts[STMT__MAX] = {
 	 * attempts go out in sequence order per endpoint, retries never block later events,
 	 * and an endpoint has at most two POSTs in flight. */
 	[STMT_DELIV_CLAIM_DUE] = { "deliv_claim_due",
-	    "WITH heads AS ("
-	    "(SELECT DISTINCT ON (d.endpoint_id) d.id, d.lease_until FROM webhook_deliveries d "
-	    "JOIN events e ON e.site_id = d.site_id AND e.id = d.event_id "
-	    "WHERE d.site_id = $1 AND d.status = 'pending' AND d.attempts = 0 "
-	    "ORDER BY d.endpoint_id, e.seq, d.id) UNION ALL "
-	    "(SELECT DISTINCT ON (d.endpoint_id) d.id, d.lease_until FROM webhook_deliveries d "
-	    "WHERE d.site_id = $1 AND d.status = 'pending' AND d.attempts > 0 "
-	    "AND (d.next_attempt_at <= $2 OR d.lease_until >= $4) "
-	    "ORDER BY d.endpoint_id, d.lease_until DESC NULLS LAST, d.next_attempt_at, d.id)), "
-	    "pick AS (SELECT h.id FROM heads h JOIN webhook_deliveries d "
-	    "ON d.site_id = $1 AND d.id = h.id "
-	    "JOIN webhook_endpoints w ON w.site_id = d.site_id AND w.id = d.endpoint_id "
-	    "WHERE (h.lease_until IS NULL OR h.lease_until < $4) "
-	    "AND (w.backoff_until IS NULL OR w.backoff_until <= $2) "
+	    /* Per endpoint not in backoff (nothing is read for one that is), by its own
+	     * probes; MATERIALIZED: each computed once. A backlog that grew since the table
+	     * was last analysed (an endpoint down while renewals run) otherwise makes a plan
+	     * that sorts every pending delivery again for each of them: seconds a claim. */
+	    "WITH heads AS MATERIALIZED ("
+	    "(SELECT h.id, h.lease_until FROM webhook_endpoints w CROSS JOIN LATERAL ("
+	    "SELECT d.id, d.lease_until FROM webhook_deliveries d "
+	    "CROSS JOIN LATERAL (SELECT e.seq FROM events e WHERE e.site_id = d.site_id "
+	    "AND e.id = d.event_id OFFSET 0) e "
+	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.status = 'pending' "
+	    "AND d.attempts = 0 ORDER BY e.seq, d.id LIMIT 1) h "
+	    "WHERE w.site_id = $1 AND (w.backoff_until IS NULL OR w.backoff_until <= $2)) "
+	    "UNION ALL "
+	    "(SELECT h.id, h.lease_until FROM webhook_endpoints w CROSS JOIN LATERAL ("
+	    "SELECT d.id, d.lease_until FROM webhook_deliveries d "
+	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.status = 'pending' "
+	    "AND d.attempts > 0 AND (d.next_attempt_at <= $2 OR d.lease_until >= $4) "
+	    "ORDER BY d.lease_until DESC NULLS LAST, d.next_attempt_at, d.id LIMIT 1) h "
+	    "WHERE w.site_id = $1 AND (w.backoff_until IS NULL OR w.backoff_until <= $2))), "
+	    "pick AS MATERIALIZED (SELECT h.id FROM heads h JOIN webhook_deliveries d "
+	    "ON d.site_id = $1 AND d.id = h.id WHERE h.lease_until IS NULL OR h.lease_until < $4 "
 	    "ORDER BY d.next_attempt_at LIMIT $3) "
 	    "UPDATE webhook_deliveries d SET lease_until = $4 + 60 FROM pick, webhook_endpoints w, "
 	    "events e WHERE d.site_id = $1 AND d.id = pick.id "
