@@ -692,7 +692,8 @@ lost:
 static int
 record_answers(struct dctx *d, const struct answer *a, int n, struct derr *e)
 {
-	int rc;
+	int npending = d->npending, rc;
+	bool overflow = d->pending_overflow;
 
 	if (n == 0)
 		return 0;
@@ -700,6 +701,9 @@ record_answers(struct dctx *d, const struct answer *a, int n, struct derr *e)
 	if (rc > 0) {
 		log_error("site %s: writing the events of %d payment answers together: %s; "
 		    "recording them again one event at a time", d->site.id, n, e->message);
+		/* What the round queued was rolled back with it. */
+		d->npending = npending;
+		d->pending_overflow = overflow;
 		rc = record_round(d, a, n, false, e);
 	}
 	return rc;

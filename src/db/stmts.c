@@ -31,13 +31,15 @@
 /* After a CTE w that wrote events (RETURNING id, type, created_at; $1 the site): a pending
  * delivery for each endpoint that takes each (as STMT_WH_MATCHING and STMT_DELIV_INSERT
  * do one by one; ids "whd_" and 24 hex digits of a random UUID), and the runner woken at
- * commit when there is one (STMT_NOTIFY). */
+ * commit when there is one (STMT_NOTIFY). An endpoint deleted meanwhile is waited for and
+ * skipped (FOR KEY SHARE), not a foreign-key error that undoes the batch. */
 #define EVENT_DELIVERIES \
 	"wd AS (INSERT INTO webhook_deliveries (site_id, id, endpoint_id, event_id, status, " \
 	"next_attempt_at, created_at, updated_at) SELECT $1, 'whd_' || " \
 	"substr(replace(gen_random_uuid()::text, '-', ''), 1, 24), p.id, w.id, 'pending', " \
 	"w.created_at, w.created_at, w.created_at FROM w JOIN webhook_endpoints p ON " \
-	"p.site_id = $1 AND ('*' = ANY (p.events) OR w.type = ANY (p.events)) RETURNING 1), " \
+	"p.site_id = $1 AND ('*' = ANY (p.events) OR w.type = ANY (p.events)) " \
+	"FOR KEY SHARE OF p RETURNING 1), " \
 	"wn AS (SELECT pg_notify('portald_jobs', $1) FROM (SELECT 1 FROM wd LIMIT 1) y) "
 /* A payment attempt with its card's token (STMT_PAY_GET_CARD, STMT_PAY_GET_CARDS). */
 #define PAY_CARD_COLS \
