@@ -28,6 +28,11 @@
 	"AND ce.customer_id = s.customer_id AND ce.currency = p.currency " \
 	"AND ce.status = 'available'), " \
 	"EXISTS (SELECT 1 FROM tax_rates tr WHERE tr.site_id = s.site_id AND tr.active)"
+/* A job runner's kept events, param a JSON array (events.c, keep()), as rows v(i id,
+ * t type, o object_id, c created_at, a actor_type, u actor_id, d data, k position). */
+#define KEPT_EVENTS(param) \
+	"ROWS FROM (json_to_recordset(" param "::json) AS (i text, t text, o text, " \
+	"c bigint, a text, u text, d jsonb)) WITH ORDINALITY AS v(i, t, o, c, a, u, d, k)"
 /* After a CTE w that wrote events (RETURNING id, type, created_at; $1 the site): a pending
  * delivery for each endpoint that takes each (as STMT_WH_MATCHING and STMT_DELIV_INSERT
  * do one by one; ids "whd_" and 24 hex digits of a random UUID), and the runner woken at
@@ -324,9 +329,7 @@ const struct stmt stmts[STMT__MAX] = {
 	    "AND x.data ? 'formatted_number'), "
 	    /* and the batch's events not written yet ($5, STMT_EVENT_INSERT_MANY's form), an
 	     * invoice's with its number: written once, not written and then updated */
-	    "v AS MATERIALIZED (SELECT * FROM ROWS FROM (json_to_recordset($5::json) AS (i text, "
-	    "t text, o text, c bigint, a text, u text, d jsonb)) WITH ORDINALITY "
-	    "AS v(i, t, o, c, a, u, d, k)), "
+	    "v AS MATERIALIZED (SELECT * FROM " KEPT_EVENTS("$5") "), "
 	    "w AS (INSERT INTO events (site_id, id, type, object_id, data, created_at, actor_type, "
 	    "actor_id) SELECT $1, v.i, v.t, v.o, CASE WHEN n.id IS NOT NULL "
 	    "AND v.t LIKE 'invoice.%' AND v.d ? 'formatted_number' THEN "
@@ -342,8 +345,7 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_EVENT_INSERT_MANY] = { "event_insert_many",
 	    "WITH w AS (INSERT INTO events (site_id, id, type, object_id, data, created_at, "
 	    "actor_type, actor_id) SELECT $1, v.i, v.t, v.o, v.d, v.c, v.a, v.u "
-	    "FROM ROWS FROM (json_to_recordset($2::json) AS (i text, t text, o text, c bigint, "
-	    "a text, u text, d jsonb)) WITH ORDINALITY AS v(i, t, o, c, a, u, d, k) "
+	    "FROM " KEPT_EVENTS("$2") " "
 	    "ORDER BY v.k RETURNING id, type, created_at), " EVENT_DELIVERIES
 	    "SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM wn)", 2 },
 

@@ -240,8 +240,9 @@ billing_batch(struct db *db, const struct site *site, long long now)
 			goto lost;
 		/* Something of one item's fails only here (its PDF's row, say): the batch is
 		 * undone, and the site's next batches number at once, where it fails alone. */
-		log_error("jobs: site %s: numbering the batch's invoices: %s; the batch is "
-		    "undone and the site's invoices are numbered one at a time for %d s",
+		log_error("jobs: site %s: numbering the batch's invoices (or writing its "
+		    "events): %s; the batch is undone and the site's invoices are numbered, and "
+		    "its events written, one at a time for %d s",
 		    site->id, e.message, QUARANTINE_SECONDS);
 		quarantine_add(site->id, NUMBER_AT_ONCE);
 		db_abort(db);
