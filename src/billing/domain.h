@@ -74,6 +74,9 @@ struct site_facts {
 	int			 nunnumbered, numbered;
 	char			 unnumbered[FACTS_DEFER_MAX][DOM_ID_MAX];
 	char			 unnumbered_prefix[FACTS_DEFER_MAX][48];
+	/* Its first charge went out in the batch: the numbering counts the attempt too, so
+	 * the row is not updated once more for it (invoices_first_attempt_deferred). */
+	bool			 unnumbered_charged[FACTS_DEFER_MAX];
 	/* Events the batch emitted, written together in order (events_flush) with the
 	 * numbering, before a delivery names one, and before the batch commits: one
 	 * statement instead of one per event, and an invoice's event written once, with

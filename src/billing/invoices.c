@@ -305,6 +305,7 @@ invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
 		snprintf(f->unnumbered[f->nunnumbered], DOM_ID_MAX, "%s", id);
 		snprintf(f->unnumbered_prefix[f->nunnumbered], sizeof(f->unnumbered_prefix[0]),
 		    "%s", db_val(res, 0, PARTY_INVOICE_PREFIX));
+		f->unnumbered_charged[f->nunnumbered] = false;
 		f->nunnumbered++;
 	} else
 		inv_number_text(db_val(res, 0, PARTY_INVOICE_PREFIX), atoll(number), number_text);
@@ -351,7 +352,7 @@ int
 invoices_number_deferred(struct dctx *d, struct derr *e)
 {
 	struct site_facts *f = d->facts;
-	struct buf ids, prefixes, evs;
+	struct buf ids, prefixes, atts, evs;
 	char n[24];
 	PGresult *res;
 	int rc = 0;
@@ -360,14 +361,18 @@ invoices_number_deferred(struct dctx *d, struct derr *e)
 		return 0;
 	buf_init(&ids);
 	buf_init(&prefixes);
+	buf_init(&atts);
 	buf_init(&evs);
 	events_pending_json(d, &evs);
 	/* Array literals: ids are [A-Za-z0-9_-]; prefixes are quoted and escaped. */
 	buf_puts(&ids, "{");
 	buf_puts(&prefixes, "{");
+	buf_puts(&atts, "{");
 	for (int i = f->numbered; i < f->nunnumbered; i++) {
 		buf_puts(&ids, i > f->numbered ? "," : "");
 		buf_puts(&ids, f->unnumbered[i]);
+		buf_puts(&atts, i > f->numbered ? "," : "");
+		buf_puts(&atts, f->unnumbered_charged[i] ? "1" : "NULL");
 		buf_puts(&prefixes, i > f->numbered ? ",\"" : "\"");
 		for (const char *p = f->unnumbered_prefix[i]; *p != '\0'; p++) {
 			if (*p == '"' || *p == '\\')
@@ -378,8 +383,9 @@ invoices_number_deferred(struct dctx *d, struct derr *e)
 	}
 	buf_puts(&ids, "}");
 	buf_puts(&prefixes, "}");
+	buf_puts(&atts, "}");
 	res = db_exec(d->db, STMT_INV_NUMBER_BATCH, (const char *[]){ d->site.id, ids.data,
-	    prefixes.data, buf_lltoa(f->nunnumbered - f->numbered, n), evs.data });
+	    prefixes.data, buf_lltoa(f->nunnumbered - f->numbered, n), evs.data, atts.data });
 	if (res == NULL)
 		rc = derr_db(e, d->db);
 	else if (db_ll(res, 0, 0, -1) != f->nunnumbered - f->numbered ||
@@ -395,8 +401,24 @@ invoices_number_deferred(struct dctx *d, struct derr *e)
 	PQclear(res);
 	buf_free(&ids);
 	buf_free(&prefixes);
+	buf_free(&atts);
 	buf_free(&evs);
 	return rc;
+}
+
+bool
+invoices_first_attempt_deferred(struct dctx *d, const char *invoice_id)
+{
+	struct site_facts *f = d->facts;
+
+	if (f == NULL)
+		return false;
+	for (int i = f->numbered; i < f->nunnumbered; i++)
+		if (strcmp(f->unnumbered[i], invoice_id) == 0) {
+			f->unnumbered_charged[i] = true;
+			return true;
+		}
+	return false;
 }
 
 int

@@ -47,6 +47,10 @@ int	invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id
 /* A job runner's batch (dctx.facts with defer_numbers): numbers the invoices issued
  * since the last call with placeholders, in their order of issue. 0 or -1 with e. */
 int	invoices_number_deferred(struct dctx *d, struct derr *e);
+/* The first charge of invoice_id, issued in this batch and not numbered yet, is counted
+ * by the numbering (its attempt_count becomes 1 there): true. False when the invoice
+ * is not waiting for its number here; the caller then counts the attempt itself. */
+bool	invoices_first_attempt_deferred(struct dctx *d, const char *invoice_id);
 /* The number as printed: prefix, then the sequence with at least four digits. */
 void	inv_number_text(const char *prefix, long long seq, char out[48]);
 /* Voids an open or uncollectible invoice: the credit it consumed goes back, credit

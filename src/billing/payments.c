@@ -225,8 +225,13 @@ collect(struct dctx *d, const struct due_invoice *v, const char *return_url,
 	}
 	/* The key a gateway gets: one charge per invoice attempt, ever. */
 	snprintf(idem, sizeof(idem), "%s-%lld", v->id, attempts);
-	if (dom_new_id("pay", id, e) != 0 || db_exec_later(d->db, STMT_INV_SET_ATTEMPT,
-	    (const char *[]){ d->site.id, v->id, buf_lltoa(attempts, a), NULL }) != 0) {
+	/* The attempt is counted now, or, for the first charge of an invoice a job runner's
+	 * batch has yet to number, by that numbering: the row is not updated once more for
+	 * it. Not when the charge fails here: charge_failed reads the count back. */
+	if (dom_new_id("pay", id, e) != 0 || ((PQntuples(pm) == 0 || !v->fresh ||
+	    attempts != 1 || !invoices_first_attempt_deferred(d, v->id)) &&
+	    db_exec_later(d->db, STMT_INV_SET_ATTEMPT, (const char *[]){ d->site.id, v->id,
+	    buf_lltoa(attempts, a), NULL }) != 0)) {
 		PQclear(pm);
 		return d->db->status == DB_OK ? -1 : derr_db(e, d->db);
 	}

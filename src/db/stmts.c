@@ -298,26 +298,29 @@ const struct stmt stmts[STMT__MAX] = {
 	    "INSERT INTO site_counters (site_id, invoice_seq) VALUES ($1, 1) "
 	    "ON CONFLICT (site_id) DO UPDATE SET invoice_seq = site_counters.invoice_seq + 1 "
 	    "RETURNING invoice_seq", 1 },
-	/* A job runner's batch numbers its invoices together just before it commits ($2 the
-	 * ids in the order they were issued, $3 their prefixes, $4 how many): the counter's
-	 * row is locked from here to the commit instead of from the batch's first invoice; the
-	 * placeholders the invoices and their events carried until now are replaced (the
-	 * number as printed is inv_number_text's: at least four digits), and their PDFs are
-	 * queued (documents_queue's row). */
 	/* This transaction's id (assigned now if it has none): unique among all transactions. */
 	[STMT_TXID] = { "txid", "SELECT txid_current()", 0 },
 	/* The first nesting level's savepoint (db_begin/db_commit), prepared so that a
 	 * pipelining connection sends it with the statements around it. */
 	[STMT_NEST1_SAVEPOINT] = { "nest1_savepoint", "SAVEPOINT nest_1", 0 },
 	[STMT_NEST1_RELEASE] = { "nest1_release", "RELEASE SAVEPOINT nest_1", 0 },
+	/* A job runner's batch numbers its invoices together just before it commits ($2 the
+	 * ids in the order they were issued, $3 their prefixes, $4 how many, $6 the attempt
+	 * count of each whose first charge went out in the batch, else NULL): the counter's
+	 * row is locked from here to the commit instead of from the batch's first invoice; the
+	 * placeholders the invoices and their events carried until now are replaced (the
+	 * number as printed is inv_number_text's: at least four digits), and their PDFs are
+	 * queued (documents_queue's row). */
 	[STMT_INV_NUMBER_BATCH] = { "inv_number_batch",
 	    "WITH c AS (INSERT INTO site_counters (site_id, invoice_seq) VALUES ($1, $4::bigint) "
 	    "ON CONFLICT (site_id) DO UPDATE SET invoice_seq = site_counters.invoice_seq + "
 	    "$4::bigint RETURNING invoice_seq - $4::bigint AS base), "
-	    "n AS (SELECT u.id, c.base + u.k AS num, u.prefix || CASE WHEN c.base + u.k < 1000 "
-	    "THEN lpad((c.base + u.k)::text, 4, '0') ELSE (c.base + u.k)::text END AS txt "
-	    "FROM c, unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(id, prefix, k)), "
-	    "i AS (UPDATE invoices v SET number = n.num, number_text = n.txt FROM n "
+	    "n AS (SELECT u.id, u.att, c.base + u.k AS num, u.prefix || CASE WHEN c.base + u.k "
+	    "< 1000 THEN lpad((c.base + u.k)::text, 4, '0') ELSE (c.base + u.k)::text END AS txt "
+	    "FROM c, unnest($2::text[], $3::text[], $6::int[]) WITH ORDINALITY "
+	    "AS u(id, prefix, att, k)), "
+	    "i AS (UPDATE invoices v SET number = n.num, number_text = n.txt, "
+	    "attempt_count = COALESCE(n.att, v.attempt_count) FROM n "
 	    "WHERE v.site_id = $1 AND v.id = n.id "
 	    "RETURNING v.id, v.number_text, v.customer_id, v.created_at), "
 	    "o AS (INSERT INTO documents (site_id, kind, object_id, number_text, customer_id, "
@@ -338,7 +341,7 @@ const struct stmt stmts[STMT__MAX] = {
 	    "FROM v LEFT JOIN n ON n.id = v.o ORDER BY v.k RETURNING id, type, created_at), "
 	    EVENT_DELIVERIES
 	    "SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM w), "
-	    "(SELECT count(*) FROM wn)", 5 },
+	    "(SELECT count(*) FROM wn)", 6 },
 	/* Events in the order given ($2: a JSON array of {"i" id, "t" type, "o" object,
 	 * "c" created_at, "a" actor_type, "u" actor_id, "d" data}): one statement for a job
 	 * runner's batch (events.c); seq follows the order. */

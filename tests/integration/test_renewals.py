@@ -233,6 +233,34 @@ class Renewals(Base):
         self.assertEqual(self.one("SELECT count(*) FROM payment_attempts WHERE site_id = "
                                   "$SITE AND outcome = 'pending'"), 0)
 
+    def test_a_batch_counts_each_first_charge_whether_it_is_paid_or_declined(self):
+        """A batch's invoice has its first charge counted by the batch's numbering, not by
+        an update of its own: paid or declined, each renewal's invoice has one attempt,
+        and a declined one is retried on the first day of dunning."""
+        ids = self.subs(4)
+        declined = ids[1::2]
+        self.q("UPDATE test_gateway_tokens t SET behavior = 'insufficient_funds' FROM "
+               "payment_methods p JOIN subscriptions s ON s.site_id = p.site_id AND "
+               "s.customer_id = p.customer_id WHERE t.site_id = $SITE AND "
+               "p.site_id = $SITE AND t.token = p.gateway_token AND s.id IN (%s)"
+               % ",".join("'%s'" % x for x in declined))
+        first = {sid: self.get_sub(sid)["latest_invoice_id"] for sid in ids}
+        self.due(ids)
+        self.wait_for("every charge answered", lambda: self.one(
+            "SELECT count(*) FROM payment_attempts WHERE site_id = $SITE AND "
+            "outcome <> 'pending'") == 2 * len(ids))
+        for sid in ids:
+            (inv,) = [i for i in self.invoices(subscription_id=sid) if i["id"] != first[sid]]
+            self.assertEqual(inv["attempt_count"], 1, sid)
+            if sid in declined:
+                self.assertEqual((inv["status"], inv["next_attempt_at"]),
+                                 ("open", inv["created_at"] + 86400), sid)
+                self.assertEqual(self.get_sub(sid)["status"], "past_due")
+            else:
+                self.assertEqual((inv["status"], inv["next_attempt_at"]), ("paid", None), sid)
+        failed = self.ok(self.m.get("/events?type=invoice.payment_failed&limit=100"))["data"]
+        self.assertEqual(sorted(e["data"]["attempt_count"] for e in failed), [1, 1])
+
     def test_a_batch_writes_its_events_once_in_order_with_their_numbers(self):
         """A batch keeps its events and writes them together: in the order they were
         emitted, an invoice's with its number. An item that fails after writing them takes
