@@ -29,9 +29,10 @@
 	"AND ce.status = 'available'), " \
 	"EXISTS (SELECT 1 FROM tax_rates tr WHERE tr.site_id = s.site_id AND tr.active)"
 /* A job runner's kept events, param a JSON array (events.c, keep()), as rows v(i id,
- * t type, o object_id, c created_at, a actor_type, u actor_id, d data, k position). */
+ * t type, o object_id, c created_at, a actor_type, u actor_id, d data, k position). Read
+ * as jsonb: the array is parsed once, not lexed whole and each event's data again. */
 #define KEPT_EVENTS(param) \
-	"ROWS FROM (json_to_recordset(" param "::json) AS (i text, t text, o text, " \
+	"ROWS FROM (jsonb_to_recordset(" param "::jsonb) AS (i text, t text, o text, " \
 	"c bigint, a text, u text, d jsonb)) WITH ORDINALITY AS v(i, t, o, c, a, u, d, k)"
 /* After a CTE w that wrote events (RETURNING id, type, created_at; $1 the site): a pending
  * delivery for each endpoint that takes each (as STMT_WH_MATCHING and STMT_DELIV_INSERT
