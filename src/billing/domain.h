@@ -59,8 +59,6 @@ struct notify_settings;
 #define FACTS_DEFER_MAX	32
 #endif
 struct site_facts {
-	int			 endpoints;	/* -1 not read yet, else the site's webhook
-						 * endpoints (0: no event needs a lookup) */
 	bool			 notify_read;
 	struct notify_settings	*notify;	/* the caller's storage for the site's mail
 						 * settings, valid once notify_read */

@@ -70,43 +70,14 @@ endpoints_delete(struct dctx *d, const char *id, struct derr *e)
 int
 endpoints_resend(struct dctx *d, const char *event_id, struct derr *e)
 {
-	PGresult *ev, *eps, *res;
 	char now[24];
-	int n;
+	PGresult *res = db_exec(d->db, STMT_EVENT_RESEND, (const char *[]){ d->site.id,
+	    event_id, buf_lltoa(d->now, now) });
+	bool found;
 
-	ev = db_exec(d->db, STMT_EVENT_GET, (const char *[]){ d->site.id, event_id });
-	if (ev == NULL)
-		return derr_db(e, d->db);
-	if (PQntuples(ev) == 0) {
-		PQclear(ev);
-		return derr_not_found(e, "event", event_id);
-	}
-	eps = db_exec(d->db, STMT_WH_MATCHING, (const char *[]){ d->site.id,
-	    db_val(ev, 0, EVT_TYPE) });
-	PQclear(ev);
-	if (eps == NULL)
-		return derr_db(e, d->db);
-	n = PQntuples(eps);
-	buf_lltoa(d->now, now);
-	for (int i = 0; i < n; i++) {
-		char did[DOM_ID_MAX];
-
-		if (dom_new_id("whd", did, e) != 0) {
-			PQclear(eps);
-			return -1;
-		}
-		res = db_exec(d->db, STMT_DELIV_INSERT, (const char *[]){ d->site.id, did,
-		    db_val(eps, i, 0), event_id, now });
-		if (res == NULL) {
-			PQclear(eps);
-			return derr_db(e, d->db);
-		}
-		PQclear(res);
-	}
-	PQclear(eps);
-	res = db_exec(d->db, STMT_NOTIFY, (const char *[]){ d->site.id });
 	if (res == NULL)
 		return derr_db(e, d->db);
+	found = db_ll(res, 0, 0, 0) == 1;
 	PQclear(res);
-	return 0;
+	return found ? 0 : derr_not_found(e, "event", event_id);
 }

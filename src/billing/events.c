@@ -53,42 +53,8 @@ events_actor_name(enum actor_type t)
 	return NULL;
 }
 
-/* A delivery per endpoint that takes the event, and the runner woken for them. */
+/* What the process set off on events (events_set_reaction). */
 static events_reaction reaction;
-
-static int
-queue_deliveries(struct dctx *d, const char *type, const char *id, const char *now,
-    struct derr *e)
-{
-	PGresult *res, *eps;
-	int n;
-
-	eps = db_exec(d->db, STMT_WH_MATCHING, (const char *[]){ d->site.id, type });
-	if (eps == NULL)
-		return derr_db(e, d->db);
-	n = PQntuples(eps);
-	for (int i = 0; i < n; i++) {
-		char did[DOM_ID_MAX];
-
-		if (dom_new_id("whd", did, e) != 0) {
-			PQclear(eps);
-			return -1;
-		}
-		res = db_exec(d->db, STMT_DELIV_INSERT, (const char *[]){ d->site.id, did,
-		    PQgetvalue(eps, i, 0), id, now });
-		if (res == NULL) {
-			PQclear(eps);
-			return derr_db(e, d->db);
-		}
-		PQclear(res);
-	}
-	PQclear(eps);
-	if (n > 0) {
-		if (db_exec_later(d->db, STMT_NOTIFY, (const char *[]){ d->site.id }) != 0)
-			return derr_db(e, d->db);
-	}
-	return 0;
-}
 
 static void
 json_escape_or_null(struct buf *b, const char *s)
@@ -216,7 +182,6 @@ events_emit(struct dctx *d, const char *type, const char *object_id, const char 
     struct derr *e)
 {
 	char id[DOM_ID_MAX], now[24];
-	PGresult *res;
 
 	if (dom_new_id("evt", id, e) != 0)
 		return -1;
@@ -225,24 +190,10 @@ events_emit(struct dctx *d, const char *type, const char *object_id, const char 
 		/* Written later with its deliveries, by the statement that writes it. */
 		keep(d->facts, id, type, object_id, data ? data : "{}", events_actor_name(
 		    d->actor.type), d->actor.id[0] ? d->actor.id : NULL, d->now);
-	} else {
-		if (db_exec_later(d->db, STMT_EVENT_INSERT, (const char *[]){ d->site.id, id,
-		    type, object_id, data ? data : "{}", now, events_actor_name(d->actor.type),
-		    d->actor.id[0] ? d->actor.id : NULL }) != 0)
-			return derr_db(e, d->db);
-		/* A batch of the job runner knows whether the site has endpoints at all:
-		 * none, and the look-up of those that take the event is skipped. */
-		if (d->facts != NULL && d->facts->endpoints < 0) {
-			res = db_exec(d->db, STMT_WH_COUNT, (const char *[]){ d->site.id });
-			if (res == NULL)
-				return derr_db(e, d->db);
-			d->facts->endpoints = (int)db_ll(res, 0, 0, 0);
-			PQclear(res);
-		}
-		if ((d->facts == NULL || d->facts->endpoints != 0) &&
-		    queue_deliveries(d, type, id, now, e) != 0)
-			return -1;
-	}
+	} else if (db_exec_later(d->db, STMT_EVENT_INSERT, (const char *[]){ d->site.id, id,
+	    type, object_id, data ? data : "{}", now, events_actor_name(d->actor.type),
+	    d->actor.id[0] ? d->actor.id : NULL }) != 0)
+		return derr_db(e, d->db);	/* written with its deliveries */
 	/* The mail this event sends (notify.c's table), in the same transaction. */
 	if (notify_event(d, type, id, object_id, data, e) != 0)
 		return -1;

@@ -34,11 +34,14 @@
 #define KEPT_EVENTS(param) \
 	"ROWS FROM (jsonb_to_recordset(" param "::jsonb) AS (i text, t text, o text, " \
 	"c bigint, a text, u text, d jsonb)) WITH ORDINALITY AS v(i, t, o, c, a, u, d, k)"
-/* After a CTE w that wrote events (RETURNING id, type, created_at; $1 the site): a pending
- * delivery for each endpoint that takes each (as STMT_WH_MATCHING and STMT_DELIV_INSERT
- * do one by one; ids "whd_" and 24 hex digits of a random UUID), and the runner woken at
- * commit when there is one (STMT_NOTIFY). An endpoint deleted meanwhile is waited for and
- * skipped (FOR KEY SHARE), not a foreign-key error that undoes the batch. */
+/* After a CTE w of events (id, type, created_at; $1 the site): a pending delivery, due at
+ * created_at, for each endpoint that takes each ('*' or the type among its events; ids
+ * "whd_" and 24 hex digits of a random UUID), and the runner woken at commit when there
+ * is one (STMT_NOTIFY). The one place that says which endpoints take an event: every
+ * event written (STMT_EVENT_INSERT, STMT_EVENT_INSERT_MANY, STMT_INV_NUMBER_BATCH) and
+ * every resend (STMT_EVENT_RESEND). An endpoint deleted meanwhile is waited for and
+ * skipped (FOR KEY SHARE), not a foreign-key error that undoes a batch. The statement
+ * must read wn for the notification to be sent. */
 #define EVENT_DELIVERIES \
 	"wd AS (INSERT INTO webhook_deliveries (site_id, id, endpoint_id, event_id, status, " \
 	"next_attempt_at, created_at, updated_at) SELECT $1, 'whd_' || " \
@@ -596,6 +599,12 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_PAY_GET_CARDS] = { "pay_get_cards",
 	    "SELECT " PAY_CARD_COLS
 	    "WHERE a.site_id = $1 AND a.id = ANY ($2::text[])", 2 },
+	/* An event sent again ($2; $3 the site's clock): a delivery now for each endpoint
+	 * that takes it today. The first count is 0 when there is no such event. */
+	[STMT_EVENT_RESEND] = { "event_resend",
+	    "WITH w AS (SELECT id, type, $3::bigint AS created_at FROM events "
+	    "WHERE site_id = $1 AND id = $2), " EVENT_DELIVERIES
+	    "SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM wn)", 3 },
 	[STMT_PAY_PENDING_COUNT] = { "pay_pending_count",
 	    "SELECT count(*) FROM payment_attempts WHERE site_id = $1 AND invoice_id = $2 "
 	    "AND kind = 'charge' AND outcome = 'pending'", 2 },
@@ -666,9 +675,12 @@ const struct stmt stmts[STMT__MAX] = {
 	    "SELECT count(*) FROM credit_entries WHERE site_id = $1 AND subscription_id = $2 "
 	    "AND source_invoice_id = $3 AND period_end = $4 AND status <> 'void'", 4 },
 
+	/* An event, and its deliveries: one statement, sent ahead with the next. */
 	[STMT_EVENT_INSERT] = { "event_insert",
-	    "INSERT INTO events (site_id, id, type, object_id, data, created_at, actor_type, "
-	    "actor_id) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)", 8 },
+	    "WITH w AS (INSERT INTO events (site_id, id, type, object_id, data, created_at, "
+	    "actor_type, actor_id) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) "
+	    "RETURNING id, type, created_at), " EVENT_DELIVERIES
+	    "SELECT (SELECT count(*) FROM wn)", 8 },
 	[STMT_EVENT_GET] = { "event_get",
 	    "SELECT " EVENT_COLS " FROM events WHERE site_id = $1 AND id = $2", 2 },
 	[STMT_EVENT_LIST_FIRST] = { "event_list_first",
@@ -691,15 +703,6 @@ const struct stmt stmts[STMT__MAX] = {
 	    "WHERE site_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2", 2 },
 	[STMT_WH_DELETE] = { "wh_delete",
 	    "DELETE FROM webhook_endpoints WHERE site_id = $1 AND id = $2 RETURNING id", 2 },
-	[STMT_WH_MATCHING] = { "wh_matching",
-	    "SELECT id FROM webhook_endpoints WHERE site_id = $1 "
-	    "AND ('*' = ANY (events) OR $2 = ANY (events))", 2 },
-	[STMT_WH_COUNT] = { "wh_count",
-	    "SELECT count(*) FROM webhook_endpoints WHERE site_id = $1", 1 },
-	[STMT_DELIV_INSERT] = { "deliv_insert",
-	    "INSERT INTO webhook_deliveries (site_id, id, endpoint_id, event_id, status, "
-	    "next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)",
-	    5 },
 	/* Leases up to $3 deliveries of a site that may go now ($2 the site's clock, $4 the
 	 * wall clock): per endpoint not in backoff, its oldest first attempt by event sequence
 	 * and its earliest due retry, each unless one like it is already in flight. So first

@@ -156,7 +156,7 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	struct item items[3 * BATCH_MAX];
 	int n = 0, done = 0, rc;
 	struct notify_settings mail;
-	struct site_facts facts = { .endpoints = -1, .notify = &mail }, settle_facts;
+	struct site_facts facts = { .notify = &mail }, settle_facts;
 	struct dctx d;
 	struct derr e;
 
@@ -188,7 +188,7 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	 * locked until the commit and is claimed again by the next batch. */
 	qsort(items, (size_t)n, sizeof(items[0]), item_cmp);
 	dctx_init(&d, db, site, now, ACTOR_JOB_RUNNER, NULL);
-	/* The site's endpoints and mail settings, read once for the batch (a change
+	/* The site's mail settings, read once for the batch (a change
 	 * committed while it runs applies from the next batch, a moment later). */
 	d.facts = &facts;
 	/* Its invoices are numbered together at its end, so a second runner's batch waits
@@ -256,7 +256,7 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	 * true now (facts read afresh, once, in the transaction that records the answers). A
 	 * gateway that is down leaves them pending for the reconciler; only a lost database
 	 * stops the pass over the other sites. */
-	settle_facts = (struct site_facts){ .endpoints = -1, .notify = &mail };
+	settle_facts = (struct site_facts){ .notify = &mail };
 	d.facts = &settle_facts;
 	rc = payments_settle(&d, &e);
 	events_forget(&d);

@@ -705,6 +705,12 @@ class Webhooks(Base):
             again = self.ok(self.m.post("/events/%s/resend" % evt["id"]))
             self.assertEqual(len(again["deliveries"]), 2)
             self.assertTrue(self.wait(lambda: len(rx.got) == 2))
+            # An event that is not there (or another site's) is not found, and sends
+            # nothing.
+            r = self.m.post("/events/evt_%s/resend" % ("0" * 24))
+            self.assertEqual((r.status, r.json["error"]["code"]), (404, "resource_missing"), r)
+            self.assertEqual(len(self.ok(self.m.get("/events/" + evt["id"]))["deliveries"]),
+                             2)
         finally:
             rx.close()
 
