@@ -344,8 +344,9 @@ invoices_raise(struct dctx *d, const struct inv_draft *dr, char id[DOM_ID_MAX],
 }
 
 /* The batch's invoices issued since the last call, numbered in one statement in the
- * order of issue (STMT_INV_NUMBER_BATCH): the row and its events get the number, and its
- * PDF is queued; the batch's events not written yet are written with it (events_flush).
+ * order of issue (STMT_INV_NUMBER_BATCH): the row and its events get the number, its
+ * first charge is counted if it went out in the batch (invoices_first_attempt_deferred),
+ * and its PDF is queued; the batch's events not written yet are written with it.
  * Called before anything else reads a placeholder (a mail, a credit note) and before the
  * batch commits. */
 int
