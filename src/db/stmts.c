@@ -34,8 +34,9 @@
 #define KEPT_EVENTS(param) \
 	"ROWS FROM (jsonb_to_recordset(" param "::jsonb) AS (i text, t text, o text, " \
 	"c bigint, a text, u text, d jsonb)) WITH ORDINALITY AS v(i, t, o, c, a, u, d, k)"
-/* After a CTE w of events (id, type, created_at; $1 the site): a pending delivery, due at
- * created_at, for each endpoint that takes each ('*' or the type among its events; ids
+/* After a CTE w of events (id, type, created_at, seq; $1 the site): a pending delivery,
+ * due at created_at and ordered by seq, for each endpoint that takes each ('*' or the
+ * type among its events; ids
  * "whd_" and 24 hex digits of a random UUID), and the runner woken at commit when there
  * is one (STMT_NOTIFY). The one place that says which endpoints take an event: every
  * event written (STMT_EVENT_INSERT, STMT_EVENT_INSERT_MANY, STMT_INV_NUMBER_BATCH) and
@@ -44,9 +45,9 @@
  * must read wn for the notification to be sent. */
 #define EVENT_DELIVERIES \
 	"wd AS (INSERT INTO webhook_deliveries (site_id, id, endpoint_id, event_id, status, " \
-	"next_attempt_at, created_at, updated_at) SELECT $1, 'whd_' || " \
+	"next_attempt_at, created_at, updated_at, event_seq) SELECT $1, 'whd_' || " \
 	"substr(replace(gen_random_uuid()::text, '-', ''), 1, 24), p.id, w.id, 'pending', " \
-	"w.created_at, w.created_at, w.created_at FROM w JOIN webhook_endpoints p ON " \
+	"w.created_at, w.created_at, w.created_at, w.seq FROM w JOIN webhook_endpoints p ON " \
 	"p.site_id = $1 AND ('*' = ANY (p.events) OR w.type = ANY (p.events)) " \
 	"FOR KEY SHARE OF p RETURNING 1), " \
 	"wn AS (SELECT pg_notify('portald_jobs', $1) FROM (SELECT 1 FROM wd LIMIT 1) y) "
@@ -342,7 +343,7 @@ const struct stmt stmts[STMT__MAX] = {
 	    "AND v.t LIKE 'invoice.%' AND v.d ? 'formatted_number' THEN "
 	    "jsonb_set(jsonb_set(v.d, '{number}', to_jsonb(n.num)), '{formatted_number}', "
 	    "to_jsonb(n.txt)) ELSE v.d END, v.c, v.a, v.u "
-	    "FROM v LEFT JOIN n ON n.id = v.o ORDER BY v.k RETURNING id, type, created_at), "
+	    "FROM v LEFT JOIN n ON n.id = v.o ORDER BY v.k RETURNING id, type, created_at, seq), "
 	    EVENT_DELIVERIES
 	    "SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM w), "
 	    "(SELECT count(*) FROM wn)", 6 },
@@ -353,7 +354,7 @@ const struct stmt stmts[STMT__MAX] = {
 	    "WITH w AS (INSERT INTO events (site_id, id, type, object_id, data, created_at, "
 	    "actor_type, actor_id) SELECT $1, v.i, v.t, v.o, v.d, v.c, v.a, v.u "
 	    "FROM " KEPT_EVENTS("$2") " "
-	    "ORDER BY v.k RETURNING id, type, created_at), " EVENT_DELIVERIES
+	    "ORDER BY v.k RETURNING id, type, created_at, seq), " EVENT_DELIVERIES
 	    "SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM wn)", 2 },
 
 	[STMT_PLAN_UPDATE] = { "plan_update",
@@ -602,7 +603,7 @@ const struct stmt stmts[STMT__MAX] = {
 	/* An event sent again ($2; $3 the site's clock): a delivery now for each endpoint
 	 * that takes it today. The first count is 0 when there is no such event. */
 	[STMT_EVENT_RESEND] = { "event_resend",
-	    "WITH w AS (SELECT id, type, $3::bigint AS created_at FROM events "
+	    "WITH w AS (SELECT id, type, $3::bigint AS created_at, seq FROM events "
 	    "WHERE site_id = $1 AND id = $2), " EVENT_DELIVERIES
 	    "SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM wn)", 3 },
 	[STMT_PAY_PENDING_COUNT] = { "pay_pending_count",
@@ -679,7 +680,7 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_EVENT_INSERT] = { "event_insert",
 	    "WITH w AS (INSERT INTO events (site_id, id, type, object_id, data, created_at, "
 	    "actor_type, actor_id) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) "
-	    "RETURNING id, type, created_at), " EVENT_DELIVERIES
+	    "RETURNING id, type, created_at, seq), " EVENT_DELIVERIES
 	    "SELECT (SELECT count(*) FROM wn)", 8 },
 	[STMT_EVENT_GET] = { "event_get",
 	    "SELECT " EVENT_COLS " FROM events WHERE site_id = $1 AND id = $2", 2 },
@@ -713,13 +714,21 @@ const struct stmt stmts[STMT__MAX] = {
 	     * probes; MATERIALIZED: each computed once. A backlog that grew since the table
 	     * was last analysed (an endpoint down while renewals run) otherwise makes a plan
 	     * that sorts every pending delivery again for each of them: seconds a claim. */
+	    /* The first attempts' head: a probe of webhook_deliveries_first by the event's
+	     * seq, and one among those a previous release wrote without it (under the index's
+	     * NULLs, ordered by their events; none once it has stopped). */
 	    "WITH heads AS MATERIALIZED ("
 	    "(SELECT h.id, h.lease_until FROM webhook_endpoints w CROSS JOIN LATERAL ("
-	    "SELECT d.id, d.lease_until FROM webhook_deliveries d "
-	    "CROSS JOIN LATERAL (SELECT e.seq FROM events e WHERE e.site_id = d.site_id "
-	    "AND e.id = d.event_id OFFSET 0) e "
+	    "SELECT x.id, x.lease_until FROM ("
+	    "(SELECT d.id, d.lease_until, d.event_seq AS seq FROM webhook_deliveries d "
 	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.status = 'pending' "
-	    "AND d.attempts = 0 ORDER BY e.seq, d.id LIMIT 1) h "
+	    "AND d.attempts = 0 AND d.event_seq IS NOT NULL ORDER BY d.event_seq, d.id LIMIT 1) "
+	    "UNION ALL "
+	    "(SELECT d.id, d.lease_until, e.seq FROM webhook_deliveries d "
+	    "JOIN events e ON e.site_id = d.site_id AND e.id = d.event_id "
+	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.status = 'pending' "
+	    "AND d.attempts = 0 AND d.event_seq IS NULL ORDER BY e.seq, d.id LIMIT 1)) x "
+	    "ORDER BY x.seq, x.id LIMIT 1) h "
 	    "WHERE w.site_id = $1 AND (w.backoff_until IS NULL OR w.backoff_until <= $2)) "
 	    "UNION ALL "
 	    "(SELECT h.id, h.lease_until FROM webhook_endpoints w CROSS JOIN LATERAL ("

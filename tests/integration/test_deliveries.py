@@ -5,6 +5,8 @@ delivery's retries never block later events; an endpoint that keeps failing back
 its own; signing secrets are kept sealed."""
 import http.server
 import json
+import os
+import subprocess
 import threading
 import time
 import unittest
@@ -115,6 +117,105 @@ class Deliveries(Base):
             self.assertEqual(seqs, sorted(seqs))
         finally:
             rx.close()
+
+    def test_first_attempts_a_previous_release_wrote_keep_their_order(self):
+        """During a rolling upgrade the previous release writes deliveries without their
+        event's sequence number: mixed with this release's, all still go out in order."""
+        rx = SlowReceiver(delay=0.05)
+        try:
+            ep = self.hook(rx, ("customer.created",))
+            where = "site_id = '%s' AND endpoint_id = '%s'" % (self.m.site_id, ep["id"])
+            self.s.psql("UPDATE webhook_endpoints SET backoff_until = %d WHERE site_id = "
+                        "'%s' AND id = '%s'" % (self.now() + 10 ** 6, self.m.site_id,
+                                                ep["id"]))
+            for i in range(8):
+                self.m.customer(name="n%d" % i)
+            self.s.psql("UPDATE webhook_deliveries d SET event_seq = NULL FROM events e "
+                        "WHERE d.%s AND e.site_id = d.site_id AND e.id = d.event_id AND "
+                        "e.seq %% 2 = 0" % where.replace(" AND ", " AND d."))
+            self.assertEqual(self.s.psql("SELECT count(*) FILTER (WHERE event_seq IS NULL) "
+                                         "> 0, count(*) FILTER (WHERE event_seq IS NOT "
+                                         "NULL) > 0 FROM webhook_deliveries WHERE " + where),
+                             [["t", "t"]])
+            self.s.psql("UPDATE webhook_endpoints SET backoff_until = NULL WHERE site_id = "
+                        "'%s' AND id = '%s'" % (self.m.site_id, ep["id"]))
+            self.assertTrue(self.wait(lambda: len(rx.got) == 8))
+            seqs = [e["sequence"] for _, e in rx.got]
+            self.assertEqual(seqs, sorted(seqs))
+        finally:
+            rx.close()
+
+    def test_a_claim_reads_the_same_few_rows_however_long_the_backlog(self):
+        """An endpoint with thousands of first attempts waiting (it was slow, or down and
+        now out of backoff): the delivery lane's claim finds its next one by a probe,
+        not by reading every one waiting and each one's event."""
+        ep = self.hook(SlowReceiver(), ("customer.updated",))
+        now = self.now()
+        # Out of the real lane's reach (in backoff on the site's clock); the claim below
+        # runs later on that clock, when the backoff is over.
+        self.s.psql("UPDATE webhook_endpoints SET backoff_until = %d WHERE site_id = '%s' "
+                    "AND id = '%s'" % (now + 10 ** 6, self.m.site_id, ep["id"]))
+        sql = {st["name"]: st["sql"] for st in json.loads(subprocess.run(
+            [os.path.join(self.s.bin_dir, "portalctl"), "stmts"], capture_output=True,
+            text=True, check=True).stdout)}
+
+        def psql_file(path):
+            r = self.s.sh('as_pg "$PG_BIN/psql" -h "$STACK_STATE/pg/run" -p "$STACK_PG_PORT" '
+                          '-U postgres -d portald -tAq -v ON_ERROR_STOP=1 -f ' + path,
+                          check=False)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return r.stdout
+
+        def claim_reads():
+            """Rows the claim reads from deliveries and events, in a transaction rolled
+            back (EXPLAIN ANALYZE runs it)."""
+            path = os.path.join(self.s.state, "claim.sql")
+            with open(path, "w") as f:
+                f.write("PREPARE claim AS %s;\nBEGIN;\nEXPLAIN (ANALYZE, FORMAT JSON) "
+                        "EXECUTE claim('%s', %d, 10, %d);\nROLLBACK;\n"
+                        % (sql["deliv_claim_due"], self.m.site_id, now + 2 * 10 ** 6,
+                           int(time.time())))
+            os.chmod(path, 0o644)
+            out = psql_file(path)
+            plan = json.loads(out[out.index("["):out.rindex("]") + 1])
+            reads = {"webhook_deliveries": 0, "events": 0}
+
+            def walk(node):
+                if node.get("Relation Name") in reads and "Scan" in node["Node Type"]:
+                    reads[node["Relation Name"]] += (node["Actual Rows"] +
+                                                     node.get("Rows Removed by Filter", 0)
+                                                     ) * node["Actual Loops"]
+                for child in node.get("Plans", []):
+                    walk(child)
+            walk(plan[0]["Plan"])
+            return reads
+
+        def backlog(n):
+            """n more customer.updated events for the endpoint, written as a job
+            runner's batch writes them (STMT_EVENT_INSERT_MANY, with their deliveries)."""
+            path = os.path.join(self.s.state, "backlog.sql")
+            with open(path, "w") as f:
+                f.write("PREPARE ins AS %s;\nSELECT json_agg(json_build_object('i', 'evt_' "
+                        "|| md5(random()::text), 't', 'customer.updated', 'o', 'cus_x', 'c', "
+                        "%d, 'a', 'job_runner', 'u', NULL, 'd', '{}'::json))::text AS j "
+                        "FROM generate_series(1, %d) \\gset\nEXECUTE ins('%s', :'j');\n"
+                        % (sql["event_insert_many"], now, n, self.m.site_id))
+            os.chmod(path, 0o644)
+            psql_file(path)
+
+        backlog(20)
+        small = claim_reads()
+        backlog(3000)
+        self.s.psql("ANALYZE webhook_deliveries")
+        large = claim_reads()
+        self.assertEqual(self.s.psql(
+            "SELECT count(*) FROM webhook_deliveries WHERE site_id = '%s' AND attempts = 0 "
+            "AND status = 'pending'" % self.m.site_id), [["3020"]])
+        # The same few rows with 3,020 waiting as with 20 (the ten leased, and a probe per
+        # endpoint and kind of attempt), not thousands.
+        self.assertLessEqual(large["events"], 10, (small, large))
+        self.assertLessEqual(large["webhook_deliveries"], small["webhook_deliveries"] + 4,
+                             (small, large))
 
     def test_a_failing_delivery_does_not_hold_back_later_events(self):
         rx = SlowReceiver(fail_first=1)
