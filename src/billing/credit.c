@@ -56,12 +56,16 @@ credit_grant(struct dctx *d, const struct credit_grant *g, char id[DOM_ID_MAX],
 }
 
 static int
-lock_customer(struct dctx *d, const char *customer_id, struct derr *e)
+balance(struct dctx *d, const char *customer_id, const char *currency, long long *bal,
+    struct derr *e)
 {
-	/* Only the lock matters: sent ahead where the connection pipelines. */
-	if (db_exec_later(d->db, STMT_CUSTOMER_LOCK, (const char *[]){ d->site.id,
-	    customer_id }) != 0)
+	PGresult *res = db_exec(d->db, STMT_CREDIT_BALANCE, (const char *[]){ d->site.id,
+	    customer_id, currency });
+
+	if (res == NULL)
 		return derr_db(e, d->db);
+	*bal = db_ll(res, 0, 0, 0);
+	PQclear(res);
 	return 0;
 }
 
@@ -70,20 +74,27 @@ credit_apply(struct dctx *d, const char *customer_id, const char *currency, long
     const char *invoice_id, long long *applied, struct derr *e)
 {
 	struct credit_grant spend;
-	PGresult *res;
-	long long bal;
+	long long bal = 0;
 	char id[DOM_ID_MAX];
 
 	*applied = 0;
-	if (lock_customer(d, customer_id, e) != 0)
+	if (max <= 0)
+		return 0;
+	/* Most customers have no credit: nothing to spend, so nothing to lock (credit
+	 * granted meanwhile is spent by their next invoice). Otherwise the customer is
+	 * locked, which serialises spending, and the balance read again under the lock:
+	 * another transaction may have spent it meanwhile. */
+	if (balance(d, customer_id, currency, &bal, e) != 0)
 		return -1;
-	res = db_exec(d->db, STMT_CREDIT_BALANCE, (const char *[]){ d->site.id, customer_id,
-	    currency });
-	if (res == NULL)
+	if (bal <= 0)
+		return 0;
+	/* Only the lock matters: sent ahead where the connection pipelines. */
+	if (db_exec_later(d->db, STMT_CUSTOMER_LOCK, (const char *[]){ d->site.id,
+	    customer_id }) != 0)
 		return derr_db(e, d->db);
-	bal = db_ll(res, 0, 0, 0);
-	PQclear(res);
-	if (bal <= 0 || max <= 0)
+	if (balance(d, customer_id, currency, &bal, e) != 0)
+		return -1;
+	if (bal <= 0)
 		return 0;
 	*applied = bal < max ? bal : max;
 	memset(&spend, 0, sizeof(spend));

@@ -276,6 +276,28 @@ class Credit(Rules):
         self.assertTrue(all(x["status"] != "available" or x["amount"] <= 0
                             for x in self.entries(c["id"])))
 
+    def test_credit_is_spent_once_by_invoices_issued_at_the_same_time(self):
+        """Twelve invoices of one customer at once, with 1,000 of credit: together they
+        take exactly the 1,000, however their transactions interleave, and a customer
+        without credit is charged in full by each."""
+        import concurrent.futures
+        c, none = self.customer(DECLINE), self.customer(DECLINE)
+        self.ok(self.m.post("/customers/%s/credit_entries" % c["id"],
+                            {"amount": 1000, "currency": "USD", "description": "Goodwill"}))
+
+        def issue(cus):
+            return self.m.post("/invoices", {"customer_id": cus, "currency": "USD",
+                                             "lines": [{"description": "x", "amount": 300}]})
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            got = list(pool.map(issue, [c["id"]] * 12 + [none["id"]] * 4))
+        for r in got:
+            self.assertEqual(r.status, 200, r)
+        applied = [r.json["credit_applied"] for r in got[:12]]
+        self.assertEqual(sum(applied), 1000, applied)
+        self.assertEqual(sorted(a for a in applied if a)[-3:], [300, 300, 300])
+        self.assertEqual([r.json["credit_applied"] for r in got[12:]], [0] * 4)
+        self.assertEqual(self.balances(c["id"]), {})
+
     def test_manual_credit_needs_a_known_currency_and_a_positive_amount(self):
         c = self.customer()
         for body, param in (({"amount": 0, "currency": "USD"}, "amount"),

@@ -461,6 +461,26 @@ class Renewals(Base):
                              self.ok(self.m.get("/time_machine"))["now"] - 2)
         self.assertEqual(self.log_count("documents: billing is behind"), said)
 
+    def test_two_runners_spend_a_customers_credit_once(self):
+        """One customer's forty renewals, claimed by two runners at once, with 1,000 of
+        credit (ten renewals' worth): together they take exactly the 1,000."""
+        cus = self.customer(GOOD)["id"]
+        ids = [self.sub(cus, "daily")["id"] for _ in range(40)]
+        self.ok(self.m.post("/customers/%s/credit_entries" % cus,
+                            {"amount": 1000, "currency": "USD", "description": "Goodwill"}))
+        self.second_runner()
+        time.sleep(0.5)
+        self.due(ids)
+        self.wait_for("every renewal", lambda: self.one(
+            "SELECT count(*) FROM invoices WHERE site_id = $SITE AND customer_id = '%s'"
+            % cus) == 80)
+        self.assertEqual(self.q(
+            "SELECT sum(credit_applied), count(*) FILTER (WHERE credit_applied > 0) FROM "
+            "invoices WHERE site_id = $SITE AND customer_id = '%s'" % cus), [["1000", "10"]])
+        self.assertEqual(self.one(
+            "SELECT COALESCE(sum(amount), 0) FROM credit_entries WHERE site_id = $SITE AND "
+            "customer_id = '%s' AND status = 'available'" % cus), 0)
+
     def test_two_runners_renew_every_subscription_exactly_once(self):
         ids = self.subs(60)
         self.second_runner()
