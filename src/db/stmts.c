@@ -711,41 +711,45 @@ const struct stmt stmts[STMT__MAX] = {
 	 * and an endpoint has at most two POSTs in flight. */
 	[STMT_DELIV_CLAIM_DUE] = { "deliv_claim_due",
 	    /* Per endpoint not in backoff (nothing is read for one that is), by its own
-	     * probes; MATERIALIZED: each computed once. A backlog that grew since the table
-	     * was last analysed (an endpoint down while renewals run) otherwise makes a plan
-	     * that sorts every pending delivery again for each of them: seconds a claim. */
+	     * probes; MATERIALIZED: each computed once. Every read is a probe whatever the
+	     * statistics say: a backlog that grew since the table was last analysed (an
+	     * endpoint down while renewals run) otherwise makes plans that read, and sort,
+	     * every pending delivery of the site, or every event, for each claim. */
 	    /* The first attempts' head: a probe of webhook_deliveries_first by the event's
 	     * seq, and one among those a previous release wrote without it (under the index's
 	     * NULLs, ordered by their events; none once it has stopped). */
 	    "WITH heads AS MATERIALIZED ("
-	    "(SELECT h.id, h.lease_until FROM webhook_endpoints w CROSS JOIN LATERAL ("
-	    "SELECT x.id, x.lease_until FROM ("
-	    "(SELECT d.id, d.lease_until, d.event_seq AS seq FROM webhook_deliveries d "
+	    "(SELECT h.id, h.lease_until, h.next_attempt_at FROM webhook_endpoints w "
+	    "CROSS JOIN LATERAL (SELECT x.id, x.lease_until, x.next_attempt_at FROM ("
+	    "(SELECT d.id, d.lease_until, d.next_attempt_at, d.event_seq AS seq "
+	    "FROM webhook_deliveries d "
 	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.status = 'pending' "
 	    "AND d.attempts = 0 AND d.event_seq IS NOT NULL ORDER BY d.event_seq, d.id LIMIT 1) "
 	    "UNION ALL "
-	    "(SELECT d.id, d.lease_until, e.seq FROM webhook_deliveries d "
+	    "(SELECT d.id, d.lease_until, d.next_attempt_at, e.seq FROM webhook_deliveries d "
 	    "JOIN events e ON e.site_id = d.site_id AND e.id = d.event_id "
 	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.status = 'pending' "
 	    "AND d.attempts = 0 AND d.event_seq IS NULL ORDER BY e.seq, d.id LIMIT 1)) x "
 	    "ORDER BY x.seq, x.id LIMIT 1) h "
 	    "WHERE w.site_id = $1 AND (w.backoff_until IS NULL OR w.backoff_until <= $2)) "
 	    "UNION ALL "
-	    "(SELECT h.id, h.lease_until FROM webhook_endpoints w CROSS JOIN LATERAL ("
-	    "SELECT d.id, d.lease_until FROM webhook_deliveries d "
+	    "(SELECT h.id, h.lease_until, h.next_attempt_at FROM webhook_endpoints w "
+	    "CROSS JOIN LATERAL (SELECT d.id, d.lease_until, d.next_attempt_at "
+	    "FROM webhook_deliveries d "
 	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.status = 'pending' "
 	    "AND d.attempts > 0 AND (d.next_attempt_at <= $2 OR d.lease_until >= $4) "
 	    "ORDER BY d.lease_until DESC NULLS LAST, d.next_attempt_at, d.id LIMIT 1) h "
 	    "WHERE w.site_id = $1 AND (w.backoff_until IS NULL OR w.backoff_until <= $2))), "
-	    "pick AS MATERIALIZED (SELECT h.id FROM heads h JOIN webhook_deliveries d "
-	    "ON d.site_id = $1 AND d.id = h.id WHERE h.lease_until IS NULL OR h.lease_until < $4 "
-	    "ORDER BY d.next_attempt_at LIMIT $3) "
-	    "UPDATE webhook_deliveries d SET lease_until = $4 + 60 FROM pick, webhook_endpoints w, "
-	    "events e WHERE d.site_id = $1 AND d.id = pick.id "
+	    "pick AS MATERIALIZED (SELECT h.id FROM heads h "
+	    "WHERE h.lease_until IS NULL OR h.lease_until < $4 "
+	    "ORDER BY h.next_attempt_at LIMIT $3) "
+	    /* The picked rows by their keys (an index probe each, not a join the planner may
+	     * turn into a scan of the site's deliveries). */
+	    "UPDATE webhook_deliveries d SET lease_until = $4 + 60 FROM webhook_endpoints w "
+	    "WHERE d.site_id = $1 AND d.id = ANY (ARRAY(SELECT id FROM pick)) "
 	    "AND (d.lease_until IS NULL OR d.lease_until < $4) AND d.status = 'pending' "
 	    "AND w.site_id = d.site_id AND w.id = d.endpoint_id "
-	    "AND e.site_id = d.site_id AND e.id = d.event_id "
-	    "RETURNING d.id, d.attempts, d.created_at, w.url, w.secret, e.id, w.id", 4 },
+	    "RETURNING d.id, d.attempts, d.created_at, w.url, w.secret, d.event_id, w.id", 4 },
 	/* Sites with deliveries waiting (the one place the delivery engine looks across
 	 * sites; each subquery is one site's index probe). */
 	[STMT_DELIV_SITES] = { "deliv_sites",
