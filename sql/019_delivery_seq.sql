@@ -6,12 +6,9 @@
 -- an endpoint that had been slow, or down and now out of backoff, with thousands waiting
 -- cost thousands of rows a claim, and claims come several times a second.
 --
--- Additive: a new nullable column and a new index. A previous release's runner, during a
--- rolling upgrade, writes deliveries without event_seq; the claim orders those by their
--- event as before (they are found under the NULLs of the same index).
+-- Additive: a new nullable column. Its ACCESS EXCLUSIVE lock is held for a moment only:
+-- the index (020) and the filling of waiting deliveries (021) are migrations of their
+-- own. A previous release's runner, during a rolling upgrade, writes deliveries without
+-- event_seq; the claim orders those by their event as before (found under the index's
+-- NULLs), and so it does for the rows not filled yet.
 ALTER TABLE webhook_deliveries ADD COLUMN event_seq bigint;
-UPDATE webhook_deliveries d SET event_seq = e.seq FROM events e
-	WHERE e.site_id = d.site_id AND e.id = d.event_id AND d.status = 'pending'
-	AND d.attempts = 0;
-CREATE INDEX webhook_deliveries_first ON webhook_deliveries (site_id, endpoint_id, event_seq, id)
-	WHERE status = 'pending' AND attempts = 0;

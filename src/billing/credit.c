@@ -1,5 +1,6 @@
 /* credit.c: the credit ledger. A balance is the sum of a customer's available entries in
- * one currency; spending locks the customer row first, so it never goes below zero. */
+ * one currency; spending a positive balance locks the customer row and reads it again, so
+ * it never goes below zero. */
 #include <stdio.h>
 #include <string.h>
 

@@ -21,8 +21,9 @@ struct credit_grant {
  * nothing (returns 0 with *created 0). */
 int	credit_grant(struct dctx *d, const struct credit_grant *g, char id[DOM_ID_MAX],
 	    struct derr *e);
-/* Spends up to max of the customer's available balance in currency on an invoice; the
- * customer row is locked first so two invoices cannot spend the same credit. */
+/* Spends up to max of the customer's available balance in currency on an invoice; a
+ * positive balance is read again with the customer row locked, so two invoices cannot
+ * spend the same credit. */
 int	credit_apply(struct dctx *d, const char *customer_id, const char *currency,
 	    long long max, const char *invoice_id, long long *applied, struct derr *e);
 /* The invoice was voided: what it spent comes back, credit from its term turns void. */

@@ -197,10 +197,13 @@ const struct stmt stmts[STMT__MAX] = {
 	    "(SELECT count(*) FROM subscriptions s WHERE s.site_id = $1 AND s.customer_id = $2 "
 	    "AND s.status <> 'cancelled') FROM customers c WHERE c.site_id = $1 AND c.id = $2 "
 	    "FOR UPDATE OF c", 2 },
-	/* Serialises a customer's credit spending and entitlement updates. */
+	/* Serialises a customer's credit spending and entitlement updates. NO KEY: it does not
+	 * wait for, nor make wait, the foreign-key checks of rows that refer to the customer
+	 * (two runners' batches that both issued an invoice to the customer would otherwise
+	 * deadlock here). */
 	[STMT_CUSTOMER_LOCK] = { "customer_lock",
 	    "SELECT id, entitlements_digest FROM customers WHERE site_id = $1 AND id = $2 "
-	    "FOR UPDATE", 2 },
+	    "FOR NO KEY UPDATE", 2 },
 	[STMT_CUSTOMER_SET_DIGEST] = { "customer_set_digest",
 	    "UPDATE customers SET entitlements_digest = $3 WHERE site_id = $1 AND id = $2", 3 },
 	/* What a customer is entitled to now: features of the plans of subscriptions that
