@@ -66,6 +66,19 @@ class Deliveries(Base):
         return self.ok((site or self.m).post("/webhook_endpoints", {
             "url": rx.url(), "enabled_events": list(events)}))
 
+    def hold(self, ep, until, site=None):
+        """The endpoint in backoff until `until` on its site's clock (None: not)."""
+        site = site or self.m
+        self.s.psql("UPDATE webhook_endpoints SET backoff_until = %s WHERE site_id = '%s' "
+                    "AND id = '%s'" % ("NULL" if until is None else int(until), site.site_id,
+                                       ep["id"]))
+
+    def assertInSequence(self, rx, n):
+        """rx gets n events, first attempts in sequence order."""
+        self.assertTrue(self.wait(lambda: len(rx.got) == n))
+        seqs = [e["sequence"] for _, e in rx.got]
+        self.assertEqual(seqs, sorted(seqs))
+
     def test_a_tarpit_endpoint_delays_neither_another_endpoint_nor_billing(self):
         # The tarpit holds each POST far longer than any bound below, so the bounds can be
         # generous (a slow sanitizer build, a runner serving other tests' sites) and still
@@ -112,9 +125,7 @@ class Deliveries(Base):
                 c = self.m.customer(name="n%d" % i)
                 self.ok(self.m.post("/customers/" + c["id"], {"name": "m%d" % i}))
                 ids.append(c["id"])
-            self.assertTrue(self.wait(lambda: len(rx.got) == 12))
-            seqs = [e["sequence"] for _, e in rx.got]
-            self.assertEqual(seqs, sorted(seqs))
+            self.assertInSequence(rx, 12)
         finally:
             rx.close()
 
@@ -125,9 +136,7 @@ class Deliveries(Base):
         try:
             ep = self.hook(rx, ("customer.created",))
             where = "site_id = '%s' AND endpoint_id = '%s'" % (self.m.site_id, ep["id"])
-            self.s.psql("UPDATE webhook_endpoints SET backoff_until = %d WHERE site_id = "
-                        "'%s' AND id = '%s'" % (self.now() + 10 ** 6, self.m.site_id,
-                                                ep["id"]))
+            self.hold(ep, self.now() + 10 ** 6)
             for i in range(8):
                 self.m.customer(name="n%d" % i)
             self.s.psql("UPDATE webhook_deliveries d SET event_seq = NULL FROM events e "
@@ -137,11 +146,8 @@ class Deliveries(Base):
                                          "> 0, count(*) FILTER (WHERE event_seq IS NOT "
                                          "NULL) > 0 FROM webhook_deliveries WHERE " + where),
                              [["t", "t"]])
-            self.s.psql("UPDATE webhook_endpoints SET backoff_until = NULL WHERE site_id = "
-                        "'%s' AND id = '%s'" % (self.m.site_id, ep["id"]))
-            self.assertTrue(self.wait(lambda: len(rx.got) == 8))
-            seqs = [e["sequence"] for _, e in rx.got]
-            self.assertEqual(seqs, sorted(seqs))
+            self.hold(ep, None)
+            self.assertInSequence(rx, 8)
         finally:
             rx.close()
 
@@ -160,8 +166,7 @@ class Deliveries(Base):
         now = self.ok(m.get("/time_machine"))["now"]
         # Out of the real lane's reach (in backoff on the site's clock); the claim below
         # runs later on that clock, when the backoff is over.
-        self.s.psql("UPDATE webhook_endpoints SET backoff_until = %d WHERE site_id = '%s' "
-                    "AND id = '%s'" % (now + 10 ** 6, m.site_id, ep["id"]))
+        self.hold(ep, now + 10 ** 6, site=m)
         sql = {st["name"]: st["sql"] for st in json.loads(subprocess.run(
             [os.path.join(self.s.bin_dir, "portalctl"), "stmts"], capture_output=True,
             text=True, check=True).stdout)}
