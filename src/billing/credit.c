@@ -56,9 +56,9 @@ credit_grant(struct dctx *d, const struct credit_grant *g, char id[DOM_ID_MAX],
 	return insert(d, g, status, g->amount, id, e);
 }
 
-static int
-balance(struct dctx *d, const char *customer_id, const char *currency, long long *bal,
-    struct derr *e)
+int
+credit_balance(struct dctx *d, const char *customer_id, const char *currency,
+    long long *bal, struct derr *e)
 {
 	PGresult *res = db_exec(d->db, STMT_CREDIT_BALANCE, (const char *[]){ d->site.id,
 	    customer_id, currency });
@@ -85,7 +85,7 @@ credit_apply(struct dctx *d, const char *customer_id, const char *currency, long
 	 * granted meanwhile is spent by their next invoice). Otherwise the customer is
 	 * locked, which serialises spending, and the balance read again under the lock:
 	 * another transaction may have spent it meanwhile. */
-	if (balance(d, customer_id, currency, &bal, e) != 0)
+	if (credit_balance(d, customer_id, currency, &bal, e) != 0)
 		return -1;
 	if (bal <= 0)
 		return 0;
@@ -93,7 +93,7 @@ credit_apply(struct dctx *d, const char *customer_id, const char *currency, long
 	if (db_exec_later(d->db, STMT_CUSTOMER_LOCK, (const char *[]){ d->site.id,
 	    customer_id }) != 0)
 		return derr_db(e, d->db);
-	if (balance(d, customer_id, currency, &bal, e) != 0)
+	if (credit_balance(d, customer_id, currency, &bal, e) != 0)
 		return -1;
 	if (bal <= 0)
 		return 0;

@@ -21,6 +21,9 @@ struct credit_grant {
  * nothing (returns 0 with *created 0). */
 int	credit_grant(struct dctx *d, const struct credit_grant *g, char id[DOM_ID_MAX],
 	    struct derr *e);
+/* The customer's available balance in currency, read without a lock. 0 or -1 with e. */
+int	credit_balance(struct dctx *d, const char *customer_id, const char *currency,
+	    long long *bal, struct derr *e);
 /* Spends up to max of the customer's available balance in currency on an invoice; a
  * positive balance is read again with the customer row locked, so two invoices cannot
  * spend the same credit. */

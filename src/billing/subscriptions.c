@@ -774,23 +774,6 @@ subs_create(struct dctx *d, const struct sub_create_req *r, char id[DOM_ID_MAX],
 	return sm_run(d, &s, SA_CREATE, &a, NULL, e);
 }
 
-static long long
-balance(struct dctx *d, const char *customer, const char *currency, struct derr *e, int *err)
-{
-	PGresult *res = db_exec(d->db, STMT_CREDIT_BALANCE, (const char *[]){ d->site.id,
-	    customer, currency });
-	long long v;
-
-	*err = 0;
-	if (res == NULL) {
-		*err = derr_db(e, d->db);
-		return 0;
-	}
-	v = db_ll(res, 0, 0, 0);
-	PQclear(res);
-	return v;
-}
-
 static int
 change_checks(struct dctx *d, struct sub *s, const struct sub_change_req *r,
     const struct sub_policy *pol, struct plan *np, struct derr *e)
@@ -929,8 +912,7 @@ static int
 next_renewal(struct dctx *d, const struct sub *s, long long *at, long long *amount,
     char plan[DOM_ID_MAX], struct derr *e)
 {
-	long long price = s->amount, credit;
-	int err;
+	long long price = s->amount, credit = 0;
 
 	*at = -1;
 	*amount = -1;
@@ -947,8 +929,7 @@ next_renewal(struct dctx *d, const struct sub *s, long long *at, long long *amou
 	}
 	if (taxes_gross_for(d, s->customer_id, price, &price, e) != 0)
 		return -1;
-	credit = balance(d, s->customer_id, s->currency, e, &err);
-	if (err != 0)
+	if (credit_balance(d, s->customer_id, s->currency, &credit, e) != 0)
 		return -1;
 	*at = s->due_at;
 	*amount = price > credit ? price - credit : 0;
