@@ -709,65 +709,71 @@ const struct stmt stmts[STMT__MAX] = {
 	    "DELETE FROM webhook_endpoints WHERE site_id = $1 AND id = $2 RETURNING id", 2 },
 	/* Leases up to $3 deliveries of a site that may go now ($2 the site's clock, $4 the
 	 * wall clock): per endpoint not in backoff, its oldest first attempt by event sequence
-	 * and its earliest due retry, each unless one like it is already in flight. So first
-	 * attempts go out in sequence order per endpoint, retries never block later events,
-	 * and an endpoint has at most two POSTs in flight. */
+	 * and its earliest retry due, each unless it is in flight already. So first attempts
+	 * go out in sequence order per endpoint, one at a time, and retries never block later
+	 * events: while an endpoint's earliest retry due is in flight, its others wait. */
 	[STMT_DELIV_CLAIM_DUE] = { "deliv_claim_due",
 	    /* Per endpoint not in backoff (nothing is read for one that is), by its own
 	     * probes; MATERIALIZED: each computed once. Every read is a probe whatever the
 	     * statistics say: a backlog that grew since the table was last analysed (an
-	     * endpoint down while renewals run) otherwise makes plans that read, and sort,
-	     * every pending delivery of the site, or every event, for each claim. So each
+	     * endpoint down while renewals run), or pending deliveries that look rare beside
+	     * a long history, otherwise make plans that read, and sort, every pending
+	     * delivery of the site, or every event, for each claim. So "waiting" is said by
+	     * the next attempt time (set exactly while pending, 022), not by status: each
 	     * condition here implies the predicate of one partial index only, the one its
-	     * probe reads (webhook_deliveries_first, _retry); no index holds every pending
-	     * delivery of a site (023). */
-	    /* The first attempts' head: a probe of webhook_deliveries_first by the event's
-	     * seq, and one among those a previous release wrote without it (under the index's
-	     * NULLs, ordered by their events; none once it has stopped). Each of those reads
-	     * its event by key (a subquery, so not a walk of the site's events in order that
-	     * the planner may prefer when it guesses many NULLs). */
+	     * probe reads (webhook_deliveries_first_waiting, _retry; 024), and none of the
+	     * indexes of every pending delivery of a site (_pending, _due). */
+	    /* The first attempts' head: a probe by the event's seq, and one among those a
+	     * previous release wrote without it (under the index's NULLs, ordered by their
+	     * events; none once it has stopped). Each of those reads its event by key (a
+	     * subquery, so not a walk of the site's events in order that the planner may
+	     * prefer when it guesses many NULLs). */
 	    "WITH heads AS MATERIALIZED ("
 	    "(SELECT h.id, h.event_id, h.lease_until, h.next_attempt_at FROM webhook_endpoints w "
 	    "CROSS JOIN LATERAL (SELECT x.id, x.event_id, x.lease_until, x.next_attempt_at FROM ("
 	    "(SELECT d.id, d.event_id, d.lease_until, d.next_attempt_at, d.event_seq AS seq "
 	    "FROM webhook_deliveries d "
-	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.status = 'pending' "
-	    "AND d.attempts = 0 AND d.event_seq IS NOT NULL ORDER BY d.event_seq, d.id LIMIT 1) "
+	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.attempts = 0 "
+	    "AND d.next_attempt_at IS NOT NULL AND d.event_seq IS NOT NULL "
+	    "ORDER BY d.event_seq, d.id LIMIT 1) "
 	    "UNION ALL "
 	    "(SELECT d.id, d.event_id, d.lease_until, d.next_attempt_at, (SELECT e.seq "
 	    "FROM events e WHERE e.site_id = d.site_id AND e.id = d.event_id) AS seq "
 	    "FROM webhook_deliveries d "
-	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.status = 'pending' "
-	    "AND d.attempts = 0 AND d.event_seq IS NULL ORDER BY seq, d.id LIMIT 1)) x "
+	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.attempts = 0 "
+	    "AND d.next_attempt_at IS NOT NULL AND d.event_seq IS NULL "
+	    "ORDER BY seq, d.id LIMIT 1)) x "
 	    "ORDER BY x.seq, x.id LIMIT 1) h "
 	    "WHERE w.site_id = $1 AND (w.backoff_until IS NULL OR w.backoff_until <= $2)) "
 	    "UNION ALL "
+	    /* The retries' head: the earliest due (a retry in flight was due when claimed). */
 	    "(SELECT h.id, h.event_id, h.lease_until, h.next_attempt_at FROM webhook_endpoints w "
 	    "CROSS JOIN LATERAL (SELECT d.id, d.event_id, d.lease_until, d.next_attempt_at "
 	    "FROM webhook_deliveries d "
-	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.status = 'pending' "
-	    "AND d.attempts > 0 AND (d.next_attempt_at <= $2 OR d.lease_until >= $4) "
-	    "ORDER BY d.lease_until DESC NULLS LAST, d.next_attempt_at, d.id LIMIT 1) h "
+	    "WHERE d.site_id = $1 AND d.endpoint_id = w.id AND d.attempts > 0 "
+	    "AND d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= $2 "
+	    "ORDER BY d.next_attempt_at, d.id LIMIT 1) h "
 	    "WHERE w.site_id = $1 AND (w.backoff_until IS NULL OR w.backoff_until <= $2))), "
 	    "pick AS MATERIALIZED (SELECT h.id, h.event_id FROM heads h "
 	    "WHERE h.lease_until IS NULL OR h.lease_until < $4 "
 	    "ORDER BY h.next_attempt_at LIMIT $3) "
 	    /* The picked rows by their keys, not a join the planner may turn into a scan of
 	     * the site's deliveries: both indexes these conditions can use (the primary key,
-	     * webhook_deliveries_event) are probes by them. */
+	     * webhook_deliveries_event) are probes by them. Still waiting, not leased, and
+	     * not made a retry meanwhile by another runner's failed attempt (which would
+	     * send it again before its time). */
 	    "UPDATE webhook_deliveries d SET lease_until = $4 + 60 FROM webhook_endpoints w "
 	    "WHERE d.site_id = $1 AND d.id = ANY (ARRAY(SELECT id FROM pick)) "
 	    "AND d.event_id = ANY (ARRAY(SELECT event_id FROM pick)) "
-	    "AND (d.lease_until IS NULL OR d.lease_until < $4) AND d.status = 'pending' "
+	    "AND (d.lease_until IS NULL OR d.lease_until < $4) AND d.next_attempt_at IS NOT NULL "
+	    "AND (d.attempts = 0 OR d.next_attempt_at <= $2) "
 	    "AND w.site_id = d.site_id AND w.id = d.endpoint_id "
 	    "RETURNING d.id, d.attempts, d.created_at, w.url, w.secret, d.event_id, w.id", 4 },
 	/* Sites with deliveries waiting (the one place the delivery engine looks across
-	 * sites; each subquery is one site's probe of webhook_deliveries_waiting: a delivery
-	 * has a next attempt time exactly while it is pending, 022). */
+	 * sites; each subquery is one site's index probe). */
 	[STMT_DELIV_SITES] = { "deliv_sites",
 	    "SELECT st.id, st.clock_offset FROM sites st WHERE EXISTS (SELECT 1 FROM "
-	    "webhook_deliveries WHERE site_id = st.id AND next_attempt_at IS NOT NULL) "
-	    "ORDER BY st.id", 0 },
+	    "webhook_deliveries WHERE site_id = st.id AND status = 'pending') ORDER BY st.id", 0 },
 	[STMT_DELIV_UPDATE] = { "deliv_update",
 	    "UPDATE webhook_deliveries SET status = $3, attempts = $4, next_attempt_at = $5, "
 	    "last_status = $6, last_error = $7, updated_at = $8, lease_until = NULL "
@@ -1039,7 +1045,7 @@ const struct stmt stmts[STMT__MAX] = {
 	    "(SELECT min(next_attempt_at) FROM invoices WHERE site_id = st.id "
 	    "AND status = 'open' AND next_attempt_at IS NOT NULL), "
 	    "(SELECT min(next_attempt_at) FROM webhook_deliveries WHERE site_id = st.id "
-	    "AND next_attempt_at IS NOT NULL)) AS due) d "
+	    "AND status = 'pending')) AS due) d "
 	    "WHERE d.due <= extract(epoch FROM now())::bigint + st.clock_offset), 0)", 1 },
 	/* At most how many billing periods the runner would create if the site's clock moved
 	 * to $2 (a month counted as 28 days: an upper bound). */

@@ -1,7 +1,0 @@
--- 025_event_seq_by_key.sql: events_id_seq (009) let the delivery claim read an event's
--- sequence number from the index alone. Deliveries carry it since 019, and the claim
--- reads an event only for a delivery a previous release wrote without it (by the
--- primary key). Every event paid for the index, three times a renewal.
--- portald: compatible: no statement names an index; the claim of the previous release reads
--- events by the primary key instead.
-DROP INDEX events_id_seq;
