@@ -13,6 +13,8 @@
 -- so the claim says "waiting" by the next attempt time (022), which no index of theirs
 -- is about, and reads this index and 025's, whose predicates only its conditions imply.
 -- (webhook_deliveries_first is then unused by this release; a later contract migration
--- drops it with _pending.) Its own migration: the build holds a SHARE lock only.
+-- drops it with _pending.) Its own migration, so no other lock is held with the build's:
+-- a SHARE lock, under which writes to the table (every event with an endpoint, every
+-- claim) wait for the build, as for every index a migration builds (docs/operations.md).
 CREATE INDEX webhook_deliveries_first_waiting ON webhook_deliveries (site_id, endpoint_id,
 	event_seq, id) WHERE attempts = 0 AND next_attempt_at IS NOT NULL;

@@ -3,5 +3,6 @@
 -- reads an event only for a delivery a previous release wrote without it, by the primary
 -- key. Every event wrote an entry in the index: three per renewal.
 -- portald: compatible: no statement names an index, and the claim of the previous
--- release reads events by the primary key instead (checked with EXPLAIN).
-DROP INDEX events_id_seq;
+-- release reads events by the primary key instead (checked with EXPLAIN). IF EXISTS: a
+-- development database migrated at 1455ac5, whose 025 dropped it already.
+DROP INDEX IF EXISTS events_id_seq;

@@ -746,7 +746,10 @@ const struct stmt stmts[STMT__MAX] = {
 	    "ORDER BY x.seq, x.id LIMIT 1) h "
 	    "WHERE w.site_id = $1 AND (w.backoff_until IS NULL OR w.backoff_until <= $2)) "
 	    "UNION ALL "
-	    /* The retries' head: the earliest due (a retry in flight was due when claimed). */
+	    /* The retries' head: the earliest due (a retry in flight was due when claimed,
+	     * and one that fails meanwhile is due a minute later at least; only a test
+	     * clock moved forward while one is in flight can put another due before it,
+	     * and then both go). */
 	    "(SELECT h.id, h.event_id, h.lease_until, h.next_attempt_at FROM webhook_endpoints w "
 	    "CROSS JOIN LATERAL (SELECT d.id, d.event_id, d.lease_until, d.next_attempt_at "
 	    "FROM webhook_deliveries d "
