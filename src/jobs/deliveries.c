@@ -68,6 +68,31 @@ open_secret(const struct config *cfg, const char *site, const char *endpoint,
 	return secrets_open(&cfg->secrets, stored, context, out);
 }
 
+static int	record_attempt(struct engine *, const struct slot *, int, const char *);
+
+/* Delivery i of a claim that cannot be sent (its event does not render, its signing
+ * secret does not open): a failed attempt, so it backs off and is given up in time like
+ * any other, instead of being leased again every minute for ever and holding back its
+ * endpoint's later events. */
+static void
+unprepared(struct engine *en, PGresult *res, int i, const char *site, long long offset,
+    const char *why)
+{
+	struct slot sl;
+	char msg[256];
+
+	memset(&sl, 0, sizeof(sl));
+	snprintf(sl.site, sizeof(sl.site), "%s", site);
+	sl.offset = offset;
+	snprintf(sl.id, sizeof(sl.id), "%s", db_val(res, i, DCL_ID));
+	snprintf(sl.endpoint, sizeof(sl.endpoint), "%s", db_val(res, i, DCL_ENDPOINT));
+	sl.attempts = (int)db_ll(res, i, DCL_ATTEMPTS, 0);
+	sl.created = db_ll(res, i, DCL_CREATED, 0);
+	snprintf(msg, sizeof(msg), "the delivery could not be prepared: %s", why);
+	log_error("jobs: webhook %s: %s", sl.id, msg);
+	(void)record_attempt(en, &sl, 0, msg);	/* else the lease runs out: again */
+}
+
 /* Leases what may go now for one site and starts the POSTs. -1: the database is gone. */
 static int
 claim(struct engine *en, const char *site, long long offset)
@@ -103,17 +128,22 @@ claim(struct engine *en, const char *site, long long offset)
 		if (sl == NULL)
 			break;	/* the lease runs out and another pass takes it */
 		/* The payload is the event exactly as the API shows it. */
+		e.message[0] = '\0';
 		if (obj_render(&d, OBJ_EVENT, db_val(res, i, DCL_EVENT), &body, &e) != 0 ||
 		    open_secret(en->cfg, site, db_val(res, i, DCL_ENDPOINT),
 		    db_val(res, i, DCL_SECRET), &secret) != 0) {
-			log_error("jobs: webhook %s: cannot prepare it (%s)", db_val(res, i, DCL_ID),
-			    e.message[0] ? e.message : "its signing secret does not open");
+			if (en->db.status == DB_UNAVAILABLE)
+				break;	/* the leases run out; the pass ends below */
+			unprepared(en, res, i, site, offset, e.message[0] ? e.message :
+			    "its signing secret does not open");
 			continue;
 		}
 		memset(sl, 0, sizeof(*sl));
 		if (webhook_xfer_init(&sl->x, db_val(res, i, DCL_URL), secret.data, body.data,
-		    en->cfg->webhook_allow_private != 0, (long long)time(NULL)) != 0)
+		    en->cfg->webhook_allow_private != 0, (long long)time(NULL)) != 0) {
+			unprepared(en, res, i, site, offset, "its request could not be made");
 			continue;
+		}
 		sl->busy = true;
 		snprintf(sl->site, sizeof(sl->site), "%s", site);
 		sl->offset = offset;
@@ -130,23 +160,23 @@ claim(struct engine *en, const char *site, long long offset)
 	buf_free(&secret);
 	buf_free(&body);
 	PQclear(res);
-	return 0;
+	return en->db.status == DB_UNAVAILABLE ? -1 : 0;
 }
 
-/* The answer, in its own transaction: the delivery, its attempt log, the endpoint's
- * health. */
+/* An attempt's outcome (an HTTP status, 0 for none, and why it failed), in its own
+ * transaction: the delivery, its attempt log, the endpoint's health. */
 static int
-record(struct engine *en, struct slot *sl, CURLcode rc)
+record_attempt(struct engine *en, const struct slot *sl, int status, const char *why)
 {
 	char err[256], a[5][24], aid[DOM_ID_MAX];
 	long long now = site_now(sl->offset), next = -1;
-	int status = webhook_xfer_result(&sl->x, rc, err, sizeof(err));
 	int attempts = sl->attempts + 1;
 	bool ok = status >= 200 && status <= 299;
 	const char *state = "succeeded";
 	struct derr e;
 	PGresult *res;
 
+	snprintf(err, sizeof(err), "%s", why);
 	if (!ok) {
 		/* 1 min, 2, 4, ... capped at 6 h, until three days after the event. */
 		long long delay = attempts < 20 ? 60LL << (attempts - 1) : 6 * 3600;
@@ -183,6 +213,16 @@ record(struct engine *en, struct slot *sl, CURLcode rc)
 		return -1;	/* the lease runs out and the delivery goes again */
 	}
 	return 0;
+}
+
+/* The answer to a POST. */
+static int
+record(struct engine *en, struct slot *sl, CURLcode rc)
+{
+	char err[256];
+	int status = webhook_xfer_result(&sl->x, rc, err, sizeof(err));
+
+	return record_attempt(en, sl, status, err);
 }
 
 static void

@@ -288,6 +288,32 @@ class Deliveries(Base):
         self.s.psql("UPDATE webhook_deliveries SET status = 'succeeded', next_attempt_at = "
                     "NULL WHERE " + where)
 
+    def test_a_delivery_that_cannot_be_prepared_is_a_failed_attempt(self):
+        """Its endpoint's signing secret does not open (the server's secrets key was
+        replaced, say): the delivery is recorded as a failed attempt and backs off like
+        any other, not leased again every minute for ever with its endpoint's later
+        events waiting behind it."""
+        rx = SlowReceiver()
+        self.addCleanup(rx.close)
+        ep = self.hook(rx)
+        where = "site_id = '%s' AND endpoint_id = '%s'" % (self.m.site_id, ep["id"])
+        self.s.psql("UPDATE webhook_endpoints SET secret = 'sealed-by-another-key' "
+                    "WHERE site_id = '%s' AND id = '%s'" % (self.m.site_id, ep["id"]))
+        self.m.customer()
+        self.assertTrue(self.wait(lambda: self.s.psql(
+            "SELECT attempts FROM webhook_deliveries WHERE " + where) == [["1"]]))
+        row = self.s.psql("SELECT status, next_attempt_at > %d, last_error, lease_until "
+                          "FROM webhook_deliveries WHERE %s" % (self.now(), where))
+        self.assertEqual(row[0][:2], ["pending", "t"], row)
+        self.assertIn("could not be prepared", row[0][2])
+        self.assertEqual(row[0][3], "", row)
+        self.assertEqual(self.s.psql("SELECT count(*) FROM webhook_attempts WHERE site_id "
+                                     "= '%s' AND error LIKE '%%could not be prepared%%'"
+                                     % self.m.site_id), [["1"]])
+        self.assertEqual(rx.got, [])
+        self.s.psql("DELETE FROM webhook_endpoints WHERE site_id = '%s' AND id = '%s'"
+                    % (self.m.site_id, ep["id"]))
+
     def test_a_failing_delivery_does_not_hold_back_later_events(self):
         rx = SlowReceiver(fail_first=1)
         try:
