@@ -89,7 +89,6 @@ unprepared(struct engine *en, PGresult *res, int i, const char *site, long long 
 	sl.attempts = (int)db_ll(res, i, DCL_ATTEMPTS, 0);
 	sl.created = db_ll(res, i, DCL_CREATED, 0);
 	snprintf(msg, sizeof(msg), "the delivery could not be prepared: %s", why);
-	log_error("jobs: webhook %s: %s", sl.id, msg);
 	(void)record_attempt(en, &sl, 0, msg);	/* else the lease runs out: again */
 }
 
@@ -281,7 +280,6 @@ int
 deliveries_run(const struct config *cfg, volatile sig_atomic_t *stop)
 {
 	static struct engine en;
-	bool listening = false;
 	time_t last_claim = 0;
 
 	memset(&en, 0, sizeof(en));
@@ -290,6 +288,9 @@ deliveries_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	if (en.multi == NULL)
 		return 1;
 	db_init(&en.db, cfg->db_conninfo, cfg->db_connect_timeout, true);
+	/* On every connect, also one made inside a pass (a statement's retry): a LISTEN
+	 * made once by hand was lost with it, and the lane claimed only once a second. */
+	db_listen(&en.db, "portald_jobs");
 	log_info("jobs: webhook deliveries started");
 	while (!*stop) {
 		struct curl_waitfd wfd;
@@ -298,21 +299,17 @@ deliveries_run(const struct config *cfg, volatile sig_atomic_t *stop)
 
 		db_abort(&en.db);	/* every level a pass left open (a lost one too) */
 		if (db_ensure(&en.db) != 0) {
-			listening = false;
 			sleep(1);
 			continue;
 		}
-		if (!listening)
-			listening = db_exec_sql(&en.db, "LISTEN portald_jobs") == 0;
 		/* Claim when woken, or at least every second (retries come due by the clock). */
 		if (en.busy < SLOTS && time(NULL) != last_claim) {
 			last_claim = time(NULL);
-			if (claim_all(&en) != 0)
-				listening = false;
+			(void)claim_all(&en);	/* a lost database: connected again above */
 		}
 		curl_multi_perform(en.multi, &running);
 		finish(&en);
-		if (listening && en.db.conn != NULL && PQsocket(en.db.conn) >= 0) {
+		if (en.db.conn != NULL && PQsocket(en.db.conn) >= 0) {
 			wfd.fd = PQsocket(en.db.conn);
 			wfd.events = CURL_WAIT_POLLIN;
 			wfd.revents = 0;

@@ -297,22 +297,26 @@ class Deliveries(Base):
         self.addCleanup(rx.close)
         ep = self.hook(rx)
         where = "site_id = '%s' AND endpoint_id = '%s'" % (self.m.site_id, ep["id"])
-        self.s.psql("UPDATE webhook_endpoints SET secret = 'sealed-by-another-key' "
-                    "WHERE site_id = '%s' AND id = '%s'" % (self.m.site_id, ep["id"]))
+        self.addCleanup(self.s.psql, "DELETE FROM webhook_endpoints WHERE site_id = '%s' "
+                        "AND id = '%s'" % (self.m.site_id, ep["id"]))
+        # Sealed as before, under a key id this server does not have (v1.<key id>.<box>).
+        key = "site_id = '%s' AND id = '%s'" % (self.m.site_id, ep["id"])
+        sealed = self.s.psql("SELECT secret FROM webhook_endpoints WHERE " + key)[0][0]
+        self.assertTrue(sealed.startswith("v1.") and sealed.split(".")[1] != "ffffffff")
+        self.s.psql("UPDATE webhook_endpoints SET secret = 'v1.ffffffff.' || "
+                    "split_part(secret, '.', 3) WHERE " + key)
         self.m.customer()
         self.assertTrue(self.wait(lambda: self.s.psql(
             "SELECT attempts FROM webhook_deliveries WHERE " + where) == [["1"]]))
         row = self.s.psql("SELECT status, next_attempt_at > %d, last_error, lease_until "
                           "FROM webhook_deliveries WHERE %s" % (self.now(), where))
         self.assertEqual(row[0][:2], ["pending", "t"], row)
-        self.assertIn("could not be prepared", row[0][2])
+        self.assertIn("could not be prepared: its signing secret does not open", row[0][2])
         self.assertEqual(row[0][3], "", row)
         self.assertEqual(self.s.psql("SELECT count(*) FROM webhook_attempts WHERE site_id "
                                      "= '%s' AND error LIKE '%%could not be prepared%%'"
                                      % self.m.site_id), [["1"]])
         self.assertEqual(rx.got, [])
-        self.s.psql("DELETE FROM webhook_endpoints WHERE site_id = '%s' AND id = '%s'"
-                    % (self.m.site_id, ep["id"]))
 
     def test_a_failing_delivery_does_not_hold_back_later_events(self):
         rx = SlowReceiver(fail_first=1)
