@@ -730,13 +730,16 @@ class Archive(Base):
     def test_the_zip_holds_exactly_the_years_documents_of_the_customer(self):
         c = self.customer(card=True)
         other = self.customer(card=True)
-        year = datetime.datetime.fromtimestamp(self.ok(self.m.get("/time_machine"))["now"],
-                                               datetime.timezone.utc).year
+        now = self.ok(self.m.get("/time_machine"))["now"]
+        year = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).year
         this = [self.invoice(c["id"], "USD", [{"description": "a", "amount": 100 + i}])
                 for i in range(2)]
         self.ok(self.m.post("/invoices/%s/refund" % this[0]["id"]))
         self.invoice(other["id"], "USD", [{"description": "b", "amount": 100}])
-        self.m.travel(400 * 86400)
+        # To the middle of next year, whatever today's date (400 days from late November
+        # is two years on).
+        mid_next = datetime.datetime(year + 1, 7, 1, tzinfo=datetime.timezone.utc)
+        self.m.travel(int(mid_next.timestamp()) - now)
         later = self.invoice(c["id"], "USD", [{"description": "c", "amount": 300}])
         cn = self.ok(self.m.get("/credit_notes?invoice_id=%s" % this[0]["id"]))["data"][0]
         for i in this + [later]:
