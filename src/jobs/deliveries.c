@@ -70,26 +70,30 @@ open_secret(const struct config *cfg, const char *site, const char *endpoint,
 
 static int	record_attempt(struct engine *, const struct slot *, int, const char *);
 
-/* Delivery i of a claim that cannot be sent (its event does not render, its signing
- * secret does not open): a failed attempt, so it backs off and is given up in time like
- * any other, instead of being leased again every minute for ever and holding back its
- * endpoint's later events. */
+/* A free slot for delivery i of a claim (not busy until its POST is started). */
 static void
-unprepared(struct engine *en, PGresult *res, int i, const char *site, long long offset,
-    const char *why)
+slot_fill(struct slot *sl, PGresult *res, int i, const char *site, long long offset)
 {
-	struct slot sl;
+	memset(sl, 0, sizeof(*sl));
+	snprintf(sl->site, sizeof(sl->site), "%s", site);
+	sl->offset = offset;
+	snprintf(sl->id, sizeof(sl->id), "%s", db_val(res, i, DCL_ID));
+	snprintf(sl->endpoint, sizeof(sl->endpoint), "%s", db_val(res, i, DCL_ENDPOINT));
+	sl->attempts = (int)db_ll(res, i, DCL_ATTEMPTS, 0);
+	sl->created = db_ll(res, i, DCL_CREATED, 0);
+}
+
+/* A delivery that cannot be sent (its event does not render, its signing secret does not
+ * open): a failed attempt, so it backs off and is given up in time like any other, instead
+ * of being leased again every minute for ever and holding back its endpoint's later
+ * events. */
+static void
+unprepared(struct engine *en, const struct slot *sl, const char *why)
+{
 	char msg[256];
 
-	memset(&sl, 0, sizeof(sl));
-	snprintf(sl.site, sizeof(sl.site), "%s", site);
-	sl.offset = offset;
-	snprintf(sl.id, sizeof(sl.id), "%s", db_val(res, i, DCL_ID));
-	snprintf(sl.endpoint, sizeof(sl.endpoint), "%s", db_val(res, i, DCL_ENDPOINT));
-	sl.attempts = (int)db_ll(res, i, DCL_ATTEMPTS, 0);
-	sl.created = db_ll(res, i, DCL_CREATED, 0);
 	snprintf(msg, sizeof(msg), "the delivery could not be prepared: %s", why);
-	(void)record_attempt(en, &sl, 0, msg);	/* else the lease runs out: again */
+	(void)record_attempt(en, sl, 0, msg);	/* else the lease runs out: again */
 }
 
 /* Leases what may go now for one site and starts the POSTs. -1: the database is gone. */
@@ -126,30 +130,24 @@ claim(struct engine *en, const char *site, long long offset)
 				sl = &en->slots[k];
 		if (sl == NULL)
 			break;	/* the lease runs out and another pass takes it */
+		slot_fill(sl, res, i, site, offset);
 		/* The payload is the event exactly as the API shows it. */
 		e.message[0] = '\0';
 		if (obj_render(&d, OBJ_EVENT, db_val(res, i, DCL_EVENT), &body, &e) != 0 ||
-		    open_secret(en->cfg, site, db_val(res, i, DCL_ENDPOINT),
-		    db_val(res, i, DCL_SECRET), &secret) != 0) {
+		    open_secret(en->cfg, site, sl->endpoint, db_val(res, i, DCL_SECRET),
+		    &secret) != 0) {
 			if (en->db.status == DB_UNAVAILABLE)
 				break;	/* the leases run out; the pass ends below */
-			unprepared(en, res, i, site, offset, e.message[0] ? e.message :
+			unprepared(en, sl, e.message[0] ? e.message :
 			    "its signing secret does not open");
 			continue;
 		}
-		memset(sl, 0, sizeof(*sl));
 		if (webhook_xfer_init(&sl->x, db_val(res, i, DCL_URL), secret.data, body.data,
 		    en->cfg->webhook_allow_private != 0, (long long)time(NULL)) != 0) {
-			unprepared(en, res, i, site, offset, "its request could not be made");
+			unprepared(en, sl, "its request could not be made");
 			continue;
 		}
 		sl->busy = true;
-		snprintf(sl->site, sizeof(sl->site), "%s", site);
-		sl->offset = offset;
-		snprintf(sl->id, sizeof(sl->id), "%s", db_val(res, i, DCL_ID));
-		snprintf(sl->endpoint, sizeof(sl->endpoint), "%s", db_val(res, i, DCL_ENDPOINT));
-		sl->attempts = (int)db_ll(res, i, DCL_ATTEMPTS, 0);
-		sl->created = db_ll(res, i, DCL_CREATED, 0);
 		curl_easy_setopt(sl->x.h, CURLOPT_PRIVATE, sl);
 		curl_multi_add_handle(en->multi, sl->x.h);
 		en->busy++;
@@ -167,15 +165,14 @@ claim(struct engine *en, const char *site, long long offset)
 static int
 record_attempt(struct engine *en, const struct slot *sl, int status, const char *why)
 {
-	char err[256], a[5][24], aid[DOM_ID_MAX];
+	char a[5][24], aid[DOM_ID_MAX];
 	long long now = site_now(sl->offset), next = -1;
 	int attempts = sl->attempts + 1;
 	bool ok = status >= 200 && status <= 299;
-	const char *state = "succeeded";
+	const char *state = "succeeded", *err = why[0] ? why : NULL;
 	struct derr e;
 	PGresult *res;
 
-	snprintf(err, sizeof(err), "%s", why);
 	if (!ok) {
 		/* 1 min, 2, 4, ... capped at 6 h, until three days after the event. */
 		long long delay = attempts < 20 ? 60LL << (attempts - 1) : 6 * 3600;
@@ -186,7 +183,7 @@ record_attempt(struct engine *en, const struct slot *sl, int status, const char 
 		state = next - sl->created > GIVE_UP ? "failed" : "pending";
 		if (strcmp(state, "failed") == 0)
 			next = -1;
-		log_warn("jobs: webhook %s attempt %d: %s", sl->id, attempts, err);
+		log_warn("jobs: webhook %s attempt %d: %s", sl->id, attempts, why);
 	}
 	if (dom_new_id("wha", aid, &e) != 0 || db_begin(&en->db) != 0)
 		return -1;
@@ -195,11 +192,11 @@ record_attempt(struct engine *en, const struct slot *sl, int status, const char 
 	snprintf(a[2], 24, "%d", status);
 	snprintf(a[3], 24, "%lld", now);
 	res = db_exec(&en->db, STMT_DELIV_UPDATE, (const char *[]){ sl->site, sl->id, state,
-	    a[0], next >= 0 ? a[1] : NULL, status ? a[2] : NULL, err[0] ? err : NULL, a[3] });
+	    a[0], next >= 0 ? a[1] : NULL, status ? a[2] : NULL, err, a[3] });
 	PQclear(res);
 	if (res != NULL) {
 		res = db_exec(&en->db, STMT_WH_ATTEMPT_INSERT, (const char *[]){ sl->site, aid,
-		    sl->id, a[3], status ? a[2] : NULL, err[0] ? err : NULL });
+		    sl->id, a[3], status ? a[2] : NULL, err });
 		PQclear(res);
 	}
 	if (res != NULL) {

@@ -65,19 +65,13 @@ def statements(sql):
     change the checker cannot see is safe, such as widening a CHECK or a NOT NULL with a
     default; the reason is written where a reviewer sees it)."""
     kept = []
-    for raw in strip_keep_comments(sql).split(";"):
+    for raw in strip(sql, keep_comments=True).split(";"):
         if not COMPATIBLE_MARK.search(raw):
             kept.append(raw)
     for s in strip(";".join(kept)).split(";"):
         s = " ".join(s.split()).upper()
         if s:
             yield s
-
-
-def strip_keep_comments(sql):
-    """sql with quoted bodies blanked (so a ';' inside them does not split) but comments
-    kept."""
-    return strip(sql, keep_comments=True)
 
 
 def split_top(s, sep=","):
