@@ -356,7 +356,52 @@ struct draft {
 	bool		 test;		/* a test send: "[Test] " subject */
 	bool		 cc_receipts;	/* payment receipts: copy to the site's receipts_cc */
 	cJSON		*data;		/* the type's fields; site, portal_url and customer here */
+	/* The customer's address and name as read (draft_address), once. */
+	bool		 addressed;
+	char		 cust_to[256], cust_name[208];
 };
+
+/* Reads the customer's address and name into the draft, once: 0, or -1 with e set. A
+ * customer who is gone or has no address leaves them empty. */
+static int
+draft_address(struct dctx *d, struct draft *dr, struct derr *e)
+{
+	PGresult *res;
+
+	if (dr->addressed)
+		return 0;
+	dr->cust_to[0] = dr->cust_name[0] = '\0';
+	if (dr->customer_id != NULL) {
+		res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id,
+		    dr->customer_id });
+		if (res == NULL)
+			return derr_db(e, d->db);
+		if (PQntuples(res) == 1) {
+			snprintf(dr->cust_to, sizeof(dr->cust_to), "%s",
+			    db_val(res, 0, CUST_EMAIL) ? db_val(res, 0, CUST_EMAIL) : "");
+			snprintf(dr->cust_name, sizeof(dr->cust_name), "%s",
+			    db_val(res, 0, CUST_NAME) ? db_val(res, 0, CUST_NAME) : "");
+		}
+		PQclear(res);
+	}
+	dr->addressed = true;
+	return 0;
+}
+
+/* Whether the draft has nobody to go to: no address given, typed or on the customer
+ * (read first if it was not). Its content is then not made at all: not the card's text,
+ * not a sign-in link that nobody would receive. */
+static int
+draft_unaddressed(struct dctx *d, struct draft *dr, bool *none, struct derr *e)
+{
+	*none = false;
+	if (dr->to != NULL || dr->typed != NULL)
+		return 0;
+	if (draft_address(d, dr, e) != 0)
+		return -1;
+	*none = dr->cust_to[0] == '\0';
+	return 0;
+}
 
 static void
 seal_context(const char *site, const char *id, char out[160])
@@ -461,19 +506,10 @@ queue_draft(struct dctx *d, const struct notify_settings *set, struct draft *dr,
 	if (cfg == NULL)
 		return derr_set(e, DERR_INTERNAL, "internal_error", NULL,
 		    "Mail is not set up in this process.");
-	if (dr->customer_id != NULL) {
-		res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id,
-		    dr->customer_id });
-		if (res == NULL)
-			return derr_db(e, d->db);
-		if (PQntuples(res) == 1) {
-			snprintf(to, sizeof(to), "%s", db_val(res, 0, CUST_EMAIL) ?
-			    db_val(res, 0, CUST_EMAIL) : "");
-			snprintf(cname, sizeof(cname), "%s", db_val(res, 0, CUST_NAME) ?
-			    db_val(res, 0, CUST_NAME) : "");
-		}
-		PQclear(res);
-	}
+	if (draft_address(d, dr, e) != 0)
+		return -1;
+	snprintf(to, sizeof(to), "%s", dr->cust_to);
+	snprintf(cname, sizeof(cname), "%s", dr->cust_name);
 	if (dr->to != NULL)
 		snprintf(to, sizeof(to), "%s", dr->to);
 	else
@@ -836,6 +872,17 @@ notify_event(struct dctx *d, const char *type, const char *event_id, const char 
 		dr.cc_receipts = r->cc_receipts;
 		if (dr.customer_id == NULL)
 			continue;
+		{
+			bool none;
+
+			if ((rc = draft_unaddressed(d, &dr, &none, e)) != 0)
+				break;
+			if (none) {
+				log_debug("mail: site %s: no address for %s to customer %s; not "
+				    "queued", d->site.id, dr.type, dr.customer_id);
+				continue;
+			}
+		}
 		if (r->once) {
 			/* A second attempt that needs the bank (a retry, a failed confirmation)
 			 * sends nothing new: in a savepoint, so its link goes too. */
@@ -880,9 +927,13 @@ queue_once(struct dctx *d, const struct notify_settings *set, struct draft *dr,
     int *queued, struct derr *e)
 {
 	char id[DOM_ID_MAX];
-	bool done = false;
+	bool done = false, none;
 	int rc;
 
+	if (draft_unaddressed(d, dr, &none, e) != 0)
+		return -1;
+	if (none)
+		return 0;	/* nobody to send it to: its content is not made */
 	if (db_begin(d->db) != 0)
 		return derr_db(e, d->db);
 	dr->data = cJSON_CreateObject();

@@ -193,6 +193,29 @@ class Messages(Base):
         self.assertIn("http://127.0.0.1:%d/portal/%s" % (self.s.http_port, self.m.site_id),
                       text)
 
+    def test_a_customer_without_an_address_gets_no_message_and_no_sign_in_link(self):
+        # The card-update link of a failed payment is made only for a message that goes
+        # somewhere: a customer without an email address gets neither (before, a live
+        # 72-hour link was stored for nobody).
+        c = self.m.customer(name="No Address")
+        self.assertIsNone(c.get("email"))
+        self.card(c["id"], DECLINE)
+        self.sub(c["id"])
+        failed = self.ok(self.m.get("/events?limit=100&type=invoice.payment_failed"))["data"]
+        self.assertEqual([e["data"]["customer_id"] for e in failed], [c["id"]])
+        self.assertEqual(self.s.psql(
+            "SELECT count(*) FROM mail_links WHERE site_id = '%s' AND customer_id = '%s'" % (
+                self.m.site_id, c["id"])), [["0"]])
+        self.assertEqual([r for r in self.outbox() if r["customer_id"] == c["id"]], [])
+        # The same customer with an address gets the message and its link.
+        self.ok(self.m.post("/customers/%s" % c["id"], {"email": self.addr()}))
+        self.ok(self.m.post("/invoices/%s/pay" % failed[0]["data"]["id"], {}))
+        self.wait_outbox(lambda rows: [r["type"] for r in rows
+                                       if r["customer_id"] == c["id"]] == ["payment_failed"])
+        self.assertEqual(self.s.psql(
+            "SELECT count(*) FROM mail_links WHERE site_id = '%s' AND customer_id = '%s'" % (
+                self.m.site_id, c["id"])), [["1"]])
+
     def test_action_required_when_the_charge_needs_authentication(self):
         c = self.customer(AUTHENTICATE)
         self.sub(c["id"])
