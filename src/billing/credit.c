@@ -72,7 +72,7 @@ credit_balance(struct dctx *d, const char *customer_id, const char *currency,
 
 int
 credit_apply(struct dctx *d, const char *customer_id, const char *currency, long long max,
-    const char *invoice_id, long long *applied, struct derr *e)
+    long long seen, const char *invoice_id, long long *applied, struct derr *e)
 {
 	struct credit_grant spend;
 	long long bal = 0;
@@ -85,7 +85,9 @@ credit_apply(struct dctx *d, const char *customer_id, const char *currency, long
 	 * granted meanwhile is spent by their next invoice). Otherwise the customer is
 	 * locked, which serialises spending, and the balance read again under the lock:
 	 * another transaction may have spent it meanwhile. */
-	if (credit_balance(d, customer_id, currency, &bal, e) != 0)
+	if (seen >= 0)
+		bal = seen;
+	else if (credit_balance(d, customer_id, currency, &bal, e) != 0)
 		return -1;
 	if (bal <= 0)
 		return 0;
@@ -139,11 +141,10 @@ credit_invoice_voided(struct dctx *d, const char *invoice_id, const char *custom
 int
 credit_source_settled(struct dctx *d, const char *invoice_id, bool paid, struct derr *e)
 {
-	PGresult *res = db_exec(d->db, STMT_CREDIT_SETTLE_SOURCE, (const char *[]){ d->site.id,
-	    invoice_id, paid ? "available" : "void" });
-
-	if (res == NULL)
+	/* Nothing waits for its answer: sent ahead with the next statement where the
+	 * connection pipelines (the job runner's), and a failure fails the level's commit. */
+	if (db_exec_later(d->db, STMT_CREDIT_SETTLE_SOURCE, (const char *[]){ d->site.id,
+	    invoice_id, paid ? "available" : "void" }) != 0)
 		return derr_db(e, d->db);
-	PQclear(res);
 	return 0;
 }

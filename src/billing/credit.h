@@ -26,9 +26,11 @@ int	credit_balance(struct dctx *d, const char *customer_id, const char *currency
 	    long long *bal, struct derr *e);
 /* Spends up to max of the customer's available balance in currency on an invoice; a
  * positive balance is read again with the customer row locked, so two invoices cannot
- * spend the same credit. */
+ * spend the same credit. seen: the balance as this transaction read it already (the
+ * invoice's parties give it), or -1 to read it here. */
 int	credit_apply(struct dctx *d, const char *customer_id, const char *currency,
-	    long long max, const char *invoice_id, long long *applied, struct derr *e);
+	    long long max, long long seen, const char *invoice_id, long long *applied,
+	    struct derr *e);
 /* The invoice was voided: what it spent comes back, credit from its term turns void. */
 int	credit_invoice_voided(struct dctx *d, const char *invoice_id, const char *customer_id,
 	    const char *currency, struct derr *e);

@@ -139,6 +139,7 @@ struct issue {
 	const struct tax_ctx	*tc;
 	const struct tax_amounts *la;	/* per line */
 	long long		 subtotal, tax, total;
+	long long		 credit_seen;	/* the buyer's available credit, as read */
 };
 
 /* Writes the invoice (its row, lines, tax lines, the credit it takes), queues its PDF
@@ -203,8 +204,8 @@ issue(struct dctx *d, const struct issue *is, PGresult *inv, PGresult *lines,
 	}
 	if (insert_taxes(d, id, tc, is->la, dr->n, taxes, e) != 0)
 		return -1;
-	if (total > 0 && credit_apply(d, dr->customer_id, dr->currency, total, id, &credit,
-	    e) != 0)
+	if (total > 0 && credit_apply(d, dr->customer_id, dr->currency, total,
+	    is->credit_seen, id, &credit, e) != 0)
 		return -1;
 	due = total - credit;
 	if (credit > 0 || due == 0) {
@@ -245,7 +246,7 @@ int
 invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
     struct derr *e)
 {
-	long long subtotal = inv_draft_total(dr), total, tax = 0, excl = 0;
+	long long subtotal = inv_draft_total(dr), total, tax = 0, excl = 0, credit_seen;
 	char number[24], number_text[48], buyer[4096] = "{}", seller[4096] = "{}";
 	struct tax_amounts la[INV_MAX_LINES];
 	struct tax_ctx tc;
@@ -275,7 +276,8 @@ invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
 		snprintf(number, sizeof(number), "%s", db_val(res, 0, 0));
 		PQclear(res);
 	}
-	res = db_exec(d->db, STMT_INV_PARTIES, (const char *[]){ d->site.id, dr->customer_id });
+	res = db_exec(d->db, STMT_INV_PARTIES, (const char *[]){ d->site.id, dr->customer_id,
+	    dr->currency });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	if (PQntuples(res) != 1) {
@@ -313,6 +315,7 @@ invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
 		PQclear(res);
 		return -1;
 	}
+	credit_seen = db_ll(res, 0, PARTY_CREDIT_AVAILABLE, -1);
 	PQclear(res);
 	for (int i = 0; i < dr->n; i++) {
 		taxes_line(&tc, dr->lines[i].amount, &la[i]);
@@ -326,7 +329,8 @@ invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
 	taxes = db_result_new(DTAX_AMOUNT + 1);
 	rc = issue(d, &(struct issue){ .dr = dr, .id = id, .number = number,
 	    .number_text = number_text, .buyer = buyer, .seller = seller, .deferred = deferred,
-	    .tc = &tc, .la = la, .subtotal = subtotal, .tax = tax, .total = total }, inv, lines,
+	    .tc = &tc, .la = la, .subtotal = subtotal, .tax = tax, .total = total,
+	    .credit_seen = credit_seen }, inv, lines,
 	    taxes, e);
 	PQclear(inv);
 	PQclear(lines);
