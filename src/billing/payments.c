@@ -149,6 +149,13 @@ charge_succeeded(struct dctx *d, const char *inv_id, long long amount, struct de
 	}
 	snprintf(sub, sizeof(sub), "%s", db_val(inv, 0, INV_SUBSCRIPTION) ?
 	    db_val(inv, 0, INV_SUBSCRIPTION) : "");
+	/* What the receipt and the subscription's settling below read travels with the
+	 * event's reads of the invoice: the customer (its address), and the subscription's
+	 * lock (nothing in between changes either). */
+	db_read_ahead(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id,
+	    db_val(inv, 0, INV_CUSTOMER) });
+	if (sub[0] != '\0')
+		db_read_ahead(d->db, STMT_SUB_STATUS_LOCK, (const char *[]){ d->site.id, sub });
 	rc = emit_invoice_row(d, "invoice.paid", inv_id, inv, e);
 	PQclear(inv);
 	if (rc != 0 || credit_source_settled(d, inv_id, true, e) != 0)

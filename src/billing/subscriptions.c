@@ -653,6 +653,10 @@ sm_run(struct dctx *d, struct sub *s, enum sub_action action, const struct sm_ar
 	if (emit(d, r->event, s, written, e) != 0)
 		return -1;
 	if (inv[0] != '\0') {
+		/* The card its charge will use travels with the invoice's first read
+		 * (payments_collect asks for it; nothing in between changes a card). */
+		db_read_ahead(d->db, STMT_PM_DEFAULT, (const char *[]){ d->site.id,
+		    bill->customer_id });
 		if (invoices_raise_as(d, bill, inv, e) != 0)
 			return -1;
 		if (out != NULL)

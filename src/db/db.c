@@ -46,11 +46,14 @@ db_init(struct db *db, const char *conninfo, int connect_timeout, bool prepare)
 	db->prepare = prepare;
 }
 
+static void ahead_drop(struct db *db);
+
 void
 db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
+	ahead_drop(db);
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
@@ -302,32 +305,178 @@ pipeline_send(struct db *db, enum stmt_id id, const char *const *params, PGresul
 	return 0;
 }
 
+/* ---- reads sent ahead (db_read_ahead) ---- */
+
+/* The parameters as one string, to find a read sent ahead by: false when they do not fit
+ * (such a read is not sent ahead). */
+static bool
+ahead_key(enum stmt_id id, const char *const *params, char key[DB_AHEAD_KEY])
+{
+	size_t len = 0;
+
+	for (int i = 0; i < stmts[id].nparams; i++) {
+		const char *v = params[i] != NULL ? params[i] : "";
+		size_t n = strlen(v);
+
+		/* A separator no parameter holds, and NULL told apart from "". */
+		if (len + n + 3 > DB_AHEAD_KEY)
+			return false;
+		key[len++] = params[i] != NULL ? '\x1f' : '\x1e';
+		memcpy(key + len, v, n);
+		len += n;
+	}
+	key[len] = '\0';
+	return true;
+}
+
+/* Whether slot i's answer is still to be read from the pipeline. */
+static bool
+ahead_queued(const struct db *db, int i)
+{
+	for (int j = 0; j < db->nqueued; j++)
+		if (db->kept[j] == &db->ahead[i].res)
+			return true;
+	return false;
+}
+
+static void
+ahead_free(struct db *db, int i)
+{
+	/* One still in the pipeline is read and dropped there. */
+	for (int j = 0; j < db->nqueued; j++)
+		if (db->kept[j] == &db->ahead[i].res)
+			db->kept[j] = NULL;
+	PQclear(db->ahead[i].res);
+	db->ahead[i].res = NULL;
+	db->ahead[i].used = false;
+}
+
+static bool
+ahead_any(const struct db *db)
+{
+	for (int i = 0; i < DB_AHEAD_MAX; i++)
+		if (db->ahead[i].used)
+			return true;
+	return false;
+}
+
+static void
+ahead_drop(struct db *db)
+{
+	for (int i = 0; i < DB_AHEAD_MAX; i++)
+		if (db->ahead[i].used)
+			ahead_free(db, i);
+}
+
+void
+db_read_ahead(struct db *db, enum stmt_id id, const char *const *params)
+{
+	char key[DB_AHEAD_KEY];
+	int slot = -1;
+
+	if (!db->pipeline || !db->in_txn || db->lost_depth > 0 || db->conn == NULL ||
+	    PQstatus(db->conn) != CONNECTION_OK || db->nqueued == DB_QUEUE_MAX ||
+	    !ahead_key(id, params, key))
+		return;
+	for (int i = 0; i < DB_AHEAD_MAX; i++) {
+		/* The same read sent earlier and not asked for yet: this one replaces it (the
+		 * caller wants the database as it stands now). */
+		if (db->ahead[i].used && db->ahead[i].id == id &&
+		    strcmp(db->ahead[i].key, key) == 0)
+			ahead_free(db, i);
+		if (!db->ahead[i].used && slot < 0)
+			slot = i;
+	}
+	if (slot < 0)
+		return;
+	db->ahead[slot].used = true;
+	db->ahead[slot].id = id;
+	memcpy(db->ahead[slot].key, key, sizeof(key));
+	db->ahead[slot].res = NULL;
+	/* A send that fails closes the connection, which drops the slot. */
+	(void)pipeline_send(db, id, params, &db->ahead[slot].res);
+}
+
+/* The answer of a read sent ahead that is the same as id with params, taken from its slot
+ * (read from the pipeline first if it is still there): true with *out set (NULL, with
+ * db->status set, when that reading failed), false when there is none. */
+static bool
+ahead_take(struct db *db, enum stmt_id id, const char *const *params, PGresult **out)
+{
+	char key[DB_AHEAD_KEY];
+
+	*out = NULL;
+	if (!ahead_key(id, params, key))
+		return false;
+	for (int i = 0; i < DB_AHEAD_MAX; i++) {
+		if (!db->ahead[i].used || db->ahead[i].id != id ||
+		    strcmp(db->ahead[i].key, key) != 0)
+			continue;
+		if (ahead_queued(db, i) && db_sync(db) != 0) {
+			if (db->ahead[i].used)
+				ahead_free(db, i);
+			return true;
+		}
+		if (db->ahead[i].res == NULL) {
+			/* Not answered (the pipeline it was in failed): asked again as usual. */
+			ahead_free(db, i);
+			return false;
+		}
+		*out = db->ahead[i].res;
+		db->ahead[i].res = NULL;
+		db->ahead[i].used = false;
+		db->status = DB_OK;
+		return true;
+	}
+	return false;
+}
+
 int
 db_exec_all(struct db *db, int n, const enum stmt_id *ids,
     const char *const *const *params, PGresult **out)
 {
-	bool piped = db->pipeline && db->in_txn && db->conn != NULL &&
-	    PQstatus(db->conn) == CONNECTION_OK && n > 1;
+	bool piped, hit[DB_QUEUE_MAX];
+	int last = -1, misses = 0;
 
-	for (int i = 0; i < n; i++)
-		out[i] = NULL;
-	if (piped && db->nqueued + n > DB_QUEUE_MAX && db_sync(db) != 0)
+	if (n > DB_QUEUE_MAX)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		if (piped && i < n - 1) {
-			if (pipeline_send(db, ids[i], params[i], &out[i]) != 0)
-				return -1;
+		out[i] = NULL;
+		hit[i] = false;
+	}
+	/* Reads sent ahead answer from their slots; the others travel together. */
+	for (int i = 0; i < n; i++) {
+		if (ahead_any(db) && ahead_take(db, ids[i], params[i], &out[i])) {
+			if (out[i] == NULL)
+				goto fail;
+			hit[i] = true;
 			continue;
 		}
-		if ((out[i] = db_exec(db, ids[i], params[i])) == NULL) {
-			for (int j = 0; j < i; j++) {
-				PQclear(out[j]);
-				out[j] = NULL;
-			}
-			return -1;
+		last = i;
+		misses++;
+	}
+	piped = db->pipeline && db->in_txn && db->conn != NULL &&
+	    PQstatus(db->conn) == CONNECTION_OK && misses > 1;
+	if (piped && db->nqueued + misses > DB_QUEUE_MAX && db_sync(db) != 0)
+		goto fail;
+	for (int i = 0; i < n; i++) {
+		if (hit[i])
+			continue;
+		if (piped && i != last) {
+			if (pipeline_send(db, ids[i], params[i], &out[i]) != 0)
+				goto fail;
+			continue;
 		}
+		if ((out[i] = db_exec(db, ids[i], params[i])) == NULL)
+			goto fail;
 	}
 	return 0;
+fail:
+	for (int j = 0; j < n; j++) {
+		PQclear(out[j]);
+		out[j] = NULL;
+	}
+	return -1;
 }
 
 int
@@ -391,6 +540,10 @@ db_sync(struct db *db)
 PGresult *
 db_exec(struct db *db, enum stmt_id id, const char *const *params)
 {
+	PGresult *ahead;
+
+	if (ahead_any(db) && !txn_lost(db) && ahead_take(db, id, params, &ahead))
+		return ahead;
 	trace_add(db, id);
 	if (txn_lost(db))
 		return NULL;
@@ -453,8 +606,13 @@ db_exec_sql(struct db *db, const char *sql)
 	/* Statements sent ahead are read first; one that failed fails anything but a
 	 * rollback (a COMMIT of the aborted transaction would answer "ROLLBACK" as if fine). */
 	if (db->nqueued > 0 && db_sync(db) != 0 && (db->status == DB_UNAVAILABLE ||
-	    strncmp(sql, "ROLLBACK", 8) != 0))
+	    strncmp(sql, "ROLLBACK", 8) != 0)) {
+		ahead_drop(db);
 		return -1;
+	}
+	/* What was read ahead may be undone by a rollback, and is of this transaction only. */
+	if (strncmp(sql, "ROLLBACK", 8) == 0 || strcmp(sql, "COMMIT") == 0)
+		ahead_drop(db);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		db_set_error(db, DB_UNAVAILABLE, NULL);
 		db_close(db);	/* dead: a transaction on it is lost (db->lost_depth) */

@@ -9,6 +9,8 @@
 #include "db/stmts.h"
 
 #define DB_QUEUE_MAX	64	/* statements db_exec_later keeps in flight */
+#define DB_AHEAD_MAX	4	/* reads db_read_ahead keeps for their db_exec */
+#define DB_AHEAD_KEY	256	/* the longest parameters a read sent ahead is kept by */
 
 enum db_status {
 	DB_OK = 0,
@@ -37,6 +39,15 @@ struct db {
 	int		 nqueued;
 	enum stmt_id	 queued[DB_QUEUE_MAX];
 	PGresult	**kept[DB_QUEUE_MAX];	/* where db_exec_all wants an answer */
+	/* db_read_ahead: reads sent ahead in the pipeline, each kept (by its statement and
+	 * parameters) for the first db_exec that asks the same, until the transaction or a
+	 * level of it is rolled back or the transaction ends. */
+	struct {
+		bool		 used;
+		enum stmt_id	 id;
+		char		 key[DB_AHEAD_KEY];
+		PGresult	*res;
+	} ahead[DB_AHEAD_MAX];
 	enum db_status	 status;	/* of the last call */
 	/* What the current request ran (db_trace_reset at its start): how many prepared
 	 * statements, and a hash of their ids in order, for the request's log line. Two
@@ -76,6 +87,16 @@ PGresult *db_exec(struct db *db, enum stmt_id id, const char *const *params);
  * here or there, as the transaction's failure: the caller rolls back its level). Without
  * pipeline, or outside a transaction, it is db_exec. */
 int	 db_exec_later(struct db *db, enum stmt_id id, const char *const *params);
+/* Sends a read ahead, where the connection pipelines inside a transaction, so that it
+ * travels with the next round trip instead of making one of its own: the first db_exec
+ * (or db_exec_all) of the same statement with the same parameters in this transaction
+ * gets its answer as the database stood when it was sent. Only for a read that nothing
+ * this transaction does in between can change (the caller's word: the card a renewal
+ * will charge, the customer a receipt goes to, a row it locks). Elsewhere, or with no
+ * room, it does nothing and the db_exec reads as usual; a read never asked for is
+ * dropped. A rollback of any level, the end of the transaction and a lost connection
+ * drop them all. */
+void	 db_read_ahead(struct db *db, enum stmt_id id, const char *const *params);
 /* Runs n prepared statements that do not depend on each other and fills out[] with their
  * results (each to PQclear): in one round trip on a connection with db->pipeline on, inside
  * a transaction; else one after the other. 0, or -1 with db->status set and out[] all
