@@ -1364,6 +1364,13 @@ subs_process_due(struct dctx *d, const char *id, struct derr *e)
 	return run_at(d, s.due_at, &s, SA_RENEW, e);
 }
 
+void
+subs_read_ahead(struct dctx *d, const char *id)
+{
+	/* subs_load(d, id, true, ...) */
+	db_read_ahead(d->db, STMT_SUB_LOCK, (const char *[]){ d->site.id, id });
+}
+
 int
 subs_process_resume(struct dctx *d, const char *id, struct derr *e)
 {

@@ -223,6 +223,10 @@ int	subs_resume_preview(struct dctx *d, const char *id, const struct sub_policy 
  * automatic resume. d->now is the moment it fell due. */
 int	subs_process_due(struct dctx *d, const char *id, struct derr *e);
 int	subs_process_resume(struct dctx *d, const char *id, struct derr *e);
+/* Sends ahead (db_read_ahead) the read that subs_process_due and subs_process_resume of id
+ * start with: a batch sends the next item's with the release of the one before, as the
+ * database will stand when that item starts. */
+void	subs_read_ahead(struct dctx *d, const char *id);
 
 /* Payment outcomes of the subscription's invoices (payments.c). */
 int	subs_invoice_settled(struct dctx *d, const char *id, struct derr *e);

@@ -212,8 +212,13 @@ billing_batch(struct db *db, const struct site *site, long long now)
 		d.now = now;
 		/* What the item sent ahead (db_exec_later) is read with its savepoint's release:
 		 * a statement of its that failed fails the release, which rolls the item back
-		 * alone (db_commit). */
+		 * alone (db_commit). The next item's first read goes with them: it is sent
+		 * after everything this item did, and a release that fails drops it. */
 		if (rc == 0) {
+			if (i + 1 < n && done + 1 < BATCH_MAX &&
+			    items[i + 1].due <= items[0].due + BATCH_WINDOW &&
+			    (items[i + 1].kind == K_RENEW || items[i + 1].kind == K_RESUME))
+				subs_read_ahead(&d, items[i + 1].id);
 			if (db_commit(db) == 0) {
 				done++;
 				continue;
