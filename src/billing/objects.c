@@ -307,6 +307,15 @@ write_invoice(struct dctx *d, struct jw *w, PGresult *res, int row, struct derr 
 }
 
 void
+obj_read_ahead_invoice(struct dctx *d, const char *id)
+{
+	/* write_invoice's reads */
+	db_read_ahead(d->db, STMT_INV_LINES, (const char *[]){ d->site.id, id });
+	db_read_ahead(d->db, STMT_PAY_LIST, (const char *[]){ d->site.id, id });
+	db_read_ahead(d->db, STMT_INV_TAXES, (const char *[]){ d->site.id, id });
+}
+
+void
 obj_render_invoice(struct dctx *d, PGresult *inv, PGresult *lines, PGresult *pays,
     PGresult *taxes, struct buf *out)
 {

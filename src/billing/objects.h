@@ -40,6 +40,9 @@ int	obj_render_row(struct dctx *d, enum obj_kind k, PGresult *res, int row, stru
 	    struct derr *e);
 /* An invoice from its parts, as obj_render would read them back (INV_COLS, STMT_INV_LINES,
  * STMT_PAY_LIST and STMT_INV_TAXES rows): one just issued needs no read. */
+/* Sends ahead (db_read_ahead) what rendering invoice id from its row reads besides it: its
+ * lines, payments and taxes, as they stand now. */
+void	obj_read_ahead_invoice(struct dctx *d, const char *id);
 void	obj_render_invoice(struct dctx *d, PGresult *inv, PGresult *lines, PGresult *pays,
 	    PGresult *taxes, struct buf *out);
 /* PORTALD_CHECK_RENDER=1 (the tests): an object rendered from what was just written (data)

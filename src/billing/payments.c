@@ -149,13 +149,6 @@ charge_succeeded(struct dctx *d, const char *inv_id, long long amount, struct de
 	}
 	snprintf(sub, sizeof(sub), "%s", db_val(inv, 0, INV_SUBSCRIPTION) ?
 	    db_val(inv, 0, INV_SUBSCRIPTION) : "");
-	/* What the receipt and the subscription's settling below read travels with the
-	 * event's reads of the invoice: the customer (its address), and the subscription's
-	 * lock (nothing in between changes either). */
-	db_read_ahead(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id,
-	    db_val(inv, 0, INV_CUSTOMER) });
-	if (sub[0] != '\0')
-		db_read_ahead(d->db, STMT_SUB_STATUS_LOCK, (const char *[]){ d->site.id, sub });
 	rc = emit_invoice_row(d, "invoice.paid", inv_id, inv, e);
 	PQclear(inv);
 	if (rc != 0 || credit_source_settled(d, inv_id, true, e) != 0)
@@ -457,6 +450,19 @@ payments_record(struct dctx *d, const char *attempt_id, const struct gw_result *
 	snprintf(inv, sizeof(inv), "%s", db_val(res, 0, PAY_INVOICE));
 	snprintf(kind, sizeof(kind), "%s", db_val(res, 0, PAY_KIND));
 	amount = db_ll(res, 0, PAY_AMOUNT, 0);
+	if (r->outcome == GW_SUCCEEDED && strcmp(kind, "charge") == 0) {
+		/* What a paid invoice's event, its receipt and its subscription's settling
+		 * read (its lines, payments and taxes, the customer's address, the
+		 * subscription's lock) travel with the statement that marks it paid: nothing
+		 * in between changes them. */
+		obj_read_ahead_invoice(d, inv);
+		if (db_val(res, 0, PAYC_CUSTOMER) != NULL)
+			db_read_ahead(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id,
+			    db_val(res, 0, PAYC_CUSTOMER) });
+		if (db_val(res, 0, PAYC_SUBSCRIPTION) != NULL)
+			db_read_ahead(d->db, STMT_SUB_STATUS_LOCK, (const char *[]){ d->site.id,
+			    db_val(res, 0, PAYC_SUBSCRIPTION) });
+	}
 	PQclear(res);
 	if (strcmp(kind, "refund") == 0) {
 		char a[24];

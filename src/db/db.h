@@ -9,7 +9,7 @@
 #include "db/stmts.h"
 
 #define DB_QUEUE_MAX	64	/* statements db_exec_later keeps in flight */
-#define DB_AHEAD_MAX	4	/* reads db_read_ahead keeps for their db_exec */
+#define DB_AHEAD_MAX	8	/* reads db_read_ahead keeps for their db_exec */
 #define DB_AHEAD_KEY	256	/* the longest parameters a read sent ahead is kept by */
 
 enum db_status {

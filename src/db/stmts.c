@@ -624,7 +624,10 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_PAY_COMPLETE] = { "pay_complete",
 	    "UPDATE payment_attempts SET outcome = $3, gateway_ref = COALESCE($4, gateway_ref), "
 	    "failure_message = $5, completed_at = $6, decline_code = $7 "
-	    "WHERE site_id = $1 AND id = $2 AND outcome = 'pending' RETURNING " PAY_COLS, 7 },
+	    "WHERE site_id = $1 AND id = $2 AND outcome = 'pending' RETURNING " PAY_COLS ", "
+	    "(SELECT i.customer_id FROM invoices i WHERE i.site_id = $1 "
+	    "AND i.id = payment_attempts.invoice_id), (SELECT i.subscription_id FROM invoices i "
+	    "WHERE i.site_id = $1 AND i.id = payment_attempts.invoice_id)", 7 },
 	/* Attempts whose answer was lost (a crash between the call and its record). A charge
 	 * made on-session waits for the customer at the bank's page for up to 30 minutes
 	 * (PAYMENTS_ON_SESSION_WINDOW) before it counts as abandoned. */
