@@ -372,15 +372,15 @@ draft_address(struct dctx *d, struct draft *dr, struct derr *e)
 		return 0;
 	dr->cust_to[0] = dr->cust_name[0] = '\0';
 	if (dr->customer_id != NULL) {
-		res = db_exec(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id,
+		res = db_exec(d->db, STMT_CUSTOMER_ADDRESS, (const char *[]){ d->site.id,
 		    dr->customer_id });
 		if (res == NULL)
 			return derr_db(e, d->db);
 		if (PQntuples(res) == 1) {
 			snprintf(dr->cust_to, sizeof(dr->cust_to), "%s",
-			    db_val(res, 0, CUST_EMAIL) ? db_val(res, 0, CUST_EMAIL) : "");
+			    db_val(res, 0, ADDR_EMAIL) ? db_val(res, 0, ADDR_EMAIL) : "");
 			snprintf(dr->cust_name, sizeof(dr->cust_name), "%s",
-			    db_val(res, 0, CUST_NAME) ? db_val(res, 0, CUST_NAME) : "");
+			    db_val(res, 0, ADDR_NAME) ? db_val(res, 0, ADDR_NAME) : "");
 		}
 		PQclear(res);
 	}

@@ -454,10 +454,13 @@ payments_record(struct dctx *d, const char *attempt_id, const struct gw_result *
 		/* What a paid invoice's event, its receipt and its subscription's settling
 		 * read (its lines, payments and taxes, the customer's address, the
 		 * subscription's lock) travel with the statement that marks it paid: nothing
-		 * in between changes them. */
+		 * in between changes them. So the subscription is locked before the invoice
+		 * here, as a renewal and a cancellation lock them; the gateway's webhook path
+		 * locks the invoice first, which cannot deadlock with this one: both hold
+		 * the attempt's row first, and an invoice has one charge in flight at most. */
 		obj_read_ahead_invoice(d, inv);
 		if (db_val(res, 0, PAYC_CUSTOMER) != NULL)
-			db_read_ahead(d->db, STMT_CUSTOMER_GET, (const char *[]){ d->site.id,
+			db_read_ahead(d->db, STMT_CUSTOMER_ADDRESS, (const char *[]){ d->site.id,
 			    db_val(res, 0, PAYC_CUSTOMER) });
 		if (db_val(res, 0, PAYC_SUBSCRIPTION) != NULL)
 			db_read_ahead(d->db, STMT_SUB_STATUS_LOCK, (const char *[]){ d->site.id,

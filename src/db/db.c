@@ -360,6 +360,17 @@ ahead_any(const struct db *db)
 	return false;
 }
 
+/* A first level was released: reads sent before the previous such release and not asked
+ * for are dropped, so none outlives the item after the one that sent it. */
+static void
+ahead_age(struct db *db)
+{
+	for (int i = 0; i < DB_AHEAD_MAX; i++)
+		if (db->ahead[i].used && db->ahead[i].epoch != db->ahead_epoch)
+			ahead_free(db, i);
+	db->ahead_epoch++;
+}
+
 static void
 ahead_drop(struct db *db)
 {
@@ -390,6 +401,7 @@ db_read_ahead(struct db *db, enum stmt_id id, const char *const *params)
 	if (slot < 0)
 		return;
 	db->ahead[slot].used = true;
+	db->ahead[slot].epoch = db->ahead_epoch;
 	db->ahead[slot].id = id;
 	memcpy(db->ahead[slot].key, key, sizeof(key));
 	db->ahead[slot].res = NULL;
@@ -438,8 +450,13 @@ db_exec_all(struct db *db, int n, const enum stmt_id *ids,
 	bool piped, hit[DB_QUEUE_MAX];
 	int last = -1, misses = 0;
 
-	if (n > DB_QUEUE_MAX)
+	if (n > DB_QUEUE_MAX) {
+		db_set_error(db, DB_ERROR, NULL);
+		snprintf(db->errmsg, sizeof(db->errmsg), "too many statements at once");
+		for (int i = 0; i < n; i++)
+			out[i] = NULL;
 		return -1;
+	}
 	for (int i = 0; i < n; i++) {
 		out[i] = NULL;
 		hit[i] = false;
@@ -710,10 +727,15 @@ db_commit(struct db *db)
 		 * it sent ahead: one round trip reads them all. */
 		if (db->depth == 1 && db->pipeline && db->conn != NULL &&
 		    PQstatus(db->conn) == CONNECTION_OK) {
-			if (db_exec_later(db, STMT_NEST1_RELEASE, NULL) == 0 && db_sync(db) == 0)
+			if (db_exec_later(db, STMT_NEST1_RELEASE, NULL) == 0 && db_sync(db) == 0) {
+				ahead_age(db);
 				return 0;
-		} else if (db_nest_sql(db, "RELEASE SAVEPOINT", db->depth) == 0)
+			}
+		} else if (db_nest_sql(db, "RELEASE SAVEPOINT", db->depth) == 0) {
+			if (db->depth == 1)
+				ahead_age(db);
 			return 0;
+		}
 		if (db->in_txn) {
 			enum db_status st = db->status;
 			char msg[sizeof(db->errmsg)];

@@ -41,9 +41,12 @@ struct db {
 	PGresult	**kept[DB_QUEUE_MAX];	/* where db_exec_all wants an answer */
 	/* db_read_ahead: reads sent ahead in the pipeline, each kept (by its statement and
 	 * parameters) for the first db_exec that asks the same, until the transaction or a
-	 * level of it is rolled back or the transaction ends. */
+	 * level of it is rolled back, the transaction ends, or the second release of a first
+	 * level after it was sent (ahead_epoch counts those releases). */
+	unsigned	 ahead_epoch;
 	struct {
 		bool		 used;
+		unsigned	 epoch;		/* ahead_epoch when it was sent */
 		enum stmt_id	 id;
 		char		 key[DB_AHEAD_KEY];
 		PGresult	*res;
@@ -94,8 +97,9 @@ int	 db_exec_later(struct db *db, enum stmt_id id, const char *const *params);
  * this transaction does in between can change (the caller's word: the card a renewal
  * will charge, the customer a receipt goes to, a row it locks). Elsewhere, or with no
  * room, it does nothing and the db_exec reads as usual; a read never asked for is
- * dropped. A rollback of any level, the end of the transaction and a lost connection
- * drop them all. */
+ * dropped: by the second release of a first level after it was sent (a batch's item and
+ * the one after it, which a read sent just before the item's release is for), a rollback
+ * of any level, the end of the transaction and a lost connection. */
 void	 db_read_ahead(struct db *db, enum stmt_id id, const char *const *params);
 /* Runs n prepared statements that do not depend on each other and fills out[] with their
  * results (each to PQclear): in one round trip on a connection with db->pipeline on, inside

@@ -170,6 +170,10 @@ const struct stmt stmts[STMT__MAX] = {
 	    "ON CONFLICT (site_id, id) DO NOTHING RETURNING " CUSTOMER_COLS, 11 },
 	[STMT_CUSTOMER_GET] = { "customer_get",
 	    "SELECT " CUSTOMER_COLS " FROM customers WHERE site_id = $1 AND id = $2", 2 },
+	/* Where a message to the customer goes: their address and name (ADDR_*). Billing
+	 * never changes them, so a paid invoice sends this read ahead of its receipt. */
+	[STMT_CUSTOMER_ADDRESS] = { "customer_address",
+	    "SELECT email, name FROM customers WHERE site_id = $1 AND id = $2", 2 },
 	/* $3..$10: for each of email, name, phone, billing_address a "set" flag and a value;
 	 * $11 metadata to merge (null values delete keys); $12 now. */
 	/* $3..$10: for each of email, name, phone, billing_address a "set" flag and a value;

@@ -469,7 +469,7 @@ documents_pass(struct db *db)
 		}
 	}
 	PQclear(sites);
-	if (yield) {
+	if (yield && done >= 0) {
 		struct timespec second = { 1, 0 };
 
 		/* One pass a second while billing is behind, whether it found documents or

@@ -1,5 +1,5 @@
 /* db_cli: drives the database layer's reads sent ahead (db_read_ahead) against a real
- * PostgreSQL for tests/integration/test_runner.py. Usage: db_cli CONNINFO SITE CUSTOMER
+ * PostgreSQL for tests/integration/test_db.py. Usage: db_cli CONNINFO SITE CUSTOMER
  * OTHER_CUSTOMER. It changes the customer's name inside transactions it rolls back, and
  * prints one "what: value" line per step (the name a read gave, and how many statements
  * it cost); the test says what each must be. Exit status 0 unless a call failed. */
@@ -109,6 +109,14 @@ main(int argc, char **argv)
 	if (db_commit(&db) != 0)
 		return fail("release");
 	if (rename_to("later") != 0 || show("released", customer) != 0)
+		return 1;
+
+	/* One not asked for is dropped by the second release after it was sent. */
+	ahead(customer);
+	if (db_begin(&db) != 0 || db_commit(&db) != 0 || db_begin(&db) != 0 ||
+	    rename_to("unasked") != 0 || db_commit(&db) != 0)
+		return fail("releases");
+	if (show("two releases later", customer) != 0)
 		return 1;
 
 	/* The end of the transaction drops it. */
