@@ -469,14 +469,11 @@ documents_pass(struct db *db)
 		}
 	}
 	PQclear(sites);
-	if (yield && done >= 0) {
+	if (yield && done > 0) {
 		struct timespec second = { 1, 0 };
 
-		/* One pass a second while billing is behind, whether it found documents or
-		 * not: every batch of renewals wakes the lanes (its receipts' NOTIFY), and a
-		 * pass on each would ask whether billing is behind many times a second. A
-		 * stop signal during the sleep ends it; one that came while rendering waits
-		 * the second out. */
+		/* A stop signal during the sleep ends it; one that came while rendering
+		 * waits the second out. */
 		nanosleep(&second, NULL);
 	}
 	return done;
