@@ -186,8 +186,7 @@ issue(struct dctx *d, struct cn *c, struct derr *e)
 	PQclear(res);
 	/* The seller as it stands now (the credit note is issued now), the buyer as the
 	 * invoice named it (the supply it corrects was made to them). */
-	res = db_exec(d->db, STMT_INV_PARTIES, (const char *[]){ d->site.id, c->customer,
-	    NULL });
+	res = db_exec(d->db, STMT_INV_PARTIES, (const char *[]){ d->site.id, c->customer });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	if (PQntuples(res) != 1) {

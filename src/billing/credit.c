@@ -70,9 +70,17 @@ credit_balance(struct dctx *d, const char *customer_id, const char *currency,
 	return 0;
 }
 
+void
+credit_read_ahead(struct dctx *d, const char *customer_id, const char *currency)
+{
+	/* credit_apply's first credit_balance */
+	db_read_ahead(d->db, STMT_CREDIT_BALANCE, (const char *[]){ d->site.id, customer_id,
+	    currency });
+}
+
 int
 credit_apply(struct dctx *d, const char *customer_id, const char *currency, long long max,
-    long long seen, const char *invoice_id, long long *applied, struct derr *e)
+    const char *invoice_id, long long *applied, struct derr *e)
 {
 	struct credit_grant spend;
 	long long bal = 0;
@@ -85,9 +93,7 @@ credit_apply(struct dctx *d, const char *customer_id, const char *currency, long
 	 * granted meanwhile is spent by their next invoice). Otherwise the customer is
 	 * locked, which serialises spending, and the balance read again under the lock:
 	 * another transaction may have spent it meanwhile. */
-	if (seen >= 0)
-		bal = seen;
-	else if (credit_balance(d, customer_id, currency, &bal, e) != 0)
+	if (credit_balance(d, customer_id, currency, &bal, e) != 0)
 		return -1;
 	if (bal <= 0)
 		return 0;

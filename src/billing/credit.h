@@ -24,13 +24,14 @@ int	credit_grant(struct dctx *d, const struct credit_grant *g, char id[DOM_ID_MA
 /* The customer's available balance in currency, read without a lock. 0 or -1 with e. */
 int	credit_balance(struct dctx *d, const char *customer_id, const char *currency,
 	    long long *bal, struct derr *e);
+/* Sends ahead (db_read_ahead) the balance credit_apply reads first: an invoice sends it
+ * with its parties, and nothing it writes before spending changes the balance. */
+void	credit_read_ahead(struct dctx *d, const char *customer_id, const char *currency);
 /* Spends up to max of the customer's available balance in currency on an invoice; a
  * positive balance is read again with the customer row locked, so two invoices cannot
- * spend the same credit. seen: the balance as this transaction read it already (the
- * invoice's parties give it), or -1 to read it here. */
+ * spend the same credit. */
 int	credit_apply(struct dctx *d, const char *customer_id, const char *currency,
-	    long long max, long long seen, const char *invoice_id, long long *applied,
-	    struct derr *e);
+	    long long max, const char *invoice_id, long long *applied, struct derr *e);
 /* The invoice was voided: what it spent comes back, credit from its term turns void. */
 int	credit_invoice_voided(struct dctx *d, const char *invoice_id, const char *customer_id,
 	    const char *currency, struct derr *e);

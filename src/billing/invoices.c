@@ -139,7 +139,6 @@ struct issue {
 	const struct tax_ctx	*tc;
 	const struct tax_amounts *la;	/* per line */
 	long long		 subtotal, tax, total;
-	long long		 credit_seen;	/* the buyer's available credit, as read */
 };
 
 /* Writes the invoice (its row, lines, tax lines, the credit it takes), queues its PDF
@@ -204,8 +203,8 @@ issue(struct dctx *d, const struct issue *is, PGresult *inv, PGresult *lines,
 	}
 	if (insert_taxes(d, id, tc, is->la, dr->n, taxes, e) != 0)
 		return -1;
-	if (total > 0 && credit_apply(d, dr->customer_id, dr->currency, total,
-	    is->credit_seen, id, &credit, e) != 0)
+	if (total > 0 && credit_apply(d, dr->customer_id, dr->currency, total, id, &credit,
+	    e) != 0)
 		return -1;
 	due = total - credit;
 	if (credit > 0 || due == 0) {
@@ -246,7 +245,7 @@ int
 invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
     struct derr *e)
 {
-	long long subtotal = inv_draft_total(dr), total, tax = 0, excl = 0, credit_seen;
+	long long subtotal = inv_draft_total(dr), total, tax = 0, excl = 0;
 	char number[24], number_text[48], buyer[4096] = "{}", seller[4096] = "{}";
 	struct tax_amounts la[INV_MAX_LINES];
 	struct tax_ctx tc;
@@ -276,8 +275,9 @@ invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
 		snprintf(number, sizeof(number), "%s", db_val(res, 0, 0));
 		PQclear(res);
 	}
-	res = db_exec(d->db, STMT_INV_PARTIES, (const char *[]){ d->site.id, dr->customer_id,
-	    dr->currency });
+	/* The balance its credit is spent from travels with its parties. */
+	credit_read_ahead(d, dr->customer_id, dr->currency);
+	res = db_exec(d->db, STMT_INV_PARTIES, (const char *[]){ d->site.id, dr->customer_id });
 	if (res == NULL)
 		return derr_db(e, d->db);
 	if (PQntuples(res) != 1) {
@@ -315,7 +315,6 @@ invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
 		PQclear(res);
 		return -1;
 	}
-	credit_seen = db_ll(res, 0, PARTY_CREDIT_AVAILABLE, -1);
 	PQclear(res);
 	for (int i = 0; i < dr->n; i++) {
 		taxes_line(&tc, dr->lines[i].amount, &la[i]);
@@ -329,8 +328,7 @@ invoices_raise_as(struct dctx *d, const struct inv_draft *dr, const char *id,
 	taxes = db_result_new(DTAX_AMOUNT + 1);
 	rc = issue(d, &(struct issue){ .dr = dr, .id = id, .number = number,
 	    .number_text = number_text, .buyer = buyer, .seller = seller, .deferred = deferred,
-	    .tc = &tc, .la = la, .subtotal = subtotal, .tax = tax, .total = total,
-	    .credit_seen = credit_seen }, inv, lines,
+	    .tc = &tc, .la = la, .subtotal = subtotal, .tax = tax, .total = total }, inv, lines,
 	    taxes, e);
 	PQclear(inv);
 	PQclear(lines);

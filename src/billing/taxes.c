@@ -283,7 +283,7 @@ taxes_for_customer(struct dctx *d, const char *customer_id, struct tax_ctx *t,
     struct derr *e)
 {
 	PGresult *res = db_exec(d->db, STMT_INV_PARTIES, (const char *[]){ d->site.id,
-	    customer_id, NULL });
+	    customer_id });
 	int rc;
 
 	memset(t, 0, sizeof(*t));

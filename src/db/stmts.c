@@ -515,9 +515,7 @@ const struct stmt stmts[STMT__MAX] = {
 	 * seller's legal details, else the site's name), the number prefixes, and what decides
 	 * the taxes: the buyer's country, region and tax id, the seller's country and tax ids,
 	 * and whether the site has any tax rate at all (see enum parties_col). The details
-	 * are jsonb's text, as the invoice's row gives them back. With the invoice's currency
-	 * ($3, or NULL), the buyer's available credit in it: most have none, and then the
-	 * invoice needs no read of the ledger (credit_apply). */
+	 * are jsonb's text, as the invoice's row gives them back. */
 	[STMT_INV_PARTIES] = { "inv_parties",
 	    "SELECT json_strip_nulls(json_build_object('name', c.name, 'email', c.email, "
 	    "'company', c.company, 'phone', c.phone, 'address', c.billing_address, "
@@ -531,12 +529,10 @@ const struct stmt stmts[STMT__MAX] = {
 	    "upper(c.billing_address->>'country'), upper(btrim(c.billing_address->>'state')), "
 	    "c.tax_id_type, c.tax_id_value, upper(l.address->>'country'), l.tax_ids::text, "
 	    "EXISTS (SELECT 1 FROM tax_rates tr WHERE tr.site_id = c.site_id AND tr.active), "
-	    "COALESCE(l.credit_note_prefix, 'CN-'), "
-	    "(SELECT COALESCE(sum(ce.amount), 0) FROM credit_entries ce WHERE ce.site_id = $1 "
-	    "AND ce.customer_id = $2 AND ce.currency = $3 AND ce.status = 'available') "
-	    "FROM customers c JOIN sites st ON st.id = c.site_id "
+	    "COALESCE(l.credit_note_prefix, 'CN-') FROM customers c "
+	    "JOIN sites st ON st.id = c.site_id "
 	    "LEFT JOIN site_legal_details l ON l.site_id = c.site_id "
-	    "WHERE c.site_id = $1 AND c.id = $2", 3 },
+	    "WHERE c.site_id = $1 AND c.id = $2", 2 },
 	[STMT_INV_LINE_INSERT] = { "inv_line_insert",
 	    "INSERT INTO invoice_lines (site_id, invoice_id, line_no, kind, description, amount, "
 	    "plan_id, period_start, period_end, tax_amount) "
