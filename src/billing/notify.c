@@ -400,6 +400,9 @@ draft_unaddressed(struct dctx *d, struct draft *dr, bool *none, struct derr *e)
 	if (draft_address(d, dr, e) != 0)
 		return -1;
 	*none = dr->cust_to[0] == '\0';
+	if (*none)
+		log_debug("mail: site %s: no address for %s to customer %s; not queued",
+		    d->site.id, dr->type, dr->customer_id ? dr->customer_id : "-");
 	return 0;
 }
 
@@ -494,7 +497,7 @@ queue_draft(struct dctx *d, const struct notify_settings *set, struct draft *dr,
 	PGresult *res;
 	struct mail_content mc;
 	struct buf text, html;
-	char msgid[MAIL_MSGID_MAX + 1], to[256] = "", to_name[208] = "", cname[208] = "";
+	char msgid[MAIL_MSGID_MAX + 1], to[256] = "", to_name[208] = "";
 	char err[256] = "", subject[512], a[4][24], site_name[208] = "";
 	const char *from_name, *status = "pending", *cc = NULL;
 	long long wall = (long long)time(NULL);
@@ -509,11 +512,10 @@ queue_draft(struct dctx *d, const struct notify_settings *set, struct draft *dr,
 	if (draft_address(d, dr, e) != 0)
 		return -1;
 	snprintf(to, sizeof(to), "%s", dr->cust_to);
-	snprintf(cname, sizeof(cname), "%s", dr->cust_name);
 	if (dr->to != NULL)
 		snprintf(to, sizeof(to), "%s", dr->to);
 	else
-		snprintf(to_name, sizeof(to_name), "%s", cname);
+		snprintf(to_name, sizeof(to_name), "%s", dr->cust_name);
 	/* Nobody's address typed into a sign-in form: the message is made for it all the
 	 * same, and its insert (conditional on the customer) writes nothing. */
 	if (dr->typed != NULL && to[0] == '\0')
@@ -523,7 +525,7 @@ queue_draft(struct dctx *d, const struct notify_settings *set, struct draft *dr,
 		    d->site.id, dr->type, dr->customer_id ? dr->customer_id : "-");
 		return 0;
 	}
-	if (common_data(d, set, cname, dr->data, e) != 0)
+	if (common_data(d, set, dr->cust_name, dr->data, e) != 0)
 		return -1;
 	{
 		const char *sn = json_str(cJSON_GetObjectItemCaseSensitive(dr->data, "site"), "name");
@@ -842,6 +844,7 @@ notify_event(struct dctx *d, const char *type, const char *event_id, const char 
 		const struct event_rule *r = &event_rules[i];
 		struct draft dr;
 		char id[DOM_ID_MAX], key[DOM_ID_MAX + 48];
+		bool none;
 
 		if (strcmp(r->event, type) != 0)
 			continue;
@@ -872,17 +875,10 @@ notify_event(struct dctx *d, const char *type, const char *event_id, const char 
 		dr.cc_receipts = r->cc_receipts;
 		if (dr.customer_id == NULL)
 			continue;
-		{
-			bool none;
-
-			if ((rc = draft_unaddressed(d, &dr, &none, e)) != 0)
-				break;
-			if (none) {
-				log_debug("mail: site %s: no address for %s to customer %s; not "
-				    "queued", d->site.id, dr.type, dr.customer_id);
-				continue;
-			}
-		}
+		if ((rc = draft_unaddressed(d, &dr, &none, e)) != 0)
+			break;
+		if (none)
+			continue;
 		if (r->once) {
 			/* A second attempt that needs the bank (a retry, a failed confirmation)
 			 * sends nothing new: in a savepoint, so its link goes too. */

@@ -307,22 +307,23 @@ pipeline_send(struct db *db, enum stmt_id id, const char *const *params, PGresul
 
 /* ---- reads sent ahead (db_read_ahead) ---- */
 
-/* The parameters as one string, to find a read sent ahead by: false when they do not fit
- * (such a read is not sent ahead). */
+/* The parameters as one string, to find a read sent ahead by: each as its length and its
+ * bytes ("-" for NULL), so no two lists of parameters give the same string whatever they
+ * hold. False when they do not fit (such a read is not sent ahead). */
 static bool
 ahead_key(enum stmt_id id, const char *const *params, char key[DB_AHEAD_KEY])
 {
 	size_t len = 0;
 
 	for (int i = 0; i < stmts[id].nparams; i++) {
-		const char *v = params[i] != NULL ? params[i] : "";
-		size_t n = strlen(v);
+		size_t n = params[i] != NULL ? strlen(params[i]) : 0;
+		int w = params[i] != NULL ? snprintf(key + len, DB_AHEAD_KEY - len, "%zu:", n) :
+		    snprintf(key + len, DB_AHEAD_KEY - len, "-");
 
-		/* A separator no parameter holds, and NULL told apart from "". */
-		if (len + n + 3 > DB_AHEAD_KEY)
+		if (w < 0 || (size_t)w + n >= DB_AHEAD_KEY - len)
 			return false;
-		key[len++] = params[i] != NULL ? '\x1f' : '\x1e';
-		memcpy(key + len, v, n);
+		len += (size_t)w;
+		memcpy(key + len, params[i] != NULL ? params[i] : "", n);
 		len += n;
 	}
 	key[len] = '\0';

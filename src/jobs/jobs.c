@@ -122,6 +122,13 @@ item_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+/* Whether item i, with done items run before it, belongs to the batch of items[0]. */
+static bool
+in_batch(const struct item *items, int n, int i, int done)
+{
+	return i < n && done < BATCH_MAX && items[i].due <= items[0].due + BATCH_WINDOW;
+}
+
 /* Runs one claimed item in the open transaction. */
 static int
 run_item(struct dctx *d, const struct item *it, struct derr *e)
@@ -198,13 +205,11 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	 * number at once after a failure: then each is written as it is emitted, and the
 	 * item at fault fails alone. */
 	facts.defer_events = facts.defer_numbers;
-	for (int i = 0; i < n && done < BATCH_MAX; i++) {
+	for (int i = 0; in_batch(items, n, i, done); i++) {
 		int npending = d.npending, unnumbered = facts.nunnumbered;
 		int numbered = facts.numbered;
 		struct events_mark em;
 
-		if (items[i].due > items[0].due + BATCH_WINDOW)
-			break;
 		events_mark(&d, &em);
 		if (db_begin(db) != 0)
 			goto lost;
@@ -215,8 +220,7 @@ billing_batch(struct db *db, const struct site *site, long long now)
 		 * alone (db_commit). The next item's first read goes with them: it is sent
 		 * after everything this item did, and a release that fails drops it. */
 		if (rc == 0) {
-			if (i + 1 < n && done + 1 < BATCH_MAX &&
-			    items[i + 1].due <= items[0].due + BATCH_WINDOW &&
+			if (in_batch(items, n, i + 1, done + 1) &&
 			    (items[i + 1].kind == K_RENEW || items[i + 1].kind == K_RESUME))
 				subs_read_ahead(&d, items[i + 1].id);
 			if (db_commit(db) == 0) {
