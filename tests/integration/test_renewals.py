@@ -103,12 +103,15 @@ class Renewals(Base):
     def billing_lanes(self):
         """This stack's billing lanes: children of its job runner named portald-billing
         (never another stack's on the same machine)."""
+        return self.lanes_named("portald-billing")
+
+    def lanes_named(self, title):
         out = []
         for runner in children(self.s.master_pid()):
             for pid in children(runner):
                 try:
                     with open("/proc/%d/comm" % pid) as f:
-                        if f.read().strip() == "portald-billing":
+                        if f.read().strip() == title:
                             out.append(pid)
                 except OSError:
                     pass
@@ -422,6 +425,7 @@ class Renewals(Base):
         # More than a batch (32) of renewals due while billing is held: billing is behind.
         said = {w: self.log_count("documents: billing " + w) for w in ("is behind",
                                                                         "caught up")}
+        log_from = os.path.getsize(os.path.join(self.s.state, "portald.log"))
         ids = self.subs(40)
         self.wait_for("the stack's billing lane", lambda: self.billing_lanes() != [], 30)
         lanes = self.billing_lanes()
@@ -436,10 +440,18 @@ class Renewals(Base):
                                           self.ok(self.m.get("/time_machine"))["now"] - 2)),
             len(ids), "billing was behind throughout")
         # One transaction of at most eight documents a second: never all twenty at once.
-        per_second = [int(n) for (n,) in self.q(
-            "SELECT count(*) FROM documents WHERE %s GROUP BY rendered_at" % mine)]
+        rows = self.q("SELECT rendered_at, count(*) FROM documents WHERE %s GROUP BY "
+                      "rendered_at ORDER BY rendered_at" % mine)
+        per_second = [int(n) for (_, n) in rows]
         self.assertEqual(sum(per_second), 20)
-        self.assertLessEqual(max(per_second), 8, per_second)
+        if max(per_second) > 8:
+            # What the lane said meanwhile, and which documents lanes run: the failure
+            # explains itself (once seen in a sanitizer run, cause not established).
+            with open(os.path.join(self.s.state, "portald.log"), errors="replace") as f:
+                f.seek(log_from)
+                said_now = [l.rstrip() for l in f if "documents" in l]
+            self.fail("more than eight PDFs in one second: %r\nlanes: %r\n%s" % (
+                rows, self.lanes_named("portald-docs"), "\n".join(said_now[-40:])))
         self.assertGreater(self.log_count("documents: billing is behind"), said["is behind"])
         # Once billing has caught up, the lane says so and renders at full speed again.
         for pid in lanes:
