@@ -260,14 +260,14 @@ become_role_user(const char *name)
 }
 
 static int
-migrate_now(const struct config *cfg, int *applied)
+migrate_now(const struct config *cfg, int lock_timeout, int *applied)
 {
 	struct db db;
-	char err[512];
+	char err[768];
 	int rc;
 
 	db_init(&db, cfg->db_conninfo, cfg->db_connect_timeout, false);
-	rc = migrate_run(&db, applied, err, sizeof(err));
+	rc = migrate_run(&db, lock_timeout, applied, err, sizeof(err));
 	db_close(&db);
 	if (rc != 0)
 		fprintf(stderr, "portalctl: migrate: %s\n", err);
@@ -282,7 +282,7 @@ migrate_status_json(const struct config *cfg)
 	struct buf b;
 	struct jw w;
 	char err[512];
-	int n, unknown, pending = 0, rc;
+	int n, unknown, pending = 0, conflicts = 0, rc;
 
 	db_init(&db, cfg->db_conninfo, cfg->db_connect_timeout, false);
 	rc = migrate_status(&db, m, &n, &unknown, err, sizeof(err));
@@ -299,20 +299,26 @@ migrate_status_json(const struct config *cfg)
 		jw_obj_begin(&w, NULL);
 		jw_int(&w, "version", m[i].version);
 		jw_str(&w, "name", m[i].name);
-		jw_str(&w, "status", m[i].applied_at ? "applied" : "pending");
+		/* "conflict": the number was applied as another file (another build's). */
+		jw_str(&w, "status", m[i].applied_as[0] ? "conflict" : m[i].applied_at ?
+		    "applied" : "pending");
+		if (m[i].applied_as[0])
+			jw_str(&w, "applied_as", m[i].applied_as);
 		if (m[i].applied_at)
 			jw_int(&w, "applied_at", m[i].applied_at);
 		else
 			jw_null(&w, "applied_at");
 		jw_obj_end(&w);
 		pending += m[i].applied_at == 0;
+		conflicts += m[i].applied_as[0] != '\0';
 	}
 	jw_arr_end(&w);
-	jw_int(&w, "applied", n - pending);
+	jw_int(&w, "applied", n - pending - conflicts);
 	jw_int(&w, "pending", pending);
+	jw_int(&w, "conflicts", conflicts);
 	/* Applied by a newer release during a rolling upgrade; this one works beside them. */
 	jw_int(&w, "newer_applied", unknown);
-	jw_bool(&w, "current", pending == 0);
+	jw_bool(&w, "current", pending == 0 && conflicts == 0);
 	jw_obj_end(&w);
 	fwrite(b.data, 1, b.len, stdout);
 	fputc('\n', stdout);
@@ -324,12 +330,27 @@ int
 ops_migrate(const struct config *cfg, int argc, char **argv)
 {
 	struct target t;
-	char err[512];
-	int applied;
+	char err[512], *end;
+	int applied, lock_timeout = MIGRATE_LOCK_TIMEOUT;
+	bool if_local = false;
 
 	if (argc == 1 && strcmp(argv[0], "--status") == 0)
 		return migrate_status_json(cfg);
-	if (argc == 1 && strcmp(argv[0], "--if-local") == 0) {
+	for (int i = 0; i < argc; i++) {
+		long v;
+
+		if (strcmp(argv[i], "--if-local") == 0) {
+			if_local = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--lock-timeout") != 0 || i + 1 == argc)
+			goto usage;
+		v = strtol(argv[++i], &end, 10);
+		if (end == argv[i] || *end != '\0' || v < 0 || v > 3600)
+			goto usage;
+		lock_timeout = (int)v;
+	}
+	if (if_local) {
 		/* For the package's postinst: migrate the database on this host, as the service's
 		 * user; a shared database elsewhere is migrated once, by the administrator. */
 		if (parse_target(cfg, &t, err, sizeof(err)) != 0) {
@@ -343,14 +364,15 @@ ops_migrate(const struct config *cfg, int argc, char **argv)
 		}
 		if (become_role_user(t.user) != 0)
 			return 1;
-	} else if (argc != 0) {
-		fprintf(stderr, "usage: portalctl migrate [--status | --if-local]\n");
-		return 2;
 	}
-	if (migrate_now(cfg, &applied) != 0)
+	if (migrate_now(cfg, lock_timeout, &applied) != 0)
 		return 1;
 	printf("{\"migrations_applied\":%d}\n", applied);
 	return 0;
+usage:
+	fprintf(stderr, "usage: portalctl migrate [--status | [--if-local] [--lock-timeout "
+	    "SECONDS]]\n");
+	return 2;
 }
 
 int
@@ -408,7 +430,7 @@ ops_setup_database(const struct config *cfg, const struct setup_opts *o)
 		return -1;
 	}
 	db_close(&db);
-	if (migrate_now(cfg, &applied) != 0)
+	if (migrate_now(cfg, MIGRATE_LOCK_TIMEOUT, &applied) != 0)
 		return -1;
 	printf("setup: %d migration%s applied\n", applied, applied == 1 ? "" : "s");
 	return 0;
@@ -789,7 +811,7 @@ ops_check(struct config *cfg, const char *config_path)
 	struct migration m[MIGRATE_MAX];
 	struct db db;
 	char err[512];
-	int n, unknown, pending = 0;
+	int n, unknown, pending = 0, conflict = -1;
 
 	line(&ta, "ok", "config", "%s (%d workers%s)", config_path, cfg->workers,
 	    cfg->workers_auto ? ", auto" : "");
@@ -804,9 +826,17 @@ ops_check(struct config *cfg, const char *config_path)
 		if (migrate_status(&db, m, &n, &unknown, err, sizeof(err)) != 0)
 			line(&ta, "FAIL", "schema", "%s", err);
 		else {
-			for (int i = 0; i < n; i++)
+			for (int i = 0; i < n; i++) {
 				pending += m[i].applied_at == 0;
-			if (pending)
+				if (m[i].applied_as[0] && conflict < 0)
+					conflict = i;
+			}
+			if (conflict >= 0)
+				line(&ta, "FAIL", "schema", "migration %d was applied as %s, but "
+				    "this build's is %s: the database was migrated by another "
+				    "build", m[conflict].version, m[conflict].applied_as,
+				    m[conflict].name);
+			else if (pending)
 				line(&ta, "FAIL", "schema", "%d of %d migrations pending: run "
 				    "'portalctl migrate'", pending, n);
 			else

@@ -135,6 +135,106 @@ class Health(unittest.TestCase):
             self.s.psql("DELETE FROM schema_migrations WHERE version = 9999")
 
 
+class Migrations(unittest.TestCase):
+    """portalctl migrate on a database someone else touched: a number applied as another
+    file, a table's lock held by a long transaction."""
+
+    def setUp(self):
+        self.s = stack()
+
+    def last(self):
+        return self.s.psql("SELECT version, name FROM schema_migrations "
+                           "ORDER BY version DESC LIMIT 1")[0]
+
+    def test_a_number_applied_as_another_file_is_refused_and_reported(self):
+        version, name = self.last()
+        other = "%03d_from_another_branch.sql" % int(version)
+        self.s.psql("UPDATE schema_migrations SET name = '%s' WHERE version = %s"
+                    % (other, version))
+        try:
+            r = portalctl_raw(self.s, "migrate")
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("migration %s was applied as %s, but this build's is %s: the "
+                          "database was migrated by another build" % (version, other, name),
+                          r.stderr)
+            st = self.s.portalctl("migrate", "--status")
+            row = [x for x in st["migrations"] if x["version"] == int(version)][0]
+            self.assertEqual((row["status"], row["applied_as"]), ("conflict", other))
+            self.assertEqual((st["conflicts"], st["pending"], st["current"]), (1, 0, False))
+            chk = portalctl_raw(self.s, "check")
+            self.assertEqual(chk.returncode, 1)
+            self.assertRegex(chk.stdout, r"(?m)^FAIL\s+schema\s+migration %s was applied as "
+                             "%s" % (version, re.escape(other)))
+        finally:
+            self.s.psql("UPDATE schema_migrations SET name = '%s' WHERE version = %s"
+                        % (name, version))
+        self.assertEqual(self.s.portalctl("migrate"), {"migrations_applied": 0})
+        self.assertTrue(self.s.portalctl("migrate", "--status")["current"])
+
+    def test_a_migration_waiting_for_a_lock_gives_up_in_time_and_applies_later(self):
+        # 026 drops events_id_seq: made again and its row removed, it is pending and needs
+        # the events table's ACCESS EXCLUSIVE lock for a moment.
+        mig = "026_event_seq_by_key.sql"
+        self.assertEqual(self.s.psql("SELECT name FROM schema_migrations WHERE version = 26"),
+                         [[mig]])
+        self.s.psql("CREATE INDEX events_id_seq ON events (site_id, id, seq)")
+        self.s.psql("DELETE FROM schema_migrations WHERE version = 26")
+        holder = subprocess.Popen(
+            ["bash", "-c", '. "$STACK_ROOT/tools/stacklib.sh"; as_pg "$PG_BIN/psql" -q '
+             '-h "$STACK_STATE/pg/run" -p "$STACK_PG_PORT" -U postgres -d portald -c '
+             '"BEGIN; SELECT count(*) FROM events; SELECT pg_sleep(60); COMMIT;"'],
+            env=self.s._env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self.s.wait_psql("SELECT count(*) FROM pg_stat_activity WHERE "
+                             "wait_event = 'PgSleep'", [["1"]], "the holder never started")
+            t0 = time.time()
+            mig_run = subprocess.Popen(
+                [os.path.join(self.s.bin_dir, "portalctl"), "--config",
+                 os.path.join(self.s.state, "portald.conf"), "migrate", "--lock-timeout", "1"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            # While the migrator waits and tries again, the table stays usable: a read of
+            # events queued behind its lock request waits at most about its timeout.
+            self.s.wait_psql("SELECT count(*) FROM pg_locks WHERE relation = 'events'::regclass "
+                             "AND mode = 'AccessExclusiveLock' AND NOT granted", [["1"]],
+                             "the migrator never asked for the lock")
+            r0 = time.time()
+            self.s.psql("SELECT count(*) FROM events")
+            self.assertLess(time.time() - r0, 10, "a read of events waited for the migrator")
+            out, err = mig_run.communicate(timeout=60)
+            took = time.time() - t0
+            self.assertEqual(mig_run.returncode, 1, out + err)
+            self.assertIn("%s: a lock it needs was not free within 1 s, 5 times" % ("sql/" + mig),
+                          err)
+            self.assertEqual(err.count("trying again in 1 s"), 4, err)
+            self.assertGreaterEqual(took, 8)
+            self.assertLess(took, 50, "the migrator waited for the holder")
+            self.assertEqual(self.s.psql("SELECT count(*) FROM schema_migrations "
+                                         "WHERE version = 26"), [["0"]])
+            self.assertEqual(self.s.psql("SELECT to_regclass('events_id_seq') IS NOT NULL"),
+                             [["t"]], "nothing of the migration was applied")
+        finally:
+            holder.kill()
+            holder.wait(timeout=30)
+            self.s.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE wait_event = 'PgSleep'")
+            self.s.wait_psql("SELECT count(*) FROM pg_stat_activity WHERE "
+                             "wait_event = 'PgSleep'", [["0"]], "the holder stayed")
+            applied = self.s.portalctl("migrate")
+        self.assertEqual(applied, {"migrations_applied": 1})
+        self.assertEqual(self.s.psql("SELECT name FROM schema_migrations WHERE version = 26"),
+                         [[mig]])
+        self.assertEqual(self.s.psql("SELECT to_regclass('events_id_seq') IS NULL"), [["t"]])
+
+    def test_lock_timeout_argument_is_checked(self):
+        for args in (["--lock-timeout"], ["--lock-timeout", "x"], ["--lock-timeout", "-1"],
+                     ["--lock-timeout", "3601"], ["--bogus"]):
+            r = portalctl_raw(self.s, "migrate", *args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("usage: portalctl migrate", r.stderr)
+        self.assertEqual(self.s.portalctl("migrate", "--lock-timeout", "0"),
+                         {"migrations_applied": 0})
+
+
 class Check(unittest.TestCase):
     def setUp(self):
         self.s = stack()
