@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "billing/cnotes.h"
 #include "billing/credit.h"
@@ -510,10 +511,12 @@ call_gateway_row(struct dctx *d, PGresult *att, int row, bool recovering,
 	char idem[DOM_ID_MAX * 2 + 16], inv[DOM_ID_MAX], kind[16], currency[4];
 	char token[DOM_ID_MAX * 2], return_url[DOM_URL_MAX] = "";
 	long long amount, now = d->now;
+	struct timespec t0, t1;
 	int rc = 1;
 
 	if (strcmp(db_val(att, row, PAY_OUTCOME), "pending") != 0)
 		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	*at = db_ll(att, row, PAY_CREATED, now);
 	snprintf(idem, sizeof(idem), "%s", db_val(att, row, PAY_IDEM));
 	snprintf(inv, sizeof(inv), "%s", db_val(att, row, PAY_INVOICE));
@@ -579,6 +582,9 @@ call_gateway_row(struct dctx *d, PGresult *att, int row, bool recovering,
 		snprintf(d->action_url, sizeof(d->action_url), "%s", r->action_url);
 	}
 out:
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc < 0 || t1.tv_sec - t0.tv_sec - (t1.tv_nsec < t0.tv_nsec) >= PAYMENTS_GATEWAY_SLOW)
+		d->gateway_trouble = true;
 	d->now = now;
 	return rc;
 }
@@ -764,7 +770,7 @@ payments_settle(struct dctx *d, struct derr *e)
 	/* In rounds: the gateway calls of every attempt queued so far (one by one, outside
 	 * any transaction), then their outcomes in one transaction. Recording may queue more
 	 * (a stored card pays what is overdue): the next round takes those. */
-	while (rc == 0 && done < d->npending) {
+	while (rc == 0 && done < d->npending && !d->gateway_trouble) {
 		int end = d->npending, n = 0;
 		PGresult *atts;
 
@@ -782,7 +788,9 @@ payments_settle(struct dctx *d, struct derr *e)
 			d->npending = 0;	/* left pending, for the reconciler */
 			return -1;
 		}
-		for (int i = done; i < end && rc == 0; i++) {
+		/* A gateway in trouble is not called again this round: its other attempts
+		 * stay pending and are asked again, by key, later. */
+		for (int i = done; i < end && rc == 0 && !d->gateway_trouble; i++) {
 			int got = 0;
 
 			if (strncmp(d->pending[i], "setup_", 6) == 0) {

@@ -41,8 +41,12 @@ int	payments_refund(struct dctx *d, const char *invoice_id, long long amount,
  * "setup_...") for payments_settle. */
 void	payments_queue(struct dctx *d, const char *id);
 /* Phases two and three for every attempt queued on d; outside any transaction. Returns
- * -1 only when the database is unreachable (the attempts stay pending for the runner). */
+ * -1 only when the database is unreachable (the attempts stay pending for the runner).
+ * After a call that sets d->gateway_trouble, the attempts not called yet stay pending. */
 int	payments_settle(struct dctx *d, struct derr *e);
+/* A gateway call that takes this long (a hanging gateway answers at the client's timeout)
+ * is trouble (d->gateway_trouble): a healthy one answers in well under a second. */
+#define PAYMENTS_GATEWAY_SLOW	4
 /* Asks the gateway about one pending attempt (with its recorded key) and records the
  * answer; used by settle and, for attempts whose answer was lost, by the job runner. */
 int	payments_resolve(struct dctx *d, const char *attempt_id, bool recovering,

@@ -95,6 +95,71 @@ quarantine_list(const char *site, char *out, size_t n)
 	snprintf(out + len, n - len, "}");
 }
 
+/* Sites whose payment gateway was slow or unreachable (d.gateway_trouble): their charges
+ * stay pending, and the reconciler asks about them by key, once the site's gateway rests
+ * no longer: 30 s, doubling at each trouble to 10 minutes, and over at the first round
+ * of calls without trouble. So a site whose gateway hangs costs the lane one slow call a
+ * window, not one per charge, and every other site's billing goes on. Per runner and in
+ * memory, as the quarantine. */
+#define GW_REST_MIN	30
+#define GW_REST_MAX	600
+#define GW_REST_SITES	64
+static struct {
+	char	site[48];
+	time_t	until;
+	int	rest;		/* the window last given; 0: the slot is free */
+} gw_rest[GW_REST_SITES];
+
+static int
+gw_rest_slot(const char *site)
+{
+	for (int i = 0; i < GW_REST_SITES; i++)
+		if (gw_rest[i].rest > 0 && strcmp(gw_rest[i].site, site) == 0)
+			return i;
+	return -1;
+}
+
+/* Whether the site's gateway is left alone now. */
+static bool
+gateway_resting(const char *site)
+{
+	int i = gw_rest_slot(site);
+
+	return i >= 0 && gw_rest[i].until > time(NULL);
+}
+
+/* After a round of gateway calls of the site: trouble starts (or doubles) its rest,
+ * a round without ends it. */
+static void
+gateway_after(const char *site, bool trouble)
+{
+	int i = gw_rest_slot(site);
+
+	if (!trouble) {
+		if (i >= 0) {
+			log_info("jobs: site %s: its payment gateway answers again", site);
+			gw_rest[i].rest = 0;
+		}
+		return;
+	}
+	if (i < 0) {
+		i = 0;	/* a free slot, else the one whose rest ends first */
+		for (int k = 0; k < GW_REST_SITES; k++)
+			if (gw_rest[k].rest == 0 || gw_rest[k].until < gw_rest[i].until) {
+				i = k;
+				if (gw_rest[k].rest == 0)
+					break;
+			}
+		snprintf(gw_rest[i].site, sizeof(gw_rest[i].site), "%s", site);
+		gw_rest[i].rest = GW_REST_MIN;
+	} else
+		gw_rest[i].rest = gw_rest[i].rest * 2 > GW_REST_MAX ? GW_REST_MAX :
+		    gw_rest[i].rest * 2;
+	gw_rest[i].until = time(NULL) + gw_rest[i].rest;
+	log_warn("jobs: site %s: its payment gateway is slow or unreachable; its charges stay "
+	    "pending and are asked about again, by key, in %d s", site, gw_rest[i].rest);
+}
+
 /* A batch: at most this many items in one transaction (each in a savepoint of its own),
  * whose phase-one charges are then called and recorded together. Bounded by what a dctx
  * can queue, so no charge waits for the reconciler. 32: each batch costs two commits that
@@ -267,7 +332,15 @@ billing_batch(struct db *db, const struct site *site, long long now)
 	 * stops the pass over the other sites. */
 	settle_facts = (struct site_facts){ .notify = &mail };
 	d.facts = &settle_facts;
-	rc = payments_settle(&d, &e);
+	if (d.npending > 0 && gateway_resting(site->id)) {
+		d.npending = 0;		/* pending, for the reconciler once the rest is over */
+		rc = 0;
+	} else if (d.npending > 0) {
+		rc = payments_settle(&d, &e);
+		if (db->status != DB_UNAVAILABLE)
+			gateway_after(site->id, d.gateway_trouble);
+	} else
+		rc = 0;
 	events_forget(&d);
 	if (rc != 0) {
 		if (db->status == DB_UNAVAILABLE)
@@ -292,18 +365,22 @@ reconcile_step(struct db *db, const struct site *site, long long now)
 	struct derr e;
 	int n, rc = 0;
 
+	if (gateway_resting(site->id))
+		return 0;
 	snprintf(before, sizeof(before), "%lld", (long long)time(NULL) - PAYMENT_STALE_SECONDS);
 	res = db_exec(db, STMT_PAY_STALE, (const char *[]){ site->id, before });
 	if (res == NULL)
 		return -1;
 	n = PQntuples(res);
 	dctx_init(&d, db, site, now, ACTOR_JOB_RUNNER, NULL);
-	for (int i = 0; i < n && rc == 0; i++) {
+	for (int i = 0; i < n && rc == 0 && !d.gateway_trouble; i++) {
 		log_warn("jobs: site %s: resolving payment attempt %s left pending", site->id,
 		    db_val(res, i, 0));
 		rc = payments_resolve(&d, db_val(res, i, 0), true, &e);
 	}
 	PQclear(res);
+	if (n > 0 && db->status != DB_UNAVAILABLE)
+		gateway_after(site->id, d.gateway_trouble);
 	if (rc < 0 && db->status != DB_UNAVAILABLE) {
 		/* The gateway is down or refuses: asked again next pass; other sites go on. */
 		log_warn("jobs: site %s: resolving payment attempts: %s", site->id, e.message);

@@ -214,6 +214,11 @@ class Base(unittest.TestCase):
         self.wait("the job runner", lambda: self.ok(m.get("/time_machine"))["pending_jobs"] == 0,
                   timeout)
 
+    @staticmethod
+    def log():
+        with open(os.path.join(ST.state, "portald.log"), errors="replace") as f:
+            return f.read()
+
     def runner_pid(self, what="runner started"):
         """The job runner of this module's stack (or one of its lanes, by what it logs when
         it starts, such as "billing lane started"): the newest one still alive."""
@@ -772,6 +777,63 @@ class Isolation(Base):
                 if i["status"] == "paid"]) == 2, 20)
         finally:
             S.clear_faults()
+
+
+    def test_a_gateway_that_hangs_holds_up_no_other_site(self):
+        """Stripe takes every call of one site's account to the client's timeout (5 s here),
+        for six renewals. The runner stops calling it after the first slow call and leaves
+        it alone for a while (the charges stay pending), so a site after it renews within
+        seconds, not after six charges' worth of timeouts; once Stripe answers again, every
+        charge is made, once."""
+        m = self.site()
+        self.plan(m)
+        subs = []
+        for _ in range(6):
+            cus = m.customer()
+            self.add_card(m, cus["id"])
+            subs.append(self.ok(m.post("/subscriptions", {"customer_id": cus["id"],
+                                                          "plan_id": "basic"})))
+        self.settled(m)
+        pending = ("SELECT count(*) FROM payment_attempts WHERE site_id = '%s' "
+                   "AND outcome = 'pending'" % m.site_id)
+        S.add_fault({"path": "/v1/*", "kind": "timeout", "delay": 120, "count": 1000000})
+        try:
+            m.travel(32 * 86400)
+            self.wait("the renewals' charges sent", lambda: ST.psql(pending) == [["6"]], 30)
+            other = ST.new_site("zz")        # after "tst-..." in the runner's order
+            self.ok(other.post("/plans", {"id": "p", "name": "P", "amount": 700,
+                                          "currency": "USD", "interval": "month"}))
+            oc = other.customer()
+            tok = self.ok(other.post("/test_gateway/tokens", {
+                "number": "4242424242424242", "exp_month": 12, "exp_year": 2099}))
+            self.ok(other.post("/customers/%s/payment_methods" % oc["id"], {"token": tok["id"]}))
+            osub = self.ok(other.post("/subscriptions", {"customer_id": oc["id"],
+                                                         "plan_id": "p"}))
+            t0 = time.time()
+            other.travel(32 * 86400)
+            self.wait("the other site's renewal", lambda: len([
+                i for i in self.ok(other.get("/invoices?subscription_id=" + osub["id"]))["data"]
+                if i["status"] == "paid"]) == 2, 60)
+            took = time.time() - t0
+            # One charge's calls time out (about 10 s: the intent, then the search for it);
+            # six would be a minute.
+            self.assertLess(took, 25, "the other site waited behind the hanging gateway")
+            self.assertIn("site %s: its payment gateway is slow or unreachable" % m.site_id,
+                          self.log())
+            self.assertGreaterEqual(int(ST.psql(pending)[0][0]), 5, "charges left pending")
+        finally:
+            S.clear_faults()
+        # Stripe answers again: after the rest, the reconciler asks about each charge by its
+        # key and makes it, once.
+        for sub in subs:
+            self.wait("the renewal paid", lambda: len([
+                i for i in self.ok(m.get("/invoices?subscription_id=" + sub["id"]))["data"]
+                if i["status"] == "paid"]) == 2, 150)
+        for sub in subs:
+            for inv in self.ok(m.get("/invoices?subscription_id=" + sub["id"]))["data"]:
+                if inv["created_at"] > sub["created_at"] + 86400:
+                    self.assertEqual(len(self.succeeded_intents(inv["id"])), 1, inv["id"])
+        self.assertIn("site %s: its payment gateway answers again" % m.site_id, self.log())
 
 
 class Crashes(Base):
