@@ -746,6 +746,23 @@ class Faults(Base):
 
 
 class Isolation(Base):
+    def other_site(self):
+        """A site on the test gateway after "tst-..." in the runner's order, with a
+        subscription: (client, subscription)."""
+        other = ST.new_site("zz")
+        self.ok(other.post("/plans", {"id": "p", "name": "P", "amount": 700,
+                                      "currency": "USD", "interval": "month"}))
+        oc = other.customer()
+        tok = self.ok(other.post("/test_gateway/tokens", {
+            "number": "4242424242424242", "exp_month": 12, "exp_year": 2099}))
+        self.ok(other.post("/customers/%s/payment_methods" % oc["id"], {"token": tok["id"]}))
+        return other, self.ok(other.post("/subscriptions", {"customer_id": oc["id"],
+                                                            "plan_id": "p"}))
+
+    def paid(self, m, sub):
+        return len([i for i in self.ok(m.get("/invoices?subscription_id=" + sub["id"]))["data"]
+                    if i["status"] == "paid"])
+
     def test_a_gateway_that_is_down_holds_up_no_other_site(self):
         """Stripe refuses every call for one site's account: its charge stays pending for the
         reconciler, and a site after it in the runner's order still renews on time."""
@@ -762,22 +779,11 @@ class Isolation(Base):
             self.wait("the charge left pending", lambda: ST.psql(
                 "SELECT 1 FROM payment_attempts WHERE site_id = '%s' AND outcome = 'pending' "
                 "AND wall_created_at < extract(epoch FROM now())::bigint - 35" % m.site_id), 90)
-            other = ST.new_site("zz")        # after "tst-..." in the runner's order
-            self.ok(other.post("/plans", {"id": "p", "name": "P", "amount": 700,
-                                          "currency": "USD", "interval": "month"}))
-            oc = other.customer()
-            tok = self.ok(other.post("/test_gateway/tokens", {
-                "number": "4242424242424242", "exp_month": 12, "exp_year": 2099}))
-            self.ok(other.post("/customers/%s/payment_methods" % oc["id"], {"token": tok["id"]}))
-            osub = self.ok(other.post("/subscriptions", {"customer_id": oc["id"],
-                                                         "plan_id": "p"}))
+            other, osub = self.other_site()
             other.travel(32 * 86400)
-            self.wait("the other site's renewal", lambda: len([
-                i for i in self.ok(other.get("/invoices?subscription_id=" + osub["id"]))["data"]
-                if i["status"] == "paid"]) == 2, 20)
+            self.wait("the other site's renewal", lambda: self.paid(other, osub) == 2, 20)
         finally:
             S.clear_faults()
-
 
     def test_a_gateway_that_hangs_holds_up_no_other_site(self):
         """Stripe takes every call of one site's account to the client's timeout (5 s here),
@@ -800,20 +806,10 @@ class Isolation(Base):
         try:
             m.travel(32 * 86400)
             self.wait("the renewals' charges sent", lambda: ST.psql(pending) == [["6"]], 30)
-            other = ST.new_site("zz")        # after "tst-..." in the runner's order
-            self.ok(other.post("/plans", {"id": "p", "name": "P", "amount": 700,
-                                          "currency": "USD", "interval": "month"}))
-            oc = other.customer()
-            tok = self.ok(other.post("/test_gateway/tokens", {
-                "number": "4242424242424242", "exp_month": 12, "exp_year": 2099}))
-            self.ok(other.post("/customers/%s/payment_methods" % oc["id"], {"token": tok["id"]}))
-            osub = self.ok(other.post("/subscriptions", {"customer_id": oc["id"],
-                                                         "plan_id": "p"}))
+            other, osub = self.other_site()
             t0 = time.time()
             other.travel(32 * 86400)
-            self.wait("the other site's renewal", lambda: len([
-                i for i in self.ok(other.get("/invoices?subscription_id=" + osub["id"]))["data"]
-                if i["status"] == "paid"]) == 2, 60)
+            self.wait("the other site's renewal", lambda: self.paid(other, osub) == 2, 60)
             took = time.time() - t0
             # One charge's calls time out (about 10 s: the intent, then the search for it);
             # six would be a minute.
@@ -826,9 +822,7 @@ class Isolation(Base):
         # Stripe answers again: after the rest, the reconciler asks about each charge by its
         # key and makes it, once.
         for sub in subs:
-            self.wait("the renewal paid", lambda: len([
-                i for i in self.ok(m.get("/invoices?subscription_id=" + sub["id"]))["data"]
-                if i["status"] == "paid"]) == 2, 150)
+            self.wait("the renewal paid", lambda: self.paid(m, sub) == 2, 150)
         for sub in subs:
             for inv in self.ok(m.get("/invoices?subscription_id=" + sub["id"]))["data"]:
                 if inv["created_at"] > sub["created_at"] + 86400:
