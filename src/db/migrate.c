@@ -38,8 +38,16 @@ exec_params(struct db *db, const char *sql, int n, const char *const *params, in
 		*rows = PQntuples(res);
 	if (ok && first != NULL)
 		snprintf(first, firstlen, "%s", PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
-	if (!ok)
+	if (!ok) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		size_t len;
+
 		snprintf(db->errmsg, sizeof(db->errmsg), "%s", PQresultErrorMessage(res));
+		len = strlen(db->errmsg);
+		while (len > 0 && db->errmsg[len - 1] == '\n')
+			db->errmsg[--len] = '\0';
+		snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
+	}
 	PQclear(res);
 	return ok ? 0 : -1;
 }
@@ -56,7 +64,10 @@ apply(struct db *db, const struct embedded_file *f, const char *const params[2],
 
 	snprintf(set, sizeof(set), "SET LOCAL lock_timeout = '%ds'", lock_timeout);
 	for (int try = 1;; try++) {
-		if (db_exec_sql(db, "BEGIN") == 0 && db_exec_sql(db, set) == 0 &&
+		db->sqlstate[0] = '\0';	/* this try's error only */
+		/* 0: the server's own setting (the role's or the database's, else none). */
+		if (db_exec_sql(db, "BEGIN") == 0 &&
+		    (lock_timeout <= 0 || db_exec_sql(db, set) == 0) &&
 		    db_exec_sql(db, f->text) == 0 &&
 		    exec_params(db, SQL_RECORD, 2, params, NULL, NULL, 0) == 0 &&
 		    db_exec_sql(db, "COMMIT") == 0)
@@ -96,45 +107,47 @@ migrate_run(struct db *db, int lock_timeout, int *applied, char *err, size_t err
 		snprintf(err, errlen, "%s", db->errmsg);
 		return -1;
 	}
-	for (const struct embedded_file *f = embedded_files; f->path != NULL; f++) {
-		const char *base;
-		char version[24], recorded[256];
-		const char *params[2];
-		int rows = 0;
-		long v;
+	/* Twice over the files: every number's name is checked before anything is applied.
+	 * A number taken by another file means a build whose migrations this one does not
+	 * have (a development branch) made the schema, and this build's later migrations
+	 * would be applied to a schema they were not written for. */
+	for (int pass = 0; pass < 2; pass++)
+		for (const struct embedded_file *f = embedded_files; f->path != NULL; f++) {
+			const char *base;
+			char version[24], recorded[256];
+			const char *params[2];
+			int rows = 0;
+			long v;
 
-		if (strncmp(f->path, "sql/", 4) != 0)
-			continue;
-		base = f->path + 4;
-		v = strtol(base, NULL, 10);
-		if (v <= 0) {
-			snprintf(err, errlen, "%s: migration files start with their number",
-			    f->path);
-			goto out;
+			if (strncmp(f->path, "sql/", 4) != 0)
+				continue;
+			base = f->path + 4;
+			v = strtol(base, NULL, 10);
+			if (v <= 0) {
+				snprintf(err, errlen, "%s: migration files start with their number",
+				    f->path);
+				goto out;
+			}
+			snprintf(version, sizeof(version), "%ld", v);
+			params[0] = version;
+			params[1] = base;
+			if (exec_params(db, SQL_APPLIED, 1, params, &rows, recorded,
+			    sizeof(recorded)) != 0) {
+				snprintf(err, errlen, "%s", db->errmsg);
+				goto out;
+			}
+			if (rows > 0 && strcmp(recorded, base) != 0) {
+				snprintf(err, errlen, "migration %ld was applied as '%s', but this "
+				    "build's is '%s': the database was migrated by another build of "
+				    "portald; nothing was applied", v, recorded, base);
+				goto out;
+			}
+			if (rows > 0 || pass == 0)
+				continue;
+			if (apply(db, f, params, lock_timeout, err, errlen) != 0)
+				goto out;
+			(*applied)++;
 		}
-		snprintf(version, sizeof(version), "%ld", v);
-		params[0] = version;
-		params[1] = base;
-		if (exec_params(db, SQL_APPLIED, 1, params, &rows, recorded,
-		    sizeof(recorded)) != 0) {
-			snprintf(err, errlen, "%s", db->errmsg);
-			goto out;
-		}
-		/* The number is taken by another file: a build whose migrations this one does
-		 * not have (a development branch) made the schema, and this build's later
-		 * migrations would be applied to a schema they were not written for. */
-		if (rows > 0 && strcmp(recorded, base) != 0) {
-			snprintf(err, errlen, "migration %ld was applied as %s, but this build's "
-			    "is %s: the database was migrated by another build of portald; "
-			    "nothing was applied", v, recorded, base);
-			goto out;
-		}
-		if (rows > 0)
-			continue;
-		if (apply(db, f, params, lock_timeout, err, errlen) != 0)
-			goto out;
-		(*applied)++;
-	}
 	rc = 0;
 out:
 	db_exec_sql(db, SQL_UNLOCK);
@@ -169,6 +182,23 @@ migrate_versions_literal(char *out, size_t n)
 	for (int i = 0; i < count; i++) {
 		len = strlen(out);
 		snprintf(out + len, n - len, "%s%d", i ? "," : "", m[i].version);
+	}
+	len = strlen(out);
+	snprintf(out + len, n - len, "}");
+}
+
+void
+migrate_names_literal(char *out, size_t n)
+{
+	struct migration m[MIGRATE_MAX];
+	int count = migrate_list(m, MIGRATE_MAX);
+	size_t len;
+
+	snprintf(out, n, "{");
+	for (int i = 0; i < count; i++) {
+		len = strlen(out);
+		/* File names are [0-9a-z_.]: nothing to quote. */
+		snprintf(out + len, n - len, "%s%s", i ? "," : "", m[i].name);
 	}
 	len = strlen(out);
 	snprintf(out + len, n - len, "}");
@@ -209,9 +239,11 @@ migrate_status(struct db *db, struct migration *out, int *n, int *unknown, char 
 		for (int i = 0; i < *n; i++) {
 			if (out[i].version == v) {
 				out[i].applied_at = atoll(PQgetvalue(res, r, 1));
+				/* An empty recorded name shows as "''". */
 				if (strcmp(PQgetvalue(res, r, 2), out[i].name) != 0)
 					snprintf(out[i].applied_as, sizeof(out[i].applied_as),
-					    "%s", PQgetvalue(res, r, 2));
+					    "%s", PQgetvalue(res, r, 2)[0] ?
+					    PQgetvalue(res, r, 2) : "''");
 				known = true;
 			}
 		}

@@ -31,8 +31,11 @@ struct migration {
 int	migrate_list(struct migration *out, int max);
 /* This binary's versions as a PostgreSQL array literal, "{1,2,3}". */
 void	migrate_versions_literal(char *out, size_t n);
+/* And its file names, "{001_init.sql,002_billing.sql}". */
+void	migrate_names_literal(char *out, size_t n);
 /* Fills out[] (MIGRATE_MAX entries) with every compiled-in migration, when it was applied
- * and under which name when not its own, *n with their number and *unknown with how many applied versions this binary does not know
+ * and under which name when not its own, *n with their number and *unknown with how many
+ * applied versions this binary does not know
  * (a newer release applied them: expected during a rolling upgrade). Does not migrate. */
 int	migrate_status(struct db *db, struct migration *out, int *n, int *unknown, char *err,
 	    size_t errlen);

@@ -1044,6 +1044,8 @@ const struct stmt stmts[STMT__MAX] = {
 	 * one statement that reads every site, by design; each min() is an index probe.
 	 * Documents waiting for their PDF are not lag: a backlog of rendering delays no money
 	 * (the time machine's pending_jobs counts them). */
+	/* This build's migrations applied (by number, $1), the runner's lag, and of those
+	 * how many under this build's file names ($2): fewer is another build's schema. */
 	[STMT_HEALTH] = { "health",
 	    "SELECT (SELECT count(*) FROM schema_migrations WHERE version = ANY ($1::int[])), "
 	    "COALESCE((SELECT max(extract(epoch FROM now())::bigint + st.clock_offset - d.due) "
@@ -1056,7 +1058,8 @@ const struct stmt stmts[STMT__MAX] = {
 	    "AND status = 'open' AND next_attempt_at IS NOT NULL), "
 	    "(SELECT min(next_attempt_at) FROM webhook_deliveries WHERE site_id = st.id "
 	    "AND status = 'pending')) AS due) d "
-	    "WHERE d.due <= extract(epoch FROM now())::bigint + st.clock_offset), 0)", 1 },
+	    "WHERE d.due <= extract(epoch FROM now())::bigint + st.clock_offset), 0), "
+	    "(SELECT count(*) FROM schema_migrations WHERE name = ANY ($2::text[]))", 2 },
 	/* At most how many billing periods the runner would create if the site's clock moved
 	 * to $2 (a month counted as 28 days: an upper bound). */
 	[STMT_PERIODS_UNTIL] = { "periods_until",

@@ -299,11 +299,11 @@ is_api_path(const char *path)
 static void
 health(struct ctx *c)
 {
-	static char versions[MIGRATE_MAX * 8];
+	static char versions[MIGRATE_MAX * 8], names[MIGRATE_MAX * 48];
 	static int nversions = -1;
-	const char *params[1];
+	const char *params[2];
+	const char *schema;
 	PGresult *res;
-	bool current;
 	long long lag;
 
 	if (nversions < 0) {
@@ -311,8 +311,10 @@ health(struct ctx *c)
 
 		nversions = migrate_list(m, MIGRATE_MAX);
 		migrate_versions_literal(versions, sizeof(versions));
+		migrate_names_literal(names, sizeof(names));
 	}
 	params[0] = versions;
+	params[1] = names;
 	http_header(c->resp, "Cache-Control", "no-store");
 	res = db_exec(c->db, STMT_HEALTH, params);
 	if (res == NULL) {
@@ -322,15 +324,18 @@ health(struct ctx *c)
 		    "\"schema\":\"unknown\",\"jobs\":\"unknown\"}");
 		return;
 	}
-	current = db_ll(res, 0, 0, 0) == nversions;
+	/* "conflict": a number of this build's applied as another file (another build's
+	 * schema, see portalctl migrate --status). */
+	schema = db_ll(res, 0, 0, 0) != nversions ? "behind" :
+	    db_ll(res, 0, 2, 0) != nversions ? "conflict" : "current";
 	lag = db_ll(res, 0, 1, 0);
 	PQclear(res);
 	if (lag < 0)
 		lag = 0;
-	api_json_start(c, current ? 200 : 503);
+	api_json_start(c, strcmp(schema, "current") == 0 ? 200 : 503);
 	buf_printf(&c->resp->body, "{\"status\":\"%s\",\"database\":\"ok\",\"schema\":\"%s\","
-	    "\"jobs\":\"%s\",\"jobs_lag_seconds\":%lld}", current ? "ok" : "unavailable",
-	    current ? "current" : "behind", lag > c->cfg->jobs_max_lag ? "lagging" : "ok", lag);
+	    "\"jobs\":\"%s\",\"jobs_lag_seconds\":%lld}", strcmp(schema, "current") == 0 ?
+	    "ok" : "unavailable", schema, lag > c->cfg->jobs_max_lag ? "lagging" : "ok", lag);
 }
 
 /* Parses and validates the JSON body of an API POST; answers 4xx and returns -1. */

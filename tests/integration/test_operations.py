@@ -149,25 +149,41 @@ class Migrations(unittest.TestCase):
     def test_a_number_applied_as_another_file_is_refused_and_reported(self):
         version, name = self.last()
         other = "%03d_from_another_branch.sql" % int(version)
+        # The one before it pending: every name is checked before anything is applied.
+        before = self.s.psql("SELECT version, name, applied_at FROM schema_migrations "
+                             "WHERE version < %s ORDER BY version DESC LIMIT 1" % version)[0]
+        self.s.psql("DELETE FROM schema_migrations WHERE version = %s" % before[0])
         self.s.psql("UPDATE schema_migrations SET name = '%s' WHERE version = %s"
                     % (other, version))
         try:
             r = portalctl_raw(self.s, "migrate")
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-            self.assertIn("migration %s was applied as %s, but this build's is %s: the "
-                          "database was migrated by another build" % (version, other, name),
-                          r.stderr)
+            self.assertIn("migration %s was applied as '%s', but this build's is '%s': the "
+                          "database was migrated by another build of portald; nothing was "
+                          "applied" % (version, other, name), r.stderr)
             st = self.s.portalctl("migrate", "--status")
             row = [x for x in st["migrations"] if x["version"] == int(version)][0]
             self.assertEqual((row["status"], row["applied_as"]), ("conflict", other))
-            self.assertEqual((st["conflicts"], st["pending"], st["current"]), (1, 0, False))
+            self.assertEqual((st["conflicts"], st["pending"], st["current"]), (1, 1, False))
+            self.assertEqual(self.s.psql("SELECT count(*) FROM schema_migrations WHERE "
+                                         "version = %s" % before[0]), [["0"]],
+                             "the pending migration before the conflict was applied")
             chk = portalctl_raw(self.s, "check")
             self.assertEqual(chk.returncode, 1)
             self.assertRegex(chk.stdout, r"(?m)^FAIL\s+schema\s+migration %s was applied as "
                              "%s" % (version, re.escape(other)))
+            # /healthz takes the host out: "behind" while one is pending, then "conflict".
+            self.assertEqual(Health.health(self)[1]["schema"], "behind")
+            self.s.psql("INSERT INTO schema_migrations (version, name, applied_at) "
+                        "VALUES (%s, '%s', '%s')" % tuple(before))
+            status, body, _ = Health.health(self)
+            self.assertEqual((status, body["schema"], body["status"]),
+                             (503, "conflict", "unavailable"))
         finally:
             self.s.psql("UPDATE schema_migrations SET name = '%s' WHERE version = %s"
                         % (name, version))
+            self.s.psql("INSERT INTO schema_migrations (version, name, applied_at) "
+                        "VALUES (%s, '%s', '%s') ON CONFLICT DO NOTHING" % tuple(before))
         self.assertEqual(self.s.portalctl("migrate"), {"migrations_applied": 0})
         self.assertTrue(self.s.portalctl("migrate", "--status")["current"])
 
