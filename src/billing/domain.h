@@ -110,10 +110,13 @@ struct dctx {
 	char		 action_invoice[DOM_ID_MAX];
 	char		 action_url[DOM_URL_MAX];
 	struct site_facts *facts;	/* NULL: read each time */
-	/* Set by a gateway call that found the gateway unreachable or took
-	 * PAYMENTS_GATEWAY_SLOW seconds or more: payments_settle then makes no more calls
-	 * (the rest stay pending, asked again by key later), and the job runner leaves the
-	 * site's gateway alone for a while. */
+	/* The gateway calls made through this context and the seconds they took. A call
+	 * that found the gateway unreachable or took PAYMENTS_GATEWAY_SLOW seconds or more
+	 * sets gateway_trouble: payments_settle then makes no more calls (the rest stay
+	 * pending, asked again by key later), and the job runner leaves the site's gateway
+	 * alone for a while. */
+	int		 gateway_calls;
+	double		 gateway_seconds;
 	bool		 gateway_trouble;
 	/* The open invoice issued last here, in this transaction, as issued: collecting it
 	 * at once reads nothing back (payments_collect). id empty when none; emptied by the

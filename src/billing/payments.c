@@ -498,6 +498,21 @@ payments_record(struct dctx *d, const char *attempt_id, const struct gw_result *
 	return 0;
 }
 
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+bool
+payments_gateway_spent(const struct dctx *d)
+{
+	return d->gateway_trouble || d->gateway_seconds >= PAYMENTS_ROUND_SECONDS;
+}
+
 /* Phase two of one attempt: asks the gateway (with the recorded key), outside any
  * transaction, on the site's clock of the moment the intent was recorded (a renewal the
  * job runner made at its due date, possibly after time travel). 1: r holds an answer to
@@ -511,12 +526,12 @@ call_gateway_row(struct dctx *d, PGresult *att, int row, bool recovering,
 	char idem[DOM_ID_MAX * 2 + 16], inv[DOM_ID_MAX], kind[16], currency[4];
 	char token[DOM_ID_MAX * 2], return_url[DOM_URL_MAX] = "";
 	long long amount, now = d->now;
-	struct timespec t0, t1;
-	int rc = 1;
+	struct timespec t0;
+	double took = 0;
+	int rc = 1, called;
 
 	if (strcmp(db_val(att, row, PAY_OUTCOME), "pending") != 0)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	*at = db_ll(att, row, PAY_CREATED, now);
 	snprintf(idem, sizeof(idem), "%s", db_val(att, row, PAY_IDEM));
 	snprintf(inv, sizeof(inv), "%s", db_val(att, row, PAY_INVOICE));
@@ -537,9 +552,14 @@ call_gateway_row(struct dctx *d, PGresult *att, int row, bool recovering,
 	memset(r, 0, sizeof(*r));
 	r->outcome = GW_NOT_FOUND;
 	/* After a crash, ask first: the gateway may have acted on the key already. */
-	if (recovering && gw->retrieve(d, kind, idem, NULL, r, e) != 0) {
-		rc = e->kind == DERR_UNAVAILABLE ? -1 : 0;
-		goto out;
+	if (recovering) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		called = gw->retrieve(d, kind, idem, NULL, r, e);
+		took += seconds_since(&t0);
+		if (called != 0) {
+			rc = e->kind == DERR_UNAVAILABLE ? -1 : 0;
+			goto out;
+		}
 	}
 	if (r->outcome == GW_NOT_FOUND && strcmp(kind, "refund") == 0) {
 		PGresult *ch = db_exec(d->db, STMT_PAY_LAST_CHARGE, (const char *[]){ d->site.id,
@@ -549,8 +569,11 @@ call_gateway_row(struct dctx *d, PGresult *att, int row, bool recovering,
 			rc = derr_db(e, d->db);
 			goto out;
 		}
-		if (gw->refund(d, PQntuples(ch) == 1 ? db_val(ch, 0, PAY_REF) : NULL, amount,
-		    currency, idem, r, e) != 0)
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		called = gw->refund(d, PQntuples(ch) == 1 ? db_val(ch, 0, PAY_REF) : NULL, amount,
+		    currency, idem, r, e);
+		took += seconds_since(&t0);
+		if (called != 0)
 			rc = e->kind == DERR_UNAVAILABLE ? -1 : 0;
 		PQclear(ch);
 		if (rc != 1)
@@ -571,7 +594,10 @@ call_gateway_row(struct dctx *d, PGresult *att, int row, bool recovering,
 			c.invoice_id = inv;
 			c.return_url = return_url[0] ? return_url : NULL;
 			c.off_session = c.return_url == NULL;
-			if (gw->charge(d, &c, r, e) != 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			called = gw->charge(d, &c, r, e);
+			took += seconds_since(&t0);
+			if (called != 0) {
 				rc = e->kind == DERR_UNAVAILABLE ? -1 : 0;
 				goto out;
 			}
@@ -582,8 +608,14 @@ call_gateway_row(struct dctx *d, PGresult *att, int row, bool recovering,
 		snprintf(d->action_url, sizeof(d->action_url), "%s", r->action_url);
 	}
 out:
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (rc < 0 || t1.tv_sec - t0.tv_sec - (t1.tv_nsec < t0.tv_nsec) >= PAYMENTS_GATEWAY_SLOW)
+	/* Only the gateway's own time and failures count: a database that went away is not
+	 * the gateway's trouble. */
+	if (took > 0) {
+		d->gateway_calls++;
+		d->gateway_seconds += took;
+	}
+	if (took >= PAYMENTS_GATEWAY_SLOW || (rc < 0 &&
+	    strcmp(e->code, "database_unavailable") != 0))
 		d->gateway_trouble = true;
 	d->now = now;
 	return rc;
@@ -770,7 +802,7 @@ payments_settle(struct dctx *d, struct derr *e)
 	/* In rounds: the gateway calls of every attempt queued so far (one by one, outside
 	 * any transaction), then their outcomes in one transaction. Recording may queue more
 	 * (a stored card pays what is overdue): the next round takes those. */
-	while (rc == 0 && done < d->npending && !d->gateway_trouble) {
+	while (rc == 0 && done < d->npending && !payments_gateway_spent(d)) {
 		int end = d->npending, n = 0;
 		PGresult *atts;
 
@@ -788,10 +820,17 @@ payments_settle(struct dctx *d, struct derr *e)
 			d->npending = 0;	/* left pending, for the reconciler */
 			return -1;
 		}
-		/* A gateway in trouble is not called again this round: its other attempts
-		 * stay pending and are asked again, by key, later. */
-		for (int i = done; i < end && rc == 0 && !d->gateway_trouble; i++) {
+		/* A gateway in trouble, or whose calls took the round's time, is not called
+		 * again: the other attempts stay pending and are asked about, by key, later. */
+		for (int i = done; i < end && rc == 0; i++) {
 			int got = 0;
+
+			if (payments_gateway_spent(d)) {
+				log_warn("site %s: %d gateway call(s) left for the job runner: %s",
+				    d->site.id, d->npending - i, d->gateway_trouble ? "the gateway "
+				    "is slow or unreachable" : "this round's calls took their time");
+				break;
+			}
 
 			if (strncmp(d->pending[i], "setup_", 6) == 0) {
 				rc = setups_settle(d, d->pending[i], e);

@@ -47,6 +47,13 @@ int	payments_settle(struct dctx *d, struct derr *e);
 /* A gateway call that takes this long (a hanging gateway answers at the client's timeout)
  * is trouble (d->gateway_trouble): a healthy one answers in well under a second. */
 #define PAYMENTS_GATEWAY_SLOW	4
+/* payments_settle makes no more calls once those of its context took this long in all:
+ * the rest stay pending, asked about by key by the job runner (PAYMENT_STALE_SECONDS
+ * later), so a gateway that answers slowly, but not slowly enough to be trouble, holds
+ * nobody up for long either. */
+#define PAYMENTS_ROUND_SECONDS	10
+/* Whether calls through d should stop: trouble, or the round's time is up. */
+bool	payments_gateway_spent(const struct dctx *d);
 /* Asks the gateway about one pending attempt (with its recorded key) and records the
  * answer; used by settle and, for attempts whose answer was lost, by the job runner. */
 int	payments_resolve(struct dctx *d, const char *attempt_id, bool recovering,

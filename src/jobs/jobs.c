@@ -99,8 +99,9 @@ quarantine_list(const char *site, char *out, size_t n)
  * stay pending, and the reconciler asks about them by key, once the site's gateway rests
  * no longer: 30 s, doubling at each trouble to 10 minutes, and over at the first round
  * of calls without trouble. So a site whose gateway hangs costs the lane one slow call a
- * window, not one per charge, and every other site's billing goes on. Per runner and in
- * memory, as the quarantine. */
+ * window, not one per charge, and every other site's billing goes on. Per billing
+ * process and in memory, as the quarantine: each process pays its own slow call. On the
+ * monotonic clock: a step of the wall clock neither ends nor stretches a rest. */
 #define GW_REST_MIN	30
 #define GW_REST_MAX	600
 #define GW_REST_SITES	64
@@ -109,6 +110,15 @@ static struct {
 	time_t	until;
 	int	rest;		/* the window last given; 0: the slot is free */
 } gw_rest[GW_REST_SITES];
+
+static time_t
+mono_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
 
 static int
 gw_rest_slot(const char *site)
@@ -125,17 +135,20 @@ gateway_resting(const char *site)
 {
 	int i = gw_rest_slot(site);
 
-	return i >= 0 && gw_rest[i].until > time(NULL);
+	return i >= 0 && gw_rest[i].until > mono_now();
 }
 
-/* After a round of gateway calls of the site: trouble starts (or doubles) its rest,
- * a round without ends it. */
+/* After a round of calls through d of the site: trouble starts (or doubles) its rest, a
+ * round that called the gateway without trouble ends it; one that made no call (every
+ * attempt answered already, a card gone) says nothing. */
 static void
-gateway_after(const char *site, bool trouble)
+gateway_after(const char *site, const struct dctx *d)
 {
 	int i = gw_rest_slot(site);
 
-	if (!trouble) {
+	if (d->db->status == DB_UNAVAILABLE || (d->gateway_calls == 0 && !d->gateway_trouble))
+		return;
+	if (!d->gateway_trouble) {
 		if (i >= 0) {
 			log_info("jobs: site %s: its payment gateway answers again", site);
 			gw_rest[i].rest = 0;
@@ -155,7 +168,7 @@ gateway_after(const char *site, bool trouble)
 	} else
 		gw_rest[i].rest = gw_rest[i].rest * 2 > GW_REST_MAX ? GW_REST_MAX :
 		    gw_rest[i].rest * 2;
-	gw_rest[i].until = time(NULL) + gw_rest[i].rest;
+	gw_rest[i].until = mono_now() + gw_rest[i].rest;
 	log_warn("jobs: site %s: its payment gateway is slow or unreachable; its charges stay "
 	    "pending and are asked about again, by key, in %d s", site, gw_rest[i].rest);
 }
@@ -337,8 +350,7 @@ billing_batch(struct db *db, const struct site *site, long long now)
 		rc = 0;
 	} else if (d.npending > 0) {
 		rc = payments_settle(&d, &e);
-		if (db->status != DB_UNAVAILABLE)
-			gateway_after(site->id, d.gateway_trouble);
+		gateway_after(site->id, &d);
 	} else
 		rc = 0;
 	events_forget(&d);
@@ -373,14 +385,13 @@ reconcile_step(struct db *db, const struct site *site, long long now)
 		return -1;
 	n = PQntuples(res);
 	dctx_init(&d, db, site, now, ACTOR_JOB_RUNNER, NULL);
-	for (int i = 0; i < n && rc == 0 && !d.gateway_trouble; i++) {
+	for (int i = 0; i < n && rc == 0 && !payments_gateway_spent(&d); i++) {
 		log_warn("jobs: site %s: resolving payment attempt %s left pending", site->id,
 		    db_val(res, i, 0));
 		rc = payments_resolve(&d, db_val(res, i, 0), true, &e);
 	}
 	PQclear(res);
-	if (n > 0 && db->status != DB_UNAVAILABLE)
-		gateway_after(site->id, d.gateway_trouble);
+	gateway_after(site->id, &d);
 	if (rc < 0 && db->status != DB_UNAVAILABLE) {
 		/* The gateway is down or refuses: asked again next pass; other sites go on. */
 		log_warn("jobs: site %s: resolving payment attempts: %s", site->id, e.message);
