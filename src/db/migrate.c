@@ -1,5 +1,6 @@
 /* migrate.c: schema migrations: sql/NNN_name.sql applied in order, each in its own
  * transaction together with its row in schema_migrations. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,8 +172,10 @@ migrate_list(struct migration *out, int max)
 	return n;
 }
 
-void
-migrate_versions_literal(char *out, size_t n)
+/* The compiled-in versions, or file names, as a PostgreSQL array literal. File names are
+ * [0-9a-z_.]: nothing to quote. */
+static void
+literal(char *out, size_t n, bool names)
 {
 	struct migration m[MIGRATE_MAX];
 	int count = migrate_list(m, MIGRATE_MAX);
@@ -181,27 +184,25 @@ migrate_versions_literal(char *out, size_t n)
 	snprintf(out, n, "{");
 	for (int i = 0; i < count; i++) {
 		len = strlen(out);
-		snprintf(out + len, n - len, "%s%d", i ? "," : "", m[i].version);
+		if (names)
+			snprintf(out + len, n - len, "%s%s", i ? "," : "", m[i].name);
+		else
+			snprintf(out + len, n - len, "%s%d", i ? "," : "", m[i].version);
 	}
 	len = strlen(out);
 	snprintf(out + len, n - len, "}");
 }
 
 void
+migrate_versions_literal(char *out, size_t n)
+{
+	literal(out, n, false);
+}
+
+void
 migrate_names_literal(char *out, size_t n)
 {
-	struct migration m[MIGRATE_MAX];
-	int count = migrate_list(m, MIGRATE_MAX);
-	size_t len;
-
-	snprintf(out, n, "{");
-	for (int i = 0; i < count; i++) {
-		len = strlen(out);
-		/* File names are [0-9a-z_.]: nothing to quote. */
-		snprintf(out + len, n - len, "%s%s", i ? "," : "", m[i].name);
-	}
-	len = strlen(out);
-	snprintf(out + len, n - len, "}");
+	literal(out, n, true);
 }
 
 int
