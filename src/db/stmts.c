@@ -175,8 +175,6 @@ const struct stmt stmts[STMT__MAX] = {
 	[STMT_CUSTOMER_ADDRESS] = { "customer_address",
 	    "SELECT email, name FROM customers WHERE site_id = $1 AND id = $2", 2 },
 	/* $3..$10: for each of email, name, phone, billing_address a "set" flag and a value;
-	 * $11 metadata to merge (null values delete keys); $12 now. */
-	/* $3..$10: for each of email, name, phone, billing_address a "set" flag and a value;
 	 * $11 metadata to merge (null values delete keys); $12 now; $13/$14 company; $15..$17
 	 * the tax id (flag, type, value). */
 	[STMT_CUSTOMER_UPDATE] = { "customer_update",
